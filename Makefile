@@ -1,0 +1,37 @@
+# Every target sets itself up: the first run creates .venv and installs the package.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-all lint demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## test: lint, then the default test suite (unit tests and small real-MNIST runs)
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+## test-all: also the slow end-to-end tests
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m ""
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## demo: the report's protocol on net1 (about 2-3 minutes on 2 cores), then samples
+demo: $(STAMP)
+	$(BIN)/mnist-vae train --arch net1 --strategy vae --out runs/demo-net1 --overwrite
+	$(BIN)/mnist-vae sample runs/demo-net1 --overwrite
+	$(BIN)/mnist-vae sample runs/demo-net1 --digit 3 --overwrite
+	@echo "figures: runs/demo-net1/figures/*.png, samples: runs/demo-net1/samples/*.png"
+
+clean:
+	rm -rf $(VENV) .ci-venv build *.egg-info .pytest_cache .ruff_cache

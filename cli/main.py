@@ -1,0 +1,87 @@
+"""Root ``mnist-vae`` group. Commands load on demand, so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from mnist_vae import __version__
+
+# command name -> "module:attribute"; nothing heavy is imported until one runs.
+COMMANDS = {
+    "train": "mnist_vae.cli.train:train",
+    "sample": "mnist_vae.cli.sample:sample",
+    "zoo": "mnist_vae.cli.zoo:zoo",
+    "data": "mnist_vae.cli.data:data",
+}
+SHORT_HELP = {
+    "train": "Train a VAE and write a run directory.",
+    "sample": "Draw digits from a trained run.",
+    "zoo": "List registered architectures, strategies and more.",
+    "data": "Find MNIST (fetching it if needed) and say where it came from.",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command is invoked or asked for help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SHORT_HELP[name]) for name in self.list_commands(ctx)])
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name is not None and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, COMMANDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(
+                f"no such command {name!r}{hint} (commands: {', '.join(sorted(COMMANDS))})"
+            )
+        return super().resolve_command(ctx, args)
+
+    def main(self, *args, **kwargs):
+        """Print every usage error as one line (click prints three) and keep its exit code."""
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.Exit as done:
+            sys.exit(done.exit_code)
+        except click.ClickException as error:
+            hint = ""
+            if isinstance(error, click.UsageError) and error.ctx is not None:
+                hint = f" (see '{error.ctx.command_path} --help')"
+            click.echo(f"Error: {error.format_message()}{hint}", err=True)
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mnist-vae")
+def cli() -> None:
+    """Variational autoencoders for MNIST: train, sample and inspect the model zoo.
+
+    \b
+    Quick start:
+      mnist-vae train --arch net1 --strategy vae --out runs/net1
+      mnist-vae sample runs/net1 --digit 3
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

@@ -1,0 +1,156 @@
+"""``mnist-vae train``: the report's protocol by default."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from mnist_vae.cli.errors import handle_errors
+from mnist_vae.cli.options import DEFAULTS, data_option, debug_option, overwrite_option, seed_option
+from mnist_vae.config import ModelConfig
+
+MODEL_DEFAULTS = ModelConfig(encoder="-", decoder="-")
+
+
+class TrainSize(click.ParamType):
+    """A positive image count, or 'all' for the whole training set."""
+
+    name = "N|all"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int) or value == "all":
+            return None if value == "all" else value
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number nor 'all'", param, ctx)
+        if number < 1:
+            self.fail(f"{number} is not a positive number of images", param, ctx)
+        return number
+
+
+@click.command(context_settings={"show_default": True})
+@click.option(
+    "--arch",
+    default=None,
+    help="Registered architecture (encoder + decoder pair); see 'mnist-vae zoo'. "
+    "[default: net1, unless --encoder and --decoder are both given]",
+)
+@click.option("--encoder", default=None, help="Registered encoder, overriding the architecture's.")
+@click.option("--decoder", default=None, help="Registered decoder, overriding the architecture's.")
+@click.option("--strategy", default=MODEL_DEFAULTS.strategy, help="Registered training strategy.")
+@click.option(
+    "--latent-dim",
+    type=click.IntRange(min=1, max=4096),
+    default=MODEL_DEFAULTS.latent_dim,
+    help="Size of z.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.epochs,
+    help="Passes over the training subset.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, help="Images per step."
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULTS.learning_rate,
+    help="Learning rate.",
+)
+@click.option(
+    "--optimizer",
+    default=DEFAULTS.optimizer,
+    help="Registered optimizer: adam or sgdm (momentum 0.9, time-based decay).",
+)
+@click.option(
+    "--lr-decay",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Time-based decay per epoch: lr/(1 + decay*epoch). [default: adam 0, sgdm 0.05]",
+)
+@click.option(
+    "--likelihood",
+    default=MODEL_DEFAULTS.likelihood,
+    help="p(x|z): bernoulli (BCE on logits) or gaussian (squared error).",
+)
+@click.option(
+    "--gaussian-variance",
+    type=click.FloatRange(min=0, min_open=True),
+    default=MODEL_DEFAULTS.gaussian_variance,
+    help="Pixel variance of the gaussian likelihood.",
+)
+@click.option(
+    "--beta",
+    type=click.FloatRange(min=0),
+    default=MODEL_DEFAULTS.beta,
+    help="Weight on the KL term.",
+)
+@click.option(
+    "--train-size",
+    type=TrainSize(),
+    default=DEFAULTS.train_size,
+    help="Stratified, seeded subset of the 60,000 training images, or 'all'.",
+)
+@seed_option("Random seed: subset choice, initial weights, shuffling and sampling noise.")
+@data_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory to create. [default: runs/ARCH-STRATEGY-zLATENT-sSEED-TIME]",
+)
+@overwrite_option
+@click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
+@debug_option
+@handle_errors
+def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
+          lr_decay, likelihood, gaussian_variance, beta, train_size, seed, data, out, overwrite,
+          quiet) -> None:  # fmt: skip
+    """Train a VAE and write a run directory (config, model, metrics, figures).
+
+    The defaults are the report's protocol: net1, 2-D latent, 20,000 training
+    images, 40 epochs, batch 400, Adam at a constant learning rate of 0.005.
+    """
+    from mnist_vae.build import model_config
+    from mnist_vae.config import RunConfig, TrainConfig
+    from mnist_vae.registry import optimizers
+
+    if arch is None and not (encoder and decoder):
+        arch = "net1"
+    model = model_config(
+        arch, encoder=encoder, decoder=decoder, strategy=strategy, latent_dim=latent_dim,
+        likelihood=likelihood, beta=beta, gaussian_variance=gaussian_variance,
+    )  # fmt: skip
+    optimizers.check(optimizer)
+    run_config = RunConfig(
+        model=model,
+        train=TrainConfig(
+            epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
+            lr_decay=lr_decay, train_size=train_size, seed=seed, data=data,
+        ),
+    )  # fmt: skip
+    if out is None:
+        name = arch or f"{model.encoder}+{model.decoder}"
+        out = f"runs/{name}-{model.strategy}-z{latent_dim}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    from mnist_vae.io import check_output_dir
+
+    check_output_dir(out, overwrite=overwrite)  # fail before loading data or TensorFlow
+    from mnist_vae.training import train as run_training
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    start = time.perf_counter()
+    run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=say)
+    test = run.metrics["test"]
+    if not quiet:
+        say(f"finished in {time.perf_counter() - start:.0f} s")
+    click.echo(
+        f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
+        f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})"
+    )

@@ -1,0 +1,84 @@
+"""mnist-vae: variational autoencoders for MNIST and MNIST-like data, in Keras 3.
+
+Importing the package is cheap: registries and configuration load at once, while
+everything that needs TensorFlow is imported on first use of the name.
+
+    >>> import mnist_vae
+    >>> mnist_vae.architectures.names()
+    ['net1', 'net2', 'net3', 'net4', 'resconv']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from mnist_vae.config import Architecture, ModelConfig, RunConfig, TrainConfig
+from mnist_vae.errors import (
+    ConfigError,
+    DataError,
+    MnistVaeError,
+    RunError,
+    UnknownNameError,
+    UsageError,
+)
+from mnist_vae.registry import (
+    Registry,
+    architectures,
+    classifiers,
+    decoders,
+    discriminators,
+    encoders,
+    likelihoods,
+    optimizers,
+    strategies,
+)
+
+__version__ = "0.1.0"
+
+# Public names whose modules import TensorFlow: resolved on first access.
+_LAZY = {
+    "build_model": "mnist_vae.build",
+    "model_config": "mnist_vae.build",
+    "load_mnist": "mnist_vae.data",
+    "MnistData": "mnist_vae.data",
+    "train": "mnist_vae.training",
+    "load_run": "mnist_vae.run",
+    "Run": "mnist_vae.run",
+    "VAE": "mnist_vae.model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mnist_vae' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "Architecture",
+    "ConfigError",
+    "DataError",
+    "MnistVaeError",
+    "ModelConfig",
+    "Registry",
+    "RunConfig",
+    "RunError",
+    "TrainConfig",
+    "UnknownNameError",
+    "UsageError",
+    "__version__",
+    "architectures",
+    "classifiers",
+    "decoders",
+    "discriminators",
+    "encoders",
+    "likelihoods",
+    "optimizers",
+    "strategies",
+    *_LAZY,
+]

@@ -1,0 +1,124 @@
+"""Frozen configuration records, saved as JSON beside the weights.
+
+Every value is checked on construction, so a bad number fails with a one-line
+``ConfigError`` before any work starts. Names (architecture, strategy, ...) are
+resolved through the registries when a model is built, never by if/elif chains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mnist_vae.errors import ConfigError
+
+IMAGE_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        f"{name} must be a positive integer, got {value!r}",
+    )
+
+
+def _finite_number(name: str, value: Any, *, minimum: float, strict: bool) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > minimum if strict else value >= minimum)
+    relation = ">" if strict else ">="
+    _require(ok, f"{name} must be a finite number {relation} {minimum:g}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A named encoder + decoder pair, as registered in ``architectures``."""
+
+    encoder: str
+    decoder: str
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What to build: networks, strategy, latent size and the ELBO's settings."""
+
+    encoder: str
+    decoder: str
+    architecture: str | None = None
+    strategy: str = "vae"
+    latent_dim: int = 2
+    likelihood: str = "bernoulli"
+    beta: float = 1.0
+    gaussian_variance: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive_int("latent_dim", self.latent_dim)
+        _require(self.latent_dim <= 4096, f"latent_dim must be at most 4096, got {self.latent_dim}")
+        _finite_number("beta", self.beta, minimum=0.0, strict=True)
+        _finite_number("gaussian_variance", self.gaussian_variance, minimum=0.0, strict=True)
+        for name in ("encoder", "decoder", "strategy", "likelihood"):
+            value = getattr(self, name)
+            _require(isinstance(value, str) and value != "", f"{name} must be a non-empty name")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: the report's protocol is the default."""
+
+    epochs: int = 40
+    batch_size: int = 400
+    learning_rate: float = 0.005
+    optimizer: str = "adam"
+    lr_decay: float | None = None
+    train_size: int | None = 20_000
+    seed: int = 0
+    data: str | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("train_size", self.train_size, allow_none=True)
+        _finite_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
+        if self.lr_decay is not None:
+            _finite_number("lr_decay", self.lr_decay, minimum=0.0, strict=True)
+        _require(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
+            f"seed must be a non-negative integer, got {self.seed!r}",
+        )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to rebuild and retrain a run."""
+
+    model: ModelConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        try:
+            return cls(
+                model=_build(ModelConfig, data["model"]), train=_build(TrainConfig, data["train"])
+            )
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"config is missing or has malformed fields: {exc}") from None
+
+
+def _build(kind: type, values: dict[str, Any]):
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {kind.__name__} fields: {', '.join(unknown)}")
+    return kind(**values)

@@ -1,0 +1,35 @@
+"""Exceptions that carry a one-line, user-facing message.
+
+The CLI turns ``UsageError`` subclasses into exit code 2 and every other
+``MnistVaeError`` into exit code 1, printing only the message.
+"""
+
+from __future__ import annotations
+
+
+class MnistVaeError(Exception):
+    """Base class: a failure the user can act on, described in one line."""
+
+
+class UsageError(MnistVaeError, ValueError):
+    """The caller asked for something impossible (bad name, bad number, bad path)."""
+
+
+class UnknownNameError(UsageError, LookupError):
+    """A registry lookup failed; the message lists close matches."""
+
+
+class ConfigError(UsageError):
+    """A configuration value is out of range or inconsistent."""
+
+
+class DataError(MnistVaeError):
+    """Data could not be read, is corrupt, or no source could provide it."""
+
+
+class DataFormatError(DataError, UsageError):
+    """A file the user pointed at is not in a format we can read."""
+
+
+class RunError(MnistVaeError):
+    """A run directory is missing, incomplete or inconsistent."""

@@ -1,0 +1,122 @@
+"""Writing results so that nothing is ever half-written or silently replaced."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mnist_vae.errors import UsageError
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False, default=_jsonable)
+            handle.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars (arrays also have .item)
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def check_output_file(path: Path, *, overwrite: bool) -> Path:
+    """Refuse to clobber a file, and check its folder can be written, before any work."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a file name")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} already exists; pass --overwrite to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
+    return path
+
+
+def check_output_dir(path: Path, *, overwrite: bool) -> Path:
+    """A directory we may create (or, with ``overwrite``, replace) once work is done."""
+    path = Path(path).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"{path} exists and is not a directory; choose another --out")
+        if any(path.iterdir()) and not overwrite:
+            raise UsageError(
+                f"{path} exists and is not empty; choose another --out or pass --overwrite"
+            )
+    parent = path.parent
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise UsageError(f"cannot create {path}: {existing} is not a writable directory")
+    return path
+
+
+@contextmanager
+def staged_dir(final: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary sibling of ``final``; rename it to ``final`` only on success.
+
+    A crash or Ctrl-C leaves ``final`` as it was (the staging folder is removed).
+    With ``overwrite`` an existing ``final`` is replaced only after the new one is
+    complete.
+    """
+    final = check_output_dir(final, overwrite=overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        yield staging
+        if final.exists():
+            trash = Path(
+                tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent)
+            )
+            os.replace(final, trash / final.name)
+            try:
+                os.replace(staging, final)
+            except BaseException:
+                os.replace(trash / final.name, final)  # put the old result back
+                raise
+            finally:
+                shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, final)
+        os.chmod(final, 0o755)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_npy_atomic(path: Path, array) -> Path:
+    """Save a numpy array via a temporary file and a rename."""
+    import numpy as np
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, array)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

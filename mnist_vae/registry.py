@@ -1,0 +1,182 @@
+"""Name -> builder registries, filled by the zoo and by third-party plugins.
+
+Like timm's ``@register_model``: the decorated function's name is the key and the
+builder is a small typed function. Registries are ``Registry`` instances rather
+than module-global dicts, and they fill themselves lazily: the first lookup or
+listing imports the built-in zoo and then every entry point in the
+``mnist_vae.plugins`` group. A plugin that fails to import is skipped with a
+warning, never a crash.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import inspect
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar, overload
+
+from mnist_vae.errors import UnknownNameError
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+PLUGIN_GROUP = "mnist_vae.plugins"
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded and was skipped."""
+
+
+class PluginLoader:
+    """Imports built-in modules and entry-point plugins once, on first need."""
+
+    def __init__(self, group: str = PLUGIN_GROUP, builtins: tuple[str, ...] = ()) -> None:
+        self.group = group
+        self.builtins = builtins
+        self.loaded = False
+        self.failures: dict[str, str] = {}
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        # Set first: built-in modules look names up while they register.
+        self.loaded = True
+        for module in self.builtins:
+            importlib.import_module(module)
+        for entry_point in importlib.metadata.entry_points(group=self.group):
+            self._load_plugin(entry_point)
+
+    def _load_plugin(self, entry_point: importlib.metadata.EntryPoint) -> None:
+        from mnist_vae._lazy import quiet_tensorflow_startup
+
+        try:
+            with quiet_tensorflow_startup():  # plugins often import Keras at module level
+                target = entry_point.load()
+                if callable(target) and not inspect.ismodule(target):
+                    target()
+        except Exception as exc:  # a third party's bug must not break us
+            reason = f"{type(exc).__name__}: {exc}"
+            self.failures[entry_point.name] = reason
+            warnings.warn(
+                f"mnist-vae plugin {entry_point.name!r} ({entry_point.value}) failed to load "
+                f"and was skipped: {reason}",
+                PluginWarning,
+                stacklevel=2,
+            )
+
+
+class Registry(Generic[T]):
+    """A named collection of builders of one kind (encoders, strategies, ...)."""
+
+    def __init__(self, kind: str, loader: PluginLoader | None = None) -> None:
+        self.kind = kind
+        self._loader = loader
+        self._entries: dict[str, T] = {}
+
+    @overload
+    def register(self, obj: T, *, name: str | None = None, override: bool = False) -> T: ...
+
+    @overload
+    def register(
+        self, obj: None = None, *, name: str | None = None, override: bool = False
+    ) -> Callable[[T], T]: ...
+
+    def register(self, obj=None, *, name=None, override=False):
+        """Register ``obj`` under ``name`` (default: its ``__name__``); usable as a decorator."""
+
+        def add(item: T) -> T:
+            key = name or item.__name__
+            if not key.isidentifier():
+                raise ValueError(f"{self.kind} name {key!r} must be a valid identifier")
+            if key in self._entries and not override:
+                raise ValueError(
+                    f"{self.kind} {key!r} is already registered; pass override=True to replace it"
+                )
+            self._entries[key] = item
+            return item
+
+        return add if obj is None else add(obj)
+
+    def get(self, name: str) -> T:
+        """Return the builder registered as ``name``, or fail listing close matches."""
+        self._ensure_loaded()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self._unknown_message(name)) from None
+
+    def check(self, name: str) -> str:
+        """Return ``name`` if it is registered, else raise ``UnknownNameError``."""
+        self.get(name)
+        return name
+
+    def names(self) -> list[str]:
+        self._ensure_loaded()
+        return sorted(self._entries)
+
+    def summary(self, name: str) -> str:
+        """First line of the builder's docstring: what it is, for listings."""
+        doc = inspect.getdoc(self.get(name)) or ""
+        return doc.splitlines()[0] if doc else ""
+
+    def __contains__(self, name: object) -> bool:
+        self._ensure_loaded()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        self._ensure_loaded()
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self._entries)} entries)"
+
+    def _ensure_loaded(self) -> None:
+        if self._loader is not None:
+            self._loader.load()
+
+    def _unknown_message(self, name: str) -> str:
+        known = sorted(self._entries)
+        close = close_matches(str(name), known)
+        message = f"unknown {self.kind} {name!r}"
+        if close:
+            message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+        if known:
+            message += f" (registered: {', '.join(known)})"
+        else:
+            message += f" (no {self.kind} is registered)"
+        return message
+
+
+def close_matches(name: str, candidates: list[str], cutoff: float = 0.6) -> list[str]:
+    """The candidates most similar to ``name``: the best, and any nearly as good."""
+    scores = {c: difflib.SequenceMatcher(None, name.lower(), c.lower()).ratio() for c in candidates}
+    good = sorted((c for c, s in scores.items() if s >= cutoff), key=lambda c: -scores[c])
+    return [c for c in good if scores[c] >= scores[good[0]] - 0.1][:3] if good else []
+
+
+_loader = PluginLoader(PLUGIN_GROUP, builtins=("mnist_vae.losses", "mnist_vae.zoo"))
+
+encoders: Registry = Registry("encoder", _loader)
+decoders: Registry = Registry("decoder", _loader)
+architectures: Registry = Registry("architecture", _loader)
+strategies: Registry = Registry("strategy", _loader)
+likelihoods: Registry = Registry("likelihood", _loader)
+optimizers: Registry = Registry("optimizer", _loader)
+classifiers: Registry = Registry("classifier", _loader)
+discriminators: Registry = Registry("discriminator", _loader)
+
+ALL_REGISTRIES: dict[str, Registry] = {
+    "architectures": architectures,
+    "encoders": encoders,
+    "decoders": decoders,
+    "strategies": strategies,
+    "likelihoods": likelihoods,
+    "optimizers": optimizers,
+    "classifiers": classifiers,
+    "discriminators": discriminators,
+}

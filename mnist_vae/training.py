@@ -1,0 +1,174 @@
+"""Train a model from a RunConfig and write a complete run directory.
+
+The run is staged in a temporary sibling folder and renamed into place only when
+everything (model, metrics, figures) is written; a crash leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae._lazy import prepare_backend
+from mnist_vae.config import RunConfig
+from mnist_vae.data import MnistData, load_mnist, make_dataset, select_training_set
+from mnist_vae.errors import RunError
+from mnist_vae.io import check_output_dir, staged_dir, write_json_atomic
+from mnist_vae.run import RUN_FORMAT, Run, load_run
+from mnist_vae.versions import package_versions
+
+Reporter = Callable[[str], None]
+
+
+def train(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    data: MnistData | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: Reporter | None = None,
+    command: str | None = None,
+) -> Run:
+    """Train ``config`` and write the run to ``out``; returns the loaded ``Run``."""
+    say = report or print
+    out = check_output_dir(Path(out), overwrite=overwrite)
+    started = time.perf_counter()
+    if data is None:
+        data = load_mnist(config.train.data, report=say)
+    data_seconds = time.perf_counter() - started
+    say(f"{data.describe()} [{data_seconds:.1f} s]")
+
+    prepare_backend()
+    import keras
+
+    from mnist_vae.build import build_model, build_optimizer
+    from mnist_vae.callbacks import StopOnNonFinite
+
+    seed = config.train.seed
+    chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
+    x_train, y_train = data.x_train[chosen], data.y_train[chosen]
+    keras.utils.set_random_seed(seed)
+    model = build_model(config.model, seed=seed)
+    steps = math.ceil(len(x_train) / config.train.batch_size)
+    model.compile(optimizer=build_optimizer(config.train, steps))
+    train_ds = make_dataset(x_train, y_train, config.train.batch_size, shuffle=True, seed=seed)
+    test_ds = make_dataset(data.x_test, data.y_test, 1000)
+
+    with staged_dir(out, overwrite=overwrite) as stage:
+        callbacks = [
+            keras.callbacks.CSVLogger(str(stage / "history.csv")),
+            StopOnNonFinite(),
+        ]
+        if progress:
+            from mnist_vae.progress import RichProgress
+
+            callbacks.append(RichProgress(config.train.epochs, steps))
+        fit_start = time.perf_counter()
+        history = model.fit(
+            train_ds,
+            epochs=config.train.epochs,
+            validation_data=test_ds,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=0,  # the pipeline reshuffles every epoch itself
+        ).history
+        fit_seconds = time.perf_counter() - fit_start
+        _check_finite(history, config)
+
+        model.save(stage / "model.keras")
+        metrics = _final_metrics(
+            model, data, history, fit_seconds, data_seconds, len(x_train), config
+        )
+        means = _write_latent_and_figures(model, data, x_train, y_train, history, stage, seed)
+        write_json_atomic(
+            stage / "latent.json",
+            {"digit_means": [None if np.isnan(m).any() else m.tolist() for m in means]},
+        )
+        write_json_atomic(stage / "metrics.json", metrics)
+        write_json_atomic(
+            stage / "config.json",
+            {
+                "mnist_vae_run": RUN_FORMAT,
+                **config.to_dict(),
+                "data": {
+                    "source": data.source,
+                    "canonical_mnist": data.canonical,
+                    "train_images": len(x_train),
+                    "test_images": len(data.x_test),
+                },
+                "versions": package_versions(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "command": command or " ".join(sys.argv),
+            },
+        )
+    return load_run(out)
+
+
+def _check_finite(history: dict, config: RunConfig) -> None:
+    losses = history.get("loss", [])
+    if not losses or not all(math.isfinite(value) for value in losses):
+        raise RunError(
+            f"training diverged (the loss was not finite in epoch {len(losses)}); "
+            f"try a lower --lr than {config.train.learning_rate:g}; nothing was written"
+        )
+
+
+def _final_metrics(model, data, history, fit_seconds, data_seconds, train_images, config) -> dict:
+    from mnist_vae.evaluation import evaluate_elbo
+
+    test = evaluate_elbo(model, data.x_test, data.y_test)
+    return {
+        "test": {
+            "negative_elbo": test["loss"],
+            "reconstruction": test["reconstruction"],
+            "kl": test["kl"],
+        },
+        "train_final_epoch": {name: history[name][-1] for name in ("loss", "reconstruction", "kl")},
+        "units": "nats per image; negative_elbo = reconstruction + kl (one sample of z per image)",
+        "likelihood": config.model.likelihood,
+        "epochs": len(history["loss"]),
+        "train_images": train_images,
+        "train_seconds": round(fit_seconds, 2),
+        "train_images_per_second": round(train_images * len(history["loss"]) / fit_seconds, 1),
+        "data_seconds": round(data_seconds, 2),
+    }
+
+
+def _write_latent_and_figures(
+    model, data, x_train, y_train, history, stage: Path, seed: int
+) -> np.ndarray:
+    from mnist_vae import figures
+    from mnist_vae.evaluation import digit_means, encode_means, reconstruct
+    from mnist_vae.sampling import decode_codes, sample_digits
+
+    means = digit_means(encode_means(model, x_train), y_train)
+    test_codes = encode_means(model, data.x_test)
+    folder = stage / "figures"
+    folder.mkdir()
+    projection = figures.save_latent_scatter(
+        test_codes, data.y_test, digit_means(test_codes, data.y_test), folder / "latent.png"
+    )
+    figures.save_reconstructions(
+        data.x_test[:48] / 255.0,
+        reconstruct(model, data.x_test[:48]),
+        folder / "reconstructions.png",
+    )
+    figures.save_image_grid(
+        sample_digits(model, 100, seed), folder / "samples.png", title="samples from N(0, I)"
+    )
+    if model.latent_dim == 2:
+        size = 20
+        codes = figures.latent_grid_codes(test_codes, size)
+        extent = (codes[:, 0].min(), codes[:, 0].max(), codes[:, 1].min(), codes[:, 1].max())
+        figures.save_latent_grid(
+            decode_codes(model, codes), size, extent, folder / "latent_grid.png"
+        )
+    figures.save_loss_curves(history, folder / "loss.png")
+    write_json_atomic(stage / "figures" / "figures.json", {"latent_projection": projection})
+    return means

@@ -1,0 +1,249 @@
+"""The command line, through click's CliRunner: errors first, then real runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.cli.main import cli
+
+
+def invoke(*args: str, env: dict | None = None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def assert_one_line_error(result, code: int, *fragments: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def test_help_lists_the_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("train", "sample", "zoo", "data"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--arch", "nett1"], ["unknown architecture 'nett1'", "did you mean 'net1'"]),
+        (["--strategy", "vea"], ["unknown strategy 'vea'", "'vae'"]),
+        (["--encoder", "net5"], ["unknown encoder 'net5'"]),
+        (["--likelihood", "poisson"], ["unknown likelihood 'poisson'"]),
+        (["--optimizer", "adamw"], ["unknown optimizer 'adamw'", "adam"]),
+        (["--epochs", "0"], ["--epochs", "0"]),
+        (["--latent-dim", "-1"], ["--latent-dim", "-1"]),
+        (["--lr", "0"], ["--lr"]),
+        (["--train-size", "0"], ["--train-size"]),
+        (["--train-size", "lots"], ["--train-size", "lots"]),
+        (["--data", "no/such/file.npz"], ["--data", "does not exist"]),
+    ],
+)
+def test_usage_errors_exit_2_in_one_line(args, fragments, tmp_path):
+    result = invoke("train", *args, "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content", [b"not an archive", b"PK\x03\x04truncated"])
+def test_unreadable_data_file_exits_2(tmp_path, content):
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(content)
+    result = invoke("train", "--data", bad, "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, str(bad))
+    assert not (tmp_path / "run").exists()
+
+
+def test_directory_without_idx_files_exits_2(tmp_path):
+    result = invoke("train", "--data", tmp_path, "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, "no IDX file")
+
+
+def test_train_size_larger_than_the_data_exits_2(tmp_path, small_mnist_npz):
+    result = invoke(
+        "train", "--data", small_mnist_npz, "--train-size", 601, "--out", tmp_path / "run"
+    )
+    assert_one_line_error(result, 2, "exceeds the 600 training images")
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_output_is_never_overwritten(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    result = invoke("train", "--out", out)
+    assert_one_line_error(result, 2, "not empty", "--overwrite")
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_unexpected_errors_are_one_line_unless_debug(tmp_path, small_mnist_npz, monkeypatch):
+    import mnist_vae.training
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(mnist_vae.training, "train", explode)
+    args = ["train", "--data", small_mnist_npz, "--out", tmp_path / "run"]
+    assert_one_line_error(invoke(*args), 1, "unexpected RuntimeError: disk on fire", "--debug")
+    debug = CliRunner().invoke(cli, [*map(str, args), "--debug"])
+    assert debug.exit_code == 1 and isinstance(debug.exception, RuntimeError)
+
+
+def test_sample_errors(tmp_path):
+    assert_one_line_error(invoke("sample", tmp_path / "missing"), 1, "no such run directory")
+    (tmp_path / "notarun").mkdir()
+    assert_one_line_error(invoke("sample", tmp_path / "notarun"), 1, "not a complete mnist-vae run")
+
+
+def test_zoo_lists_architectures_with_parameter_counts():
+    result = invoke("zoo")
+    assert result.exit_code == 0, result.output
+    assert "net1" in result.output and "25,089" in result.output and "403,972" in result.output
+    listing = json.loads(invoke("zoo", "--json", "--latent-dim", "16").output)
+    names = {row["name"]: row for row in listing["architectures"]}
+    assert set(names) >= {"net1", "net2", "net3", "net4", "resconv"}
+    assert names["net2"]["decoder_params"] == 105_921
+
+
+def test_data_command_says_where_the_data_came_from(small_mnist_npz):
+    result = invoke("data", "--data", small_mnist_npz)
+    assert result.exit_code == 0, result.output
+    assert str(small_mnist_npz) in result.output and "600 train / 200 test" in result.output
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, small_mnist_npz):
+    """One real (tiny) training run through the CLI, shared by the tests below."""
+    out = tmp_path_factory.mktemp("runs") / "net1"
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--arch", "net1", "--epochs", "2", "--train-size", "300", "--batch-size", "100",
+         "--data", str(small_mnist_npz), "--seed", "3", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_train_writes_a_complete_run(trained_run):
+    from mnist_vae.run import load_run
+
+    out, result = trained_run
+    assert "test negative ELBO" in result.output
+    run = load_run(out)
+    assert run.config.model.architecture == "net1" and run.config.train.train_size == 300
+    assert run.config.train.seed == 3 and run.config.train.epochs == 2
+    assert run.record["data"]["train_images"] == 300
+    assert run.record["versions"]["tensorflow"] not in ("", "not installed")
+    test = run.metrics["test"]
+    assert test["negative_elbo"] == pytest.approx(test["reconstruction"] + test["kl"], rel=1e-4)
+    assert 50 < test["negative_elbo"] < 600
+    history = run.history()
+    assert len(history["loss"]) == 2 and "val_loss" in history
+    for name in ("latent", "reconstructions", "samples", "latent_grid", "loss"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 5_000
+    assert run.digit_means().shape == (10, 2)
+    assert not list(out.parent.glob(".*partial"))
+
+
+def test_sample_from_the_prior_and_around_a_digit(trained_run, tmp_path):
+    out, _ = trained_run
+    png, npy = tmp_path / "s.png", tmp_path / "s.npy"
+    result = invoke("sample", out, "--count", 12, "--seed", 5, "--out", png, "--npy", npy)
+    assert result.exit_code == 0, result.output
+    images = np.load(npy)
+    assert images.shape == (12, 28, 28) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0 and png.stat().st_size > 1_000
+
+    again = tmp_path / "again.npy"
+    assert (
+        invoke(
+            "sample", out, "--count", 12, "--seed", 5, "--out", tmp_path / "a.png", "--npy", again
+        ).exit_code
+        == 0
+    )
+    np.testing.assert_array_equal(np.load(again), images)
+
+    digit = tmp_path / "three.npy"
+    result = invoke(
+        "sample",
+        out,
+        "--digit",
+        3,
+        "--count",
+        12,
+        "--seed",
+        5,
+        "--out",
+        tmp_path / "t.png",
+        "--npy",
+        digit,
+    )
+    assert result.exit_code == 0, result.output
+    assert not np.array_equal(np.load(digit), images)
+
+
+def test_sample_default_output_goes_into_the_run_and_refuses_to_overwrite(trained_run):
+    out, _ = trained_run
+    first = invoke("sample", out, "--digit", 7, "--count", 4, "--seed", 9)
+    assert first.exit_code == 0, first.output
+    target = out / "samples" / "digit7-s9.png"
+    assert target.exists()
+    before = target.read_bytes()
+    assert_one_line_error(
+        invoke("sample", out, "--digit", 7, "--count", 4, "--seed", 9), 2, "already exists"
+    )
+    assert target.read_bytes() == before
+    assert (
+        invoke("sample", out, "--digit", 7, "--count", 4, "--seed", 9, "--overwrite").exit_code == 0
+    )
+
+
+def test_sample_rejects_a_digit_out_of_range(trained_run):
+    out, _ = trained_run
+    assert_one_line_error(invoke("sample", out, "--digit", 12), 2, "--digit")
+
+
+def test_zoo_survives_a_broken_builder(monkeypatch):
+    from mnist_vae.registry import encoders
+
+    def broken(latent_dim):
+        """A plugin encoder with a bug."""
+        raise NotImplementedError("not yet")
+
+    monkeypatch.setitem(encoders._entries, "broken", broken)
+    result = invoke("zoo")
+    assert result.exit_code == 0, result.output
+    assert "broken" in result.output and "NotImplementedError" in result.output
+    rows = {row["name"]: row for row in json.loads(invoke("zoo", "--json").output)["encoders"]}
+    assert rows["broken"]["params"] is None and "not yet" in rows["broken"]["error"]
+    assert rows["net1"]["params"] == 31_364
+
+
+def test_encoder_and_decoder_without_arch_record_no_architecture(tmp_path, small_mnist_npz):
+    from mnist_vae.run import load_run
+
+    out = tmp_path / "mixed"
+    args = [
+        "train",
+        "--encoder",
+        "net4",
+        "--decoder",
+        "net2",
+        "--epochs",
+        "1",
+        "--train-size",
+        "100",
+    ]
+    result = invoke(*args, "--data", small_mnist_npz, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    model = load_run(out).config.model
+    assert (model.architecture, model.encoder, model.decoder) == (None, "net4", "net2")

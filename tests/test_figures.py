@@ -1,0 +1,54 @@
+"""Figure helpers: the arithmetic behind the pictures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnist_vae import figures
+
+
+def test_tile_places_images_in_row_major_order_with_gutters():
+    images = np.stack([np.full((2, 3), value, "float32") for value in (0.1, 0.2, 0.3)])
+    canvas = figures.tile(images, rows=2, cols=2, pad=1)
+    assert canvas.shape == (2 * 3 + 1, 2 * 4 + 1)
+    assert canvas[1, 1] == np.float32(0.1) and canvas[1, 5] == np.float32(0.2)
+    assert canvas[4, 1] == np.float32(0.3) and canvas[4, 5] == 1.0  # empty cell stays white
+    assert canvas[0].min() == 1.0  # gutter
+
+
+def test_two_dimensional_codes_are_shown_as_they_are():
+    codes = np.random.default_rng(0).normal(size=(50, 2))
+    points, label, centre, components = figures.project_2d(codes)
+    np.testing.assert_array_equal(points, codes)
+    assert label == "z" and centre is None and components is None
+
+
+def test_larger_codes_are_projected_on_their_principal_components():
+    rng = np.random.default_rng(0)
+    codes = np.column_stack([rng.normal(0, 5, 500), rng.normal(0, 2, 500), rng.normal(0, 0.1, 500)])
+    points, label, _, components = figures.project_2d(codes)
+    assert points.shape == (500, 2) and "PCA of the 3-D means" in label
+    assert abs(components[0, 0]) > 0.99 and abs(components[1, 1]) > 0.99
+    assert points[:, 0].std() > points[:, 1].std()
+
+
+def test_latent_grid_spans_the_codes_central_range():
+    codes = np.random.default_rng(0).uniform([-3, 1], [1, 2], size=(20_000, 2))
+    grid = figures.latent_grid_codes(codes, size=5)
+    assert grid.shape == (25, 2)
+    np.testing.assert_allclose([grid[:, 0].min(), grid[:, 0].max()], [-2.96, 0.96], atol=0.02)
+    np.testing.assert_allclose([grid[:, 1].min(), grid[:, 1].max()], [1.01, 1.99], atol=0.01)
+    assert grid[0, 1] > grid[-1, 1] and grid[0, 0] < grid[4, 0]  # top row is high z2
+
+
+def test_latent_grid_of_a_collapsed_posterior_still_has_extent():
+    grid = figures.latent_grid_codes(np.full((100, 2), 0.3), size=3)
+    np.testing.assert_allclose(np.unique(grid[:, 0]), [-1.7, 0.3, 2.3], atol=1e-6)
+
+
+def test_figures_are_written_atomically(tmp_path):
+    path = figures.save_image_grid(
+        np.random.default_rng(0).random((6, 28, 28)), tmp_path / "g.png", cols=3
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["g.png"]

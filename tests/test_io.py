@@ -1,0 +1,390 @@
+"""Atomic writes and output-path checks: nothing half-written, nothing silently replaced."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_vae import io as mio
+from mnist_vae.errors import UsageError
+from mnist_vae.io import (
+    check_output_dir,
+    check_output_file,
+    staged_dir,
+    write_json_atomic,
+    write_npy_atomic,
+)
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert message
+    assert "\n" not in message
+    return message
+
+
+# ---------------------------------------------------------------------------
+# write_json_atomic
+
+
+def test_write_json_atomic_writes_valid_json(tmp_path):
+    data = {"name": "net1", "values": [1, 2.5, None, True], "nested": {"a": "b"}}
+    path = tmp_path / "metrics.json"
+    assert write_json_atomic(path, data) == path
+    text = path.read_text()
+    assert json.loads(text) == data
+    assert text.endswith("\n")
+    assert list(json.loads(text)) == ["name", "values", "nested"]  # key order is kept
+    assert _listing(tmp_path) == ["metrics.json"]
+
+
+def test_write_json_atomic_accepts_str_path_and_sets_mode(tmp_path):
+    path = tmp_path / "a.json"
+    result = write_json_atomic(str(path), [1, 2])
+    assert isinstance(result, Path)
+    assert json.loads(path.read_text()) == [1, 2]
+    # mkstemp creates 0600 files; results are meant to be readable like any other file.
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_write_json_atomic_handles_numpy(tmp_path):
+    data = {
+        "f32": np.float32(0.5),
+        "f64": np.float64(1.25),
+        "i64": np.int64(7),
+        "u8": np.uint8(255),
+        "flag": np.bool_(True),
+        "zero_d": np.array(3.0),
+        "vector": np.arange(3),
+        "matrix": np.eye(2, dtype=np.float32),
+        "one": np.array([4]),
+        "empty": np.zeros((0,)),
+    }
+    path = write_json_atomic(tmp_path / "np.json", data)
+    loaded = json.loads(path.read_text())
+    assert loaded == {
+        "f32": 0.5,
+        "f64": 1.25,
+        "i64": 7,
+        "u8": 255,
+        "flag": True,
+        "zero_d": 3.0,
+        "vector": [0, 1, 2],
+        "matrix": [[1.0, 0.0], [0.0, 1.0]],
+        "one": [4],
+        "empty": [],
+    }
+    assert isinstance(loaded["i64"], int)
+    assert isinstance(loaded["flag"], bool)
+
+
+def test_write_json_atomic_replaces_existing_file(tmp_path):
+    path = tmp_path / "a.json"
+    write_json_atomic(path, {"version": 1})
+    write_json_atomic(path, {"version": 2})
+    assert json.loads(path.read_text()) == {"version": 2}
+    assert _listing(tmp_path) == ["a.json"]
+
+
+class Unserialisable:
+    pass
+
+
+def test_failed_json_write_keeps_old_content_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "metrics.json"
+    write_json_atomic(path, {"loss": 1.0})
+    before = path.read_bytes()
+    # The bad value comes after good ones, so a partial document reaches the temp file.
+    bad = {"loss": 0.5, "history": list(range(100)), "oops": Unserialisable()}
+    with pytest.raises(TypeError, match="Unserialisable is not JSON serialisable"):
+        write_json_atomic(path, bad)
+    assert path.read_bytes() == before
+    assert _listing(tmp_path) == ["metrics.json"]
+
+
+def test_failed_json_write_creates_nothing(tmp_path):
+    with pytest.raises(TypeError):
+        write_json_atomic(tmp_path / "new.json", {"x": object()})
+    assert _listing(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------
+# write_npy_atomic
+
+
+def test_write_npy_atomic_round_trip(tmp_path):
+    array = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
+    path = tmp_path / "samples.npy"
+    assert write_npy_atomic(path, array) == path
+    loaded = np.load(path)
+    assert loaded.dtype == np.float32
+    assert loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert _listing(tmp_path) == ["samples.npy"]
+
+
+def test_write_npy_atomic_keeps_exact_name_and_replaces(tmp_path):
+    path = tmp_path / "codes.bin"  # np.save(filename) would append .npy; we must not
+    write_npy_atomic(path, np.arange(4, dtype=np.int16))
+    write_npy_atomic(path, np.array([[1.5, 2.5]]))
+    assert _listing(tmp_path) == ["codes.bin"]
+    np.testing.assert_array_equal(np.load(path), np.array([[1.5, 2.5]]))
+
+
+class BadArray:
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("cannot become an array")
+
+
+def test_failed_npy_write_keeps_old_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "samples.npy"
+    write_npy_atomic(path, np.arange(3))
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="cannot become an array"):
+        write_npy_atomic(path, BadArray())
+    assert path.read_bytes() == before
+    assert _listing(tmp_path) == ["samples.npy"]
+
+
+# ---------------------------------------------------------------------------
+# staged_dir
+
+
+def test_staged_dir_success(tmp_path):
+    final = tmp_path / "run"
+    with staged_dir(final, overwrite=False) as stage:
+        assert stage != final
+        assert stage.parent == tmp_path  # a sibling, so the final rename is atomic
+        assert stage.is_dir()
+        assert not final.exists()  # nothing visible until the body succeeds
+        (stage / "weights.txt").write_text("w")
+        (stage / "figures").mkdir()
+        (stage / "figures" / "a.txt").write_text("a")
+    assert (final / "weights.txt").read_text() == "w"
+    assert (final / "figures" / "a.txt").read_text() == "a"
+    assert not stage.exists()
+    assert _listing(tmp_path) == ["run"]  # no .partial (or .old) sibling is left
+    assert stat.S_IMODE(final.stat().st_mode) == 0o755
+
+
+def test_staged_dir_creates_missing_parents(tmp_path):
+    final = tmp_path / "a" / "b" / "run"
+    with staged_dir(final, overwrite=False) as stage:
+        (stage / "x").write_text("x")
+    assert (final / "x").read_text() == "x"
+    assert _listing(final.parent) == ["run"]
+
+
+def test_staged_dir_into_existing_empty_dir(tmp_path):
+    final = tmp_path / "run"
+    final.mkdir()
+    with staged_dir(final, overwrite=False) as stage:
+        (stage / "x").write_text("x")
+    assert _listing(final) == ["x"]
+    assert _listing(tmp_path) == ["run"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("crash"), KeyboardInterrupt()])
+def test_staged_dir_failure_leaves_nothing(tmp_path, error):
+    final = tmp_path / "run"
+    with pytest.raises(type(error)), staged_dir(final, overwrite=False) as stage:
+        (stage / "half.txt").write_text("half")
+        raise error
+    assert not final.exists()
+    assert not stage.exists()
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("error", [RuntimeError("crash"), KeyboardInterrupt()])
+def test_staged_dir_failure_with_overwrite_keeps_old_content(tmp_path, error):
+    final = tmp_path / "run"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    with pytest.raises(type(error)), staged_dir(final, overwrite=True) as stage:
+        (stage / "new.txt").write_text("new")
+        raise error
+    assert _listing(final) == ["old.txt"]
+    assert (final / "old.txt").read_text() == "old"
+    assert _listing(tmp_path) == ["run"]
+
+
+def test_staged_dir_refuses_non_empty_target_before_body(tmp_path):
+    final = tmp_path / "run"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    ran = False
+    with pytest.raises(UsageError) as info, staged_dir(final, overwrite=False):
+        ran = True
+    assert not ran
+    message = _one_line(info)
+    assert "not empty" in message
+    assert "--overwrite" in message
+    assert _listing(final) == ["old.txt"]
+    assert _listing(tmp_path) == ["run"]  # no staging folder was made
+
+
+def test_staged_dir_refuses_file_target(tmp_path):
+    final = tmp_path / "run"
+    final.write_text("a file")
+    ran = False
+    with pytest.raises(UsageError) as info, staged_dir(final, overwrite=True):
+        ran = True
+    assert not ran
+    assert "not a directory" in _one_line(info)
+    assert final.read_text() == "a file"
+    assert _listing(tmp_path) == ["run"]
+
+
+def test_staged_dir_overwrite_replaces_only_after_success(tmp_path):
+    final = tmp_path / "run"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    with staged_dir(final, overwrite=True) as stage:
+        # While the body runs, the old result is still complete and in place.
+        assert (final / "old.txt").read_text() == "old"
+        (stage / "new.txt").write_text("new")
+        assert (final / "old.txt").read_text() == "old"
+        assert not (final / "new.txt").exists()
+    assert _listing(final) == ["new.txt"]
+    assert (final / "new.txt").read_text() == "new"
+    assert _listing(tmp_path) == ["run"]  # neither the staging nor the old copy is left
+
+
+# ---------------------------------------------------------------------------
+# check_output_dir
+
+
+def test_check_output_dir_accepts_new_and_empty(tmp_path):
+    new = tmp_path / "a" / "b"
+    assert check_output_dir(new, overwrite=False) == new
+    assert not new.exists()  # checking creates nothing
+    assert not (tmp_path / "a").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert check_output_dir(empty, overwrite=False) == empty
+
+
+def test_check_output_dir_returns_path_and_expands_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = check_output_dir("~/runs", overwrite=False)
+    assert isinstance(result, Path)
+    assert result == tmp_path / "runs"
+
+
+def test_check_output_dir_non_empty(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "x").write_text("x")
+    with pytest.raises(UsageError) as info:
+        check_output_dir(tmp_path / "run", overwrite=False)
+    message = _one_line(info)
+    assert "run exists and is not empty" in message
+    assert "--overwrite" in message
+    assert check_output_dir(tmp_path / "run", overwrite=True) == tmp_path / "run"
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_check_output_dir_path_is_a_file(tmp_path, overwrite):
+    target = tmp_path / "run"
+    target.write_text("x")
+    with pytest.raises(UsageError) as info:
+        check_output_dir(target, overwrite=overwrite)
+    assert "is not a directory" in _one_line(info)
+    assert target.read_text() == "x"
+
+
+def test_check_output_dir_under_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError) as info:
+        check_output_dir(tmp_path / "file" / "sub" / "run", overwrite=False)
+    assert "not a writable directory" in _one_line(info)
+
+
+def _deny_write(monkeypatch, denied: Path) -> None:
+    """Make one folder look unwritable (tests run as root, so chmod cannot)."""
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if Path(path) == denied and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(mio.os, "access", access)
+
+
+def test_check_output_dir_unwritable_parent(tmp_path, monkeypatch):
+    _deny_write(monkeypatch, tmp_path)
+    with pytest.raises(UsageError) as info:
+        check_output_dir(tmp_path / "new" / "run", overwrite=False)
+    assert "not a writable directory" in _one_line(info)
+
+
+# ---------------------------------------------------------------------------
+# check_output_file
+
+
+def test_check_output_file_accepts_new_file(tmp_path):
+    path = tmp_path / "digits.png"
+    assert check_output_file(path, overwrite=False) == path
+    assert not path.exists()
+
+
+def test_check_output_file_bare_name_in_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert check_output_file(Path("digits.png"), overwrite=False) == Path("digits.png")
+
+
+def test_check_output_file_existing(tmp_path):
+    path = tmp_path / "digits.png"
+    path.write_bytes(b"old")
+    with pytest.raises(UsageError) as info:
+        check_output_file(path, overwrite=False)
+    message = _one_line(info)
+    assert "already exists" in message
+    assert "--overwrite" in message
+    assert check_output_file(path, overwrite=True) == path
+    assert path.read_bytes() == b"old"  # checking never writes
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_check_output_file_is_a_directory(tmp_path, overwrite):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(UsageError) as info:
+        check_output_file(folder, overwrite=overwrite)
+    message = _one_line(info)
+    assert "is a directory" in message
+    assert "--overwrite" not in message  # overwriting would not help
+
+
+def test_check_output_file_missing_parent(tmp_path):
+    path = tmp_path / "missing" / "digits.png"
+    with pytest.raises(UsageError) as info:
+        check_output_file(path, overwrite=True)
+    message = _one_line(info)
+    assert "does not exist" in message
+    assert "missing" in message
+    assert not (tmp_path / "missing").exists()
+
+
+def test_check_output_file_parent_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError) as info:
+        check_output_file(tmp_path / "file" / "digits.png", overwrite=False)
+    _one_line(info)
+
+
+def test_check_output_file_unwritable_folder(tmp_path, monkeypatch):
+    _deny_write(monkeypatch, tmp_path)
+    with pytest.raises(UsageError) as info:
+        check_output_file(tmp_path / "digits.png", overwrite=False)
+    assert "is not writable" in _one_line(info)

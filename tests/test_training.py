@@ -1,0 +1,95 @@
+"""Training from Python: reproducibility, run contents, and failure leaving no trace."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mnist_vae.build import model_config
+from mnist_vae.config import RunConfig, TrainConfig
+from mnist_vae.data import load_mnist
+from mnist_vae.errors import RunError
+from mnist_vae.training import train
+
+
+def quick_config(small_mnist_npz, **model_options) -> RunConfig:
+    arch = model_options.pop("arch", "net1")
+    train_options = model_options.pop("train", {})
+    return RunConfig(
+        model=model_config(arch, **model_options),
+        train=TrainConfig(
+            epochs=1, batch_size=50, train_size=200, data=str(small_mnist_npz), **train_options
+        ),
+    )
+
+
+def weights(run):
+    return [w.numpy() for w in run.load_model().weights]
+
+
+def test_same_seed_same_run_and_another_seed_differs(tmp_path, small_mnist_npz):
+    config = quick_config(small_mnist_npz)
+    first = train(config, tmp_path / "a", progress=False, report=lambda m: None)
+    second = train(config, tmp_path / "b", progress=False, report=lambda m: None)
+    for x, y in zip(weights(first), weights(second), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert first.metrics["test"] == second.metrics["test"]
+
+    other = quick_config(small_mnist_npz, train={"seed": 1})
+    third = train(other, tmp_path / "c", progress=False, report=lambda m: None)
+    assert any(
+        not np.array_equal(x, y) for x, y in zip(weights(first), weights(third), strict=True)
+    )
+
+
+def test_run_config_round_trips_through_json(tmp_path, small_mnist_npz):
+    config = quick_config(
+        small_mnist_npz, latent_dim=3, likelihood="gaussian", beta=0.5, train={"optimizer": "sgdm"}
+    )
+    run = train(config, tmp_path / "run", progress=False, report=lambda m: None)
+    assert run.config == config
+    assert RunConfig.from_dict(json.loads((tmp_path / "run" / "config.json").read_text())) == config
+
+
+def test_larger_latents_get_a_pca_projection_and_no_grid(tmp_path, small_mnist_npz):
+    run = train(
+        quick_config(small_mnist_npz, latent_dim=4),
+        tmp_path / "run",
+        progress=False,
+        report=lambda m: None,
+    )
+    figures = run.path / "figures"
+    assert not (figures / "latent_grid.png").exists()
+    assert (figures / "latent.png").exists()
+    assert "PCA" in json.loads((figures / "figures.json").read_text())["latent_projection"]
+    assert run.digit_means().shape == (10, 4)
+
+
+def test_divergence_raises_and_writes_nothing(tmp_path, small_mnist_npz, monkeypatch):
+    from mnist_vae.registry import likelihoods
+
+    def exploding(x, logits, *, variance=1.0):
+        return logits[:, 0, 0, 0] * float("nan")
+
+    monkeypatch.setitem(likelihoods._entries, "exploding", exploding)
+    config = quick_config(small_mnist_npz, likelihood="exploding")
+    with pytest.raises(RunError, match="diverged"):
+        train(config, tmp_path / "run", progress=False, report=lambda m: None)
+    assert not (tmp_path / "run").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_accepts_preloaded_data(tmp_path, small_mnist_npz):
+    data = load_mnist(small_mnist_npz)
+    messages = []
+    run = train(
+        quick_config(small_mnist_npz),
+        tmp_path / "run",
+        data=data,
+        progress=False,
+        report=messages.append,
+    )
+    assert run.record["data"]["source"] == data.source
+    assert any("canonical" in m or "MNIST-like" in m for m in messages)

@@ -1,0 +1,36 @@
+"""Architectures: named encoder + decoder pairs, selected with ``--arch``."""
+
+from __future__ import annotations
+
+from mnist_vae.config import Architecture
+from mnist_vae.registry import architectures
+
+
+@architectures.register
+def net1() -> Architecture:
+    """The report's net1: two strided convs / three transposed convs."""
+    return Architecture(encoder="net1", decoder="net1")
+
+
+@architectures.register
+def net2() -> Architecture:
+    """The report's net2: net1's encoder, a deeper four-layer decoder."""
+    return Architecture(encoder="net1", decoder="net2")
+
+
+@architectures.register
+def net3() -> Architecture:
+    """The report's net3: 4x4 convs with dropout in encoder and decoder."""
+    return Architecture(encoder="net3", decoder="net3")
+
+
+@architectures.register
+def net4() -> Architecture:
+    """The report's net4: an MLP encoder with net1's decoder."""
+    return Architecture(encoder="net4", decoder="net1")
+
+
+@architectures.register
+def resconv() -> Architecture:
+    """Residual conv nets (ours), built for larger latents (try --latent-dim 16)."""
+    return Architecture(encoder="resconv", decoder="resconv")

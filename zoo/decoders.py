@@ -1,0 +1,79 @@
+"""Decoders: latent_dim values -> 28x28x1 logits (the mean image is their sigmoid)."""
+
+from __future__ import annotations
+
+from mnist_vae._lazy import keras
+from mnist_vae.registry import decoders
+from mnist_vae.zoo.blocks import residual_block
+from mnist_vae.zoo.encoders import NET3_DROPOUT
+
+
+def _latent_as_pixel(latent_dim: int) -> list:
+    """The report feeds decoders a 1x1xlatent image; the first layer grows it to 7x7."""
+    return [keras.Input((latent_dim,)), keras.layers.Reshape((1, 1, latent_dim))]
+
+
+@decoders.register
+def net1(latent_dim: int) -> keras.Model:
+    """Report net1/net4 decoder: tconv 7x7/64 s7, tconv 3x3/32 s2, tconv 3x3/1 s2."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            *_latent_as_pixel(latent_dim),
+            layers.Conv2DTranspose(64, 7, strides=7, padding="same", activation="relu"),
+            layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
+            layers.Conv2DTranspose(1, 3, strides=2, padding="same"),
+        ],
+        name="net1_decoder",
+    )
+
+
+@decoders.register
+def net2(latent_dim: int) -> keras.Model:
+    """Report net2 decoder: tconv 7x7/64 s7, 3x3/64 s2, 3x3/32 s2, 3x3/1 s1."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            *_latent_as_pixel(latent_dim),
+            layers.Conv2DTranspose(64, 7, strides=7, padding="same", activation="relu"),
+            layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu"),
+            layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
+            layers.Conv2DTranspose(1, 3, strides=1, padding="same"),
+        ],
+        name="net2_decoder",
+    )
+
+
+@decoders.register
+def net3(latent_dim: int) -> keras.Model:
+    """Report net3 decoder: tconv 7x7/64 s7, 4x4/32 s2, 4x4/1 s2, with dropout."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            *_latent_as_pixel(latent_dim),
+            layers.Conv2DTranspose(64, 7, strides=7, padding="same"),
+            layers.Dropout(NET3_DROPOUT),
+            layers.ReLU(),
+            layers.Conv2DTranspose(32, 4, strides=2, padding="same"),
+            layers.Dropout(NET3_DROPOUT),
+            layers.ReLU(),
+            layers.Conv2DTranspose(1, 4, strides=2, padding="same"),
+        ],
+        name="net3_decoder",
+    )
+
+
+@decoders.register
+def resconv(latent_dim: int) -> keras.Model:
+    """Residual conv decoder (ours): dense to 7x7x64, residual blocks, 7->14->28."""
+    layers = keras.layers
+    codes = keras.Input((latent_dim,))
+    h = layers.Dense(256, activation="swish")(codes)
+    h = layers.Dense(7 * 7 * 64, activation="swish")(h)
+    h = layers.Reshape((7, 7, 64))(h)
+    h = residual_block(h, 64)
+    h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="swish")(h)
+    h = residual_block(h, 32)
+    h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="swish")(h)
+    logits = layers.Conv2D(1, 3, padding="same")(h)
+    return keras.Model(codes, logits, name="resconv_decoder")
