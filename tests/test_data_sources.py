@@ -535,7 +535,7 @@ def test_tfds_fails_fast_when_its_host_is_unreachable(monkeypatch, tmp_path):
     # Control: the spy is wired in, so a reachable host does lead to a download; a
     # failing download is reported as a DataError so the next source gets its turn.
     answer["value"] = True
-    with pytest.raises(DataError, match="TFDS failed .*_DownloadAttempted"):
+    with pytest.raises(DataError, match=r"TFDS failed .*_DownloadAttempted"):
         tfds_source.load_tfds(0.25)
     assert len(downloads) == 1
 
