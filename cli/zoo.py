@@ -33,28 +33,25 @@ def zoo(latent_dim: int, as_json: bool) -> None:
 
     console = Console()
     architectures = Table(title=f"architectures (parameters at latent_dim={latent_dim})")
-    for column in ("name", "encoder", "decoder", "encoder params", "decoder params", "description"):
-        architectures.add_column(column, justify="right" if "params" in column else "left")
+    for column in ("name", "encoder", "decoder", "enc. params", "dec. params"):
+        architectures.add_column(
+            column, justify="right" if "params" in column else "left", no_wrap=True
+        )
+    architectures.add_column("description", ratio=1)
     for row in listing["architectures"]:
         architectures.add_row(
             row["name"], row.get("encoder", "?"), row.get("decoder", "?"),
             _count(row.get("encoder_params")), _count(row.get("decoder_params")), _describe(row),
         )  # fmt: skip
     console.print(architectures)
-    for kind in (
-        "encoders",
-        "decoders",
-        "strategies",
-        "likelihoods",
-        "optimizers",
-        "classifiers",
-        "discriminators",
-    ):
+    from mnist_vae.registry import ALL_REGISTRIES
+
+    for kind in (name for name in ALL_REGISTRIES if name != "architectures"):
         table = Table(title=kind)
-        table.add_column("name")
+        table.add_column("name", no_wrap=True)
         if kind in ("encoders", "decoders"):
-            table.add_column("params", justify="right")
-        table.add_column("description")
+            table.add_column("params", justify="right", no_wrap=True)
+        table.add_column("description", ratio=1)
         for row in listing[kind]:
             cells = [row["name"]]
             if "params" in row:

@@ -9,25 +9,36 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mnist_vae.errors import UsageError
 
 
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """Yield a temporary file beside ``path``; rename it over ``path`` only on success.
+
+    Readers see the old file or the whole new one, never a part; on an error the
+    temporary file is removed and ``path`` is untouched.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False, default=_jsonable)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    with atomic_file(path, "w") as handle:
+        json.dump(data, handle, indent=2, default=_jsonable)
+        handle.write("\n")
+    return Path(path)
 
 
 def _jsonable(value: Any) -> Any:
@@ -109,14 +120,6 @@ def write_npy_atomic(path: Path, array) -> Path:
     """Save a numpy array via a temporary file and a rename."""
     import numpy as np
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path, "wb") as handle:
+        np.save(handle, array)
+    return Path(path)

@@ -11,11 +11,11 @@ Both honour ``KERAS_HOME`` as Keras does.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from mnist_vae.io import atomic_file
 from mnist_vae.sources.arrays import MnistArrays
 
 
@@ -36,15 +36,8 @@ def cache_file() -> Path:
 def write_npz_atomic(path: Path, arrays: MnistArrays) -> Path:
     """Write a Keras-layout .npz so that readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays.as_dict())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is plain public data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays.as_dict())
+        handle.flush()
+        os.fsync(handle.fileno())
     return path
