@@ -19,13 +19,14 @@ from mnist_vae.cli.options import debug_option, overwrite_option, run_argument, 
     "--digit",
     type=click.IntRange(0, 9),
     default=None,
-    help="Draw around this digit's mean code (the report's labelled synthesis).",
+    help="Draw this digit: around its mean code (the report's labelled synthesis), or "
+    "from p(x | z, y=digit) for a conditional (cvae) run.",
 )
 @click.option(
     "--noise-variance",
     type=click.FloatRange(min=0, min_open=True),
     default=0.1,
-    help="With --digit: z = mean_z(digit) + N(0, variance * I).",
+    help="With --digit on unconditional runs: z = mean_z(digit) + N(0, variance * I).",
 )
 @seed_option("Random seed for the latent draws.")
 @click.option(
@@ -70,11 +71,12 @@ def sample(run, count, digit, noise_variance, seed, out, npy, cols, overwrite) -
         digit_means=loaded.digit_means(),
         noise_variance=noise_variance,
     )
-    title = (
-        "samples from N(0, I)"
-        if digit is None
-        else f"digit {digit}: mean code + N(0, {noise_variance:g} I)"
-    )
+    if digit is None:
+        title = "samples from N(0, I)" + (", digits 0-9 in turn" if model.conditional else "")
+    elif model.conditional:
+        title = f"digit {digit} from p(x | z, y={digit}), z ~ N(0, I)"
+    else:
+        title = f"digit {digit}: mean code + N(0, {noise_variance:g} I)"
     save_image_grid(images, out, cols=cols, title=title)
     click.echo(f"wrote {out}")
     if npy_path is not None:

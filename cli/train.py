@@ -7,7 +7,15 @@ import time
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import DEFAULTS, data_option, debug_option, overwrite_option, seed_option
+from mnist_vae.cli.options import (
+    DEFAULTS,
+    data_option,
+    debug_option,
+    given_strategy_options,
+    overwrite_option,
+    seed_option,
+    strategy_options,
+)
 from mnist_vae.config import ModelConfig
 
 MODEL_DEFAULTS = ModelConfig(encoder="-", decoder="-")
@@ -95,6 +103,7 @@ class TrainSize(click.ParamType):
     default=DEFAULTS.train_size,
     help="Stratified, seeded subset of the 60,000 training images, or 'all'.",
 )
+@strategy_options
 @seed_option("Random seed: subset choice, initial weights, shuffling and sampling noise.")
 @data_option
 @click.option(
@@ -109,11 +118,12 @@ class TrainSize(click.ParamType):
 @handle_errors
 def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
           lr_decay, likelihood, gaussian_variance, beta, train_size, seed, data, out, overwrite,
-          quiet) -> None:  # fmt: skip
+          quiet, **settings) -> None:  # fmt: skip
     """Train a VAE and write a run directory (config, model, metrics, figures).
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
     images, 40 epochs, batch 400, Adam at a constant learning rate of 0.005.
+    Options marked [vaegan] or [classifier] apply to that --strategy only.
     """
     from mnist_vae.build import model_config
     from mnist_vae.config import RunConfig, TrainConfig
@@ -124,6 +134,7 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
     model = model_config(
         arch, encoder=encoder, decoder=decoder, strategy=strategy, latent_dim=latent_dim,
         likelihood=likelihood, beta=beta, gaussian_variance=gaussian_variance,
+        options=given_strategy_options(settings),
     )  # fmt: skip
     optimizers.check(optimizer)
     run_config = RunConfig(

@@ -26,13 +26,21 @@ _STARTUP_NOISE = re.compile(
 )
 
 
+_started = {"tensorflow": False}
+
+
 def prepare_backend() -> None:
-    """Pin Keras to TensorFlow and import TF once, dropping only its start-up chatter."""
+    """Pin Keras to TensorFlow and start TF once, dropping only its start-up chatter.
+
+    Starting means importing TF *and* running a first op, when its devices announce
+    themselves; a plugin may already have done the import.
+    """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" not in sys.modules:
+    if not _started["tensorflow"]:
         with quiet_tensorflow_startup():
-            importlib.import_module("tensorflow").constant(0.0)  # devices log at first op
+            importlib.import_module("tensorflow").constant(0.0)
+        _started["tensorflow"] = True
 
 
 @contextlib.contextmanager
@@ -44,7 +52,7 @@ def quiet_tensorflow_startup() -> Iterator[None]:
     """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
+    if _started["tensorflow"]:
         yield
         return
     try:

@@ -59,9 +59,13 @@ class ModelConfig:
     likelihood: str = "bernoulli"
     beta: float = 1.0
     gaussian_variance: float = 1.0
+    # Strategy-specific settings (e.g. VAE-GAN's gamma), checked by the strategy's
+    # own options dataclass; see mnist_vae.build.strategy_options.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive_int("latent_dim", self.latent_dim)
+        _require(isinstance(self.options, dict), "options must be a dict of strategy settings")
         _require(self.latent_dim <= 4096, f"latent_dim must be at most 4096, got {self.latent_dim}")
         _finite_number("beta", self.beta, minimum=0.0, strict=True)
         _finite_number("gaussian_variance", self.gaussian_variance, minimum=0.0, strict=True)

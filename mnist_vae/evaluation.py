@@ -15,13 +15,24 @@ def evaluate_elbo(model, images: np.ndarray, labels: np.ndarray, batch_size: int
     return {name: float(value) for name, value in results.items()}
 
 
-def encode_means(model, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
-    """Posterior means of uint8 images, batched to bound memory."""
-    batches = [
-        np.asarray(model.encode(to_float_images(images[start : start + batch_size]))[0])
-        for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(batches)
+def encode_means(
+    model, images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 2000
+) -> np.ndarray:
+    """Posterior means of uint8 images (labels for conditional models), batched."""
+    return np.concatenate(
+        [
+            np.asarray(
+                model.encode(
+                    to_float_images(images[s : s + batch_size]), _slice(labels, s, batch_size)
+                )[0]
+            )
+            for s in range(0, len(images), batch_size)
+        ]
+    )
+
+
+def _slice(labels: np.ndarray | None, start: int, size: int) -> np.ndarray | None:
+    return None if labels is None else labels[start : start + size]
 
 
 def digit_means(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -34,10 +45,17 @@ def digit_means(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return means
 
 
-def reconstruct(model, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+def reconstruct(
+    model, images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 2000
+) -> np.ndarray:
     """Deterministic reconstructions (decoded posterior means), float (N, 28, 28)."""
-    batches = [
-        np.asarray(model.reconstruct(to_float_images(images[start : start + batch_size])))[..., 0]
-        for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(batches)
+    return np.concatenate(
+        [
+            np.asarray(
+                model.reconstruct(
+                    to_float_images(images[s : s + batch_size]), _slice(labels, s, batch_size)
+                )
+            )[..., 0]
+            for s in range(0, len(images), batch_size)
+        ]
+    )

@@ -1,12 +1,15 @@
 """The VAE: a ``keras.Model`` with its own ``train_step`` and ``test_step``.
 
-Registered as strategy ``vae``. Other strategies subclass it and override
-``train_step``; encode/decode/reconstruct/sample and the ELBO metrics are shared.
+Registered as strategy ``vae``. Other strategies subclass it: they override
+``train_step`` (VAE-GAN, task-driven) or the ``encoder_inputs``/``decoder_inputs``
+hooks (conditional VAE); encode/decode/reconstruct/sample and the ELBO metrics
+are shared. Every method takes optional ``labels``; only conditional models use them.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from mnist_vae.config import IMAGE_SHAPE
@@ -14,9 +17,11 @@ from mnist_vae.layers import GaussianSample
 from mnist_vae.losses import kl_to_standard_normal, reconstruction_nll
 
 
-def images_of(data):
+def unpack(data):
     """Datasets yield (images, labels); plain arrays are images alone."""
-    return data[0] if isinstance(data, (tuple, list)) else data
+    if isinstance(data, (tuple, list)):
+        return data[0], (data[1] if len(data) > 1 else None)
+    return data, None
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
@@ -26,6 +31,8 @@ class VAE(keras.Model):
     Metrics, per image in nats: ``loss`` is the negative ELBO (reconstruction +
     KL), whatever ``beta``; the optimised objective is reconstruction + beta * KL.
     """
+
+    conditional = False  # True when encoder and decoder also take the digit label
 
     def __init__(
         self,
@@ -50,37 +57,103 @@ class VAE(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
-        # Encoder and decoder arrive built and nothing else owns trainable weights,
-        # so the model is built now (saving and optimizer restore rely on it).
+        # The networks arrive built and nothing else owns trainable weights, so the
+        # model is built now (saving and optimizer restore rely on it).
         self.built = True
 
     @property
     def metrics(self) -> list:
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
 
+    # -- hooks for subclasses ------------------------------------------------------
+
+    def encoder_inputs(self, images, labels=None):
+        """What the encoder sees; conditional models append the label here."""
+        return images
+
+    def decoder_inputs(self, z, labels=None):
+        """What the decoder sees; conditional models append the label here."""
+        return z
+
+    def extra_networks(self) -> dict[str, keras.Model]:
+        """Networks besides encoder and decoder, saved separately with a run."""
+        return {}
+
+    def training_callbacks(self) -> list:
+        """Callbacks the strategy needs during ``fit`` (e.g. a warm-up schedule)."""
+        return []
+
+    def compile(self, optimizer="adam", **kwargs) -> None:
+        """Compile, then let the strategy set up any further optimizers it needs."""
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.optimized_variables())
+        self.build_extra_optimizers()
+
+    def optimized_variables(self) -> list:
+        """The variables the compiled optimizer updates (encoder and decoder here)."""
+        return [*self.encoder.trainable_variables, *self.decoder.trainable_variables]
+
+    def build_extra_optimizers(self) -> None:
+        """Strategies with several players create their other optimizers here."""
+
+    def compile_from_config(self, config: dict) -> None:
+        # Reloading a .keras file compiles through this; our compile is custom.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     # -- the generative interface ------------------------------------------------
 
-    def encode(self, images, training: bool = False):
+    def encode(self, images, labels=None, training: bool = False):
         """Return (mean, log_variance) of q(z | images)."""
-        stats = self.encoder(images, training=training)
+        stats = self.encoder(self.encoder_inputs(images, labels), training=training)
         return stats[:, : self.latent_dim], stats[:, self.latent_dim :]
 
-    def decode_logits(self, z, training: bool = False):
-        return self.decoder(z, training=training)
+    def decode_logits(self, z, labels=None, training: bool = False):
+        return self.decoder(self.decoder_inputs(z, labels), training=training)
 
-    def decode(self, z, training: bool = False):
+    def decode(self, z, labels=None, training: bool = False):
         """Mean image of p(x | z), in [0, 1]."""
-        return keras.ops.sigmoid(self.decode_logits(z, training=training))
+        return keras.ops.sigmoid(self.decode_logits(z, labels, training=training))
 
-    def reconstruct(self, images):
+    def reconstruct(self, images, labels=None):
         """Decode the posterior mean: the deterministic reconstruction."""
-        mean, _ = self.encode(images)
-        return self.decode(mean)
+        mean, _ = self.encode(images, labels)
+        return self.decode(mean, labels)
 
-    def sample(self, count: int, seed: int | None = None):
+    def sample(self, count: int, seed: int | None = None, labels=None):
         """Decode ``count`` draws from the N(0, I) prior."""
         z = keras.random.normal((count, self.latent_dim), seed=seed)
-        return self.decode(z)
+        return self.decode(z, labels)
+
+    def decode_batched(self, codes: np.ndarray, labels=None, batch_size: int = 1000) -> np.ndarray:
+        """Mean images for many codes, float (N, 28, 28), decoded in batches."""
+        return np.concatenate(
+            [
+                keras.ops.convert_to_numpy(
+                    self.decode(
+                        codes[s : s + batch_size],
+                        None if labels is None else labels[s : s + batch_size],
+                    )
+                )[..., 0]
+                for s in range(0, len(codes), batch_size)
+            ]
+        )
+
+    def sample_digit(
+        self,
+        digit: int,
+        count: int,
+        seed: int,
+        digit_means: np.ndarray | None,
+        noise_variance: float,
+    ) -> np.ndarray:
+        """The report's labelled synthesis: decode mean_z(digit) + N(0, noise_variance I)."""
+        from mnist_vae.errors import UsageError
+
+        if digit_means is None or np.isnan(digit_means[digit]).any():
+            raise UsageError(f"no mean latent code is known for digit {digit}; the run saw none")
+        noise = np.random.default_rng(seed).standard_normal((count, self.latent_dim))
+        codes = (digit_means[digit] + np.sqrt(noise_variance) * noise).astype("float32")
+        return self.decode_batched(codes)
 
     def call(self, images, training: bool = False):
         mean, log_variance = self.encode(images, training=training)
@@ -89,35 +162,50 @@ class VAE(keras.Model):
 
     # -- the ELBO ----------------------------------------------------------------
 
-    def elbo_terms(self, images, training: bool = False):
-        """Per-image reconstruction NLL and KL, with one reparameterised sample."""
-        mean, log_variance = self.encode(images, training=training)
+    def elbo_parts(self, images, labels=None, training: bool = False):
+        """mean, log_variance, z and decoder logits for one reparameterised sample."""
+        mean, log_variance = self.encode(images, labels, training=training)
         z = self.sampler(mean, log_variance)
-        logits = self.decode_logits(z, training=training)
-        reconstruction = reconstruction_nll(
-            self.likelihood, images, logits, variance=self.gaussian_variance
-        )
-        return reconstruction, kl_to_standard_normal(mean, log_variance)
+        return mean, log_variance, z, self.decode_logits(z, labels, training=training)
 
-    def update_elbo_metrics(self, reconstruction, kl) -> dict:
+    def elbo_terms(self, images, labels=None, training: bool = False):
+        """Per-image reconstruction NLL and KL, with one reparameterised sample."""
+        mean, log_variance, _, logits = self.elbo_parts(images, labels, training=training)
+        return self.reconstruction_terms(images, logits), kl_to_standard_normal(mean, log_variance)
+
+    def reconstruction_terms(self, images, logits):
+        """Per-image -log p(images | z) under the configured likelihood."""
+        return reconstruction_nll(self.likelihood, images, logits, variance=self.gaussian_variance)
+
+    def update_elbo_metrics(self, reconstruction, kl) -> None:
         # Per-image values, so the running means are exact dataset averages.
         self.loss_tracker.update_state(reconstruction + kl)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
+
+    def metric_results(self) -> dict:
         return {metric.name: metric.result() for metric in self.metrics}
 
     def train_step(self, data):
-        images = images_of(data)
+        images, labels = unpack(data)
         with tf.GradientTape() as tape:
-            reconstruction, kl = self.elbo_terms(images, training=True)
+            reconstruction, kl = self.elbo_terms(images, labels, training=True)
             objective = keras.ops.mean(reconstruction) + self.beta * keras.ops.mean(kl)
-        gradients = tape.gradient(objective, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        return self.update_elbo_metrics(reconstruction, kl)
+        variables = self.optimized_variables()
+        gradients = tape.gradient(objective, variables)
+        self.optimizer.apply(gradients, variables)
+        self.update_elbo_metrics(reconstruction, kl)
+        return self.metric_results()
 
     def test_step(self, data):
-        reconstruction, kl = self.elbo_terms(images_of(data), training=False)
-        return self.update_elbo_metrics(reconstruction, kl)
+        """The negative ELBO and its terms: the same numbers for every strategy."""
+        images, labels = unpack(data)
+        reconstruction, kl = self.elbo_terms(images, labels, training=False)
+        self.update_elbo_metrics(reconstruction, kl)
+        return {
+            m.name: m.result()
+            for m in (self.loss_tracker, self.reconstruction_tracker, self.kl_tracker)
+        }
 
     # -- serialisation -----------------------------------------------------------
 
@@ -136,25 +224,38 @@ class VAE(keras.Model):
     @classmethod
     def from_config(cls, config: dict):
         config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
+        networks = {
+            key: keras.saving.deserialize_keras_object(config.pop(key))
+            for key in cls.network_keys()
+        }
+        return cls(**networks, **config)
+
+    @classmethod
+    def network_keys(cls) -> tuple[str, ...]:
+        """Constructor arguments that are serialised Keras networks."""
+        return ("encoder", "decoder")
 
 
-def check_networks(encoder: keras.Model, decoder: keras.Model, latent_dim: int) -> None:
+def check_networks(
+    encoder: keras.Model, decoder: keras.Model, latent_dim: int, condition_dim: int = 0
+) -> None:
     """Fail early, in one line, when a (plugin) network has the wrong shapes."""
     from mnist_vae.errors import ConfigError
 
+    enc_in = tuple(encoder.input_shape)[1:]
     enc_out = tuple(encoder.output_shape)[1:]
     dec_in = tuple(decoder.input_shape)[1:]
     dec_out = tuple(decoder.output_shape)[1:]
+    image_in = (*IMAGE_SHAPE[:2], IMAGE_SHAPE[2] + condition_dim)
+    if enc_in != image_in:
+        raise ConfigError(f"encoder {encoder.name!r} takes {enc_in}, expected {image_in}")
     if enc_out != (2 * latent_dim,):
         raise ConfigError(
             f"encoder {encoder.name!r} outputs shape {enc_out}, expected ({2 * latent_dim},) "
             f"= 2 * latent_dim (mean and log-variance)"
         )
-    if dec_in != (latent_dim,) or dec_out != IMAGE_SHAPE:
+    if dec_in != (latent_dim + condition_dim,) or dec_out != IMAGE_SHAPE:
         raise ConfigError(
             f"decoder {decoder.name!r} maps {dec_in} -> {dec_out}, "
-            f"expected ({latent_dim},) -> {IMAGE_SHAPE}"
+            f"expected ({latent_dim + condition_dim},) -> {IMAGE_SHAPE}"
         )

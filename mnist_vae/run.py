@@ -24,7 +24,7 @@ from mnist_vae.errors import ConfigError, RunError
 RUN_FORMAT = 1
 REQUIRED_FILES = ("config.json", "model.keras", "metrics.json", "latent.json")
 # Modules that define the Keras classes a saved model may contain.
-MODEL_MODULES = ("mnist_vae.model",)
+MODEL_MODULES = ("mnist_vae.model", "mnist_vae.zoo.models")
 
 
 @dataclass(frozen=True)

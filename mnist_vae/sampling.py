@@ -28,13 +28,9 @@ def latent_draws(
     return (offset + np.sqrt(variance) * noise).astype(np.float32)
 
 
-def decode_codes(model, codes: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+def decode_codes(model, codes: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     """Mean images, float (N, 28, 28) in [0, 1]."""
-    batches = [
-        np.asarray(model.decode(codes[start : start + batch_size]))[..., 0]
-        for start in range(0, len(codes), batch_size)
-    ]
-    return np.concatenate(batches)
+    return model.decode_batched(codes, labels)
 
 
 def sample_digits(
@@ -46,17 +42,16 @@ def sample_digits(
     digit_means: np.ndarray | None = None,
     noise_variance: float = DIGIT_NOISE_VARIANCE,
 ) -> np.ndarray:
-    """Decode prior draws, or draws around ``digit``'s mean code (the report's synthesis)."""
-    latent_dim = int(model.latent_dim)
+    """Decode prior draws, or draw digit ``digit`` the way the model knows how.
+
+    A plain VAE decodes mean_z(digit) + N(0, noise_variance I) (the report's
+    labelled synthesis); a conditional VAE samples p(x | z, y=digit) directly.
+    Without a digit, conditional models cycle through the digits 0-9.
+    """
     if digit is None:
-        return decode_codes(model, latent_draws(count, latent_dim, seed))
-    if (
-        digit_means is None
-        or not 0 <= digit < len(digit_means)
-        or np.isnan(digit_means[digit]).any()
-    ):
-        raise UsageError(f"no mean latent code is known for digit {digit}; choose a digit 0-9")
-    codes = latent_draws(
-        count, latent_dim, seed, center=digit_means[digit], variance=noise_variance
-    )
-    return decode_codes(model, codes)
+        labels = np.arange(count) % 10 if model.conditional else None
+        return decode_codes(model, latent_draws(count, int(model.latent_dim), seed), labels)
+    if not 0 <= digit <= 9:
+        raise UsageError(f"digit must be 0-9, got {digit}")
+    latent_draws(count, int(model.latent_dim), seed, variance=noise_variance)  # validates
+    return model.sample_digit(digit, count, seed, digit_means, noise_variance)

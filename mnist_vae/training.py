@@ -38,23 +38,24 @@ def train(
     """Train ``config`` and write the run to ``out``; returns the loaded ``Run``."""
     say = report or print
     out = check_output_dir(Path(out), overwrite=overwrite)
-    started = time.perf_counter()
-    if data is None:
-        data = load_mnist(config.train.data, report=say)
-    data_seconds = time.perf_counter() - started
-    say(f"{data.describe()} [{data_seconds:.1f} s]")
-
     prepare_backend()
     import keras
 
     from mnist_vae.build import build_model, build_optimizer
     from mnist_vae.callbacks import StopOnNonFinite
 
+    # The model first: a configuration error should not wait for a data download.
     seed = config.train.seed
-    chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
-    x_train, y_train = data.x_train[chosen], data.y_train[chosen]
     keras.utils.set_random_seed(seed)
     model = build_model(config.model, seed=seed)
+
+    started = time.perf_counter()
+    if data is None:
+        data = load_mnist(config.train.data, report=say)
+    data_seconds = time.perf_counter() - started
+    say(f"{data.describe()} [{data_seconds:.1f} s]")
+    chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
+    x_train, y_train = data.x_train[chosen], data.y_train[chosen]
     steps = math.ceil(len(x_train) / config.train.batch_size)
     model.compile(optimizer=build_optimizer(config.train, steps))
     train_ds = make_dataset(x_train, y_train, config.train.batch_size, shuffle=True, seed=seed)
@@ -64,6 +65,7 @@ def train(
         callbacks = [
             keras.callbacks.CSVLogger(str(stage / "history.csv")),
             StopOnNonFinite(),
+            *model.training_callbacks(),
         ]
         if progress:
             from mnist_vae.progress import RichProgress
@@ -79,9 +81,11 @@ def train(
             verbose=0,  # the pipeline reshuffles every epoch itself
         ).history
         fit_seconds = time.perf_counter() - fit_start
-        _check_finite(history, config)
+        _check_finite(history, model, config)
 
         model.save(stage / "model.keras")
+        for name, network in model.extra_networks().items():
+            network.save(stage / f"{name}.keras")  # usable on its own, e.g. --classifier-weights
         metrics = _final_metrics(
             model, data, history, fit_seconds, data_seconds, len(x_train), config
         )
@@ -110,11 +114,15 @@ def train(
     return load_run(out)
 
 
-def _check_finite(history: dict, config: RunConfig) -> None:
-    losses = history.get("loss", [])
-    if not losses or not all(math.isfinite(value) for value in losses):
+def _check_finite(history: dict, model, config: RunConfig) -> None:
+    """Divergence shows in the training or test loss, or only in the weights after one step."""
+    epochs = len(history.get("loss", []))
+    curves = [history.get(name, []) for name in ("loss", "val_loss")]
+    finite = epochs > 0 and all(math.isfinite(v) for curve in curves for v in curve)
+    finite = finite and all(np.isfinite(w).all() for w in model.get_weights())
+    if not finite:
         raise RunError(
-            f"training diverged (the loss was not finite in epoch {len(losses)}); "
+            f"training diverged (losses or weights were not finite by epoch {epochs}); "
             f"try a lower --lr than {config.train.learning_rate:g}; nothing was written"
         )
 
@@ -145,10 +153,10 @@ def _write_latent_and_figures(
 ) -> np.ndarray:
     from mnist_vae import figures
     from mnist_vae.evaluation import digit_means, encode_means, reconstruct
-    from mnist_vae.sampling import decode_codes, sample_digits
+    from mnist_vae.sampling import decode_codes, latent_draws, sample_digits
 
-    means = digit_means(encode_means(model, x_train), y_train)
-    test_codes = encode_means(model, data.x_test)
+    means = digit_means(encode_means(model, x_train, y_train), y_train)
+    test_codes = encode_means(model, data.x_test, data.y_test)
     folder = stage / "figures"
     folder.mkdir()
     projection = figures.save_latent_scatter(
@@ -156,13 +164,19 @@ def _write_latent_and_figures(
     )
     figures.save_reconstructions(
         data.x_test[:48] / 255.0,
-        reconstruct(model, data.x_test[:48]),
+        reconstruct(model, data.x_test[:48], data.y_test[:48]),
         folder / "reconstructions.png",
     )
-    figures.save_image_grid(
-        sample_digits(model, 100, seed), folder / "samples.png", title="samples from N(0, I)"
-    )
-    if model.latent_dim == 2:
+    title = "samples from N(0, I)" + (", digits 0-9 by column" if model.conditional else "")
+    figures.save_image_grid(sample_digits(model, 100, seed), folder / "samples.png", title=title)
+    if model.conditional:
+        styles = np.repeat(latent_draws(10, model.latent_dim, seed + 1), 10, axis=0)
+        figures.save_image_grid(
+            decode_codes(model, styles, np.tile(np.arange(10), 10)),
+            folder / "digits_by_style.png",
+            title="each row one z ~ N(0, I), decoded as digits 0-9",
+        )
+    elif model.latent_dim == 2:
         size = 20
         codes = figures.latent_grid_codes(test_codes, size)
         extent = (codes[:, 0].min(), codes[:, 0].max(), codes[:, 1].min(), codes[:, 1].max())

@@ -247,3 +247,70 @@ def test_encoder_and_decoder_without_arch_record_no_architecture(tmp_path, small
     assert result.exit_code == 0, result.output
     model = load_run(out).config.model
     assert (model.architecture, model.encoder, model.decoder) == (None, "net4", "net2")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--gamma", "0.5"], ["strategy 'vae' takes no options, got gamma"]),
+        (["--strategy", "vaegan", "--task-weight", "2"], ["option task_weight does not apply"]),
+        (["--strategy", "vaegan", "--option", "gama=2"], ["option gama does not apply", "gamma"]),
+        (["--strategy", "vaegan", "--option", "gamma"], ["'gamma' is not NAME=VALUE"]),
+        (["--strategy", "vaegan", "--option", "gamma=-1"], ["--gamma must be >= 0"]),
+        (
+            ["--strategy", "vaegan", "--feature-layer", "9"],
+            ["--feature-layer 9 is past discriminator"],
+        ),
+        (["--strategy", "vaegan", "--discriminator", "dcgann"], ["did you mean 'dcgan'"]),
+        (["--strategy", "classifier", "--task-mode", "pixels"], ["--task-mode"]),
+        (["--strategy", "classifier", "--classifier-weights", "missing.keras"], ["no such file"]),
+    ],
+)
+def test_strategy_option_errors_exit_2(tmp_path, small_mnist_npz, args, fragments):
+    result = invoke("train", *args, "--data", small_mnist_npz, "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options", "extra_file"),
+    [
+        ("vaegan", ["--pixel-warmup", "1"], "discriminator.keras"),
+        ("classifier", ["--task-mode", "features"], "classifier.keras"),
+        ("cvae", [], "figures/digits_by_style.png"),
+    ],
+)
+def test_each_strategy_trains_and_samples_from_the_cli(
+    tmp_path, small_mnist_npz, strategy, options, extra_file
+):
+    from mnist_vae.run import load_run
+
+    out = tmp_path / strategy
+    args = ["train", "--strategy", strategy, *options, "--epochs", "2", "--train-size", "200",
+            "--batch-size", "50", "--data", small_mnist_npz, "--out", out, "--quiet"]  # fmt: skip
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    run = load_run(out)
+    assert run.config.model.strategy == strategy and (out / extra_file).exists()
+    assert np.isfinite(run.metrics["test"]["negative_elbo"])
+    npy = tmp_path / "sevens.npy"
+    sampled = invoke(
+        "sample", out, "--digit", 7, "--count", 6, "--npy", npy, "--out", tmp_path / "s.png"
+    )
+    assert sampled.exit_code == 0, sampled.output
+    assert np.load(npy).shape == (6, 28, 28)
+
+
+def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz):
+    from mnist_vae.run import load_run
+
+    base = ["--strategy", "classifier", "--epochs", "1", "--train-size", "100",
+            "--batch-size", "50", "--data", small_mnist_npz, "--quiet"]  # fmt: skip
+    assert invoke("train", *base, "--out", tmp_path / "first").exit_code == 0
+    weights = tmp_path / "first" / "classifier.keras"
+    result = invoke("train", *base, "--classifier-weights", weights, "--out", tmp_path / "second")
+    assert result.exit_code == 0, result.output
+    first = load_run(tmp_path / "first").load_model().classifier.get_weights()
+    second = load_run(tmp_path / "second").load_model().classifier.get_weights()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -4,6 +4,22 @@ Importing this package fills the registries in ``mnist_vae.registry``; builder
 bodies import Keras lazily, so importing the zoo is cheap.
 """
 
-from mnist_vae.zoo import architectures, decoders, encoders, optimizers, strategies
+from mnist_vae.zoo import (
+    architectures,
+    classifiers,
+    decoders,
+    discriminators,
+    encoders,
+    optimizers,
+    strategies,
+)
 
-__all__ = ["architectures", "decoders", "encoders", "optimizers", "strategies"]
+__all__ = [
+    "architectures",
+    "classifiers",
+    "decoders",
+    "discriminators",
+    "encoders",
+    "optimizers",
+    "strategies",
+]

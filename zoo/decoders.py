@@ -1,4 +1,8 @@
-"""Decoders: latent_dim values -> 28x28x1 logits (the mean image is their sigmoid)."""
+"""Decoders: input_dim values -> 28x28x1 logits (the mean image is their sigmoid).
+
+``input_dim`` is the latent size, plus the label size for conditional strategies
+(which concatenate the one-hot label to z at the decoder's input).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,18 @@ from mnist_vae.zoo.blocks import residual_block
 from mnist_vae.zoo.encoders import NET3_DROPOUT
 
 
-def _latent_as_pixel(latent_dim: int) -> list:
+def _latent_as_pixel(input_dim: int) -> list:
     """The report feeds decoders a 1x1xlatent image; the first layer grows it to 7x7."""
-    return [keras.Input((latent_dim,)), keras.layers.Reshape((1, 1, latent_dim))]
+    return [keras.Input((input_dim,)), keras.layers.Reshape((1, 1, input_dim))]
 
 
 @decoders.register
-def net1(latent_dim: int) -> keras.Model:
+def net1(input_dim: int) -> keras.Model:
     """Report net1/net4 decoder: tconv 7x7/64 s7, tconv 3x3/32 s2, tconv 3x3/1 s2."""
     layers = keras.layers
     return keras.Sequential(
         [
-            *_latent_as_pixel(latent_dim),
+            *_latent_as_pixel(input_dim),
             layers.Conv2DTranspose(64, 7, strides=7, padding="same", activation="relu"),
             layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
             layers.Conv2DTranspose(1, 3, strides=2, padding="same"),
@@ -29,12 +33,12 @@ def net1(latent_dim: int) -> keras.Model:
 
 
 @decoders.register
-def net2(latent_dim: int) -> keras.Model:
+def net2(input_dim: int) -> keras.Model:
     """Report net2 decoder: tconv 7x7/64 s7, 3x3/64 s2, 3x3/32 s2, 3x3/1 s1."""
     layers = keras.layers
     return keras.Sequential(
         [
-            *_latent_as_pixel(latent_dim),
+            *_latent_as_pixel(input_dim),
             layers.Conv2DTranspose(64, 7, strides=7, padding="same", activation="relu"),
             layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu"),
             layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
@@ -45,12 +49,12 @@ def net2(latent_dim: int) -> keras.Model:
 
 
 @decoders.register
-def net3(latent_dim: int) -> keras.Model:
+def net3(input_dim: int) -> keras.Model:
     """Report net3 decoder: tconv 7x7/64 s7, 4x4/32 s2, 4x4/1 s2, with dropout."""
     layers = keras.layers
     return keras.Sequential(
         [
-            *_latent_as_pixel(latent_dim),
+            *_latent_as_pixel(input_dim),
             layers.Conv2DTranspose(64, 7, strides=7, padding="same"),
             layers.Dropout(NET3_DROPOUT),
             layers.ReLU(),
@@ -64,10 +68,10 @@ def net3(latent_dim: int) -> keras.Model:
 
 
 @decoders.register
-def resconv(latent_dim: int) -> keras.Model:
+def resconv(input_dim: int) -> keras.Model:
     """Residual conv decoder (ours): dense to 7x7x64, residual blocks, 7->14->28."""
     layers = keras.layers
-    codes = keras.Input((latent_dim,))
+    codes = keras.Input((input_dim,))
     h = layers.Dense(256, activation="swish")(codes)
     h = layers.Dense(7 * 7 * 64, activation="swish")(h)
     h = layers.Reshape((7, 7, 64))(h)

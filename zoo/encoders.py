@@ -1,4 +1,9 @@
-"""Encoders: 28x28x1 images -> 2*latent_dim values (mean, then log-variance)."""
+"""Encoders: 28x28xC images -> 2*latent_dim values (mean, then log-variance).
+
+``input_shape`` is (28, 28, 1) for images; conditional strategies pass extra
+channels (the one-hot label, broadcast over the image) and the first layer
+simply sees them as more input channels.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,12 @@ NET3_DROPOUT = 0.1
 
 
 @encoders.register
-def net1(latent_dim: int) -> keras.Model:
+def net1(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
     """Report net1/net2 encoder: conv 3x3/32 s2, conv 3x3/64 s2, dense 2*latent."""
     layers = keras.layers
     return keras.Sequential(
         [
-            keras.Input(IMAGE_SHAPE),
+            keras.Input(input_shape),
             layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
             layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
             layers.Flatten(),
@@ -29,12 +34,12 @@ def net1(latent_dim: int) -> keras.Model:
 
 
 @encoders.register
-def net3(latent_dim: int) -> keras.Model:
+def net3(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
     """Report net3 encoder: three conv 4x4/64 (s2, s2, s1) with dropout, dense 2*latent."""
     layers = keras.layers
     return keras.Sequential(
         [
-            keras.Input(IMAGE_SHAPE),
+            keras.Input(input_shape),
             layers.Conv2D(64, 4, strides=2, padding="same", activation="relu"),
             layers.Dropout(NET3_DROPOUT),
             layers.Conv2D(64, 4, strides=2, padding="same", activation="relu"),
@@ -49,12 +54,12 @@ def net3(latent_dim: int) -> keras.Model:
 
 
 @encoders.register
-def net4(latent_dim: int) -> keras.Model:
+def net4(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
     """Report net4 encoder: a multilayer perceptron, dense 512 then dense 2*latent."""
     layers = keras.layers
     return keras.Sequential(
         [
-            keras.Input(IMAGE_SHAPE),
+            keras.Input(input_shape),
             layers.Flatten(),
             layers.Dense(512, activation="relu"),
             layers.Dense(2 * latent_dim),
@@ -64,10 +69,10 @@ def net4(latent_dim: int) -> keras.Model:
 
 
 @encoders.register
-def resconv(latent_dim: int) -> keras.Model:
+def resconv(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
     """Residual conv encoder (ours): 28->14->7 with a residual block at each scale."""
     layers = keras.layers
-    images = keras.Input(IMAGE_SHAPE)
+    images = keras.Input(input_shape)
     h = layers.Conv2D(32, 3, strides=2, padding="same", activation="swish")(images)
     h = residual_block(h, 32)
     h = layers.Conv2D(64, 3, strides=2, padding="same", activation="swish")(h)

@@ -1,0 +1,219 @@
+"""VAE-GAN: Larsen, Sønderby, Larochelle & Winther (2016), "Autoencoding beyond
+pixels using a learned similarity metric".
+
+With x~ = Dec(z), z ~ q(z|x), and x_p = Dec(z_p), z_p ~ N(0, I):
+
+* L_prior = KL(q(z|x) || N(0, I));
+* L_llike = 0.5 * ||Dis_l(x) - Dis_l(x~)||^2, a Gaussian log-likelihood with identity
+  covariance on the discriminator's l-th hidden layer (constant dropped);
+* L_GAN = BCE(Dis(x), real) + BCE(Dis(x~), fake) + BCE(Dis(x_p), fake).
+
+Three optimizers, one forward pass: the encoder minimises beta * L_prior + L_llike
+(no GAN gradient reaches it), the decoder minimises gamma * L_llike - L_GAN (the
+GAN part in its non-saturating form, BCE(Dis(x~), real) + BCE(Dis(x_p), real)),
+and the discriminator minimises L_GAN. With ``balance`` the authors' equilibrium
+rule gates the two players: the discriminator skips its update when either of its
+real/fake losses is below ``equilibrium - margin``, the decoder skips its GAN
+update when either is above ``equilibrium + margin``, and both train if both
+would skip. During a ``pixel_warmup`` the encoder and decoder train as a plain VAE
+(pixel likelihood, no GAN) while the discriminator learns.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from mnist_vae.callbacks import PixelWarmup
+from mnist_vae.losses import kl_to_standard_normal
+from mnist_vae.model import VAE, unpack
+
+
+def binary_cross_entropy(logits, target: float):
+    """Per-example BCE of logits against a constant 0/1 target."""
+    logits = keras.ops.reshape(logits, (-1,))
+    return (
+        keras.ops.maximum(logits, 0.0)
+        - logits * target
+        + keras.ops.log1p(keras.ops.exp(-keras.ops.abs(logits)))
+    )
+
+
+def half_squared_distance(a, b):
+    """0.5 * ||a - b||^2 per example, over all feature dimensions."""
+    difference = keras.ops.reshape(a - b, (keras.ops.shape(a)[0], -1))
+    return 0.5 * keras.ops.sum(keras.ops.square(difference), axis=1)
+
+
+def clone_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """A fresh optimizer with the same class and settings (schedule included)."""
+    return keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+
+
+@keras.saving.register_keras_serializable(package="mnist_vae")
+class VAEGAN(VAE):
+    """A VAE whose reconstruction is judged in a discriminator's feature space."""
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int,
+        feature_layer: int = 3,
+        gamma: float = 1e-2,
+        balance: bool = True,
+        equilibrium: float = 0.68,
+        margin: float = 0.35,
+        pixel_warmup: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(encoder, decoder, latent_dim, **kwargs)
+        self.discriminator = discriminator
+        self.feature_layer = int(feature_layer)
+        self.gamma = float(gamma)
+        self.balance = bool(balance)
+        self.equilibrium = float(equilibrium)
+        self.margin = float(margin)
+        self.pixel_warmup = int(pixel_warmup)
+        self.pixel_phase = keras.Variable(0.0, trainable=False, name="pixel_phase")
+        self.prior_seed = keras.random.SeedGenerator(None if self.seed is None else self.seed + 1)
+        names = (
+            "feature_reconstruction", "decoder_gan", "discriminator", "real_accuracy",
+            "fake_accuracy", "discriminator_updates", "decoder_updates",
+        )  # fmt: skip
+        self.gan_trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.decoder_optimizer = None
+        self.discriminator_optimizer = None
+
+    @property
+    def metrics(self) -> list:
+        return [*super().metrics, *self.gan_trackers.values()]
+
+    def optimized_variables(self) -> list:
+        return list(self.encoder.trainable_variables)
+
+    def build_extra_optimizers(self) -> None:
+        """The compiled optimizer trains the encoder; decoder and discriminator get clones."""
+        self.decoder_optimizer = clone_optimizer(self.optimizer)
+        self.discriminator_optimizer = clone_optimizer(self.optimizer)
+        self.decoder_optimizer.build(self.decoder.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+
+    def extra_networks(self) -> dict[str, keras.Model]:
+        return {"discriminator": self.discriminator}
+
+    def training_callbacks(self) -> list:
+        return [PixelWarmup(self.pixel_warmup)] if self.pixel_warmup else []
+
+    def losses_for(self, images, training: bool = True) -> dict:
+        """Every loss of one step, per image where it is per image (see module docstring)."""
+        mean, log_variance, _, logits = self.elbo_parts(images, training=training)
+        reconstructions = keras.ops.sigmoid(logits)
+        z_prior = keras.random.normal(keras.ops.shape(mean), seed=self.prior_seed)
+        prior_images = self.decode(z_prior, training=training)
+        real = self.discriminator(images, training=training)
+        rebuilt = self.discriminator(reconstructions, training=training)
+        fake = self.discriminator(prior_images, training=training)
+        layer = self.feature_layer - 1
+        terms = {
+            "kl": kl_to_standard_normal(mean, log_variance),
+            "pixel": self.reconstruction_terms(images, logits),
+            "llike": half_squared_distance(real[layer], rebuilt[layer]),
+            "bce_real": binary_cross_entropy(real[-1], 1.0),
+            "bce_fake": 0.5
+            * (binary_cross_entropy(rebuilt[-1], 0.0) + binary_cross_entropy(fake[-1], 0.0)),
+            "fooled": binary_cross_entropy(rebuilt[-1], 1.0) + binary_cross_entropy(fake[-1], 1.0),
+            "real_logit": real[-1],
+            "fake_logits": keras.ops.concatenate([rebuilt[-1], fake[-1]], axis=0),
+        }
+        pixel = self.pixel_phase
+        similarity = (1.0 - pixel) * keras.ops.mean(terms["llike"]) + pixel * keras.ops.mean(
+            terms["pixel"]
+        )
+        terms["encoder_loss"] = self.beta * keras.ops.mean(terms["kl"]) + similarity
+        terms["decoder_loss"] = (1.0 - pixel) * (
+            self.gamma * keras.ops.mean(terms["llike"]) + keras.ops.mean(terms["fooled"])
+        ) + pixel * keras.ops.mean(terms["pixel"])
+        terms["discriminator_loss"] = keras.ops.mean(terms["bce_real"]) + 2.0 * keras.ops.mean(
+            terms["bce_fake"]
+        )
+        return terms
+
+    def update_flags(self, bce_real, bce_fake):
+        """(train discriminator, train decoder) under the equilibrium rule."""
+        if not self.balance:
+            return tf.constant(True), tf.constant(True)
+        low = self.equilibrium - self.margin
+        high = self.equilibrium + self.margin
+        train_discriminator = tf.logical_not(tf.logical_or(bce_real < low, bce_fake < low))
+        train_decoder = tf.logical_not(tf.logical_or(bce_real > high, bce_fake > high))
+        neither = tf.logical_not(tf.logical_or(train_discriminator, train_decoder))
+        warming_up = self.pixel_phase > 0.5
+        return tf.logical_or(train_discriminator, neither), tf.logical_or(
+            tf.logical_or(train_decoder, neither), warming_up
+        )
+
+    def train_step(self, data):
+        images, _ = unpack(data)
+        networks = (self.encoder, self.decoder, self.discriminator)
+        with tf.GradientTape(persistent=True) as tape:
+            terms = self.losses_for(images, training=True)
+        encoder_grads, decoder_grads, discriminator_grads = (
+            tape.gradient(terms[loss], net.trainable_variables)
+            for loss, net in zip(
+                ("encoder_loss", "decoder_loss", "discriminator_loss"), networks, strict=True
+            )
+        )
+        del tape
+        bce_real, bce_fake = keras.ops.mean(terms["bce_real"]), keras.ops.mean(terms["bce_fake"])
+        train_discriminator, train_decoder = self.update_flags(bce_real, bce_fake)
+        self.optimizer.apply(encoder_grads, self.encoder.trainable_variables)
+        _apply_if(
+            train_decoder, self.decoder_optimizer, decoder_grads, self.decoder.trainable_variables
+        )
+        _apply_if(
+            train_discriminator,
+            self.discriminator_optimizer,
+            discriminator_grads,
+            self.discriminator.trainable_variables,
+        )
+        self.update_elbo_metrics(terms["pixel"], terms["kl"])
+        values = {
+            "feature_reconstruction": terms["llike"],
+            "decoder_gan": terms["fooled"],
+            "discriminator": terms["discriminator_loss"],
+            "real_accuracy": keras.ops.cast(terms["real_logit"] > 0, "float32"),
+            "fake_accuracy": keras.ops.cast(terms["fake_logits"] < 0, "float32"),
+            "discriminator_updates": keras.ops.cast(train_discriminator, "float32"),
+            "decoder_updates": keras.ops.cast(train_decoder, "float32"),
+        }
+        for name, value in values.items():
+            self.gan_trackers[name].update_state(value)
+        return self.metric_results()
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "feature_layer": self.feature_layer,
+            "gamma": self.gamma,
+            "balance": self.balance,
+            "equilibrium": self.equilibrium,
+            "margin": self.margin,
+            "pixel_warmup": self.pixel_warmup,
+        }
+
+    @classmethod
+    def network_keys(cls) -> tuple[str, ...]:
+        return ("encoder", "decoder", "discriminator")
+
+
+def _apply_if(flag, optimizer, gradients, variables) -> None:
+    """Apply an update only when ``flag`` holds: skipping keeps Adam's moments untouched."""
+
+    def update():
+        optimizer.apply(gradients, variables)
+        return tf.constant(True)
+
+    tf.cond(flag, update, lambda: tf.constant(False))
