@@ -15,12 +15,14 @@ COMMANDS = {
     "sample": "mnist_vae.cli.sample:sample",
     "zoo": "mnist_vae.cli.zoo:zoo",
     "data": "mnist_vae.cli.data:data",
+    "export": "mnist_vae.cli.export:export",
 }
 SHORT_HELP = {
     "train": "Train a VAE and write a run directory.",
     "sample": "Draw digits from a trained run.",
     "zoo": "List registered architectures, strategies and more.",
     "data": "Find MNIST (fetching it if needed) and say where it came from.",
+    "export": "Export a run as a TensorFlow SavedModel or TFLite model.",
 }
 
 

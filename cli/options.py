@@ -78,6 +78,10 @@ def _strategy_option_declarations() -> list:
         option("--feature-layer", type=click.IntRange(min=1),
                help="[vaegan] Discriminator hidden layer whose features measure reconstruction.",
                default_text=gan.feature_layer),
+        option("--feature-variance", type=click.FloatRange(min=0, min_open=True),
+               help="[vaegan] Variance of the Gaussian feature likelihood: smaller weighs "
+               "the feature reconstruction more against the KL.",
+               default_text=f"{gan.feature_variance:g}"),
         option("--gamma", type=click.FloatRange(min=0),
                help="[vaegan] Weight of the feature reconstruction in the decoder's loss.",
                default_text=f"{gan.gamma:g}"),
@@ -116,7 +120,8 @@ def _strategy_option_declarations() -> list:
 
 
 STRATEGY_OPTION_NAMES = (
-    "discriminator", "feature_layer", "gamma", "balance", "equilibrium", "margin", "pixel_warmup",
+    "discriminator", "feature_layer", "feature_variance", "gamma", "balance", "equilibrium",
+    "margin", "pixel_warmup",
     "classifier", "classifier_weights", "task_mode", "task_weight", "recon_threshold",
 )  # fmt: skip
 

@@ -7,11 +7,17 @@ from pathlib import Path
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option, overwrite_option, run_argument, seed_option
+from mnist_vae.cli.options import debug_option, overwrite_option, seed_option
 
 
 @click.command(context_settings={"show_default": True})
-@run_argument
+@click.argument("run", required=False, type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "--saved-model",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Sample from an export (mnist-vae export) instead of a run, using TensorFlow only.",
+)
 @click.option(
     "--count", type=click.IntRange(min=1, max=100_000), default=100, help="How many digits."
 )
@@ -20,20 +26,21 @@ from mnist_vae.cli.options import debug_option, overwrite_option, run_argument, 
     type=click.IntRange(0, 9),
     default=None,
     help="Draw this digit: around its mean code (the report's labelled synthesis), or "
-    "from p(x | z, y=digit) for a conditional (cvae) run.",
+    "from p(x | z, y=digit) for a conditional (cvae) model.",
 )
 @click.option(
     "--noise-variance",
     type=click.FloatRange(min=0, min_open=True),
     default=0.1,
-    help="With --digit on unconditional runs: z = mean_z(digit) + N(0, variance * I).",
+    help="With --digit on unconditional models: z = mean_z(digit) + N(0, variance * I).",
 )
 @seed_option("Random seed for the latent draws.")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
-    help="PNG to write. [default: RUN/samples/prior-sSEED.png or digitD-sSEED.png]",
+    help="PNG to write. [default: RUN/samples/prior-sSEED.png or digitD-sSEED.png; "
+    "for --saved-model, NAME-prior-sSEED.png here]",
 )
 @click.option(
     "--npy",
@@ -45,40 +52,54 @@ from mnist_vae.cli.options import debug_option, overwrite_option, run_argument, 
 @overwrite_option
 @debug_option
 @handle_errors
-def sample(run, count, digit, noise_variance, seed, out, npy, cols, overwrite) -> None:
-    """Draw digits from the run RUN's prior, or around one digit's mean code."""
+def sample(run, saved_model, count, digit, noise_variance, seed, out, npy, cols, overwrite) -> None:
+    """Draw digits from the run RUN (or an export) from the prior, or one chosen digit."""
+    from mnist_vae.errors import UsageError
     from mnist_vae.io import check_output_file
-    from mnist_vae.run import load_run
 
-    loaded = load_run(run)
+    if (run is None) == (saved_model is None):
+        raise UsageError("give either a RUN directory or --saved-model DIR")
     stem = "prior" if digit is None else f"digit{digit}"
-    if out is None:
-        (loaded.path / "samples").mkdir(exist_ok=True)
-        out = loaded.path / "samples" / f"{stem}-s{seed}.png"
+    if saved_model is not None:
+        from mnist_vae.exported import ExportedModel
+
+        source = ExportedModel(saved_model)
+        out = out or f"{source.path.name}-{stem}-s{seed}.png"
+    else:
+        from mnist_vae.run import load_run
+
+        loaded = load_run(run)
+        if out is None:
+            (loaded.path / "samples").mkdir(exist_ok=True)
+            out = loaded.path / "samples" / f"{stem}-s{seed}.png"
     out = check_output_file(Path(out), overwrite=overwrite)
     npy_path = check_output_file(Path(npy), overwrite=overwrite) if npy else None
 
     from mnist_vae.figures import save_image_grid
     from mnist_vae.io import write_npy_atomic
-    from mnist_vae.sampling import sample_digits
 
-    model = loaded.load_model()
-    images = sample_digits(
-        model,
-        count,
-        seed,
-        digit=digit,
-        digit_means=loaded.digit_means(),
-        noise_variance=noise_variance,
-    )
-    if digit is None:
-        title = "samples from N(0, I)" + (", digits 0-9 in turn" if model.conditional else "")
-    elif model.conditional:
-        title = f"digit {digit} from p(x | z, y={digit}), z ~ N(0, I)"
+    if saved_model is not None:
+        images = source.sample(count, seed, digit=digit, noise_variance=noise_variance)
+        conditional = source.conditional
     else:
-        title = f"digit {digit}: mean code + N(0, {noise_variance:g} I)"
-    save_image_grid(images, out, cols=cols, title=title)
+        from mnist_vae.sampling import sample_digits
+
+        model = loaded.load_model()
+        conditional = model.conditional
+        images = sample_digits(
+            model, count, seed, digit=digit, digit_means=loaded.digit_means(),
+            noise_variance=noise_variance,
+        )  # fmt: skip
+    save_image_grid(images, out, cols=cols, title=_title(digit, conditional, noise_variance))
     click.echo(f"wrote {out}")
     if npy_path is not None:
         write_npy_atomic(npy_path, images.astype("float32"))
         click.echo(f"wrote {npy_path}")
+
+
+def _title(digit: int | None, conditional: bool, noise_variance: float) -> str:
+    if digit is None:
+        return "samples from N(0, I)" + (", digits 0-9 in turn" if conditional else "")
+    if conditional:
+        return f"digit {digit} from p(x | z, y={digit}), z ~ N(0, I)"
+    return f"digit {digit}: mean code + N(0, {noise_variance:g} I)"

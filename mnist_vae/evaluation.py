@@ -15,24 +15,22 @@ def evaluate_elbo(model, images: np.ndarray, labels: np.ndarray, batch_size: int
     return {name: float(value) for name, value in results.items()}
 
 
+def _batched(fn, images: np.ndarray, labels: np.ndarray | None, batch_size: int) -> np.ndarray:
+    """Apply ``fn(float_images, labels)`` to uint8 images in batches, as numpy."""
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch_labels = None if labels is None else labels[start : start + batch_size]
+        outputs.append(
+            np.asarray(fn(to_float_images(images[start : start + batch_size]), batch_labels))
+        )
+    return np.concatenate(outputs)
+
+
 def encode_means(
     model, images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 2000
 ) -> np.ndarray:
-    """Posterior means of uint8 images (labels for conditional models), batched."""
-    return np.concatenate(
-        [
-            np.asarray(
-                model.encode(
-                    to_float_images(images[s : s + batch_size]), _slice(labels, s, batch_size)
-                )[0]
-            )
-            for s in range(0, len(images), batch_size)
-        ]
-    )
-
-
-def _slice(labels: np.ndarray | None, start: int, size: int) -> np.ndarray | None:
-    return None if labels is None else labels[start : start + size]
+    """Posterior means of uint8 images (labels for conditional models)."""
+    return _batched(lambda x, y: model.encode(x, y)[0], images, labels, batch_size)
 
 
 def digit_means(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -49,13 +47,4 @@ def reconstruct(
     model, images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 2000
 ) -> np.ndarray:
     """Deterministic reconstructions (decoded posterior means), float (N, 28, 28)."""
-    return np.concatenate(
-        [
-            np.asarray(
-                model.reconstruct(
-                    to_float_images(images[s : s + batch_size]), _slice(labels, s, batch_size)
-                )
-            )[..., 0]
-            for s in range(0, len(images), batch_size)
-        ]
-    )
+    return _batched(model.reconstruct, images, labels, batch_size)[..., 0]

@@ -314,3 +314,10 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
     second = load_run(tmp_path / "second").load_model().classifier.get_weights()
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_divergence_within_one_epoch_is_reported_and_nothing_written(tmp_path, small_mnist_npz):
+    args = ["train", "--lr", "1e30", "--epochs", "1", "--train-size", "100", "--batch-size", "50",
+            "--data", small_mnist_npz, "--out", tmp_path / "run", "--quiet"]  # fmt: skip
+    assert_one_line_error(invoke(*args), 1, "training diverged", "lower --lr")
+    assert not (tmp_path / "run").exists()

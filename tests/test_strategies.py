@@ -33,19 +33,23 @@ def snapshot(variables) -> list[np.ndarray]:
 
 
 def seed_states(model) -> list[np.ndarray]:
-    return [g.state.numpy().copy() for g in _seed_generators(model)]
+    """Everything a training-mode pass changes besides weights: noise seeds and the
+    critic's spectral-normalisation vectors, so a pass can be replayed exactly."""
+    return [v.numpy().copy() for v in _pass_state(model)]
 
 
 def restore_seed_states(model, states) -> None:
-    for generator, state in zip(_seed_generators(model), states, strict=True):
-        generator.state.assign(state)
+    for variable, state in zip(_pass_state(model), states, strict=True):
+        variable.assign(state)
 
 
-def _seed_generators(model):
-    generators = [model.sampler.seed_generator]
+def _pass_state(model):
+    variables = [model.sampler.seed_generator.state]
     if hasattr(model, "prior_seed"):
-        generators.append(model.prior_seed)
-    return generators
+        variables.append(model.prior_seed.state)
+    if hasattr(model, "discriminator"):
+        variables.extend(model.discriminator.non_trainable_variables)
+    return variables
 
 
 def expected_after_sgd(variables, loss_fn):

@@ -32,5 +32,5 @@ def net4() -> Architecture:
 
 @architectures.register
 def resconv() -> Architecture:
-    """Residual conv nets (ours), built for larger latents (try --latent-dim 16)."""
+    """Residual conv nets (ours) for larger latents: try --latent-dim 16 --lr 0.001."""
     return Architecture(encoder="resconv", decoder="resconv")

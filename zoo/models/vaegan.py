@@ -4,8 +4,11 @@ pixels using a learned similarity metric".
 With x~ = Dec(z), z ~ q(z|x), and x_p = Dec(z_p), z_p ~ N(0, I):
 
 * L_prior = KL(q(z|x) || N(0, I));
-* L_llike = 0.5 * ||Dis_l(x) - Dis_l(x~)||^2, a Gaussian log-likelihood with identity
-  covariance on the discriminator's l-th hidden layer (constant dropped);
+* L_llike = 0.5 * ||Dis_l(x) - Dis_l(x~)||^2 / feature_variance, a Gaussian
+  log-likelihood on the discriminator's l-th hidden layer (constant dropped); the paper
+  uses identity covariance, but the features' scale is the critic's choice (ours is
+  spectrally normalised, so its features are small), and ``feature_variance`` sets
+  how much the features weigh against the KL;
 * L_GAN = BCE(Dis(x), real) + BCE(Dis(x~), fake) + BCE(Dis(x_p), fake).
 
 Three optimizers, one forward pass: the encoder minimises beta * L_prior + L_llike
@@ -61,6 +64,7 @@ class VAEGAN(VAE):
         discriminator: keras.Model,
         latent_dim: int,
         feature_layer: int = 3,
+        feature_variance: float = 1.0,
         gamma: float = 1e-2,
         balance: bool = True,
         equilibrium: float = 0.68,
@@ -71,6 +75,7 @@ class VAEGAN(VAE):
         super().__init__(encoder, decoder, latent_dim, **kwargs)
         self.discriminator = discriminator
         self.feature_layer = int(feature_layer)
+        self.feature_variance = float(feature_variance)
         self.gamma = float(gamma)
         self.balance = bool(balance)
         self.equilibrium = float(equilibrium)
@@ -112,14 +117,20 @@ class VAEGAN(VAE):
         reconstructions = keras.ops.sigmoid(logits)
         z_prior = keras.random.normal(keras.ops.shape(mean), seed=self.prior_seed)
         prior_images = self.decode(z_prior, training=training)
-        real = self.discriminator(images, training=training)
-        rebuilt = self.discriminator(reconstructions, training=training)
-        fake = self.discriminator(prior_images, training=training)
+        # One pass over the three kinds of image: cheaper, and any batch statistics
+        # (normalisation layers) are shared rather than differing per kind.
+        outputs = self.discriminator(
+            keras.ops.concatenate([images, reconstructions, prior_images], axis=0),
+            training=training,
+        )
+        real, rebuilt, fake = zip(
+            *(keras.ops.split(out, 3, axis=0) for out in outputs), strict=True
+        )
         layer = self.feature_layer - 1
         terms = {
             "kl": kl_to_standard_normal(mean, log_variance),
             "pixel": self.reconstruction_terms(images, logits),
-            "llike": half_squared_distance(real[layer], rebuilt[layer]),
+            "llike": half_squared_distance(real[layer], rebuilt[layer]) / self.feature_variance,
             "bce_real": binary_cross_entropy(real[-1], 1.0),
             "bce_fake": 0.5
             * (binary_cross_entropy(rebuilt[-1], 0.0) + binary_cross_entropy(fake[-1], 0.0)),
@@ -197,6 +208,7 @@ class VAEGAN(VAE):
             **super().get_config(),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "feature_layer": self.feature_layer,
+            "feature_variance": self.feature_variance,
             "gamma": self.gamma,
             "balance": self.balance,
             "equilibrium": self.equilibrium,

@@ -1,0 +1,129 @@
+"""Exports serve without mnist-vae: checked in a process where it cannot be imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.build import model_config
+from mnist_vae.cli.main import cli
+from mnist_vae.config import RunConfig, TrainConfig
+from mnist_vae.export import export_run
+from mnist_vae.training import train
+
+SERVER = Path(__file__).with_name("serve_export.py")
+
+
+@pytest.fixture(scope="module", params=["vae", "cvae"])
+def trained(request, tmp_path_factory, small_mnist_npz):
+    config = RunConfig(
+        model=model_config("net1", strategy=request.param, latent_dim=3),
+        train=TrainConfig(epochs=1, batch_size=50, train_size=100, data=str(small_mnist_npz)),
+    )
+    run = train(
+        config,
+        tmp_path_factory.mktemp("runs") / request.param,
+        progress=False,
+        report=lambda m: None,
+    )
+    return run, run.load_model()
+
+
+def test_savedmodel_serves_identically_without_mnist_vae(trained, tmp_path):
+    run, model = trained
+    export_run(run, tmp_path / "export")
+    rng = np.random.default_rng(0)
+    images = rng.random((5, 28, 28, 1)).astype("float32")
+    labels = np.array([0, 3, 5, 7, 9], "int32")
+    z = rng.standard_normal((5, 3)).astype("float32")
+    given = {"images": images, "z": z, **({"labels": labels} if model.conditional else {})}
+    np.savez(tmp_path / "in.npz", **given)
+    paths = [str(tmp_path / name) for name in ("export", "in.npz", "out.npz")]
+    done = subprocess.run(
+        [sys.executable, str(SERVER), *paths], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = np.load(tmp_path / "out.npz")
+    y = labels if model.conditional else None
+    mean, log_variance = model.encode(images, y)
+    np.testing.assert_allclose(served["mean"], mean, atol=1e-5)
+    np.testing.assert_allclose(served["log_variance"], log_variance, atol=1e-5)
+    np.testing.assert_allclose(served["decoded"], model.decode(z, y), atol=1e-5)
+    np.testing.assert_allclose(served["reconstructed"], model.reconstruct(images, y), atol=1e-5)
+    np.testing.assert_allclose(served["default"], served["reconstructed"], atol=1e-7)
+    np.testing.assert_array_equal(served["sample_a"], served["sample_b"])
+    assert not np.array_equal(served["sample_a"], served["sample_c"])
+    assert served["sample_a"].shape == (5, 28, 28, 1)
+    assert json.loads(str(served["config"]))["model"]["strategy"] == run.config.model.strategy
+    assert (tmp_path / "export" / "assets" / "metrics.json").exists()
+
+
+def test_tflite_decode_matches_the_keras_decoder(trained, tmp_path):
+    import tensorflow as tf
+
+    run, model = trained
+    export_run(run, tmp_path / "lite", format="tflite")
+    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "model.tflite"))
+    assert set(interpreter.get_signature_list()) == {"decode", "sample"}
+    z = np.random.default_rng(1).standard_normal((4, 3)).astype("float32")
+    labels = {"labels": np.array([1, 2, 3, 4], "int32")} if model.conditional else {}
+    decoded = interpreter.get_signature_runner("decode")(z=z, **labels)["images"]
+    np.testing.assert_allclose(decoded, model.decode(z, labels.get("labels")), atol=1e-4)
+    sample = interpreter.get_signature_runner("sample")
+    draw = labels or {"count": np.array(4, "int32")}
+    first = sample(seed=np.array(3, "int32"), **draw)["images"]
+    np.testing.assert_array_equal(first, sample(seed=np.array(3, "int32"), **draw)["images"])
+    assert first.shape == (4, 28, 28, 1) and first.min() >= 0 and first.max() <= 1
+
+
+def test_export_errors_are_one_line_and_touch_nothing(trained, tmp_path):
+    run, _ = trained
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "e")])
+    assert missing.exit_code == 1 and "no such run directory" in missing.output
+    (tmp_path / "notarun").mkdir()
+    not_run = runner.invoke(
+        cli, ["export", str(tmp_path / "notarun"), "--out", str(tmp_path / "e")]
+    )
+    assert not_run.exit_code == 1 and "not a complete mnist-vae run" in not_run.output
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+    clash = runner.invoke(cli, ["export", str(run.path), "--out", str(occupied)])
+    assert clash.exit_code == 2 and "--overwrite" in clash.output
+    assert [p.name for p in occupied.iterdir()] == ["keep.txt"]
+    for result in (missing, not_run, clash):
+        assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    replaced = runner.invoke(cli, ["export", str(run.path), "--out", str(occupied), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert (occupied / "saved_model.pb").exists() and not (occupied / "keep.txt").exists()
+
+
+def test_sample_from_a_saved_model(trained, tmp_path):
+    run, model = trained
+    export_run(run, tmp_path / "export")
+    npy = tmp_path / "s.npy"
+    result = CliRunner().invoke(
+        cli, ["sample", "--saved-model", str(tmp_path / "export"), "--digit", "4", "--count", "6",
+              "--out", str(tmp_path / "s.png"), "--npy", str(npy)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    images = np.load(npy)
+    assert images.shape == (6, 28, 28)
+    assert (tmp_path / "s.png").exists()
+    if model.conditional:  # the export's sample signature and the Keras decoder agree on digit 4
+        from mnist_vae.exported import ExportedModel
+
+        exported = ExportedModel(tmp_path / "export")
+        z = np.zeros((2, 3), "float32")
+        np.testing.assert_allclose(
+            exported.decode(z, np.array([4, 4])),
+            model.decode_batched(z, np.array([4, 4])),
+            atol=1e-5,
+        )
