@@ -16,6 +16,9 @@ COMMANDS = {
     "zoo": "mnist_vae.cli.zoo:zoo",
     "data": "mnist_vae.cli.data:data",
     "export": "mnist_vae.cli.export:export",
+    "evaluate": "mnist_vae.cli.evaluate:evaluate",
+    "compare": "mnist_vae.cli.compare:compare",
+    "benchmark": "mnist_vae.cli.benchmark:benchmark",
 }
 SHORT_HELP = {
     "train": "Train a VAE and write a run directory.",
@@ -23,6 +26,9 @@ SHORT_HELP = {
     "zoo": "List registered architectures, strategies and more.",
     "data": "Find MNIST (fetching it if needed) and say where it came from.",
     "export": "Export a run as a TensorFlow SavedModel or TFLite model.",
+    "evaluate": "ELBO, IWAE bound, reconstruction error and sample quality of a run.",
+    "compare": "A table of several runs' metrics.",
+    "benchmark": "Benchmarks: does VAE-made data help a classifier?",
 }
 
 

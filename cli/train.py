@@ -113,12 +113,17 @@ class TrainSize(click.ParamType):
     help="Run directory to create. [default: runs/ARCH-STRATEGY-zLATENT-sSEED-TIME]",
 )
 @overwrite_option
+@click.option(
+    "--binarize",
+    is_flag=True,
+    help="Train (and test) on MNIST thresholded at 0.5, as TensorFlow's CVAE tutorial does.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 @debug_option
 @handle_errors
 def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
           lr_decay, likelihood, gaussian_variance, beta, train_size, seed, data, out, overwrite,
-          quiet, **settings) -> None:  # fmt: skip
+          binarize, quiet, **settings) -> None:  # fmt: skip
     """Train a VAE and write a run directory (config, model, metrics, figures).
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
@@ -141,7 +146,7 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
         model=model,
         train=TrainConfig(
             epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
-            lr_decay=lr_decay, train_size=train_size, seed=seed, data=data,
+            lr_decay=lr_decay, train_size=train_size, seed=seed, data=data, binarize=binarize,
         ),
     )  # fmt: skip
     if out is None:

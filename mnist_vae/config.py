@@ -86,6 +86,7 @@ class TrainConfig:
     train_size: int | None = 20_000
     seed: int = 0
     data: str | None = None
+    binarize: bool = False  # threshold pixels at 0.5, as TensorFlow's CVAE tutorial does
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)

@@ -159,7 +159,9 @@ def close_matches(name: str, candidates: list[str], cutoff: float = 0.6) -> list
     return [c for c in good if scores[c] >= scores[good[0]] - 0.1][:3] if good else []
 
 
-_loader = PluginLoader(PLUGIN_GROUP, builtins=("mnist_vae.losses", "mnist_vae.zoo"))
+_loader = PluginLoader(
+    PLUGIN_GROUP, builtins=("mnist_vae.losses", "mnist_vae.zoo", "mnist_vae.synthesis")
+)
 
 encoders: Registry = Registry("encoder", _loader)
 decoders: Registry = Registry("decoder", _loader)
@@ -169,6 +171,7 @@ likelihoods: Registry = Registry("likelihood", _loader)
 optimizers: Registry = Registry("optimizer", _loader)
 classifiers: Registry = Registry("classifier", _loader)
 discriminators: Registry = Registry("discriminator", _loader)
+synthesis_methods: Registry = Registry("synthesis method", _loader)
 
 ALL_REGISTRIES: dict[str, Registry] = {
     "architectures": architectures,
@@ -179,4 +182,5 @@ ALL_REGISTRIES: dict[str, Registry] = {
     "optimizers": optimizers,
     "classifiers": classifiers,
     "discriminators": discriminators,
+    "synthesis_methods": synthesis_methods,
 }

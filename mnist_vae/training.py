@@ -6,6 +6,7 @@ everything (model, metrics, figures) is written; a crash leaves nothing behind.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -54,6 +55,12 @@ def train(
         data = load_mnist(config.train.data, report=say)
     data_seconds = time.perf_counter() - started
     say(f"{data.describe()} [{data_seconds:.1f} s]")
+    if config.train.binarize:
+        from mnist_vae.evaluate import binarized
+
+        data = dataclasses.replace(
+            data, x_train=binarized(data.x_train), x_test=binarized(data.x_test)
+        )
     chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
     x_train, y_train = data.x_train[chosen], data.y_train[chosen]
     steps = math.ceil(len(x_train) / config.train.batch_size)

@@ -614,6 +614,7 @@ def test_builtin_registry_contents():
         "optimizers",
         "classifiers",
         "discriminators",
+        "synthesis_methods",
     }
     assert registry_module.ALL_REGISTRIES["architectures"] is mnist_vae.architectures
 

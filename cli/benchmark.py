@@ -1,0 +1,143 @@
+"""``mnist-vae benchmark``: measurements beyond a single run."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from mnist_vae.cli.errors import handle_errors
+from mnist_vae.cli.options import data_option, debug_option, overwrite_option
+
+
+@click.group()
+def benchmark() -> None:
+    """Benchmarks: does VAE-made data help a classifier?"""
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers") from None
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of whole numbers"
+        ) from None
+
+
+@benchmark.command(context_settings={"show_default": True})
+@click.option(
+    "--fractions", default="0.2,0.5,1.0", help="Fractions of half B to train the classifier on."
+)
+@click.option(
+    "--methods",
+    default="class-mean",
+    help="Comma-separated: class-mean, encode-noise, cvae, filtered.",
+)
+@click.option(
+    "--synthetic-ratio",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    help="Synthetic images per real image.",
+)
+@click.option(
+    "--seeds", default="0", help="Comma-separated seeds (split, generators, classifiers)."
+)
+@click.option("--arch", default="net1", help="Architecture of generators trained on the fly.")
+@click.option(
+    "--latent-dim",
+    type=click.IntRange(min=1),
+    default=2,
+    help="Latent size of generators trained on the fly.",
+)
+@click.option(
+    "--generator",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A vae run to use instead of training one on half A (one seed only).",
+)
+@click.option(
+    "--cvae-generator",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A cvae run for the cvae and filtered methods.",
+)
+@click.option("--classifier", default="small", help="Registered classifier to train.")
+@click.option(
+    "--classifier-epochs",
+    type=click.IntRange(min=1),
+    default=10,
+    help="Epochs (at least 1,000 steps on small sets).",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Tiny generators and classifiers: checks the pipeline, not the answer.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for results.json, results.csv, accuracy.png. [default: runs/augment-TIME]",
+)
+@overwrite_option
+@data_option
+@debug_option
+@handle_errors
+def augment(fractions, methods, synthetic_ratio, seeds, arch, latent_dim, generator, cvae_generator,
+            classifier, classifier_epochs, quick, out, overwrite, data) -> None:  # fmt: skip
+    """Train a classifier on real digits with and without VAE-made ones and compare.
+
+    The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0).
+    """
+    from mnist_vae.augment import AugmentConfig, run_benchmark
+    from mnist_vae.data import load_mnist
+    from mnist_vae.errors import UsageError
+    from mnist_vae.io import check_output_dir
+    from mnist_vae.registry import classifiers
+
+    names = tuple(m.strip().replace("-", "_") for m in methods.split(",") if m.strip())
+    config = AugmentConfig(
+        fractions=_floats(fractions), methods=names, synthetic_ratio=synthetic_ratio,
+        seeds=_ints(seeds), arch=arch, latent_dim=latent_dim, generator=generator,
+        cvae_generator=cvae_generator, classifier=classifiers.check(classifier),
+        classifier_epochs=classifier_epochs, quick=quick,
+    )  # fmt: skip
+    if (generator or cvae_generator) and len(config.seeds) > 1:
+        raise UsageError("a given --generator was trained on one split: use it with a single seed")
+    out = out or f"runs/augment-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output_dir(out, overwrite=overwrite)
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    results = run_benchmark(
+        config, load_mnist(data, report=say), out, overwrite=overwrite, report=say
+    )
+    _print_table(results)
+    click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
+
+
+def _print_table(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title="test accuracy (%), mean +- std over seeds; difference vs real only (paired t-test)"
+    )
+    for column in ("fraction", "method", "accuracy", "difference", "p"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for row in results["summary"]:
+        test = row.get("vs_real")
+        difference = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
+        p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
+        accuracy = f"{100 * row['mean']:.2f} +- {100 * row['std']:.2f}"
+        method = row["method"].replace("_", "-")
+        table.add_row(f"{row['fraction']:g}", method, accuracy, difference, p)
+    Console().print(table)

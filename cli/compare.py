@@ -1,0 +1,73 @@
+"""``mnist-vae compare``: a table of runs' metrics side by side."""
+
+from __future__ import annotations
+
+import click
+
+from mnist_vae.cli.errors import handle_errors
+from mnist_vae.cli.options import debug_option
+
+# (column, path into metrics.json, shown in the table as well as in --json)
+COLUMNS = (
+    ("-ELBO", ("test", "negative_elbo"), True),
+    ("IWAE", ("evaluation", "iwae_negative_log_likelihood"), True),
+    ("FD", ("evaluation", "frechet_distance"), True),
+    ("conf.", ("evaluation", "sample_confidence"), True),
+    ("agree", ("evaluation", "labelled_agreement"), True),
+    ("recon MSE", ("evaluation", "pixel_mse"), False),
+    ("bin. -ELBO", ("evaluation_binarized", "negative_elbo"), False),
+    ("train s", ("train_seconds",), False),
+)
+SHOWN = ("run", "strategy", "z", *(label for label, _, shown in COLUMNS if shown))
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@debug_option
+@handle_errors
+def compare(runs, as_json) -> None:
+    """Compare RUNS: config and metrics (run 'mnist-vae evaluate' first for the IWAE/FD columns)."""
+    import json
+
+    from mnist_vae.run import load_run
+
+    rows = []
+    for path in runs:
+        run = load_run(path)
+        model = run.config.model
+        row = {
+            "run": str(run.path),
+            "arch": model.architecture or f"{model.encoder}+{model.decoder}",
+            "strategy": model.strategy,
+            "z": model.latent_dim,
+        }
+        for label, keys, _ in COLUMNS:
+            value = run.metrics
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            row[label] = value
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="runs (nats per image; FD, confidence, agreement: mnist-vae evaluate)")
+    for column in SHOWN:
+        table.add_column(column, justify="left" if column in ("run", "strategy") else "right")
+    for row in rows:
+        row = {**row, "run": Path(row["run"]).name}
+        table.add_row(*(_cell(row[column]) for column in SHOWN))
+    Console().print(table)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)

@@ -1,0 +1,72 @@
+"""``mnist-vae evaluate``: ELBO, IWAE, reconstruction error and sample quality of a run."""
+
+from __future__ import annotations
+
+import click
+
+from mnist_vae.cli.errors import handle_errors
+from mnist_vae.cli.options import data_option, debug_option, run_argument, seed_option
+
+
+@click.command(context_settings={"show_default": True})
+@run_argument
+@click.option(
+    "--iw-samples",
+    type=click.IntRange(min=1, max=100_000),
+    default=200,
+    help="K for the IWAE bound.",
+)
+@click.option(
+    "--binarize",
+    is_flag=True,
+    help="Evaluate on MNIST thresholded at 0.5 (TensorFlow's CVAE tutorial).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=100, max=100_000),
+    default=10_000,
+    help="Samples for the Fréchet distance and confidence.",
+)
+@click.option(
+    "--reference-classifier",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A saved reference classifier (.keras with its .json) instead of the cached one.",
+)
+@click.option(
+    "--no-quality",
+    is_flag=True,
+    help="Skip the sample-quality numbers (no reference classifier needed).",
+)
+@seed_option("Random seed for the IWAE noise and the samples.")
+@data_option
+@debug_option
+@handle_errors
+def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_quality, seed,
+             data) -> None:  # fmt: skip
+    """Evaluate RUN on the test set and add the results to its metrics.json."""
+    from mnist_vae.data import load_mnist
+    from mnist_vae.evaluate import evaluate_run
+    from mnist_vae.run import load_run
+
+    loaded = load_run(run)
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    mnist = load_mnist(data or loaded.config.train.data, report=say)
+    result = evaluate_run(
+        loaded, data=mnist, iw_samples=iw_samples, binarize=binarize, quality=not no_quality,
+        quality_samples=samples, reference_path=reference_classifier, seed=seed, report=say,
+    )  # fmt: skip
+    from rich.console import Console
+    from rich.table import Table
+
+    suffix = " (binarized test set)" if binarize else ""
+    table = Table(title=f"{loaded.path}{suffix}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.items():
+        if isinstance(value, float):
+            table.add_row(name, f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}")
+    Console().print(table)

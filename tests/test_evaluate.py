@@ -1,0 +1,126 @@
+"""``mnist-vae evaluate``, ``compare`` and ``benchmark augment`` end to end on small data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.augment import split_halves
+from mnist_vae.build import model_config
+from mnist_vae.cli.main import cli
+from mnist_vae.config import RunConfig, TrainConfig
+from mnist_vae.data import load_mnist
+from mnist_vae.reference import reference_classifier
+from mnist_vae.training import train
+
+
+@pytest.fixture(scope="module")
+def small(small_mnist_npz):
+    return load_mnist(small_mnist_npz)
+
+
+@pytest.fixture(scope="module")
+def quick_reference(small, tmp_path_factory):
+    """A reference classifier trained for one epoch: exercises the plumbing, not the judge."""
+    path = tmp_path_factory.mktemp("reference") / "reference.keras"
+    return reference_classifier(small, path=path, epochs=1, report=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(small, tmp_path_factory, small_mnist_npz):
+    config = RunConfig(
+        model=model_config("net1"),
+        train=TrainConfig(epochs=2, batch_size=50, train_size=300, data=str(small_mnist_npz)),
+    )
+    return train(
+        config,
+        tmp_path_factory.mktemp("runs") / "net1",
+        data=small,
+        progress=False,
+        report=lambda m: None,
+    )
+
+
+def test_reference_classifier_is_cached_with_its_accuracy(quick_reference, small):
+    assert quick_reference.path.exists() and quick_reference.path.with_suffix(".json").exists()
+    again = reference_classifier(
+        small, path=quick_reference.path, report=lambda m: pytest.fail("retrained")
+    )
+    assert again.test_accuracy == quick_reference.test_accuracy
+    features = again.features(small.x_test[:7])
+    assert features.shape == (7, 256)
+    np.testing.assert_allclose(again.probabilities(small.x_test[:7]).sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_evaluate_writes_every_number_into_metrics(tiny_run, quick_reference, small_mnist_npz):
+    args = ["evaluate", str(tiny_run.path), "--iw-samples", "20", "--samples", "200",
+            "--reference-classifier", str(quick_reference.path),
+            "--data", str(small_mnist_npz)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((tiny_run.path / "metrics.json").read_text())["evaluation"]
+    assert evaluation["iw_samples"] == 20 and evaluation["quality_samples"] == 200
+    assert evaluation["iwae_negative_log_likelihood"] <= evaluation["negative_elbo"] + 1.0
+    assert 0 < evaluation["pixel_mse"] < 0.25 and evaluation["pixel_bce"] > 0
+    assert evaluation["frechet_distance"] > 0 and 0.1 <= evaluation["sample_confidence"] <= 1
+    assert len(evaluation["labelled_agreement_by_digit"]) == 10
+    table = CliRunner().invoke(cli, ["compare", str(tiny_run.path)]).output
+    assert "-ELBO" in table and "IWAE" in table and "net1" in table
+
+
+def test_binarized_evaluation_is_kept_apart(tiny_run, small_mnist_npz):
+    args = ["evaluate", str(tiny_run.path), "--binarize", "--no-quality", "--iw-samples", "5",
+            "--data", str(small_mnist_npz)]  # fmt: skip
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    metrics = json.loads((tiny_run.path / "metrics.json").read_text())
+    assert metrics["evaluation_binarized"]["binarized"] is True
+    assert "frechet_distance" not in metrics["evaluation_binarized"]
+    rows = json.loads(CliRunner().invoke(cli, ["compare", str(tiny_run.path), "--json"]).output)
+    assert rows[0]["bin. -ELBO"] == metrics["evaluation_binarized"]["negative_elbo"]
+
+
+def test_split_halves_are_disjoint_stratified_and_seeded(small):
+    a, b = split_halves(small, seed=0)
+    assert len(a) == len(b) == 300 and not set(a) & set(b)
+    np.testing.assert_array_equal(
+        np.bincount(small.y_train[a], minlength=10) - np.bincount(small.y_train[b], minlength=10)
+        <= 1,
+        True,
+    )
+    assert not np.array_equal(np.sort(split_halves(small, seed=1)[0]), np.sort(a))
+
+
+def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
+    out = tmp_path / "augment"
+    methods = "class-mean,cvae,filtered,encode-noise"
+    args = ["benchmark", "augment", "--quick", "--fractions", "0.1", "--methods", methods,
+            "--seeds", "0,1", "--data", str(small_mnist_npz), "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["runs"]) == 2 * 5  # seeds x (real + 4 methods)
+    rows = {(r["method"], r["fraction"]): r for r in results["summary"]}
+    assert rows[("real", 0.1)]["n"] == 2 and "vs_real" in rows[("cvae", 0.1)]
+    assert all(0 <= r["accuracy"] <= 1 for r in results["runs"])
+    assert (out / "accuracy.png").stat().st_size > 5000 and (
+        out / "results.csv"
+    ).read_text().startswith("method,")
+    assert {r["synthetic_images"] for r in results["runs"] if r["method"] == "cvae"} == {30}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--methods", "class-means"], "did you mean 'class_mean'"),
+        (["--fractions", "0,0.5"], "fractions must be in (0, 1]"),
+        (["--fractions", "a,b"], "not a comma-separated list"),
+        (["--seeds", "1,1"], "seeds must be distinct"),
+    ],
+)
+def test_augment_usage_errors(tmp_path, args, fragment):
+    result = CliRunner().invoke(cli, ["benchmark", "augment", *args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and fragment in result.output
+    assert not (tmp_path / "o").exists()
