@@ -47,6 +47,12 @@ def _ints(text: str) -> tuple[int, ...]:
     help="Synthetic images per real image.",
 )
 @click.option(
+    "--synthetic-count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Add this many synthetic images at every fraction (overrides --synthetic-ratio).",
+)
+@click.option(
     "--seeds", default="0", help="Comma-separated seeds (split, generators, classifiers)."
 )
 @click.option("--arch", default="net1", help="Architecture of generators trained on the fly.")
@@ -58,13 +64,13 @@ def _ints(text: str) -> tuple[int, ...]:
 )
 @click.option(
     "--generator",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),
     default=None,
     help="A vae run to use instead of training one on half A (one seed only).",
 )
 @click.option(
     "--cvae-generator",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),
     default=None,
     help="A cvae run for the cvae and filtered methods.",
 )
@@ -90,8 +96,9 @@ def _ints(text: str) -> tuple[int, ...]:
 @data_option
 @debug_option
 @handle_errors
-def augment(fractions, methods, synthetic_ratio, seeds, arch, latent_dim, generator, cvae_generator,
-            classifier, classifier_epochs, quick, out, overwrite, data) -> None:  # fmt: skip
+def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, latent_dim,
+            generator, cvae_generator, classifier, classifier_epochs, quick, out, overwrite,
+            data) -> None:  # fmt: skip
     """Train a classifier on real digits with and without VAE-made ones and compare.
 
     The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0).
@@ -100,17 +107,22 @@ def augment(fractions, methods, synthetic_ratio, seeds, arch, latent_dim, genera
     from mnist_vae.data import load_mnist
     from mnist_vae.errors import UsageError
     from mnist_vae.io import check_output_dir
-    from mnist_vae.registry import classifiers
 
     names = tuple(m.strip().replace("-", "_") for m in methods.split(",") if m.strip())
     config = AugmentConfig(
         fractions=_floats(fractions), methods=names, synthetic_ratio=synthetic_ratio,
+        synthetic_count=synthetic_count,
         seeds=_ints(seeds), arch=arch, latent_dim=latent_dim, generator=generator,
-        cvae_generator=cvae_generator, classifier=classifiers.check(classifier),
+        cvae_generator=cvae_generator, classifier=classifier,
         classifier_epochs=classifier_epochs, quick=quick,
     )  # fmt: skip
     if (generator or cvae_generator) and len(config.seeds) > 1:
         raise UsageError("a given --generator was trained on one split: use it with a single seed")
+    if cvae_generator is not None:
+        from mnist_vae.run import load_run
+
+        if load_run(cvae_generator).config.model.strategy != "cvae":
+            raise UsageError(f"--cvae-generator {cvae_generator} is not a cvae run")
     out = out or f"runs/augment-{time.strftime('%Y%m%d-%H%M%S')}"
     check_output_dir(out, overwrite=overwrite)
 

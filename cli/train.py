@@ -118,12 +118,28 @@ class TrainSize(click.ParamType):
     is_flag=True,
     help="Train (and test) on MNIST thresholded at 0.5, as TensorFlow's CVAE tutorial does.",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "mixed_bfloat16"]),
+    default="auto",
+    show_default=True,
+    help="Compute precision while training; auto = mixed_bfloat16 on CPUs with bfloat16 "
+    "units (AMX, AVX-512 BF16), else float32. Saved models are float32 either way.",
+)
+@click.option(
+    "--distribute",
+    type=click.Choice(["none", "mirrored", "multiworker"]),
+    default="none",
+    show_default=True,
+    help="tf.distribute: mirrored = all local GPUs (or logical CPUs); multiworker = the "
+    "machines in TF_CONFIG, where only the chief writes the run. See docs/scaling.md.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 @debug_option
 @handle_errors
 def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
           lr_decay, likelihood, gaussian_variance, beta, train_size, seed, data, out, overwrite,
-          binarize, quiet, **settings) -> None:  # fmt: skip
+          binarize, precision, distribute, quiet, **settings) -> None:  # fmt: skip
     """Train a VAE and write a run directory (config, model, metrics, figures).
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
@@ -147,6 +163,7 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
         train=TrainConfig(
             epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
             lr_decay=lr_decay, train_size=train_size, seed=seed, data=data, binarize=binarize,
+            precision=precision, distribute=distribute,
         ),
     )  # fmt: skip
     if out is None:
@@ -163,6 +180,10 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
 
     start = time.perf_counter()
     run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=say)
+    if run is None:  # a multi-worker task other than the chief: the chief writes the run
+        seconds = time.perf_counter() - start
+        click.echo(f"worker finished in {seconds:.0f} s; the chief writes {out}")
+        return
     test = run.metrics["test"]
     if not quiet:
         say(f"finished in {time.perf_counter() - start:.0f} s")

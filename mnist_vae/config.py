@@ -87,8 +87,23 @@ class TrainConfig:
     seed: int = 0
     data: str | None = None
     binarize: bool = False  # threshold pixels at 0.5, as TensorFlow's CVAE tutorial does
+    # Compute precision while training (mnist_vae.precision); runs record the resolved one.
+    precision: str = "auto"
+    # tf.distribute strategy (mnist_vae.distribute): none, mirrored or multiworker.
+    distribute: str = "none"
 
     def __post_init__(self) -> None:
+        from mnist_vae.distribute import DISTRIBUTE
+        from mnist_vae.precision import PRECISIONS
+
+        _require(
+            self.distribute in DISTRIBUTE,
+            f"distribute must be one of {', '.join(DISTRIBUTE)}, got {self.distribute!r}",
+        )
+        _require(
+            self.precision in PRECISIONS,
+            f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
+        )
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
         _positive_int("train_size", self.train_size, allow_none=True)

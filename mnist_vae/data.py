@@ -194,10 +194,30 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
 ):
-    """An in-memory tf.data pipeline of (images, labels), reshuffled every epoch."""
+    """An in-memory tf.data pipeline of (float images, int32 labels).
+
+    With ``shuffle`` it draws a new order every epoch by shuffling indices and
+    gathering whole batches of the uint8 images, converting only each batch to
+    float: one pipeline element per batch instead of one per image.
+    """
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((to_float_images(images), labels.astype(np.int32)))
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if not shuffle:
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (to_float_images(images), labels.astype(np.int32))
+        )
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    pixels = tf.constant(images)
+    classes = tf.constant(labels.astype(np.int32))
+
+    def gather(indices):
+        batch = tf.cast(tf.gather(pixels, indices), tf.float32) / 255.0
+        return batch[..., None], tf.gather(classes, indices)
+
+    return (
+        tf.data.Dataset.range(len(images))
+        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )

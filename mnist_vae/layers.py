@@ -17,6 +17,9 @@ class GaussianSample(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # No weights to create: built now, so a model holding it counts as built
+        # (tf.distribute's symbolic build would otherwise call the model).
+        self.built = True
 
     def call(self, mean, log_variance):
         noise = keras.random.normal(keras.ops.shape(mean), seed=self.seed_generator)

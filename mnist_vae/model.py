@@ -17,6 +17,29 @@ from mnist_vae.layers import GaussianSample
 from mnist_vae.losses import kl_to_standard_normal, reconstruction_nll
 
 
+def replica_scaled(loss):
+    """The share of ``loss`` one replica differentiates under ``tf.distribute``.
+
+    Replicas each see a slice of the global batch and their gradients are summed,
+    so a per-replica mean loss is divided by the number of replicas; on one device
+    this is the loss itself.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
+def cross_replica_mean(value):
+    """``value`` averaged over replicas (itself on one device): for decisions all must share."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+def _multi_worker() -> bool:
+    return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def unpack(data):
     """Datasets yield (images, labels); plain arrays are images alone."""
     if isinstance(data, (tuple, list)):
@@ -53,7 +76,7 @@ class VAE(keras.Model):
         self.beta = float(beta)
         self.gaussian_variance = float(gaussian_variance)
         self.seed = seed
-        self.sampler = GaussianSample(seed=seed, name="sampler")
+        self.sampler = GaussianSample(seed=seed, dtype="float32", name="sampler")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -96,6 +119,19 @@ class VAE(keras.Model):
     def build_extra_optimizers(self) -> None:
         """Strategies with several players create their other optimizers here."""
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under tf.distribute Keras first pulls a batch and reduces it across replicas
+        # to build the model symbolically; that reduce fails under
+        # MultiWorkerMirroredStrategy. Our models are built at construction and
+        # compile, so the build is only needed when something is still unbuilt.
+        built = all(layer.built for layer in self._flatten_layers())
+        if built and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def check_distributable(self) -> None:
+        """Raise ``ConfigError`` if this model cannot train under ``tf.distribute``."""
+
     def compile_from_config(self, config: dict) -> None:
         # Reloading a .keras file compiles through this; our compile is custom.
         self.compile(**keras.saving.deserialize_keras_object(config))
@@ -105,10 +141,12 @@ class VAE(keras.Model):
     def encode(self, images, labels=None, training: bool = False):
         """Return (mean, log_variance) of q(z | images)."""
         stats = self.encoder(self.encoder_inputs(images, labels), training=training)
+        stats = keras.ops.cast(stats, "float32")  # bfloat16 networks: the ELBO stays float32
         return stats[:, : self.latent_dim], stats[:, self.latent_dim :]
 
     def decode_logits(self, z, labels=None, training: bool = False):
-        return self.decoder(self.decoder_inputs(z, labels), training=training)
+        logits = self.decoder(self.decoder_inputs(z, labels), training=training)
+        return keras.ops.cast(logits, "float32")
 
     def decode(self, z, labels=None, training: bool = False):
         """Mean image of p(x | z), in [0, 1]."""
@@ -183,14 +221,21 @@ class VAE(keras.Model):
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
 
-    def metric_results(self) -> dict:
-        return {metric.name: metric.result() for metric in self.metrics}
+    def metric_results(self, metrics=None) -> dict:
+        """The logs a step returns: each tracker's running mean."""
+        results = {metric.name: metric.result() for metric in metrics or self.metrics}
+        if _multi_worker():
+            # Keras 3 reduces multi-worker logs along axis 0, which scalars lack
+            # (tensorflow/tensorflow#72388); a length-1 vector reduces to the mean.
+            results = {name: keras.ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     def train_step(self, data):
         images, labels = unpack(data)
         with tf.GradientTape() as tape:
             reconstruction, kl = self.elbo_terms(images, labels, training=True)
             objective = keras.ops.mean(reconstruction) + self.beta * keras.ops.mean(kl)
+            objective = replica_scaled(objective)  # inside the tape, so it is differentiated
         variables = self.optimized_variables()
         gradients = tape.gradient(objective, variables)
         self.optimizer.apply(gradients, variables)
@@ -202,10 +247,8 @@ class VAE(keras.Model):
         images, labels = unpack(data)
         reconstruction, kl = self.elbo_terms(images, labels, training=False)
         self.update_elbo_metrics(reconstruction, kl)
-        return {
-            m.name: m.result()
-            for m in (self.loss_tracker, self.reconstruction_tracker, self.kl_tracker)
-        }
+        elbo = [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+        return self.metric_results(elbo)
 
     # -- serialisation -----------------------------------------------------------
 

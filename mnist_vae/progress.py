@@ -46,6 +46,7 @@ class RichProgress(keras.callbacks.Callback):
         self._progress: Progress | None = None
         self._task = None
         self._epoch_start = 0.0
+        self._epoch = 0
 
     def on_train_begin(self, logs=None) -> None:
         self._progress = Progress(
@@ -62,11 +63,15 @@ class RichProgress(keras.callbacks.Callback):
         self._task = self._progress.add_task("training", total=self.epochs * self.steps_per_epoch)
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
+        self._epoch = epoch
         self._epoch_start = time.perf_counter()
         self._progress.update(self._task, description=f"epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch, logs=None) -> None:
-        self._progress.advance(self._task)
+        # With steps_per_execution > 1 Keras reports only every few steps; ``batch``
+        # is the index of the last step run, so set the position rather than count calls.
+        done = self._epoch * self.steps_per_epoch + batch + 1
+        self._progress.update(self._task, completed=done)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         seconds = time.perf_counter() - self._epoch_start

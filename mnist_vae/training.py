@@ -6,9 +6,11 @@ everything (model, metrics, figures) is written; a crash leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,10 @@ from mnist_vae.run import RUN_FORMAT, Run, load_run
 from mnist_vae.versions import package_versions
 
 Reporter = Callable[[str], None]
+# Training steps per call into the compiled graph: fewer Python round trips per epoch.
+STEPS_PER_EXECUTION = 50
+# Test images scored after every epoch (the loss curves); the final metrics use all.
+VALIDATION_IMAGES = 2_000
 
 
 def train(
@@ -36,19 +42,42 @@ def train(
     report: Reporter | None = None,
     command: str | None = None,
 ) -> Run:
-    """Train ``config`` and write the run to ``out``; returns the loaded ``Run``."""
+    """Train ``config`` and write the run to ``out``; returns the loaded ``Run``.
+
+    With ``--distribute multiworker`` every worker runs this; only the chief writes
+    ``out`` (the others work in a temporary folder they delete) and they return None.
+    """
     say = report or print
-    out = check_output_dir(Path(out), overwrite=overwrite)
+    from mnist_vae._lazy import quiet_tensorflow_startup
+    from mnist_vae.distribute import is_chief, make_strategy
+
+    # The strategy before any other TensorFlow work: multi-worker setup requires it.
+    with quiet_tensorflow_startup():
+        strategy = make_strategy(config.train.distribute)
     prepare_backend()
+    if not is_chief(strategy):
+        with tempfile.TemporaryDirectory(prefix="mnist-vae-worker-") as scratch:
+            _train(config, strategy, Path(scratch) / "run", data, False, False, say, command)
+        return None
+    out = check_output_dir(Path(out), overwrite=overwrite)
+    return _train(config, strategy, out, data, overwrite, progress, say, command)
+
+
+def _train(config, strategy, out: Path, data, overwrite, progress, say, command) -> Run:
     import keras
 
-    from mnist_vae.build import build_model, build_optimizer
-    from mnist_vae.callbacks import StopOnNonFinite
+    from mnist_vae.build import build_model
+
+    def scope():
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
     # The model first: a configuration error should not wait for a data download.
     seed = config.train.seed
     keras.utils.set_random_seed(seed)
-    model = build_model(config.model, seed=seed)
+    with scope():
+        model = build_model(config.model, seed=seed)
+    if strategy is not None:
+        model.check_distributable()
 
     started = time.perf_counter()
     if data is None:
@@ -63,30 +92,21 @@ def train(
         )
     chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
     x_train, y_train = data.x_train[chosen], data.y_train[chosen]
-    steps = math.ceil(len(x_train) / config.train.batch_size)
-    model.compile(optimizer=build_optimizer(config.train, steps))
-    train_ds = make_dataset(x_train, y_train, config.train.batch_size, shuffle=True, seed=seed)
-    test_ds = make_dataset(data.x_test, data.y_test, 1000)
 
     with staged_dir(out, overwrite=overwrite) as stage:
-        callbacks = [
-            keras.callbacks.CSVLogger(str(stage / "history.csv")),
-            StopOnNonFinite(),
-            *model.training_callbacks(),
-        ]
+        with scope():  # the optimizer's variables must be created under the strategy too
+            fitter = Fitter(model, config, x_train, y_train, data.x_test, data.y_test)
+        # Record what ran: "auto" precision becomes the one this machine used.
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, precision=fitter.precision)
+        )
+        callbacks = [keras.callbacks.CSVLogger(str(stage / "history.csv"))]
         if progress:
             from mnist_vae.progress import RichProgress
 
-            callbacks.append(RichProgress(config.train.epochs, steps))
+            callbacks.append(RichProgress(config.train.epochs, fitter.steps_per_epoch))
         fit_start = time.perf_counter()
-        history = model.fit(
-            train_ds,
-            epochs=config.train.epochs,
-            validation_data=test_ds,
-            callbacks=callbacks,
-            shuffle=False,
-            verbose=0,  # the pipeline reshuffles every epoch itself
-        ).history
+        history = fitter.fit(config.train.epochs, callbacks)
         fit_seconds = time.perf_counter() - fit_start
         _check_finite(history, model, config)
 
@@ -119,6 +139,74 @@ def train(
             },
         )
     return load_run(out)
+
+
+class Fitter:
+    """The training loop of ``train``: compiled model, input pipelines and ``fit`` call.
+
+    Kept apart so that benchmarks time exactly what ``mnist-vae train`` runs. The
+    networks compute in the resolved precision during ``fit`` only (see
+    ``mnist_vae.precision``); between calls the model is float32 again.
+    """
+
+    def __init__(
+        self,
+        model,
+        config: RunConfig,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        *,
+        steps_per_execution: int | None = None,
+    ) -> None:
+        from mnist_vae.build import build_optimizer
+        from mnist_vae.precision import resolve_precision
+
+        self.model = model
+        self.config = config
+        self.precision = resolve_precision(config.train.precision)
+        batch_size = config.train.batch_size
+        self.steps_per_epoch = math.ceil(len(x_train) / batch_size)
+        if steps_per_execution is None:
+            import tensorflow as tf
+
+            # Keras's multi-step loop fails under tf.distribute (a placeholder is never
+            # fed), so distributed training runs one step per call.
+            distributed = tf.distribute.has_strategy()
+            steps_per_execution = (
+                1 if distributed else min(self.steps_per_epoch, STEPS_PER_EXECUTION)
+            )
+        model.compile(
+            optimizer=build_optimizer(config.train, self.steps_per_epoch),
+            steps_per_execution=steps_per_execution,
+        )
+        seed = config.train.seed
+        self.train_ds = make_dataset(x_train, y_train, batch_size, shuffle=True, seed=seed)
+        # Per-epoch monitoring on a fixed stratified fifth of the test set; the run's
+        # test metrics are computed on all of it after training.
+        watched = select_training_set(x_test, y_test, min(len(x_test), VALIDATION_IMAGES), 0)
+        self.test_ds = make_dataset(x_test[watched], y_test[watched], 1000)
+
+    def fit(self, epochs: int, callbacks: list | None = None) -> dict:
+        """Train for ``epochs`` more epochs, validating on the test set; returns the history."""
+        from mnist_vae.callbacks import StopOnNonFinite
+        from mnist_vae.precision import set_network_precision
+
+        set_network_precision(self.model, self.precision)
+        try:
+            return self.model.fit(
+                self.train_ds,
+                epochs=epochs,
+                validation_data=self.test_ds,
+                callbacks=[*(callbacks or []), StopOnNonFinite(), *self.model.training_callbacks()],
+                shuffle=False,
+                verbose=0,  # the pipeline reshuffles every epoch itself
+            ).history
+        finally:
+            set_network_precision(self.model, "float32")
+            # Evaluation after training must not reuse the functions traced for fit.
+            self.model.test_function = self.model.predict_function = None
 
 
 def _check_finite(history: dict, model, config: RunConfig) -> None:

@@ -118,6 +118,9 @@ def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
         (["--fractions", "0,0.5"], "fractions must be in (0, 1]"),
         (["--fractions", "a,b"], "not a comma-separated list"),
         (["--seeds", "1,1"], "seeds must be distinct"),
+        (["--arch", "net9"], "unknown architecture 'net9'"),
+        (["--classifier", "lenett"], "did you mean 'lenet'"),
+        (["--cvae-generator", "no-such-run"], "no-such-run"),
     ],
 )
 def test_augment_usage_errors(tmp_path, args, fragment):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from mnist_vae.build import model_config
 from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.data import load_mnist
 from mnist_vae.errors import RunError
+from mnist_vae.precision import resolve_precision
 from mnist_vae.training import train
 
 
@@ -49,8 +51,13 @@ def test_run_config_round_trips_through_json(tmp_path, small_mnist_npz):
         small_mnist_npz, latent_dim=3, likelihood="gaussian", beta=0.5, train={"optimizer": "sgdm"}
     )
     run = train(config, tmp_path / "run", progress=False, report=lambda m: None)
-    assert run.config == config
-    assert RunConfig.from_dict(json.loads((tmp_path / "run" / "config.json").read_text())) == config
+    # "auto" precision is recorded as the precision this machine trained with.
+    resolved = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, precision=resolve_precision("auto"))
+    )
+    assert run.config == resolved
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert RunConfig.from_dict(saved) == resolved
 
 
 def test_larger_latents_get_a_pca_projection_and_no_grid(tmp_path, small_mnist_npz):

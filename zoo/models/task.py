@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from mnist_vae.errors import UsageError
 from mnist_vae.losses import kl_to_standard_normal
-from mnist_vae.model import VAE, unpack
+from mnist_vae.model import VAE, replica_scaled, unpack
 from mnist_vae.zoo.models.vaegan import clone_optimizer, half_squared_distance
 
 
@@ -136,12 +136,14 @@ class TaskVAE(VAE):
         images, labels = unpack(data)
         with tf.GradientTape(persistent=True) as tape:
             terms = self.losses_for(images, labels, training=True)
-        grads = tape.gradient(terms["encoder_loss"], self.encoder.trainable_variables)
-        grads += tape.gradient(terms["decoder_loss"], self.decoder.trainable_variables)
-        if self.train_classifier:
-            classifier_grads = tape.gradient(
-                terms["classifier_loss"], self.classifier.trainable_variables
+            encoder_loss, decoder_loss, classifier_loss = (
+                replica_scaled(terms[name])
+                for name in ("encoder_loss", "decoder_loss", "classifier_loss")
             )
+        grads = tape.gradient(encoder_loss, self.encoder.trainable_variables)
+        grads += tape.gradient(decoder_loss, self.decoder.trainable_variables)
+        if self.train_classifier:
+            classifier_grads = tape.gradient(classifier_loss, self.classifier.trainable_variables)
         del tape
         variables = [*self.encoder.trainable_variables, *self.decoder.trainable_variables]
         self.optimizer.apply(grads, variables)

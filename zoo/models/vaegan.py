@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from mnist_vae.callbacks import PixelWarmup
 from mnist_vae.losses import kl_to_standard_normal
-from mnist_vae.model import VAE, unpack
+from mnist_vae.model import VAE, cross_replica_mean, replica_scaled, unpack
 
 
 def binary_cross_entropy(logits, target: float):
@@ -108,6 +108,17 @@ class VAEGAN(VAE):
     def extra_networks(self) -> dict[str, keras.Model]:
         return {"discriminator": self.discriminator}
 
+    def check_distributable(self) -> None:
+        # Skipping an update is a tf.cond around optimizer.apply; under tf.distribute
+        # the update synchronises replicas, which TensorFlow forbids inside a cond.
+        if self.balance:
+            from mnist_vae.errors import ConfigError
+
+            raise ConfigError(
+                "vaegan's balancing skips updates step by step, which tf.distribute cannot "
+                "do; train it with --no-balance when distributing"
+            )
+
     def training_callbacks(self) -> list:
         return [PixelWarmup(self.pixel_warmup)] if self.pixel_warmup else []
 
@@ -154,7 +165,7 @@ class VAEGAN(VAE):
     def update_flags(self, bce_real, bce_fake):
         """(train discriminator, train decoder) under the equilibrium rule."""
         if not self.balance:
-            return tf.constant(True), tf.constant(True)
+            return True, True  # plain Python: the updates need no tf.cond
         low = self.equilibrium - self.margin
         high = self.equilibrium + self.margin
         train_discriminator = tf.logical_not(tf.logical_or(bce_real < low, bce_fake < low))
@@ -170,14 +181,18 @@ class VAEGAN(VAE):
         networks = (self.encoder, self.decoder, self.discriminator)
         with tf.GradientTape(persistent=True) as tape:
             terms = self.losses_for(images, training=True)
+            objectives = [
+                replica_scaled(terms[name])
+                for name in ("encoder_loss", "decoder_loss", "discriminator_loss")
+            ]
         encoder_grads, decoder_grads, discriminator_grads = (
-            tape.gradient(terms[loss], net.trainable_variables)
-            for loss, net in zip(
-                ("encoder_loss", "decoder_loss", "discriminator_loss"), networks, strict=True
-            )
+            tape.gradient(objective, net.trainable_variables)
+            for objective, net in zip(objectives, networks, strict=True)
         )
         del tape
-        bce_real, bce_fake = keras.ops.mean(terms["bce_real"]), keras.ops.mean(terms["bce_fake"])
+        # Every replica must take the same gating decision (the updates synchronise).
+        bce_real = cross_replica_mean(keras.ops.mean(terms["bce_real"]))
+        bce_fake = cross_replica_mean(keras.ops.mean(terms["bce_fake"]))
         train_discriminator, train_decoder = self.update_flags(bce_real, bce_fake)
         self.optimizer.apply(encoder_grads, self.encoder.trainable_variables)
         _apply_if(
@@ -223,6 +238,9 @@ class VAEGAN(VAE):
 
 def _apply_if(flag, optimizer, gradients, variables) -> None:
     """Apply an update only when ``flag`` holds: skipping keeps Adam's moments untouched."""
+    if flag is True:
+        optimizer.apply(gradients, variables)
+        return
 
     def update():
         optimizer.apply(gradients, variables)

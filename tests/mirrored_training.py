@@ -1,0 +1,49 @@
+"""Train on two logical CPU devices and on one (run by tests/test_distribute.py).
+
+    python mirrored_training.py DATA.npz OUT_DIR RESULT.json
+
+Logical devices must be configured before TensorFlow starts, hence a process of its own.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from mnist_vae.build import model_config  # noqa: E402
+from mnist_vae.config import RunConfig, TrainConfig  # noqa: E402
+from mnist_vae.training import train  # noqa: E402
+
+# SGD with momentum: unlike Adam, its step grows with the gradient, so gradients
+# summed over replicas without scaling would show in the loss.
+CASES = {  # name: (strategy, options, distribute)
+    "vae-single": ("vae", {}, "none"),
+    "vae-mirrored": ("vae", {}, "mirrored"),
+    "cvae-mirrored": ("cvae", {}, "mirrored"),
+    "classifier-mirrored": ("classifier", {}, "mirrored"),
+    "vaegan-mirrored": ("vaegan", {"balance": False}, "mirrored"),
+}
+
+
+def main(data: str, out: str, result: str) -> None:
+    from mnist_vae.distribute import make_strategy
+
+    histories = {"replicas": make_strategy("mirrored").num_replicas_in_sync}
+    for name, (strategy, options, distribute) in CASES.items():
+        config = RunConfig(
+            model=model_config("net1", strategy=strategy, options=options),
+            train=TrainConfig(epochs=2, batch_size=100, train_size=400, data=data,
+                              optimizer="sgdm", learning_rate=0.001, precision="float32",
+                              distribute=distribute),
+        )  # fmt: skip
+        run = train(config, Path(out) / name, progress=False, report=lambda message: None)
+        histories[name] = {"loss": run.history()["loss"], "test": run.metrics["test"]}
+    Path(result).write_text(json.dumps(histories))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
