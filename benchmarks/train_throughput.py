@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=400)
     parser.add_argument("--train-size", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs of each loop")
-    parser.add_argument("--precision", default="auto", help="ours: as 'mnist-vae train'")
+    parser.add_argument(
+        "--precision", default=None, help="ours: as 'mnist-vae train' (default: its default)"
+    )
     parser.add_argument(
         "--steps-per-execution", type=int, default=None, help="ours: override the default"
     )
@@ -80,16 +82,22 @@ def main() -> None:
         "matmul_peak_gflops": round(peak, 1), "training_mflops_per_image": flops / 1e6,
     }  # fmt: skip
     print()
-    print(f"{'loop':10s} {'images/s':>10s} {'% of peak':>10s} {'final loss':>11s}")
+    print(f"{'loop':10s} {'images/s':>10s} {'% of peak':>10s} {'best':>8s} {'final loss':>11s}")
     for name, loop in (("reference", reference), ("ours", ours)):
         rate = len(x_train) / statistics.median(seconds[name])
+        best = len(x_train) / min(seconds[name])
         share = 100 * rate * flops / (peak * 1e9)
         results[name] = {"images_per_second": round(rate, 1), "percent_of_peak": round(share, 1),
-                         "seconds": seconds[name], "final_train_loss": loop.last_loss}  # fmt: skip
-        print(f"{name:10s} {rate:10.0f} {share:9.1f}% {loop.last_loss:11.2f}")
+                         "best_images_per_second": round(best, 1), "seconds": seconds[name],
+                         "final_train_loss": loop.last_loss}  # fmt: skip
+        print(f"{name:10s} {rate:10.0f} {share:9.1f}% {best:8.0f} {loop.last_loss:11.2f}")
     ratio = results["ours"]["images_per_second"] / results["reference"]["images_per_second"]
-    results["ratio"] = round(ratio, 3)
-    print(f"ratio ours / reference: {ratio:.2f}x (medians of {args.repeats} alternating repeats)")
+    best_ratio = (
+        results["ours"]["best_images_per_second"] / results["reference"]["best_images_per_second"]
+    )
+    results["ratio"], results["best_ratio"] = round(ratio, 3), round(best_ratio, 3)
+    print(f"ratio ours / reference: {ratio:.2f}x (medians of {args.repeats} alternating repeats; "
+          f"fastest epochs: {best_ratio:.2f}x)")  # fmt: skip
     if args.json:
         from mnist_vae.io import write_json_atomic
 
@@ -107,7 +115,9 @@ class OurLoop:
         config = RunConfig(
             model=model_config(args.arch, latent_dim=args.latent_dim),
             train=TrainConfig(
-                batch_size=args.batch_size, train_size=args.train_size, precision=args.precision
+                batch_size=args.batch_size,
+                train_size=args.train_size,
+                precision=args.precision or TrainConfig().precision,
             ),
         )
         self.model = build_model(config.model, seed=0)

@@ -120,11 +120,12 @@ class TrainSize(click.ParamType):
 )
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "float32", "mixed_bfloat16"]),
-    default="auto",
+    type=click.Choice(["float32", "mixed_bfloat16", "auto"]),
+    default="float32",
     show_default=True,
-    help="Compute precision while training; auto = mixed_bfloat16 on CPUs with bfloat16 "
-    "units (AMX, AVX-512 BF16), else float32. Saved models are float32 either way.",
+    help="Compute precision while training. mixed_bfloat16 trains about 1.6x faster on CPUs "
+    "with bfloat16 units (AMX, AVX-512 BF16) at a cost of 2-3 nats of test ELBO on the "
+    "report's protocol; auto picks it on such CPUs. Saved models are float32 either way.",
 )
 @click.option(
     "--distribute",

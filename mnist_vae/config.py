@@ -88,7 +88,8 @@ class TrainConfig:
     data: str | None = None
     binarize: bool = False  # threshold pixels at 0.5, as TensorFlow's CVAE tutorial does
     # Compute precision while training (mnist_vae.precision); runs record the resolved one.
-    precision: str = "auto"
+    # float32 by default: bfloat16 trains 1.6x faster on AMX CPUs but ends 2-3 nats worse.
+    precision: str = "float32"
     # tf.distribute strategy (mnist_vae.distribute): none, mirrored or multiworker.
     distribute: str = "none"
 

@@ -119,6 +119,7 @@ def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
         (["--fractions", "a,b"], "not a comma-separated list"),
         (["--seeds", "1,1"], "seeds must be distinct"),
         (["--arch", "net9"], "unknown architecture 'net9'"),
+        (["--synthetic-count", "0"], "0 is not in the range x>=1"),
         (["--classifier", "lenett"], "did you mean 'lenet'"),
         (["--cvae-generator", "no-such-run"], "no-such-run"),
     ],

@@ -51,12 +51,15 @@ def test_run_config_round_trips_through_json(tmp_path, small_mnist_npz):
         small_mnist_npz, latent_dim=3, likelihood="gaussian", beta=0.5, train={"optimizer": "sgdm"}
     )
     run = train(config, tmp_path / "run", progress=False, report=lambda m: None)
+    assert run.config == config
     # "auto" precision is recorded as the precision this machine trained with.
+    auto = dataclasses.replace(config, train=dataclasses.replace(config.train, precision="auto"))
+    run = train(auto, tmp_path / "auto", progress=False, report=lambda m: None)
     resolved = dataclasses.replace(
         config, train=dataclasses.replace(config.train, precision=resolve_precision("auto"))
     )
     assert run.config == resolved
-    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved = json.loads((tmp_path / "auto" / "config.json").read_text())
     assert RunConfig.from_dict(saved) == resolved
 
 

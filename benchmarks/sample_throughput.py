@@ -1,0 +1,86 @@
+"""Sampling throughput: `mnist-vae sample` and an exported SavedModel's `decode`.
+
+    python benchmarks/sample_throughput.py RUN [--count 10000] [--repeats 5]
+
+Three numbers, each the median of --repeats timed calls after one warm-up call:
+the Python API (``sample_digits``: prior draws decoded in batches of 1,000, what
+`mnist-vae sample` runs), the exported SavedModel's ``decode`` signature on the same
+number of codes in one call, and the whole `mnist-vae sample --count N --npy` command
+(process start, TensorFlow import and model loading included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def median_seconds(call, repeats: int) -> float:
+    call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    from mnist_vae._lazy import prepare_backend
+
+    prepare_backend()
+    import numpy as np
+    import tensorflow as tf
+
+    from mnist_vae.export import export_run
+    from mnist_vae.run import load_run
+    from mnist_vae.sampling import sample_digits
+
+    run = load_run(args.run)
+    model = run.load_model()
+    rates = {}
+    seconds = median_seconds(lambda: sample_digits(model, args.count, 0), args.repeats)
+    rates["Python API (sample_digits)"] = args.count / seconds
+
+    with tempfile.TemporaryDirectory() as scratch:
+        export = export_run(run, Path(scratch) / "export")
+        decode = tf.saved_model.load(str(export)).signatures["decode"]
+        codes = tf.constant(
+            np.random.default_rng(0).standard_normal((args.count, model.latent_dim)), tf.float32
+        )
+        extra = {}
+        if model.conditional:
+            extra["labels"] = tf.constant(np.arange(args.count) % 10, tf.int32)
+        seconds = median_seconds(lambda: decode(z=codes, **extra)["images"].numpy(), args.repeats)
+        rates["SavedModel decode"] = args.count / seconds
+
+        out = Path(scratch)
+        command = [sys.executable, "-m", "mnist_vae.cli.main", "sample", str(args.run),
+                   "--count", str(args.count), "--cols", "100", "--overwrite",
+                   "--out", str(out / "s.png"), "--npy", str(out / "s.npy")]  # fmt: skip
+        seconds = median_seconds(
+            lambda: subprocess.run(command, check=True, capture_output=True), args.repeats
+        )
+        rates["mnist-vae sample (whole command)"] = args.count / seconds
+
+    print(f"{args.count} images from {args.run} ({model.latent_dim}-D latent), median of "
+          f"{args.repeats}:")  # fmt: skip
+    for name, rate in rates.items():
+        print(f"  {name:34s} {rate:10.0f} images/s")
+
+
+if __name__ == "__main__":
+    main()
