@@ -123,9 +123,9 @@ class TrainSize(click.ParamType):
     type=click.Choice(["float32", "mixed_bfloat16", "auto"]),
     default="float32",
     show_default=True,
-    help="Compute precision while training. mixed_bfloat16 trains about 1.6x faster on CPUs "
-    "with bfloat16 units (AMX, AVX-512 BF16) at a cost of 2-3 nats of test ELBO on the "
-    "report's protocol; auto picks it on such CPUs. Saved models are float32 either way.",
+    help="Compute precision while training. mixed_bfloat16 trains faster on CPUs with "
+    "bfloat16 units (AMX, AVX-512 BF16; 1.2-1.6x in docs/benchmarks.md) but ends 2-3 nats "
+    "worse on the report's protocol; auto picks it on such CPUs. Saved models are float32.",
 )
 @click.option(
     "--distribute",
