@@ -34,7 +34,7 @@ from mnist_vae.registry import (
     strategies,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Public names whose modules import TensorFlow: resolved on first access.
 _LAZY = {
