@@ -30,14 +30,36 @@ def median_seconds(call, repeats: int) -> float:
     return statistics.median(times)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: bad counts are usage errors, not tracebacks later on."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("run", type=Path)
-    parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--count", type=positive_int, default=10_000)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     args = parser.parse_args()
+    from mnist_vae.errors import MnistVaeError, UsageError
+
+    try:
+        measure(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except MnistVaeError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def measure(args) -> None:
 
     from mnist_vae._lazy import prepare_backend
 

@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from mnist_vae._lazy import prepare_backend
+from mnist_vae.errors import MnistVaeError, UsageError
 
 prepare_backend()  # quiet TensorFlow start-up, before the imports below
 import keras  # noqa: E402
@@ -33,26 +34,51 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 
+def positive_int(text: str) -> int:
+    """argparse type: bad counts are usage errors, not tracebacks later on."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--arch", default="net1")
-    parser.add_argument("--latent-dim", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=400)
-    parser.add_argument("--train-size", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=5, help="timed epochs of each loop")
+    parser.add_argument("--latent-dim", type=positive_int, default=2)
+    parser.add_argument("--batch-size", type=positive_int, default=400)
+    parser.add_argument("--train-size", type=positive_int, default=20_000)
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed epochs of each loop")
     parser.add_argument(
-        "--precision", default=None, help="ours: as 'mnist-vae train' (default: its default)"
+        "--precision",
+        choices=("float32", "mixed_bfloat16", "auto"),
+        default=None,
+        help="ours: as 'mnist-vae train' (default: its default)",
     )
     parser.add_argument(
-        "--steps-per-execution", type=int, default=None, help="ours: override the default"
+        "--steps-per-execution", type=positive_int, default=None, help="ours: override the default"
     )
     parser.add_argument("--data", default=None, help="as 'mnist-vae train --data'")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args()
+    try:
+        run(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except MnistVaeError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
+
+def run(args) -> None:
+    from mnist_vae.build import model_config
     from mnist_vae.data import load_mnist, select_training_set
+
+    model_config(args.arch, latent_dim=args.latent_dim)  # a bad name fails before any data
 
     data = load_mnist(args.data, report=print)
     chosen = select_training_set(data.x_train, data.y_train, args.train_size, 0)

@@ -38,11 +38,7 @@ def train_classifier(
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    x = (
-        to_float_images(images)
-        if images.dtype == np.uint8
-        else images.reshape(-1, 28, 28, 1).astype("float32")
-    )
+    x = as_float_images(images)
     steps_per_epoch = math.ceil(len(x) / batch_size)
     epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
     inputs = keras.Input((28, 28, 1))
@@ -68,13 +64,15 @@ def train_classifier(
 
 def predict_outputs(network, images: np.ndarray, batch_size: int = 2000) -> list[np.ndarray]:
     """All outputs ([hidden..., logits]) for uint8 or float images, batched."""
-    x = (
-        to_float_images(images)
-        if images.dtype == np.uint8
-        else images.reshape(-1, 28, 28, 1).astype("float32")
-    )
+    x = as_float_images(images)
     outputs = network.predict(x, batch_size=batch_size, verbose=0)
     return [np.asarray(o) for o in outputs]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits, computed stably."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def accuracy(network, images: np.ndarray, labels: np.ndarray) -> float:

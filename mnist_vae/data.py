@@ -181,6 +181,11 @@ def select_training_set(
     return picked[np.argsort(keys[picked], kind="stable")]
 
 
+def binarized(images: np.ndarray) -> np.ndarray:
+    """MNIST thresholded at 0.5 (the TensorFlow CVAE tutorial's setting), still uint8 0/255."""
+    return np.where(images >= 128, 255, 0).astype(np.uint8)
+
+
 def to_float_images(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
     return (images.astype(np.float32) / 255.0)[..., None]

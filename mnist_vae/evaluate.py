@@ -15,18 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from mnist_vae.config import NUM_CLASSES
-from mnist_vae.data import MnistData, load_mnist, to_float_images
+from mnist_vae.data import MnistData, binarized, load_mnist, to_float_images
 from mnist_vae.io import write_json_atomic
 from mnist_vae.run import Run
 
 DEFAULT_IW_SAMPLES = 200
 DEFAULT_QUALITY_SAMPLES = 10_000
 LABELLED_PER_DIGIT = 1_000
-
-
-def binarized(images: np.ndarray) -> np.ndarray:
-    """MNIST thresholded at 0.5 (the TensorFlow CVAE tutorial's setting), still uint8 0/255."""
-    return np.where(images >= 128, 255, 0).astype(np.uint8)
 
 
 def evaluate_run(
@@ -53,9 +48,8 @@ def evaluate_run(
     x_test = binarized(data.x_test) if binarize else data.x_test
     labels = data.y_test.astype("int32") if model.conditional else None
     elbo = evaluate_elbo(model, x_test, data.y_test)
-    iwae = iwae_negative_log_likelihood(
-        model, to_float_images(x_test), labels, samples=iw_samples, seed=seed
-    )
+    x_float = to_float_images(x_test)
+    iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed)
     result = {
         "binarized": binarize,
         "negative_elbo": elbo["loss"],
@@ -63,9 +57,7 @@ def evaluate_run(
         "kl": elbo["kl"],
         "iwae_negative_log_likelihood": float(np.mean(iwae)),
         "iw_samples": iw_samples,
-        **reconstruction_errors(
-            to_float_images(x_test)[..., 0], reconstruct(model, x_test, labels)
-        ),
+        **reconstruction_errors(x_float[..., 0], reconstruct(model, x_test, labels)),
     }
     if quality:
         result.update(
@@ -91,7 +83,7 @@ def sample_quality(
     judge = reference_classifier(data, path=reference_path, report=report)
     samples = sample_digits(model, count, seed)
     test_features = judge.features(data.x_test[:count])
-    sample_probabilities = judge.probabilities(samples)
+    sample_features, sample_probabilities = judge.features_and_probabilities(samples)
     agreement = []
     means = run.digit_means()
     for digit in range(NUM_CLASSES):
@@ -100,7 +92,7 @@ def sample_quality(
         )
         agreement.append(np.mean(np.argmax(judge.probabilities(drawn), axis=1) == digit))
     return {
-        "frechet_distance": frechet_distance(test_features, judge.features(samples)),
+        "frechet_distance": frechet_distance(test_features, sample_features),
         "sample_confidence": float(np.mean(sample_probabilities.max(axis=1))),
         "labelled_agreement": float(np.mean(agreement)),
         "labelled_agreement_by_digit": [round(float(a), 4) for a in agreement],

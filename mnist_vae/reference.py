@@ -29,19 +29,18 @@ class ReferenceClassifier:
     test_accuracy: float
     path: Path
 
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """Penultimate-layer features (the dense 256 layer)."""
-        from mnist_vae.classify import predict_outputs
+    def features_and_probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Penultimate-layer features (the dense 256 layer) and class probabilities, one pass."""
+        from mnist_vae.classify import predict_outputs, softmax
 
-        return predict_outputs(self.network, images)[-2]
+        outputs = predict_outputs(self.network, images)
+        return outputs[-2], softmax(outputs[-1])
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return self.features_and_probabilities(images)[0]
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        from mnist_vae.classify import predict_outputs
-
-        logits = predict_outputs(self.network, images)[-1]
-        logits = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return self.features_and_probabilities(images)[1]
 
 
 def reference_path(x_train: np.ndarray) -> Path:

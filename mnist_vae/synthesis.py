@@ -89,7 +89,7 @@ def cvae(context: SynthesisContext, count: int, seed: int) -> tuple[np.ndarray, 
 @synthesis_methods.register
 def filtered(context: SynthesisContext, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Conditional-VAE digits kept only if a classifier trained on A agrees with confidence."""
-    from mnist_vae.classify import predict_outputs
+    from mnist_vae.classify import predict_outputs, softmax
 
     model, judge = context.get("cvae"), context.get("filter")
     labels = context.target_labels(count)
@@ -98,9 +98,7 @@ def filtered(context: SynthesisContext, count: int, seed: int) -> tuple[np.ndarr
         kept, best, attempt = [], [], 0
         while sum(len(k) for k in kept) < n and attempt < 20:
             candidates = model.sample_digit(digit, 2 * n, seed + 7919 * digit + 104729 * attempt)
-            logits = predict_outputs(judge, candidates)[-1]
-            probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-            confidence = (probabilities / probabilities.sum(axis=1, keepdims=True))[:, digit]
+            confidence = softmax(predict_outputs(judge, candidates)[-1])[:, digit]
             kept.append(candidates[confidence >= context.filter_threshold])
             best.append(candidates[np.argsort(-confidence)[:n]])
             attempt += 1

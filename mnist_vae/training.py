@@ -19,7 +19,13 @@ import numpy as np
 
 from mnist_vae._lazy import prepare_backend
 from mnist_vae.config import RunConfig
-from mnist_vae.data import MnistData, load_mnist, make_dataset, select_training_set
+from mnist_vae.data import (
+    MnistData,
+    binarized,
+    load_mnist,
+    make_dataset,
+    select_training_set,
+)
 from mnist_vae.errors import RunError
 from mnist_vae.io import check_output_dir, staged_dir, write_json_atomic
 from mnist_vae.run import RUN_FORMAT, Run, load_run
@@ -57,13 +63,16 @@ def train(
     prepare_backend()
     if not is_chief(strategy):
         with tempfile.TemporaryDirectory(prefix="mnist-vae-worker-") as scratch:
-            _train(config, strategy, Path(scratch) / "run", data, False, False, say, command)
+            scratch_run = Path(scratch) / "run"
+            _train(config, strategy, scratch_run, data, overwrite=False, progress=False,
+                   say=say, command=command)  # fmt: skip
         return None
     out = check_output_dir(Path(out), overwrite=overwrite)
-    return _train(config, strategy, out, data, overwrite, progress, say, command)
+    return _train(config, strategy, out, data, overwrite=overwrite, progress=progress, say=say,
+                  command=command)  # fmt: skip
 
 
-def _train(config, strategy, out: Path, data, overwrite, progress, say, command) -> Run:
+def _train(config, strategy, out: Path, data, *, overwrite, progress, say, command) -> Run:
     import keras
 
     from mnist_vae.build import build_model
@@ -85,8 +94,6 @@ def _train(config, strategy, out: Path, data, overwrite, progress, say, command)
     data_seconds = time.perf_counter() - started
     say(f"{data.describe()} [{data_seconds:.1f} s]")
     if config.train.binarize:
-        from mnist_vae.evaluate import binarized
-
         data = dataclasses.replace(
             data, x_train=binarized(data.x_train), x_test=binarized(data.x_test)
         )

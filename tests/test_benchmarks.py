@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
@@ -45,3 +47,25 @@ def test_train_throughput_runs_end_to_end(tmp_path, small_mnist_npz, monkeypatch
     for loop in ("reference", "ours"):
         assert results[loop]["images_per_second"] > 0
         assert results[loop]["final_train_loss"] < 600  # it trained: ~543 at the start
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--repeats", "0"], "not a positive whole number"), (["--arch", "net9"], "net9")],
+)
+def test_train_throughput_bad_input_is_a_usage_error(args, fragment, small_mnist_npz,
+                                                     monkeypatch, capsys):  # fmt: skip
+    throughput = _load("train_throughput")
+    argv = ["train_throughput.py", "--data", str(small_mnist_npz), *args]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stopped:
+        throughput.main()
+    assert stopped.value.code == 2 and fragment in capsys.readouterr().err
+
+
+def test_sample_throughput_missing_run_is_one_line(tmp_path, monkeypatch, capsys):
+    sampler = _load("sample_throughput")
+    monkeypatch.setattr(sys, "argv", ["sample_throughput.py", str(tmp_path / "missing")])
+    with pytest.raises(SystemExit) as stopped:
+        sampler.main()
+    assert "missing" in str(stopped.value.code) and "Traceback" not in capsys.readouterr().err
