@@ -19,9 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mnist_vae.figures import tile
-from mnist_vae.run import load_run
-from mnist_vae.sampling import sample_digits
+from mnist_vae.models.sampling import sample_digits
+from mnist_vae.runs import load_run
+from mnist_vae.runs.figures import tile
 
 
 def sharpness(images: np.ndarray) -> float:

@@ -61,15 +61,15 @@ def main() -> None:
 
 def measure(args) -> None:
 
-    from mnist_vae._lazy import prepare_backend
+    from mnist_vae.backend import prepare_backend
 
     prepare_backend()
     import numpy as np
     import tensorflow as tf
 
     from mnist_vae.export import export_run
-    from mnist_vae.run import load_run
-    from mnist_vae.sampling import sample_digits
+    from mnist_vae.models.sampling import sample_digits
+    from mnist_vae.runs import load_run
 
     run = load_run(args.run)
     model = run.load_model()

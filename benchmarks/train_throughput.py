@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from mnist_vae._lazy import prepare_backend
+from mnist_vae.backend import prepare_backend
 from mnist_vae.errors import MnistVaeError, UsageError
 
 prepare_backend()  # quiet TensorFlow start-up, before the imports below
@@ -75,8 +75,8 @@ def main() -> None:
 
 
 def run(args) -> None:
-    from mnist_vae.build import model_config
     from mnist_vae.data import load_mnist, select_training_set
+    from mnist_vae.models import model_config
 
     model_config(args.arch, latent_dim=args.latent_dim)  # a bad name fails before any data
 
@@ -134,8 +134,8 @@ class OurLoop:
     """``mnist-vae train``'s loop (``Fitter``) with its default settings."""
 
     def __init__(self, args, x_train, y_train, data) -> None:
-        from mnist_vae.build import build_model, model_config
         from mnist_vae.config import RunConfig, TrainConfig
+        from mnist_vae.models import build_model, model_config
         from mnist_vae.training import Fitter
 
         config = RunConfig(
@@ -164,7 +164,7 @@ class ReferenceLoop:
     def __init__(self, args, x_train) -> None:
         import keras
 
-        from mnist_vae.build import build_networks, model_config
+        from mnist_vae.models import build_networks, model_config
 
         config = model_config(args.arch, latent_dim=args.latent_dim)
         encoder, decoder = build_networks(config)

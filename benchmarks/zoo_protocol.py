@@ -15,9 +15,9 @@ import json
 import time
 from pathlib import Path
 
-from mnist_vae.build import model_config
 from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.data import load_mnist
+from mnist_vae.models import model_config
 from mnist_vae.training import train
 
 

@@ -103,7 +103,7 @@ def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, l
 
     The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0).
     """
-    from mnist_vae.augment import AugmentConfig, run_benchmark
+    from mnist_vae.benchmarks import AugmentConfig, run_benchmark
     from mnist_vae.data import load_mnist
     from mnist_vae.errors import UsageError
     from mnist_vae.io import check_output_dir
@@ -119,7 +119,7 @@ def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, l
     if (generator or cvae_generator) and len(config.seeds) > 1:
         raise UsageError("a given --generator was trained on one split: use it with a single seed")
     if cvae_generator is not None:
-        from mnist_vae.run import load_run
+        from mnist_vae.runs import load_run
 
         if load_run(cvae_generator).config.model.strategy != "cvae":
             raise UsageError(f"--cvae-generator {cvae_generator} is not a cvae run")

@@ -30,7 +30,7 @@ def compare(runs, as_json) -> None:
     """Compare RUNS: config and metrics (run 'mnist-vae evaluate' first for the IWAE/FD columns)."""
     import json
 
-    from mnist_vae.run import load_run
+    from mnist_vae.runs import load_run
 
     rows = []
     for path in runs:

@@ -46,8 +46,8 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
              data) -> None:  # fmt: skip
     """Evaluate RUN on the test set and add the results to its metrics.json."""
     from mnist_vae.data import load_mnist
-    from mnist_vae.evaluate import evaluate_run
-    from mnist_vae.run import load_run
+    from mnist_vae.evaluation import evaluate_run
+    from mnist_vae.runs import load_run
 
     loaded = load_run(run)
 

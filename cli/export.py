@@ -29,7 +29,7 @@ def export(run, out, export_format, overwrite) -> None:
     """
     from mnist_vae.export import export_run
     from mnist_vae.io import check_output_dir
-    from mnist_vae.run import load_run
+    from mnist_vae.runs import load_run
 
     loaded = load_run(run)
     check_output_dir(out, overwrite=overwrite)

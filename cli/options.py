@@ -1,4 +1,5 @@
-"""Options shared by several commands, defined once."""
+"""Options shared by several commands, defined once; strategy flags generated from the
+strategies' own options dataclasses."""
 
 from __future__ import annotations
 
@@ -55,80 +56,84 @@ def run_argument(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("run", type=click.Path(file_okay=False, path_type=str))(command)
 
 
-def _strategy_option_declarations() -> list:
-    from types import SimpleNamespace
+def builtin_strategy_options() -> dict[str, list[tuple[str, dataclasses.Field, type]]]:
+    """Each option name of the built-in strategies -> [(strategy, field, options class)].
 
-    from mnist_vae.zoo.strategies import TaskOptions, VaeGanOptions
+    The flags come from the options dataclasses themselves (help, type, bounds);
+    plugins' strategies keep ``--option NAME=VALUE``.
+    """
+    from mnist_vae.registry import BUILTIN_MODULE, strategies
 
-    # Defaults read from the dataclasses without building them: building checks names
-    # against the registries, which would load every plugin just to print --help.
-    gan, task = (
-        SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(kind)})
-        for kind in (VaeGanOptions, TaskOptions)
-    )
+    found: dict[str, list] = {}
+    for name in strategies.names():
+        builder = strategies.get(name)
+        options_type = getattr(builder, "options", None)
+        if options_type is None or not builder.__module__.startswith(BUILTIN_MODULE + "."):
+            continue
+        for spec in dataclasses.fields(options_type):
+            found.setdefault(spec.name, []).append((name, spec, options_type))
+    return found
 
-    def option(*names: str, help: str, default_text: Any, **kwargs: Any):
-        return click.option(
-            *names, default=None, help=f"{help} [default: {default_text}]", **kwargs
+
+def _click_type(spec: dataclasses.Field, annotation) -> Any:
+    from mnist_vae.config import option_type
+
+    kind, _ = option_type(annotation)
+    meta = spec.metadata
+    if meta.get("choices"):
+        return click.Choice(list(meta["choices"]))
+    if kind in (int, float) and meta.get("minimum") is not None:
+        range_type = click.IntRange if kind is int else click.FloatRange
+        extra = {"min_open": True} if meta.get("exclusive_minimum") else {}
+        return range_type(min=meta["minimum"], **extra)
+    if meta.get("metavar") == "FILE":
+        return click.Path(dir_okay=False)
+    return kind
+
+
+def _strategy_flag(option_name: str, owners: list) -> Callable[[Callable[..., Any]], Any]:
+    """One click option for ``option_name``, shared by the strategies that declare it."""
+    import typing
+
+    _, spec, options_type = owners[0]
+    annotation = typing.get_type_hints(options_type)[option_name]
+    flag = "--" + option_name.replace("_", "-")
+    tags = "/".join(owner for owner, _, _ in owners)
+    default = spec.default
+    help_text = f"[{tags}] {spec.metadata.get('help', '')}"
+    if default is not None and not isinstance(default, bool):
+        help_text += f" [default: {default:g}]" if isinstance(default, float) else (
+            f" [default: {default}]"
         )
-
-    return [
-        option("--discriminator", help="[vaegan] Registered discriminator.",
-               default_text=gan.discriminator),
-        option("--feature-layer", type=click.IntRange(min=1),
-               help="[vaegan] Discriminator hidden layer whose features measure reconstruction.",
-               default_text=gan.feature_layer),
-        option("--feature-variance", type=click.FloatRange(min=0, min_open=True),
-               help="[vaegan] Variance of the Gaussian feature likelihood: smaller weighs "
-               "the feature reconstruction more against the KL.",
-               default_text=f"{gan.feature_variance:g}"),
-        option("--gamma", type=click.FloatRange(min=0),
-               help="[vaegan] Weight of the feature reconstruction in the decoder's loss.",
-               default_text=f"{gan.gamma:g}"),
-        option("--balance/--no-balance",
-               help="[vaegan] Equilibrium gating of decoder and discriminator updates.",
-               default_text="balance"),
-        option("--equilibrium", type=float,
-               help="[vaegan] Discriminator BCE the gating aims for.",
-               default_text=gan.equilibrium),
-        option("--margin", type=click.FloatRange(min=0),
-               help="[vaegan] Gating margin around the equilibrium.", default_text=gan.margin),
-        option("--pixel-warmup", type=click.IntRange(min=0),
-               help="[vaegan] Epochs of plain pixel-likelihood VAE training first.",
-               default_text=gan.pixel_warmup),
-        option("--classifier", help="[classifier] Registered digit classifier.",
-               default_text=task.classifier),
-        option("--classifier-weights", type=click.Path(dir_okay=False),
-               help="[classifier] Pre-trained weights (.weights.h5, or a .keras classifier such "
-               "as a run's classifier.keras); the classifier is then frozen.",
-               default_text="train it jointly"),
-        option("--task-mode", type=click.Choice(["ce", "features"]),
-               help="[classifier] ce: VAE loss + weight * CE on reconstructions; features: "
-               "reconstruction measured in the classifier's hidden layers.",
-               default_text=task.task_mode),
-        option("--task-weight", type=click.FloatRange(min=0),
-               help="[classifier] Weight of the classifier's cross-entropy on reconstructions.",
-               default_text=f"{task.task_weight:g}"),
-        option("--recon-threshold", type=click.FloatRange(min=0),
-               help="[classifier] A joint classifier also learns from reconstructions whose "
-               "per-pixel MSE is below this.",
-               default_text=f"{task.recon_threshold:g}"),
-        click.option("--option", multiple=True, metavar="NAME=VALUE",
-                     help="Set any strategy option by name, including a plugin strategy's; "
-                     "VALUE is read as JSON when it parses (0.5, true, \"text\"). Repeatable."),
-    ]  # fmt: skip
-
-
-STRATEGY_OPTION_NAMES = (
-    "discriminator", "feature_layer", "feature_variance", "gamma", "balance", "equilibrium",
-    "margin", "pixel_warmup",
-    "classifier", "classifier_weights", "task_mode", "task_weight", "recon_threshold",
-)  # fmt: skip
+    if annotation is bool:
+        no_flag = "--no-" + option_name.replace("_", "-")
+        help_text += f" [default: {flag[2:] if default else no_flag[2:]}]"
+        return click.option(f"{flag}/{no_flag}", option_name, default=None, help=help_text)
+    return click.option(
+        flag,
+        option_name,
+        type=_click_type(spec, annotation),
+        default=None,
+        metavar=spec.metadata.get("metavar"),
+        help=help_text,
+    )
 
 
 def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Options of individual strategies; only the ones given reach ModelConfig.options."""
-    for declaration in reversed(_strategy_option_declarations()):
+    """The built-in strategies' options as flags; only the ones given reach ModelConfig."""
+    declarations = [
+        _strategy_flag(name, owners) for name, owners in sorted(builtin_strategy_options().items())
+    ]
+    declarations.append(
+        click.option(
+            "--option",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Set any strategy option by name, including a plugin strategy's; VALUE is "
+            'read as JSON when it parses (0.5, true, "text"). Repeatable.',
+        )
+    )
+    for declaration in reversed(declarations):
         command = declaration(command)
     return command
 
@@ -151,6 +156,10 @@ def given_strategy_options(values: dict[str, Any]) -> dict[str, Any]:
     """The strategy options the user set, from their own flags or from ``--option``."""
     options = parse_option_pairs(values.get("option") or ())
     options.update(
-        {name: values[name] for name in STRATEGY_OPTION_NAMES if values.get(name) is not None}
+        {
+            name: values[name]
+            for name in builtin_strategy_options()
+            if values.get(name) is not None
+        }
     )
     return options

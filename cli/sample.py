@@ -61,12 +61,12 @@ def sample(run, saved_model, count, digit, noise_variance, seed, out, npy, cols,
         raise UsageError("give either a RUN directory or --saved-model DIR")
     stem = "prior" if digit is None else f"digit{digit}"
     if saved_model is not None:
-        from mnist_vae.exported import ExportedModel
+        from mnist_vae.export import ExportedModel
 
         source = ExportedModel(saved_model)
         out = out or f"{source.path.name}-{stem}-s{seed}.png"
     else:
-        from mnist_vae.run import load_run
+        from mnist_vae.runs import load_run
 
         loaded = load_run(run)
         if out is None:
@@ -75,14 +75,14 @@ def sample(run, saved_model, count, digit, noise_variance, seed, out, npy, cols,
     out = check_output_file(Path(out), overwrite=overwrite)
     npy_path = check_output_file(Path(npy), overwrite=overwrite) if npy else None
 
-    from mnist_vae.figures import save_image_grid
     from mnist_vae.io import write_npy_atomic
+    from mnist_vae.runs.figures import save_image_grid
 
     if saved_model is not None:
         images = source.sample(count, seed, digit=digit, noise_variance=noise_variance)
         conditional = source.conditional
     else:
-        from mnist_vae.sampling import sample_digits
+        from mnist_vae.models.sampling import sample_digits
 
         model = loaded.load_model()
         conditional = model.conditional
@@ -99,7 +99,7 @@ def sample(run, saved_model, count, digit, noise_variance, seed, out, npy, cols,
 
 def _title(digit: int | None, conditional: bool, noise_variance: float) -> str:
     if digit is None:
-        return "samples from N(0, I)" + (", digits 0-9 in turn" if conditional else "")
+        return "samples from the prior" + (", classes 0-9 in turn" if conditional else "")
     if conditional:
-        return f"digit {digit} from p(x | z, y={digit}), z ~ N(0, I)"
+        return f"class {digit} from p(x | z, y={digit}), z from the prior"
     return f"digit {digit}: mean code + N(0, {noise_variance:g} I)"

@@ -147,8 +147,8 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
     images, 40 epochs, batch 400, Adam at a constant learning rate of 0.005.
     Options marked [vaegan] or [classifier] apply to that --strategy only.
     """
-    from mnist_vae.build import model_config
     from mnist_vae.config import RunConfig, TrainConfig
+    from mnist_vae.models import model_config
     from mnist_vae.registry import optimizers
 
     if arch is None and not (encoder and decoder):

@@ -1,7 +1,9 @@
 """mnist-vae: variational autoencoders for MNIST and MNIST-like data, in Keras 3.
 
 Importing the package is cheap: registries and configuration load at once, while
-everything that needs TensorFlow is imported on first use of the name.
+everything that needs TensorFlow is imported on first use of the name. Once Keras
+is imported (by us or by you), the zoo's Keras classes are registered with it, so
+``keras.saving.load_model`` reads any run's ``model.keras`` directly.
 
     >>> import mnist_vae
     >>> mnist_vae.architectures.names()
@@ -13,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from mnist_vae.backend import when_keras_imported
 from mnist_vae.config import Architecture, ModelConfig, RunConfig, TrainConfig
 from mnist_vae.errors import (
     ConfigError,
@@ -30,23 +33,28 @@ from mnist_vae.registry import (
     discriminators,
     encoders,
     likelihoods,
+    load_registrations,
     optimizers,
     strategies,
+    synthesis_methods,
 )
 
 __version__ = "0.3.0"
 
 # Public names whose modules import TensorFlow: resolved on first access.
 _LAZY = {
-    "build_model": "mnist_vae.build",
-    "model_config": "mnist_vae.build",
+    "build_model": "mnist_vae.models",
+    "model_config": "mnist_vae.models",
+    "GenerativeModel": "mnist_vae.models",
+    "VAE": "mnist_vae.models",
     "load_mnist": "mnist_vae.data",
     "MnistData": "mnist_vae.data",
     "train": "mnist_vae.training",
-    "load_run": "mnist_vae.run",
-    "Run": "mnist_vae.run",
-    "VAE": "mnist_vae.model",
+    "load_run": "mnist_vae.runs",
+    "Run": "mnist_vae.runs",
 }
+
+when_keras_imported(load_registrations)
 
 
 def __getattr__(name: str) -> Any:
@@ -80,5 +88,6 @@ __all__ = [
     "likelihoods",
     "optimizers",
     "strategies",
+    "synthesis_methods",
     *_LAZY,
 ]

@@ -23,6 +23,10 @@ class ConfigError(UsageError):
     """A configuration value is out of range or inconsistent."""
 
 
+class BackendError(UsageError):
+    """Keras is set to a backend other than TensorFlow."""
+
+
 class DataError(MnistVaeError):
     """Data could not be read, is corrupt, or no source could provide it."""
 
@@ -33,3 +37,10 @@ class DataFormatError(DataError, UsageError):
 
 class RunError(MnistVaeError):
     """A run directory is missing, incomplete or inconsistent."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's first line (or its type's name), cut to ``limit`` characters."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[:limit] + "..."

@@ -15,22 +15,33 @@ from mnist_vae.errors import UsageError
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO]:
-    """Yield a temporary file beside ``path``; rename it over ``path`` only on success.
+def staged_file(path: Path) -> Iterator[Path]:
+    """Yield a unique temporary path beside ``path``; rename it over ``path`` on success.
 
     Readers see the old file or the whole new one, never a part; on an error the
-    temporary file is removed and ``path`` is untouched.
+    temporary file is removed and ``path`` is untouched. The temporary name keeps
+    ``path``'s suffix (Keras and matplotlib choose the format by it) and is unique,
+    so concurrent writers never share one.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent
+    )
+    os.close(fd)
+    staging = Path(name)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield staging
+        os.chmod(staging, 0o644)  # mkstemp creates 0600; results are ordinary files
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """An open temporary file beside ``path``, renamed over it only on success."""
+    with staged_file(path) as staging, open(staging, mode) as handle:
+        yield handle
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:

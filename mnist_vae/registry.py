@@ -10,6 +10,7 @@ warning, never a crash.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.metadata
@@ -23,6 +24,8 @@ from mnist_vae.errors import UnknownNameError
 T = TypeVar("T", bound=Callable[..., Any])
 
 PLUGIN_GROUP = "mnist_vae.plugins"
+# The one core reference to the zoo: the module whose import registers the built-ins.
+BUILTIN_MODULE = "mnist_vae.zoo"
 
 
 class PluginWarning(UserWarning):
@@ -41,15 +44,23 @@ class PluginLoader:
     def load(self) -> None:
         if self.loaded:
             return
+        from mnist_vae.backend import quiet_tensorflow_startup, require_tensorflow_backend
+
         # Set first: built-in modules look names up while they register.
         self.loaded = True
-        for module in self.builtins:
-            importlib.import_module(module)
+        try:
+            require_tensorflow_backend()  # the zoo's Keras classes need it
+            with quiet_tensorflow_startup():
+                for module in self.builtins:
+                    importlib.import_module(module)
+        except BaseException:
+            self.loaded = False
+            raise
         for entry_point in importlib.metadata.entry_points(group=self.group):
             self._load_plugin(entry_point)
 
     def _load_plugin(self, entry_point: importlib.metadata.EntryPoint) -> None:
-        from mnist_vae._lazy import quiet_tensorflow_startup
+        from mnist_vae.backend import quiet_tensorflow_startup
 
         try:
             with quiet_tensorflow_startup():  # plugins often import Keras at module level
@@ -98,6 +109,24 @@ class Registry(Generic[T]):
             return item
 
         return add if obj is None else add(obj)
+
+    @contextlib.contextmanager
+    def temporary(self, obj: T, *, name: str | None = None) -> Iterator[T]:
+        """Register ``obj`` for the duration of a ``with`` block (tests, experiments).
+
+        Whatever was registered under the name before comes back afterwards.
+        """
+        self._ensure_loaded()
+        key = name or obj.__name__
+        previous = self._entries.get(key)
+        self.register(obj, name=key, override=True)
+        try:
+            yield obj
+        finally:
+            if previous is None:
+                self._entries.pop(key, None)
+            else:
+                self._entries[key] = previous
 
     def get(self, name: str) -> T:
         """Return the builder registered as ``name``, or fail listing close matches."""
@@ -159,9 +188,21 @@ def close_matches(name: str, candidates: list[str], cutoff: float = 0.6) -> list
     return [c for c in good if scores[c] >= scores[good[0]] - 0.1][:3] if good else []
 
 
-_loader = PluginLoader(
-    PLUGIN_GROUP, builtins=("mnist_vae.losses", "mnist_vae.zoo", "mnist_vae.synthesis")
-)
+_loader = PluginLoader(PLUGIN_GROUP, builtins=(BUILTIN_MODULE,))
+
+
+def load_registrations() -> None:
+    """Import the built-in zoo and every plugin once: their Keras classes and builders.
+
+    Reloading a saved model needs its classes registered with Keras; this is the one
+    way the core brings them in.
+    """
+    _loader.load()
+
+
+def plugin_failures() -> dict[str, str]:
+    """Plugins that failed to load, with the reason (after loading)."""
+    return dict(_loader.failures)
 
 encoders: Registry = Registry("encoder", _loader)
 decoders: Registry = Registry("decoder", _loader)

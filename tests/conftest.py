@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from mnist_vae.data import ENV_VAR, load_mnist, select_training_set
-from mnist_vae.sources.arrays import MnistArrays
-from mnist_vae.sources.cache import write_npz_atomic
+from mnist_vae.data.sources.arrays import MnistArrays
+from mnist_vae.data.sources.cache import write_npz_atomic
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

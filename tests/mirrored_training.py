@@ -14,8 +14,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from mnist_vae.build import model_config  # noqa: E402
 from mnist_vae.config import RunConfig, TrainConfig  # noqa: E402
+from mnist_vae.models import model_config  # noqa: E402
 from mnist_vae.training import train  # noqa: E402
 
 # SGD with momentum: unlike Adam, its step grows with the gradient, so gradients
@@ -30,9 +30,9 @@ CASES = {  # name: (strategy, options, distribute)
 
 
 def main(data: str, out: str, result: str) -> None:
-    from mnist_vae.distribute import make_strategy
+    from mnist_vae.training.distribution import make_distribution
 
-    histories = {"replicas": make_strategy("mirrored").num_replicas_in_sync}
+    histories = {"replicas": make_distribution("mirrored").num_replicas_in_sync}
     for name, (strategy, options, distribute) in CASES.items():
         config = RunConfig(
             model=model_config("net1", strategy=strategy, options=options),

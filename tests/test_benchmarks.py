@@ -20,7 +20,7 @@ def _load(name: str):
 
 
 def test_training_flops_of_net1_by_hand():
-    from mnist_vae.build import build_model, model_config
+    from mnist_vae.models import build_model, model_config
 
     throughput = _load("train_throughput")
     model = build_model(model_config("net1", latent_dim=2), seed=0)

@@ -134,7 +134,7 @@ def trained_run(tmp_path_factory, small_mnist_npz):
 
 
 def test_train_writes_a_complete_run(trained_run):
-    from mnist_vae.run import load_run
+    from mnist_vae.runs import load_run
 
     out, result = trained_run
     assert "test negative ELBO" in result.output
@@ -229,7 +229,7 @@ def test_zoo_survives_a_broken_builder(monkeypatch):
 
 
 def test_encoder_and_decoder_without_arch_record_no_architecture(tmp_path, small_mnist_npz):
-    from mnist_vae.run import load_run
+    from mnist_vae.runs import load_run
 
     out = tmp_path / "mixed"
     args = [
@@ -283,7 +283,7 @@ def test_strategy_option_errors_exit_2(tmp_path, small_mnist_npz, args, fragment
 def test_each_strategy_trains_and_samples_from_the_cli(
     tmp_path, small_mnist_npz, strategy, options, extra_file
 ):
-    from mnist_vae.run import load_run
+    from mnist_vae.runs import load_run
 
     out = tmp_path / strategy
     args = ["train", "--strategy", strategy, *options, "--epochs", "2", "--train-size", "200",
@@ -302,7 +302,7 @@ def test_each_strategy_trains_and_samples_from_the_cli(
 
 
 def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz):
-    from mnist_vae.run import load_run
+    from mnist_vae.runs import load_run
 
     base = ["--strategy", "classifier", "--epochs", "1", "--train-size", "100",
             "--batch-size", "50", "--data", small_mnist_npz, "--quiet"]  # fmt: skip

@@ -14,9 +14,9 @@ import struct
 import numpy as np
 import pytest
 
+from mnist_vae.data.sources.arrays import KEYS, MnistArrays
+from mnist_vae.data.sources.files import read_idx, read_idx_dir, read_npz, read_path
 from mnist_vae.errors import DataError, DataFormatError, UsageError
-from mnist_vae.sources.arrays import KEYS, MnistArrays
-from mnist_vae.sources.files import read_idx, read_idx_dir, read_npz, read_path
 
 N_TRAIN, N_TEST = 100, 50
 

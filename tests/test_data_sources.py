@@ -29,10 +29,10 @@ from mnist_vae.data import (
     select_training_set,
     stratified_counts,
 )
+from mnist_vae.data.sources import cache, integrity, mirror, network, tfds_source
+from mnist_vae.data.sources.arrays import MnistArrays
+from mnist_vae.data.sources.files import read_npz
 from mnist_vae.errors import ConfigError, DataError, DataFormatError, UsageError
-from mnist_vae.sources import cache, integrity, mirror, network, tfds_source
-from mnist_vae.sources.arrays import MnistArrays
-from mnist_vae.sources.files import read_npz
 
 # -- fixtures and helpers ----------------------------------------------------------------
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mnist_vae.augment import split_halves
-from mnist_vae.build import model_config
+from mnist_vae.benchmarks.augment import split_halves
 from mnist_vae.cli.main import cli
 from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.data import load_mnist
-from mnist_vae.reference import reference_classifier
+from mnist_vae.evaluation.reference import reference_classifier
+from mnist_vae.models import model_config
 from mnist_vae.training import train
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_vae import figures
+from mnist_vae.runs import figures
 
 
 def test_tile_places_images_in_row_major_order_with_gutters():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from mnist_vae.layers import GaussianSample, SpectralConv2D
+from mnist_vae.models.layers import GaussianSample
+from mnist_vae.zoo.discriminators import SpectralConv2D
 
 
 def test_gaussian_sample_has_the_right_moments_and_is_seeded():

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_vae.losses import bernoulli, gaussian, kl_to_standard_normal, reconstruction_nll
+from mnist_vae.models.losses import kl_to_standard_normal, reconstruction_nll
+from mnist_vae.zoo.likelihoods import bernoulli, gaussian
 
 PIXELS = 28 * 28
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_vae.build import build_model, model_config
 from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.errors import ConfigError
-from mnist_vae.precision import cpu_has_bfloat16, resolve_precision, set_network_precision
+from mnist_vae.models import build_model, model_config
 from mnist_vae.training import train
+from mnist_vae.training.precision import cpu_has_bfloat16, resolve_precision, set_network_precision
 
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f {extra}\n"
 

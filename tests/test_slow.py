@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_vae.build import model_config
 from mnist_vae.config import RunConfig, TrainConfig
+from mnist_vae.models import model_config
 from mnist_vae.training import train
 
 pytestmark = pytest.mark.slow

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from mnist_vae.build import model_config
 from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.data import load_mnist
 from mnist_vae.errors import RunError
-from mnist_vae.precision import resolve_precision
+from mnist_vae.models import model_config
 from mnist_vae.training import train
+from mnist_vae.training.precision import resolve_precision
 
 
 def quick_config(small_mnist_npz, **model_options) -> RunConfig:

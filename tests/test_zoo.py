@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_vae.build import build_model, model_config
 from mnist_vae.errors import ConfigError
+from mnist_vae.models import build_model, model_config
 from mnist_vae.registry import architectures, decoders, encoders
 
 # Parameter counts at latent_dim = 2 implied by the report's layer listings.

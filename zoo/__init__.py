@@ -1,7 +1,8 @@
 """Everything mnist-vae registers out of the box.
 
-Importing this package fills the registries in ``mnist_vae.registry``; builder
-bodies import Keras lazily, so importing the zoo is cheap.
+The registry's loader imports this package (and only the loader does): importing it
+fills the registries in ``mnist_vae.registry`` and registers the strategies' Keras
+classes, which reloading a saved model needs.
 """
 
 from mnist_vae.zoo import (
@@ -10,8 +11,10 @@ from mnist_vae.zoo import (
     decoders,
     discriminators,
     encoders,
+    likelihoods,
     optimizers,
     strategies,
+    synthesis,
 )
 
 __all__ = [
@@ -20,6 +23,8 @@ __all__ = [
     "decoders",
     "discriminators",
     "encoders",
+    "likelihoods",
     "optimizers",
     "strategies",
+    "synthesis",
 ]

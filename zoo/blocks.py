@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mnist_vae._lazy import keras
+from mnist_vae.backend import keras
 
 
 def residual_block(x, channels: int):

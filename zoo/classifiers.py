@@ -7,7 +7,7 @@ each hidden layer (compared between real and reconstructed images in the
 
 from __future__ import annotations
 
-from mnist_vae._lazy import keras
+from mnist_vae.backend import keras
 from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES
 from mnist_vae.registry import classifiers
 

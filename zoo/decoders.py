@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from mnist_vae._lazy import keras
+from mnist_vae.backend import keras
 from mnist_vae.registry import decoders
 from mnist_vae.zoo.blocks import residual_block
 from mnist_vae.zoo.encoders import NET3_DROPOUT

@@ -7,7 +7,7 @@ simply sees them as more input channels.
 
 from __future__ import annotations
 
-from mnist_vae._lazy import keras
+from mnist_vae.backend import keras
 from mnist_vae.config import IMAGE_SHAPE
 from mnist_vae.registry import encoders
 from mnist_vae.zoo.blocks import residual_block

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mnist_vae._lazy import keras
+from mnist_vae.backend import keras
 from mnist_vae.registry import optimizers
 
 SGDM_DEFAULT_DECAY = 0.05

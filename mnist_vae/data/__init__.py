@@ -1,0 +1,22 @@
+"""MNIST as arrays, subsets and tf.data pipelines, from the first source that works.
+
+``load_mnist`` walks the source chain (``sources/``); ``select_training_set`` picks
+seeded, stratified subsets by content; ``make_dataset`` and ``to_float_images`` turn
+uint8 arrays into what the models eat.
+"""
+
+from mnist_vae.data.loading import ENV_VAR, MnistData, load_mnist
+from mnist_vae.data.pipeline import binarized, make_dataset, to_float_images
+from mnist_vae.data.subsets import content_keys, select_training_set, stratified_counts
+
+__all__ = [
+    "ENV_VAR",
+    "MnistData",
+    "binarized",
+    "content_keys",
+    "load_mnist",
+    "make_dataset",
+    "select_training_set",
+    "stratified_counts",
+    "to_float_images",
+]

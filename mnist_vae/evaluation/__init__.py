@@ -1,0 +1,13 @@
+"""What a trained model is worth: ELBO, the IWAE bound, Fréchet distance and
+agreement under a reference classifier, reconstruction errors."""
+
+from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
+from mnist_vae.evaluation.metrics import frechet_distance, reconstruction_errors
+from mnist_vae.evaluation.run_evaluation import evaluate_run
+
+__all__ = [
+    "evaluate_run",
+    "frechet_distance",
+    "iwae_negative_log_likelihood",
+    "reconstruction_errors",
+]

@@ -1,0 +1,97 @@
+"""``mnist-vae evaluate``: everything a run is worth, written into its metrics.json.
+
+ELBO (as training reports it), the tighter IWAE bound, reconstruction errors, and
+sample quality judged by the reference classifier: Fréchet distance of its
+penultimate features between test images and samples, its mean confidence on
+samples, and how often it agrees with the digit a labelled synthesis intended.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae.config import NUM_CLASSES
+from mnist_vae.data import MnistData, binarized, load_mnist, to_float_images
+from mnist_vae.runs import Run
+
+DEFAULT_IW_SAMPLES = 200
+DEFAULT_QUALITY_SAMPLES = 10_000
+LABELLED_PER_DIGIT = 1_000
+
+
+def evaluate_run(
+    run: Run,
+    *,
+    data: MnistData | None = None,
+    iw_samples: int = DEFAULT_IW_SAMPLES,
+    binarize: bool = False,
+    quality: bool = True,
+    quality_samples: int = DEFAULT_QUALITY_SAMPLES,
+    reference_path: str | Path | None = None,
+    seed: int = 0,
+    write: bool = True,
+    report=print,
+) -> dict:
+    """Evaluate ``run`` on the test set; with ``write`` the result joins its metrics.json."""
+    from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
+    from mnist_vae.evaluation.metrics import reconstruction_errors
+    from mnist_vae.models.inference import evaluate_elbo, reconstruct
+
+    started = time.perf_counter()
+    binarize = binarize or run.config.train.binarize  # a model trained binarized is judged so
+    model = run.load_model()
+    data = data or load_mnist(run.config.train.data, report=report)
+    x_float = to_float_images(binarized(data.x_test) if binarize else data.x_test)
+    labels = data.y_test.astype("int32") if model.conditional else None
+    elbo = evaluate_elbo(model, x_float, data.y_test)
+    iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed)
+    result = {
+        "binarized": binarize,
+        "negative_elbo": elbo["loss"],
+        "reconstruction": elbo["reconstruction"],
+        "kl": elbo["kl"],
+        "iwae_negative_log_likelihood": float(np.mean(iwae)),
+        "iw_samples": iw_samples,
+        **reconstruction_errors(x_float[..., 0], reconstruct(model, x_float, labels)),
+    }
+    if quality:
+        result.update(
+            sample_quality(model, run, data, quality_samples, reference_path, seed, report)
+        )
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    if write:
+        run.add_metrics("evaluation_binarized" if binarize else "evaluation", result)
+    return result
+
+
+def sample_quality(
+    model, run: Run, data: MnistData, count: int, reference_path, seed: int, report
+) -> dict:
+    """Fréchet distance, confidence and labelled agreement under the reference classifier."""
+    from mnist_vae.evaluation.metrics import frechet_distance
+    from mnist_vae.evaluation.reference import reference_classifier
+    from mnist_vae.models.sampling import DIGIT_NOISE_VARIANCE, sample_digits
+
+    judge = reference_classifier(data, path=reference_path, report=report)
+    samples = sample_digits(model, count, seed)
+    test_features = judge.features(data.x_test[:count])
+    sample_features, sample_probabilities = judge.features_and_probabilities(samples)
+    agreement = []
+    means = run.digit_means()
+    for digit in range(NUM_CLASSES):
+        drawn = sample_digits(
+            model, LABELLED_PER_DIGIT, seed + digit, digit=digit, digit_means=means,
+            noise_variance=DIGIT_NOISE_VARIANCE,
+        )  # fmt: skip
+        agreement.append(np.mean(np.argmax(judge.probabilities(drawn), axis=1) == digit))
+    return {
+        "frechet_distance": frechet_distance(test_features, sample_features),
+        "sample_confidence": float(np.mean(sample_probabilities.max(axis=1))),
+        "labelled_agreement": float(np.mean(agreement)),
+        "labelled_agreement_by_digit": [round(float(a), 4) for a in agreement],
+        "quality_samples": count,
+        "reference_test_accuracy": judge.test_accuracy,
+    }

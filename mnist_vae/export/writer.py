@@ -1,0 +1,131 @@
+"""Export a run's generative model as a TensorFlow SavedModel or a TFLite flatbuffer.
+
+The export needs TensorFlow alone to serve: no mnist-vae, no custom Keras classes.
+Signatures (images are float32 in [0, 1], shaped [batch, 28, 28, 1]; batch is free):
+
+    encode(images)            -> mean, log_variance      [batch, latent]
+    decode(z)                 -> images
+    reconstruct(images)       -> images                  (also serving_default)
+    sample(count, seed)       -> images                  (the model's own prior; the same seed
+                                                          gives the same images as model.sample
+                                                          and mnist-vae sample)
+    metadata()                -> config, metrics, latent (JSON strings)
+
+``encode`` returns the model's ``posterior_parameters`` (mean and log_variance for
+Gaussian posteriors). Conditional (cvae) runs add an int32 ``labels`` input [batch]
+to encode, decode and reconstruct, and sample takes ``labels`` (one per image)
+instead of ``count``.
+The run's config.json, metrics.json and latent.json also travel as assets.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from mnist_vae.config import IMAGE_SHAPE
+from mnist_vae.errors import RunError, UsageError, first_line
+from mnist_vae.io import staged_dir
+from mnist_vae.runs import Run
+
+FORMATS = ("savedmodel", "tflite")
+TFLITE_SIGNATURES = ("decode", "sample")
+
+
+def export_run(
+    run: Run, out: str | Path, *, format: str = "savedmodel", overwrite: bool = False
+) -> Path:
+    """Write ``run``'s export to ``out`` (a new or empty folder unless ``overwrite``)."""
+    if format not in FORMATS:
+        raise UsageError(f"unknown export format {format!r}; choose {' or '.join(FORMATS)}")
+    out = Path(out).expanduser()
+    model = run.load_model()
+    with staged_dir(out, overwrite=overwrite) as stage:
+        if format == "savedmodel":
+            write_savedmodel(model, run, stage)
+        else:
+            with tempfile.TemporaryDirectory(prefix="mnist-vae-export-") as scratch:
+                saved = Path(scratch) / "savedmodel"
+                write_savedmodel(model, run, saved)
+                write_tflite(saved, stage / "model.tflite")
+                _copy_run_files(run, stage)
+    return out
+
+
+def write_savedmodel(model, run: Run, path: Path) -> Path:
+    """The SavedModel with every signature above, plus the run's JSON files as assets."""
+    import keras
+    import tensorflow as tf
+
+    images = tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32, name="images")
+    codes = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
+    labels = tf.TensorSpec([None], tf.int32, name="labels")
+    conditional = bool(model.conditional)
+    metadata = {
+        "config": json.dumps(run.record),
+        "metrics": json.dumps(run.metrics),
+        "latent": (run.path / "latent.json").read_text(),
+    }
+
+    def decode(z, y=None):
+        return {"images": model.decode(z, y)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if conditional:
+        endpoints = {
+            "reconstruct": (lambda x, y: {"images": model.reconstruct(x, y)}, [images, labels]),
+            "encode": (lambda x, y: model.posterior_parameters(x, y), [images, labels]),
+            "decode": (lambda z, y: decode(z, y), [codes, labels]),
+            "sample": (
+                lambda y, seed: {"images": model.sample(tf.shape(y)[0], seed, y)},
+                [labels, tf.TensorSpec([], tf.int32, name="seed")],
+            ),
+        }
+    else:
+        endpoints = {
+            "reconstruct": (lambda x: {"images": model.reconstruct(x)}, [images]),
+            "encode": (lambda x: model.posterior_parameters(x), [images]),
+            "decode": (lambda z: decode(z), [codes]),
+            "sample": (
+                lambda count, seed: {"images": model.sample(count, seed)},
+                [
+                    tf.TensorSpec([], tf.int32, name="count"),
+                    tf.TensorSpec([], tf.int32, name="seed"),
+                ],
+            ),
+        }
+    for name, (fn, signature) in endpoints.items():
+        archive.add_endpoint(name=name, fn=fn, input_signature=signature)
+    archive.add_endpoint(
+        name="metadata",
+        fn=lambda: {key: tf.constant(value) for key, value in metadata.items()},
+        input_signature=[],
+    )
+    archive.write_out(str(path), verbose=False)
+    _copy_run_files(run, path / "assets")
+    return path
+
+
+def write_tflite(savedmodel: Path, path: Path) -> Path:
+    """A TFLite flatbuffer with the ``decode`` and ``sample`` signatures."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(savedmodel), signature_keys=list(TFLITE_SIGNATURES)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex needed
+    try:
+        flatbuffer = converter.convert()
+    except Exception as exc:
+        raise RunError(f"TFLite conversion failed: {first_line(exc, limit=300)}") from None
+    path.write_bytes(flatbuffer)
+    return path
+
+
+def _copy_run_files(run: Run, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "metrics.json", "latent.json"):
+        shutil.copyfile(run.path / name, folder / name)

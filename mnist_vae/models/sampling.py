@@ -1,0 +1,92 @@
+"""Draw images from a trained model: from its prior, or one chosen class.
+
+Every path draws its noise from ``mnist_vae.models.portable_random``, so the same
+seed gives the same images from ``model.sample``, ``mnist-vae sample`` and an
+exported model's ``sample`` signature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnist_vae.config import NUM_CLASSES
+from mnist_vae.errors import UsageError
+
+# The report's labelled synthesis: z = mean_z(digit) + N(0, 0.1 I).
+DIGIT_NOISE_VARIANCE = 0.1
+DECODE_BATCH = 1000
+
+
+def _check_count(count: int) -> None:
+    if not (isinstance(count, (int, np.integer)) and count >= 1):
+        raise UsageError(f"count must be a positive integer, got {count!r}")
+
+
+def decode_batched(model, codes: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """Mean images for many codes, float (N, 28, 28), decoded in batches."""
+    import keras
+
+    return np.concatenate(
+        [
+            keras.ops.convert_to_numpy(
+                model.decode(
+                    codes[s : s + DECODE_BATCH],
+                    None if labels is None else labels[s : s + DECODE_BATCH],
+                )
+            )[..., 0]
+            for s in range(0, len(codes), DECODE_BATCH)
+        ]
+    )
+
+
+def prior_codes(model, count: int, seed: int) -> np.ndarray:
+    """``count`` codes from the model's own prior, as numpy."""
+    import keras
+
+    _check_count(count)
+    return keras.ops.convert_to_numpy(model.sample_prior(int(count), int(seed)))
+
+
+def class_mean_codes(
+    means: np.ndarray, digit: int, count: int, seed: int, noise_variance: float
+) -> np.ndarray:
+    """mean_z(digit) + N(0, noise_variance I): the report's labelled synthesis, in code space."""
+    import keras
+
+    from mnist_vae.models import portable_random
+
+    if not noise_variance > 0:
+        raise UsageError(f"noise variance must be positive, got {noise_variance}")
+    if means is None or np.isnan(means[digit]).any():
+        raise UsageError(f"no mean latent code is known for class {digit}; the run saw none")
+    latent = np.asarray(means[digit]).shape
+    noise = keras.ops.convert_to_numpy(portable_random.standard_normal([count, *latent], seed))
+    return (means[digit] + np.sqrt(noise_variance) * noise).astype(np.float32)
+
+
+def sample_digits(
+    model,
+    count: int,
+    seed: int = 0,
+    *,
+    digit: int | None = None,
+    digit_means: np.ndarray | None = None,
+    noise_variance: float = DIGIT_NOISE_VARIANCE,
+) -> np.ndarray:
+    """Decode prior draws, or draw class ``digit`` the way the model knows how.
+
+    A conditional model samples p(x | z, y=digit) with z from its prior; an
+    unconditional one decodes mean_z(digit) + N(0, noise_variance I) (the report's
+    labelled synthesis). Without a digit, conditional models cycle through the classes.
+    """
+    _check_count(count)
+    if digit is None:
+        labels = np.arange(count) % NUM_CLASSES if model.conditional else None
+        return decode_batched(model, prior_codes(model, count, seed), labels)
+    if not 0 <= digit < NUM_CLASSES:
+        raise UsageError(f"digit must be 0-{NUM_CLASSES - 1}, got {digit}")
+    if model.conditional:
+        return decode_batched(model, prior_codes(model, count, seed), np.full(count, digit))
+    return decode_batched(
+        model, class_mean_codes(digit_means, digit, count, seed, noise_variance)
+    )

@@ -1,0 +1,139 @@
+"""A run directory: what a training run leaves behind, written and read here only.
+
+config.json    the RunConfig, data provenance and package versions
+model.keras    the trained model (Keras format)
+metrics.json   test-set negative ELBO, reconstruction and KL; timings; evaluations
+history.csv    per-epoch training and test metrics
+latent.json    each class's mean latent code (for ``sample --digit``)
+figures/       latent.png, reconstructions.png, samples.png, latent_grid.png, loss.png
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_vae.config import RunConfig
+from mnist_vae.errors import ConfigError, RunError, first_line
+from mnist_vae.io import write_json_atomic
+from mnist_vae.runs.versions import package_versions
+
+RUN_FORMAT = 1
+REQUIRED_FILES = ("config.json", "model.keras", "metrics.json", "latent.json")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run, loaded from its directory."""
+
+    path: Path
+    config: RunConfig
+    record: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return self.record.get("versions", {})
+
+    def load_model(self):
+        """The trained Keras model (compiled, optimizer state included)."""
+        from mnist_vae.backend import prepare_backend
+        from mnist_vae.registry import load_registrations
+
+        prepare_backend()
+        import keras
+
+        load_registrations()  # the zoo's and plugins' Keras classes a model may contain
+        try:
+            return keras.saving.load_model(self.path / "model.keras")
+        except Exception as exc:
+            raise RunError(
+                f"{self.path / 'model.keras'} cannot be loaded ({first_line(exc)}); "
+                "is the plugin that defined its model installed?"
+            ) from None
+
+    def digit_means(self) -> np.ndarray:
+        """Mean latent code of each class on the training set, shape (10, code size)."""
+        latent = _read_json(self.path / "latent.json")
+        size = int(np.prod(self.record.get("latent_shape") or [self.config.model.latent_dim]))
+        return np.array(
+            [np.full(size, np.nan) if m is None else m for m in latent["digit_means"]],
+            dtype=np.float64,
+        )
+
+    def history(self) -> dict[str, list[float]]:
+        path = self.path / "history.csv"
+        if not path.exists():
+            return {}
+        with path.open() as handle:
+            rows = list(csv.DictReader(handle))
+        return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+    def add_metrics(self, key: str, values: dict[str, Any]) -> None:
+        """Record ``values`` under ``key`` in metrics.json (e.g. an evaluation)."""
+        metrics = _read_json(self.path / "metrics.json")
+        metrics[key] = values
+        write_json_atomic(self.path / "metrics.json", metrics)
+
+
+def write_run_files(
+    folder: Path,
+    *,
+    config: RunConfig,
+    data: dict[str, Any],
+    metrics: dict[str, Any],
+    class_means: np.ndarray,
+    latent_shape: tuple[int, ...],
+    command: str | None = None,
+) -> None:
+    """The JSON files of a run (the model and figures are saved by their owners).
+
+    config.json is written last: a folder without it is not a run.
+    """
+    write_json_atomic(
+        folder / "latent.json",
+        {"digit_means": [None if np.isnan(m).any() else m.tolist() for m in class_means]},
+    )
+    write_json_atomic(folder / "metrics.json", metrics)
+    write_json_atomic(
+        folder / "config.json",
+        {
+            "mnist_vae_run": RUN_FORMAT,
+            **config.to_dict(),
+            "latent_shape": list(latent_shape),
+            "data": data,
+            "versions": package_versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": command or " ".join(sys.argv),
+        },
+    )
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run directory, with a one-line error if it is not a complete run."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run directory")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise RunError(f"{path} is not a complete mnist-vae run (missing {', '.join(missing)})")
+    record = _read_json(path / "config.json")
+    try:
+        config = RunConfig.from_dict(record)
+    except ConfigError as exc:
+        raise RunError(f"{path / 'config.json'}: {exc}") from None
+    return Run(path=path, config=config, record=record, metrics=_read_json(path / "metrics.json"))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path}: unreadable JSON ({first_line(exc)})") from None

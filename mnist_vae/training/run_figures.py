@@ -1,0 +1,62 @@
+"""What a new run shows: its codes, reconstructions, samples and curves, as PNGs.
+
+Everything is asked of the model through the generative-model protocol, so any
+registered strategy gets the figures; ``mnist_vae.runs.figures`` draws the arrays.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae.config import NUM_CLASSES
+from mnist_vae.data import to_float_images
+from mnist_vae.io import write_json_atomic
+from mnist_vae.models.inference import class_means, encode_codes, reconstruct
+from mnist_vae.models.sampling import decode_batched, prior_codes, sample_digits
+
+GRID_SIZE = 20
+
+
+def write_run_figures(
+    model, data, x_train, y_train, history, folder: Path, seed: int
+) -> np.ndarray:
+    """Draw the run's figures into ``folder/figures``; returns each class's mean code."""
+    from mnist_vae.runs import figures
+
+    conditional = bool(model.conditional)
+    train_labels = y_train.astype("int32") if conditional else None
+    test_labels = data.y_test.astype("int32") if conditional else None
+    x_test = to_float_images(data.x_test)
+    means = class_means(encode_codes(model, to_float_images(x_train), train_labels), y_train)
+    test_codes = encode_codes(model, x_test, test_labels)
+    out = Path(folder) / "figures"
+    out.mkdir()
+    projection = figures.save_latent_scatter(
+        test_codes, data.y_test, class_means(test_codes, data.y_test), out / "latent.png"
+    )
+    shown = slice(0, 48)
+    figures.save_reconstructions(
+        x_test[shown][..., 0],
+        reconstruct(model, x_test[shown], None if test_labels is None else test_labels[shown]),
+        out / "reconstructions.png",
+    )
+    title = "samples from the prior" + (", classes 0-9 by column" if conditional else "")
+    figures.save_image_grid(sample_digits(model, 100, seed), out / "samples.png", title=title)
+    if conditional:
+        styles = np.repeat(prior_codes(model, NUM_CLASSES, seed + 1), NUM_CLASSES, axis=0)
+        figures.save_image_grid(
+            decode_batched(model, styles, np.tile(np.arange(NUM_CLASSES), NUM_CLASSES)),
+            out / "digits_by_style.png",
+            title="each row one z from the prior, decoded as classes 0-9",
+        )
+    elif tuple(model.latent_shape) == (2,):
+        codes = figures.latent_grid_codes(test_codes, GRID_SIZE)
+        extent = (codes[:, 0].min(), codes[:, 0].max(), codes[:, 1].min(), codes[:, 1].max())
+        figures.save_latent_grid(
+            decode_batched(model, codes), GRID_SIZE, extent, out / "latent_grid.png"
+        )
+    figures.save_loss_curves(history, out / "loss.png")
+    write_json_atomic(out / "figures.json", {"latent_projection": projection})
+    return means

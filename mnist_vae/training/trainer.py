@@ -1,0 +1,164 @@
+"""Train a model from a RunConfig and write a complete run directory.
+
+The run is staged in a temporary sibling folder and renamed into place only when
+everything (model, metrics, figures) is written; a crash leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae.backend import prepare_backend, quiet_tensorflow_startup
+from mnist_vae.config import RunConfig
+from mnist_vae.data import MnistData, binarized, load_mnist, select_training_set, to_float_images
+from mnist_vae.errors import RunError
+from mnist_vae.io import check_output_dir, staged_dir
+from mnist_vae.runs import Run, load_run, write_run_files
+from mnist_vae.training.fitter import Fitter
+
+Reporter = Callable[[str], None]
+
+
+def train(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    data: MnistData | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: Reporter | None = None,
+    command: str | None = None,
+) -> Run:
+    """Train ``config`` and write the run to ``out``; returns the loaded ``Run``.
+
+    With ``--distribute multiworker`` every worker runs this; only the chief writes
+    ``out`` (the others work in a temporary folder they delete) and they return None.
+    """
+    say = report or print
+    from mnist_vae.training.distribution import is_chief, make_distribution
+
+    # The distribution before any other TensorFlow work: multi-worker setup requires it.
+    with quiet_tensorflow_startup():
+        distribution = make_distribution(config.train.distribute)
+    prepare_backend()
+    if not is_chief(distribution):
+        with tempfile.TemporaryDirectory(prefix="mnist-vae-worker-") as scratch:
+            scratch_run = Path(scratch) / "run"
+            _train(config, distribution, scratch_run, data, overwrite=False, progress=False,
+                   say=say, command=command)  # fmt: skip
+        return None
+    out = check_output_dir(Path(out), overwrite=overwrite)
+    return _train(config, distribution, out, data, overwrite=overwrite, progress=progress,
+                  say=say, command=command)  # fmt: skip
+
+
+def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command) -> Run:
+    import keras
+
+    from mnist_vae.models import TrainingContext, build_model, strategy_options
+
+    def scope():
+        return distribution.scope() if distribution is not None else contextlib.nullcontext()
+
+    strategy_options(config.model)  # a bad option fails before the data is loaded
+    started = time.perf_counter()
+    if data is None:
+        data = load_mnist(config.train.data, report=say)
+    data_seconds = time.perf_counter() - started
+    say(f"{data.describe()} [{data_seconds:.1f} s]")
+    if config.train.binarize:
+        data = dataclasses.replace(
+            data, x_train=binarized(data.x_train), x_test=binarized(data.x_test)
+        )
+    seed = config.train.seed
+    keras.utils.set_random_seed(seed)
+    context = TrainingContext.for_training(config.train, available=len(data.x_train))
+    with scope():
+        model = build_model(config.model, seed=seed, context=context)
+    if distribution is not None:
+        model.check_distributable()
+    chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
+    x_train, y_train = data.x_train[chosen], data.y_train[chosen]
+
+    with staged_dir(out, overwrite=overwrite) as stage:
+        with scope():  # the optimizer's variables must be created under the distribution too
+            fitter = Fitter(model, config, x_train, y_train, data.x_test, data.y_test)
+        # Record what ran: "auto" precision becomes the one this machine used.
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, precision=fitter.precision)
+        )
+        callbacks = [keras.callbacks.CSVLogger(str(stage / "history.csv"))]
+        if progress:
+            from mnist_vae.training.progress import RichProgress
+
+            callbacks.append(RichProgress(config.train.epochs, fitter.steps_per_epoch))
+        fit_start = time.perf_counter()
+        history = fitter.fit(config.train.epochs, callbacks)
+        fit_seconds = time.perf_counter() - fit_start
+        _check_finite(history, model, config)
+
+        model.save(stage / "model.keras")
+        for name, network in model.extra_networks().items():
+            network.save(stage / f"{name}.keras")  # usable on its own, e.g. --classifier-weights
+        metrics = _final_metrics(model, data, history, fit_seconds, data_seconds, len(x_train),
+                                 config)  # fmt: skip
+        from mnist_vae.training.run_figures import write_run_figures
+
+        means = write_run_figures(model, data, x_train, y_train, history, stage, seed)
+        write_run_files(
+            stage,
+            config=config,
+            data={
+                "source": data.source,
+                "canonical_mnist": data.canonical,
+                "train_images": len(x_train),
+                "test_images": len(data.x_test),
+            },
+            metrics=metrics,
+            class_means=means,
+            latent_shape=tuple(model.latent_shape),
+            command=command,
+        )
+    return load_run(out)
+
+
+def _check_finite(history: dict, model, config: RunConfig) -> None:
+    """Divergence shows in the training or test loss, or only in the weights after one step."""
+    epochs = len(history.get("loss", []))
+    curves = [history.get(name, []) for name in ("loss", "val_loss")]
+    finite = epochs > 0 and all(math.isfinite(v) for curve in curves for v in curve)
+    finite = finite and all(np.isfinite(w).all() for w in model.get_weights())
+    if not finite:
+        raise RunError(
+            f"training diverged (losses or weights were not finite by epoch {epochs}); "
+            f"try a lower --lr than {config.train.learning_rate:g}; nothing was written"
+        )
+
+
+def _final_metrics(model, data, history, fit_seconds, data_seconds, train_images, config) -> dict:
+    from mnist_vae.models.inference import evaluate_elbo
+
+    test = evaluate_elbo(model, to_float_images(data.x_test), data.y_test)
+    return {
+        "test": {
+            "negative_elbo": test["loss"],
+            "reconstruction": test["reconstruction"],
+            "kl": test["kl"],
+        },
+        "train_final_epoch": {name: history[name][-1] for name in ("loss", "reconstruction", "kl")},
+        "units": "nats per image; negative_elbo = reconstruction + kl (one sample of z per image)",
+        "likelihood": config.model.likelihood,
+        "epochs": len(history["loss"]),
+        "train_images": train_images,
+        "train_seconds": round(fit_seconds, 2),
+        "train_images_per_second": round(train_images * len(history["loss"]) / fit_seconds, 1),
+        "data_seconds": round(data_seconds, 2),
+    }

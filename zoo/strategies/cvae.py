@@ -1,0 +1,69 @@
+"""``cvae``: the conditional VAE, q(z | x, y) and p(x | z, y), conditioned by concatenation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES, ModelConfig, StrategyOptions
+from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.registry import strategies
+
+
+@dataclass(frozen=True)
+class CvaeOptions(StrategyOptions):
+    """The conditional VAE has no options beyond the model config."""
+
+
+@keras.saving.register_keras_serializable(package="mnist_vae")
+class CVAE(VAE):
+    """A VAE whose encoder and decoder also see the one-hot digit label.
+
+    The encoder gets the label as 10 extra image channels (constant over the
+    image), the decoder gets it appended to z; any registered architecture works.
+    Sampling with label d draws directly from p(x | z, y=d), z ~ N(0, I).
+    """
+
+    conditional = True
+    options_class = CvaeOptions
+
+    def _one_hot(self, labels):
+        if labels is None:
+            raise ValueError("a conditional VAE needs the digit labels as well as the images")
+        return keras.ops.one_hot(
+            keras.ops.cast(keras.ops.reshape(labels, (-1,)), "int32"), NUM_CLASSES
+        )
+
+    def encoder_inputs(self, images, labels=None):
+        one_hot = self._one_hot(labels)
+        planes = keras.ops.ones_like(images[..., :1]) * one_hot[:, None, None, :]
+        return keras.ops.concatenate([images, planes], axis=-1)
+
+    def decoder_inputs(self, z, labels=None):
+        return keras.ops.concatenate([z, self._one_hot(labels)], axis=-1)
+
+    def call(self, inputs, training: bool = False):
+        images, labels = inputs
+        mean, log_variance = self.encode_distribution(images, labels, training=training)
+        z = self.sampler(mean, log_variance) if training else mean
+        return self.decode(z, labels, training=training)
+
+    def export_input_signature(self) -> list:
+        """What ``call`` takes, for ``model.export``: (images, integer labels)."""
+        return [
+            (
+                keras.InputSpec(shape=(None, *IMAGE_SHAPE), dtype="float32"),
+                keras.InputSpec(shape=(None,), dtype="int32"),
+            )
+        ]
+
+
+@strategies.register
+@with_options(CvaeOptions)
+def cvae(
+    config: ModelConfig, options: CvaeOptions, context: TrainingContext, seed: int
+) -> keras.Model:
+    """Conditional VAE: encoder and decoder also see the one-hot class label."""
+    encoder, decoder = build_networks(config, condition_dim=NUM_CLASSES)
+    return CVAE(encoder, decoder, options=options, **vae_arguments(config, seed))
