@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from mnist_vae import __version__
+from mnist_vae.errors import MnistVaeError, UsageError
 
 # command name -> "module:attribute"; nothing heavy is imported until one runs.
 COMMANDS = {
@@ -76,6 +78,11 @@ class LazyGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except MnistVaeError as error:  # raised while a command loads (e.g. a wrong backend)
+            if os.environ.get("MNIST_VAE_DEBUG") == "1":
+                raise
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(2 if isinstance(error, UsageError) else 1)
         sys.exit(result if isinstance(result, int) else 0)
 
 

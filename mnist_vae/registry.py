@@ -111,22 +111,24 @@ class Registry(Generic[T]):
         return add if obj is None else add(obj)
 
     @contextlib.contextmanager
-    def temporary(self, obj: T, *, name: str | None = None) -> Iterator[T]:
-        """Register ``obj`` for the duration of a ``with`` block (tests, experiments).
+    def isolated(self) -> Iterator[Registry[T]]:
+        """A ``with`` block whose registrations are undone when it ends (tests, notebooks).
 
-        Whatever was registered under the name before comes back afterwards.
+        Entries replaced inside the block come back; new ones are removed.
         """
         self._ensure_loaded()
-        key = name or obj.__name__
-        previous = self._entries.get(key)
-        self.register(obj, name=key, override=True)
+        saved = dict(self._entries)
         try:
-            yield obj
+            yield self
         finally:
-            if previous is None:
-                self._entries.pop(key, None)
-            else:
-                self._entries[key] = previous
+            self._entries.clear()
+            self._entries.update(saved)
+
+    @contextlib.contextmanager
+    def temporary(self, obj: T, *, name: str | None = None) -> Iterator[T]:
+        """Register ``obj`` (under ``name``) for the duration of a ``with`` block."""
+        with self.isolated():
+            yield self.register(obj, name=name, override=True)
 
     def get(self, name: str) -> T:
         """Return the builder registered as ``name``, or fail listing close matches."""

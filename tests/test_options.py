@@ -1,0 +1,109 @@
+"""Strategy options are declared once (on their dataclass) and checked by type."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.cli.main import cli
+from mnist_vae.cli.options import builtin_strategy_options, strategy_options
+from mnist_vae.config import StrategyOptions, option
+from mnist_vae.errors import UsageError
+from mnist_vae.models import build_model, model_config, with_options
+from mnist_vae.registry import strategies
+from mnist_vae.zoo.strategies.vaegan import VAEGAN, VaeGanOptions
+
+
+def conflicts(owners_by_name: dict[str, list]) -> list[str]:
+    """Options that two strategies declare with a different type or help text."""
+    found = []
+    for name, owners in owners_by_name.items():
+        kinds = {str(typing.get_type_hints(kind)[name]) for _, _, kind in owners}
+        helps = {spec.metadata.get("help") for _, spec, _ in owners}
+        if len(kinds) > 1 or len(helps) > 1:
+            found.append(f"{name}: {', '.join(owner for owner, _, _ in owners)}")
+    return found
+
+
+def test_built_in_strategies_agree_on_every_shared_option_name():
+    assert conflicts(builtin_strategy_options()) == []
+
+
+def test_a_shared_option_with_another_type_is_a_conflict():
+    @dataclasses.dataclass(frozen=True)
+    class Whole(StrategyOptions):
+        gamma: int = option(1, "Weight of the feature reconstruction in the decoder's loss.")
+
+    owners = builtin_strategy_options()
+    owners["gamma"] = [*owners["gamma"], ("other", dataclasses.fields(Whole)[0], Whole)]
+    assert conflicts(owners) == ["gamma: vaegan, other"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"balance": "no"}, "--balance must be true or false, got 'no'"),
+        ({"feature_layer": 1.5}, "--feature-layer must be a whole number, got 1.5"),
+        ({"feature_layer": True}, "--feature-layer must be a whole number, got True"),
+        ({"feature_layer": 0}, "--feature-layer must be >= 1, got 0"),
+        ({"feature_variance": 0}, "--feature-variance must be > 0, got 0.0"),
+        ({"gamma": float("nan")}, "--gamma must be a finite number"),
+        ({"discriminator": 3}, "--discriminator must be text, got 3"),
+        ({"discriminator": "dcgann"}, "did you mean 'dcgan'"),
+    ],
+)
+def test_option_values_are_type_checked(values, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        VaeGanOptions(**values)
+
+
+def test_numbers_are_converted_to_the_declared_type():
+    assert VaeGanOptions(gamma=1).gamma == 1.0 and isinstance(VaeGanOptions(gamma=1).gamma, float)
+
+
+def test_option_from_the_cli_is_type_checked_before_any_work(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--strategy", "vaegan", "--option", "balance=no",
+                                      "--out", str(tmp_path / "run")])  # fmt: skip
+    assert result.exit_code == 2
+    assert "--balance must be true or false, got 'no'" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_vaegan_built_from_python_has_the_cli_defaults():
+    from_cli = build_model(model_config("net1", strategy="vaegan"))
+    encoder, decoder = from_cli.encoder, from_cli.decoder
+    direct = VAEGAN(encoder, decoder, from_cli.discriminator, latent_dim=2)
+    assert direct.options == from_cli.options == VaeGanOptions()
+    assert (direct.options.feature_layer, direct.options.gamma) == (1, 0.1)
+
+
+def test_train_help_lists_every_built_in_option_with_its_help():
+    result = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for name, owners in builtin_strategy_options().items():
+        _, spec, _ = owners[0]
+        assert "--" + name.replace("_", "-") in text, name
+        assert " ".join(spec.metadata["help"].split()) in text, name
+
+
+def test_a_new_strategy_file_in_the_zoo_gets_its_flag_without_a_cli_edit():
+    @dataclasses.dataclass(frozen=True)
+    class RampOptions(StrategyOptions):
+        ramp_steps: int = option(10, "Steps of the ramp.", minimum=1)
+
+    @with_options(RampOptions)
+    def ramp(config, options, context, seed):
+        """A strategy that exists only in this test."""
+
+    ramp.__module__ = "mnist_vae.zoo.strategies.ramp"  # as if it were zoo/strategies/ramp.py
+    with strategies.temporary(ramp):
+        command = strategy_options(click.command()(lambda **values: values))
+    flags = {opt for param in command.params for opt in param.opts}
+    assert "--ramp-steps" in flags
+    ramp_param = next(p for p in command.params if "--ramp-steps" in p.opts)
+    assert isinstance(ramp_param.type, click.IntRange) and ramp_param.type.min == 1
