@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from mnist_vae.models.sampling import sample_digits
 from mnist_vae.runs import load_run
-from mnist_vae.runs.figures import tile
+from mnist_vae.runs.figures import save_figure, tile
 
 
 def sharpness(images: np.ndarray) -> float:
@@ -41,9 +38,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    figure, axes = plt.subplots(
-        1, len(args.runs), figsize=(4.2 * len(args.runs), 4.6), squeeze=False
-    )
+    figure = Figure(figsize=(4.2 * len(args.runs), 4.6))
+    axes = figure.subplots(1, len(args.runs), squeeze=False)
     for axis, path in zip(axes[0], args.runs, strict=True):
         run = load_run(path)
         model = run.load_model()
@@ -71,8 +67,7 @@ def main() -> None:
             f"test -ELBO {test:.1f} nats, sharpness {score:.3f}",
             fontsize=10,
         )
-    figure.tight_layout()
-    figure.savefig(args.out, dpi=110)
+    save_figure(figure, args.out)
     print(f"wrote {args.out}")
 
 

@@ -81,7 +81,7 @@ def measure(args) -> None:
         export = export_run(run, Path(scratch) / "export")
         decode = tf.saved_model.load(str(export)).signatures["decode"]
         codes = tf.constant(
-            np.random.default_rng(0).standard_normal((args.count, model.latent_dim)), tf.float32
+            np.random.default_rng(0).standard_normal((args.count, *model.latent_shape)), tf.float32
         )
         extra = {}
         if model.conditional:
@@ -98,7 +98,8 @@ def measure(args) -> None:
         )
         rates["mnist-vae sample (whole command)"] = args.count / seconds
 
-    print(f"{args.count} images from {args.run} ({model.latent_dim}-D latent), median of "
+    shape = tuple(model.latent_shape)
+    print(f"{args.count} images from {args.run} (latent shape {shape}), median of "
           f"{args.repeats}:")  # fmt: skip
     for name, rate in rates.items():
         print(f"  {name:34s} {rate:10.0f} images/s")
