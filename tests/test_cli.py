@@ -212,18 +212,19 @@ def test_sample_rejects_a_digit_out_of_range(trained_run):
     assert_one_line_error(invoke("sample", out, "--digit", 12), 2, "--digit")
 
 
-def test_zoo_survives_a_broken_builder(monkeypatch):
+def test_zoo_survives_a_broken_builder():
     from mnist_vae.registry import encoders
 
     def broken(latent_dim):
         """A plugin encoder with a bug."""
         raise NotImplementedError("not yet")
 
-    monkeypatch.setitem(encoders._entries, "broken", broken)
-    result = invoke("zoo")
+    with encoders.temporary(broken):
+        result = invoke("zoo")
+        listing = invoke("zoo", "--json")
     assert result.exit_code == 0, result.output
     assert "broken" in result.output and "NotImplementedError" in result.output
-    rows = {row["name"]: row for row in json.loads(invoke("zoo", "--json").output)["encoders"]}
+    rows = {row["name"]: row for row in json.loads(listing.output)["encoders"]}
     assert rows["broken"]["params"] is None and "not yet" in rows["broken"]["error"]
     assert rows["net1"]["params"] == 31_364
 

@@ -193,6 +193,100 @@ def test_contains_len_iter(widgets):
 
 
 # ---------------------------------------------------------------------------
+# Registry.temporary: a registration for one block
+
+
+def test_temporary_registers_for_the_block_and_removes_a_new_entry(widgets):
+    def gear():
+        """A temporary gear."""
+
+    _fill(widgets, "kept")
+    with widgets.temporary(gear) as registered:  # named after the function by default
+        assert registered is gear
+        assert widgets.get("gear") is gear
+        assert widgets.names() == ["gear", "kept"]
+    assert "gear" not in widgets
+    assert widgets.names() == ["kept"]
+
+
+def test_temporary_restores_a_previous_entry(widgets):
+    def original():
+        return 1
+
+    def replacement():
+        return 2
+
+    widgets.register(original, name="part")
+    with widgets.temporary(replacement, name="part"):
+        assert widgets.get("part") is replacement
+        assert len(widgets) == 1
+    assert widgets.get("part") is original
+    assert widgets.names() == ["part"]
+
+
+def test_temporary_cleans_up_after_an_exception(widgets):
+    def original():
+        return 1
+
+    def replacement():
+        return 2
+
+    def gear():
+        return 3
+
+    widgets.register(original, name="part")
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        widgets.temporary(replacement, name="part"),
+        widgets.temporary(gear),
+    ):
+        assert widgets.names() == ["gear", "part"]
+        raise RuntimeError("boom")
+    assert widgets.get("part") is original
+    assert "gear" not in widgets
+    assert widgets.names() == ["part"]
+
+
+def test_temporary_nests(widgets):
+    def outer():
+        return 1
+
+    def inner():
+        return 2
+
+    with widgets.temporary(outer, name="part"):
+        with widgets.temporary(inner, name="part"):
+            assert widgets.get("part") is inner
+        assert widgets.get("part") is outer
+    assert "part" not in widgets
+
+
+def test_temporary_rejects_a_bad_name_and_changes_nothing(widgets):
+    _fill(widgets, "kept")
+    with pytest.raises(ValueError, match="valid identifier"), widgets.temporary(lambda: None):
+        pytest.fail("the block must not run")
+    assert widgets.names() == ["kept"]
+
+
+def test_temporary_loads_plugins_first_and_restores_theirs(monkeypatch):
+    """A plugin's entry shadowed before anything loaded still comes back afterwards."""
+    loader = PluginLoader()
+    widgets = Registry("widget", loader)
+    _install(monkeypatch, [_module_plugin(widgets, "from_module")])
+
+    def stand_in():
+        return 0
+
+    with widgets.temporary(stand_in, name="from_module"):
+        assert loader.loaded
+        assert widgets.get("from_module") is stand_in
+    plugin_builder = widgets.get("from_module")
+    assert plugin_builder is not stand_in
+    assert widgets.summary("from_module") == "Registered by a module plugin."
+    assert widgets.names() == ["from_module"]
+
+
+# ---------------------------------------------------------------------------
 # PluginLoader with fake entry points
 
 
@@ -396,12 +490,13 @@ def test_loading_happens_once_across_registries(monkeypatch):
 
 def test_builtins_import_lazily_before_plugins(monkeypatch, tmp_path):
     """Built-in modules import on first need and may look names up while they register."""
-    widgets = Registry("widget")
+    builtin = "mnist_vae_test_builtin_widgets"
+    loader = PluginLoader(builtins=(builtin,))
+    widgets = Registry("widget", loader)
     hooks = types.ModuleType("mnist_vae_test_widget_hooks")
     hooks.widgets = widgets
     hooks.seen = None
     monkeypatch.setitem(sys.modules, hooks.__name__, hooks)
-    builtin = "mnist_vae_test_builtin_widgets"
     (tmp_path / f"{builtin}.py").write_text(
         textwrap.dedent(
             f"""
@@ -418,12 +513,10 @@ def test_builtins_import_lazily_before_plugins(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, builtin, raising=False)
 
-    loader = PluginLoader(builtins=(builtin,))
-    widgets._loader = loader
     order: list[str] = []
 
-    def plugin_load():
-        order.append("plugin sees " + ",".join(widgets._entries))
+    def plugin_load():  # a plugin may look names up too: loading is not re-entered
+        order.append("plugin sees " + ",".join(widgets.names()))
         return types.ModuleType("fake")
 
     _install(monkeypatch, [FakeEntryPoint("late", plugin_load)])

@@ -77,16 +77,16 @@ def test_larger_latents_get_a_pca_projection_and_no_grid(tmp_path, small_mnist_n
     assert run.digit_means().shape == (10, 4)
 
 
-def test_divergence_raises_and_writes_nothing(tmp_path, small_mnist_npz, monkeypatch):
+def test_divergence_raises_and_writes_nothing(tmp_path, small_mnist_npz):
     from mnist_vae.registry import likelihoods
 
     def exploding(x, logits, *, variance=1.0):
         return logits[:, 0, 0, 0] * float("nan")
 
-    monkeypatch.setitem(likelihoods._entries, "exploding", exploding)
-    config = quick_config(small_mnist_npz, likelihood="exploding")
-    with pytest.raises(RunError, match="diverged"):
-        train(config, tmp_path / "run", progress=False, report=lambda m: None)
+    with likelihoods.temporary(exploding):
+        config = quick_config(small_mnist_npz, likelihood="exploding")
+        with pytest.raises(RunError, match="diverged"):
+            train(config, tmp_path / "run", progress=False, report=lambda m: None)
     assert not (tmp_path / "run").exists()
     assert list(tmp_path.iterdir()) == []
 

@@ -56,14 +56,16 @@ def test_missing_networks_are_a_config_error():
         model_config(None, encoder="net1")
 
 
-def test_mismatched_plugin_networks_fail_in_one_line(monkeypatch):
+def test_mismatched_plugin_networks_fail_in_one_line():
     """A third-party decoder with the wrong output shape is caught before training."""
     import keras
 
     def bad_decoder(latent_dim):
         return keras.Sequential([keras.Input((latent_dim,)), keras.layers.Dense(10)])
 
-    monkeypatch.setitem(decoders._entries, "bad", bad_decoder)
-    with pytest.raises(ConfigError, match=r"expected \(2,\) -> \(28, 28, 1\)") as info:
+    with (
+        decoders.temporary(bad_decoder, name="bad"),
+        pytest.raises(ConfigError, match=r"expected \(2,\) -> \(28, 28, 1\)") as info,
+    ):
         build_model(model_config(None, encoder="net1", decoder="bad"))
     assert "\n" not in str(info.value)
