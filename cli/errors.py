@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from mnist_vae.errors import MnistVaeError, UsageError
+from mnist_vae.errors import MnistVaeError, UsageError, first_line
 
 
 def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,7 +35,7 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as error:  # unexpected: say what, offer the traceback
             if debug:
                 raise
-            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            message = first_line(error) if str(error).strip() else ""
             raise click.ClickException(
                 f"unexpected {type(error).__name__}: {message} "
                 "(rerun with --debug for the traceback)"
