@@ -173,7 +173,7 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
 
     from mnist_vae.io import check_output_dir
 
-    check_output_dir(out, overwrite=overwrite)  # fail before loading data or TensorFlow
+    check_output_dir(out, overwrite=overwrite)  # fail before loading data or training
     from mnist_vae.training import train as run_training
 
     def say(message: str) -> None:
