@@ -33,11 +33,14 @@ def binary_cross_entropy_with_logits(logits, targets):
     )
 
 
+def kl_per_dimension(mean, log_variance):
+    """KL(N(mean, exp(log_variance)) || N(0, 1)) of each latent dimension, same shape."""
+    return -0.5 * (1.0 + log_variance - keras.ops.square(mean) - keras.ops.exp(log_variance))
+
+
 def kl_to_standard_normal(mean, log_variance):
     """KL(N(mean, exp(log_variance)) || N(0, I)) per row, summed over latent dims."""
-    return -0.5 * keras.ops.sum(
-        1.0 + log_variance - keras.ops.square(mean) - keras.ops.exp(log_variance), axis=-1
-    )
+    return keras.ops.sum(kl_per_dimension(mean, log_variance), axis=-1)
 
 
 def standard_normal_log_density(z):
