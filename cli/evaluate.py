@@ -18,8 +18,12 @@ from mnist_vae.cli.options import data_option, debug_option, run_argument, seed_
 )
 @click.option(
     "--binarize",
-    is_flag=True,
-    help="Evaluate on MNIST thresholded at 0.5 (TensorFlow's CVAE tutorial).",
+    type=click.Choice(["none", "threshold", "dynamic"]),
+    is_flag=False,
+    flag_value="threshold",
+    default=None,
+    help="Test on binary pixels: threshold (also plain --binarize) at 0.5, or dynamic (one "
+    "fixed-seed draw from the grey levels); none for grey levels. [default: as the run trained]",
 )
 @click.option(
     "--samples",
@@ -62,7 +66,9 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     from rich.console import Console
     from rich.table import Table
 
-    suffix = " (binarized test set)" if binarize else ""
+    mode = binarize or loaded.config.train.binarize
+    suffix = {"none": "", "threshold": " (thresholded test set)",
+              "dynamic": " (dynamically binarized test set)"}[mode]  # fmt: skip
     table = Table(title=f"{loaded.path}{suffix}")
     table.add_column("metric")
     table.add_column("value", justify="right")

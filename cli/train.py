@@ -115,8 +115,13 @@ class TrainSize(click.ParamType):
 @overwrite_option
 @click.option(
     "--binarize",
-    is_flag=True,
-    help="Train (and test) on MNIST thresholded at 0.5, as TensorFlow's CVAE tutorial does.",
+    type=click.Choice(["threshold", "dynamic"]),
+    is_flag=False,
+    flag_value="threshold",
+    default=None,
+    help="Binary pixels. threshold (also plain --binarize): MNIST thresholded at 0.5, as "
+    "TensorFlow's CVAE tutorial does; dynamic: pixels drawn from the grey levels afresh every "
+    "epoch and the test set drawn once with a fixed seed, the VAE literature's setting.",
 )
 @click.option(
     "--precision",
@@ -163,7 +168,8 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
         model=model,
         train=TrainConfig(
             epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
-            lr_decay=lr_decay, train_size=train_size, seed=seed, data=data, binarize=binarize,
+            lr_decay=lr_decay, train_size=train_size, seed=seed, data=data,
+            binarize=binarize or "none",
             precision=precision, distribute=distribute,
         ),
     )  # fmt: skip

@@ -22,6 +22,9 @@ NUM_CLASSES = 10
 # (mnist_vae.training.distribution), named here so the config checks them cheaply.
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 DISTRIBUTIONS = ("none", "mirrored", "multiworker")
+# Binary pixels: none (grey levels), threshold at 0.5 (TensorFlow's CVAE tutorial), or
+# dynamic (resampled from the grey levels every epoch, the VAE literature's setting).
+BINARIZATIONS = ("none", "threshold", "dynamic")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -92,7 +95,7 @@ class TrainConfig:
     train_size: int | None = 20_000
     seed: int = 0
     data: str | None = None
-    binarize: bool = False  # threshold pixels at 0.5, as TensorFlow's CVAE tutorial does
+    binarize: str = "none"  # one of BINARIZATIONS; runs of 0.3 recorded true/false
     # Compute precision while training (mnist_vae.training.precision); runs record the
     # resolved one.
     # float32 by default: bfloat16 trains 1.6x faster on AMX CPUs but ends 2-3 nats worse.
@@ -101,6 +104,12 @@ class TrainConfig:
     distribute: str = "none"
 
     def __post_init__(self) -> None:
+        if isinstance(self.binarize, bool):  # config.json of 0.3 runs
+            object.__setattr__(self, "binarize", "threshold" if self.binarize else "none")
+        _require(
+            self.binarize in BINARIZATIONS,
+            f"binarize must be one of {', '.join(BINARIZATIONS)}, got {self.binarize!r}",
+        )
         _require(
             self.distribute in DISTRIBUTIONS,
             f"distribute must be one of {', '.join(DISTRIBUTIONS)}, got {self.distribute!r}",

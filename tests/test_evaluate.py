@@ -76,7 +76,7 @@ def test_binarized_evaluation_is_kept_apart(tiny_run, small_mnist_npz):
             "--data", str(small_mnist_npz)]  # fmt: skip
     assert CliRunner().invoke(cli, args).exit_code == 0
     metrics = json.loads((tiny_run.path / "metrics.json").read_text())
-    assert metrics["evaluation_binarized"]["binarized"] is True
+    assert metrics["evaluation_binarized"]["binarized"] == "threshold"
     assert "frechet_distance" not in metrics["evaluation_binarized"]
     rows = json.loads(CliRunner().invoke(cli, ["compare", str(tiny_run.path), "--json"]).output)
     assert rows[0]["bin. -ELBO"] == metrics["evaluation_binarized"]["negative_elbo"]

@@ -6,16 +6,24 @@ uint8 arrays into what the models eat.
 """
 
 from mnist_vae.data.loading import ENV_VAR, MnistData, load_mnist
-from mnist_vae.data.pipeline import binarized, make_dataset, to_float_images
+from mnist_vae.data.pipeline import (
+    binarize_test_set,
+    binarized,
+    make_dataset,
+    sampled_binary,
+    to_float_images,
+)
 from mnist_vae.data.subsets import content_keys, select_training_set, stratified_counts
 
 __all__ = [
     "ENV_VAR",
     "MnistData",
+    "binarize_test_set",
     "binarized",
     "content_keys",
     "load_mnist",
     "make_dataset",
+    "sampled_binary",
     "select_training_set",
     "stratified_counts",
     "to_float_images",

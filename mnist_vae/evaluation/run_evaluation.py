@@ -14,10 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from mnist_vae.config import NUM_CLASSES
-from mnist_vae.data import MnistData, binarized, load_mnist, to_float_images
+from mnist_vae.data import MnistData, binarize_test_set, load_mnist, to_float_images
 from mnist_vae.runs import Run
 
 DEFAULT_IW_SAMPLES = 200
+# Where metrics.json keeps an evaluation, by the test set's binarization.
+EVALUATION_KEYS = {
+    "none": "evaluation",
+    "threshold": "evaluation_binarized",
+    "dynamic": "evaluation_dynamic_binarized",
+}
 DEFAULT_QUALITY_SAMPLES = 10_000
 LABELLED_PER_DIGIT = 1_000
 
@@ -27,7 +33,7 @@ def evaluate_run(
     *,
     data: MnistData | None = None,
     iw_samples: int = DEFAULT_IW_SAMPLES,
-    binarize: bool = False,
+    binarize: str | None = None,
     quality: bool = True,
     quality_samples: int = DEFAULT_QUALITY_SAMPLES,
     reference_path: str | Path | None = None,
@@ -41,10 +47,11 @@ def evaluate_run(
     from mnist_vae.models.inference import evaluate_elbo, reconstruct
 
     started = time.perf_counter()
-    binarize = binarize or run.config.train.binarize  # a model trained binarized is judged so
+    # A model trained on binary pixels is judged on them, in the same way, by default.
+    binarize = binarize or run.config.train.binarize
     model = run.load_model()
     data = data or load_mnist(run.config.train.data, report=report)
-    x_float = to_float_images(binarized(data.x_test) if binarize else data.x_test)
+    x_float = to_float_images(binarize_test_set(data.x_test, binarize))
     labels = data.y_test.astype("int32") if model.conditional else None
     elbo = evaluate_elbo(model, x_float, data.y_test)
     iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed)
@@ -63,7 +70,7 @@ def evaluate_run(
         )
     result["seconds"] = round(time.perf_counter() - started, 1)
     if write:
-        run.add_metrics("evaluation_binarized" if binarize else "evaluation", result)
+        run.add_metrics(EVALUATION_KEYS[binarize], result)
     return result
 
 

@@ -57,7 +57,10 @@ class Fitter:
             steps_per_execution=steps_per_execution,
         )
         seed = config.train.seed
-        self.train_ds = make_dataset(x_train, y_train, batch_size, shuffle=True, seed=seed)
+        dynamic = config.train.binarize == "dynamic"
+        self.train_ds = make_dataset(
+            x_train, y_train, batch_size, shuffle=True, seed=seed, resample_binary=dynamic
+        )
         # Per-epoch monitoring on a fixed stratified fifth of the test set; the run's
         # test metrics are computed on all of it after training.
         watched = select_training_set(x_test, y_test, min(len(x_test), VALIDATION_IMAGES), 0)

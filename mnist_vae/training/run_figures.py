@@ -30,6 +30,8 @@ def write_run_figures(
     test_labels = data.y_test.astype("int32") if conditional else None
     x_test = to_float_images(data.x_test)
     means = class_means(encode_codes(model, to_float_images(x_train), train_labels), y_train)
+    # (under dynamic binarization x_train holds grey levels: their codes are the means of
+    # the binary draws' codes to first order, which is what sampling around a mean needs)
     test_codes = encode_codes(model, x_test, test_labels)
     out = Path(folder) / "figures"
     out.mkdir()

@@ -18,7 +18,14 @@ import numpy as np
 
 from mnist_vae.backend import prepare_backend, quiet_tensorflow_startup
 from mnist_vae.config import RunConfig
-from mnist_vae.data import MnistData, binarized, load_mnist, select_training_set, to_float_images
+from mnist_vae.data import (
+    MnistData,
+    binarize_test_set,
+    binarized,
+    load_mnist,
+    select_training_set,
+    to_float_images,
+)
 from mnist_vae.errors import RunError
 from mnist_vae.io import check_output_dir, staged_dir
 from mnist_vae.runs import Run, load_run, write_run_files
@@ -74,9 +81,11 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
         data = load_mnist(config.train.data, report=say)
     data_seconds = time.perf_counter() - started
     say(f"{data.describe()} [{data_seconds:.1f} s]")
-    if config.train.binarize:
+    mode = config.train.binarize
+    if mode != "none":  # dynamic: the training images stay grey; the pipeline samples them
+        train_images = binarized(data.x_train) if mode == "threshold" else data.x_train
         data = dataclasses.replace(
-            data, x_train=binarized(data.x_train), x_test=binarized(data.x_test)
+            data, x_train=train_images, x_test=binarize_test_set(data.x_test, mode)
         )
     seed = config.train.seed
     keras.utils.set_random_seed(seed)
