@@ -7,7 +7,7 @@ is imported (by us or by you), the zoo's Keras classes are registered with it, s
 
     >>> import mnist_vae
     >>> mnist_vae.architectures.names()
-    ['net1', 'net2', 'net3', 'net4', 'resconv']
+    ['mlp', 'net1', 'net2', 'net3', 'net4', 'resconv']
 """
 
 from __future__ import annotations

@@ -679,7 +679,7 @@ def test_import_and_cli_help_do_not_import_tensorflow(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["stages"] == {"import": [], "cli --help": []}
-    assert report["architectures"] == ["net1", "net2", "net3", "net4", "resconv"]
+    assert report["architectures"] == ["mlp", "net1", "net2", "net3", "net4", "resconv"]
     assert "did you mean 'net1'" in report["unknown"]
     assert report["encoder"] == "net1"
     assert report["help_exit"] == 0
@@ -692,7 +692,7 @@ def test_import_and_cli_help_do_not_import_tensorflow(tmp_path):
 
 
 def test_builtin_registry_contents():
-    assert mnist_vae.architectures.names() == ["net1", "net2", "net3", "net4", "resconv"]
+    assert mnist_vae.architectures.names() == ["mlp", "net1", "net2", "net3", "net4", "resconv"]
     assert "vae" in mnist_vae.strategies.names()
     assert mnist_vae.likelihoods.names() == ["bernoulli", "gaussian"]
     assert mnist_vae.optimizers.names() == ["adam", "sgdm"]

@@ -34,3 +34,9 @@ def net4() -> Architecture:
 def resconv() -> Architecture:
     """Residual conv nets (ours) for larger latents: try --latent-dim 16 --lr 0.001."""
     return Architecture(encoder="resconv", decoder="resconv")
+
+
+@architectures.register
+def mlp() -> Architecture:
+    """The IWAE paper's one-stochastic-layer MLP (Burda et al. 2016): use --latent-dim 50."""
+    return Architecture(encoder="mlp", decoder="mlp")

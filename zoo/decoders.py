@@ -81,3 +81,19 @@ def resconv(input_dim: int) -> keras.Model:
     h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="swish")(h)
     logits = layers.Conv2D(1, 3, padding="same")(h)
     return keras.Model(codes, logits, name="resconv_decoder")
+
+
+@decoders.register
+def mlp(input_dim: int) -> keras.Model:
+    """Burda et al. (2016)'s one-layer MLP decoder: dense 200, 200 (tanh), dense 784."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((input_dim,)),
+            layers.Dense(200, activation="tanh"),
+            layers.Dense(200, activation="tanh"),
+            layers.Dense(28 * 28),
+            layers.Reshape((28, 28, 1)),
+        ],
+        name="mlp_decoder",
+    )

@@ -80,3 +80,19 @@ def resconv(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) ->
     h = layers.Flatten()(h)
     h = layers.Dense(256, activation="swish")(h)
     return keras.Model(images, layers.Dense(2 * latent_dim)(h), name="resconv_encoder")
+
+
+@encoders.register
+def mlp(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
+    """Burda et al. (2016)'s one-layer MLP: dense 200, 200 (tanh), dense 2*latent."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Flatten(),
+            layers.Dense(200, activation="tanh"),
+            layers.Dense(200, activation="tanh"),
+            layers.Dense(2 * latent_dim),
+        ],
+        name="mlp_encoder",
+    )
