@@ -195,7 +195,9 @@ def _print_table(results: dict) -> None:
     "pseudo_inputs=500). Repeatable.",
 )
 @seed_option("Random seed: initial weights, shuffling, binary draws and importance samples.")
-@click.option("--quick", is_flag=True, help="One epoch on 2,000 images, 200 test images.")
+@click.option(
+    "--quick", is_flag=True, help="One epoch per model, 200 test images: checks the pipeline."
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),

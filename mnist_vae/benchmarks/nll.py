@@ -72,7 +72,7 @@ class NllConfig:
         options = {name: value for name, value in self.options.items() if name in declared}
         train = TrainConfig(
             epochs=1 if self.quick else self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, train_size=2000 if self.quick else None,
+            learning_rate=self.learning_rate, train_size=None,
             seed=self.seed, binarize=self.binarize,
         )  # fmt: skip
         model = model_config(self.arch, strategy=strategy, latent_dim=self.latent_dim,
@@ -162,6 +162,8 @@ def run_nll_benchmark(
                 run, data, iw_samples=config.iw_samples, seed=config.seed,
                 test_images=200 if config.quick else None, progress=tracker,
             )  # fmt: skip
+            if run.path.is_relative_to(stage):  # where the run will be once out is in place
+                row["run"] = str(Path(out) / run.path.relative_to(stage))
             report(f"  {name}: NLL {row['nll']:.2f} nats (K={config.iw_samples}, "
                    f"{row['nll_seconds']:.0f} s)")  # fmt: skip
             rows.append(row)

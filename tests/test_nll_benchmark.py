@@ -1,0 +1,76 @@
+"""``mnist-vae benchmark nll``: the NLL table, end to end on a small slice, and its parts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.benchmarks.nll import NllConfig, active_units
+from mnist_vae.cli.main import cli
+from mnist_vae.errors import UsageError
+
+
+def test_active_units_count_dimensions_whose_mean_varies():
+    codes = np.zeros((100, 4))
+    codes[:, 0] = np.linspace(-1, 1, 100)  # variance 0.34: active
+    codes[:, 1] = np.linspace(-0.1, 0.1, 100)  # variance 0.0034: inactive
+    codes[:, 2] = 5.0  # constant: inactive
+    codes[:, 3] = np.tile([-0.2, 0.2], 50)  # variance 0.04: active
+    assert active_units(codes) == 2
+
+
+def test_options_reach_only_the_strategies_that_declare_them():
+    config = NllConfig(strategies=("vae", "iwae"), options={"iw_samples": 7}, quick=True)
+    assert config.run_config("iwae").model.options == {"iw_samples": 7}
+    assert config.run_config("vae").model.options == {}
+    assert config.run_config("vae").train.binarize == "dynamic"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--strategies", "vea"], "did you mean 'vae'"),
+        (["--strategies", ""], "give strategies to train or runs to measure"),
+        (["--strategies", "iwae", "--option", "iw_samples=0"], "--iw-samples must be >= 1"),
+        (["--arch", "mpl"], "did you mean 'mlp'"),
+    ],
+)
+def test_usage_errors_exit_2_before_any_work(tmp_path, args, fragment):
+    result = CliRunner().invoke(cli, ["benchmark", "nll", *args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_quick_benchmark_trains_measures_and_writes_its_table(tmp_path, small_mnist_npz):
+    out = tmp_path / "nll"
+    args = ["benchmark", "nll", "--quick", "--strategies", "vae,iwae", "--iw-samples", "20",
+            "--latent-dim", "4", "--data", str(small_mnist_npz), "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    rows = {row["strategy"]: row for row in results["rows"]}
+    assert sorted(rows) == ["iwae", "vae"]
+    for row in rows.values():
+        assert row["iw_samples"] == 20 and row["binarize"] == "dynamic"
+        # The importance-sampled NLL is a tighter bound than the ELBO (up to sampling noise).
+        assert row["nll"] <= row["negative_elbo"] + 1.0
+        assert 0 <= row["active_units"] <= 4 and row["anchor"][1] > 80
+    assert (out / "nll.png").stat().st_size > 0
+    assert "test NLL" in result.output and "Burda et al. 2016" in result.output
+
+    again = tmp_path / "again"  # an existing run is measured without training
+    args = ["benchmark", "nll", "--strategies", "", "--run", rows["vae"]["run"],
+            "--iw-samples", "20", "--quick", "--data", str(small_mnist_npz), "--out", str(again)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    measured = json.loads((again / "results.json").read_text())["rows"]
+    assert [row["strategy"] for row in measured] == ["vae"]
+
+
+def test_config_refuses_a_zero_sample_count():
+    with pytest.raises(UsageError, match="iw_samples must be at least 1"):
+        NllConfig(iw_samples=0)
