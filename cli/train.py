@@ -150,7 +150,7 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
     images, 40 epochs, batch 400, Adam at a constant learning rate of 0.005.
-    Options marked [vaegan] or [classifier] apply to that --strategy only.
+    Options marked [STRATEGY] apply to that --strategy only (see docs/strategies.md).
     """
     from mnist_vae.config import RunConfig, TrainConfig
     from mnist_vae.models import model_config

@@ -253,7 +253,7 @@ def test_encoder_and_decoder_without_arch_record_no_architecture(tmp_path, small
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["--gamma", "0.5"], ["strategy 'vae' takes no options, got gamma"]),
+        (["--gamma", "0.5"], ["option gamma does not apply to strategy 'vae'"]),
         (["--strategy", "vaegan", "--task-weight", "2"], ["option task_weight does not apply"]),
         (["--strategy", "vaegan", "--option", "gama=2"], ["option gama does not apply", "gamma"]),
         (["--strategy", "vaegan", "--option", "gamma"], ["'gamma' is not NAME=VALUE"]),

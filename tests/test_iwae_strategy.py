@@ -70,3 +70,11 @@ def test_iwae_trains_and_reports_its_bound(model, mnist):
     # -L_K <= -L_1 on average, and -L_1 is the one-sample negative ELBO that `loss` tracks
     assert logs["iwae_bound"][0] <= logs["loss"][0] + 1.0
     assert model.options.iw_samples == 5
+
+
+@pytest.mark.parametrize("strategy", ["iwae", "btcvae"])
+def test_strategies_with_their_own_kl_weighting_refuse_beta(strategy):
+    from mnist_vae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="leave --beta at 1"):
+        build_model(model_config("net1", strategy=strategy, beta=4.0))

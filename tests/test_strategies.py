@@ -346,7 +346,8 @@ def test_every_strategy_round_trips_through_keras_format(tmp_path, batch, strate
 @pytest.mark.parametrize(
     ("strategy", "options", "message"),
     [
-        ("vae", {"gamma": 1.0}, "strategy 'vae' takes no options, got gamma"),
+        ("vae", {"gamma": 1.0}, "option gamma does not apply to strategy 'vae'"),
+        ("cvae", {"gamma": 1.0}, "strategy 'cvae' takes no options, got gamma"),
         ("vaegan", {"task_weight": 1.0}, "option task_weight does not apply to strategy 'vaegan'"),
         ("vaegan", {"discriminator": "patchgan"}, "unknown discriminator 'patchgan'"),
         ("classifier", {"task_mode": "pixels"}, "--task-mode must be one of ce, features"),

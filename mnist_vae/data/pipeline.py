@@ -60,6 +60,8 @@ def make_dataset(
     """
     import tensorflow as tf
 
+    if resample_binary and not shuffle:
+        raise ValueError("resample_binary draws per training batch; it needs shuffle=True")
     if not shuffle:
         dataset = tf.data.Dataset.from_tensor_slices(
             (to_float_images(images), labels.astype(np.int32))

@@ -16,7 +16,11 @@ training set of N images,
     log q(z_i,d)      ~ logsumexp_j log q(z_i,d | x_j) - log(N M)
 
 The test metrics stay the plain negative ELBO; the training metrics add the three
-terms' estimates.
+terms' estimates. Minimibatch-weighted sampling gives the batch's own posterior the
+weight 1/(N M) rather than 1/N, so it underestimates log q(z) (by up to log M) and the
+product of marginals more (by up to D log M): the reported total correlation reads
+high and the dimension-wise KL low by such offsets, while the three still add up to
+the one-sample KL estimate, and the gradients are the paper's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import keras
 import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.errors import ConfigError
 from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.models.steps import replica_scaled, unpack
@@ -38,10 +43,10 @@ from mnist_vae.registry import strategies
 class BtcvaeOptions(StrategyOptions):
     """The weights of the KL's three parts (Chen et al. used 1, 6, 1 on dSprites)."""
 
-    mi_weight: float = option(1.0, "alpha: weight of the mutual information term.", minimum=0)
-    tc_weight: float = option(6.0, "beta: weight of the total correlation term.", minimum=0)
+    mi_weight: float = option(1.0, "Weight of the mutual information term.", minimum=0)
+    tc_weight: float = option(6.0, "Weight of the total correlation term.", minimum=0)
     dimension_kl_weight: float = option(
-        1.0, "gamma: weight of the dimension-wise KL term.", minimum=0
+        1.0, "Weight of the dimension-wise KL term.", minimum=0
     )
 
 
@@ -116,8 +121,13 @@ class BetaTCVAE(VAE):
 def btcvae(
     config: ModelConfig, options: BtcvaeOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
-    """beta-TCVAE (Chen et al. 2018): the KL split into MI, total correlation and
-    dimension-wise KL, the total correlation weighted by --tc-weight."""
+    """beta-TCVAE (Chen et al. 2018): the KL split in three, total correlation weighted apart.
+
+    Its KL weights are its own options, so --beta must stay 1.
+    """
+    if config.beta != 1.0:
+        raise ConfigError("btcvae weighs its KL with --mi-weight, --tc-weight and "
+                          "--dimension-kl-weight; leave --beta at 1")  # fmt: skip
     encoder, decoder = build_networks(config)
     return BetaTCVAE(encoder, decoder, options=options, dataset_size=context.train_images,
                      **vae_arguments(config, seed))  # fmt: skip

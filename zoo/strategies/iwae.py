@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.errors import ConfigError
 from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
 from mnist_vae.models.steps import replica_scaled, unpack
 from mnist_vae.registry import strategies
@@ -26,7 +27,7 @@ class IwaeOptions(StrategyOptions):
     """The number of importance samples in the training objective."""
 
     iw_samples: int = option(
-        5, "Importance samples K per image in the training bound (iwae).", minimum=1
+        5, "Importance samples K per image in the training bound.", minimum=1
     )
 
 
@@ -78,5 +79,7 @@ def iwae(
     config: ModelConfig, options: IwaeOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """IWAE (Burda et al. 2016): trains on the K-sample importance-weighted bound."""
+    if config.beta != 1.0:
+        raise ConfigError("iwae's bound has no KL weight; leave --beta at 1")
     encoder, decoder = build_networks(config)
     return IWAE(encoder, decoder, options=options, **vae_arguments(config, seed))

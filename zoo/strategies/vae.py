@@ -2,7 +2,7 @@
 with the standard training knobs for its KL term.
 
 * KL warm-up: the KL weight rises linearly from 0 to beta over the first
-  ``kl_warmup_epochs`` epochs (Bowman et al. 2016; Sonderby et al. 2016).
+  ``kl_warmup_epochs`` epochs (Bowman et al. 2016; Sønderby et al. 2016).
 * Free bits (Kingma et al. 2016): each latent dimension's KL, averaged over the
   batch, is charged at least ``free_bits`` nats, so dimensions below that get no
   push towards the prior: sum_d max(free_bits, mean_batch KL_d).
@@ -127,8 +127,12 @@ class PlainVAE(VAE):
 def vae(
     config: ModelConfig, options: VaeOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
-    """Plain VAE: minimise reconstruction + beta * KL, with optional KL warm-up, free bits
-    or capacity annealing."""
+    """Plain VAE: reconstruction + beta * KL, with optional KL warm-up, free bits or capacity.
+
+    With --capacity the KL is pulled towards the target instead, so --beta must stay 1.
+    """
+    if options.capacity and config.beta != 1.0:
+        raise ConfigError("--capacity replaces --beta's KL weight; leave --beta at 1")
     encoder, decoder = build_networks(config)
     return PlainVAE(encoder, decoder, options=options, steps_per_epoch=context.steps_per_epoch,
                     **vae_arguments(config, seed))  # fmt: skip

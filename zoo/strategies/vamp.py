@@ -36,7 +36,7 @@ class VampOptions(StrategyOptions):
     """The size of the VampPrior's mixture."""
 
     pseudo_inputs: int = option(
-        500, "Learned pseudo-inputs K whose posteriors make up the prior (vamp).", minimum=1
+        500, "Learned pseudo-inputs K whose posteriors make up the prior.", minimum=1
     )
 
 
@@ -44,12 +44,13 @@ class VampOptions(StrategyOptions):
 class PseudoInputs(keras.layers.Layer):
     """K learned images in [0, 1] (clipped), started near mid-grey."""
 
-    def __init__(self, count: int, **kwargs) -> None:
+    def __init__(self, count: int, seed: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.count = int(count)
+        self.seed = seed
         self.pixels = self.add_weight(
             shape=(self.count, *IMAGE_SHAPE),
-            initializer=keras.initializers.RandomNormal(mean=0.5, stddev=0.05, seed=0),
+            initializer=keras.initializers.RandomNormal(mean=0.5, stddev=0.05, seed=seed),
             name="pixels",
         )
         self.built = True
@@ -62,7 +63,7 @@ class PseudoInputs(keras.layers.Layer):
         return self.images()
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "count": self.count}
+        return {**super().get_config(), "count": self.count, "seed": self.seed}
 
 
 def mixture_log_density(z, means, log_variances):
@@ -96,7 +97,9 @@ class VampVAE(VAE):
 
     def __init__(self, encoder, decoder, latent_dim: int, options=None, **kwargs) -> None:
         super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
-        self.pseudo_inputs = PseudoInputs(self.options.pseudo_inputs, name="pseudo_inputs")
+        self.pseudo_inputs = PseudoInputs(
+            self.options.pseudo_inputs, seed=self.seed, name="pseudo_inputs"
+        )
 
     def optimized_variables(self) -> list:
         return [*super().optimized_variables(), *self.pseudo_inputs.trainable_variables]
@@ -140,8 +143,7 @@ class VampVAE(VAE):
 def vamp(
     config: ModelConfig, options: VampOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
-    """VampPrior VAE (Tomczak & Welling 2018): the prior is a mixture of the posteriors of
-    K learned pseudo-inputs."""
+    """VampPrior VAE (Tomczak & Welling 2018): the prior mixes learned pseudo-inputs' posteriors."""
     encoder, decoder = build_networks(config)
     return VampVAE(encoder, decoder, options=options, **vae_arguments(config, seed))
 
