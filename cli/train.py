@@ -89,6 +89,7 @@ class TrainSize(click.ParamType):
     "--gaussian-variance",
     type=click.FloatRange(min=0, min_open=True),
     default=MODEL_DEFAULTS.gaussian_variance,
+    show_default="the batch's mean squared error (sigma-VAE)",
     help="Pixel variance of the gaussian likelihood.",
 )
 @click.option(

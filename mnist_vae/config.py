@@ -67,7 +67,9 @@ class ModelConfig:
     latent_dim: int = 2
     likelihood: str = "bernoulli"
     beta: float = 1.0
-    gaussian_variance: float = 1.0
+    # None: the sigma-VAE's optimal variance, the batch's mean squared error (it learns
+    # where a fixed 1.0 collapses); a number fixes it.
+    gaussian_variance: float | None = None
     # Strategy-specific settings (e.g. VAE-GAN's gamma), checked by the strategy's
     # own options dataclass; see mnist_vae.models.factory.strategy_options.
     options: dict[str, Any] = field(default_factory=dict)
@@ -77,7 +79,8 @@ class ModelConfig:
         _require(isinstance(self.options, dict), "options must be a dict of strategy settings")
         _require(self.latent_dim <= 4096, f"latent_dim must be at most 4096, got {self.latent_dim}")
         _finite_number("beta", self.beta, minimum=0.0, strict=True)
-        _finite_number("gaussian_variance", self.gaussian_variance, minimum=0.0, strict=True)
+        if self.gaussian_variance is not None:
+            _finite_number("gaussian_variance", self.gaussian_variance, minimum=0.0, strict=True)
         for name in ("encoder", "decoder", "strategy", "likelihood"):
             value = getattr(self, name)
             _require(isinstance(value, str) and value != "", f"{name} must be a non-empty name")

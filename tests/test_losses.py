@@ -69,3 +69,20 @@ def test_reconstruction_nll_rejects_unknown_likelihood():
 
     with pytest.raises(UnknownNameError, match="bernoulli"):
         reconstruction_nll("bernouli", np.zeros((1, 28, 28, 1)), np.zeros((1, 28, 28, 1)))
+
+
+def test_gaussian_default_variance_is_the_batch_mean_squared_error():
+    """sigma-VAE: with x = (0, 1) and mean (0.5, 0.5) the optimal variance is 0.25."""
+    x = np.array([[[[0.0], [1.0]]]], "float32")  # one image of two pixels
+    logits = np.zeros_like(x)  # sigmoid(0) = 0.5
+    got = keras.ops.convert_to_numpy(gaussian(x, logits))
+    # two pixels of 0.5 * 0.25 / 0.25 + 0.5 * log(2 pi 0.25)
+    np.testing.assert_allclose(got, [1.0 + math.log(math.pi / 2.0)], rtol=1e-6)
+    fixed = keras.ops.convert_to_numpy(gaussian(x, logits, variance=0.25))
+    np.testing.assert_allclose(fixed, got, rtol=1e-6)
+
+
+def test_gaussian_default_variance_has_a_floor():
+    x = np.full((1, 2, 2, 1), 0.5, "float32")
+    got = keras.ops.convert_to_numpy(gaussian(x, np.zeros_like(x)))  # a perfect fit
+    assert np.isfinite(got).all()

@@ -48,7 +48,7 @@ class VAE(keras.Model):
         latent_dim: int,
         likelihood: str = "bernoulli",
         beta: float = 1.0,
-        gaussian_variance: float = 1.0,
+        gaussian_variance: float | None = None,
         seed: int | None = None,
         options: StrategyOptions | dict | None = None,
         **kwargs,
@@ -59,7 +59,7 @@ class VAE(keras.Model):
         self.latent_dim = int(latent_dim)
         self.likelihood = likelihood
         self.beta = float(beta)
-        self.gaussian_variance = float(gaussian_variance)
+        self.gaussian_variance = None if gaussian_variance is None else float(gaussian_variance)
         self.seed = seed
         self.options = self._resolve_options(options)
         self.sampler = GaussianSample(seed=seed, dtype="float32", name="sampler")
