@@ -101,10 +101,11 @@ def _strategy_flag(option_name: str, owners: list) -> Callable[[Callable[..., An
     tags = "/".join(owner for owner, _, _ in owners)
     default = spec.default
     help_text = f"[{tags}] {spec.metadata.get('help', '')}"
-    if default is not None and not isinstance(default, bool):
-        help_text += f" [default: {default:g}]" if isinstance(default, float) else (
-            f" [default: {default}]"
-        )
+    defaults = {owner: _shown(owner_spec.default) for owner, owner_spec, _ in owners}
+    if len(set(defaults.values())) > 1:  # strategies that share an option may differ here
+        help_text += " [default: " + ", ".join(f"{o} {d}" for o, d in defaults.items()) + "]"
+    elif default is not None and not isinstance(default, bool):
+        help_text += f" [default: {_shown(default)}]"
     if annotation is bool:
         no_flag = "--no-" + option_name.replace("_", "-")
         help_text += f" [default: {flag[2:] if default else no_flag[2:]}]"
@@ -117,6 +118,10 @@ def _strategy_flag(option_name: str, owners: list) -> Callable[[Callable[..., An
         metavar=spec.metadata.get("metavar"),
         help=help_text,
     )
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -52,8 +52,8 @@ def test_one_component_is_a_gaussian():
 
 @pytest.fixture(scope="module")
 def vamp():
-    return build_model(model_config("net1", strategy="vamp", latent_dim=2,
-                                    options={"pseudo_inputs": 7}), seed=0)  # fmt: skip
+    options = {"pseudo_inputs": 7, "kl_warmup_epochs": 0}
+    return build_model(model_config("net1", strategy="vamp", latent_dim=2, options=options))
 
 
 def test_the_prior_is_the_mixture_of_the_pseudo_inputs_posteriors(vamp):
@@ -98,3 +98,18 @@ def test_the_pseudo_inputs_train_with_the_networks(vamp, mnist):
     vamp.compile(optimizer=keras.optimizers.SGD(0.1))
     vamp.fit(images, batch_size=16, epochs=1, verbose=0)
     assert not np.allclose(keras.ops.convert_to_numpy(vamp.pseudo_inputs.pixels), before)
+
+
+def test_the_kl_is_warmed_up_over_the_first_epochs():
+    """A learned prior meets constant codes half-way: the KL weight starts at 0."""
+    options = {"pseudo_inputs": 3, "kl_warmup_epochs": 4}
+    model = build_model(model_config("net1", strategy="vamp", beta=2.0, options=options))
+    model.compile(optimizer=keras.optimizers.SGD(1e-3))
+    assert float(model.kl_weight()) == 0.0
+    model.optimizer.iterations.assign(model.steps_per_epoch)  # one epoch of four
+    assert float(model.kl_weight()) == pytest.approx(0.5)
+    model.optimizer.iterations.assign(10 * model.steps_per_epoch)
+    assert float(model.kl_weight()) == pytest.approx(2.0)
+    options = {"pseudo_inputs": 3, "kl_warmup_epochs": 0}
+    off = build_model(model_config("net1", strategy="vamp", options=options))
+    assert off.kl_weight() == 1.0

@@ -133,6 +133,10 @@ class VAE(keras.Model):
     def check_distributable(self) -> None:
         """Raise ``ConfigError`` if this model cannot train under ``tf.distribute``."""
 
+    def kl_weight(self):
+        """The KL's weight in this training step: beta, unless a strategy schedules it."""
+        return self.beta
+
     def compile_from_config(self, config: dict) -> None:
         # Reloading a .keras file compiles through this; our compile is custom.
         self.compile(**keras.saving.deserialize_keras_object(config))
@@ -257,7 +261,7 @@ class VAE(keras.Model):
         images, labels = unpack(data)
         with tf.GradientTape() as tape:
             reconstruction, kl = self.elbo_terms(images, labels, training=True)
-            objective = keras.ops.mean(reconstruction) + self.beta * keras.ops.mean(kl)
+            objective = keras.ops.mean(reconstruction) + self.kl_weight() * keras.ops.mean(kl)
             objective = replica_scaled(objective)  # inside the tape, so it is differentiated
         variables = self.optimized_variables()
         gradients = tape.gradient(objective, variables)

@@ -38,6 +38,11 @@ class VampOptions(StrategyOptions):
     pseudo_inputs: int = option(
         500, "Learned pseudo-inputs K whose posteriors make up the prior.", minimum=1
     )
+    # Tomczak & Welling warmed the KL up too: a learned prior can otherwise meet the
+    # posteriors half-way before the decoder uses z, and the codes collapse.
+    kl_warmup_epochs: int = option(
+        50, "Epochs over which the KL weight rises linearly from 0 to --beta (0: off).", minimum=0
+    )
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
@@ -95,14 +100,34 @@ class VampVAE(VAE):
 
     options_class = VampOptions
 
-    def __init__(self, encoder, decoder, latent_dim: int, options=None, **kwargs) -> None:
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        latent_dim: int,
+        options=None,
+        steps_per_epoch: int = TrainingContext().steps_per_epoch,
+        **kwargs,
+    ) -> None:
         super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
+        self.steps_per_epoch = int(steps_per_epoch)  # the warm-up counts optimizer steps
         self.pseudo_inputs = PseudoInputs(
             self.options.pseudo_inputs, seed=self.seed, name="pseudo_inputs"
         )
 
     def optimized_variables(self) -> list:
         return [*super().optimized_variables(), *self.pseudo_inputs.trainable_variables]
+
+    def kl_weight(self):
+        """beta, reached linearly over the first ``kl_warmup_epochs`` epochs."""
+        epochs = self.options.kl_warmup_epochs
+        if not epochs:
+            return self.beta
+        step = keras.ops.cast(self.optimizer.iterations, "float32")
+        return self.beta * keras.ops.minimum(1.0, step / float(epochs * self.steps_per_epoch))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "steps_per_epoch": self.steps_per_epoch}
 
     def prior_components(self):
         """(means, log_variances) [K, D] of the mixture: the posteriors of the pseudo-inputs."""
@@ -145,5 +170,6 @@ def vamp(
 ) -> keras.Model:
     """VampPrior VAE (Tomczak & Welling 2018): the prior mixes learned pseudo-inputs' posteriors."""
     encoder, decoder = build_networks(config)
-    return VampVAE(encoder, decoder, options=options, **vae_arguments(config, seed))
+    return VampVAE(encoder, decoder, options=options, steps_per_epoch=context.steps_per_epoch,
+                   **vae_arguments(config, seed))  # fmt: skip
 
