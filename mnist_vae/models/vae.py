@@ -188,6 +188,14 @@ class VAE(keras.Model):
             labels = self.default_labels(count)
         return self.decode(self.sample_prior(count, seed), labels)
 
+    def transform_posterior_draws(self, z, mean, log_variance):
+        """Map Gaussian draws ``z`` [N, D] to the posterior's: (z', log|det dz'/dz|) per row.
+
+        The identity here; a flow posterior (``iaf``) overrides it, and
+        ``log_density_terms`` then scores the transformed draws.
+        """
+        return z, keras.ops.zeros(keras.ops.shape(z)[:-1])
+
     def log_density_terms(self, images, labels, samples: int, seed_generator) -> dict:
         """log p(x|z_k), log p(z_k) and log q(z_k|x) for ``samples`` draws z_k ~ q(z|x)."""
         ops = keras.ops
@@ -195,14 +203,21 @@ class VAE(keras.Model):
         batch = ops.shape(mean)[0]
         noise = keras.random.normal((samples, batch, self.latent_dim), seed=seed_generator)
         z = mean[None] + ops.exp(0.5 * log_variance)[None] * noise
-        flat_z = ops.reshape(z, (samples * batch, self.latent_dim))
+
+        def flat(tensor):
+            shape = (samples, batch, self.latent_dim)
+            return ops.reshape(ops.broadcast_to(tensor, shape), (-1, self.latent_dim))
+
+        flat_z, log_det = self.transform_posterior_draws(flat(z), flat(mean[None]),
+                                                         flat(log_variance[None]))  # fmt: skip
         tiled_labels = None if labels is None else ops.tile(labels, (samples,))
         logits = self.decode_logits(flat_z, tiled_labels)
         nll = self.reconstruction_terms(ops.tile(images, (samples, 1, 1, 1)), logits)
         # log q(z|x) from the noise itself: (z - mean)^2 / variance is noise^2, exactly.
         log_posterior = -0.5 * ops.sum(
             ops.square(noise) + log_variance[None] + LOG_TWO_PI, axis=-1
-        )
+        ) - ops.reshape(log_det, (samples, batch))
+        z = ops.reshape(flat_z, (samples, batch, self.latent_dim))
         return {
             "log_likelihood": -ops.reshape(nll, (samples, batch)),
             "log_prior": self.prior_log_density(z),

@@ -25,7 +25,7 @@ import numpy as np
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
 from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
-from mnist_vae.models.losses import LOG_TWO_PI, standard_normal_log_density
+from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.registry import strategies
 
 
@@ -151,30 +151,9 @@ class IAFVAE(VAE):
         kl = self.flowed_log_posterior(noise, log_variance, log_gates) - self.prior_log_density(z)
         return self.reconstruction_terms(images, logits), kl
 
-    def log_density_terms(self, images, labels, samples: int, seed_generator) -> dict:
-        ops = keras.ops
-        mean, log_variance = self.encode_distribution(images, labels)
-        batch = ops.shape(mean)[0]
-        noise = keras.random.normal((samples, batch, self.latent_dim), seed=seed_generator)
-        z0 = mean[None] + ops.exp(0.5 * log_variance)[None] * noise
-        tile = lambda t: ops.reshape(  # noqa: E731
-            ops.broadcast_to(t[None], (samples, batch, self.latent_dim)), (-1, self.latent_dim)
-        )
-        flat_z, log_gates = self.apply_flow(
-            ops.reshape(z0, (-1, self.latent_dim)), tile(mean), tile(log_variance)
-        )
-        tiled_labels = None if labels is None else ops.tile(labels, (samples,))
-        logits = self.decode_logits(flat_z, tiled_labels)
-        nll = self.reconstruction_terms(ops.tile(images, (samples, 1, 1, 1)), logits)
-        z = ops.reshape(flat_z, (samples, batch, self.latent_dim))
-        log_posterior = self.flowed_log_posterior(
-            noise, log_variance[None], ops.reshape(log_gates, (samples, batch))
-        )
-        return {
-            "log_likelihood": -ops.reshape(nll, (samples, batch)),
-            "log_prior": standard_normal_log_density(z),
-            "log_posterior": log_posterior,
-        }
+    def transform_posterior_draws(self, z, mean, log_variance):
+        """The flow: z_T and log|det| = sum_t sum_d log g_t,d (the base scores the rest)."""
+        return self.apply_flow(z, mean, log_variance)
 
     def posterior_parameters(self, images, labels=None) -> dict:
         """The base Gaussian's parameters and the flowed code of its mean."""
