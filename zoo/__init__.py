@@ -13,6 +13,7 @@ from mnist_vae.zoo import (
     encoders,
     likelihoods,
     optimizers,
+    posteriors,
     strategies,
     synthesis,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "encoders",
     "likelihoods",
     "optimizers",
+    "posteriors",
     "strategies",
     "synthesis",
 ]

@@ -63,6 +63,7 @@ class VAE(keras.Model):
         self.seed = seed
         self.options = self._resolve_options(options)
         self.sampler = GaussianSample(seed=seed, dtype="float32", name="sampler")
+        self.posterior_flow = list(self.build_posterior_flow())
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -102,6 +103,23 @@ class VAE(keras.Model):
         """Networks besides encoder and decoder, saved separately with a run."""
         return {}
 
+    def build_posterior_flow(self) -> list:
+        """Layers ``(z, context) -> (z', log|det dz'/dz|)`` applied after the Gaussian draw.
+
+        None here: q(z|x) is the encoder's diagonal Gaussian. A flow posterior (the
+        zoo's ``--posterior iaf``) returns its steps; the context is the Gaussian's
+        (mean, log-variance), and everything below scores the flowed draws.
+        """
+        return []
+
+    def analytic_kl(self) -> bool:
+        """Whether KL(q(z|x) || p(z)) has its closed form: Gaussian q and N(0, I) prior.
+
+        Otherwise the ELBO uses the one-sample estimate log q(z|x) - log p(z); a model
+        with another prior overrides this (and ``prior_log_density``).
+        """
+        return not self.posterior_flow
+
     def training_callbacks(self) -> list:
         """Callbacks the strategy needs during ``fit`` (e.g. a warm-up schedule)."""
         return []
@@ -114,7 +132,8 @@ class VAE(keras.Model):
 
     def optimized_variables(self) -> list:
         """The variables the compiled optimizer updates (encoder and decoder here)."""
-        return [*self.encoder.trainable_variables, *self.decoder.trainable_variables]
+        flow = [v for step in self.posterior_flow for v in step.trainable_variables]
+        return [*self.encoder.trainable_variables, *self.decoder.trainable_variables, *flow]
 
     def build_extra_optimizers(self) -> None:
         """Strategies with several players create their other optimizers here."""
@@ -150,12 +169,17 @@ class VAE(keras.Model):
         return stats[:, : self.latent_dim], stats[:, self.latent_dim :]
 
     def encode(self, images, labels=None):
-        """The posterior mean: the deterministic code of each image."""
-        return self.encode_distribution(images, labels)[0]
+        """The deterministic code of each image: the Gaussian's mean (through the flow)."""
+        mean, log_variance = self.encode_distribution(images, labels)
+        return self.transform_posterior_draws(mean, mean, log_variance)[0]
 
     def posterior_parameters(self, images, labels=None) -> dict:
+        """The Gaussian's parameters; with a flow also ``code``, the flowed mean."""
         mean, log_variance = self.encode_distribution(images, labels)
-        return {"mean": mean, "log_variance": log_variance}
+        parameters = {"mean": mean, "log_variance": log_variance}
+        if self.posterior_flow:
+            parameters["code"] = self.transform_posterior_draws(mean, mean, log_variance)[0]
+        return parameters
 
     def decode_logits(self, z, labels=None, training: bool = False):
         logits = self.decoder(self.decoder_inputs(z, labels), training=training)
@@ -191,10 +215,17 @@ class VAE(keras.Model):
     def transform_posterior_draws(self, z, mean, log_variance):
         """Map Gaussian draws ``z`` [N, D] to the posterior's: (z', log|det dz'/dz|) per row.
 
-        The identity here; a flow posterior (``iaf``) overrides it, and
-        ``log_density_terms`` then scores the transformed draws.
+        The steps of ``posterior_flow`` in turn (none: the identity); the ELBO and
+        ``log_density_terms`` score the transformed draws.
         """
-        return z, keras.ops.zeros(keras.ops.shape(z)[:-1])
+        log_det = keras.ops.zeros(keras.ops.shape(z)[:-1])
+        if not self.posterior_flow:
+            return z, log_det
+        context = keras.ops.concatenate([mean, log_variance], axis=-1)
+        for step in self.posterior_flow:
+            z, step_log_det = step(z, context)
+            log_det = log_det + step_log_det
+        return z, log_det
 
     def log_density_terms(self, images, labels, samples: int, seed_generator) -> dict:
         """log p(x|z_k), log p(z_k) and log q(z_k|x) for ``samples`` draws z_k ~ q(z|x)."""
@@ -227,6 +258,7 @@ class VAE(keras.Model):
     def call(self, images, training: bool = False):
         mean, log_variance = self.encode_distribution(images, training=training)
         z = self.sampler(mean, log_variance) if training else mean
+        z = self.transform_posterior_draws(z, mean, log_variance)[0]
         return self.decode(z, training=training)
 
     def export_input_signature(self) -> list:
@@ -247,16 +279,38 @@ class VAE(keras.Model):
 
     # -- the ELBO ----------------------------------------------------------------
 
+    def posterior_draw(self, images, labels=None, training: bool = False):
+        """One reparameterised draw: mean, log_variance, Gaussian z_0, flowed z, log|det|."""
+        mean, log_variance = self.encode_distribution(images, labels, training=training)
+        z0 = self.sampler(mean, log_variance)
+        z, log_det = self.transform_posterior_draws(z0, mean, log_variance)
+        return mean, log_variance, z0, z, log_det
+
     def elbo_parts(self, images, labels=None, training: bool = False):
         """mean, log_variance, z and decoder logits for one reparameterised sample."""
-        mean, log_variance = self.encode_distribution(images, labels, training=training)
-        z = self.sampler(mean, log_variance)
+        mean, log_variance, _, z, _ = self.posterior_draw(images, labels, training=training)
         return mean, log_variance, z, self.decode_logits(z, labels, training=training)
+
+    def kl_terms(self, mean, log_variance, z0, z, log_det):
+        """Per-image KL(q(z|x) || p(z)): closed form when it has one, else one sample.
+
+        The estimate is log q(z|x) - log p(z) at the draw, with log q from the draw's
+        standard-normal noise and the flow's log-determinant.
+        """
+        if self.analytic_kl():
+            return kl_to_standard_normal(mean, log_variance)
+        noise = (z0 - mean) * keras.ops.exp(-0.5 * log_variance)
+        log_posterior = -0.5 * keras.ops.sum(
+            keras.ops.square(noise) + log_variance + LOG_TWO_PI, axis=-1
+        ) - log_det
+        return log_posterior - self.prior_log_density(z)
 
     def elbo_terms(self, images, labels=None, training: bool = False):
         """Per-image reconstruction NLL and KL, with one reparameterised sample."""
-        mean, log_variance, _, logits = self.elbo_parts(images, labels, training=training)
-        return self.reconstruction_terms(images, logits), kl_to_standard_normal(mean, log_variance)
+        mean, log_variance, z0, z, log_det = self.posterior_draw(images, labels, training=training)
+        logits = self.decode_logits(z, labels, training=training)
+        kl = self.kl_terms(mean, log_variance, z0, z, log_det)
+        return self.reconstruction_terms(images, logits), kl
 
     def reconstruction_terms(self, images, logits):
         """Per-image -log p(images | z) under the configured likelihood."""

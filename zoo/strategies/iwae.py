@@ -5,7 +5,8 @@ maximises the bound L_K = log (1/K) sum_k w_k <= log p(x), which tightens as K g
 L_1 is the ELBO. The gradient flows through the reparameterised draws, each weighted
 by its normalised importance weight. The networks and the test metrics are the plain
 VAE's (the test ``loss`` is the single-sample negative ELBO, so runs compare); the
-training metric ``iwae_bound`` is -L_K per image.
+training metric ``iwae_bound`` is -L_K per image. With ``--posterior iaf`` the draws
+go through the flow and log q(z_k|x) carries its log-determinant.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.config import ModelConfig, option
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
 from mnist_vae.models.steps import replica_scaled, unpack
 from mnist_vae.registry import strategies
+from mnist_vae.zoo.posteriors import FlowPosterior, PosteriorOptions
 
 
 @dataclass(frozen=True)
-class IwaeOptions(StrategyOptions):
-    """The number of importance samples in the training objective."""
+class IwaeOptions(PosteriorOptions):
+    """The number of importance samples in the training objective, and the posterior."""
 
     iw_samples: int = option(
         5, "Importance samples K per image in the training bound.", minimum=1
@@ -40,7 +42,7 @@ def importance_weighted_bound(log_weights):
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
-class IWAE(VAE):
+class IWAE(FlowPosterior, VAE):
     """A VAE trained on the K-sample importance-weighted bound."""
 
     options_class = IwaeOptions

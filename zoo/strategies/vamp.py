@@ -5,7 +5,8 @@ The prior is the mixture of the encoder's posteriors at K learned pseudo-inputs 
     p(z) = (1/K) sum_k q(z | u_k).
 
 The KL term has no closed form, so the ELBO uses the one-sample estimate
-log q(z|x) - log p(z) at the reparameterised draw z (train and test alike). The
+log q(z|x) - log p(z) at the reparameterised draw z (train and test alike; the base
+VAE's ``kl_terms``). The
 pseudo-inputs are images in [0, 1] trained with the networks. Sampling picks a
 component uniformly and draws from it; IWAE evaluation and the export's ``sample``
 use this prior through the generative-model protocol.
@@ -136,15 +137,8 @@ class VampVAE(VAE):
     def prior_log_density(self, z):
         return mixture_log_density(z, *self.prior_components())
 
-    def elbo_terms(self, images, labels=None, training: bool = False):
-        """Reconstruction and the one-sample KL estimate log q(z|x) - log p(z)."""
-        mean, log_variance, z, logits = self.elbo_parts(images, labels, training=training)
-        noise = (z - mean) * keras.ops.exp(-0.5 * log_variance)
-        log_posterior = -0.5 * keras.ops.sum(
-            keras.ops.square(noise) + log_variance + LOG_TWO_PI, axis=-1
-        )
-        kl = log_posterior - self.prior_log_density(z)
-        return self.reconstruction_terms(images, logits), kl
+    def analytic_kl(self) -> bool:
+        return False  # the mixture prior has no closed-form KL: the base estimates it
 
     def sample_prior(self, count, seed):
         """A uniformly chosen component per draw, then a draw from it; portable noise."""
