@@ -52,3 +52,24 @@ def test_figures_are_written_atomically(tmp_path):
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["g.png"]
+
+
+def test_the_most_active_dimensions_are_those_whose_codes_vary_most():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(500, 4)) * np.array([0.1, 3.0, 0.0, 1.0])
+    assert list(figures.most_active_dimensions(codes, 3)) == [1, 3, 0]
+
+
+def test_traversal_codes_sweep_one_dimension_per_row_over_the_datas_range():
+    codes = np.column_stack([np.linspace(-1, 1, 101), np.linspace(10, 20, 101), np.zeros(101)])
+    base = np.array([0.5, 12.0, 0.0], "float32")
+    swept = figures.latent_traversal_codes(base, codes, np.array([1, 0]), steps=3, coverage=100)
+    assert swept.shape == (6, 3)
+    np.testing.assert_allclose(swept[:3], [[0.5, 10, 0], [0.5, 15, 0], [0.5, 20, 0]])
+    np.testing.assert_allclose(swept[3:], [[-1, 12, 0], [0, 12, 0], [1, 12, 0]])
+
+
+def test_traversal_figure_is_written(tmp_path):
+    images = np.random.default_rng(0).random((2 * 5, 28, 28)).astype("float32")
+    path = figures.save_latent_traversals(images, np.array([4, 0]), 5, tmp_path / "t.png")
+    assert path.stat().st_size > 1000

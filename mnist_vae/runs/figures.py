@@ -141,6 +141,55 @@ def save_latent_grid(
     return save_figure(figure, path)
 
 
+def most_active_dimensions(codes: np.ndarray, count: int = 10) -> np.ndarray:
+    """The ``count`` latent dimensions whose codes vary most over the data, most first.
+
+    The variance of the posterior means across images is the activity measure of
+    Burda et al. (2016): an inactive dimension's code is the same for every image.
+    """
+    spread = np.var(codes.reshape(len(codes), -1), axis=0)
+    return np.argsort(-spread, kind="stable")[:count]
+
+
+def latent_traversal_codes(
+    base: np.ndarray, codes: np.ndarray, dimensions: np.ndarray, steps: int = 9,
+    coverage: float = 98.0,
+) -> np.ndarray:  # fmt: skip
+    """Codes that sweep each of ``dimensions`` in turn while the others stay at ``base``.
+
+    Each dimension runs over the central ``coverage`` % of its values in ``codes``
+    (the data's range, as in ``latent_grid_codes``), in ``steps`` even steps. Returns
+    [len(dimensions) * steps, *base.shape], one row of the figure per dimension.
+    """
+    flat = codes.reshape(len(codes), -1)
+    tail = (100.0 - coverage) / 2
+    low, high = np.percentile(flat, [tail, 100.0 - tail], axis=0)
+    rows = []
+    for dimension in dimensions:
+        row = np.repeat(base.reshape(1, -1), steps, axis=0)
+        row[:, dimension] = np.linspace(low[dimension], high[dimension], steps)
+        rows.append(row)
+    return np.concatenate(rows).reshape(-1, *base.shape).astype(np.float32)
+
+
+def save_latent_traversals(
+    images: np.ndarray, dimensions: np.ndarray, steps: int, path: Path, *, title: str = ""
+) -> Path:
+    """One row per swept latent dimension, labelled, low values on the left."""
+    rows = len(dimensions)
+    figure, axis = new_figure(steps * 0.6 + 0.7, rows * 0.6 + 0.6)
+    height = images.shape[1] + 1
+    axis.imshow(1.0 - tile(np.clip(images, 0, 1), rows, steps), cmap="gray", vmin=0, vmax=1)
+    axis.set_xticks([])
+    axis.set_yticks([1 + height * (r + 0.5) for r in range(rows)],
+                    [f"z{int(d) + 1}" for d in dimensions], fontsize=8)  # fmt: skip
+    for side in axis.spines.values():
+        side.set_visible(False)
+    axis.set_xlabel("low  \u2190  value of the swept dimension  \u2192  high", fontsize=8)
+    axis.set_title(title or "latent traversals: each row sweeps one dimension", fontsize=9)
+    return save_figure(figure, path)
+
+
 def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     """One panel per ELBO term, training and test curves by epoch."""
     terms = [name for name in ("loss", "reconstruction", "kl") if name in history]

@@ -17,6 +17,8 @@ from mnist_vae.models.inference import class_means, encode_codes, reconstruct
 from mnist_vae.models.sampling import decode_batched, prior_codes, sample_digits
 
 GRID_SIZE = 20
+TRAVERSED_DIMENSIONS = 10  # rows of traversals.png: the most active dimensions
+TRAVERSAL_STEPS = 9
 
 
 def write_run_figures(
@@ -58,6 +60,14 @@ def write_run_figures(
         extent = (codes[:, 0].min(), codes[:, 0].max(), codes[:, 1].min(), codes[:, 1].max())
         figures.save_latent_grid(
             decode_batched(model, codes), GRID_SIZE, extent, out / "latent_grid.png"
+        )
+    else:
+        dimensions = figures.most_active_dimensions(test_codes, TRAVERSED_DIMENSIONS)
+        codes = figures.latent_traversal_codes(test_codes[0], test_codes, dimensions,
+                                               TRAVERSAL_STEPS)  # fmt: skip
+        figures.save_latent_traversals(
+            decode_batched(model, codes), dimensions, TRAVERSAL_STEPS, out / "traversals.png",
+            title="the first test image's code, one dimension swept per row (most active first)",
         )
     figures.save_loss_curves(history, out / "loss.png")
     write_json_atomic(out / "figures.json", {"latent_projection": projection})
