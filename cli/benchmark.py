@@ -270,6 +270,8 @@ def _print_nll_table(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from mnist_vae.benchmarks.nll import model_key
+
     rows = results["rows"]
     k = rows[0]["iw_samples"] if rows else "?"
     setting = (f"{rows[0]['architecture']}, latent {rows[0]['latent_dim']}, "
@@ -282,9 +284,9 @@ def _print_nll_table(results: dict) -> None:
     for row in rows:
         anchor = row["anchor"]
         if anchor:
-            sources.append(f"{row['strategy']}: {anchor[0]}")
+            sources.append(f"{model_key(row['strategy'], row.get('options'))}: {anchor[0]}")
         table.add_row(
-            row["strategy"],
+            model_key(row["strategy"], row.get("options")),
             f"{row['nll']:.2f}", f"{anchor[1]:.2f}" if anchor else "-",
             f"{row['negative_elbo']:.2f}", f"{row['kl']:.2f}",
             f"{row['active_units']}", f"{row['parameters'] / 1000:.0f}k", str(row["epochs"]),

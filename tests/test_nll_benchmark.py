@@ -77,6 +77,10 @@ def test_paper_figures_stand_only_beside_models_of_the_papers_setting():
     assert anchor_for("vae", "mlp", 50, "threshold") is None
     assert anchor_for("vae", "resconv", 50, "dynamic") is None
     assert anchor_for("cvae", "mlp", 50, "dynamic") is None
+    assert anchor_for("vae", "mlp", 50, "dynamic", {"posterior": "iaf"})[1] == 79.88
+    assert anchor_for("vae", "mlp", 50, "dynamic", {"posterior": "gaussian"})[1] == 86.76
+    assert anchor_for("hvae", "mlp", 100, "dynamic")[1] == 85.33
+    assert anchor_for("hvae", "mlp", 50, "dynamic") is None
 
 
 def test_an_option_no_strategy_declares_is_refused():
