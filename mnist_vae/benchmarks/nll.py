@@ -229,8 +229,10 @@ def plot_nll(rows: list[dict], path: Path) -> None:
     from mnist_vae.runs.figures import new_figure, save_figure
 
     figure, axis = new_figure(7, 0.6 * len(rows) + 1.6)
+    budgets = {r.get("epochs") for r in rows}  # the epochs go in the label when they differ
     names = [f"{model_key(r['strategy'], r.get('options'))} ({r['architecture'] or '?'}, "
-             f"z{r['latent_dim']})" for r in rows]  # fmt: skip
+             f"z{r['latent_dim']}" + (f", {r.get('epochs')} ep)" if len(budgets) > 1 else ")")
+             for r in rows]  # fmt: skip
     positions = np.arange(len(rows))
     axis.barh(positions, [r["nll"] for r in rows], color="tab:blue", label="ours")
     labelled = False
