@@ -7,6 +7,7 @@ uint8 arrays into what the models eat.
 
 from mnist_vae.data.loading import ENV_VAR, MnistData, load_mnist
 from mnist_vae.data.pipeline import (
+    EpochClock,
     binarize_test_set,
     binarized,
     make_dataset,
@@ -22,6 +23,7 @@ __all__ = [
     "binarized",
     "content_keys",
     "load_mnist",
+    "EpochClock",
     "make_dataset",
     "sampled_binary",
     "select_training_set",

@@ -41,6 +41,24 @@ def to_float_images(images: np.ndarray) -> np.ndarray:
     return images.reshape(-1, *IMAGE_SHAPE).astype(np.float32)
 
 
+class EpochClock:
+    """Which epoch a shuffled pipeline is drawing: its order and binary draws are a function
+    of (seed, epoch) alone, so a run resumed at epoch e sees what an uninterrupted run saw.
+
+    Each new pass over the dataset reads the clock and advances it; the trainer sets it
+    at the start of every epoch (``mnist_vae.training.callbacks.EpochClockSync``), so a
+    pass made for any other reason cannot shift the order.
+    """
+
+    def __init__(self, epoch: int = 0) -> None:
+        self.epoch = int(epoch)
+
+    def advance(self) -> np.int64:
+        """The epoch of the pass now starting; the next pass gets the one after."""
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        return np.int64(epoch)
+
+
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray,
@@ -49,14 +67,16 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
     resample_binary: bool = False,
+    clock: EpochClock | None = None,
 ):
     """An in-memory tf.data pipeline of (float images, int32 labels).
 
-    With ``shuffle`` it draws a new order every epoch by shuffling indices and
-    gathering whole batches of the uint8 images, converting only each batch to
-    float: one pipeline element per batch instead of one per image. With
-    ``resample_binary`` (dynamic binarization; needs ``shuffle``) every batch of every
-    epoch gets binary pixels drawn afresh from the grey levels, reproducibly per seed.
+    With ``shuffle`` every pass is a new order, a seeded permutation of (``seed``, the
+    ``clock``'s epoch), gathered a whole batch at a time from the uint8 images and
+    converted to float only per batch: one pipeline element per batch instead of one
+    per image. With ``resample_binary`` (dynamic binarization; needs ``shuffle``) every
+    batch of every epoch gets binary pixels drawn afresh from the grey levels, keyed by
+    (seed, epoch, batch).
     """
     import tensorflow as tf
 
@@ -67,23 +87,26 @@ def make_dataset(
             (to_float_images(images), labels.astype(np.int32))
         )
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    clock = clock or EpochClock()
     pixels = tf.constant(images)
     classes = tf.constant(labels.astype(np.int32))
+    count, seed = len(images), int(seed)
 
-    def gather(indices, draw=None):
+    def epoch_batches(_):
+        epoch = tf.reshape(tf.py_function(clock.advance, [], tf.int64), [])
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+        return batches.map(lambda number, indices: (epoch, number, indices))
+
+    def gather(epoch, number, indices):
         batch = tf.cast(tf.gather(pixels, indices), tf.float32) / 255.0
-        if draw is not None:
-            noise = tf.random.stateless_uniform(tf.shape(batch), seed=tf.stack([draw, seed]))
-            batch = tf.cast(noise < batch, tf.float32)
+        if resample_binary:
+            key = tf.stack([tf.constant(seed, tf.int64), epoch * (1 << 24) + number])
+            batch = tf.cast(tf.random.stateless_uniform(tf.shape(batch), seed=key) < batch,
+                            tf.float32)  # fmt: skip
         return batch[..., None], tf.gather(classes, indices)
 
-    batches = (
-        tf.data.Dataset.range(len(images))
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
-    if resample_binary:
-        # One random integer per batch, new every epoch, fixed by the seed.
-        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        batches = tf.data.Dataset.zip((batches, draws))
-    return batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
+    return passes.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -18,3 +18,18 @@ class StopOnNonFinite(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.model.stop_training = True
+
+
+class EpochClockSync(keras.callbacks.Callback):
+    """Set the training pipeline's ``EpochClock`` to the epoch Keras is starting.
+
+    The data order and dynamic binary draws of epoch e then depend on e alone, also
+    when ``fit`` starts at a later epoch (a resumed run).
+    """
+
+    def __init__(self, clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self.clock.epoch = int(epoch)

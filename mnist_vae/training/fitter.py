@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from mnist_vae.config import RunConfig
-from mnist_vae.data import make_dataset, select_training_set
+from mnist_vae.data import EpochClock, make_dataset, select_training_set
 
 # Training steps per call into the compiled graph: fewer Python round trips per epoch.
 STEPS_PER_EXECUTION = 50
@@ -58,9 +58,9 @@ class Fitter:
         )
         seed = config.train.seed
         dynamic = config.train.binarize == "dynamic"
-        self.train_ds = make_dataset(
-            x_train, y_train, batch_size, shuffle=True, seed=seed, resample_binary=dynamic
-        )
+        self.clock = EpochClock()
+        self.train_ds = make_dataset(x_train, y_train, batch_size, shuffle=True, seed=seed,
+                                     resample_binary=dynamic, clock=self.clock)  # fmt: skip
         # Per-epoch monitoring on a fixed stratified fifth of the test set; the run's
         # test metrics are computed on all of it after training.
         watched = select_training_set(x_test, y_test, min(len(x_test), VALIDATION_IMAGES), 0)
@@ -68,7 +68,7 @@ class Fitter:
 
     def fit(self, epochs: int, callbacks: list | None = None) -> dict:
         """Train for ``epochs`` more epochs, validating on the test set; returns the history."""
-        from mnist_vae.training.callbacks import StopOnNonFinite
+        from mnist_vae.training.callbacks import EpochClockSync, StopOnNonFinite
         from mnist_vae.training.precision import set_network_precision
 
         set_network_precision(self.model, self.precision)
@@ -77,7 +77,8 @@ class Fitter:
                 self.train_ds,
                 epochs=epochs,
                 validation_data=self.test_ds,
-                callbacks=[*(callbacks or []), StopOnNonFinite(), *self.model.training_callbacks()],
+                callbacks=[EpochClockSync(self.clock), *(callbacks or []), StopOnNonFinite(),
+                           *self.model.training_callbacks()],
                 shuffle=False,
                 verbose=0,  # the pipeline reshuffles every epoch itself
             ).history
