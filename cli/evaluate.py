@@ -42,14 +42,22 @@ from mnist_vae.cli.options import data_option, debug_option, run_argument, seed_
     is_flag=True,
     help="Skip the sample-quality numbers (no reference classifier needed).",
 )
+@click.option(
+    "--sampler",
+    "sampler_names",
+    multiple=True,
+    help="Also judge samples from this latent sampler (gmm, second-stage, ...), fitted "
+    "first if the run has none saved. Repeatable.",
+)
 @seed_option("Random seed for the IWAE noise and the samples.")
 @data_option
 @debug_option
 @handle_errors
-def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_quality, seed,
-             data) -> None:  # fmt: skip
+def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_quality,
+             sampler_names, seed, data) -> None:  # fmt: skip
     """Evaluate RUN on the test set and add the results to its metrics.json."""
     from mnist_vae.data import load_mnist
+    from mnist_vae.errors import UsageError
     from mnist_vae.evaluation import evaluate_run
     from mnist_vae.runs import load_run
 
@@ -58,10 +66,26 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     def say(message: str) -> None:
         click.echo(message, err=True)
 
+    fitted, keys = None, []
+    if sampler_names:
+        from mnist_vae.models.latent_samplers import PRIOR, display_name, sampler_key
+
+        if no_quality:
+            raise UsageError("--sampler asks for sample quality; drop --no-quality")
+        keys = [key for key in dict.fromkeys(map(sampler_key, sampler_names)) if key != PRIOR]
     mnist = load_mnist(data or loaded.config.train.data, report=say)
+    if keys:
+        from mnist_vae.models.sampling import check_sampler_use
+        from mnist_vae.training.latent_samplers import run_sampler
+
+        model = loaded.load_model()
+        check_sampler_use(model)
+        fitted = {display_name(key): run_sampler(loaded, key, model=model, data=mnist,
+                                                 report=say) for key in keys}  # fmt: skip
     result = evaluate_run(
         loaded, data=mnist, iw_samples=iw_samples, binarize=binarize, quality=not no_quality,
         quality_samples=samples, reference_path=reference_classifier, seed=seed, report=say,
+        samplers=fitted,
     )  # fmt: skip
     from rich.console import Console
     from rich.table import Table
@@ -72,7 +96,10 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     table = Table(title=f"{loaded.path}{suffix}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name, value in result.items():
+    rows = [(name, value) for name, value in result.items()]
+    for sampler, numbers in result.get("samplers", {}).items():
+        rows += [(f"{sampler}: {name}", value) for name, value in numbers.items()]
+    for name, value in rows:
         if isinstance(value, float):
             table.add_row(name, f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}")
     Console().print(table)

@@ -34,13 +34,25 @@ from mnist_vae.cli.options import debug_option, overwrite_option, seed_option
     default=0.1,
     help="With --digit on unconditional models: z = mean_z(digit) + N(0, variance * I).",
 )
+@click.option(
+    "--sampler",
+    default="prior",
+    help="Where the codes come from: prior (the model's own), gmm (a Gaussian mixture "
+    "fitted to the training codes) or second-stage (a second VAE on the codes), or a "
+    "plugin's. A sampler is fitted on first use and saved in RUN/samplers/.",
+)
+@click.option(
+    "--refit",
+    is_flag=True,
+    help="Fit the --sampler again and replace the saved one (a RUN only).",
+)
 @seed_option("Random seed for the latent draws.")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
-    help="PNG to write. [default: RUN/samples/prior-sSEED.png or digitD-sSEED.png; "
-    "for --saved-model, NAME-prior-sSEED.png here]",
+    help="PNG to write. [default: RUN/samples/prior-sSEED.png, SAMPLER-sSEED.png or "
+    "digitD-sSEED.png; for --saved-model, NAME-prior-sSEED.png (or NAME-SAMPLER-...) here]",
 )
 @click.option(
     "--npy",
@@ -52,14 +64,29 @@ from mnist_vae.cli.options import debug_option, overwrite_option, seed_option
 @overwrite_option
 @debug_option
 @handle_errors
-def sample(run, saved_model, count, digit, noise_variance, seed, out, npy, cols, overwrite) -> None:
-    """Draw digits from the run RUN (or an export) from the prior, or one chosen digit."""
+def sample(run, saved_model, count, digit, noise_variance, sampler, refit, seed, out, npy, cols,
+           overwrite) -> None:  # fmt: skip
+    """Draw digits from the run RUN (or an export): from the prior, a fitted latent sampler
+    (--sampler) or around one chosen digit."""
     from mnist_vae.errors import UsageError
     from mnist_vae.io import check_output_file
 
     if (run is None) == (saved_model is None):
         raise UsageError("give either a RUN directory or --saved-model DIR")
-    stem = "prior" if digit is None else f"digit{digit}"
+    key = sampler.strip().replace("-", "_")
+    if key != "prior":
+        from mnist_vae.models.latent_samplers import refuse_digit
+
+        refuse_digit(digit)
+    if refit and saved_model is not None:
+        raise UsageError("--refit needs a RUN: an export carries the samplers it was made with")
+    if refit and key == "prior":
+        raise UsageError("--refit applies to fitted samplers, not to the prior")
+    if saved_model is None:
+        from mnist_vae.models.latent_samplers import sampler_key
+
+        key = sampler_key(sampler)  # an unknown name fails here, before any work
+    stem = key.replace("_", "-") if digit is None else f"digit{digit}"
     if saved_model is not None:
         from mnist_vae.export import ExportedModel
 
@@ -79,18 +106,27 @@ def sample(run, saved_model, count, digit, noise_variance, seed, out, npy, cols,
     from mnist_vae.runs.figures import save_image_grid
 
     if saved_model is not None:
-        images = source.sample(count, seed, digit=digit, noise_variance=noise_variance)
+        images = source.sample(count, seed, digit=digit, noise_variance=noise_variance,
+                               sampler=key)  # fmt: skip
         conditional = source.conditional
     else:
-        from mnist_vae.models.sampling import sample_digits
+        from mnist_vae.models.sampling import check_sampler_use, sample_digits
+        from mnist_vae.training.latent_samplers import run_sampler
 
         model = loaded.load_model()
         conditional = model.conditional
+        if key != "prior":
+            check_sampler_use(model, digit)  # before any fitting
+        fitted = run_sampler(loaded, key, model=model, refit=refit,
+                             report=lambda message: click.echo(message, err=True))  # fmt: skip
         images = sample_digits(
             model, count, seed, digit=digit, digit_means=loaded.digit_means(),
-            noise_variance=noise_variance,
+            noise_variance=noise_variance, sampler=fitted,
         )  # fmt: skip
-    save_image_grid(images, out, cols=cols, title=_title(digit, conditional, noise_variance))
+    title = _title(digit, conditional, noise_variance)
+    if key != "prior":
+        title = f"samples from the {key.replace('_', '-')} sampler"
+    save_image_grid(images, out, cols=cols, title=title)
     click.echo(f"wrote {out}")
     if npy_path is not None:
         write_npy_atomic(npy_path, images.astype("float32"))

@@ -35,6 +35,7 @@ from mnist_vae.registry import (
     likelihoods,
     load_registrations,
     optimizers,
+    samplers,
     strategies,
     synthesis_methods,
 )
@@ -50,6 +51,8 @@ _LAZY = {
     "load_mnist": "mnist_vae.data",
     "MnistData": "mnist_vae.data",
     "train": "mnist_vae.training",
+    "fit_sampler": "mnist_vae.training",
+    "sample_run": "mnist_vae.training",
     "load_run": "mnist_vae.runs",
     "Run": "mnist_vae.runs",
 }
@@ -87,6 +90,7 @@ __all__ = [
     "encoders",
     "likelihoods",
     "optimizers",
+    "samplers",
     "strategies",
     "synthesis_methods",
     *_LAZY,

@@ -215,6 +215,7 @@ optimizers: Registry = Registry("optimizer", _loader)
 classifiers: Registry = Registry("classifier", _loader)
 discriminators: Registry = Registry("discriminator", _loader)
 synthesis_methods: Registry = Registry("synthesis method", _loader)
+samplers: Registry = Registry("latent sampler", _loader)
 
 ALL_REGISTRIES: dict[str, Registry] = {
     "architectures": architectures,
@@ -226,4 +227,5 @@ ALL_REGISTRIES: dict[str, Registry] = {
     "classifiers": classifiers,
     "discriminators": discriminators,
     "synthesis_methods": synthesis_methods,
+    "samplers": samplers,
 }

@@ -706,8 +706,10 @@ def test_builtin_registry_contents():
         "classifiers",
         "discriminators",
         "synthesis_methods",
+        "samplers",
     }
     assert registry_module.ALL_REGISTRIES["architectures"] is mnist_vae.architectures
+    assert mnist_vae.samplers.names() == ["gmm", "second_stage"]
 
 
 def test_builtin_architectures_name_registered_networks():

@@ -14,6 +14,7 @@ from mnist_vae.zoo import (
     likelihoods,
     optimizers,
     posteriors,
+    samplers,
     strategies,
     synthesis,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "likelihoods",
     "optimizers",
     "posteriors",
+    "samplers",
     "strategies",
     "synthesis",
 ]

@@ -3,11 +3,18 @@
 * ``frechet_distance``: the Fréchet distance between two Gaussians fitted to
   feature sets (as in FID, with an MNIST classifier in place of Inception).
 * ``reconstruction_errors``: per-pixel squared error and cross-entropy.
+* ``blank_fraction``: how many images are blank tiles (fewer than 15 pixels above 0.5;
+  no real MNIST image, training or test, has fewer).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+# A blank tile: fewer than BLANK_MIN_PIXELS of its 784 pixels above BLANK_THRESHOLD. The
+# sparsest real MNIST digit (a training "1") has 15 such pixels, the sparsest test one 19.
+BLANK_THRESHOLD = 0.5
+BLANK_MIN_PIXELS = 15
 
 
 def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
@@ -36,3 +43,13 @@ def reconstruction_errors(images: np.ndarray, reconstructions: np.ndarray) -> di
         "pixel_mse": float(np.mean((targets - reconstructions) ** 2)),
         "pixel_bce": float(np.mean(bce)),
     }
+
+
+def blank_fraction(
+    images: np.ndarray, threshold: float = BLANK_THRESHOLD, min_pixels: int = BLANK_MIN_PIXELS
+) -> float:
+    """The fraction of images (N, 28, 28[, 1]) in [0, 1] with fewer than ``min_pixels``
+    pixels above ``threshold``: samples decoded from where no training code lives."""
+    images = np.asarray(images)
+    lit = np.sum(images.reshape(len(images), -1) > threshold, axis=1)
+    return float(np.mean(lit < min_pixels))

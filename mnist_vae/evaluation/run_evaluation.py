@@ -3,7 +3,9 @@
 ELBO (as training reports it), the tighter IWAE bound, reconstruction errors, and
 sample quality judged by the reference classifier: Fréchet distance of its
 penultimate features between test images and samples, its mean confidence on
-samples, and how often it agrees with the digit a labelled synthesis intended.
+samples, the fraction of blank samples, and how often it agrees with the digit a
+labelled synthesis intended. Samples come from the prior and, when given, from
+latent samplers fitted to the run (``samplers``).
 """
 
 from __future__ import annotations
@@ -40,8 +42,13 @@ def evaluate_run(
     seed: int = 0,
     write: bool = True,
     report=print,
+    samplers: dict | None = None,
 ) -> dict:
-    """Evaluate ``run`` on the test set; with ``write`` the result joins its metrics.json."""
+    """Evaluate ``run`` on the test set; with ``write`` the result joins its metrics.json.
+
+    ``samplers`` maps names to fitted latent samplers (``Run.load_sampler``) whose
+    samples are judged beside the prior's, under ``samplers`` in the result.
+    """
     from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
     from mnist_vae.evaluation.metrics import reconstruction_errors
     from mnist_vae.models.inference import evaluate_elbo, reconstruct
@@ -65,27 +72,40 @@ def evaluate_run(
         **reconstruction_errors(x_float[..., 0], reconstruct(model, x_float, labels)),
     }
     if quality:
-        result.update(
-            sample_quality(model, run, data, quality_samples, reference_path, seed, report)
+        quality_numbers = sample_quality(
+            model, run, data, quality_samples, reference_path, seed, report, samplers=samplers
         )
+        result.update(quality_numbers)
     result["seconds"] = round(time.perf_counter() - started, 1)
     if write:
         run.add_metrics(EVALUATION_KEYS[binarize], result)
     return result
 
 
+def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray) -> dict:
+    """Fréchet distance to the test features, mean confidence and the blank fraction."""
+    from mnist_vae.evaluation.metrics import blank_fraction, frechet_distance
+
+    sample_features, sample_probabilities = judge.features_and_probabilities(samples)
+    return {
+        "frechet_distance": frechet_distance(test_features, sample_features),
+        "sample_confidence": float(np.mean(sample_probabilities.max(axis=1))),
+        "blank_fraction": blank_fraction(samples),
+    }
+
+
 def sample_quality(
-    model, run: Run, data: MnistData, count: int, reference_path, seed: int, report
-) -> dict:
-    """Fréchet distance, confidence and labelled agreement under the reference classifier."""
-    from mnist_vae.evaluation.metrics import frechet_distance
+    model, run: Run, data: MnistData, count: int, reference_path, seed: int, report,
+    samplers: dict | None = None,
+) -> dict:  # fmt: skip
+    """Fréchet distance, confidence, blank fraction and labelled agreement under the
+    reference classifier; the first three also for each fitted sampler in ``samplers``."""
     from mnist_vae.evaluation.reference import reference_classifier
     from mnist_vae.models.sampling import DIGIT_NOISE_VARIANCE, sample_digits
 
     judge = reference_classifier(data, path=reference_path, report=report)
-    samples = sample_digits(model, count, seed)
     test_features = judge.features(data.x_test[:count])
-    sample_features, sample_probabilities = judge.features_and_probabilities(samples)
+    judged = judge_samples(judge, test_features, sample_digits(model, count, seed))
     agreement = []
     means = run.digit_means()
     for digit in range(NUM_CLASSES):
@@ -94,11 +114,18 @@ def sample_quality(
             noise_variance=DIGIT_NOISE_VARIANCE,
         )  # fmt: skip
         agreement.append(np.mean(np.argmax(judge.probabilities(drawn), axis=1) == digit))
-    return {
-        "frechet_distance": frechet_distance(test_features, sample_features),
-        "sample_confidence": float(np.mean(sample_probabilities.max(axis=1))),
+    result = {
+        **judged,
         "labelled_agreement": float(np.mean(agreement)),
         "labelled_agreement_by_digit": [round(float(a), 4) for a in agreement],
         "quality_samples": count,
         "reference_test_accuracy": judge.test_accuracy,
     }
+    if samplers:
+        result["samplers"] = {
+            name: judge_samples(
+                judge, test_features, sample_digits(model, count, seed, sampler=sampler)
+            )
+            for name, sampler in samplers.items()
+        }
+    return result

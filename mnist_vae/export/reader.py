@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_vae.errors import RunError, first_line
+from mnist_vae.errors import RunError, UsageError, first_line
 
 
 class ExportedModel:
@@ -42,6 +42,10 @@ class ExportedModel:
         self.digit_means = np.array(
             [np.full(size, np.nan) if m is None else m for m in latent["digit_means"]]
         )
+        # The latent samplers fitted to the run before it was exported: sample_NAME.
+        self.samplers = sorted(
+            key[len("sample_") :] for key in self.module.signatures if key.startswith("sample_")
+        )
 
     def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         import tensorflow as tf
@@ -52,13 +56,36 @@ class ExportedModel:
         return self.module.signatures["decode"](**inputs)["images"].numpy()[..., 0]
 
     def sample(
-        self, count: int, seed: int, digit: int | None = None, noise_variance: float = 0.1
+        self,
+        count: int,
+        seed: int,
+        digit: int | None = None,
+        noise_variance: float = 0.1,
+        sampler: str | None = None,
     ) -> np.ndarray:
-        """The export's own ``sample`` signature, or a digit drawn as ``mnist-vae sample`` does."""
+        """The export's own ``sample`` signature, or a digit drawn as ``mnist-vae sample`` does.
+
+        ``sampler`` names a latent sampler exported with the run (its ``sample_NAME``
+        signature); ``None`` or ``"prior"`` is the model's prior.
+        """
         import tensorflow as tf
 
-        signature = self.module.signatures["sample"]
         seed_tensor = tf.constant(seed, tf.int32)
+        key = None if sampler is None else str(sampler).replace("-", "_")
+        if key not in (None, "prior"):
+            from mnist_vae.models.latent_samplers import refuse_digit
+
+            refuse_digit(digit)
+            if key not in self.samplers:
+                have = ", ".join(s.replace("_", "-") for s in self.samplers) or "none"
+                raise UsageError(
+                    f"{self.path} has no {sampler!r} sampler (exported samplers: {have}); fit it "
+                    "with 'mnist-vae sample RUN --sampler NAME', then export the run again"
+                )
+            return self.module.signatures[f"sample_{key}"](
+                count=tf.constant(count, tf.int32), seed=seed_tensor
+            )["images"].numpy()[..., 0]
+        signature = self.module.signatures["sample"]
         if self.conditional:
             labels = np.arange(count) % 10 if digit is None else np.full(count, digit)
             return signature(labels=tf.constant(labels, tf.int32), seed=seed_tensor)[

@@ -9,7 +9,11 @@ Signatures (images are float32 in [0, 1], shaped [batch, 28, 28, 1]; batch is fr
     sample(count, seed)       -> images                  (the model's own prior; the same seed
                                                           gives the same images as model.sample
                                                           and mnist-vae sample)
-    metadata()                -> config, metrics, latent (JSON strings)
+    sample_NAME(count, seed)  -> images, z               (one per latent sampler fitted to the
+                                                          run so far, e.g. sample_gmm; the same
+                                                          seed gives the same images as
+                                                          mnist-vae sample --sampler NAME)
+    metadata()                -> config, metrics, latent, samplers (JSON strings)
 
 ``encode`` returns the model's ``posterior_parameters`` (mean and log_variance for
 Gaussian posteriors). Conditional (cvae) runs add an int32 ``labels`` input [batch]
@@ -32,6 +36,7 @@ from mnist_vae.runs import Run
 
 FORMATS = ("savedmodel", "tflite")
 TFLITE_SIGNATURES = ("decode", "sample")
+SAMPLER_SIGNATURE = "sample_{}"
 
 
 def export_run(
@@ -49,9 +54,15 @@ def export_run(
             with tempfile.TemporaryDirectory(prefix="mnist-vae-export-") as scratch:
                 saved = Path(scratch) / "savedmodel"
                 write_savedmodel(model, run, saved)
-                write_tflite(saved, stage / "model.tflite")
+                names = [SAMPLER_SIGNATURE.format(n) for n in exported_samplers(model, run)]
+                write_tflite(saved, stage / "model.tflite", (*TFLITE_SIGNATURES, *names))
                 _copy_run_files(run, stage)
     return out
+
+
+def exported_samplers(model, run: Run) -> list[str]:
+    """The run's fitted latent samplers an export carries (none for conditional models)."""
+    return [] if model.conditional else run.fitted_samplers()
 
 
 def write_savedmodel(model, run: Run, path: Path) -> Path:
@@ -63,10 +74,12 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
     codes = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
     labels = tf.TensorSpec([None], tf.int32, name="labels")
     conditional = bool(model.conditional)
+    sampler_names = exported_samplers(model, run)
     metadata = {
         "config": json.dumps(run.record),
         "metrics": json.dumps(run.metrics),
         "latent": (run.path / "latent.json").read_text(),
+        "samplers": json.dumps({name: run.sampler_record(name) for name in sampler_names}),
     }
 
     def decode(z, y=None):
@@ -97,6 +110,13 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
                 ],
             ),
         }
+    draw_signature = [tf.TensorSpec([], tf.int32, name="count"),
+                      tf.TensorSpec([], tf.int32, name="seed")]  # fmt: skip
+    for name in sampler_names:
+        sampler = run.load_sampler(name)
+        for trackable in sampler.trackables():  # e.g. the second stage's networks
+            archive.track(trackable)
+        endpoints[SAMPLER_SIGNATURE.format(name)] = (_sampler_draw(model, sampler), draw_signature)
     for name, (fn, signature) in endpoints.items():
         archive.add_endpoint(name=name, fn=fn, input_signature=signature)
     archive.add_endpoint(
@@ -109,12 +129,25 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
     return path
 
 
-def write_tflite(savedmodel: Path, path: Path) -> Path:
-    """A TFLite flatbuffer with the ``decode`` and ``sample`` signatures."""
+def _sampler_draw(model, sampler):
+    """The ``sample_NAME`` endpoint: codes from ``sampler``, decoded by ``model``."""
+    import tensorflow as tf
+
+    def draw(count, seed):
+        z = tf.reshape(sampler.sample(count, seed), tf.stack([count, *model.latent_shape]))
+        return {"images": model.decode(z), "z": z}
+
+    return draw
+
+
+def write_tflite(
+    savedmodel: Path, path: Path, signatures: tuple[str, ...] = TFLITE_SIGNATURES
+) -> Path:
+    """A TFLite flatbuffer with the ``decode`` and ``sample`` (and ``sample_NAME``) signatures."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(savedmodel), signature_keys=list(TFLITE_SIGNATURES)
+        str(savedmodel), signature_keys=list(signatures)
     )
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex needed
     try:

@@ -64,6 +64,18 @@ def class_mean_codes(
     return (means[digit] + np.sqrt(noise_variance) * noise).astype(np.float32)
 
 
+def check_sampler_use(model, digit: int | None = None) -> None:
+    """A latent sampler draws from all training codes of an unconditional model, or refuses."""
+    from mnist_vae.models.latent_samplers import refuse_digit
+
+    refuse_digit(digit)
+    if model.conditional:
+        raise UsageError(
+            "latent samplers need an unconditional model; a conditional (cvae) run draws z "
+            "from its prior (use --digit for one class)"
+        )
+
+
 def sample_digits(
     model,
     count: int,
@@ -72,14 +84,23 @@ def sample_digits(
     digit: int | None = None,
     digit_means: np.ndarray | None = None,
     noise_variance: float = DIGIT_NOISE_VARIANCE,
+    sampler=None,
 ) -> np.ndarray:
     """Decode prior draws, or draw class ``digit`` the way the model knows how.
 
     A conditional model samples p(x | z, y=digit) with z from its prior; an
     unconditional one decodes mean_z(digit) + N(0, noise_variance I) (the report's
     labelled synthesis). Without a digit, conditional models cycle through the classes.
+    With a fitted ``sampler`` (``mnist_vae.models.latent_samplers``), the codes come
+    from it instead of the prior (unconditional models, no digit).
     """
     _check_count(count)
+    if sampler is not None:
+        from mnist_vae.models.latent_samplers import sample_codes
+
+        check_sampler_use(model, digit)
+        codes = sample_codes(sampler, count, seed)
+        return decode_batched(model, codes.reshape(count, *model.latent_shape))
     if digit is None:
         labels = np.arange(count) % NUM_CLASSES if model.conditional else None
         return decode_batched(model, prior_codes(model, count, seed), labels)

@@ -6,6 +6,8 @@ metrics.json   test-set negative ELBO, reconstruction and KL; timings; evaluatio
 history.csv    per-epoch training and test metrics
 latent.json    each class's mean latent code (for ``sample --digit``)
 figures/       latent.png, reconstructions.png, samples.png, latent_grid.png, loss.png
+samplers/NAME/ latent samplers fitted after training (``sample --sampler NAME``):
+               sampler.json (what, when, on which codes) and the sampler's own files
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import numpy as np
 
 from mnist_vae.config import RunConfig
 from mnist_vae.errors import ConfigError, RunError, first_line
-from mnist_vae.io import write_json_atomic
+from mnist_vae.io import staged_dir, write_json_atomic
 from mnist_vae.runs.versions import package_versions
 
 RUN_FORMAT = 1
 REQUIRED_FILES = ("config.json", "model.keras", "metrics.json", "latent.json")
+SAMPLERS_FOLDER = "samplers"
+SAMPLER_RECORD = "sampler.json"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,52 @@ class Run:
         metrics = _read_json(self.path / "metrics.json")
         metrics[key] = values
         write_json_atomic(self.path / "metrics.json", metrics)
+
+    # -- latent samplers fitted after training ------------------------------------------
+
+    def sampler_path(self, name: str) -> Path:
+        """The folder of the latent sampler ``name`` (a registry key such as ``gmm``)."""
+        return self.path / SAMPLERS_FOLDER / name
+
+    def fitted_samplers(self) -> list[str]:
+        """The names of the samplers fitted and saved so far, sorted."""
+        folder = self.path / SAMPLERS_FOLDER
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir()
+                      if not p.name.startswith(".") and (p / SAMPLER_RECORD).is_file())  # fmt: skip
+
+    def save_sampler(self, name: str, sampler, *, overwrite: bool = False) -> Path:
+        """Write a fitted sampler to ``samplers/NAME`` whole or not at all; returns the folder.
+
+        ``sampler.json`` (written last) records what it is and what it was fitted on.
+        """
+        folder = self.sampler_path(name)
+        with staged_dir(folder, overwrite=overwrite) as stage:
+            sampler.save(stage)
+            write_json_atomic(
+                stage / SAMPLER_RECORD,
+                {
+                    "sampler": name,
+                    "fitted_on": "posterior means (model.encode) of the run's training images",
+                    **sampler.describe(),
+                    "versions": package_versions(),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+            )
+        return folder
+
+    def sampler_record(self, name: str) -> dict[str, Any]:
+        """``samplers/NAME/sampler.json``."""
+        return _read_json(self.sampler_path(name) / SAMPLER_RECORD)
+
+    def load_sampler(self, name: str):
+        """The saved latent sampler ``name``, as its registered class loads it."""
+        from mnist_vae.registry import samplers
+
+        if name not in self.fitted_samplers():
+            raise RunError(f"{self.path}: no fitted sampler {name!r} in {SAMPLERS_FOLDER}/")
+        return samplers.get(self.sampler_record(name)["sampler"]).load(self.sampler_path(name))
 
 
 def write_run_files(

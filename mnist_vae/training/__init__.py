@@ -1,7 +1,9 @@
 """Training: orchestration (``train``), the fit loop (``Fitter``), callbacks, precision
-and tf.distribute set-ups (``distribution``)."""
+and tf.distribute set-ups (``distribution``); latent samplers fitted after training
+(``latent_samplers``)."""
 
 from mnist_vae.training.fitter import Fitter
+from mnist_vae.training.latent_samplers import fit_sampler, run_sampler, sample_run
 from mnist_vae.training.trainer import train
 
-__all__ = ["Fitter", "train"]
+__all__ = ["Fitter", "fit_sampler", "run_sampler", "sample_run", "train"]
