@@ -141,12 +141,24 @@ class TrainSize(click.ParamType):
     help="tf.distribute: mirrored = all local GPUs (or logical CPUs); multiworker = the "
     "machines in TF_CONFIG, where only the chief writes the run. See docs/scaling.md.",
 )
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="OUT",
+    help="Continue the interrupted run OUT (killed, crashed or Ctrl-C'd) from its last "
+    "checkpoint, with its own settings. Running the same command again does the same.",
+)
+@click.option(
+    "--restart", is_flag=True, help="Discard an interrupted run of --out and start afresh."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 @debug_option
 @handle_errors
-def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
+@click.pass_context
+def train(ctx, arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
           lr_decay, likelihood, gaussian_variance, beta, train_size, seed, data, out, overwrite,
-          binarize, precision, distribute, quiet, **settings) -> None:  # fmt: skip
+          binarize, precision, distribute, resume, restart, quiet, **settings) -> None:  # fmt: skip
     """Train a VAE and write a run directory (config, model, metrics, figures).
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
@@ -156,6 +168,10 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
     from mnist_vae.config import RunConfig, TrainConfig
     from mnist_vae.models import model_config
     from mnist_vae.registry import optimizers
+
+    if resume is not None:
+        _train_resumed(ctx, resume, quiet)
+        return
 
     if arch is None and not (encoder and decoder):
         arch = "net1"
@@ -187,7 +203,8 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
         click.echo(message, err=True)
 
     start = time.perf_counter()
-    run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=say)
+    run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=say,
+                       restart=restart)  # fmt: skip
     if run is None:  # a multi-worker task other than the chief: the chief writes the run
         seconds = time.perf_counter() - start
         click.echo(f"worker finished in {seconds:.0f} s; the chief writes {out}")
@@ -195,6 +212,37 @@ def train(arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, 
     test = run.metrics["test"]
     if not quiet:
         say(f"finished in {time.perf_counter() - start:.0f} s")
+    click.echo(
+        f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
+        f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})"
+    )
+
+
+# Options that only say how to run, not what to train: allowed beside --resume.
+RESUME_COMPATIBLE = {"resume", "quiet", "debug"}
+
+
+def _train_resumed(ctx: click.Context, out: str, quiet: bool) -> None:
+    """``--resume OUT``: the interrupted run's own config, nothing else given."""
+    from mnist_vae.errors import UsageError
+    from mnist_vae.training import train as run_training
+    from mnist_vae.training.trainer import interrupted_config
+
+    given = [
+        name for name, value in ctx.params.items()
+        if name not in RESUME_COMPATIBLE
+        and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]  # fmt: skip
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in sorted(given))
+        raise UsageError(f"--resume continues with the run's own settings; drop {flags}")
+    config = interrupted_config(out)
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    run = run_training(config, out, progress=not quiet, report=say, resume=True)
+    test = run.metrics["test"]
     click.echo(
         f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
         f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})"

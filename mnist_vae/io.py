@@ -134,3 +134,89 @@ def write_npy_atomic(path: Path, array) -> Path:
     with atomic_file(path, "wb") as handle:
         np.save(handle, array)
     return Path(path)
+
+
+def training_stage_path(final: Path) -> Path:
+    """Where a run to ``final`` is trained: a fixed hidden sibling, so a rerun finds it."""
+    final = Path(final).expanduser()
+    return final.parent / f".{final.name}.training"
+
+
+@contextmanager
+def locked_stage(final: Path, *, overwrite: bool) -> Iterator[tuple[Path, bool]]:
+    """Yield (``.NAME.training`` beside ``final``, whether it held earlier work), locked.
+
+    The folder is exclusively locked (``flock``) while in use, so a second writer to
+    the same ``final`` fails at once instead of racing; an unlocked folder left by a
+    killed process is the earlier work a resumed run continues. On success the folder
+    is renamed to ``final`` (replacing an earlier result only with ``overwrite``, and
+    never a result another process wrote meanwhile). After a usage error or a
+    divergence (``MnistVaeError``) the folder is removed; after anything else (Ctrl-C,
+    a full disk, out of memory, or a kill that runs no code at all) it stays, to be
+    resumed.
+    """
+    import fcntl
+
+    from mnist_vae.errors import MnistVaeError, RunError
+
+    final = Path(final).expanduser()
+    try:
+        check_output_dir(final, overwrite=overwrite)
+    except UsageError:
+        if final.is_dir():  # checked before the work began: someone wrote it since
+            raise RunError(
+                f"another process wrote {final} meanwhile; choose another --out"
+            ) from None
+        raise
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = training_stage_path(final)
+    try:
+        stage.mkdir()
+        existed = False
+    except FileExistsError:
+        existed = True
+    descriptor = os.open(stage, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(
+                f"{final} is being written by another mnist-vae process (its work is in "
+                f"{stage.name}); wait for it to finish or choose another --out"
+            ) from None
+        if not stage.exists() or os.stat(stage).st_ino != os.fstat(descriptor).st_ino:
+            raise RunError(
+                f"another process wrote {final} meanwhile; choose another --out"
+            ) from None
+        try:
+            yield stage, existed
+        except MnistVaeError:
+            shutil.rmtree(stage, ignore_errors=True)  # a usage error or divergence: no use
+            raise
+        _publish(stage, final, overwrite=overwrite)
+    finally:
+        os.close(descriptor)
+
+
+def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
+    """Rename ``stage`` to ``final``; an existing result only goes with ``overwrite``."""
+    from mnist_vae.errors import RunError
+
+    if final.exists() and any(final.iterdir()) and not overwrite:
+        raise RunError(
+            f"another process wrote {final} while this run trained; this run is kept in "
+            f"{stage.name}: move it, or rerun with --overwrite"
+        )
+    if final.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, trash / final.name)
+        try:
+            os.replace(stage, final)
+        except BaseException:
+            os.replace(trash / final.name, final)
+            raise
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(stage, final)
+    os.chmod(final, 0o755)

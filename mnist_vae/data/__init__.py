@@ -18,12 +18,12 @@ from mnist_vae.data.subsets import content_keys, select_training_set, stratified
 
 __all__ = [
     "ENV_VAR",
+    "EpochClock",
     "MnistData",
     "binarize_test_set",
     "binarized",
     "content_keys",
     "load_mnist",
-    "EpochClock",
     "make_dataset",
     "sampled_binary",
     "select_training_set",

@@ -108,5 +108,7 @@ def make_dataset(
                             tf.float32)  # fmt: skip
         return batch[..., None], tf.gather(classes, indices)
 
+    batches_per_pass = -(-count // batch_size)
     passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
+    passes = passes.apply(tf.data.experimental.assert_cardinality(batches_per_pass))  # for Keras
     return passes.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

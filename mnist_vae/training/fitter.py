@@ -66,8 +66,11 @@ class Fitter:
         watched = select_training_set(x_test, y_test, min(len(x_test), VALIDATION_IMAGES), 0)
         self.test_ds = make_dataset(x_test[watched], y_test[watched], 1000)
 
-    def fit(self, epochs: int, callbacks: list | None = None) -> dict:
-        """Train for ``epochs`` more epochs, validating on the test set; returns the history."""
+    def fit(self, epochs: int, callbacks: list | None = None, initial_epoch: int = 0) -> dict:
+        """Train up to epoch ``epochs`` (from ``initial_epoch``), validating on the test set.
+
+        Returns the history of the epochs trained in this call.
+        """
         from mnist_vae.training.callbacks import EpochClockSync, StopOnNonFinite
         from mnist_vae.training.precision import set_network_precision
 
@@ -76,6 +79,7 @@ class Fitter:
             return self.model.fit(
                 self.train_ds,
                 epochs=epochs,
+                initial_epoch=initial_epoch,
                 validation_data=self.test_ds,
                 callbacks=[EpochClockSync(self.clock), *(callbacks or []), StopOnNonFinite(),
                            *self.model.training_callbacks()],

@@ -1,14 +1,20 @@
 """Train a model from a RunConfig and write a complete run directory.
 
-The run is staged in a temporary sibling folder and renamed into place only when
-everything (model, metrics, figures) is written; a crash leaves nothing behind.
+The run is trained in a fixed hidden sibling folder (``.NAME.training``), locked
+while in use, and renamed into place only when everything (model, metrics, figures)
+is written. The folder keeps a checkpoint every epoch: a run killed at any point
+resumes from it (``mnist-vae train --resume OUT``, or the same command again) and
+ends with the weights an uninterrupted run would have.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
+import json
 import math
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,8 +32,8 @@ from mnist_vae.data import (
     select_training_set,
     to_float_images,
 )
-from mnist_vae.errors import RunError
-from mnist_vae.io import check_output_dir, staged_dir
+from mnist_vae.errors import RunError, UsageError
+from mnist_vae.io import check_output_dir, locked_stage, training_stage_path, write_json_atomic
 from mnist_vae.runs import Run, load_run, write_run_files
 from mnist_vae.training.fitter import Fitter
 
@@ -43,11 +49,17 @@ def train(
     progress: bool = True,
     report: Reporter | None = None,
     command: str | None = None,
+    resume: bool = False,
+    restart: bool = False,
 ) -> Run:
     """Train ``config`` and write the run to ``out``; returns the loaded ``Run``.
 
-    With ``--distribute multiworker`` every worker runs this; only the chief writes
-    ``out`` (the others work in a temporary folder they delete) and they return None.
+    An interrupted run of ``out`` with the same config is resumed from its last
+    checkpoint; with another config it is a usage error unless ``resume`` (continue
+    it anyway: ``config`` should be ``interrupted_config(out)``) or ``restart``
+    (discard it). With ``--distribute multiworker`` every worker runs this; only the
+    chief writes ``out`` (the others work in a temporary folder they delete) and
+    they return None.
     """
     say = report or print
     from mnist_vae.training.distribution import is_chief, make_distribution
@@ -63,8 +75,41 @@ def train(
                    say=say, command=command)  # fmt: skip
         return None
     out = check_output_dir(Path(out), overwrite=overwrite)
+    check_interrupted(config, out, resume=resume, restart=restart)
     return _train(config, distribution, out, data, overwrite=overwrite, progress=progress,
                   say=say, command=command)  # fmt: skip
+
+
+INTENT = "training.json"  # in the stage: the config being trained, to resume with
+
+
+def interrupted_config(out: str | Path) -> RunConfig:
+    """The config of the interrupted run of ``out`` (``mnist-vae train --resume OUT``)."""
+    stage = training_stage_path(Path(out))
+    if not (stage / INTENT).exists():
+        raise UsageError(
+            f"nothing to resume: no interrupted run of {out} (its work would be in {stage.name})"
+        )
+    return RunConfig.from_dict(json.loads((stage / INTENT).read_text())["config"])
+
+
+def check_interrupted(config: RunConfig, out: Path, *, resume: bool, restart: bool) -> None:
+    """Before any work: decide what to do with an interrupted run of ``out``, if any."""
+    stage = training_stage_path(out)
+    if not stage.exists():
+        if resume:
+            interrupted_config(out)  # says there is nothing to resume
+        return
+    if not (stage / INTENT).exists() or restart:
+        shutil.rmtree(stage, ignore_errors=True)  # nothing resumable, or asked to discard
+        return
+    stored = interrupted_config(out)
+    if resume or stored.to_dict() == config.to_dict():
+        return
+    raise UsageError(
+        f"an interrupted run of {out} with other settings is in {stage.name}; continue it "
+        f"with 'mnist-vae train --resume {out}', or pass --restart to discard it"
+    )
 
 
 def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command) -> Run:
@@ -97,21 +142,33 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
     chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
     x_train, y_train = data.x_train[chosen], data.y_train[chosen]
 
-    with staged_dir(out, overwrite=overwrite) as stage:
+    with locked_stage(out, overwrite=overwrite) as (stage, existed):
+        if not (stage / INTENT).exists():
+            write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": command})
         with scope():  # the optimizer's variables must be created under the distribution too
             fitter = Fitter(model, config, x_train, y_train, data.x_test, data.y_test)
         # Record what ran: "auto" precision becomes the one this machine used.
         config = dataclasses.replace(
             config, train=dataclasses.replace(config.train, precision=fitter.precision)
         )
-        callbacks = [keras.callbacks.CSVLogger(str(stage / "history.csv"))]
+        from mnist_vae.training.checkpoints import EpochCheckpoint
+
+        checkpoint = EpochCheckpoint(stage / "checkpoint", report=say)
+        checkpoint.set_model(model)
+        initial_epoch = checkpoint.restore() if existed else 0
+        if initial_epoch:
+            say(f"resuming {out} after epoch {initial_epoch} of {config.train.epochs}")
+        history_path = stage / "history.csv"
+        keep_history_before(history_path, initial_epoch)
+        callbacks = [keras.callbacks.CSVLogger(str(history_path), append=True), checkpoint]
         if progress:
             from mnist_vae.training.progress import RichProgress
 
             callbacks.append(RichProgress(config.train.epochs, fitter.steps_per_epoch))
         fit_start = time.perf_counter()
-        history = fitter.fit(config.train.epochs, callbacks)
+        fitter.fit(config.train.epochs, callbacks, initial_epoch=initial_epoch)
         fit_seconds = time.perf_counter() - fit_start
+        history = read_history(history_path)
         _check_finite(history, model, config)
 
         model.save(stage / "model.keras")
@@ -137,6 +194,30 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
             command=command,
         )
     return load_run(out)
+
+
+def keep_history_before(path: Path, epoch: int) -> None:
+    """Drop the rows of epochs from ``epoch`` on: they are trained again after a resume."""
+    if not path.exists():
+        return
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    kept = [rows[0], *(row for row in rows[1:] if row and int(row[0]) < epoch)] if rows else []
+    if epoch == 0 or not kept:
+        path.unlink()
+        return
+    from mnist_vae.io import atomic_file
+
+    with atomic_file(path, "w") as handle:
+        csv.writer(handle).writerows(kept)  # the dialect CSVLogger writes
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """The per-epoch metrics of the whole run, resumed parts included, from its CSV log."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})
+            if key != "epoch"}  # fmt: skip
 
 
 def _check_finite(history: dict, model, config: RunConfig) -> None:

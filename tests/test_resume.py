@@ -1,0 +1,161 @@
+"""Never lose a run: kill -9 and resume, concurrent writers, interrupted-run handling."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.cli.main import cli
+from mnist_vae.errors import RunError
+from mnist_vae.io import locked_stage, training_stage_path
+
+pytestmark = pytest.mark.faults
+
+CLI = "from mnist_vae.cli.main import cli; cli()"
+
+
+def train_args(data: Path, out: Path, epochs: int = 4, seed: int = 3) -> list[str]:
+    return ["train", "--arch", "net1", "--train-size", "600", "--batch-size", "100",
+            "--epochs", str(epochs), "--seed", str(seed), "--data", str(data),
+            "--out", str(out), "--quiet"]  # fmt: skip
+
+
+def spawn(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", CLI, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def checkpointed_epochs(out: Path) -> list[int]:
+    index = training_stage_path(out) / "checkpoint" / "checkpoint.json"
+    try:
+        return json.loads(index.read_text())["epochs"]
+    except (OSError, ValueError):
+        return []
+
+
+def weights_of(run: Path) -> list[np.ndarray]:
+    return keras.saving.load_model(run / "model.keras").get_weights()
+
+
+def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(small_mnist_npz,
+                                                                         tmp_path):  # fmt: skip
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert CliRunner().invoke(cli, train_args(small_mnist_npz, whole)).exit_code == 0
+
+    process = spawn(train_args(small_mnist_npz, killed))
+    deadline = time.monotonic() + 300
+    while 2 not in checkpointed_epochs(killed):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no checkpoint after epoch 2"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # no cleanup code runs
+    process.wait()
+    assert not killed.exists() and training_stage_path(killed).is_dir()
+
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(killed), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming" in resumed.output and "after epoch 2 of 4" in resumed.output
+    assert not training_stage_path(killed).exists()
+    for ours, theirs in zip(weights_of(killed), weights_of(whole), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    lines = (killed / "history.csv").read_text().splitlines()
+    assert lines == (whole / "history.csv").read_text().splitlines()  # epochs 0-3, once each
+
+
+def test_two_trainings_into_one_out_give_one_result(small_mnist_npz, tmp_path):
+    out = tmp_path / "run"
+    processes = [spawn(train_args(small_mnist_npz, out, epochs=2)) for _ in range(2)]
+    results = [(p.wait(), *p.communicate()) for p in processes]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    _, stdout, stderr = next(r for r in results if r[0] == 1)
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    assert sum("test negative ELBO" in r[1] for r in results) == 1
+    assert (out / "model.keras").exists() and not training_stage_path(out).exists()
+
+
+def _race(final: str, barrier, results) -> None:
+    try:
+        barrier.wait()
+        with locked_stage(Path(final), overwrite=False) as (stage, _):
+            (stage / "owner").write_text(str(os.getpid()))
+            time.sleep(0.05)
+        results.put("ok")
+    except RunError as error:
+        results.put(f"refused: {error}")
+
+
+def test_concurrent_writers_never_both_succeed_twenty_times(tmp_path):
+    """The locking primitive itself, raced 20 times by two processes."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(20):
+        final = tmp_path / f"out{attempt}"
+        barrier, results = context.Barrier(2), context.Queue()
+        racers = [context.Process(target=_race, args=(str(final), barrier, results))
+                  for _ in range(2)]  # fmt: skip
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(30)
+        outcomes = sorted(results.get(timeout=5) for _ in racers)
+        assert outcomes[0] == "ok" and outcomes[1].startswith("refused"), outcomes
+        assert (final / "owner").exists() and not training_stage_path(final).exists()
+
+
+def test_a_stage_is_kept_after_an_interruption_and_dropped_after_a_usage_error(tmp_path):
+    final = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt), locked_stage(final, overwrite=False):
+        raise KeyboardInterrupt
+    assert training_stage_path(final).is_dir() and not final.exists()
+    with pytest.raises(RunError), locked_stage(final, overwrite=False):
+        raise RunError("diverged")
+    assert not training_stage_path(final).exists() and not final.exists()
+
+
+def _interrupted(small_mnist_npz, out: Path) -> None:
+    """An interrupted run of ``out``: the stage a kill after epoch 2 of 4 leaves."""
+    process = spawn(train_args(small_mnist_npz, out, epochs=4))
+    while 2 not in checkpointed_epochs(out):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz, tmp_path):
+    out = tmp_path / "run"
+    _interrupted(small_mnist_npz, out)
+    other = CliRunner().invoke(cli, train_args(small_mnist_npz, out, seed=4))
+    assert other.exit_code == 2, other.output
+    assert "interrupted run" in other.output and "--resume" in other.output
+    extra = CliRunner().invoke(cli, ["train", "--resume", str(out), "--epochs", "9"])
+    assert extra.exit_code == 2 and "drop --epochs" in extra.output, extra.output
+    nothing = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "nowhere")])
+    assert nothing.exit_code == 2 and "nothing to resume" in nothing.output, nothing.output
+
+    # The newest checkpoint corrupt (a full disk): reported, and the one before is used.
+    folder = training_stage_path(out) / "checkpoint"
+    assert checkpointed_epochs(out) == [1, 2]
+    (folder / "epoch-2.weights.h5").write_bytes(b"not an HDF5 file")
+    same = CliRunner().invoke(cli, train_args(small_mnist_npz, out))
+    assert same.exit_code == 0, same.output
+    assert "checkpoint after epoch 2 is unreadable" in same.output
+    assert "resuming" in same.output and "after epoch 1 of 4" in same.output
+    assert (out / "model.keras").exists()
+
+    again = tmp_path / "again"
+    _interrupted(small_mnist_npz, again)
+    fresh = CliRunner().invoke(cli, [*train_args(small_mnist_npz, again, seed=5), "--restart"])
+    assert fresh.exit_code == 0 and "resuming" not in fresh.output, fresh.output
