@@ -79,7 +79,7 @@ def test_two_trainings_into_one_out_give_one_result(small_mnist_npz, tmp_path):
     results = [(p.wait(), *p.communicate()) for p in processes]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results
-    _, stdout, stderr = next(r for r in results if r[0] == 1)
+    _, _, stderr = next(r for r in results if r[0] == 1)
     errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "Traceback" not in stderr, stderr
     assert sum("test negative ELBO" in r[1] for r in results) == 1
