@@ -48,7 +48,8 @@ def overwrite_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--overwrite",
         is_flag=True,
-        help="Replace existing output (only once the new one is complete).",
+        help="Replace an earlier result (only once the new one is complete); a folder that "
+        "holds no mnist-vae result is never replaced.",
     )(command)
 
 

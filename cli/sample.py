@@ -101,6 +101,8 @@ def sample(run, saved_model, count, digit, noise_variance, sampler, refit, seed,
             out = loaded.path / "samples" / f"{stem}-s{seed}.png"
     out = check_output_file(Path(out), overwrite=overwrite)
     npy_path = check_output_file(Path(npy), overwrite=overwrite) if npy else None
+    if npy_path is not None and npy_path.resolve() == out.resolve():
+        raise UsageError(f"--out and --npy are both {out}; give the array its own file")
 
     from mnist_vae.io import write_npy_atomic
     from mnist_vae.runs.figures import save_image_grid

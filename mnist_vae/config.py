@@ -78,7 +78,7 @@ class ModelConfig:
         _positive_int("latent_dim", self.latent_dim)
         _require(isinstance(self.options, dict), "options must be a dict of strategy settings")
         _require(self.latent_dim <= 4096, f"latent_dim must be at most 4096, got {self.latent_dim}")
-        _finite_number("beta", self.beta, minimum=0.0, strict=True)
+        _finite_number("beta", self.beta, minimum=0.0, strict=False)
         if self.gaussian_variance is not None:
             _finite_number("gaussian_variance", self.gaussian_variance, minimum=0.0, strict=True)
         for name in ("encoder", "decoder", "strategy", "likelihood"):
@@ -126,7 +126,7 @@ class TrainConfig:
         _positive_int("train_size", self.train_size, allow_none=True)
         _finite_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
         if self.lr_decay is not None:
-            _finite_number("lr_decay", self.lr_decay, minimum=0.0, strict=True)
+            _finite_number("lr_decay", self.lr_decay, minimum=0.0, strict=False)
         _require(
             isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
             f"seed must be a non-negative integer, got {self.seed!r}",

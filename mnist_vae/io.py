@@ -75,8 +75,17 @@ def check_output_file(path: Path, *, overwrite: bool) -> Path:
     return path
 
 
+# Files that mark a folder as an earlier mnist-vae result: a run, an export, a
+# benchmark's or a sampler's output. --overwrite replaces nothing else.
+RESULT_MARKERS = ("config.json", "results.json", "saved_model.pb", "model.tflite", "sampler.json")
+
+
 def check_output_dir(path: Path, *, overwrite: bool) -> Path:
-    """A directory we may create (or, with ``overwrite``, replace) once work is done."""
+    """A directory we may create (or, with ``overwrite``, replace) once work is done.
+
+    ``overwrite`` replaces an earlier mnist-vae result only (a folder holding one of
+    ``RESULT_MARKERS``), never an unrelated folder that happens to be in the way.
+    """
     path = Path(path).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -84,6 +93,11 @@ def check_output_dir(path: Path, *, overwrite: bool) -> Path:
         if any(path.iterdir()) and not overwrite:
             raise UsageError(
                 f"{path} exists and is not empty; choose another --out or pass --overwrite"
+            )
+        if any(path.iterdir()) and not any((path / name).is_file() for name in RESULT_MARKERS):
+            raise UsageError(
+                f"{path} is not an mnist-vae result (no {', '.join(RESULT_MARKERS[:3])}); "
+                "--overwrite replaces only earlier results: choose another --out"
             )
     parent = path.parent
     existing = parent

@@ -322,3 +322,51 @@ def test_divergence_within_one_epoch_is_reported_and_nothing_written(tmp_path, s
             "--data", small_mnist_npz, "--out", tmp_path / "run", "--quiet"]  # fmt: skip
     assert_one_line_error(invoke(*args), 1, "training diverged", "lower --lr")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_from_a_newer_format_is_refused_in_one_line(trained_run, tmp_path):
+    import shutil
+
+    newer = tmp_path / "newer"
+    shutil.copytree(trained_run[0], newer)
+    record = json.loads((newer / "config.json").read_text())
+    record["mnist_vae_run"] = 99
+    record["versions"]["mnist-vae"] = "9.0.0"
+    (newer / "config.json").write_text(json.dumps(record))
+    result = invoke("sample", newer, "--out", tmp_path / "s.png")
+    assert_one_line_error(result, 1, "format 99", "mnist-vae 9.0.0", "upgrade mnist-vae")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_damaged_model_file_is_named_as_damaged_not_as_a_missing_plugin(trained_run, tmp_path,
+                                                                           damage):  # fmt: skip
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run[0], broken)
+    model = broken / "model.keras"
+    data = model.read_bytes()
+    model.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00" * 4096)
+    result = invoke("sample", broken, "--out", tmp_path / "s.png")
+    assert_one_line_error(result, 1, "model.keras is damaged")
+    assert "plugin" not in result.output
+
+
+def test_overwrite_replaces_only_earlier_results(trained_run, tmp_path):
+    """--overwrite never deletes an unrelated folder, nor the run being exported."""
+    folder = tmp_path / "holiday-photos"
+    folder.mkdir()
+    (folder / "beach.jpg").write_bytes(b"\xff\xd8")
+    result = invoke("export", trained_run[0], "--out", folder, "--overwrite")
+    assert_one_line_error(result, 2, "is not an mnist-vae result")
+    assert (folder / "beach.jpg").exists()
+    itself = invoke("export", trained_run[0], "--out", trained_run[0], "--overwrite")
+    assert_one_line_error(itself, 2, "would replace the run")
+    assert (trained_run[0] / "model.keras").exists()
+
+
+def test_sample_refuses_one_file_for_both_the_png_and_the_array(trained_run, tmp_path):
+    target = tmp_path / "both.png"
+    result = invoke("sample", trained_run[0], "--out", target, "--npy", target)
+    assert_one_line_error(result, 2, "--out and --npy are both")
+    assert not target.exists()

@@ -101,9 +101,16 @@ def test_export_errors_are_one_line_and_touch_nothing(trained, tmp_path):
     assert [p.name for p in occupied.iterdir()] == ["keep.txt"]
     for result in (missing, not_run, clash):
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1
-    replaced = runner.invoke(cli, ["export", str(run.path), "--out", str(occupied), "--overwrite"])
+    unrelated = runner.invoke(cli, ["export", str(run.path), "--out", str(occupied),
+                                    "--overwrite"])  # fmt: skip
+    assert unrelated.exit_code == 2 and "not an mnist-vae result" in unrelated.output
+    assert [p.name for p in occupied.iterdir()] == ["keep.txt"]  # --overwrite spared it
+    earlier = tmp_path / "earlier"
+    assert runner.invoke(cli, ["export", str(run.path), "--out", str(earlier)]).exit_code == 0
+    (earlier / "stale.txt").write_text("from the earlier export")
+    replaced = runner.invoke(cli, ["export", str(run.path), "--out", str(earlier), "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
-    assert (occupied / "saved_model.pb").exists() and not (occupied / "keep.txt").exists()
+    assert (earlier / "saved_model.pb").exists() and not (earlier / "stale.txt").exists()
 
 
 def test_sample_from_a_saved_model(trained, tmp_path):

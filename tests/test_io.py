@@ -209,19 +209,19 @@ def test_staged_dir_failure_leaves_nothing(tmp_path, error):
 def test_staged_dir_failure_with_overwrite_keeps_old_content(tmp_path, error):
     final = tmp_path / "run"
     final.mkdir()
-    (final / "old.txt").write_text("old")
+    (final / "config.json").write_text("old")
     with pytest.raises(type(error)), staged_dir(final, overwrite=True) as stage:
         (stage / "new.txt").write_text("new")
         raise error
-    assert _listing(final) == ["old.txt"]
-    assert (final / "old.txt").read_text() == "old"
+    assert _listing(final) == ["config.json"]
+    assert (final / "config.json").read_text() == "old"
     assert _listing(tmp_path) == ["run"]
 
 
 def test_staged_dir_refuses_non_empty_target_before_body(tmp_path):
     final = tmp_path / "run"
     final.mkdir()
-    (final / "old.txt").write_text("old")
+    (final / "config.json").write_text("old")
     ran = False
     with pytest.raises(UsageError) as info, staged_dir(final, overwrite=False):
         ran = True
@@ -229,7 +229,7 @@ def test_staged_dir_refuses_non_empty_target_before_body(tmp_path):
     message = _one_line(info)
     assert "not empty" in message
     assert "--overwrite" in message
-    assert _listing(final) == ["old.txt"]
+    assert _listing(final) == ["config.json"]
     assert _listing(tmp_path) == ["run"]  # no staging folder was made
 
 
@@ -248,12 +248,12 @@ def test_staged_dir_refuses_file_target(tmp_path):
 def test_staged_dir_overwrite_replaces_only_after_success(tmp_path):
     final = tmp_path / "run"
     final.mkdir()
-    (final / "old.txt").write_text("old")
+    (final / "config.json").write_text("old")
     with staged_dir(final, overwrite=True) as stage:
         # While the body runs, the old result is still complete and in place.
-        assert (final / "old.txt").read_text() == "old"
+        assert (final / "config.json").read_text() == "old"
         (stage / "new.txt").write_text("new")
-        assert (final / "old.txt").read_text() == "old"
+        assert (final / "config.json").read_text() == "old"
         assert not (final / "new.txt").exists()
     assert _listing(final) == ["new.txt"]
     assert (final / "new.txt").read_text() == "new"
@@ -289,6 +289,9 @@ def test_check_output_dir_non_empty(tmp_path):
     message = _one_line(info)
     assert "run exists and is not empty" in message
     assert "--overwrite" in message
+    with pytest.raises(UsageError, match="not an mnist-vae result"):  # x marks no result
+        check_output_dir(tmp_path / "run", overwrite=True)
+    (tmp_path / "run" / "config.json").write_text("{}")  # an earlier run: replaceable
     assert check_output_dir(tmp_path / "run", overwrite=True) == tmp_path / "run"
 
 

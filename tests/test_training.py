@@ -103,3 +103,18 @@ def test_train_accepts_preloaded_data(tmp_path, small_mnist_npz):
     )
     assert run.record["data"]["source"] == data.source
     assert any("canonical" in m or "MNIST-like" in m for m in messages)
+
+
+def test_the_documented_zero_values_are_accepted_and_mean_what_they_say():
+    """--lr-decay 0 (a constant sgdm rate) and --beta 0 (no KL: an autoencoder)."""
+    import keras
+
+    from mnist_vae.models import build_model, build_optimizer
+
+    config = TrainConfig(optimizer="sgdm", learning_rate=0.01, lr_decay=0.0)  # refused before
+    optimizer = build_optimizer(config, steps_per_epoch=10)
+    schedule = keras.optimizers.schedules.LearningRateSchedule
+    assert not isinstance(optimizer._learning_rate, schedule)
+    assert float(optimizer.learning_rate) == pytest.approx(0.01)
+    model = build_model(model_config("net1", beta=0.0), seed=0)  # refused before
+    assert model.beta == 0.0 and float(model.kl_weight()) == 0.0

@@ -46,6 +46,10 @@ def export_run(
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}; choose {' or '.join(FORMATS)}")
     out = Path(out).expanduser()
+    target, source = out.resolve(), Path(run.path).resolve()
+    if target == source or target in source.parents:
+        raise UsageError(f"--out {out} would replace the run {run.path} itself; export it to "
+                         "a folder outside the run")  # fmt: skip
     model = run.load_model()
     with staged_dir(out, overwrite=overwrite) as stage:
         if format == "savedmodel":

@@ -16,6 +16,7 @@ import csv
 import json
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,20 @@ class Run:
         import keras
 
         load_registrations()  # the zoo's and plugins' Keras classes a model may contain
+        path = self.path / "model.keras"
+        if not zipfile.is_zipfile(path):  # truncated or overwritten: not a plugin matter
+            raise RunError(f"{path} is damaged (not a complete .keras archive); retrain the run "
+                           "or restore the file from a backup")  # fmt: skip
         try:
-            return keras.saving.load_model(self.path / "model.keras")
+            return keras.saving.load_model(path)
         except Exception as exc:
-            raise RunError(
-                f"{self.path / 'model.keras'} cannot be loaded ({first_line(exc)}); "
-                "is the plugin that defined its model installed?"
-            ) from None
+            message = first_line(exc)
+            if "Could not locate" in message or "Unknown" in message:
+                raise RunError(
+                    f"{path} needs a class that is not registered ({message}); is the plugin "
+                    "that defined its model installed?"
+                ) from None
+            raise RunError(f"{path} cannot be loaded ({message})") from None
 
     def digit_means(self) -> np.ndarray:
         """Mean latent code of each class on the training set, shape (10, code size)."""
@@ -175,6 +183,13 @@ def load_run(path: str | Path) -> Run:
     if missing:
         raise RunError(f"{path} is not a complete mnist-vae run (missing {', '.join(missing)})")
     record = _read_json(path / "config.json")
+    written = record.get("mnist_vae_run", RUN_FORMAT)
+    if not isinstance(written, int) or written > RUN_FORMAT:
+        made_by = record.get("versions", {}).get("mnist-vae", "a newer version")
+        raise RunError(
+            f"{path} is a run of format {written!r} (mnist-vae {made_by}); this mnist-vae "
+            f"reads format {RUN_FORMAT} and older: upgrade mnist-vae to open it"
+        )
     try:
         config = RunConfig.from_dict(record)
     except ConfigError as exc:
