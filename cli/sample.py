@@ -9,6 +9,9 @@ import click
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import debug_option, overwrite_option, seed_option
 
+# What the grid can be saved as (matplotlib chooses the format by the suffix).
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
 
 @click.command(context_settings={"show_default": True})
 @click.argument("run", required=False, type=click.Path(file_okay=False, path_type=str))
@@ -100,6 +103,9 @@ def sample(run, saved_model, count, digit, noise_variance, sampler, refit, seed,
             (loaded.path / "samples").mkdir(exist_ok=True)
             out = loaded.path / "samples" / f"{stem}-s{seed}.png"
     out = check_output_file(Path(out), overwrite=overwrite)
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"--out {out}: an image file is needed, ending in "
+                         f"{', '.join(IMAGE_SUFFIXES)}")  # fmt: skip
     npy_path = check_output_file(Path(npy), overwrite=overwrite) if npy else None
     if npy_path is not None and npy_path.resolve() == out.resolve():
         raise UsageError(f"--out and --npy are both {out}; give the array its own file")

@@ -121,24 +121,27 @@ def staged_dir(final: Path, *, overwrite: bool) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
         yield staging
-        if final.exists():
-            trash = Path(
-                tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent)
-            )
-            os.replace(final, trash / final.name)
-            try:
-                os.replace(staging, final)
-            except BaseException:
-                os.replace(trash / final.name, final)  # put the old result back
-                raise
-            finally:
-                shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(staging, final)
-        os.chmod(final, 0o755)
+        _move_into_place(staging, final)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, final: Path) -> None:
+    """Rename ``staging`` to ``final``; an existing ``final`` is swapped out, then deleted."""
+    if final.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, trash / final.name)
+        try:
+            os.replace(staging, final)
+        except BaseException:
+            os.replace(trash / final.name, final)  # put the old result back
+            raise
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(staging, final)
+    os.chmod(final, 0o755)
 
 
 def write_npy_atomic(path: Path, array) -> Path:
@@ -221,16 +224,4 @@ def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
             f"another process wrote {final} while this run trained; this run is kept in "
             f"{stage.name}: move it, or rerun with --overwrite"
         )
-    if final.exists():
-        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-        os.replace(final, trash / final.name)
-        try:
-            os.replace(stage, final)
-        except BaseException:
-            os.replace(trash / final.name, final)
-            raise
-        finally:
-            shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(stage, final)
-    os.chmod(final, 0o755)
+    _move_into_place(stage, final)

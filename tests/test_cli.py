@@ -370,3 +370,9 @@ def test_sample_refuses_one_file_for_both_the_png_and_the_array(trained_run, tmp
     result = invoke("sample", trained_run[0], "--out", target, "--npy", target)
     assert_one_line_error(result, 2, "--out and --npy are both")
     assert not target.exists()
+
+
+def test_sample_refuses_a_non_image_out_before_any_work(trained_run, tmp_path):
+    result = invoke("sample", trained_run[0], "--out", tmp_path / "samples.txt")
+    assert_one_line_error(result, 2, "an image file is needed", ".png")
+    assert not (tmp_path / "samples.txt").exists()

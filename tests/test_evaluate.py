@@ -118,6 +118,8 @@ def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
         (["--fractions", "0,0.5"], "fractions must be in (0, 1]"),
         (["--fractions", "a,b"], "not a comma-separated list"),
         (["--seeds", "1,1"], "seeds must be distinct"),
+        (["--seeds", "-1"], "seeds must be 0 or more, got -1"),
+        (["--seeds", ""], "give at least one seed"),
         (["--arch", "net9"], "unknown architecture 'net9'"),
         (["--synthetic-count", "0"], "0 is not in the range x>=1"),
         (["--classifier", "lenett"], "did you mean 'lenet'"),

@@ -68,8 +68,13 @@ class AugmentConfig:
             raise ConfigError(f"synthetic ratio must be > 0, got {self.synthetic_ratio}")
         if self.synthetic_count is not None and self.synthetic_count < 1:
             raise ConfigError(f"synthetic count must be >= 1, got {self.synthetic_count}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+        if not self.seeds:
+            raise ConfigError("give at least one seed, e.g. --seeds 0,1,2")
+        if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds must be distinct, got {self.seeds}")
+        negative = [seed for seed in self.seeds if seed < 0]
+        if negative:
+            raise ConfigError(f"seeds must be 0 or more, got {negative[0]}")
 
     def generator_training(self, seed: int) -> TrainConfig:
         """The report's protocol for the generators; tiny in quick mode."""
