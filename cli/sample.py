@@ -19,7 +19,8 @@ IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
     "--saved-model",
     type=click.Path(file_okay=False, path_type=str),
     default=None,
-    help="Sample from an export (mnist-vae export) instead of a run, using TensorFlow only.",
+    help="Sample from an export (mnist-vae export) instead of a run, using TensorFlow only. "
+    "A SavedModel is a program: open only exports you made or trust (docs/export.md).",
 )
 @click.option(
     "--count", type=click.IntRange(min=1, max=100_000), default=100, help="How many digits."

@@ -128,3 +128,26 @@ def test_sample_from_a_saved_model(trained, tmp_path):
     # The same seed gives the same digits from the export as from the run itself.
     want = sample_digits(model, 6, 0, digit=4, digit_means=run.digit_means())
     np.testing.assert_allclose(images, want, atol=1e-5)
+
+
+def test_a_savedmodel_that_is_not_an_mnist_vae_export_is_refused_unopened(tmp_path):
+    """A crafted SavedModel whose ``metadata`` writes a file: refused before TensorFlow runs it."""
+    import tensorflow as tf
+
+    planted = tmp_path / "planted.txt"
+
+    class Crafted(tf.Module):
+        @tf.function(input_signature=[])
+        def metadata(self):
+            tf.io.write_file(str(planted), "ran")
+            return {"config": tf.constant("{}")}
+
+    crafted = Crafted()
+    tf.saved_model.save(crafted, str(tmp_path / "crafted"),
+                        signatures={"metadata": crafted.metadata})  # fmt: skip
+    assert not planted.exists()
+    result = CliRunner().invoke(cli, ["sample", "--saved-model", str(tmp_path / "crafted"),
+                                      "--out", str(tmp_path / "s.png")])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "not an mnist-vae export" in result.output and "trust" in result.output
+    assert not planted.exists() and not (tmp_path / "s.png").exists()

@@ -91,6 +91,31 @@ def test_divergence_raises_and_writes_nothing(tmp_path, small_mnist_npz):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_finite_blow_up_is_a_divergence_too(tmp_path, small_mnist_npz):
+    """A loss of 1e16 nats per image is not a result: refused like NaN, nothing written."""
+    from mnist_vae.registry import likelihoods
+
+    def blowing_up(x, logits, *, variance=1.0):
+        return 1e16 + 0.0 * logits[:, 0, 0, 0]
+
+    with likelihoods.temporary(blowing_up):
+        config = quick_config(small_mnist_npz, likelihood="blowing_up")
+        with pytest.raises(RunError, match=r"reached 1e\+16 nats per image"):
+            train(config, tmp_path / "run", progress=False, report=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_divergence_advice_names_the_settings_in_play():
+    from mnist_vae.training.trainer import divergence_remedies
+
+    plain = RunConfig(model=model_config("net1"))
+    assert divergence_remedies(plain) == "a lower --lr than 0.005"
+    risky = RunConfig(model=model_config("net1", beta=8.0, likelihood="gaussian",
+                                         gaussian_variance=0.001))  # fmt: skip
+    advice = divergence_remedies(risky)
+    assert "--beta nearer 1 than 8" in advice and "larger --gaussian-variance" in advice
+
+
 def test_train_accepts_preloaded_data(tmp_path, small_mnist_npz):
     data = load_mnist(small_mnist_npz)
     messages = []

@@ -10,6 +10,27 @@ import numpy as np
 from mnist_vae.errors import RunError, UsageError, first_line
 
 
+def read_export_record(path: Path) -> tuple[dict, dict, dict]:
+    """The run files an mnist-vae export carries as assets, read without running it.
+
+    Refuses a folder that is not one (no run record), before TensorFlow opens it.
+    """
+    assets = Path(path) / "assets"
+    try:
+        record, metrics, latent = (
+            json.loads((assets / name).read_text())
+            for name in ("config.json", "metrics.json", "latent.json")
+        )
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or "mnist_vae_run" not in record:
+        raise RunError(
+            f"{path} is not an mnist-vae export (no run record in assets/); a SavedModel is "
+            "a program that runs when opened: open only exports you made or trust"
+        )
+    return record, metrics, latent
+
+
 class ExportedModel:
     """A loaded SavedModel export, with the sampling interface ``mnist-vae sample`` needs."""
 
@@ -22,16 +43,15 @@ class ExportedModel:
         self.path = Path(path).expanduser()
         if not (self.path / "saved_model.pb").is_file():
             raise RunError(f"{self.path} is not a SavedModel export (no saved_model.pb)")
+        # A SavedModel is a program: loading and calling it runs its graph. Look at its
+        # files first and open only what mnist-vae export wrote (its run record).
+        self.record, self.metrics, latent = read_export_record(self.path)
         try:
             self.module = tf.saved_model.load(str(self.path))
-            metadata = self.module.signatures["metadata"]()
         except Exception as exc:
             raise RunError(
                 f"{self.path}: not a loadable mnist-vae export ({first_line(exc)})"
             ) from None
-        self.record = json.loads(metadata["config"].numpy().decode())
-        self.metrics = json.loads(metadata["metrics"].numpy().decode())
-        latent = json.loads(metadata["latent"].numpy().decode())
         self.latent_shape = tuple(
             self.record.get("latent_shape") or [self.record["model"]["latent_dim"]]
         )

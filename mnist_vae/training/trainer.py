@@ -221,16 +221,40 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 
 def _check_finite(history: dict, model, config: RunConfig) -> None:
-    """Divergence shows in the training or test loss, or only in the weights after one step."""
+    """Divergence shows in the training or test loss, or only in the weights after one step.
+
+    A finite loss beyond ``SANE_LOSS`` nats per image is a divergence too: no image
+    costs that much under a model that is still learning.
+    """
+    from mnist_vae.training.callbacks import SANE_LOSS
+
     epochs = len(history.get("loss", []))
-    curves = [history.get(name, []) for name in ("loss", "val_loss")]
-    finite = epochs > 0 and all(math.isfinite(v) for curve in curves for v in curve)
+    values = [v for name in ("loss", "val_loss") for v in history.get(name, [])]
+    finite = epochs > 0 and all(math.isfinite(v) and abs(v) <= SANE_LOSS for v in values)
     finite = finite and all(np.isfinite(w).all() for w in model.get_weights())
     if not finite:
+        worst = max((abs(v) for v in values if math.isfinite(v)), default=float("nan"))
+        seen = "were not finite" if any(not math.isfinite(v) for v in values) or not values \
+            else f"reached {worst:.3g} nats per image"  # fmt: skip
         raise RunError(
-            f"training diverged (losses or weights were not finite by epoch {epochs}); "
-            f"try a lower --lr than {config.train.learning_rate:g}; nothing was written"
+            f"training diverged (losses {seen} by epoch {epochs}); try "
+            f"{divergence_remedies(config)}; nothing was written"
         )
+
+
+def divergence_remedies(config: RunConfig) -> str:
+    """What to change, naming the settings in play rather than always the learning rate."""
+    remedies = [f"a lower --lr than {config.train.learning_rate:g}"]
+    model = config.model
+    if model.beta > 1.0:
+        remedies.append(f"a --beta nearer 1 than {model.beta:g}")
+    if model.likelihood == "gaussian" and model.gaussian_variance is not None \
+            and model.gaussian_variance < 0.01:  # fmt: skip
+        remedies.append(f"a larger --gaussian-variance than {model.gaussian_variance:g} "
+                        "(or leave it out: the sigma-VAE default)")  # fmt: skip
+    if config.train.optimizer == "sgdm" and (config.train.lr_decay or 0) == 0:
+        remedies.append("a positive --lr-decay")
+    return " or ".join(remedies)
 
 
 def _final_metrics(model, data, history, fit_seconds, data_seconds, train_images, config) -> dict:
