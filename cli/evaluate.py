@@ -33,9 +33,10 @@ from mnist_vae.cli.options import data_option, debug_option, run_argument, seed_
 )
 @click.option(
     "--reference-classifier",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, exists=True),
     default=None,
-    help="A saved reference classifier (.keras with its .json) instead of the cached one.",
+    help="A saved reference classifier (.keras with its .json) instead of the cached one "
+    "(left out, one is trained on first use and cached).",
 )
 @click.option(
     "--no-quality",
@@ -61,6 +62,8 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     from mnist_vae.evaluation import evaluate_run
     from mnist_vae.runs import load_run
 
+    if reference_classifier and no_quality:
+        raise UsageError("--reference-classifier judges sample quality; drop --no-quality")
     loaded = load_run(run)
 
     def say(message: str) -> None:

@@ -130,3 +130,15 @@ def test_augment_usage_errors(tmp_path, args, fragment):
     result = CliRunner().invoke(cli, ["benchmark", "augment", *args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and fragment in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_mistyped_or_unused_reference_classifier_is_refused_before_any_work(tiny_run, tmp_path):
+    """A typo used to train a judge for minutes and save it at the typo."""
+    typo = tmp_path / "refrence.keras"
+    result = CliRunner().invoke(cli, ["evaluate", str(tiny_run.path),
+                                      "--reference-classifier", str(typo)])  # fmt: skip
+    assert result.exit_code == 2 and "does not exist" in result.output, result.output
+    assert not typo.exists()
+    unused = CliRunner().invoke(cli, ["evaluate", str(tiny_run.path), "--no-quality",
+                                      "--reference-classifier", str(tiny_run.path / "config.json")])
+    assert unused.exit_code == 2 and "drop --no-quality" in unused.output, unused.output
