@@ -111,7 +111,7 @@ def sample(run, saved_model, count, digit, noise_variance, sampler, refit, seed,
     if npy_path is not None and npy_path.resolve() == out.resolve():
         raise UsageError(f"--out and --npy are both {out}; give the array its own file")
 
-    from mnist_vae.io import write_npy_atomic
+    from mnist_vae.io import staged_file, write_npy_atomic
     from mnist_vae.runs.figures import save_image_grid
 
     if saved_model is not None:
@@ -135,10 +135,12 @@ def sample(run, saved_model, count, digit, noise_variance, sampler, refit, seed,
     title = _title(digit, conditional, noise_variance)
     if key != "prior":
         title = f"samples from the {key.replace('_', '-')} sampler"
-    save_image_grid(images, out, cols=cols, title=title)
+    # Without --overwrite a file another process wrote meanwhile is never replaced.
+    with staged_file(out, replace=overwrite) as staging:
+        save_image_grid(images, staging, cols=cols, title=title)
     click.echo(f"wrote {out}")
     if npy_path is not None:
-        write_npy_atomic(npy_path, images.astype("float32"))
+        write_npy_atomic(npy_path, images.astype("float32"), replace=overwrite)
         click.echo(f"wrote {npy_path}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -15,13 +16,15 @@ from mnist_vae.errors import UsageError
 
 
 @contextmanager
-def staged_file(path: Path) -> Iterator[Path]:
+def staged_file(path: Path, *, replace: bool = True) -> Iterator[Path]:
     """Yield a unique temporary path beside ``path``; rename it over ``path`` on success.
 
     Readers see the old file or the whole new one, never a part; on an error the
     temporary file is removed and ``path`` is untouched. The temporary name keeps
     ``path``'s suffix (Keras and matplotlib choose the format by it) and is unique,
-    so concurrent writers never share one.
+    so concurrent writers never share one. With ``replace=False`` the file is put in
+    place only if ``path`` does not exist at that moment (a hard link, atomic): of two
+    writers exactly one succeeds, and the other gets a ``RunError``.
     """
     path = Path(path)
     fd, name = tempfile.mkstemp(
@@ -32,15 +35,29 @@ def staged_file(path: Path) -> Iterator[Path]:
     try:
         yield staging
         os.chmod(staging, 0o644)  # mkstemp creates 0600; results are ordinary files
-        os.replace(staging, path)
+        if replace:
+            os.replace(staging, path)
+        else:
+            _link_new(staging, path)
     finally:
         staging.unlink(missing_ok=True)
 
 
+def _link_new(staging: Path, path: Path) -> None:
+    """Give ``staging``'s file the name ``path`` unless that name exists (no-replace)."""
+    from mnist_vae.errors import RunError
+
+    try:
+        os.link(staging, path)
+    except FileExistsError:
+        raise RunError(f"another process wrote {path} meanwhile; it was left as it is, and "
+                       "this result was not written") from None  # fmt: skip
+
+
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO]:
+def atomic_file(path: Path, mode: str = "wb", *, replace: bool = True) -> Iterator[IO]:
     """An open temporary file beside ``path``, renamed over it only on success."""
-    with staged_file(path) as staging, open(staging, mode) as handle:
+    with staged_file(path, replace=replace) as staging, open(staging, mode) as handle:
         yield handle
 
 
@@ -121,7 +138,7 @@ def staged_dir(final: Path, *, overwrite: bool) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
         yield staging
-        _move_into_place(staging, final)
+        _publish(staging, final, overwrite=overwrite)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -140,15 +157,23 @@ def _move_into_place(staging: Path, final: Path) -> None:
         finally:
             shutil.rmtree(trash, ignore_errors=True)
     else:
-        os.replace(staging, final)
+        try:
+            os.rename(staging, final)  # onto a non-empty folder this fails, never replaces
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            from mnist_vae.errors import RunError
+
+            raise RunError(f"another process wrote {final} meanwhile; it was left as it "
+                           "is") from None  # fmt: skip
     os.chmod(final, 0o755)
 
 
-def write_npy_atomic(path: Path, array) -> Path:
-    """Save a numpy array via a temporary file and a rename."""
+def write_npy_atomic(path: Path, array, *, replace: bool = True) -> Path:
+    """Save a numpy array via a temporary file and a rename (``replace``: see staged_file)."""
     import numpy as np
 
-    with atomic_file(path, "wb") as handle:
+    with atomic_file(path, "wb", replace=replace) as handle:
         np.save(handle, array)
     return Path(path)
 
@@ -210,7 +235,13 @@ def locked_stage(final: Path, *, overwrite: bool) -> Iterator[tuple[Path, bool]]
         except MnistVaeError:
             shutil.rmtree(stage, ignore_errors=True)  # a usage error or divergence: no use
             raise
-        _publish(stage, final, overwrite=overwrite)
+        try:
+            _publish(stage, final, overwrite=overwrite)
+        except RunError:
+            raise RunError(
+                f"another process wrote {final} while this run trained; this run is kept in "
+                f"{stage.name}: move it, or rerun with --overwrite"
+            ) from None
     finally:
         os.close(descriptor)
 
@@ -220,8 +251,5 @@ def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
     from mnist_vae.errors import RunError
 
     if final.exists() and any(final.iterdir()) and not overwrite:
-        raise RunError(
-            f"another process wrote {final} while this run trained; this run is kept in "
-            f"{stage.name}: move it, or rerun with --overwrite"
-        )
+        raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
     _move_into_place(stage, final)

@@ -16,6 +16,7 @@ from mnist_vae.io import (
     check_output_dir,
     check_output_file,
     staged_dir,
+    staged_file,
     write_json_atomic,
     write_npy_atomic,
 )
@@ -391,3 +392,47 @@ def test_check_output_file_unwritable_folder(tmp_path, monkeypatch):
     with pytest.raises(UsageError) as info:
         check_output_file(tmp_path / "digits.png", overwrite=False)
     assert "is not writable" in _one_line(info)
+
+
+def _write_once(path: str, barrier, results) -> None:
+    from mnist_vae.errors import RunError
+
+    try:
+        with staged_file(Path(path), replace=False) as staging:
+            staging.write_text(str(os.getpid()))
+            barrier.wait()  # both staged: now both try to put theirs in place
+        results.put("ok")
+    except RunError as error:
+        results.put(f"refused: {error}")
+
+
+def test_no_replace_writers_to_one_file_never_both_succeed_twenty_times(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(20):
+        target = tmp_path / f"samples{attempt}.png"
+        barrier, results = context.Barrier(2), context.Queue()
+        writers = [context.Process(target=_write_once, args=(str(target), barrier, results))
+                   for _ in range(2)]  # fmt: skip
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(30)
+        outcomes = sorted(results.get(timeout=5) for _ in writers)
+        assert outcomes[0] == "ok" and outcomes[1].startswith("refused"), outcomes
+        assert target.read_text().isdigit()
+        assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_a_staged_folder_never_replaces_one_written_meanwhile(tmp_path):
+    from mnist_vae.errors import RunError
+
+    final = tmp_path / "export"
+    with pytest.raises(RunError, match=r"wrote .* meanwhile"), \
+            staged_dir(final, overwrite=False) as stage:  # fmt: skip
+        (stage / "saved_model.pb").write_text("ours")
+        final.mkdir()
+        (final / "saved_model.pb").write_text("theirs")
+    assert (final / "saved_model.pb").read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
