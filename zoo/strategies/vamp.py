@@ -30,6 +30,7 @@ from mnist_vae.models import (
 )
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.registry import strategies
+from mnist_vae.zoo.strategies.vae import ramp
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class VampVAE(VAE):
         if not epochs:
             return self.beta
         step = keras.ops.cast(self.optimizer.iterations, "float32")
-        return self.beta * keras.ops.minimum(1.0, step / float(epochs * self.steps_per_epoch))
+        return self.beta * ramp(step, epochs, self.steps_per_epoch)  # vae's schedule
 
     def get_config(self) -> dict:
         return {**super().get_config(), "steps_per_epoch": self.steps_per_epoch}
