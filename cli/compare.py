@@ -18,7 +18,8 @@ COLUMNS = (
     ("bin. -ELBO", ("evaluation_binarized", "negative_elbo"), False),
     ("train s", ("train_seconds",), False),
 )
-SHOWN = ("run", "strategy", "z", *(label for label, _, shown in COLUMNS if shown))
+SHOWN = ("run", "arch", "strategy", "z", "data", *(label for label, _, shown in COLUMNS if shown),
+         "judge")  # fmt: skip
 
 
 @click.command()
@@ -27,9 +28,15 @@ SHOWN = ("run", "strategy", "z", *(label for label, _, shown in COLUMNS if shown
 @debug_option
 @handle_errors
 def compare(runs, as_json) -> None:
-    """Compare RUNS: config and metrics (run 'mnist-vae evaluate' first for the IWAE/FD columns)."""
+    """Compare RUNS: config and metrics (run 'mnist-vae evaluate' first for the IWAE/FD columns).
+
+    Each row names the data the run was trained and evaluated on and the judge of its
+    sample-quality numbers; rows on different data, or judged by different judges,
+    are flagged: their numbers do not compare.
+    """
     import json
 
+    from mnist_vae.data import data_label
     from mnist_vae.runs import load_run
 
     rows = []
@@ -41,15 +48,21 @@ def compare(runs, as_json) -> None:
             "arch": model.architecture or f"{model.encoder}+{model.decoder}",
             "strategy": model.strategy,
             "z": model.latent_dim,
+            "data": data_label(run.record.get("data")),
         }
         for label, keys, _ in COLUMNS:
             value = run.metrics
             for key in keys:
                 value = value.get(key) if isinstance(value, dict) else None
             row[label] = value
+        judge = (run.metrics.get("evaluation") or {}).get("judge") or {}
+        row["judge"] = judge.get("sha256", "")[:8] or None
         rows.append(row)
+    warnings = _mismatches(rows)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         return
     from pathlib import Path
 
@@ -63,6 +76,22 @@ def compare(runs, as_json) -> None:
         row = {**row, "run": Path(row["run"]).name}
         table.add_row(*(_cell(row[column]) for column in SHOWN))
     Console().print(table)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _mismatches(rows: list[dict]) -> list[str]:
+    """Why some rows' numbers do not compare: other data, or other judges."""
+    found = []
+    data = sorted({row["data"] for row in rows})
+    if len(data) > 1:
+        found.append(f"these runs were trained and evaluated on different data "
+                     f"({', '.join(data)}); their numbers do not compare")  # fmt: skip
+    judges = sorted({row["judge"] for row in rows if row["FD"] is not None and row["judge"]})
+    if len(judges) > 1:
+        found.append(f"FD and confidence come from different reference classifiers "
+                     f"({', '.join(judges)}); they do not compare")  # fmt: skip
+    return found
 
 
 def _cell(value) -> str:

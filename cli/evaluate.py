@@ -56,10 +56,15 @@ from mnist_vae.cli.options import data_option, debug_option, run_argument, seed_
 @handle_errors
 def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_quality,
              sampler_names, seed, data) -> None:  # fmt: skip
-    """Evaluate RUN on the test set and add the results to its metrics.json."""
-    from mnist_vae.data import load_mnist
+    """Evaluate RUN on the test set and add the results to its metrics.json.
+
+    By default RUN is evaluated on the data it was trained on (checked by its
+    hashes). With --data on other data, the result is kept beside the run's own
+    evaluation, under a key naming that data, never in its place.
+    """
+    from mnist_vae.data import data_label
     from mnist_vae.errors import UsageError
-    from mnist_vae.evaluation import evaluate_run
+    from mnist_vae.evaluation import data_for_run, evaluate_run, evaluation_key
     from mnist_vae.runs import load_run
 
     if reference_classifier and no_quality:
@@ -76,7 +81,7 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
         if no_quality:
             raise UsageError("--sampler asks for sample quality; drop --no-quality")
         keys = [key for key in dict.fromkeys(map(sampler_key, sampler_names)) if key != PRIOR]
-    mnist = load_mnist(data or loaded.config.train.data, report=say)
+    mnist = data_for_run(loaded, data, report=say)
     if keys:
         from mnist_vae.models.sampling import check_sampler_use
         from mnist_vae.training.latent_samplers import run_sampler
@@ -94,6 +99,12 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     from rich.table import Table
 
     mode = binarize or loaded.config.train.binarize
+    key = evaluation_key(loaded, mnist, mode)
+    other = result["data"]["trained_on_this_data"] is False
+    trained = data_label(loaded.record.get("data"))
+    say(f"evaluated on {data_label(mnist.provenance)}"
+        + (f", not the run's training data ({trained})" if other else "")
+        + f"; stored as {key!r} in {loaded.path / 'metrics.json'}")  # fmt: skip
     suffix = {"none": "", "threshold": " (thresholded test set)",
               "dynamic": " (dynamically binarized test set)"}[mode]  # fmt: skip
     table = Table(title=f"{loaded.path}{suffix}")

@@ -5,7 +5,7 @@ seeded, stratified subsets by content; ``make_dataset`` and ``to_float_images`` 
 uint8 arrays into what the models eat.
 """
 
-from mnist_vae.data.loading import ENV_VAR, MnistData, load_mnist
+from mnist_vae.data.loading import ENV_VAR, MnistData, data_label, load_mnist, same_data
 from mnist_vae.data.pipeline import (
     EpochClock,
     binarize_test_set,
@@ -23,8 +23,10 @@ __all__ = [
     "binarize_test_set",
     "binarized",
     "content_keys",
+    "data_label",
     "load_mnist",
     "make_dataset",
+    "same_data",
     "sampled_binary",
     "select_training_set",
     "stratified_counts",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,47 @@ class MnistData:
         )
         sizes = f"{len(self.x_train)} train / {len(self.x_test)} test images"
         return f"data: {self.source} ({kind}; {sizes})"
+
+    @cached_property
+    def provenance(self) -> dict:
+        """What these arrays are, recorded with every run and evaluation made from them.
+
+        The hashes are of each split's examples (image and label) in any order, so the
+        same data from another source or in another order has the same record.
+        """
+        return {
+            "source": self.source,
+            "canonical_mnist": self.canonical,
+            "train_sha256": integrity.multiset_sha256(self.x_train, self.y_train),
+            "test_sha256": integrity.multiset_sha256(self.x_test, self.y_test),
+        }
+
+
+def data_label(provenance: dict | None) -> str:
+    """A short name for recorded data: ``MNIST``, or the file's name and a hash prefix."""
+    if not provenance:
+        return "unknown"
+    if provenance.get("canonical_mnist"):
+        return "MNIST"
+    source = str(provenance.get("source") or "data")
+    name = Path(source.split("=", 1)[-1]).name or source
+    digest = provenance.get("test_sha256")
+    return f"{name} ({digest[:8]})" if digest else name
+
+
+def same_data(recorded: dict | None, provenance: dict) -> bool | None:
+    """Whether ``recorded`` (a run's or judge's data record) is the data of ``provenance``.
+
+    None when the record is too old to tell (no hashes, and not canonical MNIST).
+    """
+    if not recorded:
+        return None
+    if recorded.get("train_sha256") and recorded.get("test_sha256"):
+        return (recorded["train_sha256"], recorded["test_sha256"]) == (
+            provenance["train_sha256"], provenance["test_sha256"])  # fmt: skip
+    if recorded.get("canonical_mnist") and provenance["canonical_mnist"]:
+        return True
+    return None
 
 
 def load_mnist(

@@ -3,10 +3,14 @@ agreement under a reference classifier, reconstruction errors."""
 
 from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
 from mnist_vae.evaluation.metrics import frechet_distance, reconstruction_errors
+from mnist_vae.evaluation.provenance import EVALUATION_KEYS, data_for_run, evaluation_key
 from mnist_vae.evaluation.run_evaluation import evaluate_run
 
 __all__ = [
+    "EVALUATION_KEYS",
+    "data_for_run",
     "evaluate_run",
+    "evaluation_key",
     "frechet_distance",
     "iwae_negative_log_likelihood",
     "reconstruction_errors",

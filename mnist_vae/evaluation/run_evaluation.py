@@ -16,16 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from mnist_vae.config import NUM_CLASSES
-from mnist_vae.data import MnistData, binarize_test_set, load_mnist, to_float_images
+from mnist_vae.data import MnistData, binarize_test_set, same_data, to_float_images
+from mnist_vae.evaluation.provenance import data_for_run, evaluation_key
 from mnist_vae.runs import Run
 
 DEFAULT_IW_SAMPLES = 200
-# Where metrics.json keeps an evaluation, by the test set's binarization.
-EVALUATION_KEYS = {
-    "none": "evaluation",
-    "threshold": "evaluation_binarized",
-    "dynamic": "evaluation_dynamic_binarized",
-}
 DEFAULT_QUALITY_SAMPLES = 10_000
 LABELLED_PER_DIGIT = 1_000
 
@@ -46,6 +41,9 @@ def evaluate_run(
 ) -> dict:
     """Evaluate ``run`` on the test set; with ``write`` the result joins its metrics.json.
 
+    ``data`` defaults to the data the run was trained on (checked by its hashes);
+    other data is evaluated too, and kept beside the run's own evaluation
+    (``provenance.evaluation_key``). The result records the data and the judge.
     ``samplers`` maps names to fitted latent samplers (``Run.load_sampler``) whose
     samples are judged beside the prior's, under ``samplers`` in the result.
     """
@@ -56,13 +54,17 @@ def evaluate_run(
     started = time.perf_counter()
     # A model trained on binary pixels is judged on them, in the same way, by default.
     binarize = binarize or run.config.train.binarize
+    data = data or data_for_run(run, report=report)
+    # The judge first: a judge of other data is refused before the long work.
+    judge = _judge(data, reference_path, report) if quality else None
     model = run.load_model()
-    data = data or load_mnist(run.config.train.data, report=report)
     x_float = to_float_images(binarize_test_set(data.x_test, binarize))
     labels = data.y_test.astype("int32") if model.conditional else None
     elbo = evaluate_elbo(model, x_float, data.y_test)
     iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed)
     result = {
+        "data": {**data.provenance,
+                 "trained_on_this_data": same_data(run.record.get("data"), data.provenance)},
         "binarized": binarize,
         "negative_elbo": elbo["loss"],
         "reconstruction": elbo["reconstruction"],
@@ -72,14 +74,39 @@ def evaluate_run(
         **reconstruction_errors(x_float[..., 0], reconstruct(model, x_float, labels)),
     }
     if quality:
-        quality_numbers = sample_quality(
-            model, run, data, quality_samples, reference_path, seed, report, samplers=samplers
-        )
-        result.update(quality_numbers)
+        result.update(sample_quality(model, run, judge, quality_samples, seed, samplers=samplers))
     result["seconds"] = round(time.perf_counter() - started, 1)
     if write:
-        run.add_metrics(EVALUATION_KEYS[binarize], result)
+        run.add_metrics(evaluation_key(run, data, binarize), result)
     return result
+
+
+class _Judge:
+    """The reference classifier with its view of this data's test set, computed once."""
+
+    def __init__(self, classifier, data: MnistData) -> None:
+        self.classifier = classifier
+        features, probabilities = classifier.features_and_probabilities(data.x_test)
+        self.test_features = features
+        # Measured here, on this data: the accuracy in its own file may be of other data.
+        self.test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == data.y_test))
+        self.record = {
+            **classifier.describe(),
+            "test_accuracy": self.test_accuracy,
+            "trained_on_this_data": None if classifier.trained_on is None
+            else classifier.trained_on.get("train_sha256") == data.provenance["train_sha256"],
+        }
+
+
+def _judge(data: MnistData, reference_path, report) -> _Judge:
+    from mnist_vae.evaluation.reference import MIN_TEST_ACCURACY, reference_classifier
+
+    judge = _Judge(reference_classifier(data, path=reference_path, report=report), data)
+    if judge.test_accuracy < MIN_TEST_ACCURACY and data.canonical:
+        report(f"warning: the reference classifier scores {100 * judge.test_accuracy:.2f}% on "
+               f"this test set (below {100 * MIN_TEST_ACCURACY:.1f}%); its Frechet distances "
+               "and confidences are less trustworthy")  # fmt: skip
+    return judge
 
 
 def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray) -> dict:
@@ -95,17 +122,14 @@ def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray) -> dict
 
 
 def sample_quality(
-    model, run: Run, data: MnistData, count: int, reference_path, seed: int, report,
-    samplers: dict | None = None,
-) -> dict:  # fmt: skip
+    model, run: Run, judge: _Judge, count: int, seed: int, samplers: dict | None = None
+) -> dict:
     """Fréchet distance, confidence, blank fraction and labelled agreement under the
     reference classifier; the first three also for each fitted sampler in ``samplers``."""
-    from mnist_vae.evaluation.reference import reference_classifier
     from mnist_vae.models.sampling import DIGIT_NOISE_VARIANCE, sample_digits
 
-    judge = reference_classifier(data, path=reference_path, report=report)
-    test_features = judge.features(data.x_test[:count])
-    judged = judge_samples(judge, test_features, sample_digits(model, count, seed))
+    test_features = judge.test_features[:count]
+    judged = judge_samples(judge.classifier, test_features, sample_digits(model, count, seed))
     agreement = []
     means = run.digit_means()
     for digit in range(NUM_CLASSES):
@@ -113,18 +137,19 @@ def sample_quality(
             model, LABELLED_PER_DIGIT, seed + digit, digit=digit, digit_means=means,
             noise_variance=DIGIT_NOISE_VARIANCE,
         )  # fmt: skip
-        agreement.append(np.mean(np.argmax(judge.probabilities(drawn), axis=1) == digit))
+        agreement.append(np.mean(np.argmax(judge.classifier.probabilities(drawn), axis=1) == digit))
     result = {
         **judged,
         "labelled_agreement": float(np.mean(agreement)),
         "labelled_agreement_by_digit": [round(float(a), 4) for a in agreement],
         "quality_samples": count,
         "reference_test_accuracy": judge.test_accuracy,
+        "judge": judge.record,
     }
     if samplers:
         result["samplers"] = {
             name: judge_samples(
-                judge, test_features, sample_digits(model, count, seed, sampler=sampler)
+                judge.classifier, test_features, sample_digits(model, count, seed, sampler=sampler)
             )
             for name, sampler in samplers.items()
         }

@@ -126,6 +126,7 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
         data = load_mnist(config.train.data, report=say)
     data_seconds = time.perf_counter() - started
     say(f"{data.describe()} [{data_seconds:.1f} s]")
+    provenance = data.provenance  # of the arrays as loaded, before any binarization
     mode = config.train.binarize
     if mode != "none":  # dynamic: the training images stay grey; the pipeline samples them
         train_images = binarized(data.x_train) if mode == "threshold" else data.x_train
@@ -183,8 +184,7 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
             stage,
             config=config,
             data={
-                "source": data.source,
-                "canonical_mnist": data.canonical,
+                **provenance,
                 "train_images": len(x_train),
                 "test_images": len(data.x_test),
             },

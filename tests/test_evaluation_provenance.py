@@ -1,0 +1,167 @@
+"""Every evaluation says which data and which judge measured it; other data never
+takes the place of a run's own evaluation, and a judge of other data is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.cli.main import cli
+from mnist_vae.config import RunConfig, TrainConfig
+from mnist_vae.data import ENV_VAR, MnistData, data_label, load_mnist, same_data
+from mnist_vae.data.sources.arrays import MnistArrays
+from mnist_vae.data.sources.cache import write_npz_atomic
+from mnist_vae.evaluation.reference import reference_classifier
+from mnist_vae.models import model_config
+from mnist_vae.training import train
+
+
+@pytest.fixture(scope="module")
+def small(small_mnist_npz):
+    return load_mnist(small_mnist_npz)
+
+
+@pytest.fixture(scope="module")
+def mirrored_npz(small, tmp_path_factory):
+    """Other data of the same shape: the small slice, every image mirrored left-right."""
+    arrays = MnistArrays(small.x_train[:, :, ::-1], small.y_train,
+                         small.x_test[:, :, ::-1], small.y_test)  # fmt: skip
+    return write_npz_atomic(tmp_path_factory.mktemp("other") / "mirrored.npz", arrays)
+
+
+@pytest.fixture(scope="module")
+def judge(small, tmp_path_factory):
+    path = tmp_path_factory.mktemp("judge") / "reference.keras"
+    return reference_classifier(small, path=path, epochs=1, report=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def run(small, small_mnist_npz, tmp_path_factory):
+    """A run trained through MNIST_VAE_DATA, as CI and many users train (no --data)."""
+    config = RunConfig(model=model_config("net1"),
+                       train=TrainConfig(epochs=1, batch_size=50, train_size=200))  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_VAR, str(small_mnist_npz))
+        return train(config, tmp_path_factory.mktemp("runs") / "net1", progress=False,
+                     report=lambda m: None)  # fmt: skip
+
+
+def _arrays(x_train, y_train, x_test, y_test, source="test", canonical=False) -> MnistData:
+    return MnistData(x_train, y_train, x_test, y_test, source, canonical)
+
+
+def test_hashes_name_the_examples_not_their_order_or_source():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    labels = np.arange(6) % 10
+    a = _arrays(images, labels, images[:2], labels[:2], source="a.npz")
+    b = _arrays(images[::-1], labels[::-1], images[1::-1], labels[1::-1], source="b")
+    assert a.provenance["train_sha256"] == b.provenance["train_sha256"]
+    assert same_data(a.provenance, b.provenance) is True
+    relabelled = _arrays(images, (labels + 1) % 10, images[:2], labels[:2])
+    assert same_data(a.provenance, relabelled.provenance) is False
+    # Old records without hashes: canonical MNIST is still known, anything else is not.
+    canonical = {**a.provenance, "canonical_mnist": True}
+    assert same_data({"source": "x", "canonical_mnist": True}, canonical) is True
+    assert same_data({"source": "x", "canonical_mnist": False}, a.provenance) is None
+    assert same_data(None, a.provenance) is None
+    assert data_label(canonical) == "MNIST"
+    assert data_label(a.provenance) == f"a.npz ({a.provenance['test_sha256'][:8]})"
+    assert data_label({"source": "MNIST_VAE_DATA=/some/where/f.npz"}) == "f.npz"
+
+
+def test_a_run_trained_through_the_environment_records_its_data(run, small):
+    recorded = run.record["data"]
+    assert recorded["train_sha256"] == small.provenance["train_sha256"]
+    assert recorded["test_sha256"] == small.provenance["test_sha256"]
+    assert recorded["source"].startswith(f"{ENV_VAR}=")
+    assert run.config.train.data is None  # the config stays portable; the record says what ran
+
+
+def test_evaluating_on_whatever_the_variable_points_at_now_is_refused(run, mirrored_npz,
+                                                                      monkeypatch):  # fmt: skip
+    before = (run.path / "metrics.json").read_text()
+    monkeypatch.setenv(ENV_VAR, str(mirrored_npz))
+    result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--no-quality"])
+    assert result.exit_code == 2, result.output
+    assert "was trained on small.npz" in result.output and "--data" in result.output
+    assert (run.path / "metrics.json").read_text() == before
+
+
+def test_other_data_is_evaluated_beside_the_runs_own(run, judge, small, small_mnist_npz,
+                                                     mirrored_npz):  # fmt: skip
+    common = ["--iw-samples", "5", "--samples", "100"]
+    own = CliRunner().invoke(cli, ["evaluate", str(run.path), *common, "--data",
+                                   str(small_mnist_npz), "--reference-classifier",
+                                   str(judge.path)])  # fmt: skip
+    assert own.exit_code == 0, own.output
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    evaluation = metrics["evaluation"]
+    assert evaluation["data"]["test_sha256"] == small.provenance["test_sha256"]
+    assert evaluation["data"]["trained_on_this_data"] is True
+    recorded = evaluation["judge"]
+    assert recorded["trained_on"]["train_sha256"] == small.provenance["train_sha256"]
+    assert recorded["trained_on_this_data"] is True and recorded["file"] == "reference.keras"
+    # The judge's accuracy is measured on this test set, not copied from its own file.
+    measured = np.mean(np.argmax(judge.probabilities(small.x_test), axis=1) == small.y_test)
+    assert recorded["test_accuracy"] == pytest.approx(measured)
+    assert evaluation["reference_test_accuracy"] == recorded["test_accuracy"]
+
+    other = CliRunner().invoke(cli, ["evaluate", str(run.path), *common, "--no-quality",
+                                     "--data", str(mirrored_npz)])  # fmt: skip
+    assert other.exit_code == 0, other.output
+    assert "not the run's training data" in other.output
+    after = json.loads((run.path / "metrics.json").read_text())
+    assert after["evaluation"] == evaluation  # the run's own evaluation is untouched
+    hash_prefix = load_mnist(mirrored_npz).provenance["test_sha256"][:12]
+    beside = after[f"evaluation_on_{hash_prefix}"]
+    assert beside["data"]["trained_on_this_data"] is False
+    assert beside["data"]["source"] == str(mirrored_npz)
+
+
+def test_a_judge_of_other_data_is_refused_before_any_work(run, judge, mirrored_npz, tmp_path):
+    foreign = tmp_path / "foreign.keras"
+    shutil.copy(judge.path, foreign)
+    info = json.loads(judge.path.with_suffix(".json").read_text())
+    info["trained_on"] = {**info["trained_on"], "train_sha256": "0" * 64, "source": "fashion.npz"}
+    foreign.with_suffix(".json").write_text(json.dumps(info))
+    before = (run.path / "metrics.json").read_text()
+    result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--data",
+                                      str(run.record["data"]["source"].split("=", 1)[1]),
+                                      "--reference-classifier", str(foreign)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "was trained on fashion.npz" in result.output
+    assert "Traceback" not in result.output
+    assert (run.path / "metrics.json").read_text() == before
+
+
+def test_a_judge_that_does_not_say_what_it_learned_is_flagged(judge, small, tmp_path):
+    silent = tmp_path / "silent.keras"
+    shutil.copy(judge.path, silent)
+    info = json.loads(judge.path.with_suffix(".json").read_text())
+    del info["trained_on"]
+    silent.with_suffix(".json").write_text(json.dumps(info))
+    said = []
+    loaded = reference_classifier(small, path=silent, report=said.append)
+    assert loaded.trained_on is None
+    assert any("does not record the data" in line for line in said)
+
+
+def test_compare_names_each_rows_data_and_flags_a_mix(run, tmp_path):
+    other = tmp_path / "other-run"
+    shutil.copytree(run.path, other)
+    record = json.loads((other / "config.json").read_text())
+    record["data"] = {**record["data"], "test_sha256": "f" * 64, "source": "fashion.npz"}
+    (other / "config.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(cli, ["compare", str(run.path), str(other), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows[0]["data"].startswith("small.npz") and rows[1]["data"] == "fashion.npz (ffffffff)"
+    assert rows[0]["arch"] == "net1"
+    assert "different data" in result.stderr
+    alone = CliRunner().invoke(cli, ["compare", str(run.path)])
+    assert "different data" not in alone.output
