@@ -165,3 +165,13 @@ def test_compare_names_each_rows_data_and_flags_a_mix(run, tmp_path):
     assert "different data" in result.stderr
     alone = CliRunner().invoke(cli, ["compare", str(run.path)])
     assert "different data" not in alone.output
+
+
+def test_a_sampler_is_never_fitted_to_other_data_than_the_runs(run, mirrored_npz, monkeypatch,
+                                                               tmp_path):  # fmt: skip
+    monkeypatch.setenv(ENV_VAR, str(mirrored_npz))
+    result = CliRunner().invoke(cli, ["sample", str(run.path), "--sampler", "gmm",
+                                      "--out", str(tmp_path / "s.png")])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "was trained on small.npz" in result.output
+    assert not (run.path / "samplers").exists() and not (tmp_path / "s.png").exists()

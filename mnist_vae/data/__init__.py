@@ -5,7 +5,14 @@ seeded, stratified subsets by content; ``make_dataset`` and ``to_float_images`` 
 uint8 arrays into what the models eat.
 """
 
-from mnist_vae.data.loading import ENV_VAR, MnistData, data_label, load_mnist, same_data
+from mnist_vae.data.loading import (
+    ENV_VAR,
+    MnistData,
+    data_label,
+    load_mnist,
+    load_recorded,
+    same_data,
+)
 from mnist_vae.data.pipeline import (
     EpochClock,
     binarize_test_set,
@@ -25,6 +32,7 @@ __all__ = [
     "content_keys",
     "data_label",
     "load_mnist",
+    "load_recorded",
     "make_dataset",
     "same_data",
     "sampled_binary",

@@ -63,6 +63,28 @@ class MnistData:
         }
 
 
+def load_recorded(
+    path: str | os.PathLike | None, recorded: dict | None, *, owner: str,
+    report: Reporter | None = None,
+) -> MnistData:  # fmt: skip
+    """``load_mnist(path)``, checked to be the data ``owner`` (a run) recorded it used.
+
+    Data found through ``MNIST_VAE_DATA`` or the automatic sources can change between
+    training and a later use; other data than recorded is a usage error, not silently
+    used in its place.
+    """
+    from mnist_vae.errors import UsageError
+
+    data = load_mnist(path, report=report)
+    if same_data(recorded, data.provenance) is False:
+        raise UsageError(
+            f"{owner} was trained on {data_label(recorded)}, but the data found now "
+            f"({data.source}) is {data_label(data.provenance)}; point {ENV_VAR} at its "
+            "data, or pass --data to use other data on purpose"
+        )
+    return data
+
+
 def data_label(provenance: dict | None) -> str:
     """A short name for recorded data: ``MNIST``, or the file's name and a hash prefix."""
     if not provenance:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist_vae.data import MnistData, data_label, load_mnist, same_data
-from mnist_vae.errors import UsageError
+from mnist_vae.data import MnistData, load_mnist, load_recorded, same_data
 from mnist_vae.runs import Run
 
 # Where metrics.json keeps an evaluation on the run's own data, by the test set's binarization.
@@ -30,15 +29,10 @@ def data_for_run(run: Run, path: str | Path | None = None, *, report=print) -> M
     ``MNIST_VAE_DATA`` or the automatic sources); if what is found now is not what
     the run recorded, that is a usage error rather than a number on other data.
     """
-    data = load_mnist(path or run.config.train.data, report=report)
-    trained = run.record.get("data")
-    if path is None and same_data(trained, data.provenance) is False:
-        raise UsageError(
-            f"{run.path} was trained on {data_label(trained)}, but the data found now "
-            f"({data.source}) is {data_label(data.provenance)}; point MNIST_VAE_DATA at the "
-            "run's data, or pass --data to evaluate on other data on purpose"
-        )
-    return data
+    if path is not None:
+        return load_mnist(path, report=report)
+    return load_recorded(run.config.train.data, run.record.get("data"), owner=str(run.path),
+                         report=report)  # fmt: skip
 
 
 def evaluation_key(run: Run, data: MnistData, binarize: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mnist_vae.data import MnistData, binarized, load_mnist, select_training_set, to_float_images
+from mnist_vae.data import MnistData, binarized, load_recorded, select_training_set, to_float_images
 from mnist_vae.errors import UsageError
 from mnist_vae.models.latent_samplers import PRIOR, display_name, sampler_key
 from mnist_vae.runs import Run
@@ -28,7 +28,8 @@ def training_codes(
     from mnist_vae.models.inference import encode_codes
 
     train = run.config.train
-    data = data or load_mnist(train.data, report=report)
+    data = data or load_recorded(train.data, run.record.get("data"), owner=str(run.path),
+                                 report=report)  # fmt: skip
     images = binarized(data.x_train) if train.binarize == "threshold" else data.x_train
     chosen = select_training_set(images, data.y_train, train.train_size, train.seed)
     return encode_codes(model, to_float_images(images[chosen]))
