@@ -101,7 +101,11 @@ class _Judge:
 def _judge(data: MnistData, reference_path, report) -> _Judge:
     from mnist_vae.evaluation.reference import MIN_TEST_ACCURACY, reference_classifier
 
-    judge = _Judge(reference_classifier(data, path=reference_path, report=report), data)
+    classifier = reference_classifier(data, path=reference_path, report=report)
+    pinned = " (pinned: the same on every machine)" if classifier.path.parent.name == "pinned" \
+        else ""  # fmt: skip
+    report(f"judge: reference classifier {classifier.path.name}{pinned}")
+    judge = _Judge(classifier, data)
     if judge.test_accuracy < MIN_TEST_ACCURACY and data.canonical:
         report(f"warning: the reference classifier scores {100 * judge.test_accuracy:.2f}% on "
                f"this test set (below {100 * MIN_TEST_ACCURACY:.1f}%); its Frechet distances "

@@ -1,0 +1,53 @@
+"""The MNIST judge ships with the package: same weights, same numbers, every machine."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from mnist_vae.errors import RunError
+from mnist_vae.evaluation import reference
+from mnist_vae.evaluation.classifier_training import accuracy
+from mnist_vae.evaluation.reference import (
+    PINNED_TEST_ACCURACY,
+    pinned_reference,
+    reference_classifier,
+)
+
+
+def test_mnist_is_judged_by_the_pinned_weights_without_training(mnist):
+    said = []
+    judge = reference_classifier(mnist, report=said.append)
+    assert judge.path == reference.PINNED and not said  # nothing trained, nothing cached
+    assert judge.trained_on["train_sha256"] == mnist.provenance["train_sha256"]
+    # Its accuracy as documented, measured here on the 10,000 test images.
+    assert accuracy(judge.network, mnist.x_test, mnist.y_test) == pytest.approx(
+        PINNED_TEST_ACCURACY, abs=1e-4
+    )
+
+
+def test_the_code_that_trained_it_still_builds_its_architecture(small_mnist_npz, tmp_path):
+    from mnist_vae.data import load_mnist
+
+    small = load_mnist(small_mnist_npz)  # not canonical MNIST: trained on first use
+    trained = reference_classifier(small, path=tmp_path / "r.keras", epochs=1,
+                                   report=lambda m: None)  # fmt: skip
+    pinned = pinned_reference().network.get_weights()
+    assert [w.shape for w in trained.network.get_weights()] == [w.shape for w in pinned]
+    assert not all(np.array_equal(a, b) for a, b in zip(trained.network.get_weights(), pinned,
+                                                        strict=True))  # fmt: skip
+
+
+def test_a_damaged_pinned_file_is_refused_in_one_line(tmp_path, monkeypatch):
+    damaged = tmp_path / reference.PINNED.name
+    shutil.copy(reference.PINNED, damaged)
+    with open(damaged, "r+b") as handle:
+        handle.seek(5000)
+        byte = handle.read(1)
+        handle.seek(5000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    monkeypatch.setattr(reference, "PINNED", damaged)
+    with pytest.raises(RunError, match=r"damaged.*reinstall"):
+        pinned_reference()
