@@ -12,8 +12,51 @@ def test_tile_places_images_in_row_major_order_with_gutters():
     canvas = figures.tile(images, rows=2, cols=2, pad=1)
     assert canvas.shape == (2 * 3 + 1, 2 * 4 + 1)
     assert canvas[1, 1] == np.float32(0.1) and canvas[1, 5] == np.float32(0.2)
-    assert canvas[4, 1] == np.float32(0.3) and canvas[4, 5] == 1.0  # empty cell stays white
-    assert canvas[0].min() == 1.0  # gutter
+    assert canvas[4, 1] == np.float32(0.3) and canvas[4, 5] == 0.0  # an empty cell is blank
+    assert (canvas[0] == np.float32(figures.GUTTER_INK)).all()  # gutters: a little ink
+
+
+def test_reconstruction_pairs_touch_and_pairs_stand_apart():
+    originals = np.full((3, 2, 2), 0.5, "float32")
+    recons = np.full((3, 2, 2), 0.9, "float32")
+    canvas = figures.pair_mosaic(originals, recons, cols=2, gap=3)
+    assert canvas.shape == (2 * (2 + 3) + 3, 2 * (5 + 3) + 3)
+    assert canvas[3, 3] == np.float32(0.5) and canvas[3, 6] == np.float32(0.9)  # pair 1
+    assert canvas[3, 5] == np.float32(figures.GUTTER_INK)  # 1-pixel gutter inside the pair
+    assert canvas[3, 11] == np.float32(0.5)  # the next pair, 3 pixels on
+    assert canvas[3, 9] == 0.0  # blank between pairs
+
+
+def test_close_labels_are_spread_apart_and_far_ones_stay():
+    points = np.array([[0.5, 0.5], [0.51, 0.5], [0.1, 0.9]])
+    placed = figures.spread_labels(points, 0.06)
+    assert np.hypot(*(placed[1] - placed[0])) >= 0.06 - 1e-6
+    np.testing.assert_allclose(placed[2], points[2])
+    np.testing.assert_allclose(placed[:2].mean(axis=0), points[:2].mean(axis=0), atol=1e-9)
+
+
+def test_the_first_epoch_does_not_set_the_scale_once_there_are_three():
+    spike = [np.array([340.0, 212.0, 207.0, 200.0])]
+    low, high = figures.focus_limits(spike)
+    assert low < 200.0 and 212.0 < high < 240.0
+    assert figures.focus_limits([np.array([340.0, 212.0])]) is None  # too short to tell
+    assert figures.focus_limits([np.array([210.0, 209.0, 208.0])]) is None  # nothing to hide
+
+
+def test_interpolation_codes_run_from_start_to_end():
+    start, end = np.zeros((2, 3)), np.ones((2, 3))
+    codes = figures.interpolation_codes(start, end, steps=5)
+    assert codes.shape == (10, 3)
+    np.testing.assert_allclose(codes[:5, 0], [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(codes[4], end[0]) and np.testing.assert_allclose(codes[5], start[1])
+
+
+def test_loss_figure_of_one_epoch_and_interpolation_figure_are_written(tmp_path):
+    history = {"loss": [300.0], "val_loss": [250.0], "kl": [3.0], "val_kl": [2.5]}
+    assert figures.save_loss_curves(history, tmp_path / "loss.png").stat().st_size > 0
+    images = np.random.default_rng(0).random((2 * 4, 28, 28))
+    ends = np.random.default_rng(1).random((2, 28, 28))
+    assert figures.save_interpolations(ends, images, ends, tmp_path / "i.png").stat().st_size > 0
 
 
 def test_two_dimensional_codes_are_shown_as_they_are():

@@ -23,14 +23,22 @@ def new_figure(width: float, height: float):
     return figure, figure.subplots()
 
 
-def tile(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:
-    """Arrange (N, H, W) images in a rows x cols mosaic with white gutters."""
+# Images are ink (MNIST: 1 = stroke) and drawn inverted, dark on white. Gutters get a
+# little ink, so they show as light grey lines rather than heavy black frames.
+GUTTER_INK = 0.18
+
+
+def tile(images: np.ndarray, rows: int, cols: int, pad: int = 1,
+         gutter: float = GUTTER_INK) -> np.ndarray:  # fmt: skip
+    """Arrange (N, H, W) images in a rows x cols mosaic; gutters of ``gutter`` ink,
+    empty cells blank."""
     count, height, width = images.shape
-    canvas = np.ones((rows * (height + pad) + pad, cols * (width + pad) + pad), dtype=np.float32)
-    for i in range(min(count, rows * cols)):
+    canvas = np.full((rows * (height + pad) + pad, cols * (width + pad) + pad), gutter,
+                     dtype=np.float32)  # fmt: skip
+    for i in range(rows * cols):
         r, c = divmod(i, cols)
         top, left = pad + r * (height + pad), pad + c * (width + pad)
-        canvas[top : top + height, left : left + width] = images[i]
+        canvas[top : top + height, left : left + width] = images[i] if i < count else 0.0
     return canvas
 
 
@@ -45,19 +53,48 @@ def save_image_grid(images: np.ndarray, path: Path, *, cols: int = 10, title: st
     return save_figure(figure, path)
 
 
+def pair_mosaic(
+    originals: np.ndarray, reconstructions: np.ndarray, cols: int, gap: int = 6
+) -> np.ndarray:
+    """Each original beside its reconstruction, ``cols`` pairs per row, pairs set apart.
+
+    Within a pair the images touch but for a 1-pixel gutter; between pairs, and between
+    rows, the gutter is ``gap`` pixels, so the eye reads pairs, not a flat grid.
+    """
+    count, height, width = originals.shape
+    rows = int(np.ceil(count / cols))
+    pair_width = 2 * width + 1
+    canvas = np.zeros((rows * (height + gap) + gap, cols * (pair_width + gap) + gap), np.float32)
+    for i in range(count):
+        r, c = divmod(i, cols)
+        top, left = gap + r * (height + gap), gap + c * (pair_width + gap)
+        canvas[top - 1 : top + height + 1, left - 1 : left + pair_width + 1] = GUTTER_INK
+        canvas[top : top + height, left : left + width] = originals[i]
+        canvas[top : top + height, left + width + 1 : left + pair_width] = reconstructions[i]
+    return canvas
+
+
 def save_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, path: Path) -> Path:
-    """Originals above their reconstructions, in alternating rows."""
-    cols = 12
-    pairs = min(len(originals), 4 * cols)
-    rows = []
-    for start in range(0, pairs, cols):
-        rows.append(originals[start : start + cols])
-        rows.append(reconstructions[start : start + cols])
-    mosaic = np.concatenate(rows)
-    figure, axis = new_figure(cols * 0.6, len(rows) * 0.6 + 0.5)
-    axis.imshow(1.0 - tile(np.clip(mosaic, 0, 1), len(rows), cols), cmap="gray", vmin=0, vmax=1)
-    axis.set_axis_off()
-    axis.set_title("test images (odd rows) and their reconstructions (even rows)", fontsize=9)
+    """Test images beside their reconstructions, in labelled pairs."""
+    cols = 8
+    count = min(len(originals), 6 * cols)
+    mosaic = pair_mosaic(np.clip(originals[:count], 0, 1), np.clip(reconstructions[:count], 0, 1),
+                         cols)  # fmt: skip
+    rows = int(np.ceil(count / cols))
+    figure, axis = new_figure(cols * 1.05 + 0.3, rows * 0.55 + 0.75)
+    axis.imshow(1.0 - mosaic, cmap="gray", vmin=0, vmax=1)
+    width = originals.shape[2]
+    pair_width, gap = 2 * width + 1, 6
+    centres = [gap + c * (pair_width + gap) + offset + width / 2
+               for c in range(min(cols, count)) for offset in (0, width + 1)]  # fmt: skip
+    axis.xaxis.tick_top()
+    axis.set_xticks(centres, ["test", "recon."] * (len(centres) // 2), fontsize=7)
+    axis.tick_params(axis="x", length=0, pad=1)
+    axis.set_yticks([])
+    for side in axis.spines.values():
+        side.set_visible(False)
+    axis.set_title("each pair: a test image and its reconstruction (decoded posterior mean)",
+                   fontsize=9, pad=14)  # fmt: skip
     return save_figure(figure, path)
 
 
@@ -74,30 +111,74 @@ def project_2d(codes: np.ndarray) -> tuple[np.ndarray, str, np.ndarray | None, n
     return (codes - centre) @ components[:2].T, label, centre, components[:2]
 
 
+def spread_labels(points: np.ndarray, min_distance: float, rounds: int = 200) -> np.ndarray:
+    """Positions near ``points`` (in units where the axes are 1 long) at least
+    ``min_distance`` apart, so that labels placed there do not overprint.
+
+    A few rounds of pairwise repulsion: two labels closer than ``min_distance`` are
+    pushed apart along the line between them; labels far apart do not move.
+    """
+    placed = np.array(points, dtype=np.float64)
+    for _ in range(rounds):
+        moved = False
+        for i in range(len(placed)):
+            for j in range(i + 1, len(placed)):
+                step = placed[j] - placed[i]
+                distance = float(np.hypot(*step))
+                if distance >= min_distance:
+                    continue
+                direction = step / distance if distance > 1e-9 else np.array([1.0, 0.3]) / 1.044
+                push = (min_distance - distance) / 2 + 1e-6
+                placed[i] -= push * direction
+                placed[j] += push * direction
+                moved = True
+        if not moved:
+            break
+    return placed
+
+
 def save_latent_scatter(
-    codes: np.ndarray, labels: np.ndarray, means: np.ndarray, path: Path
-) -> str:
-    """Test-set codes coloured by digit with each digit's mean marked; returns the projection."""
+    codes: np.ndarray, labels: np.ndarray, means: np.ndarray, path: Path,
+    class_names: list[str] | None = None,
+) -> str:  # fmt: skip
+    """Test-set codes coloured by class with each class's mean marked; returns the projection.
+
+    The legend sits outside the axes, and the means' labels are spread apart (with a
+    thin leader line to their mean) so that close means stay readable.
+    """
+    from matplotlib import patheffects
+
+    names = class_names or [str(digit) for digit in range(10)]
     points, label, centre, components = project_2d(codes)
     marks = means if centre is None else (means - centre) @ components.T
     if marks.shape[1] == 1:
         marks = np.column_stack([marks[:, 0], np.zeros(len(marks))])
-    figure, axis = new_figure(7, 6)
+    figure, axis = new_figure(7.6, 6)
     for digit in range(10):
         members = points[labels == digit]
         axis.scatter(members[:, 0], members[:, 1], s=2, alpha=0.4, color=DIGIT_COLOURS(digit),
-                     label=str(digit), rasterized=True)  # fmt: skip
-    for digit, (x, y) in enumerate(marks):
-        if np.isfinite([x, y]).all():
-            axis.scatter(
-                x, y, s=260, color=DIGIT_COLOURS(digit), edgecolors="black", linewidths=1.2
-            )
-            axis.annotate(str(digit), (x, y), ha="center", va="center", fontsize=9, weight="bold")
-    axis.legend(title="digit", markerscale=5, loc="upper right", fontsize=8)
+                     label=names[digit], rasterized=True)  # fmt: skip
+    finite = np.isfinite(marks).all(axis=1)
+    low, high = np.percentile(points, [0.5, 99.5], axis=0)
+    span = np.maximum(high - low, 1e-9)
+    placed = spread_labels((marks[finite] - low) / span, 0.06) * span + low
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    for digit, (x, y), (tx, ty) in zip(np.flatnonzero(finite), marks[finite], placed,
+                                       strict=True):  # fmt: skip
+        axis.scatter(x, y, s=60, color=DIGIT_COLOURS(digit), edgecolors="black", linewidths=1.0,
+                     zorder=3)  # fmt: skip
+        moved = np.hypot((tx - x) / span[0], (ty - y) / span[1]) > 0.01
+        axis.annotate(names[digit], (x, y), xytext=(tx, ty), ha="center", va="center",
+                      fontsize=10, weight="bold", zorder=4, path_effects=halo,
+                      arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.2"} if moved
+                      else None)  # fmt: skip
+    axis.legend(title="class" if class_names else "digit", markerscale=5, fontsize=8,
+                loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
     first, second = ("z1", "z2") if label == "z" else ("PC1", "PC2")
     axis.set_xlabel(first)
     axis.set_ylabel(second)
-    title = "test-set latent means by digit (large dots: digit means)"
+    what = "class" if class_names else "digit"
+    title = f"test-set latent means by {what} (outlined dots: each {what}'s mean)"
     axis.set_title(title if label == "z" else f"{title}\n{label}", fontsize=10)
     save_figure(figure, path)
     return "identity (latent is 2-D)" if label == "z" else label
@@ -190,20 +271,93 @@ def save_latent_traversals(
     return save_figure(figure, path)
 
 
+def focus_limits(values: list[np.ndarray]) -> tuple[float, float] | None:
+    """y-limits for curves whose first epoch would flatten the rest, or None.
+
+    From the third epoch on, when the first epoch lies further beyond the others than
+    they spread, the scale is set by epochs 2 onwards (plus a margin), so the first
+    epoch's spike, often many times the final loss, leaves the rest readable; the first
+    point is then cut at the edge and its value written in the panel.
+    """
+    later = np.concatenate([np.asarray(v, dtype=float)[1:] for v in values])
+    first = np.array([np.asarray(v, dtype=float)[0] for v in values])
+    later, first = later[np.isfinite(later)], first[np.isfinite(first)]
+    if len(values[0]) < 3 or not len(later) or not len(first):
+        return None
+    low, high = float(later.min()), float(later.max())
+    margin = max(high - low, 1e-6 * max(abs(high), 1.0)) * 0.08
+    spread = high - low
+    if first.max() - high <= spread and low - first.min() <= spread:
+        return None  # the first epoch would at most double the scale: show it
+    return low - margin, high + margin
+
+
+def interpolation_codes(start: np.ndarray, end: np.ndarray, steps: int = 8) -> np.ndarray:
+    """``steps`` codes on the straight line from each start to its end, both included.
+
+    ``start`` and ``end``: [pairs, *code shape]; returns [pairs * steps, *code shape],
+    one figure row per pair.
+    """
+    weights = np.linspace(0.0, 1.0, steps).reshape(1, steps, *([1] * (start.ndim - 1)))
+    line = start[:, None] * (1.0 - weights) + end[:, None] * weights
+    return line.reshape(-1, *start.shape[1:]).astype(np.float32)
+
+
+def save_interpolations(
+    starts: np.ndarray, decoded: np.ndarray, ends: np.ndarray, path: Path
+) -> Path:
+    """Rows from one test image to another: the two images at the ends, decoded
+    interpolations of their codes between."""
+    pairs, steps = len(starts), len(decoded) // len(starts)
+    rows = decoded.reshape(pairs, steps, *decoded.shape[1:])
+    mosaic = np.concatenate([starts[:, None], rows, ends[:, None]], axis=1)
+    cols = steps + 2
+    figure, axis = new_figure(cols * 0.6 + 0.3, pairs * 0.6 + 0.8)
+    axis.imshow(1.0 - tile(np.clip(mosaic.reshape(-1, *decoded.shape[1:]), 0, 1), pairs, cols),
+                cmap="gray", vmin=0, vmax=1)  # fmt: skip
+    width = decoded.shape[2] + 1
+    axis.set_xticks([1 + width * 0.5, 1 + width * (cols - 0.5)], ["test image A", "test image B"],
+                    fontsize=7)  # fmt: skip
+    axis.set_yticks([])
+    for side in axis.spines.values():
+        side.set_visible(False)
+    axis.set_title("decoded codes on the straight line from A's to B's (A, B outside)",
+                   fontsize=9)  # fmt: skip
+    return save_figure(figure, path)
+
+
 def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
-    """One panel per ELBO term, training and test curves by epoch."""
+    """One panel per ELBO term, training and test curves by epoch.
+
+    Readable after one epoch (markers, whole-number epochs) and after many (the first
+    epoch does not set the scale: ``focus_limits``).
+    """
+    from matplotlib.ticker import MaxNLocator
+
     terms = [name for name in ("loss", "reconstruction", "kl") if name in history]
     figure = Figure(figsize=(4.2 * len(terms), 3.4))
     axes = figure.subplots(1, len(terms), squeeze=False)
     for axis, name in zip(axes[0], terms, strict=True):
         epochs = np.arange(1, len(history[name]) + 1)
-        axis.plot(epochs, history[name], label="train")
+        curves = [("train", history[name])]
         if f"val_{name}" in history:
-            axis.plot(epochs, history[f"val_{name}"], label="test")
+            curves.append(("test", history[f"val_{name}"]))
+        marker = "o" if len(epochs) <= 40 else None
+        for label, values in curves:
+            axis.plot(epochs, values, label=label, marker=marker, markersize=3.5)
+        limits = focus_limits([np.asarray(v) for _, v in curves])
+        if limits is not None:
+            axis.set_ylim(*limits)
+            firsts = ", ".join(f"{label} {values[0]:.4g}" for label, values in curves)
+            axis.annotate(f"epoch 1 off scale: {firsts}", (0.98, 0.97),
+                          xycoords="axes fraction", ha="right", va="top", fontsize=7,
+                          color="0.35")  # fmt: skip
+        axis.set_xlim(0.5, max(len(epochs), 1) + 0.5)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
         axis.set_title({"loss": "negative ELBO"}.get(name, name) + " (nats / image)", fontsize=10)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+        axis.legend(fontsize=8, loc="center right" if limits is not None else "best")
     return save_figure(figure, path)
 
 

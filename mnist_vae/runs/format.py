@@ -5,7 +5,8 @@ model.keras    the trained model (Keras format)
 metrics.json   test-set negative ELBO, reconstruction and KL; timings; evaluations
 history.csv    per-epoch training and test metrics
 latent.json    each class's mean latent code (for ``sample --digit``)
-figures/       latent.png, reconstructions.png, samples.png, latent_grid.png, loss.png
+figures/       latent.png, reconstructions.png, samples.png, loss.png, and as the model
+               allows latent_grid.png, traversals.png, interpolations.png, digits_by_style.png
 samplers/NAME/ latent samplers fitted after training (``sample --sampler NAME``):
                sampler.json (what, when, on which codes) and the sampler's own files
 """

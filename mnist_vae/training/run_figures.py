@@ -19,6 +19,24 @@ from mnist_vae.models.sampling import decode_batched, prior_codes, sample_digits
 GRID_SIZE = 20
 TRAVERSED_DIMENSIONS = 10  # rows of traversals.png: the most active dimensions
 TRAVERSAL_STEPS = 9
+INTERPOLATION_PAIRS = 8
+INTERPOLATION_STEPS = 8
+
+
+def interpolation_pairs(labels: np.ndarray, pairs: int = INTERPOLATION_PAIRS):
+    """Test-image index pairs (A, B) of different classes: A the first image of class i,
+    B the second of class i + 3 (mod 10), for the first ``pairs`` classes present."""
+    starts, ends = [], []
+    present = sorted(set(labels.tolist()))
+    for index, label in enumerate(present):
+        other = present[(index + 3) % len(present)]
+        a, b = np.flatnonzero(labels == label), np.flatnonzero(labels == other)
+        if len(a) and len(b):
+            starts.append(a[0])
+            ends.append(b[min(1, len(b) - 1)])
+        if len(starts) == pairs:
+            break
+    return np.array(starts), np.array(ends)
 
 
 def write_run_figures(
@@ -61,7 +79,7 @@ def write_run_figures(
         figures.save_latent_grid(
             decode_batched(model, codes), GRID_SIZE, extent, out / "latent_grid.png"
         )
-    else:
+    if not conditional:  # any latent size: sweeps of the most active dimensions
         dimensions = figures.most_active_dimensions(test_codes, TRAVERSED_DIMENSIONS)
         codes = figures.latent_traversal_codes(test_codes[0], test_codes, dimensions,
                                                TRAVERSAL_STEPS)  # fmt: skip
@@ -69,6 +87,14 @@ def write_run_figures(
             decode_batched(model, codes), dimensions, TRAVERSAL_STEPS, out / "traversals.png",
             title="the first test image's code, one dimension swept per row (most active first)",
         )
+        starts, ends = interpolation_pairs(data.y_test)
+        figures.save_interpolations(
+            x_test[starts][..., 0],
+            decode_batched(model, figures.interpolation_codes(test_codes[starts], test_codes[ends],
+                                                              INTERPOLATION_STEPS)),
+            x_test[ends][..., 0],
+            out / "interpolations.png",
+        )  # fmt: skip
     figures.save_loss_curves(history, out / "loss.png")
     write_json_atomic(out / "figures.json", {"latent_projection": projection})
     return means
