@@ -73,6 +73,7 @@ def test_larger_latents_get_a_pca_projection_and_no_grid(tmp_path, small_mnist_n
     figures = run.path / "figures"
     assert not (figures / "latent_grid.png").exists()
     assert (figures / "latent.png").exists()
+    assert (figures / "traversals.png").exists() and (figures / "interpolations.png").exists()
     assert "PCA" in json.loads((figures / "figures.json").read_text())["latent_projection"]
     assert run.digit_means().shape == (10, 4)
 
