@@ -104,7 +104,8 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     trained = data_label(loaded.record.get("data"))
     say(f"evaluated on {data_label(mnist.provenance)}"
         + (f", not the run's training data ({trained})" if other else "")
-        + f"; stored as {key!r} in {loaded.path / 'metrics.json'}")  # fmt: skip
+        + f"; stored as {key!r} in {loaded.path / 'metrics.json'}, drawn in "
+        f"{loaded.path / 'figures' / (key + '.png')}")  # fmt: skip
     suffix = {"none": "", "threshold": " (thresholded test set)",
               "dynamic": " (dynamically binarized test set)"}[mode]  # fmt: skip
     table = Table(title=f"{loaded.path}{suffix}")

@@ -110,6 +110,7 @@ def test_other_data_is_evaluated_beside_the_runs_own(run, judge, small, small_mn
     measured = np.mean(np.argmax(judge.probabilities(small.x_test), axis=1) == small.y_test)
     assert recorded["test_accuracy"] == pytest.approx(measured)
     assert evaluation["reference_test_accuracy"] == recorded["test_accuracy"]
+    assert (run.path / "figures" / "evaluation.png").stat().st_size > 0
 
     other = CliRunner().invoke(cli, ["evaluate", str(run.path), *common, "--no-quality",
                                      "--data", str(mirrored_npz)])  # fmt: skip
@@ -121,6 +122,7 @@ def test_other_data_is_evaluated_beside_the_runs_own(run, judge, small, small_mn
     beside = after[f"evaluation_on_{hash_prefix}"]
     assert beside["data"]["trained_on_this_data"] is False
     assert beside["data"]["source"] == str(mirrored_npz)
+    assert (run.path / "figures" / f"evaluation_on_{hash_prefix}.png").exists()
 
 
 def test_a_judge_of_other_data_is_refused_before_any_work(run, judge, mirrored_npz, tmp_path):
@@ -175,3 +177,11 @@ def test_a_sampler_is_never_fitted_to_other_data_than_the_runs(run, mirrored_npz
     assert result.exit_code == 2, result.output
     assert "was trained on small.npz" in result.output
     assert not (run.path / "samplers").exists() and not (tmp_path / "s.png").exists()
+
+
+def test_per_class_means_by_hand():
+    from mnist_vae.evaluation.evaluation_figure import per_class_means
+
+    means = per_class_means(np.array([1.0, 3.0, 10.0, 5.0]), np.array([0, 0, 2, 2]), classes=3)
+    np.testing.assert_array_equal(means[[0, 2]], [2.0, 7.5])
+    assert np.isnan(means[1])  # no image of class 1

@@ -73,12 +73,36 @@ def evaluate_run(
         "iw_samples": iw_samples,
         **reconstruction_errors(x_float[..., 0], reconstruct(model, x_float, labels)),
     }
+    seen: dict = {}  # per-sample arrays for the figure
     if quality:
-        result.update(sample_quality(model, run, judge, quality_samples, seed, samplers=samplers))
+        result.update(sample_quality(model, run, judge, quality_samples, seed, samplers=samplers,
+                                     seen=seen))  # fmt: skip
     result["seconds"] = round(time.perf_counter() - started, 1)
     if write:
-        run.add_metrics(evaluation_key(run, data, binarize), result)
+        key = evaluation_key(run, data, binarize)
+        run.add_metrics(key, result)
+        _draw(run.path / "figures" / f"{key}.png", result, iwae, data, judge, seen)
     return result
+
+
+def _draw(path: Path, result: dict, iwae: np.ndarray, data: MnistData, judge, seen) -> None:
+    from mnist_vae.data import data_label
+    from mnist_vae.evaluation.evaluation_figure import per_class_means, save_evaluation_figure
+
+    path.parent.mkdir(exist_ok=True)
+    quality = judge is not None
+    save_evaluation_figure(
+        path,
+        nll_by_class=per_class_means(np.asarray(iwae), data.y_test),
+        nll_mean=result["iwae_negative_log_likelihood"],
+        iw_samples=result["iw_samples"],
+        sample_confidence=seen.get("confidence") if quality else None,
+        test_confidence=judge.test_confidence if quality else None,
+        agreement_by_class=result.get("labelled_agreement_by_digit") if quality else None,
+        title=f"evaluation on {data_label(data.provenance)}, "
+        f"{result['binarized']} binarization" if result["binarized"] != "none"
+        else f"evaluation on {data_label(data.provenance)}",
+    )
 
 
 class _Judge:
@@ -88,6 +112,7 @@ class _Judge:
         self.classifier = classifier
         features, probabilities = classifier.features_and_probabilities(data.x_test)
         self.test_features = features
+        self.test_confidence = probabilities.max(axis=1)
         # Measured here, on this data: the accuracy in its own file may be of other data.
         self.test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == data.y_test))
         self.record = {
@@ -113,11 +138,17 @@ def _judge(data: MnistData, reference_path, report) -> _Judge:
     return judge
 
 
-def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray) -> dict:
-    """Fréchet distance to the test features, mean confidence and the blank fraction."""
+def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray,
+                  seen: dict | None = None) -> dict:  # fmt: skip
+    """Fréchet distance to the test features, mean confidence and the blank fraction.
+
+    ``seen``, if given, receives each sample's confidence (``confidence``).
+    """
     from mnist_vae.evaluation.metrics import blank_fraction, frechet_distance
 
     sample_features, sample_probabilities = judge.features_and_probabilities(samples)
+    if seen is not None:
+        seen["confidence"] = sample_probabilities.max(axis=1)
     return {
         "frechet_distance": frechet_distance(test_features, sample_features),
         "sample_confidence": float(np.mean(sample_probabilities.max(axis=1))),
@@ -126,14 +157,16 @@ def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray) -> dict
 
 
 def sample_quality(
-    model, run: Run, judge: _Judge, count: int, seed: int, samplers: dict | None = None
-) -> dict:
+    model, run: Run, judge: _Judge, count: int, seed: int, samplers: dict | None = None,
+    seen: dict | None = None,
+) -> dict:  # fmt: skip
     """Fréchet distance, confidence, blank fraction and labelled agreement under the
     reference classifier; the first three also for each fitted sampler in ``samplers``."""
     from mnist_vae.models.sampling import DIGIT_NOISE_VARIANCE, sample_digits
 
     test_features = judge.test_features[:count]
-    judged = judge_samples(judge.classifier, test_features, sample_digits(model, count, seed))
+    judged = judge_samples(judge.classifier, test_features, sample_digits(model, count, seed),
+                           seen)  # fmt: skip
     agreement = []
     means = run.digit_means()
     for digit in range(NUM_CLASSES):
