@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option
+from mnist_vae.cli.options import debug_option, overwrite_option
 
 # (column, path into metrics.json, shown in the table as well as in --json)
 COLUMNS = (
@@ -25,9 +25,17 @@ SHOWN = ("run", "arch", "strategy", "z", "data", *(label for label, _, shown in 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw one sheet (PNG): each run's prior samples side by side, their numbers "
+    "as bar charts beneath.",
+)
+@overwrite_option
 @debug_option
 @handle_errors
-def compare(runs, as_json) -> None:
+def compare(runs, as_json, out, overwrite) -> None:
     """Compare RUNS: config and metrics (run 'mnist-vae evaluate' first for the IWAE/FD columns).
 
     Each row names the data the run was trained and evaluated on and the judge of its
@@ -39,9 +47,19 @@ def compare(runs, as_json) -> None:
     from mnist_vae.data import data_label
     from mnist_vae.runs import load_run
 
-    rows = []
+    if out is not None:
+        from pathlib import Path
+
+        from mnist_vae.errors import UsageError
+        from mnist_vae.io import check_output_file
+
+        if Path(out).suffix.lower() != ".png":
+            raise UsageError(f"--out {out}: the sheet is a PNG; give a name ending in .png")
+        check_output_file(Path(out), overwrite=overwrite)
+    rows, loaded = [], []
     for path in runs:
         run = load_run(path)
+        loaded.append(run)
         model = run.config.model
         row = {
             "run": str(run.path),
@@ -59,6 +77,11 @@ def compare(runs, as_json) -> None:
         row["judge"] = judge.get("sha256", "")[:8] or None
         rows.append(row)
     warnings = _mismatches(rows)
+    if out is not None:
+        from mnist_vae.evaluation.compare_sheet import run_samples, save_compare_sheet
+
+        save_compare_sheet(rows, [run_samples(run) for run in loaded], Path(out))
+        click.echo(f"wrote {out}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         for warning in warnings:
@@ -75,7 +98,10 @@ def compare(runs, as_json) -> None:
     for row in rows:
         row = {**row, "run": Path(row["run"]).name}
         table.add_row(*(_cell(row[column]) for column in SHOWN))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: full numbers, not 80 squeezed columns
+        console = Console(width=160)
+    console.print(table)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
 

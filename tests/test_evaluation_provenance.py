@@ -185,3 +185,15 @@ def test_per_class_means_by_hand():
     means = per_class_means(np.array([1.0, 3.0, 10.0, 5.0]), np.array([0, 0, 2, 2]), classes=3)
     np.testing.assert_array_equal(means[[0, 2]], [2.0, 7.5])
     assert np.isnan(means[1])  # no image of class 1
+
+
+def test_compare_draws_one_sheet_and_never_overwrites_it_unasked(run, tmp_path):
+    sheet = tmp_path / "sheet.png"
+    result = CliRunner().invoke(cli, ["compare", str(run.path), str(run.path), "--out",
+                                      str(sheet)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sheet.stat().st_size > 0 and "-ELBO" in result.stdout
+    again = CliRunner().invoke(cli, ["compare", str(run.path), "--out", str(sheet)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    wrong = CliRunner().invoke(cli, ["compare", str(run.path), "--out", str(tmp_path / "s.txt")])
+    assert wrong.exit_code == 2 and ".png" in wrong.output

@@ -1,0 +1,67 @@
+"""One sheet for ``mnist-vae compare --out``: the runs' samples side by side, their
+numbers as bars beneath, so a comparison is seen before it is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mnist_vae.runs.figures import save_figure, tile
+
+SAMPLES_PER_RUN = 36  # a 6 x 6 grid
+# (label, what lower/higher means) for the bar charts, when some run has the number
+CHARTED = (("-ELBO", "lower is better"), ("IWAE", "lower is better"),
+           ("FD", "lower is better"), ("agree", "higher is better"))  # fmt: skip
+
+
+def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
+                       seed: int = 0) -> Path:  # fmt: skip
+    """``rows`` as ``compare`` builds them (``run``, metrics by column label) and each
+    run's samples [N, 28, 28]; draws the grids above and the charts below."""
+    runs = len(rows)
+    charts = [(label, hint) for label, hint in CHARTED
+              if any(row.get(label) is not None for row in rows)]  # fmt: skip
+    width = max(2.3 * runs, 2.6 * max(len(charts), 1))
+    figure = Figure(figsize=(width, 2.7 + (2.4 if charts else 0)))
+    grid = figure.add_gridspec(2 if charts else 1, runs * len(charts) or runs,
+                               height_ratios=[2.7, 2.4] if charts else None)  # fmt: skip
+    per_chart = runs
+    span = max(len(charts), 1)
+    names = [Path(row["run"]).name for row in rows]
+    for index, (name, images) in enumerate(zip(names, samples, strict=True)):
+        axis = figure.add_subplot(grid[0, index * span : (index + 1) * span])
+        side = int(np.ceil(np.sqrt(len(images))))
+        axis.imshow(1.0 - tile(np.clip(images, 0, 1), side, side), cmap="gray", vmin=0, vmax=1)
+        axis.set_axis_off()
+        axis.set_title(f"{name}\n{rows[index].get('strategy', '')}, z={rows[index].get('z', '')}",
+                       fontsize=8)  # fmt: skip
+    colours = [f"C{i % 10}" for i in range(runs)]
+    for index, (label, hint) in enumerate(charts):
+        axis = figure.add_subplot(grid[1, index * per_chart : (index + 1) * per_chart])
+        values = [row.get(label) for row in rows]
+        shown = [np.nan if v is None else 100 * v if label == "agree" else v for v in values]
+        bars = axis.bar(range(runs), shown, color=colours)
+        for bar, value in zip(bars, shown, strict=True):
+            text = "-" if not np.isfinite(value) else f"{value:.1f}"
+            axis.annotate(text, (bar.get_x() + bar.get_width() / 2, 0 if not np.isfinite(value)
+                                 else value), ha="center", va="bottom", fontsize=7)  # fmt: skip
+        axis.set_xticks(range(runs), names, rotation=30, ha="right", fontsize=7)
+        axis.set_title(f"{label} ({hint})" if label != "agree" else f"agree, % ({hint})",
+                       fontsize=9)  # fmt: skip
+        finite = [v for v in shown if np.isfinite(v)]
+        if finite and label != "agree":
+            low, high = min(finite), max(finite)
+            axis.set_ylim(max(0.0, low - 0.6 * (high - low + 1)), high + 0.25 * (high - low + 1))
+        axis.grid(axis="y", alpha=0.3)
+    figure.suptitle(f"{runs} runs: samples from each prior (seed {seed}) and their numbers",
+                    fontsize=10)  # fmt: skip
+    return save_figure(figure, path)
+
+
+def run_samples(run, count: int = SAMPLES_PER_RUN, seed: int = 0) -> np.ndarray:
+    """``count`` samples of a run's model, as ``mnist-vae sample`` draws them."""
+    from mnist_vae.models.sampling import sample_digits
+
+    return sample_digits(run.load_model(), count, seed)
