@@ -10,6 +10,15 @@ from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import data_option, debug_option, overwrite_option, seed_option
 
 
+def restart_option(command):
+    return click.option(
+        "--restart",
+        is_flag=True,
+        help="Discard an interrupted benchmark of --out and start afresh (by default the "
+        "same command continues it at the step it reached).",
+    )(command)
+
+
 @click.group()
 def benchmark() -> None:
     """Benchmarks: does VAE-made data help a classifier? Test NLL beside the papers."""
@@ -93,12 +102,13 @@ def _ints(text: str) -> tuple[int, ...]:
     help="Folder for results.json, results.csv, accuracy.png. [default: runs/augment-TIME]",
 )
 @overwrite_option
+@restart_option
 @data_option
 @debug_option
 @handle_errors
 def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, latent_dim,
             generator, cvae_generator, classifier, classifier_epochs, quick, out, overwrite,
-            data) -> None:  # fmt: skip
+            restart, data) -> None:  # fmt: skip
     """Train a classifier on real digits with and without VAE-made ones and compare.
 
     The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0).
@@ -129,9 +139,8 @@ def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, l
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    results = run_benchmark(
-        config, load_mnist(data, report=say), out, overwrite=overwrite, report=say
-    )
+    results = run_benchmark(config, load_mnist(data, report=say), out, overwrite=overwrite,
+                            restart=restart, report=say)  # fmt: skip
     _print_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
 
@@ -205,11 +214,12 @@ def _print_table(results: dict) -> None:
     help="Folder for results.json, nll.png and the trained runs. [default: runs/nll-TIME]",
 )
 @overwrite_option
+@restart_option
 @data_option
 @debug_option
 @handle_errors
 def nll(strategies, runs, arch, latent_dim, epochs, batch_size, lr, binarize, iw_samples,
-        option, seed, quick, out, overwrite, data) -> None:  # fmt: skip
+        option, seed, quick, out, overwrite, restart, data) -> None:  # fmt: skip
     """Test-set negative log-likelihood by importance sampling, beside the papers' figures.
 
     Trains each strategy with the same networks and budget (default: the IWAE paper's
@@ -238,9 +248,8 @@ def nll(strategies, runs, arch, latent_dim, epochs, batch_size, lr, binarize, iw
 
     with _progress() as factory:
         mnist = load_mnist(data, report=say)
-        results = run_nll_benchmark(
-            config, mnist, out, overwrite=overwrite, report=say, progress_factory=factory
-        )
+        results = run_nll_benchmark(config, mnist, out, overwrite=overwrite, restart=restart,
+                                    report=say, progress_factory=factory)  # fmt: skip
     _print_nll_table(results)
     click.echo(f"wrote {out}/results.json and nll.png")
 

@@ -142,6 +142,20 @@ class TrainSize(click.ParamType):
     "machines in TF_CONFIG, where only the chief writes the run. See docs/scaling.md.",
 )
 @click.option(
+    "--checkpoint-every-steps",
+    "checkpoint_steps",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    show_default="0: only at epoch ends",
+    help="Also checkpoint every N training steps within an epoch, so a kill loses at most N "
+    "steps rather than up to an epoch; the resumed run skips the batches already trained and "
+    "ends with the same weights. Each checkpoint writes weights and optimizer state (net1: "
+    "15-45 ms, under 1% of its 600-step epoch at batch 100): a small N trades time and "
+    "disk writes for less lost work. Training runs min(N, 50) steps per compiled call; a "
+    "larger N is rounded down to a multiple of the steps per call.",
+)
+@click.option(
     "--resume",
     type=click.Path(file_okay=False),
     default=None,
@@ -158,7 +172,8 @@ class TrainSize(click.ParamType):
 @click.pass_context
 def train(ctx, arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
           lr_decay, likelihood, gaussian_variance, beta, train_size, seed, data, out, overwrite,
-          binarize, precision, distribute, resume, restart, quiet, **settings) -> None:  # fmt: skip
+          binarize, precision, distribute, checkpoint_steps, resume, restart, quiet,
+          **settings) -> None:  # fmt: skip
     """Train a VAE and write a run directory (config, model, metrics, figures).
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
@@ -187,7 +202,7 @@ def train(ctx, arch, encoder, decoder, strategy, latent_dim, epochs, batch_size,
             epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
             lr_decay=lr_decay, train_size=train_size, seed=seed, data=data,
             binarize=binarize or "none",
-            precision=precision, distribute=distribute,
+            precision=precision, distribute=distribute, checkpoint_steps=checkpoint_steps,
         ),
     )  # fmt: skip
     if out is None:

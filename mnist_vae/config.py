@@ -105,6 +105,9 @@ class TrainConfig:
     precision: str = "float32"
     # tf.distribute set-up (mnist_vae.training.distribution): none, mirrored or multiworker.
     distribute: str = "none"
+    # Also checkpoint every this many training steps within an epoch (None or 0: only at
+    # epoch ends); mnist_vae.training.fitter.Fitter rounds it to whole compiled calls.
+    checkpoint_steps: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.binarize, bool):  # config.json of 0.3 runs
@@ -124,6 +127,9 @@ class TrainConfig:
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
         _positive_int("train_size", self.train_size, allow_none=True)
+        if type(self.checkpoint_steps) is int and self.checkpoint_steps == 0:
+            object.__setattr__(self, "checkpoint_steps", None)  # 0: only at epoch ends
+        _positive_int("checkpoint_steps", self.checkpoint_steps, allow_none=True)
         _finite_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
         if self.lr_decay is not None:
             _finite_number("lr_decay", self.lr_decay, minimum=0.0, strict=False)

@@ -44,6 +44,15 @@ def checkpointed_epochs(out: Path) -> list[int]:
         return []
 
 
+def checkpoint_positions(out: Path) -> list[tuple[int, int]]:
+    """(epochs done, steps of the next) of each kept checkpoint, oldest first."""
+    index = training_stage_path(out) / "checkpoint" / "checkpoint.json"
+    try:
+        return [(c["epoch"], c["step"]) for c in json.loads(index.read_text())["checkpoints"]]
+    except (OSError, ValueError):
+        return []
+
+
 def weights_of(run: Path) -> list[np.ndarray]:
     return keras.saving.load_model(run / "model.keras").get_weights()
 
@@ -71,6 +80,34 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(small_mn
         np.testing.assert_array_equal(ours, theirs)
     lines = (killed / "history.csv").read_text().splitlines()
     assert lines == (whole / "history.csv").read_text().splitlines()  # epochs 0-3, once each
+
+
+def test_a_run_killed_mid_epoch_loses_at_most_the_interval_and_resumes_bit_equal(
+    small_mnist_npz, tmp_path
+):
+    """6 steps per epoch, a checkpoint every 2: killed mid-epoch, resumed mid-epoch."""
+    every = ["--checkpoint-every-steps", "2"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert CliRunner().invoke(cli, [*train_args(small_mnist_npz, whole), *every]).exit_code == 0
+
+    process = spawn([*train_args(small_mnist_npz, killed), *every])
+    deadline = time.monotonic() + 300
+    while not [p for p in checkpoint_positions(killed)[-1:] if p[0] >= 1 and p[1] > 0]:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no mid-epoch checkpoint after epoch 1"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before, (epoch, step) = checkpoint_positions(killed)
+    assert step > 0 and before == (epoch, step - 2)  # the newest two: 2 steps apart
+
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(killed), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"after epoch {epoch} of 4 and {step}/6 steps of epoch {epoch + 1}" in resumed.output
+    for ours, theirs in zip(weights_of(killed), weights_of(whole), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    lines = (killed / "history.csv").read_text().splitlines()
+    assert lines == (whole / "history.csv").read_text().splitlines()  # the resumed epoch too
 
 
 def test_two_trainings_into_one_out_give_one_result(small_mnist_npz, tmp_path):

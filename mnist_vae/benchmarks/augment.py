@@ -23,7 +23,7 @@ from mnist_vae.benchmarks.stats import mean_std, paired_t_test
 from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.data import MnistData, select_training_set, to_float_images
 from mnist_vae.errors import ConfigError
-from mnist_vae.io import staged_dir, write_json_atomic
+from mnist_vae.io import write_json_atomic
 from mnist_vae.registry import synthesis_methods
 
 REPORT_RESULTS = {  # the report's test accuracies, one run each, class-mean method
@@ -92,17 +92,35 @@ def split_halves(data: MnistData, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_benchmark(
-    config: AugmentConfig, data: MnistData, out: str | Path, *, overwrite=False, report=print
+    config: AugmentConfig,
+    data: MnistData,
+    out: str | Path,
+    *,
+    overwrite=False,
+    restart=False,
+    report=print,
 ) -> dict:
-    """Run the benchmark and write results.json, results.csv and accuracy.png to ``out``."""
+    """Run the benchmark and write results.json, results.csv and accuracy.png to ``out``.
+
+    An interrupted benchmark of ``out`` with the same config and data continues where
+    it stopped (every classifier score is a step, kept as soon as it is known); with
+    another, it is a usage error unless ``restart`` (discard it).
+    """
     from mnist_vae.backend import prepare_backend
+    from mnist_vae.benchmarks.steps import data_identity, resumable_stage
 
     prepare_backend()
     started = time.perf_counter()
     records = []
-    with staged_dir(Path(out), overwrite=overwrite) as stage:
+    intent = {"benchmark": "augment", "config": dataclasses.asdict(config),
+              "data": data_identity(data)}  # fmt: skip
+    names = [step_name(seed, fraction, method) for seed in config.seeds
+             for fraction in config.fractions for method in ("real", *config.methods)]  # fmt: skip
+    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
+                                started=started, names=names, report=report)  # fmt: skip
+    with resumable as (stage, steps):
         for seed in config.seeds:
-            records.extend(_one_seed(config, data, seed, stage, report))
+            records.extend(_one_seed(config, data, seed, stage, steps, report))
         summary = summarise(records, config)
         results = {
             "config": dataclasses.asdict(config),
@@ -112,7 +130,7 @@ def run_benchmark(
             "report": [
                 {"method": m, "fraction": f, "accuracy": a} for (m, f), a in REPORT_RESULTS.items()
             ],
-            "seconds": round(time.perf_counter() - started, 1),
+            "seconds": steps.seconds(),
         }
         write_json_atomic(stage / "results.json", results)
         _write_csv(stage / "results.csv", summary)
@@ -120,7 +138,16 @@ def run_benchmark(
     return results
 
 
-def _one_seed(config: AugmentConfig, data: MnistData, seed: int, stage: Path, report) -> list[dict]:
+def step_name(seed: int, fraction: float, method: str) -> str:
+    """One step: the classifier score of ``method`` (or ``real``) at ``fraction``, ``seed``."""
+    return f"seed{seed}-f{fraction!r}-{method}"
+
+
+def _one_seed(
+    config: AugmentConfig, data: MnistData, seed: int, stage: Path, steps, report
+) -> list[dict]:
+    import keras
+
     from mnist_vae.benchmarks.synthesis import SynthesisContext
     from mnist_vae.evaluation.classifier_training import accuracy, train_classifier
     from mnist_vae.registry import classifiers
@@ -135,13 +162,16 @@ def _one_seed(config: AugmentConfig, data: MnistData, seed: int, stage: Path, re
         make_filter=lambda: _filter_classifier(config, half_a, seed),
         filter_threshold=config.filter_threshold,
     )  # fmt: skip
-    epochs, steps = (
+    epochs, min_steps = (
         (1, 20) if config.quick else (config.classifier_epochs, config.classifier_min_steps)
     )
 
     def fit_and_score(images, labels) -> float:
+        # Seeded here, before the weights are made: a step's score must not depend on the
+        # steps before it, or a resumed benchmark would differ from an uninterrupted one.
+        keras.utils.set_random_seed(seed)
         network = classifiers.get(config.classifier)()
-        train_classifier(network, images, labels, epochs=epochs, min_steps=steps, seed=seed)
+        train_classifier(network, images, labels, epochs=epochs, min_steps=min_steps, seed=seed)
         return accuracy(network, data.x_test, data.y_test)
 
     records = []
@@ -149,16 +179,28 @@ def _one_seed(config: AugmentConfig, data: MnistData, seed: int, stage: Path, re
         size = min(len(b), max(10, round(fraction * len(b))))
         real = b[select_training_set(data.x_train[b], data.y_train[b], size, seed)]
         context.real_images, context.real_labels = data.x_train[real], data.y_train[real]
-        score = fit_and_score(context.real_images, context.real_labels)
-        records.append(_record(seed, fraction, "real", score, len(real), 0))
-        report(f"seed {seed}  f={fraction:g}  real only ({len(real)} images): {100 * score:.2f}%")
+        name = step_name(seed, fraction, "real")
+        record = steps.get(name)
+        if record is None:
+            score = fit_and_score(context.real_images, context.real_labels)
+            record = steps.record(name, _record(seed, fraction, "real", score, len(real), 0))
+        records.append(record)
+        report(f"seed {seed}  f={fraction:g}  real only ({len(real)} images): "
+               f"{100 * record['accuracy']:.2f}%")  # fmt: skip
         count = config.synthetic_count or max(1, round(config.synthetic_ratio * len(real)))
         for method in config.methods:
-            images, labels = synthesis_methods.get(method)(context, count, seed)
-            mixed = np.concatenate([to_float_images(context.real_images), to_float_images(images)])
-            score = fit_and_score(mixed, np.concatenate([context.real_labels, labels]))
-            records.append(_record(seed, fraction, method, score, len(real), count))
-            report(f"seed {seed}  f={fraction:g}  + {count} {method}: {100 * score:.2f}%")
+            name = step_name(seed, fraction, method)
+            record = steps.get(name)
+            if record is None:
+                images, labels = synthesis_methods.get(method)(context, count, seed)
+                mixed = np.concatenate([to_float_images(context.real_images),
+                                        to_float_images(images)])  # fmt: skip
+                score = fit_and_score(mixed, np.concatenate([context.real_labels, labels]))
+                record = steps.record(name, _record(seed, fraction, method, score, len(real),
+                                                    count))  # fmt: skip
+            records.append(record)
+            report(f"seed {seed}  f={fraction:g}  + {count} {method}: "
+                   f"{100 * record['accuracy']:.2f}%")  # fmt: skip
     return records
 
 
@@ -171,21 +213,25 @@ def _generator(
     config: AugmentConfig, half_a: MnistData, seed: int, stage: Path, strategy: str, report
 ):
     """A VAE or CVAE trained on half A (or the run given with --generator/--cvae-generator)."""
+    from mnist_vae.benchmarks.steps import resuming_only
     from mnist_vae.models import model_config
     from mnist_vae.runs import load_run
     from mnist_vae.training import train
 
     given = config.generator if strategy == "vae" else config.cvae_generator
+    trained = stage / "generators" / f"{strategy}-seed{seed}"
     if given is not None:
         run = load_run(given)
+    elif trained.is_dir():  # trained before an interruption
+        run = load_run(trained)
     else:
         report(f"seed {seed}: training the {strategy} generator ({config.arch}) on half A ...")
         run_config = RunConfig(
             model=model_config(config.arch, strategy=strategy, latent_dim=config.latent_dim),
             train=config.generator_training(seed),
         )
-        run = train(run_config, stage / "generators" / f"{strategy}-seed{seed}", data=half_a,
-                    progress=False, report=lambda message: None)  # fmt: skip
+        run = train(run_config, trained, data=half_a, progress=False,
+                    report=resuming_only(report))  # fmt: skip
     model = run.load_model()
     if strategy == "cvae" and not model.conditional:
         raise ConfigError(f"--cvae-generator {given} is not a conditional (cvae) run")
@@ -194,9 +240,12 @@ def _generator(
 
 def _filter_classifier(config: AugmentConfig, half_a: MnistData, seed: int):
     """The judge for ``filtered``: the benchmark's classifier trained on half A's labels."""
+    import keras
+
     from mnist_vae.evaluation.classifier_training import train_classifier
     from mnist_vae.registry import classifiers
 
+    keras.utils.set_random_seed(seed + 1)  # its weights, whichever step first needs it
     network = classifiers.get(config.classifier)()
     epochs = 1 if config.quick else config.classifier_epochs
     return train_classifier(network, half_a.x_train, half_a.y_train, epochs=epochs, seed=seed + 1)

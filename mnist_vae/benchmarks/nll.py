@@ -23,7 +23,7 @@ import numpy as np
 from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
 from mnist_vae.errors import ConfigError
-from mnist_vae.io import staged_dir, write_json_atomic
+from mnist_vae.io import write_json_atomic
 from mnist_vae.registry import strategies
 
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -182,34 +182,58 @@ def run_nll_benchmark(
     out: str | Path,
     *,
     overwrite: bool = False,
+    restart: bool = False,
     report=print,
     progress_factory=None,
 ) -> dict:
-    """Train (or load) each model, measure it, and write results.json and nll.png to ``out``."""
+    """Train (or load) each model, measure it, and write results.json and nll.png to ``out``.
+
+    An interrupted benchmark of ``out`` with the same config and data continues where
+    it stopped: each training (itself resumed from its last checkpoint) and each
+    measurement is a step, kept as soon as it is done. With another config or data it
+    is a usage error unless ``restart`` (discard it).
+    """
+    from mnist_vae.benchmarks.steps import data_identity, resumable_stage, resuming_only
     from mnist_vae.runs import load_run
     from mnist_vae.training import train
 
     started = time.perf_counter()
     rows = []
-    with staged_dir(Path(out), overwrite=overwrite) as stage:
+    intent = {"benchmark": "nll", "config": dataclasses.asdict(config),
+              "data": data_identity(data)}  # fmt: skip
+    measured = [*(f"measure-run{index}" for index in range(len(config.runs))),
+                *(f"measure-{strategy}" for strategy in config.strategies)]  # fmt: skip
+    names = [*(f"train-{strategy}" for strategy in config.strategies), *measured]
+    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
+                                started=started, names=names, report=report)  # fmt: skip
+    with resumable as (stage, steps):
         runs = [load_run(path) for path in config.runs]
         for strategy in config.strategies:
-            report(f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
-                   f"{config.binarize} binarization) ...")  # fmt: skip
-            runs.append(train(config.run_config(strategy), stage / "runs" / strategy,
-                              data=data, progress=False, report=lambda message: None))  # fmt: skip
+            trained = stage / "runs" / strategy
+            if trained.is_dir():  # trained before an interruption
+                runs.append(load_run(trained))
+            else:
+                report(f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
+                       f"{config.binarize} binarization) ...")  # fmt: skip
+                runs.append(train(config.run_config(strategy), trained, data=data,
+                                  progress=False, report=resuming_only(report)))  # fmt: skip
             test = runs[-1].metrics["test"]["negative_elbo"]
+            if steps.get(f"train-{strategy}") is None:
+                steps.record(f"train-{strategy}", {"run": trained.name, "negative_elbo": test})
             report(f"  {strategy}: test negative ELBO {test:.2f} nats "
                    f"({runs[-1].metrics['train_seconds']:.0f} s)")  # fmt: skip
-        for run in runs:
+        for run, step in zip(runs, measured, strict=True):
             name = f"{run.config.model.strategy} ({run.path.name})"
-            tracker = progress_factory(name, len(data.x_test)) if progress_factory else None
-            row = measure_run(
-                run, data, iw_samples=config.iw_samples, seed=config.seed,
-                test_images=200 if config.quick else None, progress=tracker,
-            )  # fmt: skip
-            if run.path.is_relative_to(stage):  # where the run will be once out is in place
-                row["run"] = str(Path(out) / run.path.relative_to(stage))
+            row = steps.get(step)
+            if row is None:
+                tracker = progress_factory(name, len(data.x_test)) if progress_factory else None
+                row = measure_run(
+                    run, data, iw_samples=config.iw_samples, seed=config.seed,
+                    test_images=200 if config.quick else None, progress=tracker,
+                )  # fmt: skip
+                if run.path.is_relative_to(stage):  # where the run will be once out is in place
+                    row["run"] = str(Path(out) / run.path.relative_to(stage))
+                row = steps.record(step, row)
             report(f"  {name}: NLL {row['nll']:.2f} nats (K={config.iw_samples}, "
                    f"{row['nll_seconds']:.0f} s)")  # fmt: skip
             rows.append(row)
@@ -217,7 +241,7 @@ def run_nll_benchmark(
             "config": dataclasses.asdict(config),
             "data": data.source,
             "rows": rows,
-            "seconds": round(time.perf_counter() - started, 1),
+            "seconds": steps.seconds(),
         }
         write_json_atomic(stage / "results.json", results)
         plot_nll(rows, stage / "nll.png")

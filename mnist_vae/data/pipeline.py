@@ -68,6 +68,7 @@ def make_dataset(
     seed: int = 0,
     resample_binary: bool = False,
     clock: EpochClock | None = None,
+    skip_batches: int = 0,
 ):
     """An in-memory tf.data pipeline of (float images, int32 labels).
 
@@ -77,11 +78,19 @@ def make_dataset(
     per image. With ``resample_binary`` (dynamic binarization; needs ``shuffle``) every
     batch of every epoch gets binary pixels drawn afresh from the grey levels, keyed by
     (seed, epoch, batch).
+
+    With ``skip_batches`` (needs ``shuffle``) each pass leaves out the first batches of
+    its epoch's order: the rest of an epoch resumed from a mid-epoch checkpoint. The
+    batches left are exactly those of the full pass, binary draws included.
     """
     import tensorflow as tf
 
     if resample_binary and not shuffle:
         raise ValueError("resample_binary draws per training batch; it needs shuffle=True")
+    batches_per_pass = -(-len(images) // batch_size)
+    if skip_batches and not (shuffle and 0 <= skip_batches < batches_per_pass):
+        raise ValueError(f"skip_batches must be in [0, {batches_per_pass}) of a shuffled "
+                         f"pipeline, got {skip_batches}")  # fmt: skip
     if not shuffle:
         dataset = tf.data.Dataset.from_tensor_slices(
             (to_float_images(images), labels.astype(np.int32))
@@ -98,6 +107,7 @@ def make_dataset(
             tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
         )
         batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+        batches = batches.skip(skip_batches)  # after enumerate: the numbers stay the pass's
         return batches.map(lambda number, indices: (epoch, number, indices))
 
     def gather(epoch, number, indices):
@@ -108,7 +118,7 @@ def make_dataset(
                             tf.float32)  # fmt: skip
         return batch[..., None], tf.gather(classes, indices)
 
-    batches_per_pass = -(-count // batch_size)
     passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
-    passes = passes.apply(tf.data.experimental.assert_cardinality(batches_per_pass))  # for Keras
+    cardinality = batches_per_pass - skip_batches
+    passes = passes.apply(tf.data.experimental.assert_cardinality(cardinality))  # for Keras
     return passes.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

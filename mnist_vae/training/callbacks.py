@@ -37,3 +37,42 @@ class EpochClockSync(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self.clock.epoch = int(epoch)
+
+
+class ResumedTraining(keras.callbacks.CallbackList):
+    """The callbacks of a run resumed mid-epoch, for the two ``fit`` calls it takes.
+
+    ``Fitter.fit`` trains the rest of the resumed epoch in one ``fit`` and the epochs
+    after it in another; through this list the callbacks see one training, as in an
+    uninterrupted run: one ``on_train_begin`` (the first fit's) and one
+    ``on_train_end`` (``end_training``, after the last), one ``History``, and step
+    numbers counted from each epoch's first batch, so the resumed epoch's first call
+    reports its steps from ``first_step`` on (a checkpoint, the progress bar).
+    """
+
+    def __init__(self, callbacks, first_step: int, **kwargs) -> None:
+        super().__init__(callbacks, add_history=True, **kwargs)
+        self.offset = int(first_step)
+        self._begun = False
+        self._end_logs = None
+
+    def on_train_begin(self, logs=None) -> None:
+        if not self._begun:
+            self._begun = True
+            super().on_train_begin(logs)
+
+    def on_train_end(self, logs=None) -> None:
+        self._end_logs = logs  # each fit call ends here; the training ends in end_training
+
+    def end_training(self) -> None:
+        super().on_train_end(self._end_logs)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        super().on_epoch_end(epoch, logs)
+        self.offset = 0  # only the resumed epoch starts late
+
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        super().on_train_batch_begin(batch + self.offset, logs)
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        super().on_train_batch_end(batch + self.offset, logs)

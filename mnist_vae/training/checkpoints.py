@@ -1,21 +1,29 @@
-"""Epoch checkpoints that a killed run resumes from, bit for bit.
+"""Checkpoints that a killed run resumes from, bit for bit: at epoch ends and mid-epoch.
 
 Keras's ``BackupAndRestore`` is the model for this one, but it writes its weights
 and its epoch counter in place, one after the other: a kill between the two leaves
 weights of epoch e+1 labelled e, and the resumed run repeats an epoch on top of
 them. It also leaves out the random generators' states, so a resumed run draws
-other noise than an uninterrupted one. Here each checkpoint is
+other noise than an uninterrupted one. Here each checkpoint is a position, E whole
+epochs and S steps of the next (S = 0 at an epoch end), and
 
-* ``epoch-E.weights.h5``: ``model.save_weights`` (every network, every optimizer
-  variable and the optimizer's step counter), written beside and renamed into place;
-* ``epoch-E.seeds.npz``: the state of every ``keras.random.SeedGenerator`` in the
-  model's layers (the reparameterisation noise, dropout), in layer order;
-* ``checkpoint.json``: the epochs whose files are complete, newest last, renamed
-  into place only after both files are; it is the one source of truth.
+* ``epoch-E.weights.h5`` (``epoch-E-step-S.weights.h5`` mid-epoch):
+  ``model.save_weights`` (every network, every optimizer variable and the
+  optimizer's step counter), written beside and renamed into place;
+* ``epoch-E[-step-S].seeds.npz``: the state of every ``keras.random.SeedGenerator``
+  in the model's layers (the reparameterisation noise, dropout), in layer order, and
+  mid-epoch the running totals of the model's metrics (``model.metrics``), so that
+  the resumed epoch logs the loss an uninterrupted one logs;
+* ``checkpoint.json``: the positions whose files are complete, oldest first, renamed
+  into place only after both files are; it is the one source of truth. It also lists
+  the epoch-end ones alone under ``"epochs"``, the whole index before mid-epoch
+  checkpoints existed: such an index still loads, and older readers still read it.
 
 The last two checkpoints are kept: a corrupt newest one (a full disk, a bad sector)
 is reported in one line and the run resumes from the one before. The data order
-needs no state of its own: it is a function of (seed, epoch) (``EpochClock``).
+needs no state of its own: it is a function of (seed, epoch) (``EpochClock``), so
+a resumed epoch skips the batches it trained before (``Fitter.fit``'s
+``initial_step``).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -31,6 +40,16 @@ from mnist_vae.io import atomic_file, write_json_atomic
 
 INDEX = "checkpoint.json"
 KEPT = 2
+
+
+class Position(NamedTuple):
+    """Where training stands: ``epoch`` whole epochs done and ``step`` steps of the next."""
+
+    epoch: int
+    step: int = 0
+
+    def describe(self) -> str:
+        return f"epoch {self.epoch}" + (f" and {self.step} steps" if self.step else "")
 
 
 def seed_generators(model) -> list:
@@ -44,69 +63,122 @@ def seed_generators(model) -> list:
     return found
 
 
-def read_index(folder: Path) -> dict:
-    """The checkpoint index ({"epochs": [...], ...}), or an empty one."""
+def metric_variables(model) -> list:
+    """The variables of the metrics ``fit`` resets every epoch (a Mean's total and count)."""
+    return [variable for metric in model.metrics for variable in metric.variables]
+
+
+def read_index(folder: Path) -> list[Position]:
+    """The checkpoints the index lists, oldest first; none without an index.
+
+    An index written before mid-epoch checkpoints (``{"epochs": [...]}``) reads as
+    epoch ends.
+    """
     path = Path(folder) / INDEX
     if not path.exists():
-        return {"epochs": []}
-    return json.loads(path.read_text())
+        return []
+    index = json.loads(path.read_text())
+    if "checkpoints" not in index:
+        return [Position(int(epoch)) for epoch in index["epochs"]]
+    return [Position(int(c["epoch"]), int(c["step"])) for c in index["checkpoints"]]
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Save a resumable checkpoint every ``every`` epochs; restore the newest good one.
+    """Save a resumable checkpoint at every epoch end and, given ``steps``, every
+    ``steps`` training steps within an epoch; restore the newest good one.
 
-    ``restore()`` (called before ``fit``) returns the epoch to start from; pass it to
-    ``fit`` as ``initial_epoch``.
+    ``restore()`` (called before ``fit``) returns the ``Position`` to start from; pass
+    it to ``Fitter.fit`` as ``initial_epoch`` and ``initial_step``. ``steps`` must be a
+    multiple of the model's ``steps_per_execution`` (``Fitter.checkpoint_steps`` is):
+    Keras reports steps only at the end of each compiled call.
     """
 
-    def __init__(self, folder: Path, every: int = 1, report=None) -> None:
+    def __init__(self, folder: Path, steps: int | None = None, report=None) -> None:
         super().__init__()
         self.folder = Path(folder)
-        self.every = max(1, int(every))
+        self.steps = steps or None
         self.report = report or (lambda message: None)
+        self._epoch = 0
+        self._resumed_metrics: tuple[int, list] | None = None  # (epoch, values)
 
-    def _paths(self, epoch: int) -> tuple[Path, Path]:
-        return (self.folder / f"epoch-{epoch}.weights.h5", self.folder / f"epoch-{epoch}.seeds.npz")
+    def _paths(self, position: Position) -> tuple[Path, Path]:
+        name = f"epoch-{position.epoch}" + (f"-step-{position.step}" if position.step else "")
+        return (self.folder / f"{name}.weights.h5", self.folder / f"{name}.seeds.npz")
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self._epoch = int(epoch)
+        if self._resumed_metrics is not None and self._resumed_metrics[0] == epoch:
+            # fit has just reset the metrics; the resumed epoch continues their totals.
+            for variable, value in zip(metric_variables(self.model), self._resumed_metrics[1],
+                                       strict=True):  # fmt: skip
+                variable.assign(value)
+            self._resumed_metrics = None
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        # ``batch`` is the last step of the compiled call, counted from the epoch's start
+        # (also in a resumed epoch); the epoch's end is on_epoch_end's.
+        done = int(batch) + 1
+        if self.steps and done % self.steps == 0 and done < self.params["steps"]:
+            self.save(self._epoch, done)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        done = epoch + 1
-        if done % self.every == 0:
-            self.save(done)
+        self.save(epoch + 1)
 
-    def save(self, epochs_done: int) -> None:
-        """Write the checkpoint after ``epochs_done`` epochs, then prune old ones."""
+    def save(self, epochs_done: int, step: int = 0) -> None:
+        """Write the checkpoint after ``epochs_done`` epochs and ``step`` steps, then prune.
+
+        Listed checkpoints after this position are dropped: they are of a run that was
+        resumed from an earlier one (its newest was unreadable).
+        """
+        position = Position(int(epochs_done), int(step))
         self.folder.mkdir(parents=True, exist_ok=True)
-        weights, seeds = self._paths(epochs_done)
+        weights, state = self._paths(position)
         staging = weights.with_name(f".{weights.name}")  # Keras wants the .weights.h5 ending
         self.model.save_weights(staging)
         os.replace(staging, weights)
-        states = [keras.ops.convert_to_numpy(g.state) for g in seed_generators(self.model)]
-        with atomic_file(seeds, "wb") as handle:
-            np.savez(handle, *states)
-        index = read_index(self.folder)
-        epochs = [e for e in index["epochs"] if e != epochs_done] + [epochs_done]
-        write_json_atomic(self.folder / INDEX, {"epochs": epochs[-KEPT:]})
-        for old in epochs[:-KEPT]:
+        seeds = [keras.ops.convert_to_numpy(g.state) for g in seed_generators(self.model)]
+        metrics = {}
+        if position.step:  # at an epoch end fit resets them before they are used again
+            values = [keras.ops.convert_to_numpy(v) for v in metric_variables(self.model)]
+            metrics = {f"metric_{n}": value for n, value in enumerate(values)}
+        with atomic_file(state, "wb") as handle:
+            np.savez(handle, *seeds, **metrics)
+        listed = read_index(self.folder)
+        kept = [p for p in listed if p < position] + [position]
+        write_json_atomic(self.folder / INDEX, {
+            "checkpoints": [p._asdict() for p in kept[-KEPT:]],
+            "epochs": [p.epoch for p in kept[-KEPT:] if not p.step],
+        })  # fmt: skip
+        for old in [*kept[:-KEPT], *(p for p in listed if p > position)]:
             for path in self._paths(old):
                 path.unlink(missing_ok=True)
 
-    def restore(self) -> int:
-        """Load the newest checkpoint that reads back; the epochs it holds (0: none)."""
-        index = read_index(self.folder)
-        for epoch in reversed(index["epochs"]):
-            weights, seeds = self._paths(epoch)
+    def restore(self) -> Position:
+        """Load the newest checkpoint that reads back; its position (``Position(0)``: none)."""
+        for position in reversed(read_index(self.folder)):
+            weights, state = self._paths(position)
             try:
                 self.model.load_weights(weights)
-                with np.load(seeds) as stored:
-                    states = [stored[f"arr_{n}"] for n in range(len(stored.files))]
+                with np.load(state) as stored:
+                    seeds, metrics = _arrays(stored, "arr_"), _arrays(stored, "metric_")
                 generators = seed_generators(self.model)
-                if len(states) != len(generators):
-                    raise ValueError(f"{len(states)} random states for {len(generators)}")
-                for generator, state in zip(generators, states, strict=True):
-                    generator.state.assign(state)
-                return epoch
+                if len(seeds) != len(generators):
+                    raise ValueError(f"{len(seeds)} random states for {len(generators)}")
+                variables = metric_variables(self.model)
+                if position.step and len(metrics) != len(variables):
+                    raise ValueError(f"{len(metrics)} metric totals for {len(variables)}")
+                for generator, seed in zip(generators, seeds, strict=True):
+                    generator.state.assign(seed)
+                self._resumed_metrics = (position.epoch, metrics) if position.step else None
+                return position
             except Exception as error:  # any unreadable file: try the one before
                 cause = str(error).splitlines()[0] if str(error) else type(error).__name__
-                self.report(f"checkpoint after epoch {epoch} is unreadable ({cause}); "
+                self.report(f"checkpoint after {position.describe()} is unreadable ({cause}); "
                             "trying the one before")  # fmt: skip
-        return 0
+        return Position(0)
+
+
+def _arrays(stored, prefix: str) -> list[np.ndarray]:
+    """The arrays ``prefix``0, ``prefix``1, ... of an open .npz, in order."""
+    count = sum(name.startswith(prefix) for name in stored.files)
+    return [stored[f"{prefix}{n}"] for n in range(count)]

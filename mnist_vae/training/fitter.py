@@ -43,6 +43,7 @@ class Fitter:
         self.precision = resolve_precision(config.train.precision)
         batch_size = config.train.batch_size
         self.steps_per_epoch = math.ceil(len(x_train) / batch_size)
+        every = config.train.checkpoint_steps
         if steps_per_execution is None:
             import tensorflow as tf
 
@@ -52,41 +53,77 @@ class Fitter:
             steps_per_execution = (
                 1 if distributed else min(self.steps_per_epoch, STEPS_PER_EXECUTION)
             )
+            if every:  # a shorter checkpoint interval: that many steps per call
+                steps_per_execution = min(steps_per_execution, every)
+        # Steps between mid-epoch checkpoints (None: only at epoch ends). Keras hands
+        # control back only between compiled calls, so a longer interval is rounded down
+        # to whole calls: a kill still loses at most ``checkpoint_steps`` steps.
+        self.checkpoint_steps = (
+            max(1, every // steps_per_execution) * steps_per_execution if every else None
+        )
         model.compile(
             optimizer=build_optimizer(config.train, self.steps_per_epoch),
             steps_per_execution=steps_per_execution,
         )
-        seed = config.train.seed
-        dynamic = config.train.binarize == "dynamic"
         self.clock = EpochClock()
-        self.train_ds = make_dataset(x_train, y_train, batch_size, shuffle=True, seed=seed,
-                                     resample_binary=dynamic, clock=self.clock)  # fmt: skip
+        self._train_arrays = (x_train, y_train)
+        self.train_ds = self.train_dataset()
         # Per-epoch monitoring on a fixed stratified fifth of the test set; the run's
         # test metrics are computed on all of it after training.
         watched = select_training_set(x_test, y_test, min(len(x_test), VALIDATION_IMAGES), 0)
         self.test_ds = make_dataset(x_test[watched], y_test[watched], 1000)
 
-    def fit(self, epochs: int, callbacks: list | None = None, initial_epoch: int = 0) -> dict:
+    def train_dataset(self, skip_batches: int = 0):
+        """The training pipeline; with ``skip_batches``, each pass without its first batches."""
+        train = self.config.train
+        return make_dataset(*self._train_arrays, train.batch_size, shuffle=True, seed=train.seed,
+                            resample_binary=train.binarize == "dynamic", clock=self.clock,
+                            skip_batches=skip_batches)  # fmt: skip
+
+    def fit(
+        self,
+        epochs: int,
+        callbacks: list | None = None,
+        initial_epoch: int = 0,
+        initial_step: int = 0,
+    ) -> dict:
         """Train up to epoch ``epochs`` (from ``initial_epoch``), validating on the test set.
 
-        Returns the history of the epochs trained in this call.
+        With ``initial_step`` (a mid-epoch checkpoint's position) the first epoch starts
+        that many steps in: Keras's ``fit`` cannot, so it is fitted on its own, on a pass
+        that skips the batches already trained (the order is a function of seed and
+        epoch), and the later epochs in a second ``fit``. The callbacks see one training
+        (``ResumedTraining``). Returns the history of the epochs trained in this call.
         """
-        from mnist_vae.training.callbacks import EpochClockSync, StopOnNonFinite
+        from mnist_vae.training.callbacks import EpochClockSync, ResumedTraining, StopOnNonFinite
         from mnist_vae.training.precision import set_network_precision
 
+        callbacks = [EpochClockSync(self.clock), *(callbacks or []), StopOnNonFinite(),
+                     *self.model.training_callbacks()]  # fmt: skip
         set_network_precision(self.model, self.precision)
         try:
-            return self.model.fit(
-                self.train_ds,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                validation_data=self.test_ds,
-                callbacks=[EpochClockSync(self.clock), *(callbacks or []), StopOnNonFinite(),
-                           *self.model.training_callbacks()],
-                shuffle=False,
-                verbose=0,  # the pipeline reshuffles every epoch itself
-            ).history
+            if not initial_step:
+                return self._fit(self.train_ds, epochs, callbacks, initial_epoch).history
+            together = ResumedTraining(callbacks, initial_step, model=self.model, verbose=0,
+                                       epochs=epochs, steps=self.steps_per_epoch)  # fmt: skip
+            rest = self.train_dataset(skip_batches=initial_step)
+            history = self._fit(rest, initial_epoch + 1, together, initial_epoch)
+            if not self.model.stop_training and initial_epoch + 1 < epochs:
+                history = self._fit(self.train_ds, epochs, together, initial_epoch + 1)
+            together.end_training()
+            return history.history  # one History through both calls
         finally:
             set_network_precision(self.model, "float32")
             # Evaluation after training must not reuse the functions traced for fit.
             self.model.test_function = self.model.predict_function = None
+
+    def _fit(self, dataset, epochs: int, callbacks, initial_epoch: int):
+        return self.model.fit(
+            dataset,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            validation_data=self.test_ds,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=0,  # the pipeline reshuffles every epoch itself
+        )

@@ -2,9 +2,10 @@
 
 The run is trained in a fixed hidden sibling folder (``.NAME.training``), locked
 while in use, and renamed into place only when everything (model, metrics, figures)
-is written. The folder keeps a checkpoint every epoch: a run killed at any point
-resumes from it (``mnist-vae train --resume OUT``, or the same command again) and
-ends with the weights an uninterrupted run would have.
+is written. The folder keeps a checkpoint every epoch (and every ``checkpoint_steps``
+steps within one, if set): a run killed at any point resumes from it (``mnist-vae
+train --resume OUT``, or the same command again) and ends with the weights an
+uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import json
 import math
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +34,8 @@ from mnist_vae.data import (
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import check_output_dir, locked_stage, training_stage_path, write_json_atomic
 from mnist_vae.runs import Run, load_run, write_run_files
+from mnist_vae.runs.interrupted import TRAINING, read_intent
+from mnist_vae.runs.interrupted import check_interrupted as check_interrupted_work
 from mnist_vae.training.fitter import Fitter
 
 Reporter = Callable[[str], None]
@@ -80,36 +81,28 @@ def train(
                   say=say, command=command)  # fmt: skip
 
 
-INTENT = "training.json"  # in the stage: the config being trained, to resume with
+INTENT = TRAINING.file  # in the stage: the config being trained, to resume with
 
 
 def interrupted_config(out: str | Path) -> RunConfig:
     """The config of the interrupted run of ``out`` (``mnist-vae train --resume OUT``)."""
-    stage = training_stage_path(Path(out))
-    if not (stage / INTENT).exists():
-        raise UsageError(
-            f"nothing to resume: no interrupted run of {out} (its work would be in {stage.name})"
-        )
-    return RunConfig.from_dict(json.loads((stage / INTENT).read_text())["config"])
+    stored = read_intent(out, TRAINING)
+    if stored is None:
+        raise UsageError(f"nothing to resume: no interrupted run of {out} (its work would be "
+                         f"in {training_stage_path(Path(out)).name})")  # fmt: skip
+    return RunConfig.from_dict(stored["config"])
 
 
 def check_interrupted(config: RunConfig, out: Path, *, resume: bool, restart: bool) -> None:
     """Before any work: decide what to do with an interrupted run of ``out``, if any."""
-    stage = training_stage_path(out)
-    if not stage.exists():
-        if resume:
-            interrupted_config(out)  # says there is nothing to resume
-        return
-    if not (stage / INTENT).exists() or restart:
-        shutil.rmtree(stage, ignore_errors=True)  # nothing resumable, or asked to discard
-        return
-    stored = interrupted_config(out)
-    if resume or stored.to_dict() == config.to_dict():
-        return
-    raise UsageError(
-        f"an interrupted run of {out} with other settings is in {stage.name}; continue it "
-        f"with 'mnist-vae train --resume {out}', or pass --restart to discard it"
-    )
+    if resume and not training_stage_path(out).exists():
+        interrupted_config(out)  # says there is nothing to resume
+    check_interrupted_work(
+        out, TRAINING, {"config": config.to_dict()}, resume=resume, restart=restart,
+        normalise=lambda stored: {"config": RunConfig.from_dict(stored["config"]).to_dict()},
+        advice=f"continue it with 'mnist-vae train --resume {out}', or pass --restart to "
+        "discard it",
+    )  # fmt: skip
 
 
 def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command) -> Run:
@@ -154,11 +147,14 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
         )
         from mnist_vae.training.checkpoints import EpochCheckpoint
 
-        checkpoint = EpochCheckpoint(stage / "checkpoint", report=say)
+        checkpoint = EpochCheckpoint(stage / "checkpoint", steps=fitter.checkpoint_steps,
+                                     report=say)  # fmt: skip
         checkpoint.set_model(model)
-        initial_epoch = checkpoint.restore() if existed else 0
-        if initial_epoch:
-            say(f"resuming {out} after epoch {initial_epoch} of {config.train.epochs}")
+        initial_epoch, initial_step = checkpoint.restore() if existed else (0, 0)
+        if initial_epoch or initial_step:
+            into = f" and {initial_step}/{fitter.steps_per_epoch} steps of epoch " \
+                f"{initial_epoch + 1}" if initial_step else ""  # fmt: skip
+            say(f"resuming {out} after epoch {initial_epoch} of {config.train.epochs}{into}")
         history_path = stage / "history.csv"
         keep_history_before(history_path, initial_epoch)
         callbacks = [keras.callbacks.CSVLogger(str(history_path), append=True), checkpoint]
@@ -167,7 +163,8 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
 
             callbacks.append(RichProgress(config.train.epochs, fitter.steps_per_epoch))
         fit_start = time.perf_counter()
-        fitter.fit(config.train.epochs, callbacks, initial_epoch=initial_epoch)
+        fitter.fit(config.train.epochs, callbacks, initial_epoch=initial_epoch,
+                   initial_step=initial_step)  # fmt: skip
         fit_seconds = time.perf_counter() - fit_start
         history = read_history(history_path)
         _check_finite(history, model, config)

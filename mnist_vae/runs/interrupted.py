@@ -1,0 +1,154 @@
+"""Interrupted work: what a stage was for, and what a rerun does with it.
+
+Work that writes a folder ``out`` (a training run, a benchmark) happens in ``out``'s
+stage, the fixed hidden sibling ``io.locked_stage`` keeps after a crash, a kill or
+Ctrl-C. The first thing written there is an intent file: what the work is for (its
+config, and for a benchmark its data). A rerun with the same intent continues the
+work; one with another intent is a usage error unless the user discards the stage
+(``--restart``), so nothing is ever mixed or silently thrown away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mnist_vae.errors import RunError, UsageError
+from mnist_vae.io import training_stage_path, write_json_atomic
+
+
+@dataclass(frozen=True)
+class WorkKind:
+    """One kind of resumable work: its intent file in the stage, and its name in messages."""
+
+    file: str
+    noun: str
+
+
+TRAINING = WorkKind("training.json", "run")
+BENCHMARK = WorkKind("benchmark.json", "benchmark")
+KINDS = (TRAINING, BENCHMARK)
+
+
+def read_intent(out: str | Path, kind: WorkKind) -> dict | None:
+    """The intent of ``out``'s interrupted ``kind`` of work, or None if there is none."""
+    path = training_stage_path(Path(out)) / kind.file
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):  # absent (or, never written whole, unreadable)
+        return None
+    return stored if isinstance(stored, dict) else None
+
+
+def write_intent(stage: Path, kind: WorkKind, intent: dict[str, Any]) -> None:
+    """Record what the work in ``stage`` is for, unless a resumed stage already says."""
+    if not (stage / kind.file).exists():
+        write_json_atomic(stage / kind.file, intent)
+
+
+def check_interrupted(
+    out: str | Path,
+    kind: WorkKind,
+    intent: dict[str, Any],
+    *,
+    advice: str,
+    restart: bool = False,
+    resume: bool = False,
+    normalise: Callable[[dict], dict] | None = None,
+) -> bool:
+    """Before any work: decide what to do with an interrupted ``kind`` of work to ``out``.
+
+    Returns True when there is earlier work to continue: its stored intent matches
+    ``intent`` (every key given; the stored file may hold more), or ``resume`` accepts
+    any. A stage with nothing resumable in it, or any stage with ``restart``, is
+    discarded (False). Another intent, or another kind of work, is a usage error
+    ending with ``advice``. A stage another process is working in is a ``RunError``:
+    it is neither continued nor discarded. ``normalise`` brings a stored intent up to
+    date before the comparison (e.g. fills in settings added since it was written).
+    """
+    out = Path(out)
+    stage = training_stage_path(out)
+    try:
+        descriptor = os.open(stage, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        if not _lock(descriptor):  # held while deciding
+            raise RunError(
+                f"{out} is being written by another mnist-vae process (its work is in "
+                f"{stage.name}); wait for it to finish or choose another --out"
+            ) from None
+        stored = read_intent(out, kind)
+        other = _other_work(out, kind) if stored is None else None
+        if restart or (stored is None and other is None):
+            shutil.rmtree(stage, ignore_errors=True)  # asked to discard, or nothing resumable
+            return False
+        if other is not None:
+            raise UsageError(
+                f"{stage.name} holds an interrupted {other.noun} of {out}, not a {kind.noun}; "
+                "choose another --out, or pass --restart to discard it"
+            )
+        differences = _differences(normalise(stored) if normalise else stored, intent)
+        if resume or not differences:
+            return True
+        shown = ", ".join(differences[:3]) + (", ..." if len(differences) > 3 else "")
+        raise UsageError(
+            f"an interrupted {kind.noun} of {out} with other settings ({shown}) is in "
+            f"{stage.name}; {advice}"
+        )
+    finally:
+        os.close(descriptor)
+
+
+def _lock(descriptor: int, patience: float = 0.5) -> bool:
+    """Take the exclusive ``flock`` on ``descriptor``; False if another process holds it.
+
+    Tried for ``patience`` seconds: a scan for abandoned stages holds a lock an instant.
+    """
+    import fcntl
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
+def _other_work(out: Path, kind: WorkKind) -> WorkKind | None:
+    """Another kind of work whose intent is in ``out``'s stage, if any."""
+    return next((other for other in KINDS
+                 if other != kind and read_intent(out, other) is not None), None)  # fmt: skip
+
+
+def _differences(stored: dict, given: dict) -> list[str]:
+    """The dotted names of the settings ``stored`` holds otherwise than ``given``.
+
+    Only ``given``'s keys count (the stored intent may hold more, e.g. the command);
+    both sides are compared as JSON holds them (tuples are lists). ``config.`` is left
+    out of the names: the user knows them as settings.
+    """
+    stored, given = _plain(stored), _plain(given)
+    return [name.removeprefix("config.")
+            for key in given for name in _changed(stored.get(key), given[key], key)]  # fmt: skip
+
+
+def _changed(stored: Any, given: Any, name: str) -> list[str]:
+    if isinstance(stored, dict) and isinstance(given, dict):
+        keys = sorted(set(stored) | set(given))
+        return [changed for key in keys
+                for changed in _changed(stored.get(key), given.get(key), f"{name}.{key}")]
+    return [] if stored == given else [name]
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
