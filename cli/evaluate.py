@@ -65,8 +65,10 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     from mnist_vae.data import data_label
     from mnist_vae.errors import UsageError
     from mnist_vae.evaluation import data_for_run, evaluate_run, evaluation_key
+    from mnist_vae.io import check_writable_dir
     from mnist_vae.runs import load_run
 
+    check_writable_dir(run, "evaluate adds its results to the run's metrics.json")
     if reference_classifier and no_quality:
         raise UsageError("--reference-classifier judges sample quality; drop --no-quality")
     loaded = load_run(run)

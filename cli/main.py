@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": "mnist_vae.cli.evaluate:evaluate",
     "compare": "mnist_vae.cli.compare:compare",
     "benchmark": "mnist_vae.cli.benchmark:benchmark",
+    "clean": "mnist_vae.cli.clean:clean",
 }
 SHORT_HELP = {
     "train": "Train a VAE and write a run directory.",
@@ -31,6 +32,7 @@ SHORT_HELP = {
     "evaluate": "ELBO, IWAE bound, reconstruction error and sample quality of a run.",
     "compare": "A table of several runs' metrics.",
     "benchmark": "Benchmarks: VAE-made data for a classifier; test NLL beside the papers.",
+    "clean": "List, and remove, what killed mnist-vae processes left behind.",
 }
 
 
@@ -74,6 +76,12 @@ class LazyGroup(click.Group):
             if isinstance(error, click.UsageError) and error.ctx is not None:
                 hint = f" (see '{error.ctx.command_path} --help')"
             click.echo(f"Error: {error.format_message()}{hint}", err=True)
+            from mnist_vae.cli.errors import WriteFailed
+
+            if isinstance(error, WriteFailed) and sys.stdout is sys.__stdout__:
+                sys.stdout.flush()  # a process of its own (not a test's CliRunner): end
+                sys.stderr.flush()  # now, before HDF5's exit handler meets the failed file
+                os._exit(error.exit_code)
             sys.exit(error.exit_code)
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)

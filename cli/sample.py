@@ -73,7 +73,7 @@ def sample(run, saved_model, count, digit, noise_variance, sampler, refit, seed,
     """Draw digits from the run RUN (or an export): from the prior, a fitted latent sampler
     (--sampler) or around one chosen digit."""
     from mnist_vae.errors import UsageError
-    from mnist_vae.io import check_output_file
+    from mnist_vae.io import check_output_file, check_writable_dir
 
     if (run is None) == (saved_model is None):
         raise UsageError("give either a RUN directory or --saved-model DIR")
@@ -100,7 +100,19 @@ def sample(run, saved_model, count, digit, noise_variance, sampler, refit, seed,
         from mnist_vae.runs import load_run
 
         loaded = load_run(run)
+        if key != "prior" and (refit or key not in loaded.fitted_samplers()):
+            check_writable_dir(
+                loaded.path / "samplers",
+                f"the {key.replace('_', '-')} sampler is fitted and saved in "
+                f"{loaded.path / 'samplers'} first; make the run writable, or copy it",
+                create=True,
+            )  # before loading the model and fitting
         if out is None:
+            check_writable_dir(
+                loaded.path / "samples",
+                f"the digits go to {loaded.path / 'samples'} unless you give --out",
+                create=True,
+            )
             (loaded.path / "samples").mkdir(exist_ok=True)
             out = loaded.path / "samples" / f"{stem}-s{seed}.png"
     out = check_output_file(Path(out), overwrite=overwrite)

@@ -436,3 +436,154 @@ def test_a_staged_folder_never_replaces_one_written_meanwhile(tmp_path):
         (final / "saved_model.pb").write_text("theirs")
     assert (final / "saved_model.pb").read_text() == "theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["export"]
+
+
+# ---------------------------------------------------------------------------
+# long names, writable folders
+
+
+def test_a_name_too_long_once_staged_is_a_usage_error(tmp_path):
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX") - mio.STAGING_EXTRA
+    assert check_output_dir(tmp_path / ("r" * limit), overwrite=False)
+    assert check_output_file(tmp_path / ("s" * (limit - 4) + ".png"), overwrite=False)
+    for check, name in ((check_output_dir, "r" * (limit + 1)),
+                        (check_output_file, "s" * (limit - 3) + ".png"),
+                        (check_output_dir, "r" * 300),
+                        (check_output_file, "s" * 300 + ".png")):  # fmt: skip
+        with pytest.raises(UsageError) as info:
+            check(tmp_path / name, overwrite=False)
+        assert "choose a shorter name" in _one_line(info) and len(_one_line(info)) < 300
+    with pytest.raises(UsageError, match="bytes long"):  # a folder to be created on the way
+        check_output_dir(tmp_path / ("d" * 300) / "run", overwrite=False)
+
+
+def test_a_long_name_that_fits_is_written(tmp_path):
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX") - mio.STAGING_EXTRA
+    final = tmp_path / ("r" * limit)
+    with staged_dir(final, overwrite=False) as stage:
+        (stage / "config.json").write_text("{}")
+    assert write_json_atomic(tmp_path / ("j" * (limit - 5) + ".json"), 1).exists()
+    assert _listing(tmp_path) == sorted([final.name, "j" * (limit - 5) + ".json"])
+
+
+def test_check_writable_dir(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert mio.check_writable_dir(run, "x") == run
+    assert mio.check_writable_dir(tmp_path / "missing", "x") == tmp_path / "missing"
+    _deny_write(monkeypatch, run)
+    with pytest.raises(UsageError) as info:
+        mio.check_writable_dir(run, "evaluate adds its results to the run's metrics.json")
+    assert _one_line(info) == (f"{run} is not writable, and evaluate adds its results to the "
+                               "run's metrics.json")  # fmt: skip
+    with pytest.raises(UsageError, match="is not writable"):  # created in run: checked there
+        mio.check_writable_dir(run / "samplers", "x", create=True)
+    mio.check_writable_dir(tmp_path / "missing", "x")  # a missing folder is its reader's
+
+
+# ---------------------------------------------------------------------------
+# stale staging items: what killed writers leave
+
+
+def _leftovers(folder: Path) -> dict[str, str]:
+    """One abandoned item of each kind in ``folder`` (no lock held), by name -> kind."""
+    (folder / ".run.abcd1234.partial").mkdir()
+    (folder / ".run.abcd1234.partial" / "model.keras").write_bytes(b"x" * 1000)
+    (folder / ".digits.zz_90xyz.partial.png").write_bytes(b"y" * 10)
+    (folder / ".old.k0k0k0k0.old" / "old").mkdir(parents=True)
+    (folder / ".net1.training" / "checkpoint").mkdir(parents=True)
+    (folder / ".net1.training" / "training.json").write_text("{}")
+    (folder / ".nll.training").mkdir()
+    (folder / ".nll.training" / "benchmark.json").write_text("{}")
+    (folder / ".early.training").mkdir()  # killed before it wrote its intent
+    return {".run.abcd1234.partial": mio.PARTIAL_FOLDER,
+            ".digits.zz_90xyz.partial.png": mio.PARTIAL_FILE,
+            ".old.k0k0k0k0.old": mio.OLD_FOLDER, ".net1.training": mio.INTERRUPTED,
+            ".nll.training": mio.INTERRUPTED, ".early.training": mio.PARTIAL_FOLDER}  # fmt: skip
+
+
+def test_stale_stages_finds_each_kind_of_leftover(tmp_path):
+    expected = _leftovers(tmp_path)
+    (tmp_path / ".hidden").mkdir()  # not ours: never listed
+    (tmp_path / ".notes.partial").write_text("not ours")  # no random part
+    (tmp_path / "run").mkdir()
+    found = {stage.path.name: stage for stage in mio.stale_stages(tmp_path)}
+    assert {name: stage.kind for name, stage in found.items()} == expected
+    assert found[".run.abcd1234.partial"].target == tmp_path / "run"
+    assert found[".run.abcd1234.partial"].size == 1000
+    assert found[".digits.zz_90xyz.partial.png"].target == tmp_path / "digits.png"
+    assert found[".net1.training"].work == "training" and found[".net1.training"].resumable
+    assert "mnist-vae train --resume" in found[".net1.training"].describe()
+    assert found[".nll.training"].work == "benchmark"
+    assert "old" in found[".old.k0k0k0k0.old"].describe() and "puts it back" in \
+        found[".old.k0k0k0k0.old"].describe()  # fmt: skip
+    assert all(0 <= stage.age < 60 for stage in found.values())
+    assert mio.stale_stages(tmp_path / "nowhere") == []
+
+
+def test_a_locked_item_is_in_use_and_never_listed_or_removed(tmp_path):
+    import fcntl
+
+    _leftovers(tmp_path)
+    held = []
+    for name in (".run.abcd1234.partial", ".digits.zz_90xyz.partial.png", ".net1.training"):
+        descriptor = os.open(tmp_path / name, os.O_RDONLY)
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.append(descriptor)
+    try:
+        listed = {stage.path.name for stage in mio.stale_stages(tmp_path)}
+        assert listed == {".old.k0k0k0k0.old", ".nll.training", ".early.training"}
+        stale = mio.StaleStage(tmp_path / ".run.abcd1234.partial", mio.PARTIAL_FOLDER,
+                               tmp_path / "run", 0, 0.0)  # fmt: skip
+        assert "alone" in mio.remove_stale(stale)
+        assert (tmp_path / ".run.abcd1234.partial" / "model.keras").exists()
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+
+
+def test_items_in_use_by_our_writers_are_locked(tmp_path):
+    with staged_dir(tmp_path / "export", overwrite=False) as stage, \
+            staged_file(tmp_path / "digits.png") as staging:  # fmt: skip
+        stage.joinpath("saved_model.pb").write_text("x")
+        staging.write_text("y")
+        assert mio.stale_stages(tmp_path) == []
+    with pytest.raises(KeyboardInterrupt), mio.locked_stage(tmp_path / "run", overwrite=False):
+        assert mio.stale_stages(tmp_path) == []
+        raise KeyboardInterrupt  # keeps the stage: an interrupted run, now abandoned
+    assert [stage.path.name for stage in mio.stale_stages(tmp_path)] == [".run.training"]
+
+
+def test_remove_stale_removes_and_puts_a_swapped_out_result_back(tmp_path):
+    _leftovers(tmp_path)
+    (tmp_path / ".old.k0k0k0k0.old" / "old" / "config.json").write_text("{}")
+    outcomes = [mio.remove_stale(stage) for stage in mio.stale_stages(tmp_path)]
+    assert f"put {tmp_path / 'old'} back from .old.k0k0k0k0.old" in outcomes
+    assert _listing(tmp_path) == ["old"]
+    assert (tmp_path / "old" / "config.json").exists()
+
+
+def test_output_checks_warn_once_in_one_line_about_leftovers(tmp_path):
+    _leftovers(tmp_path)
+    with pytest.warns(mio.StaleStagesWarning) as caught:
+        check_output_dir(tmp_path / "net1", overwrite=False)
+    message = str(caught[0].message)
+    assert "\n" not in message and len(caught) == 1
+    assert message.startswith("4 abandoned staging items in ")  # not net1's own stage
+    assert "1 interrupted run" in message and f"mnist-vae clean {tmp_path}" in message
+    with pytest.warns(mio.StaleStagesWarning, match="2 interrupted runs"):
+        check_output_file(tmp_path / "digits.png", overwrite=False)
+
+
+def test_no_warning_without_leftovers(tmp_path, recwarn):
+    (tmp_path / "run").mkdir()
+    check_output_dir(tmp_path / "new", overwrite=False)
+    check_output_file(tmp_path / "new.png", overwrite=False)
+    assert not [w for w in recwarn if issubclass(w.category, mio.StaleStagesWarning)]
+
+
+def test_human_units():
+    assert [mio.human_size(n) for n in (12, 1234, 1_234_567, 5e9)] == [
+        "12 B", "1.2 kB", "1.2 MB", "5.0 GB"]  # fmt: skip
+    assert [mio.human_age(s) for s in (5, 600, 7200 * 3, 86400 * 9)] == [
+        "5 s", "10 min", "6 h", "9 days"]  # fmt: skip

@@ -82,7 +82,9 @@ def model_config(
         **options,
     )
     likelihoods.check(config.likelihood)
-    strategy_options(config)
+    chosen = strategy_options(config)
+    if hasattr(chosen, "check_files"):  # files the options read (weights): only when new
+        chosen.check_files()
     return config
 
 

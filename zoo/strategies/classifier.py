@@ -58,6 +58,29 @@ class TaskOptions(StrategyOptions):
     def validate(self) -> None:
         classifiers.check(self.classifier)
 
+    def check_files(self) -> None:
+        """The weights file, when a model is first configured (``model_config``).
+
+        Not in ``validate``: a saved run keeps the path, and must load after the
+        file has moved.
+        """
+        if self.classifier_weights is not None:
+            weights_file(self.classifier_weights)
+
+
+# What --classifier-weights reads: Keras's weights files and saved models.
+WEIGHTS_SUFFIXES = (".keras", ".weights.h5", ".h5")
+
+
+def weights_file(path: str) -> Path:
+    """``--classifier-weights PATH`` as a file Keras can read weights from, or a UsageError."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise UsageError(f"--classifier-weights {path}: no such file")
+    if not file.name.endswith(WEIGHTS_SUFFIXES):
+        raise UsageError(f"--classifier-weights {path}: not a .keras or .weights.h5 file")
+    return file
+
 
 def cross_entropy(logits, labels):
     """Per-example softmax cross-entropy with integer labels."""
@@ -68,9 +91,7 @@ def cross_entropy(logits, labels):
 
 def load_classifier_weights(network: keras.Model, path: str) -> None:
     """Weights from a ``.weights.h5`` file or a saved ``.keras`` classifier (e.g. a run's)."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise UsageError(f"--classifier-weights {path}: no such file")
+    file = weights_file(path)
     try:
         if file.name.endswith(".keras"):
             network.set_weights(keras.saving.load_model(file, compile=False).get_weights())

@@ -1,0 +1,318 @@
+"""Faults from outside: a full disk, read-only folders, names too long, killed writers.
+
+Each failure must be one line on stderr with the right exit code, before any work
+where it can be known then, and must leave nothing half-written where results go.
+Killed writers' staging items are listed and removed by ``mnist-vae clean``; those
+of live processes never are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae import io as mio
+from mnist_vae.cli.main import cli
+
+pytestmark = pytest.mark.faults
+
+CLI = "from mnist_vae.cli.main import cli; cli()"
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def one_error_line(output: str) -> str:
+    """The output's only ``Error:`` line, which is its last line; no traceback."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], output
+    assert "Traceback" not in output and "Exception ignored" not in output, output
+    return errors[0]
+
+
+def _drop_root_file_access() -> None:
+    """In a child about to exec: without these capabilities root obeys file modes too."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def run_cli(args, *, file_size: int | None = None, obey_modes: bool = False,
+            timeout: float = 300) -> subprocess.CompletedProcess:  # fmt: skip
+    """``mnist-vae ARGS`` in a process of its own, optionally with a file-size limit
+    (writes past it fail with EFBIG, as on a full disk) or, for root, obeying modes."""
+
+    def limit() -> None:
+        if file_size is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+        if obey_modes and os.geteuid() == 0:
+            _drop_root_file_access()
+
+    return subprocess.run([sys.executable, "-c", CLI, *map(str, args)], capture_output=True,
+                          text=True, preexec_fn=limit, timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def modes_obeyed(tmp_path_factory) -> None:
+    """Skip unless a child of ours can be kept out of a read-only folder."""
+    folder = tmp_path_factory.mktemp("probe")
+    folder.chmod(0o555)
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", f"import os; print(os.access({str(folder)!r}, os.W_OK))"],
+            capture_output=True, text=True, preexec_fn=_drop_root_file_access
+            if os.geteuid() == 0 else None,
+        )  # fmt: skip
+    finally:
+        folder.chmod(0o755)
+    if probe.stdout.strip() != "False":
+        pytest.skip(f"cannot make a folder read-only for this user ({probe.stderr.strip()})")
+
+
+@contextlib.contextmanager
+def read_only(*folders: Path):
+    """Every folder (and everything under it) read-only, for the block."""
+    paths = [p for folder in folders for p in [folder, *folder.rglob("*")] if p.is_dir()]
+    for path in paths:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        yield
+    finally:
+        for path in paths:
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def train_args(data: Path, out: Path) -> list:
+    return ["train", "--arch", "net1", "--train-size", "100", "--batch-size", "50",
+            "--epochs", "1", "--seed", "3", "--data", data, "--out", out, "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_run(small_mnist_npz, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = invoke(*train_args(small_mnist_npz, out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+# -- stale staging items and mnist-vae clean -----------------------------------------
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from mnist_vae.io import locked_stage, staged_dir, staged_file, write_json_atomic
+folder = Path(sys.argv[1])
+with staged_dir(folder / "export", overwrite=False), staged_file(folder / "digits.png"), \\
+        locked_stage(folder / "run", overwrite=False) as (stage, _):
+    write_json_atomic(stage / "training.json", {"config": {}})
+    print("holding", flush=True)
+    time.sleep(300)
+"""
+
+
+def _leftovers(folder: Path) -> None:
+    """Staging items nobody holds: what kill -9 leaves."""
+    (folder / ".net1.abcd1234.partial").mkdir()
+    (folder / ".net1.abcd1234.partial" / "model.keras").write_bytes(b"x" * 2000)
+    (folder / ".digits.a1b2c3d4.partial.png").write_bytes(b"x" * 10)
+    (folder / ".net2.training").mkdir()
+    (folder / ".net2.training" / "training.json").write_text("{}")
+
+
+def _names(folder: Path) -> set[str]:
+    return {path.name for path in folder.iterdir()}
+
+
+def test_clean_lists_removes_with_yes_and_never_touches_a_live_process(tmp_path):
+    _leftovers(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        live = _names(tmp_path) - {".net1.abcd1234.partial", ".digits.a1b2c3d4.partial.png",
+                                   ".net2.training"}  # fmt: skip
+        assert len(live) == 3 and ".run.training" in live
+
+        listed = invoke("clean", tmp_path)
+        assert listed.exit_code == 0, listed.output
+        assert "pass --yes to remove them" in listed.output
+        assert "--include-interrupted" in listed.output and "--resume" in listed.output
+        assert not any(name in listed.output for name in live)  # in use: not listed
+        assert ".net1.abcd1234.partial" in listed.output and "2.0 kB" in listed.output
+        assert len(_names(tmp_path)) == 6  # nothing removed without --yes
+
+        removed = invoke("clean", tmp_path, "--yes")
+        assert removed.exit_code == 0, removed.output
+        assert _names(tmp_path) == live | {".net2.training"}  # the resumable run is kept
+        assert "kept 1 interrupted run" in removed.output
+
+        everything = invoke("clean", tmp_path, "--yes", "--include-interrupted")
+        assert everything.exit_code == 0, everything.output
+        assert _names(tmp_path) == live  # the live process's items, untouched
+    finally:
+        holder.send_signal(signal.SIGKILL)  # no clean-up code runs
+        holder.wait()
+    kinds = sorted(stage.kind for stage in mio.stale_stages(tmp_path))
+    assert kinds == sorted([mio.PARTIAL_FOLDER, mio.PARTIAL_FILE, mio.INTERRUPTED])
+    gone = invoke("clean", tmp_path, "--yes", "--include-interrupted")
+    assert gone.exit_code == 0 and _names(tmp_path) == set(), gone.output
+
+
+def test_clean_exit_codes(tmp_path, monkeypatch):
+    assert invoke("clean", tmp_path).output.strip() == f"nothing to clean in {tmp_path}"
+    one_error_line(missing := invoke("clean", tmp_path / "nowhere").output)
+    assert invoke("clean", tmp_path / "nowhere").exit_code == 2 and "nowhere" in missing
+    (tmp_path / "file").write_text("x")
+    assert invoke("clean", tmp_path / "file").exit_code == 2
+
+    _leftovers(tmp_path)
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(mio.shutil, "rmtree", refuse)
+    failed = invoke("clean", tmp_path, "--yes")
+    assert failed.exit_code == 1
+    assert "1 of 2 could not be removed" in one_error_line(failed.output)
+
+
+def test_writers_mention_leftovers_in_one_note(tmp_path, tiny_run):
+    _leftovers(tmp_path)
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"not an archive")
+    trained = invoke("train", "--data", bad, "--out", tmp_path / "new")  # fails after checks
+    notes = [line for line in trained.output.splitlines() if line.startswith("note: ")]
+    assert notes == [f"note: 2 abandoned staging items in {tmp_path} (from killed processes, "
+                     f"2.0 kB), and 1 interrupted run to resume or remove; see 'mnist-vae "
+                     f"clean {tmp_path}'"], trained.output  # fmt: skip
+    sampled = invoke("sample", tiny_run, "--count", 4, "--out", tmp_path / "four.png")
+    assert sampled.exit_code == 0 and sampled.output.count("note: ") == 1, sampled.output
+    quiet = invoke("sample", tiny_run, "--count", 4, "--out", tmp_path / "sub" / "x.png")
+    assert "note:" not in quiet.output  # another folder: nothing to say
+
+
+# -- a full disk ------------------------------------------------------------------------
+
+
+def test_a_full_disk_stops_training_in_one_line_and_the_run_resumes(small_mnist_npz,
+                                                                      tmp_path):  # fmt: skip
+    out = tmp_path / "run"
+    full = run_cli(train_args(small_mnist_npz, out), file_size=20_000)  # the checkpoint fails
+    assert full.returncode == 1, full.stderr
+    error = one_error_line(full.stderr)
+    assert "file-size limit was hit" in error and "nothing was published" in error
+    assert "resumes" in error
+    assert not out.exists()
+    stage = mio.training_stage_path(out)
+    assert (stage / "training.json").exists()  # kept, as after any crash: resumable
+    [interrupted] = mio.stale_stages(tmp_path)
+    assert interrupted.kind == mio.INTERRUPTED and interrupted.target == out
+
+    again = invoke(*train_args(small_mnist_npz, out))  # the same command, disk freed
+    assert again.exit_code == 0, again.output
+    assert (out / "model.keras").exists() and not stage.exists()
+
+
+def test_a_full_disk_leaves_no_partial_sample(tiny_run, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    full = run_cli(["sample", tiny_run, "--out", folder / "digits.png", "--npy",
+                    folder / "digits.npy"], file_size=5_000)  # fmt: skip
+    assert full.returncode == 1, full.stderr
+    assert "file-size limit was hit" in one_error_line(full.stderr)
+    assert _names(folder) == set()  # no image, no array, no staging file
+
+
+# -- read-only folders: exit 2 before any work -------------------------------------------
+
+
+def test_read_only_output_folders_fail_before_any_work(modes_obeyed, small_mnist_npz,
+                                                       tiny_run, tmp_path):  # fmt: skip
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    commands = {
+        "train": train_args(small_mnist_npz, locked / "run"),
+        "sample": ["sample", tiny_run, "--out", locked / "digits.png"],
+        "export": ["export", tiny_run, "--out", locked / "export"],
+    }
+    with read_only(locked):
+        results = {name: run_cli(args, obey_modes=True) for name, args in commands.items()}
+    for name, result in results.items():
+        assert result.returncode == 2, (name, result.stderr)
+        assert "writable" in one_error_line(result.stderr), name
+        assert "data:" not in result.stderr  # failed before loading anything
+    assert _names(locked) == set()
+
+
+def test_a_read_only_run_fails_before_any_work_where_the_run_is_written(
+    modes_obeyed, tiny_run, tmp_path
+):
+    out = tmp_path / "digits.png"
+    commands = {
+        "fit a sampler": ["sample", tiny_run, "--sampler", "gmm", "--out", out],
+        "default --out": ["sample", tiny_run],
+        "evaluate": ["evaluate", tiny_run, "--no-quality", "--iw-samples", "2"],
+        "prior to elsewhere": ["sample", tiny_run, "--count", "4", "--out", out],
+    }
+    with read_only(tiny_run):
+        results = {name: run_cli(args, obey_modes=True) for name, args in commands.items()}
+    for name in ("fit a sampler", "default --out", "evaluate"):
+        result = results[name]
+        assert result.returncode == 2, (name, result.stderr)
+        assert f"{tiny_run} is not writable" in one_error_line(result.stderr), name
+        assert "data:" not in result.stderr and "fitting" not in result.stderr, name
+    assert results["prior to elsewhere"].returncode == 0, results["prior to elsewhere"].stderr
+    assert out.exists()  # a read-only run can still be sampled elsewhere
+    assert not (tiny_run / "samplers").exists() and not (tiny_run / "samples").exists()
+
+
+# -- usage errors found before any work ----------------------------------------------------
+
+
+def test_a_name_too_long_fails_before_any_work(tiny_run, small_mnist_npz, tmp_path):
+    name = "n" * 250  # fits NAME_MAX (255), but not once staged
+    for args in (train_args(small_mnist_npz, tmp_path / name),
+                 ["sample", tiny_run, "--out", tmp_path / f"{name}.png"],
+                 ["export", tiny_run, "--out", tmp_path / name]):  # fmt: skip
+        started = time.perf_counter()
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "choose a shorter name" in one_error_line(result.output)
+        assert "data:" not in result.output and time.perf_counter() - started < 10
+    assert _names(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (["--option", "classifier_weights=123"], "must be text, got 123"),
+        (["--classifier-weights", "123"], "123: no such file"),
+        (["--option", "classifier_weights=missing.keras"], "missing.keras: no such file"),
+        (["--classifier-weights", "WEIGHTS_TXT"], "not a .keras or .weights.h5 file"),
+    ],
+)
+def test_classifier_weights_are_checked_before_the_data_loads(small_mnist_npz, tmp_path,
+                                                              value, fragment):  # fmt: skip
+    text = tmp_path / "weights.txt"
+    text.write_text("not weights")
+    value = [str(text) if part == "WEIGHTS_TXT" else part for part in value]
+    result = invoke("train", "--strategy", "classifier", *value, "--data", small_mnist_npz,
+                    "--out", tmp_path / "run")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert fragment in one_error_line(result.output)
+    assert "data:" not in result.output and not (tmp_path / "run").exists()
