@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import os
 import resource
+import shutil
 import signal
 import stat
 import subprocess
@@ -185,7 +186,7 @@ def test_clean_exit_codes(tmp_path, monkeypatch):
     def refuse(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(mio.shutil, "rmtree", refuse)
+    monkeypatch.setattr(shutil, "rmtree", refuse)
     failed = invoke("clean", tmp_path, "--yes")
     assert failed.exit_code == 1
     assert "1 of 2 could not be removed" in one_error_line(failed.output)

@@ -322,7 +322,7 @@ def _deny_write(monkeypatch, denied: Path) -> None:
             return False
         return real_access(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(mio.os, "access", access)
+    monkeypatch.setattr(os, "access", access)
 
 
 def test_check_output_dir_unwritable_parent(tmp_path, monkeypatch):

@@ -186,11 +186,15 @@ def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz, tmp
     folder = training_stage_path(out) / "checkpoint"
     assert checkpointed_epochs(out) == [1, 2]
     (folder / "epoch-2.weights.h5").write_bytes(b"not an HDF5 file")
-    same = CliRunner().invoke(cli, train_args(small_mnist_npz, out))
+    # Another checkpoint interval is the same training: resumed, not refused.
+    same = CliRunner().invoke(cli, [*train_args(small_mnist_npz, out),
+                                    "--checkpoint-every-steps", "3"])  # fmt: skip
     assert same.exit_code == 0, same.output
     assert "checkpoint after epoch 2 is unreadable" in same.output
     assert "resuming" in same.output and "after epoch 1 of 4" in same.output
     assert (out / "model.keras").exists()
+    # What only resuming needed is not part of the finished run.
+    assert not (out / "checkpoint").exists() and not (out / "training.json").exists()
 
     again = tmp_path / "again"
     _interrupted(small_mnist_npz, again)

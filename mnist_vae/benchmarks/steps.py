@@ -96,7 +96,7 @@ def resumable_stage(
         out, BENCHMARK, intent, restart=restart,
         advice="rerun it with its own settings to continue it, or pass --restart to discard it",
     )  # fmt: skip
-    with locked_stage(out, overwrite=overwrite) as (stage, _):
+    with locked_stage(out, overwrite=overwrite, scratch=(BENCHMARK.file, FOLDER)) as (stage, _):
         write_intent(stage, BENCHMARK, intent)
         steps = Steps(stage, started)
         if resuming:

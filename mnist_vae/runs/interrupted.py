@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import training_stage_path, write_json_atomic
+from mnist_vae.io.locks import take_lock
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def check_interrupted(
     except FileNotFoundError:
         return False
     try:
-        if not _lock(descriptor):  # held while deciding
+        if not take_lock(descriptor):  # held while deciding
             raise RunError(
                 f"{out} is being written by another mnist-vae process (its work is in "
                 f"{stage.name}); wait for it to finish or choose another --out"
@@ -104,24 +104,6 @@ def check_interrupted(
         )
     finally:
         os.close(descriptor)
-
-
-def _lock(descriptor: int, patience: float = 0.5) -> bool:
-    """Take the exclusive ``flock`` on ``descriptor``; False if another process holds it.
-
-    Tried for ``patience`` seconds: a scan for abandoned stages holds a lock an instant.
-    """
-    import fcntl
-
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
 
 
 def _other_work(out: Path, kind: WorkKind) -> WorkKind | None:

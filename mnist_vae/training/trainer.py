@@ -82,6 +82,13 @@ def train(
 
 
 INTENT = TRAINING.file  # in the stage: the config being trained, to resume with
+CHECKPOINTS = "checkpoint"  # in the stage: what a killed run resumes from
+
+
+def _comparable(config: dict) -> dict:
+    """A config as the resume check compares it: the checkpoint interval changes when
+    checkpoints are written, not what is trained, so a rerun may change it."""
+    return {**config, "train": {**config["train"], "checkpoint_steps": None}}
 
 
 def interrupted_config(out: str | Path) -> RunConfig:
@@ -98,8 +105,9 @@ def check_interrupted(config: RunConfig, out: Path, *, resume: bool, restart: bo
     if resume and not training_stage_path(out).exists():
         interrupted_config(out)  # says there is nothing to resume
     check_interrupted_work(
-        out, TRAINING, {"config": config.to_dict()}, resume=resume, restart=restart,
-        normalise=lambda stored: {"config": RunConfig.from_dict(stored["config"]).to_dict()},
+        out, TRAINING, {"config": _comparable(config.to_dict())}, resume=resume,
+        restart=restart, normalise=lambda stored: {
+            "config": _comparable(RunConfig.from_dict(stored["config"]).to_dict())},
         advice=f"continue it with 'mnist-vae train --resume {out}', or pass --restart to "
         "discard it",
     )  # fmt: skip
@@ -136,7 +144,7 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
     chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
     x_train, y_train = data.x_train[chosen], data.y_train[chosen]
 
-    with locked_stage(out, overwrite=overwrite) as (stage, existed):
+    with locked_stage(out, overwrite=overwrite, scratch=(INTENT, CHECKPOINTS)) as (stage, existed):
         if not (stage / INTENT).exists():
             write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": command})
         with scope():  # the optimizer's variables must be created under the distribution too
@@ -147,7 +155,7 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
         )
         from mnist_vae.training.checkpoints import EpochCheckpoint
 
-        checkpoint = EpochCheckpoint(stage / "checkpoint", steps=fitter.checkpoint_steps,
+        checkpoint = EpochCheckpoint(stage / CHECKPOINTS, steps=fitter.checkpoint_steps,
                                      report=say)  # fmt: skip
         checkpoint.set_model(model)
         initial_epoch, initial_step = checkpoint.restore() if existed else (0, 0)

@@ -1,0 +1,71 @@
+"""Writing results so that nothing is ever half-written or silently replaced.
+
+Every writer works under a hidden name beside its result and renames it into place
+when done: ``.NAME.XXXXXXXX.partial`` folders (``staged_dir``),
+``.STEM.XXXXXXXX.partial.SUFFIX`` files (``staged_file``), ``.NAME.XXXXXXXX.old``
+while an ``--overwrite`` swaps folders, and the fixed ``.NAME.training`` of a training
+(``locked_stage``). Each is locked (``flock``) for as long as its process uses it, so
+one that can be locked was left by a killed process: ``stale_stages`` finds those,
+``remove_stale`` removes one, and the output checks warn about them
+(``StaleStagesWarning``).
+"""
+
+from mnist_vae.io.checks import (
+    RESULT_MARKERS,
+    STAGING_EXTRA,
+    check_name_length,
+    check_output_dir,
+    check_output_file,
+    check_writable_dir,
+)
+from mnist_vae.io.files import (
+    atomic_file,
+    staged_file,
+    write_json_atomic,
+    write_npy_atomic,
+)
+from mnist_vae.io.folders import locked_stage, staged_dir, training_stage_path
+from mnist_vae.io.locks import LOCK_PATIENCE
+from mnist_vae.io.stale import (
+    INTERRUPTED,
+    OLD_FOLDER,
+    PARTIAL_FILE,
+    PARTIAL_FOLDER,
+    StaleStage,
+    StaleStagesWarning,
+    human_age,
+    human_size,
+    remove_stale,
+    stale_note,
+    stale_stages,
+    warn_stale_stages,
+)
+
+__all__ = [
+    "INTERRUPTED",
+    "LOCK_PATIENCE",
+    "OLD_FOLDER",
+    "PARTIAL_FILE",
+    "PARTIAL_FOLDER",
+    "RESULT_MARKERS",
+    "STAGING_EXTRA",
+    "StaleStage",
+    "StaleStagesWarning",
+    "atomic_file",
+    "check_name_length",
+    "check_output_dir",
+    "check_output_file",
+    "check_writable_dir",
+    "human_age",
+    "human_size",
+    "locked_stage",
+    "remove_stale",
+    "staged_dir",
+    "staged_file",
+    "stale_note",
+    "stale_stages",
+    "training_stage_path",
+    "warn_stale_stages",
+    "write_json_atomic",
+    "write_npy_atomic",
+]

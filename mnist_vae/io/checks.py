@@ -1,0 +1,122 @@
+"""Checks on an output before any work: never clobber, never a name too long, never an
+unwritable folder, and a note about what killed processes left there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mnist_vae.errors import UsageError
+from mnist_vae.io.locks import path_exists
+from mnist_vae.io.stale import warn_stale_stages
+
+
+def check_output_file(path: Path, *, overwrite: bool) -> Path:
+    """Refuse to clobber a file, and check its folder can be written, before any work."""
+    path = Path(path).expanduser()
+    check_name_length(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a file name")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} already exists; pass --overwrite to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
+    warn_stale_stages(parent, writing=path)
+    return path
+
+
+def check_writable_dir(path: Path, what: str, *, create: bool = False) -> Path:
+    """Before any work: refuse a folder that exists but cannot be written in.
+
+    For commands that add to an existing folder (``evaluate`` to a run's
+    metrics.json, ``sample`` to a run's samplers/). ``what`` says what would be
+    written there, for the message. A missing folder passes (its reader reports it),
+    unless ``create``: then the folder it would be created in is checked.
+    """
+    path = Path(path).expanduser()
+    if not create and not path_exists(path):
+        return path
+    existing = path
+    while not path_exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if path_exists(existing) and not existing.is_dir():
+        raise UsageError(f"{existing} is not a folder, and {what}")
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{existing} is not writable, and {what}")
+    return path
+
+
+# Our writers name a result NAME ``.NAME.XXXXXXXX.partial`` (or ``.STEM.XXXXXXXX.partial
+# .SUFFIX``) while they write it: 18 bytes more than NAME, the most any of them adds.
+STAGING_EXTRA = len("..XXXXXXXX.partial")
+
+
+def check_name_length(path: Path) -> None:
+    """Refuse a name the file system would reject (ENAMETOOLONG) once work is done.
+
+    The result's own name must leave room for ``STAGING_EXTRA`` bytes (it is first
+    written under a longer hidden name), the folders to be created on the way must
+    fit too; the limit is the file system's NAME_MAX (255 when it does not say).
+    """
+    path = Path(path)
+    existing = path.parent
+    while not path_exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    try:
+        name_max = os.pathconf(existing if existing.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = None
+    name_max = name_max if name_max and name_max > 0 else 255
+    try:
+        to_create = path.relative_to(existing).parts
+    except ValueError:  # unusual paths (a drive, ..): check only the result's name
+        to_create = (path.name,)
+    for index, part in enumerate(to_create):
+        limit = name_max - STAGING_EXTRA if index == len(to_create) - 1 else name_max
+        size = len(os.fsencode(part))
+        if size > limit:
+            shown = part if len(part) <= 40 else f"{part[:30]}...{part[-6:]}"
+            raise UsageError(
+                f"the name {shown!r} is {size} bytes long; this file system takes names of "
+                f"up to {name_max} bytes, and {limit} for an output (mnist-vae writes it "
+                f"under a longer hidden name first): choose a shorter name"
+            )
+
+
+# Files that mark a folder as an earlier mnist-vae result: a run, an export, a
+# benchmark's or a sampler's output. --overwrite replaces nothing else.
+RESULT_MARKERS = ("config.json", "results.json", "saved_model.pb", "model.tflite", "sampler.json")
+
+
+def check_output_dir(path: Path, *, overwrite: bool) -> Path:
+    """A directory we may create (or, with ``overwrite``, replace) once work is done.
+
+    ``overwrite`` replaces an earlier mnist-vae result only (a folder holding one of
+    ``RESULT_MARKERS``), never an unrelated folder that happens to be in the way.
+    """
+    path = Path(path).expanduser()
+    check_name_length(path)
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"{path} exists and is not a directory; choose another --out")
+        if any(path.iterdir()) and not overwrite:
+            raise UsageError(
+                f"{path} exists and is not empty; choose another --out or pass --overwrite"
+            )
+        if any(path.iterdir()) and not any((path / name).is_file() for name in RESULT_MARKERS):
+            raise UsageError(
+                f"{path} is not an mnist-vae result (no {', '.join(RESULT_MARKERS[:3])}); "
+                "--overwrite replaces only earlier results: choose another --out"
+            )
+    parent = path.parent
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise UsageError(f"cannot create {path}: {existing} is not a writable directory")
+    if existing == parent:
+        warn_stale_stages(parent, writing=path)
+    return path

@@ -1,0 +1,86 @@
+"""Files written whole or not at all: a hidden staging name beside the result, renamed
+into place when done."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from mnist_vae.io.locks import claim
+
+
+@contextmanager
+def staged_file(path: Path, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a unique temporary path beside ``path``; rename it over ``path`` on success.
+
+    Readers see the old file or the whole new one, never a part; on an error the
+    temporary file is removed and ``path`` is untouched. The temporary name keeps
+    ``path``'s suffix (Keras and matplotlib choose the format by it) and is unique,
+    so concurrent writers never share one. With ``replace=False`` the file is put in
+    place only if ``path`` does not exist at that moment (a hard link, atomic): of two
+    writers exactly one succeeds, and the other gets a ``RunError``.
+    """
+    path = Path(path)
+    staging, descriptor = claim(
+        lambda: tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent
+        )
+    )
+    try:
+        yield staging
+        os.chmod(staging, 0o644)  # mkstemp creates 0600; results are ordinary files
+        if replace:
+            os.replace(staging, path)
+        else:
+            _link_new(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+        os.close(descriptor)  # the lock goes with it
+
+
+def _link_new(staging: Path, path: Path) -> None:
+    """Give ``staging``'s file the name ``path`` unless that name exists (no-replace)."""
+    from mnist_vae.errors import RunError
+
+    try:
+        os.link(staging, path)
+    except FileExistsError:
+        raise RunError(f"another process wrote {path} meanwhile; it was left as it is, and "
+                       "this result was not written") from None  # fmt: skip
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb", *, replace: bool = True) -> Iterator[IO]:
+    """An open temporary file beside ``path``, renamed over it only on success."""
+    with staged_file(path, replace=replace) as staging, open(staging, mode) as handle:
+        yield handle
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    with atomic_file(path, "w") as handle:
+        json.dump(data, handle, indent=2, default=_jsonable)
+        handle.write("\n")
+    return Path(path)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars (arrays also have .item)
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def write_npy_atomic(path: Path, array, *, replace: bool = True) -> Path:
+    """Save a numpy array via a temporary file and a rename (``replace``: see staged_file)."""
+    import numpy as np
+
+    with atomic_file(path, "wb", replace=replace) as handle:
+        np.save(handle, array)
+    return Path(path)

@@ -1,0 +1,150 @@
+"""Folders written whole or not at all: a staging sibling renamed into place, and the
+fixed, locked ``.NAME.training`` stage of work that resumes after a kill."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mnist_vae.errors import UsageError
+from mnist_vae.io.checks import check_output_dir
+from mnist_vae.io.locks import claim, take_lock
+
+
+@contextmanager
+def staged_dir(final: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary sibling of ``final``; rename it to ``final`` only on success.
+
+    A crash or Ctrl-C leaves ``final`` as it was (the staging folder is removed).
+    With ``overwrite`` an existing ``final`` is replaced only after the new one is
+    complete. The staging folder is locked while in use (see ``stale_stages``).
+    """
+    final = check_output_dir(final, overwrite=overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging, descriptor = claim(
+        lambda: tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
+    )
+    try:
+        yield staging
+        _publish(staging, final, overwrite=overwrite)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        os.close(descriptor)
+
+
+def _move_into_place(staging: Path, final: Path) -> None:
+    """Rename ``staging`` to ``final``; an existing ``final`` is swapped out, then deleted."""
+    if final.exists():
+        trash, descriptor = claim(
+            lambda: tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent)
+        )
+        try:
+            os.replace(final, trash / final.name)
+            try:
+                os.replace(staging, final)
+            except BaseException:
+                os.replace(trash / final.name, final)  # put the old result back
+                raise
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+            os.close(descriptor)
+    else:
+        try:
+            os.rename(staging, final)  # onto a non-empty folder this fails, never replaces
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            from mnist_vae.errors import RunError
+
+            raise RunError(f"another process wrote {final} meanwhile; it was left as it "
+                           "is") from None  # fmt: skip
+    os.chmod(final, 0o755)
+
+
+def training_stage_path(final: Path) -> Path:
+    """Where a run to ``final`` is trained: a fixed hidden sibling, so a rerun finds it."""
+    final = Path(final).expanduser()
+    return final.parent / f".{final.name}.training"
+
+
+@contextmanager
+def locked_stage(
+    final: Path, *, overwrite: bool, scratch: tuple[str, ...] = ()
+) -> Iterator[tuple[Path, bool]]:
+    """Yield (``.NAME.training`` beside ``final``, whether it held earlier work), locked.
+
+    The folder is exclusively locked (``flock``) while in use, so a second writer to
+    the same ``final`` fails at once instead of racing (after ``LOCK_PATIENCE``: a
+    ``stale_stages`` scan may hold the lock for an instant); an unlocked folder left by
+    a killed process is the earlier work a resumed run continues. On success the folder
+    is renamed to ``final`` (replacing an earlier result only with ``overwrite``, and
+    never a result another process wrote meanwhile). After a usage error or a
+    divergence (``MnistVaeError``) the folder is removed; after anything else (Ctrl-C,
+    a full disk, out of memory, or a kill that runs no code at all) it stays, to be
+    resumed. ``scratch`` names what only resuming needs (checkpoints, the intent
+    file): it is removed from the result once the result is in place.
+    """
+    from mnist_vae.errors import MnistVaeError, RunError
+
+    final = Path(final).expanduser()
+    try:
+        check_output_dir(final, overwrite=overwrite)
+    except UsageError:
+        if final.is_dir():  # checked before the work began: someone wrote it since
+            raise RunError(
+                f"another process wrote {final} meanwhile; choose another --out"
+            ) from None
+        raise
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = training_stage_path(final)
+    try:
+        stage.mkdir()
+        existed = False
+    except FileExistsError:
+        existed = True
+    descriptor = os.open(stage, os.O_RDONLY)
+    try:
+        if not take_lock(descriptor):
+            raise RunError(
+                f"{final} is being written by another mnist-vae process (its work is in "
+                f"{stage.name}); wait for it to finish or choose another --out"
+            ) from None
+        if not stage.exists() or os.stat(stage).st_ino != os.fstat(descriptor).st_ino:
+            raise RunError(
+                f"another process wrote {final} meanwhile; choose another --out"
+            ) from None
+        try:
+            yield stage, existed
+        except MnistVaeError:
+            shutil.rmtree(stage, ignore_errors=True)  # a usage error or divergence: no use
+            raise
+        try:
+            _publish(stage, final, overwrite=overwrite)
+        except RunError:
+            raise RunError(
+                f"another process wrote {final} while this run trained; this run is kept in "
+                f"{stage.name}: move it, or rerun with --overwrite"
+            ) from None
+        for name in scratch:  # after the rename: a kill before it keeps the work resumable
+            leftover = final / name
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+    finally:
+        os.close(descriptor)
+
+
+def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
+    """Rename ``stage`` to ``final``; an existing result only goes with ``overwrite``."""
+    from mnist_vae.errors import RunError
+
+    if final.exists() and any(final.iterdir()) and not overwrite:
+        raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
+    _move_into_place(stage, final)
