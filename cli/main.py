@@ -94,8 +94,24 @@ class LazyGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
+def version_message() -> str:
+    """mnist-vae's version and what it runs on, read from the installed packages' metadata
+    (nothing is imported, so ``--version`` stays instant)."""
+    from importlib import metadata
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    python = ".".join(map(str, sys.version_info[:3]))
+    return (f"mnist-vae {__version__} (TensorFlow {version('tensorflow')}, "
+            f"Keras {version('keras')}, Python {python})")  # fmt: skip
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mnist-vae")
+@click.version_option(__version__, prog_name="mnist-vae", message=version_message())
 def cli() -> None:
     """Variational autoencoders for MNIST: train, sample and inspect the model zoo.
 

@@ -376,3 +376,12 @@ def test_sample_refuses_a_non_image_out_before_any_work(trained_run, tmp_path):
     result = invoke("sample", trained_run[0], "--out", tmp_path / "samples.txt")
     assert_one_line_error(result, 2, "an image file is needed", ".png")
     assert not (tmp_path / "samples.txt").exists()
+
+
+def test_version_names_what_it_runs_on():
+    from importlib import metadata
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert f"TensorFlow {metadata.version('tensorflow')}" in result.output
+    assert f"Keras {metadata.version('keras')}" in result.output
