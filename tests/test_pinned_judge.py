@@ -51,3 +51,27 @@ def test_a_damaged_pinned_file_is_refused_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(reference, "PINNED", damaged)
     with pytest.raises(RunError, match=r"damaged.*reinstall"):
         pinned_reference()
+
+
+# Measured with the pinned judge when it was pinned; any machine must agree. The test
+# images are taken in the order of their examples' hashes, the same from every source.
+FD_TEST_HALVES = 6.022765826611817  # images 0-1999 against 2000-3999 in that order
+FD_SHIFTED = 93.81301327542008  # 0-1999 against 2000-3999 moved 3 pixels right
+
+
+def test_the_pinned_judge_gives_the_same_frechet_distance_on_every_install(mnist):
+    """Fixed images in, the Fréchet distance measured when the judge was pinned out:
+    this runs in CI on a fresh install, so two machines' numbers are known to agree."""
+    from mnist_vae.data.sources.integrity import example_digests
+    from mnist_vae.evaluation.metrics import frechet_distance
+
+    digests = np.array(example_digests(mnist.x_test, mnist.y_test), dtype="S32")
+    images = mnist.x_test[np.argsort(digests, kind="stable")]
+    judge = pinned_reference()
+    first = judge.features(images[:2000])
+    second = images[2000:4000]
+    assert frechet_distance(first, judge.features(second)) == pytest.approx(
+        FD_TEST_HALVES, rel=1e-4
+    )
+    shifted = np.roll(second, 3, axis=2)
+    assert frechet_distance(first, judge.features(shifted)) == pytest.approx(FD_SHIFTED, rel=1e-4)
