@@ -7,7 +7,13 @@ import time
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import data_option, debug_option, overwrite_option, seed_option
+from mnist_vae.cli.options import (
+    data_option,
+    debug_option,
+    overwrite_option,
+    quiet_option,
+    seed_option,
+)
 
 
 def restart_option(command):
@@ -104,14 +110,16 @@ def _ints(text: str) -> tuple[int, ...]:
 @overwrite_option
 @restart_option
 @data_option
+@quiet_option
 @debug_option
 @handle_errors
 def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, latent_dim,
             generator, cvae_generator, classifier, classifier_epochs, quick, out, overwrite,
-            restart, data) -> None:  # fmt: skip
+            restart, data, quiet) -> None:  # fmt: skip
     """Train a classifier on real digits with and without VAE-made ones and compare.
 
     The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0).
+    Progress shows every step with the time left for the whole benchmark.
     """
     from mnist_vae.benchmarks import AugmentConfig, run_benchmark
     from mnist_vae.data import load_mnist
@@ -216,10 +224,11 @@ def _print_table(results: dict) -> None:
 @overwrite_option
 @restart_option
 @data_option
+@quiet_option
 @debug_option
 @handle_errors
 def nll(strategies, runs, arch, latent_dim, epochs, batch_size, lr, binarize, iw_samples,
-        option, seed, quick, out, overwrite, restart, data) -> None:  # fmt: skip
+        option, seed, quick, out, overwrite, restart, data, quiet) -> None:  # fmt: skip
     """Test-set negative log-likelihood by importance sampling, beside the papers' figures.
 
     Trains each strategy with the same networks and budget (default: the IWAE paper's
@@ -246,33 +255,11 @@ def nll(strategies, runs, arch, latent_dim, epochs, batch_size, lr, binarize, iw
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    with _progress() as factory:
-        mnist = load_mnist(data, report=say)
-        results = run_nll_benchmark(config, mnist, out, overwrite=overwrite, restart=restart,
-                                    report=say, progress_factory=factory)  # fmt: skip
+    mnist = load_mnist(data, report=say)
+    results = run_nll_benchmark(config, mnist, out, overwrite=overwrite, restart=restart,
+                                report=say)  # fmt: skip
     _print_nll_table(results)
     click.echo(f"wrote {out}/results.json and nll.png")
-
-
-def _progress():
-    """A rich progress bar per measured model (plain, and quiet, when not a terminal)."""
-    import contextlib
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    progress = Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), transient=True)  # fmt: skip
-
-    @contextlib.contextmanager
-    def running():
-        with progress:
-            def factory(name: str, total: int):
-                task = progress.add_task(f"NLL {name}", total=total)
-                return lambda done: progress.update(task, completed=done)
-
-            yield factory
-
-    return running()
 
 
 def _print_nll_table(results: dict) -> None:

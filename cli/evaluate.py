@@ -5,7 +5,13 @@ from __future__ import annotations
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import data_option, debug_option, run_argument, seed_option
+from mnist_vae.cli.options import (
+    data_option,
+    debug_option,
+    quiet_option,
+    run_argument,
+    seed_option,
+)
 
 
 @click.command(context_settings={"show_default": True})
@@ -52,10 +58,11 @@ from mnist_vae.cli.options import data_option, debug_option, run_argument, seed_
 )
 @seed_option("Random seed for the IWAE noise and the samples.")
 @data_option
+@quiet_option
 @debug_option
 @handle_errors
 def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_quality,
-             sampler_names, seed, data) -> None:  # fmt: skip
+             sampler_names, seed, data, quiet) -> None:  # fmt: skip
     """Evaluate RUN on the test set and add the results to its metrics.json.
 
     By default RUN is evaluated on the data it was trained on (checked by its

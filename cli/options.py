@@ -21,6 +21,29 @@ def debug_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+QUIET_HELP = "No progress: no bars, and no progress lines in a log."
+
+
+def quiet_option(command: Callable[..., Any] | None = None, *, help: str = QUIET_HELP):
+    """``--quiet``; parsing it sets how the command's progress shows (``mnist_vae.progress``:
+    a live bar on a terminal, plain lines otherwise, nothing with --quiet) until it ends.
+
+    Use as ``@quiet_option`` or ``@quiet_option(help="...")``.
+    """
+
+    def configure(ctx: click.Context, param: click.Parameter, quiet: bool) -> bool:
+        import sys
+
+        from mnist_vae import progress
+
+        previous = progress.configure(quiet=quiet, stream=sys.stderr)
+        ctx.call_on_close(lambda: progress.restore(previous))
+        return quiet
+
+    decorate = click.option("--quiet", is_flag=True, callback=configure, help=help)
+    return decorate if command is None else decorate(command)
+
+
 def seed_option(
     help: str = "Random seed.",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -40,7 +63,8 @@ def data_option(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(exists=True, readable=True, dir_okay=True, file_okay=True),
         default=None,
         help="A Keras-layout .npz (x_train, y_train, x_test, y_test) or a directory of "
-        "MNIST IDX files (.gz or raw). Default: $MNIST_VAE_DATA, the local cache, TFDS, PyPI.",
+        "MNIST IDX files (.gz or raw), with its class names if it names them (classes.txt, "
+        "docs/data.md). Default: $MNIST_VAE_DATA, the local cache, TFDS, PyPI.",
     )(command)
 
 

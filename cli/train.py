@@ -3,22 +3,74 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mnist_vae.cli.errors import handle_errors
+from mnist_vae.cli.help_sections import SectionedCommand
 from mnist_vae.cli.options import (
     DEFAULTS,
+    builtin_strategy_options,
     data_option,
     debug_option,
     given_strategy_options,
     overwrite_option,
+    quiet_option,
     seed_option,
     strategy_options,
 )
 from mnist_vae.config import ModelConfig
 
+if TYPE_CHECKING:
+    from mnist_vae.config import RunConfig
+
 MODEL_DEFAULTS = ModelConfig(encoder="-", decoder="-")
+TENSORBOARD_IMAGES_EVERY = 5  # mnist_vae.training.tensorboard.IMAGES_EVERY (a test checks)
+
+# Each option that sets a field of the RunConfig, and that field as RunConfig.to_dict()
+# nests it (and a --config file sets it): the one place flags meet fields. Strategy
+# options (model.options) come from their own flags and --option.
+CONFIG_FIELDS: dict[str, tuple[str, str]] = {
+    "arch": ("model", "architecture"),
+    "encoder": ("model", "encoder"),
+    "decoder": ("model", "decoder"),
+    "strategy": ("model", "strategy"),
+    "latent_dim": ("model", "latent_dim"),
+    "likelihood": ("model", "likelihood"),
+    "gaussian_variance": ("model", "gaussian_variance"),
+    "beta": ("model", "beta"),
+    "epochs": ("train", "epochs"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "learning_rate"),
+    "optimizer": ("train", "optimizer"),
+    "lr_decay": ("train", "lr_decay"),
+    "train_size": ("train", "train_size"),
+    "seed": ("train", "seed"),
+    "data": ("train", "data"),
+    "binarize": ("train", "binarize"),
+    "precision": ("train", "precision"),
+    "distribute": ("train", "distribute"),
+    "checkpoint_steps": ("train", "checkpoint_steps"),
+}
+
+STRATEGY_SECTION = "Strategy options ([STRATEGY]: that --strategy only)"
+
+
+def help_sections() -> dict[str, list[str]]:
+    """``train --help``'s sections: every option is in one (a test checks)."""
+    return {
+        "Config file": ["config_file"],
+        "Model": ["arch", "encoder", "decoder", "strategy", "latent_dim", "likelihood",
+                  "gaussian_variance", "beta"],
+        "Training": ["epochs", "batch_size", "lr", "optimizer", "lr_decay", "seed", "precision",
+                     "distribute"],
+        "Data": ["train_size", "data", "binarize"],
+        "Output and resuming": ["out", "overwrite", "checkpoint_steps", "resume", "restart"],
+        "Monitoring": ["quiet", "tensorboard", "tensorboard_images_every"],
+        STRATEGY_SECTION: [*sorted(builtin_strategy_options()), "option"],
+        "Other": ["debug", "help"],
+    }  # fmt: skip
 
 
 class TrainSize(click.ParamType):
@@ -38,7 +90,19 @@ class TrainSize(click.ParamType):
         return number
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(
+    cls=SectionedCommand, help_sections=help_sections, context_settings={"show_default": True}
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Settings from a TOML or JSON file laid out as a run's config.json ([model] and "
+    "[train] tables; a run's own config.json repeats that run). Options given on the "
+    "command line override it; defaults do not. See docs/cli.md.",
+)
 @click.option(
     "--arch",
     default=None,
@@ -166,51 +230,50 @@ class TrainSize(click.ParamType):
 @click.option(
     "--restart", is_flag=True, help="Discard an interrupted run of --out and start afresh."
 )
-@click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
+@quiet_option(help="No progress: no bars, no progress lines, no per-epoch lines.")
+@click.option(
+    "--tensorboard",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Also log the training for TensorBoard into DIR: every loss per epoch (training "
+    "and test), the learning rate, and test reconstructions and prior samples as images. "
+    "View with 'tensorboard --logdir DIR'. Needs pip install 'mnist-vae[tensorboard]'.",
+)
+@click.option(
+    "--tensorboard-images-every",
+    type=click.IntRange(min=1),
+    default=TENSORBOARD_IMAGES_EVERY,
+    metavar="N",
+    help="With --tensorboard: log the images every N epochs, and after the last.",
+)
 @debug_option
 @handle_errors
 @click.pass_context
-def train(ctx, arch, encoder, decoder, strategy, latent_dim, epochs, batch_size, lr, optimizer,
-          lr_decay, likelihood, gaussian_variance, beta, train_size, seed, data, out, overwrite,
-          binarize, precision, distribute, checkpoint_steps, resume, restart, quiet,
-          **settings) -> None:  # fmt: skip
+def train(ctx, config_file, out, overwrite, resume, restart, quiet, tensorboard,
+          tensorboard_images_every, **settings) -> None:  # fmt: skip
     """Train a VAE and write a run directory (config, model, metrics, figures).
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
     images, 40 epochs, batch 400, Adam at a constant learning rate of 0.005.
     Options marked [STRATEGY] apply to that --strategy only (see docs/strategies.md).
     """
-    from mnist_vae.config import RunConfig, TrainConfig
-    from mnist_vae.models import model_config
-    from mnist_vae.registry import optimizers
-
+    log = _tensorboard_log(ctx, tensorboard, tensorboard_images_every)
     if resume is not None:
-        _train_resumed(ctx, resume, quiet)
+        _train_resumed(ctx, resume, quiet, log)
         return
 
-    if arch is None and not (encoder and decoder):
-        arch = "net1"
-    model = model_config(
-        arch, encoder=encoder, decoder=decoder, strategy=strategy, latent_dim=latent_dim,
-        likelihood=likelihood, beta=beta, gaussian_variance=gaussian_variance,
-        options=given_strategy_options(settings),
-    )  # fmt: skip
-    optimizers.check(optimizer)
-    run_config = RunConfig(
-        model=model,
-        train=TrainConfig(
-            epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
-            lr_decay=lr_decay, train_size=train_size, seed=seed, data=data,
-            binarize=binarize or "none",
-            precision=precision, distribute=distribute, checkpoint_steps=checkpoint_steps,
-        ),
-    )  # fmt: skip
+    run_config = build_run_config(*resolve_settings(ctx, config_file))
+    model, seed = run_config.model, run_config.train.seed
     if out is None:
-        name = arch or f"{model.encoder}+{model.decoder}"
-        out = f"runs/{name}-{model.strategy}-z{latent_dim}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = model.architecture or f"{model.encoder}+{model.decoder}"
+        out = f"runs/{name}-{model.strategy}-z{model.latent_dim}-s{seed}-" \
+            f"{time.strftime('%Y%m%d-%H%M%S')}"  # fmt: skip
 
     from mnist_vae.io import check_output_dir
 
+    if log is not None:
+        log.check_outside(out)
     check_output_dir(out, overwrite=overwrite)  # fail before loading data or training
     from mnist_vae.training import train as run_training
 
@@ -219,7 +282,7 @@ def train(ctx, arch, encoder, decoder, strategy, latent_dim, epochs, batch_size,
 
     start = time.perf_counter()
     run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=say,
-                       restart=restart)  # fmt: skip
+                       restart=restart, tensorboard=log)  # fmt: skip
     if run is None:  # a multi-worker task other than the chief: the chief writes the run
         seconds = time.perf_counter() - start
         click.echo(f"worker finished in {seconds:.0f} s; the chief writes {out}")
@@ -233,30 +296,105 @@ def train(ctx, arch, encoder, decoder, strategy, latent_dim, epochs, batch_size,
     )
 
 
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the option ``name`` was given (command line or environment), not defaulted."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source not in (
+        click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP
+    )  # fmt: skip
+
+
+def _flag(ctx: click.Context, name: str) -> str:
+    """The option ``name`` as the user types it (``checkpoint_steps``: --checkpoint-every-steps)."""
+    param = next((p for p in ctx.command.params if p.name == name), None)
+    return max(param.opts, key=len) if param is not None else "--" + name.replace("_", "-")
+
+
+def resolve_settings(
+    ctx: click.Context, config_file: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The values of ``CONFIG_FIELDS``' options and the strategy options, as trained.
+
+    An option given on the command line wins; else the ``--config`` file's value; else
+    the option's default. A file's encoder and decoder belong to its architecture, and
+    its strategy options to its strategy: an --arch (or a different --strategy) on the
+    command line sets those afresh.
+    """
+    values = {name: ctx.params[name] for name in CONFIG_FIELDS}
+    options = given_strategy_options(ctx.params)
+    if config_file is None:
+        return values, options
+    from mnist_vae.config import read_config_file
+
+    settings = read_config_file(config_file)
+    given = {name for name in CONFIG_FIELDS if _given(ctx, name)}
+    if "arch" in given:
+        given |= {"encoder", "decoder"}
+    for name, (section, field) in CONFIG_FIELDS.items():
+        if name not in given and field in settings[section]:
+            values[name] = settings[section][field]
+    file_strategy = settings["model"].get("strategy", MODEL_DEFAULTS.strategy)
+    if values["strategy"] == file_strategy:
+        options = {**settings["model"].get("options", {}), **options}
+    return values, options
+
+
+def build_run_config(values: dict[str, Any], options: dict[str, Any]) -> RunConfig:
+    """The RunConfig of the option values ``values`` (keys: ``CONFIG_FIELDS``), checked."""
+    from mnist_vae.config import RunConfig, TrainConfig
+    from mnist_vae.models import model_config
+    from mnist_vae.registry import optimizers
+
+    fields = {section: {} for section in ("model", "train")}
+    for name, (section, field) in CONFIG_FIELDS.items():
+        fields[section][field] = values[name]
+    model = fields["model"]
+    arch, encoder, decoder = (model.pop(key) for key in ("architecture", "encoder", "decoder"))
+    if arch is None and not (encoder and decoder):
+        arch = "net1"
+    model_settings = model_config(arch, encoder=encoder, decoder=decoder, options=options,
+                                  **model)  # fmt: skip
+    train = fields["train"]
+    optimizers.check(train["optimizer"])
+    train["binarize"] = train["binarize"] or "none"  # the flag's absence
+    return RunConfig(model=model_settings, train=TrainConfig(**train))
+
+
+def _tensorboard_log(ctx: click.Context, log_dir: str | None, images_every: int):
+    """``--tensorboard DIR``'s log, checked before any work (the package must be there)."""
+    if log_dir is None:
+        if _given(ctx, "tensorboard_images_every"):
+            from mnist_vae.errors import UsageError
+
+            raise UsageError("--tensorboard-images-every needs --tensorboard DIR")
+        return None
+    from mnist_vae.training.tensorboard import TensorBoardLog
+
+    return TensorBoardLog(log_dir, images_every=images_every)
+
+
 # Options that only say how to run, not what to train: allowed beside --resume.
-RESUME_COMPATIBLE = {"resume", "quiet", "debug"}
+RESUME_COMPATIBLE = {"resume", "quiet", "debug", "tensorboard", "tensorboard_images_every"}
 
 
-def _train_resumed(ctx: click.Context, out: str, quiet: bool) -> None:
+def _train_resumed(ctx: click.Context, out: str, quiet: bool, log=None) -> None:
     """``--resume OUT``: the interrupted run's own config, nothing else given."""
     from mnist_vae.errors import UsageError
     from mnist_vae.training import train as run_training
     from mnist_vae.training.trainer import interrupted_config
 
-    given = [
-        name for name, value in ctx.params.items()
-        if name not in RESUME_COMPATIBLE
-        and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
-    ]  # fmt: skip
+    given = [name for name in ctx.params if name not in RESUME_COMPATIBLE and _given(ctx, name)]
     if given:
-        flags = ", ".join("--" + name.replace("_", "-") for name in sorted(given))
+        flags = ", ".join(sorted(_flag(ctx, name) for name in given))
         raise UsageError(f"--resume continues with the run's own settings; drop {flags}")
+    if log is not None:
+        log.check_outside(out)
     config = interrupted_config(out)
 
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    run = run_training(config, out, progress=not quiet, report=say, resume=True)
+    run = run_training(config, out, progress=not quiet, report=say, resume=True, tensorboard=log)
     test = run.metrics["test"]
     click.echo(
         f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "

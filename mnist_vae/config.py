@@ -12,6 +12,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mnist_vae.errors import ConfigError
@@ -255,3 +256,114 @@ def _coerce(name: str, value: Any, annotation: Any, metadata: Any) -> Any:
             f"{flag} must be {relation} {minimum:g}, got {value!r}",
         )
     return value
+
+
+# -- config files: TOML or JSON in RunConfig.to_dict()'s layout ----------------------
+
+CONFIG_SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig}
+# Keys of a run's config.json that record the run rather than set it up: a run's own
+# config.json is a valid config file, and these are skipped there.
+RUN_RECORD_KEYS = ("mnist_vae_run", "latent_shape", "data", "versions", "created", "command")
+CONFIG_SUFFIXES = (".toml", ".json")
+
+
+def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """A config file's settings as ``{"model": {...}, "train": {...}}``, only the keys it sets.
+
+    The layout is ``RunConfig.to_dict()``'s: a ``model`` and a ``train`` table whose
+    keys are the fields of ``ModelConfig`` and ``TrainConfig``, strategy options in
+    ``model.options``. TOML or JSON, by the file's suffix. TOML has no null: a field
+    left out takes its default, and ``train_size = "all"`` means the whole training set
+    (JSON's null, as runs record it). A run's ``config.json`` is valid as it is: its
+    record-only keys (``RUN_RECORD_KEYS``) are skipped. Unknown keys, a malformed file
+    or a section that is not a table raise a one-line ``ConfigError``; the values
+    themselves are checked when the ``RunConfig`` is built from them.
+    """
+    path = Path(path)
+    content = _parse_config_file(path)
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path} must hold a table of settings ('model', 'train'), "
+                          f"not a {type(content).__name__}")  # fmt: skip
+    is_run_record = "mnist_vae_run" in content or "versions" in content
+    settings: dict[str, dict[str, Any]] = {}
+    unknown: list[str] = []
+    for key, value in content.items():
+        if key in CONFIG_SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{key}' in {path} must be a table of settings, got {value!r}")
+            fields = {f.name for f in dataclasses.fields(CONFIG_SECTIONS[key])}
+            unknown += [f"{key}.{name}" for name in value if name not in fields]
+            settings[key] = dict(value)
+        elif not (is_run_record and key in RUN_RECORD_KEYS):
+            unknown.append(str(key))
+    if unknown:
+        raise ConfigError(_unknown_keys_message(unknown, path))
+    model, train = settings.setdefault("model", {}), settings.setdefault("train", {})
+    if not isinstance(model.get("options", {}), dict):
+        raise ConfigError(f"'model.options' in {path} must be a table of strategy options, "
+                          f"got {model['options']!r}")  # fmt: skip
+    if train.get("train_size") == "all":
+        train["train_size"] = None
+    return settings
+
+
+def _parse_config_file(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix not in CONFIG_SUFFIXES:
+        raise ConfigError(f"{path}: a config file must end in .toml or .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not valid {suffix[1:].upper()}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if suffix == ".json":
+        import json
+
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the tomli backport, if installed, reads the same
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError(f"{path}: TOML config files need Python 3.11 or later (or the "
+                              "tomli package); use a .json file") from None  # fmt: skip
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _unknown_keys_message(unknown: list[str], path: Path) -> str:
+    """Each unknown key with its likeliest meaning, found by the last part of its name
+    (``train.latent_dim`` is ``model.latent_dim``; ``train.epoch`` is ``train.epochs``)."""
+    from mnist_vae.registry import close_matches
+
+    known = list(CONFIG_SECTIONS) + [
+        f"{section}.{spec.name}"
+        for section, kind in CONFIG_SECTIONS.items()
+        for spec in dataclasses.fields(kind)
+    ]
+    by_last_part: dict[str, list[str]] = {}
+    for name in known:
+        by_last_part.setdefault(name.rpartition(".")[2], []).append(name)
+
+    def suggestion(key: str) -> str:
+        close = [
+            name
+            for part in close_matches(key.rpartition(".")[2], list(by_last_part))
+            for name in by_last_part[part]
+            if name != key
+        ]
+        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else ""
+
+    if len(unknown) == 1:
+        hint = suggestion(unknown[0])
+        return f"unknown key '{unknown[0]}' in {path}" + (f"; {hint}" if hint else "")
+    return f"unknown keys in {path}: " + ", ".join(
+        f"'{key}'" + (f" ({hint})" if (hint := suggestion(key)) else "") for key in unknown
+    )

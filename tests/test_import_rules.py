@@ -1,6 +1,6 @@
 """The package's import rules, read from the source (docs/architecture.md draws them).
 
-The ground floor (errors, config, registry, io, backend and the package root)
+The ground floor (errors, config, registry, io, backend, progress and the package root)
 imports nothing above it; data, models and runs import only the ground floor;
 training and evaluation may add data, models and runs; export may add models and
 runs; benchmarks may use the core below them; no core module imports the zoo, which
@@ -28,7 +28,7 @@ ALLOWED = {
     "export": {"models", "runs"},
     "benchmarks": {"data", "models", "runs", "training", "evaluation"},
 }
-GROUND_MODULES = {"errors", "config", "registry", "io", "backend"}
+GROUND_MODULES = {"errors", "config", "registry", "io", "backend", "progress"}
 ZOO = "mnist_vae.zoo"
 
 

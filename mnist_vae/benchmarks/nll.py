@@ -24,6 +24,7 @@ from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
 from mnist_vae.errors import ConfigError
 from mnist_vae.io import write_json_atomic
+from mnist_vae.progress import task
 from mnist_vae.registry import strategies
 
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -133,7 +134,11 @@ def measure_run(
     test_images: int | None = None,
     progress: Callable | None = None,
 ) -> dict:
-    """NLL by importance sampling, ELBO, KL and active units of ``run`` on its test set."""
+    """NLL by importance sampling, ELBO, KL and active units of ``run`` on its test set.
+
+    The importance sampling shows as a task (``mnist_vae.progress``); ``progress``, if
+    given, is also called with the number of test images done.
+    """
     from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
     from mnist_vae.models.inference import encode_codes, evaluate_elbo
 
@@ -144,9 +149,17 @@ def measure_run(
     images = to_float_images(x_test)
     labels = y_test.astype("int32") if model.conditional else None
     elbo = evaluate_elbo(model, images, y_test)
+    name = f"NLL of {run.config.model.strategy} ({run.path.name}), K={iw_samples}"
     started = time.perf_counter()
-    nll = iwae_negative_log_likelihood(model, images, labels, samples=iw_samples, seed=seed,
-                                       on_chunk=progress)  # fmt: skip
+    with task(name, total=len(images), unit="images") as bound:
+
+        def done(count: int) -> None:
+            bound.update(completed=count)
+            if progress is not None:
+                progress(count)
+
+        nll = iwae_negative_log_likelihood(model, images, labels, samples=iw_samples, seed=seed,
+                                           on_chunk=done)  # fmt: skip
     seconds = time.perf_counter() - started
     return {
         "run": str(run.path),
@@ -184,14 +197,15 @@ def run_nll_benchmark(
     overwrite: bool = False,
     restart: bool = False,
     report=print,
-    progress_factory=None,
 ) -> dict:
     """Train (or load) each model, measure it, and write results.json and nll.png to ``out``.
 
     An interrupted benchmark of ``out`` with the same config and data continues where
     it stopped: each training (itself resumed from its last checkpoint) and each
     measurement is a step, kept as soon as it is done. With another config or data it
-    is a usage error unless ``restart`` (discard it).
+    is a usage error unless ``restart`` (discard it). Progress shows as a task over the
+    steps, with the time left for the whole benchmark, and each step's own task
+    (``mnist_vae.progress``).
     """
     from mnist_vae.benchmarks.steps import data_identity, resumable_stage, resuming_only
     from mnist_vae.runs import load_run
@@ -206,7 +220,8 @@ def run_nll_benchmark(
     names = [*(f"train-{strategy}" for strategy in config.strategies), *measured]
     resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
                                 started=started, names=names, report=report)  # fmt: skip
-    with resumable as (stage, steps):
+    with resumable as (stage, steps), task("benchmark nll", total=len(names), unit="steps",
+                                            completed=steps.done(names), every=True) as overall:
         runs = [load_run(path) for path in config.runs]
         for strategy in config.strategies:
             trained = stage / "runs" / strategy
@@ -216,26 +231,29 @@ def run_nll_benchmark(
                 report(f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
                        f"{config.binarize} binarization) ...")  # fmt: skip
                 runs.append(train(config.run_config(strategy), trained, data=data,
-                                  progress=False, report=resuming_only(report)))  # fmt: skip
+                                  progress="bar", report=resuming_only(report)))  # fmt: skip
             test = runs[-1].metrics["test"]["negative_elbo"]
-            if steps.get(f"train-{strategy}") is None:
+            new = steps.get(f"train-{strategy}") is None
+            if new:
                 steps.record(f"train-{strategy}", {"run": trained.name, "negative_elbo": test})
             report(f"  {strategy}: test negative ELBO {test:.2f} nats "
                    f"({runs[-1].metrics['train_seconds']:.0f} s)")  # fmt: skip
+            overall(1 if new else 0)  # the time left, for the whole benchmark
         for run, step in zip(runs, measured, strict=True):
             name = f"{run.config.model.strategy} ({run.path.name})"
             row = steps.get(step)
-            if row is None:
-                tracker = progress_factory(name, len(data.x_test)) if progress_factory else None
+            new = row is None
+            if new:
                 row = measure_run(
                     run, data, iw_samples=config.iw_samples, seed=config.seed,
-                    test_images=200 if config.quick else None, progress=tracker,
+                    test_images=200 if config.quick else None,
                 )  # fmt: skip
                 if run.path.is_relative_to(stage):  # where the run will be once out is in place
                     row["run"] = str(Path(out) / run.path.relative_to(stage))
                 row = steps.record(step, row)
             report(f"  {name}: NLL {row['nll']:.2f} nats (K={config.iw_samples}, "
                    f"{row['nll_seconds']:.0f} s)")  # fmt: skip
+            overall(1 if new else 0)
             rows.append(row)
         results = {
             "config": dataclasses.asdict(config),

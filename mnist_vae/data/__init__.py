@@ -2,9 +2,10 @@
 
 ``load_mnist`` walks the source chain (``sources/``); ``select_training_set`` picks
 seeded, stratified subsets by content; ``make_dataset`` and ``to_float_images`` turn
-uint8 arrays into what the models eat.
+uint8 arrays into what the models eat; ``classes`` knows what the ten labels are called.
 """
 
+from mnist_vae.data.classes import ClassNames, class_index
 from mnist_vae.data.loading import (
     ENV_VAR,
     MnistData,
@@ -25,10 +26,12 @@ from mnist_vae.data.subsets import content_keys, select_training_set, stratified
 
 __all__ = [
     "ENV_VAR",
+    "ClassNames",
     "EpochClock",
     "MnistData",
     "binarize_test_set",
     "binarized",
+    "class_index",
     "content_keys",
     "data_label",
     "load_mnist",

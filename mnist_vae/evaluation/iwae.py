@@ -26,7 +26,9 @@ def iwae_negative_log_likelihood(
     """Per-image IWAE bound on -log p(x) (or -log p(x|y)) in nats; ``images`` float [0, 1].
 
     Each call into the compiled graph scores ``images_per_call // samples`` images
-    with all their samples at once; ``on_chunk(images_done)`` reports progress.
+    with all their samples at once; ``on_chunk(images_done)`` reports progress. The
+    graph is traced once, for any number of images per call (the last chunk is
+    usually smaller), so it is never traced again.
     """
     import keras
     import tensorflow as tf
@@ -35,16 +37,24 @@ def iwae_negative_log_likelihood(
         raise ValueError(f"samples must be at least 1, got {samples}")
     generator = keras.random.SeedGenerator(seed)
     batch = max(1, images_per_call // samples)
+    images = np.asarray(images, dtype=np.float32)
+    signature = [tf.TensorSpec((None, *images.shape[1:]), tf.float32)]
+    if labels is not None:
+        labels = np.asarray(labels)
+        signature.append(tf.TensorSpec((None, *labels.shape[1:]), tf.as_dtype(labels.dtype)))
 
-    @tf.function(reduce_retracing=True)
-    def negative_bound(chunk, chunk_labels):
-        log_weights = iwae_log_weights(model, chunk, chunk_labels, samples, generator)
+    @tf.function(input_signature=signature)
+    def negative_bound(chunk, *chunk_labels):
+        given = chunk_labels[0] if chunk_labels else None
+        log_weights = iwae_log_weights(model, chunk, given, samples, generator)
         return math.log(samples) - keras.ops.logsumexp(log_weights, axis=0)
 
     bounds = []
     for start in range(0, len(images), batch):
-        chunk_labels = None if labels is None else labels[start : start + batch]
-        bounds.append(negative_bound(images[start : start + batch], chunk_labels).numpy())
+        chunk = [images[start : start + batch]]
+        if labels is not None:
+            chunk.append(labels[start : start + batch])
+        bounds.append(negative_bound(*chunk).numpy())
         if on_chunk is not None:
             on_chunk(min(start + batch, len(images)))
     return np.concatenate(bounds)

@@ -50,18 +50,22 @@ class ReferenceClassifier:
             "recorded_test_accuracy": self.test_accuracy,
         }
 
-    def features_and_probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Penultimate-layer features (the dense 256 layer) and class probabilities, one pass."""
+    def features_and_probabilities(self, images: np.ndarray,
+                                   advance=None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Penultimate-layer features (the dense 256 layer) and class probabilities, one pass.
+
+        ``advance(n)`` (a progress task) is called with the images of each batch judged.
+        """
         from mnist_vae.evaluation.classifier_training import predict_outputs, softmax
 
-        outputs = predict_outputs(self.network, images)
+        outputs = predict_outputs(self.network, images, advance=advance)
         return outputs[-2], softmax(outputs[-1])
 
-    def features(self, images: np.ndarray) -> np.ndarray:
-        return self.features_and_probabilities(images)[0]
+    def features(self, images: np.ndarray, advance=None) -> np.ndarray:
+        return self.features_and_probabilities(images, advance)[0]
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        return self.features_and_probabilities(images)[1]
+    def probabilities(self, images: np.ndarray, advance=None) -> np.ndarray:
+        return self.features_and_probabilities(images, advance)[1]
 
 
 def reference_path(x_train: np.ndarray) -> Path:
@@ -150,7 +154,8 @@ def reference_classifier(
         f"({epochs} epochs, once; it is cached) ..."
     )
     network = classifiers.get("reference")()
-    train_classifier(network, data.x_train, data.y_train, epochs=epochs, augment=True, seed=0)
+    train_classifier(network, data.x_train, data.y_train, epochs=epochs, augment=True, seed=0,
+                     description="training the reference classifier")  # fmt: skip
     test_accuracy = accuracy(network, data.x_test, data.y_test)
     report(f"reference classifier: {100 * test_accuracy:.2f}% test accuracy, cached at {target}")
     if test_accuracy < MIN_TEST_ACCURACY:

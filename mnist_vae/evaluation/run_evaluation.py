@@ -3,7 +3,7 @@
 ELBO (as training reports it), the tighter IWAE bound, reconstruction errors, and
 sample quality judged by the reference classifier: Fréchet distance of its
 penultimate features between test images and samples, its mean confidence on
-samples, the fraction of blank samples, and how often it agrees with the digit a
+samples, the fraction of blank samples, and how often it agrees with the class a
 labelled synthesis intended. Samples come from the prior and, when given, from
 latent samplers fitted to the run (``samplers``).
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_vae import progress
 from mnist_vae.config import NUM_CLASSES
 from mnist_vae.data import MnistData, binarize_test_set, same_data, to_float_images
 from mnist_vae.evaluation.provenance import data_for_run, evaluation_key
@@ -61,7 +62,9 @@ def evaluate_run(
     x_float = to_float_images(binarize_test_set(data.x_test, binarize))
     labels = data.y_test.astype("int32") if model.conditional else None
     elbo = evaluate_elbo(model, x_float, data.y_test)
-    iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed)
+    with progress.task(f"IWAE bound, K={iw_samples}", total=len(x_float), unit="images") as bound:
+        iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed,
+                                            on_chunk=lambda done: bound.update(completed=done))
     result = {
         "data": {**data.provenance,
                  "trained_on_this_data": same_data(run.record.get("data"), data.provenance)},
@@ -99,6 +102,7 @@ def _draw(path: Path, result: dict, iwae: np.ndarray, data: MnistData, judge, se
         sample_confidence=seen.get("confidence") if quality else None,
         test_confidence=judge.test_confidence if quality else None,
         agreement_by_class=result.get("labelled_agreement_by_digit") if quality else None,
+        class_names=list(data.class_names),
         title=f"evaluation on {data_label(data.provenance)}, "
         f"{result['binarized']} binarization" if result["binarized"] != "none"
         else f"evaluation on {data_label(data.provenance)}",
@@ -110,7 +114,9 @@ class _Judge:
 
     def __init__(self, classifier, data: MnistData) -> None:
         self.classifier = classifier
-        features, probabilities = classifier.features_and_probabilities(data.x_test)
+        with progress.task("judging the test images", total=len(data.x_test),
+                           unit="images") as judged:  # fmt: skip
+            features, probabilities = classifier.features_and_probabilities(data.x_test, judged)
         self.test_features = features
         self.test_confidence = probabilities.max(axis=1)
         # Measured here, on this data: the accuracy in its own file may be of other data.
@@ -139,14 +145,15 @@ def _judge(data: MnistData, reference_path, report) -> _Judge:
 
 
 def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray,
-                  seen: dict | None = None) -> dict:  # fmt: skip
+                  seen: dict | None = None, advance=None) -> dict:  # fmt: skip
     """Fréchet distance to the test features, mean confidence and the blank fraction.
 
-    ``seen``, if given, receives each sample's confidence (``confidence``).
+    ``seen``, if given, receives each sample's confidence (``confidence``); ``advance``
+    (a progress task) the number of samples judged, batch by batch.
     """
     from mnist_vae.evaluation.metrics import blank_fraction, frechet_distance
 
-    sample_features, sample_probabilities = judge.features_and_probabilities(samples)
+    sample_features, sample_probabilities = judge.features_and_probabilities(samples, advance)
     if seen is not None:
         seen["confidence"] = sample_probabilities.max(axis=1)
     return {
@@ -165,29 +172,33 @@ def sample_quality(
     from mnist_vae.models.sampling import DIGIT_NOISE_VARIANCE, sample_digits
 
     test_features = judge.test_features[:count]
-    judged = judge_samples(judge.classifier, test_features, sample_digits(model, count, seed),
-                           seen)  # fmt: skip
-    agreement = []
-    means = run.digit_means()
-    for digit in range(NUM_CLASSES):
-        drawn = sample_digits(
-            model, LABELLED_PER_DIGIT, seed + digit, digit=digit, digit_means=means,
-            noise_variance=DIGIT_NOISE_VARIANCE,
-        )  # fmt: skip
-        agreement.append(np.mean(np.argmax(judge.classifier.probabilities(drawn), axis=1) == digit))
-    result = {
-        **judged,
-        "labelled_agreement": float(np.mean(agreement)),
-        "labelled_agreement_by_digit": [round(float(a), 4) for a in agreement],
-        "quality_samples": count,
-        "reference_test_accuracy": judge.test_accuracy,
-        "judge": judge.record,
-    }
-    if samplers:
-        result["samplers"] = {
-            name: judge_samples(
-                judge.classifier, test_features, sample_digits(model, count, seed, sampler=sampler)
-            )
-            for name, sampler in samplers.items()
+    total = count * (1 + len(samplers or {})) + NUM_CLASSES * LABELLED_PER_DIGIT
+    with progress.task("sample quality", total=total, unit="images") as done:
+        done.update(description="sample quality: prior samples")
+        judged = judge_samples(judge.classifier, test_features, sample_digits(model, count, seed),
+                               seen, done)  # fmt: skip
+        agreement = []
+        means = run.digit_means()
+        for digit in range(NUM_CLASSES):
+            done.update(description=f"sample quality: labelled draws of class {digit}")
+            drawn = sample_digits(
+                model, LABELLED_PER_DIGIT, seed + digit, digit=digit, digit_means=means,
+                noise_variance=DIGIT_NOISE_VARIANCE,
+            )  # fmt: skip
+            probabilities = judge.classifier.probabilities(drawn, done)
+            agreement.append(np.mean(np.argmax(probabilities, axis=1) == digit))
+        result = {
+            **judged,
+            "labelled_agreement": float(np.mean(agreement)),
+            "labelled_agreement_by_digit": [round(float(a), 4) for a in agreement],
+            "quality_samples": count,
+            "reference_test_accuracy": judge.test_accuracy,
+            "judge": judge.record,
         }
+        for name, sampler in (samplers or {}).items():
+            done.update(description=f"sample quality: {name} samples")
+            drawn = sample_digits(model, count, seed, sampler=sampler)
+            result.setdefault("samplers", {})[name] = judge_samples(
+                judge.classifier, test_features, drawn, advance=done
+            )
     return result

@@ -22,21 +22,22 @@ def _check_count(count: int) -> None:
         raise UsageError(f"count must be a positive integer, got {count!r}")
 
 
-def decode_batched(model, codes: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-    """Mean images for many codes, float (N, 28, 28), decoded in batches."""
+def decode_batched(model, codes: np.ndarray, labels: np.ndarray | None = None,
+                   on_batch=None) -> np.ndarray:  # fmt: skip
+    """Mean images for many codes, float (N, 28, 28), decoded in batches.
+
+    ``on_batch(n)`` (e.g. a progress task) is called with each batch's size.
+    """
     import keras
 
-    return np.concatenate(
-        [
-            keras.ops.convert_to_numpy(
-                model.decode(
-                    codes[s : s + DECODE_BATCH],
-                    None if labels is None else labels[s : s + DECODE_BATCH],
-                )
-            )[..., 0]
-            for s in range(0, len(codes), DECODE_BATCH)
-        ]
-    )
+    decoded = []
+    for s in range(0, len(codes), DECODE_BATCH):
+        given = None if labels is None else labels[s : s + DECODE_BATCH]
+        images = model.decode(codes[s : s + DECODE_BATCH], given)
+        decoded.append(keras.ops.convert_to_numpy(images)[..., 0])
+        if on_batch is not None:
+            on_batch(len(decoded[-1]))
+    return np.concatenate(decoded)
 
 
 def prior_codes(model, count: int, seed: int) -> np.ndarray:
@@ -72,7 +73,7 @@ def check_sampler_use(model, digit: int | None = None) -> None:
     if model.conditional:
         raise UsageError(
             "latent samplers need an unconditional model; a conditional (cvae) run draws z "
-            "from its prior (use --digit for one class)"
+            "from its prior (use --class for one class)"
         )
 
 
@@ -85,6 +86,7 @@ def sample_digits(
     digit_means: np.ndarray | None = None,
     noise_variance: float = DIGIT_NOISE_VARIANCE,
     sampler=None,
+    on_batch=None,
 ) -> np.ndarray:
     """Decode prior draws, or draw class ``digit`` the way the model knows how.
 
@@ -92,7 +94,8 @@ def sample_digits(
     unconditional one decodes mean_z(digit) + N(0, noise_variance I) (the report's
     labelled synthesis). Without a digit, conditional models cycle through the classes.
     With a fitted ``sampler`` (``mnist_vae.models.latent_samplers``), the codes come
-    from it instead of the prior (unconditional models, no digit).
+    from it instead of the prior (unconditional models, no digit). ``on_batch(n)``
+    (e.g. a progress task) is called with the size of each batch decoded.
     """
     _check_count(count)
     if sampler is not None:
@@ -100,14 +103,15 @@ def sample_digits(
 
         check_sampler_use(model, digit)
         codes = sample_codes(sampler, count, seed)
-        return decode_batched(model, codes.reshape(count, *model.latent_shape))
+        return decode_batched(model, codes.reshape(count, *model.latent_shape), on_batch=on_batch)
     if digit is None:
         labels = np.arange(count) % NUM_CLASSES if model.conditional else None
-        return decode_batched(model, prior_codes(model, count, seed), labels)
+        return decode_batched(model, prior_codes(model, count, seed), labels, on_batch)
     if not 0 <= digit < NUM_CLASSES:
-        raise UsageError(f"digit must be 0-{NUM_CLASSES - 1}, got {digit}")
+        raise UsageError(f"class must be 0-{NUM_CLASSES - 1}, got {digit}")
     if model.conditional:
-        return decode_batched(model, prior_codes(model, count, seed), np.full(count, digit))
+        return decode_batched(model, prior_codes(model, count, seed), np.full(count, digit),
+                              on_batch)  # fmt: skip
     return decode_batched(
-        model, class_mean_codes(digit_means, digit, count, seed, noise_variance)
+        model, class_mean_codes(digit_means, digit, count, seed, noise_variance), on_batch=on_batch
     )

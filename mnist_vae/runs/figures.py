@@ -42,12 +42,33 @@ def tile(images: np.ndarray, rows: int, cols: int, pad: int = 1,
     return canvas
 
 
-def save_image_grid(images: np.ndarray, path: Path, *, cols: int = 10, title: str = "") -> Path:
-    """A grid of digits, dark ink on white as people read them."""
+def save_image_grid(
+    images: np.ndarray, path: Path, *, cols: int = 10, title: str = "",
+    column_labels: list[str] | None = None,
+) -> Path:  # fmt: skip
+    """A grid of images, dark ink on white as people read them.
+
+    ``column_labels`` (one per column) are written above the columns, e.g. the class
+    names when each column holds one class.
+    """
     rows = int(np.ceil(len(images) / cols))
-    figure, axis = new_figure(cols * 0.55 + 0.2, rows * 0.55 + (0.5 if title else 0.2))
+    labels = list(column_labels or [])[:cols]
+    slanted = any(len(label) > 3 for label in labels)
+    above = (0.55 if slanted else 0.2) if labels else 0.0
+    figure, axis = new_figure(cols * 0.55 + 0.2, rows * 0.55 + (0.5 if title else 0.2) + above)
     axis.imshow(1.0 - tile(np.clip(images, 0, 1), rows, cols), cmap="gray", vmin=0, vmax=1)
-    axis.set_axis_off()
+    if labels:
+        width = images.shape[2] + 1
+        axis.xaxis.tick_top()
+        axis.set_xticks([1 + width * c + (width - 2) / 2 for c in range(len(labels))], labels,
+                        fontsize=7, rotation=40 if slanted else 0,
+                        ha="left" if slanted else "center")  # fmt: skip
+        axis.tick_params(axis="x", length=0, pad=1)
+        axis.set_yticks([])
+        for side in axis.spines.values():
+            side.set_visible(False)
+    else:
+        axis.set_axis_off()
     if title:
         axis.set_title(title, fontsize=9)
     return save_figure(figure, path)
@@ -137,18 +158,29 @@ def spread_labels(points: np.ndarray, min_distance: float, rounds: int = 200) ->
     return placed
 
 
+def latent_legend(class_names: list[str] | None = None, what: str | None = None):
+    """The latent scatter's words: (legend title, one label per class, title).
+
+    ``what`` is what one class is called (``digit`` or ``class``); by default ``class``
+    when names are given, else ``digit``.
+    """
+    what = what or ("class" if class_names else "digit")
+    names = [str(name) for name in class_names] if class_names else [str(c) for c in range(10)]
+    return what, names, f"test-set latent means by {what} (outlined dots: each {what}'s mean)"
+
+
 def save_latent_scatter(
     codes: np.ndarray, labels: np.ndarray, means: np.ndarray, path: Path,
-    class_names: list[str] | None = None,
+    class_names: list[str] | None = None, what: str | None = None,
 ) -> str:  # fmt: skip
     """Test-set codes coloured by class with each class's mean marked; returns the projection.
 
-    The legend sits outside the axes, and the means' labels are spread apart (with a
-    thin leader line to their mean) so that close means stay readable.
+    The legend (``latent_legend``) sits outside the axes, and the means' labels are
+    spread apart (with a thin leader line to their mean) so that close means stay readable.
     """
     from matplotlib import patheffects
 
-    names = class_names or [str(digit) for digit in range(10)]
+    what, names, title = latent_legend(class_names, what)
     points, label, centre, components = project_2d(codes)
     marks = means if centre is None else (means - centre) @ components.T
     if marks.shape[1] == 1:
@@ -172,13 +204,11 @@ def save_latent_scatter(
                       fontsize=10, weight="bold", zorder=4, path_effects=halo,
                       arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.2"} if moved
                       else None)  # fmt: skip
-    axis.legend(title="class" if class_names else "digit", markerscale=5, fontsize=8,
+    axis.legend(title=what, markerscale=5, fontsize=8,
                 loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
     first, second = ("z1", "z2") if label == "z" else ("PC1", "PC2")
     axis.set_xlabel(first)
     axis.set_ylabel(second)
-    what = "class" if class_names else "digit"
-    title = f"test-set latent means by {what} (outlined dots: each {what}'s mean)"
     axis.set_title(title if label == "z" else f"{title}\n{label}", fontsize=10)
     save_figure(figure, path)
     return "identity (latent is 2-D)" if label == "z" else label

@@ -1,10 +1,10 @@
 """A run directory: what a training run leaves behind, written and read here only.
 
-config.json    the RunConfig, data provenance and package versions
+config.json    the RunConfig, data provenance (class names among it) and package versions
 model.keras    the trained model (Keras format)
 metrics.json   test-set negative ELBO, reconstruction and KL; timings; evaluations
 history.csv    per-epoch training and test metrics
-latent.json    each class's mean latent code (for ``sample --digit``)
+latent.json    each class's mean latent code (for ``sample --class``)
 figures/       latent.png, reconstructions.png, samples.png, loss.png, and as the model
                allows latent_grid.png, traversals.png, interpolations.png, digits_by_style.png
 samplers/NAME/ latent samplers fitted after training (``sample --sampler NAME``):
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.config import RunConfig
+from mnist_vae.config import NUM_CLASSES, RunConfig
 from mnist_vae.errors import ConfigError, RunError, first_line
 from mnist_vae.io import staged_dir, write_json_atomic
 from mnist_vae.runs.versions import package_versions
@@ -33,6 +33,28 @@ RUN_FORMAT = 1
 REQUIRED_FILES = ("config.json", "model.keras", "metrics.json", "latent.json")
 SAMPLERS_FOLDER = "samplers"
 SAMPLER_RECORD = "sampler.json"
+DIGIT_NAMES = tuple(str(label) for label in range(NUM_CLASSES))
+
+
+def recorded_class_names(record: dict[str, Any]) -> tuple[str, ...]:
+    """The class names a run's config.json (or an export's copy) records for its data.
+
+    Runs from before class names were recorded, or with a damaged entry: "0" to "9".
+    """
+    names = (record.get("data") or {}).get("class_names")
+    if isinstance(names, list) and len(names) == NUM_CLASSES \
+            and all(isinstance(name, str) and name for name in names):  # fmt: skip
+        return tuple(names)
+    return DIGIT_NAMES
+
+
+def recorded_digits(record: dict[str, Any]) -> bool:
+    """Whether a run's classes are digits: as recorded, else unless its data was recorded
+    as other than canonical MNIST (runs from before the flag)."""
+    data = record.get("data") or {}
+    if isinstance(data.get("digits"), bool):
+        return data["digits"]
+    return data.get("canonical_mnist") is not False
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,21 @@ class Run:
     @property
     def versions(self) -> dict[str, str]:
         return self.record.get("versions", {})
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the ten classes of its training data, in label order."""
+        return recorded_class_names(self.record)
+
+    @property
+    def digits(self) -> bool:
+        """Whether its classes are the digits 0-9 (MNIST, or data named so)."""
+        return recorded_digits(self.record)
+
+    @property
+    def class_noun(self) -> str:
+        """``digit`` or ``class``: what its messages and figures call one class."""
+        return "digit" if self.digits else "class"
 
     def load_model(self):
         """The trained Keras model (compiled, optimizer state included)."""

@@ -1,19 +1,15 @@
-"""A rich progress bar for ``model.fit``, plus one summary line per epoch."""
+"""Training's progress: a task over all its steps, and one line per epoch with its metrics.
+
+Shown the process's way (``mnist_vae.progress``): a live bar, plain lines, or nothing.
+"""
 
 from __future__ import annotations
 
 import time
 
 import keras
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+
+from mnist_vae import progress
 
 
 def format_metrics(logs: dict) -> str:
@@ -35,52 +31,50 @@ def format_metrics(logs: dict) -> str:
     return "  ".join(parts)
 
 
-class RichProgress(keras.callbacks.Callback):
-    """Steps bar across all epochs; metrics are read only at epoch ends (no per-step sync)."""
+class TrainingProgress(keras.callbacks.Callback):
+    """A training task over all epochs' steps; metrics are read only at epoch ends (no
+    per-step sync). Use it as a context manager around ``fit``: the task ends with it,
+    also when training stops with an error.
 
-    def __init__(self, epochs: int, steps_per_epoch: int, console: Console | None = None) -> None:
+    ``completed``: the steps trained before (a resumed run), so the time left is
+    estimated from this process's pace. ``epoch_lines`` False: the bar only (a
+    benchmark's trainings).
+    """
+
+    def __init__(self, epochs: int, steps_per_epoch: int, *, completed: int = 0,
+                 epoch_lines: bool = True, description: str = "training") -> None:  # fmt: skip
         super().__init__()
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
-        self.console = console or Console(stderr=True)
-        self._progress: Progress | None = None
-        self._task = None
+        self.epoch_lines = epoch_lines
+        self._task = progress.task(description, total=epochs * steps_per_epoch, unit="steps",
+                                   completed=completed)  # fmt: skip
+        self._description = description
+        self._bar: progress.Task | None = None
         self._epoch_start = 0.0
         self._epoch = 0
 
-    def on_train_begin(self, logs=None) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("training", total=self.epochs * self.steps_per_epoch)
+    def __enter__(self) -> TrainingProgress:
+        self._bar = self._task.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> bool | None:
+        return self._task.__exit__(*exc)
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self._epoch = epoch
         self._epoch_start = time.perf_counter()
-        self._progress.update(self._task, description=f"epoch {epoch + 1}/{self.epochs}")
+        if self._bar is not None:
+            self._bar.update(description=f"{self._description}, epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         # With steps_per_execution > 1 Keras reports only every few steps; ``batch``
         # is the index of the last step run, so set the position rather than count calls.
-        done = self._epoch * self.steps_per_epoch + batch + 1
-        self._progress.update(self._task, completed=done)
+        if self._bar is not None:
+            self._bar.update(completed=self._epoch * self.steps_per_epoch + batch + 1)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        seconds = time.perf_counter() - self._epoch_start
-        self._progress.console.print(
-            f"epoch {epoch + 1:>3}/{self.epochs}  {format_metrics(logs or {})}  ({seconds:.1f} s)",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-    def on_train_end(self, logs=None) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        if self.epoch_lines:
+            seconds = time.perf_counter() - self._epoch_start
+            progress.note(f"epoch {epoch + 1:>3}/{self.epochs}  {format_metrics(logs or {})}  "
+                          f"({seconds:.1f} s)")  # fmt: skip

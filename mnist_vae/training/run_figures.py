@@ -12,6 +12,7 @@ import numpy as np
 
 from mnist_vae.config import NUM_CLASSES
 from mnist_vae.data import to_float_images
+from mnist_vae.data.classes import DIGITS
 from mnist_vae.io import write_json_atomic
 from mnist_vae.models.inference import class_means, encode_codes, reconstruct
 from mnist_vae.models.sampling import decode_batched, prior_codes, sample_digits
@@ -55,23 +56,30 @@ def write_run_figures(
     test_codes = encode_codes(model, x_test, test_labels)
     out = Path(folder) / "figures"
     out.mkdir()
+    names, what = list(data.class_names), data.class_noun
     projection = figures.save_latent_scatter(
-        test_codes, data.y_test, class_means(test_codes, data.y_test), out / "latent.png"
-    )
+        test_codes, data.y_test, class_means(test_codes, data.y_test), out / "latent.png",
+        class_names=names, what=what,
+    )  # fmt: skip
     shown = slice(0, 48)
     figures.save_reconstructions(
         x_test[shown][..., 0],
         reconstruct(model, x_test[shown], None if test_labels is None else test_labels[shown]),
         out / "reconstructions.png",
     )
+    # Conditional models draw the classes in turn, one per column: name the columns
+    # when the names are more than the labels 0-9 the titles give.
+    columns = names if conditional and tuple(names) != DIGITS else None
     title = "samples from the prior" + (", classes 0-9 by column" if conditional else "")
-    figures.save_image_grid(sample_digits(model, 100, seed), out / "samples.png", title=title)
+    figures.save_image_grid(sample_digits(model, 100, seed), out / "samples.png", title=title,
+                            column_labels=columns)  # fmt: skip
     if conditional:
         styles = np.repeat(prior_codes(model, NUM_CLASSES, seed + 1), NUM_CLASSES, axis=0)
         figures.save_image_grid(
             decode_batched(model, styles, np.tile(np.arange(NUM_CLASSES), NUM_CLASSES)),
             out / "digits_by_style.png",
             title="each row one z from the prior, decoded as classes 0-9",
+            column_labels=columns,
         )
     elif tuple(model.latent_shape) == (2,):
         codes = figures.latent_grid_codes(test_codes, GRID_SIZE)

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +39,9 @@ from mnist_vae.runs.interrupted import TRAINING, read_intent
 from mnist_vae.runs.interrupted import check_interrupted as check_interrupted_work
 from mnist_vae.training.fitter import Fitter
 
+if TYPE_CHECKING:
+    from mnist_vae.training.tensorboard import TensorBoardLog
+
 Reporter = Callable[[str], None]
 
 
@@ -47,11 +51,12 @@ def train(
     *,
     data: MnistData | None = None,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: bool | str = True,
     report: Reporter | None = None,
     command: str | None = None,
     resume: bool = False,
     restart: bool = False,
+    tensorboard: TensorBoardLog | None = None,
 ) -> Run:
     """Train ``config`` and write the run to ``out``; returns the loaded ``Run``.
 
@@ -60,7 +65,10 @@ def train(
     it anyway: ``config`` should be ``interrupted_config(out)``) or ``restart``
     (discard it). With ``--distribute multiworker`` every worker runs this; only the
     chief writes ``out`` (the others work in a temporary folder they delete) and
-    they return None.
+    they return None. ``tensorboard`` (the chief's only) logs the training for
+    TensorBoard; it is not a setting of the run. ``progress``: True shows a bar and a
+    line per epoch, ``"bar"`` the bars only (a benchmark's trainings), False nothing;
+    how they show is ``mnist_vae.progress``'s mode.
     """
     say = report or print
     from mnist_vae.training.distribution import is_chief, make_distribution
@@ -76,9 +84,11 @@ def train(
                    say=say, command=command)  # fmt: skip
         return None
     out = check_output_dir(Path(out), overwrite=overwrite)
+    if tensorboard is not None:
+        tensorboard.check_outside(out)
     check_interrupted(config, out, resume=resume, restart=restart)
     return _train(config, distribution, out, data, overwrite=overwrite, progress=progress,
-                  say=say, command=command)  # fmt: skip
+                  say=say, command=command, tensorboard=tensorboard)  # fmt: skip
 
 
 INTENT = TRAINING.file  # in the stage: the config being trained, to resume with
@@ -113,7 +123,8 @@ def check_interrupted(config: RunConfig, out: Path, *, resume: bool, restart: bo
     )  # fmt: skip
 
 
-def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command) -> Run:
+def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command,
+           tensorboard=None) -> Run:  # fmt: skip
     import keras
 
     from mnist_vae.models import TrainingContext, build_model, strategy_options
@@ -166,25 +177,43 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
         history_path = stage / "history.csv"
         keep_history_before(history_path, initial_epoch)
         callbacks = [keras.callbacks.CSVLogger(str(history_path), append=True), checkpoint]
+        watched = contextlib.nullcontext()  # the progress task, ended also by an error
         if progress:
-            from mnist_vae.training.progress import RichProgress
+            from mnist_vae.training.progress import TrainingProgress
 
-            callbacks.append(RichProgress(config.train.epochs, fitter.steps_per_epoch))
+            watched = TrainingProgress(
+                config.train.epochs, fitter.steps_per_epoch, epoch_lines=progress is True,
+                completed=initial_epoch * fitter.steps_per_epoch + initial_step,
+            )  # fmt: skip
+            callbacks.append(watched)
+        if tensorboard is not None:
+            callbacks += tensorboard.callbacks(
+                to_float_images(data.x_test), data.y_test, epochs=config.train.epochs,
+                seed=seed, conditional=bool(model.conditional),
+            )  # fmt: skip
         fit_start = time.perf_counter()
-        fitter.fit(config.train.epochs, callbacks, initial_epoch=initial_epoch,
-                   initial_step=initial_step)  # fmt: skip
+        with watched:
+            fitter.fit(config.train.epochs, callbacks, initial_epoch=initial_epoch,
+                       initial_step=initial_step)  # fmt: skip
         fit_seconds = time.perf_counter() - fit_start
         history = read_history(history_path)
         _check_finite(history, model, config)
 
-        model.save(stage / "model.keras")
-        for name, network in model.extra_networks().items():
-            network.save(stage / f"{name}.keras")  # usable on its own, e.g. --classifier-weights
-        metrics = _final_metrics(model, data, history, fit_seconds, data_seconds, len(x_train),
-                                 config)  # fmt: skip
-        from mnist_vae.training.run_figures import write_run_figures
+        from mnist_vae.progress import task
 
-        means = write_run_figures(model, data, x_train, y_train, history, stage, seed)
+        with task("writing the run: metrics, figures", total=3, unit="parts",
+                  show=bool(progress)) as written:  # fmt: skip
+            model.save(stage / "model.keras")
+            for name, network in model.extra_networks().items():
+                network.save(stage / f"{name}.keras")  # usable on its own: --classifier-weights
+            written()
+            metrics = _final_metrics(model, data, history, fit_seconds, data_seconds,
+                                     len(x_train), config)  # fmt: skip
+            written()
+            from mnist_vae.training.run_figures import write_run_figures
+
+            means = write_run_figures(model, data, x_train, y_train, history, stage, seed)
+            written()
         write_run_files(
             stage,
             config=config,

@@ -1,17 +1,25 @@
-"""Read MNIST from a Keras-layout .npz or a directory of IDX files (gzipped or not)."""
+"""Read MNIST from a Keras-layout .npz or a directory of IDX files (gzipped or not).
+
+``read_path`` gives the arrays; ``read_dataset`` also the class names that came with
+them (``mnist_vae.data.classes``: a names file, an .npz's ``class_names``, or a known
+dataset recognised by its IDX files' sha256).
+"""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import struct
 import tokenize
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mnist_vae.data import classes
 from mnist_vae.data.sources.arrays import KEYS, MnistArrays
 from mnist_vae.errors import DataFormatError, first_line
 
@@ -41,13 +49,38 @@ CORRUPT_NPZ_ERRORS = (
 )
 
 
+@dataclass(frozen=True)
+class DataFiles:
+    """What a --data path holds: the arrays, and the class names that came with them.
+
+    ``given``: names from a names file or the .npz itself; ``known``: a known dataset's,
+    recognised by its IDX files' sha256 (``mnist_vae.data.classes``). None when absent.
+    """
+
+    arrays: MnistArrays
+    given: classes.ClassNames | None = None
+    known: classes.ClassNames | None = None
+
+
 def read_path(path: str | Path) -> MnistArrays:
     """Read a .npz file or an IDX directory, whichever ``path`` is."""
+    return read_dataset(path).arrays
+
+
+def read_dataset(path: str | Path) -> DataFiles:
+    """``read_path``'s arrays with the class names found beside or inside them.
+
+    A names file (``classes.txt`` in an IDX folder, ``NAME.classes.txt`` beside
+    ``NAME.npz``) wins over an .npz's ``class_names`` array.
+    """
     path = Path(path).expanduser()
     if path.is_dir():
-        return read_idx_dir(path)
+        arrays, file_sha256 = _read_idx_dir(path)
+        given = classes.read_names_file(classes.names_file(path))
+        return DataFiles(arrays, given, classes.known_classes(file_sha256))
     if path.is_file():
-        return read_npz(path)
+        arrays, embedded = _read_npz(path)
+        return DataFiles(arrays, classes.read_names_file(classes.names_file(path)) or embedded)
     if not path.exists():
         raise DataFormatError(f"{path}: no such file or directory")
     raise DataFormatError(f"{path}: not a regular file or directory")
@@ -55,6 +88,11 @@ def read_path(path: str | Path) -> MnistArrays:
 
 def read_npz(path: str | Path) -> MnistArrays:
     """A Keras-layout .npz holding x_train, y_train, x_test and y_test."""
+    return _read_npz(path)[0]
+
+
+def _read_npz(path: str | Path) -> tuple[MnistArrays, classes.ClassNames | None]:
+    """The arrays, and the names in the archive's ``class_names`` array if it has one."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -77,6 +115,7 @@ def read_npz(path: str | Path) -> MnistArrays:
                     "expected the Keras layout x_train, y_train, x_test, y_test"
                 )
             arrays = {key: archive[key] for key in KEYS}
+            names = _npz_names(path, archive) if classes.NPZ_KEY in archive.files else None
     except DataFormatError:
         raise
     except PermissionError:
@@ -85,29 +124,61 @@ def read_npz(path: str | Path) -> MnistArrays:
         raise DataFormatError(
             f"{path}: not a readable .npz archive (truncated or corrupt: {_reason(exc)})"
         ) from None
-    return MnistArrays.checked(str(path), **arrays)
+    return MnistArrays.checked(str(path), **arrays), names
+
+
+def _npz_names(path: Path, archive) -> classes.ClassNames:
+    """An .npz's ``class_names``: ten strings (a str or UTF-8 bytes array), in label order."""
+    wanted = (f"{path}: {classes.NPZ_KEY} must be an array of {len(classes.DIGITS)} strings "
+              "in label order, e.g. np.array(['apple', ...])")  # fmt: skip
+    try:
+        names = archive[classes.NPZ_KEY]
+    except ValueError:  # an object array: refused without pickle
+        raise DataFormatError(wanted) from None
+    if names.dtype.kind == "S":
+        try:
+            names = np.char.decode(names, "utf-8")
+        except UnicodeDecodeError:
+            raise DataFormatError(wanted) from None
+    if names.dtype.kind != "U" or names.ndim != 1:
+        raise DataFormatError(wanted)
+    checked = classes.check_names(names.tolist(), f"{path} ({classes.NPZ_KEY})")
+    return classes.ClassNames(checked, f"{classes.NPZ_KEY} in {path.name}",
+                              digits=checked == classes.DIGITS)  # fmt: skip
 
 
 def read_idx_dir(directory: str | Path) -> MnistArrays:
     """A directory with the four IDX files MNIST and its drop-in relatives ship in."""
+    return _read_idx_dir(directory)[0]
+
+
+def _read_idx_dir(directory: str | Path) -> tuple[MnistArrays, dict[str, str]]:
+    """The arrays and the sha256 of each file's bytes as found (gzipped or raw)."""
     directory = Path(directory)
     files = {key: _find_idx(directory, key) for key in KEYS}
-    arrays = {key: read_idx(file) for key, file in files.items()}
-    return MnistArrays.checked(str(directory), **arrays)
+    read = {key: _read_idx(file) for key, file in files.items()}
+    arrays = MnistArrays.checked(str(directory), **{key: read[key][0] for key in KEYS})
+    return arrays, {key: read[key][1] for key in KEYS}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
     """One IDX file, gzipped or raw (detected from its first bytes, not its name)."""
+    return _read_idx(path)[0]
+
+
+def _read_idx(path: str | Path) -> tuple[np.ndarray, str]:
+    """One IDX file and the sha256 of its bytes as stored (before any gunzip)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
         if raw[:2] == GZIP_MAGIC:
             raw = gzip.decompress(raw)
     except PermissionError:
         raise DataFormatError(f"{path}: permission denied") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFormatError(f"{path}: corrupt or truncated gzip data ({_reason(exc)})") from None
-    return _parse_idx(path, raw)
+    return _parse_idx(path, raw), digest
 
 
 def _parse_idx(path: Path, raw: bytes) -> np.ndarray:
