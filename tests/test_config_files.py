@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -126,6 +127,21 @@ def test_a_runs_config_json_repeats_the_run(tmp_path, small_mnist_npz, monkeypat
     assert again.exit_code == 1, again.output
     assert seen["config"] == run.config
     assert seen["config"].to_dict() == {key: recorded[key] for key in ("model", "train")}
+
+
+def test_a_run_repeated_from_its_config_json_has_the_same_test_elbo(tmp_path, small_mnist_npz):
+    """The issue's check, end to end: same config, seed and data give the same -ELBO
+    to the last bit (training is deterministic on CPU)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    result = invoke("train", *TINY, "--arch", "net1", "--seed", "7", "--binarize",
+                    "--data", small_mnist_npz, "--out", first, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    again = invoke("train", "--config", first / "config.json", "--data", small_mnist_npz,
+                   "--out", second, "--quiet")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in (first, second)]
+    assert metrics[0]["test"] == metrics[1]["test"]
+    assert np.isfinite(metrics[0]["test"]["negative_elbo"])
 
 
 def test_flags_given_override_the_file_and_defaults_do_not(tmp_path, trained_config):

@@ -335,3 +335,35 @@ def test_a_classifier_is_the_same_whatever_was_trained_before(small):
     again = trained(0, 100, True)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _retracing_warnings(caplog, monkeypatch, traced: bool, small) -> list[str]:
+    """Build seven fresh models one after another and measure each once."""
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    from mnist_vae.data import to_float_images
+    from mnist_vae.models import build_model, model_config
+    from mnist_vae.models.inference import evaluate_elbo
+
+    monkeypatch.setattr(polymorphic_function, "_frequent_tracing_detector_manager",
+                        polymorphic_function._FrequentTracingDetectorManager())  # fmt: skip
+    images = to_float_images(small.x_test[:40])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(7):
+            model = build_model(model_config("mlp", latent_dim=2), seed=seed)
+            model.compile(optimizer="adam")
+            metrics = evaluate_elbo(model, images, small.y_test[:40], batch_size=20,
+                                    traced=traced)  # fmt: skip
+            assert np.isfinite(metrics["loss"])
+    return [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_models_measured_one_after_another_raise_no_retracing_warning(
+    small, caplog, monkeypatch
+):
+    """``benchmark nll`` loads each trained run and measures it once: tracing Keras's
+    test function per model made TensorFlow warn of retracing. Measured eagerly, it
+    does not, and the traced path (the check's control) still does."""
+    assert _retracing_warnings(caplog, monkeypatch, traced=True, small=small) != []
+    assert _retracing_warnings(caplog, monkeypatch, traced=False, small=small) == []

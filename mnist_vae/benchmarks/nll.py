@@ -148,7 +148,7 @@ def measure_run(
     y_test = data.y_test[:test_images]
     images = to_float_images(x_test)
     labels = y_test.astype("int32") if model.conditional else None
-    elbo = evaluate_elbo(model, images, y_test)
+    elbo = evaluate_elbo(model, images, y_test, traced=False)  # one call per loaded model
     name = f"NLL of {run.config.model.strategy} ({run.path.name}), K={iw_samples}"
     started = time.perf_counter()
     with task(name, total=len(images), unit="images") as bound:
