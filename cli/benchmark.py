@@ -8,6 +8,7 @@ import click
 
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
+    RegisteredOption,
     data_option,
     debug_option,
     overwrite_option,
@@ -46,14 +47,29 @@ def _ints(text: str) -> tuple[int, ...]:
         ) from None
 
 
+# Options of the report's protocol that the label-budget protocol has no use for.
+HALVES_ONLY = ("fractions", "synthetic_ratio", "synthetic_count", "generator", "cvae_generator")
+
+
 @benchmark.command(context_settings={"show_default": True})
 @click.option(
     "--fractions", default="0.2,0.5,1.0", help="Fractions of half B to train the classifier on."
 )
 @click.option(
+    "--labels",
+    "label_budgets",
+    default=None,
+    metavar="N,N,...",
+    help="The label-budget protocol instead of the report's: for each N (e.g. "
+    "100,600,1000,3000), N labelled training images (balanced, seeded) and every other "
+    "image without its label, for the classifier and the generators alike. Methods: m1, "
+    "m2, m2-digits, cvae-digits (docs/benchmarks.md).",
+)
+@click.option(
     "--methods",
     default="class-mean",
-    help="Comma-separated: class-mean, encode-noise, cvae, filtered.",
+    help="Comma-separated: class-mean, encode-noise, cvae, filtered. [with --labels: "
+    "m1,m2,m2-digits,cvae-digits]",
 )
 @click.option(
     "--synthetic-ratio",
@@ -70,12 +86,20 @@ def _ints(text: str) -> tuple[int, ...]:
 @click.option(
     "--seeds", default="0", help="Comma-separated seeds (split, generators, classifiers)."
 )
-@click.option("--arch", default="net1", help="Architecture of generators trained on the fly.")
+@click.option("--arch", cls=RegisteredOption, registry="architectures", default="net1",
+              help="Architecture of generators trained on the fly. [with --labels: "
+              "mlp]")  # fmt: skip
 @click.option(
     "--latent-dim",
     type=click.IntRange(min=1),
     default=2,
-    help="Latent size of generators trained on the fly.",
+    help="Latent size of generators trained on the fly. [with --labels: 50]",
+)
+@click.option(
+    "--generator-epochs",
+    type=click.IntRange(min=1),
+    default=10,
+    help="With --labels: epochs over all training images of the M1 VAE and of each m2.",
 )
 @click.option(
     "--generator",
@@ -89,7 +113,8 @@ def _ints(text: str) -> tuple[int, ...]:
     default=None,
     help="A cvae run for the cvae and filtered methods.",
 )
-@click.option("--classifier", default="small", help="Registered classifier to train.")
+@click.option("--classifier", cls=RegisteredOption, registry="classifiers", default="small",
+              help="Registered classifier to train.")  # fmt: skip
 @click.option(
     "--classifier-epochs",
     type=click.IntRange(min=1),
@@ -113,19 +138,26 @@ def _ints(text: str) -> tuple[int, ...]:
 @quiet_option
 @debug_option
 @handle_errors
-def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, latent_dim,
-            generator, cvae_generator, classifier, classifier_epochs, quick, out, overwrite,
-            restart, data, quiet) -> None:  # fmt: skip
+@click.pass_context
+def augment(ctx, fractions, label_budgets, methods, synthetic_ratio, synthetic_count, seeds, arch,
+            latent_dim, generator_epochs, generator, cvae_generator, classifier,
+            classifier_epochs, quick, out, overwrite, restart, data, quiet) -> None:  # fmt: skip
     """Train a classifier on real digits with and without VAE-made ones and compare.
 
-    The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0).
-    Progress shows every step with the time left for the whole benchmark.
+    The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0; its
+    generators learn from half A's 30,000 labels). With --labels N,... the label-budget
+    protocol: every method has the same N labels. Progress shows every step with the
+    time left for the whole benchmark.
     """
     from mnist_vae.benchmarks import AugmentConfig, run_benchmark
     from mnist_vae.data import load_mnist
     from mnist_vae.errors import UsageError
     from mnist_vae.io import check_output_dir
 
+    if label_budgets is not None:
+        _label_budget(ctx, label_budgets, methods, seeds, arch, latent_dim, generator_epochs,
+                      classifier, classifier_epochs, quick, out, overwrite, restart, data)
+        return
     names = tuple(m.strip().replace("-", "_") for m in methods.split(",") if m.strip())
     config = AugmentConfig(
         fractions=_floats(fractions), methods=names, synthetic_ratio=synthetic_ratio,
@@ -153,6 +185,67 @@ def augment(fractions, methods, synthetic_ratio, synthetic_count, seeds, arch, l
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
 
 
+def _given(ctx: click.Context, name: str) -> bool:
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
+def _label_budget(ctx, label_budgets, methods, seeds, arch, latent_dim, generator_epochs,
+                  classifier, classifier_epochs, quick, out, overwrite, restart, data) -> None:
+    """``benchmark augment --labels``: the label-budget protocol (docs/benchmarks.md)."""
+    from mnist_vae.benchmarks.label_budget import METHODS, LabelBudgetConfig, run_label_budget
+    from mnist_vae.data import load_mnist
+    from mnist_vae.errors import UsageError
+    from mnist_vae.io import check_output_dir
+
+    unused = [name for name in HALVES_ONLY if _given(ctx, name)]
+    if unused:
+        flag = "--" + unused[0].replace("_", "-")
+        raise UsageError(f"{flag} belongs to the report's protocol; with --labels every "
+                         "method gets the same labelled images (see docs/benchmarks.md)")
+    names = (tuple(m.strip().replace("-", "_") for m in methods.split(",") if m.strip())
+             if _given(ctx, "methods") else METHODS)  # fmt: skip
+    config = LabelBudgetConfig(
+        labels=_ints(label_budgets), methods=names, seeds=_ints(seeds),
+        arch=arch if _given(ctx, "arch") else "mlp",
+        latent_dim=latent_dim if _given(ctx, "latent_dim") else 50,
+        generator_epochs=generator_epochs, classifier=classifier,
+        classifier_epochs=classifier_epochs, quick=quick,
+    )  # fmt: skip
+    out = out or f"runs/labels-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output_dir(out, overwrite=overwrite)
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    results = run_label_budget(config, load_mnist(data, report=say), out, overwrite=overwrite,
+                               restart=restart, report=say)  # fmt: skip
+    _print_budget_table(results)
+    click.echo(f"wrote {out}/results.json, results.csv and error.png")
+
+
+def _print_budget_table(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    paper = results.get("paper") or {}
+    table = Table(title="test error (%), mean +- std over seeds; accuracy gain vs real only "
+                  "(paired t-test); the paper's M2 and M1+M2 beside")  # fmt: skip
+    for column in ("labels", "method", "error", "gain", "p", "paper M2", "paper M1+M2"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for row in results["summary"]:
+        test = row.get("vs_real")
+        gain = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
+        p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
+        error = f"{100 * row['error']:.2f} +- {100 * row['std']:.2f}"
+        anchors = [f"{paper[name][row['labels']]:.2f}" if row["labels"] in paper.get(name, {})
+                   and row["method"] == "real" else "" for name in ("M2", "M1+M2")]  # fmt: skip
+        table.add_row(str(row["labels"]), row["method"].replace("_", "-"), error, gain, p,
+                      *anchors)  # fmt: skip
+    Console().print(table)
+
+
 def _print_table(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -175,6 +268,9 @@ def _print_table(results: dict) -> None:
 @benchmark.command(context_settings={"show_default": True})
 @click.option(
     "--strategies",
+    cls=RegisteredOption,
+    registry="strategies",
+    separator=",",
     default="vae,iwae,vamp",
     help="Comma-separated strategies to train with the same networks and budget ('' for none).",
 )
@@ -185,7 +281,8 @@ def _print_table(results: dict) -> None:
     type=click.Path(exists=True, file_okay=False),
     help="Also measure this existing run (repeatable).",
 )
-@click.option("--arch", default="mlp", help="Architecture of the models trained here.")
+@click.option("--arch", cls=RegisteredOption, registry="architectures", default="mlp",
+              help="Architecture of the models trained here.")  # fmt: skip
 @click.option("--latent-dim", type=click.IntRange(min=1, max=4096), default=50, help="Size of z.")
 @click.option("--epochs", type=click.IntRange(min=1), default=100, help="Epochs per model.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, help="Images per step.")

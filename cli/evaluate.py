@@ -6,6 +6,7 @@ import click
 
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
+    RegisteredOption,
     data_option,
     debug_option,
     quiet_option,
@@ -52,6 +53,8 @@ from mnist_vae.cli.options import (
 @click.option(
     "--sampler",
     "sampler_names",
+    cls=RegisteredOption,
+    registry="samplers",
     multiple=True,
     help="Also judge samples from this latent sampler (gmm, second-stage, ...), fitted "
     "first if the run has none saved. Repeatable.",

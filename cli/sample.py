@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option, overwrite_option, quiet_option, seed_option
+from mnist_vae.cli.options import (
+    RegisteredOption,
+    debug_option,
+    overwrite_option,
+    quiet_option,
+    seed_option,
+)
 
 # What the grid can be saved as (matplotlib chooses the format by the suffix).
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
@@ -48,6 +54,8 @@ IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 )
 @click.option(
     "--sampler",
+    cls=RegisteredOption,
+    registry="samplers",
     default="prior",
     help="Where the codes come from: prior (the model's own), gmm (a Gaussian mixture "
     "fitted to the training codes) or second-stage (a second VAE on the codes), or a "

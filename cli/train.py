@@ -11,6 +11,7 @@ from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.help_sections import SectionedCommand
 from mnist_vae.cli.options import (
     DEFAULTS,
+    RegisteredOption,
     builtin_strategy_options,
     data_option,
     debug_option,
@@ -46,11 +47,13 @@ CONFIG_FIELDS: dict[str, tuple[str, str]] = {
     "optimizer": ("train", "optimizer"),
     "lr_decay": ("train", "lr_decay"),
     "train_size": ("train", "train_size"),
+    "labels": ("train", "labels"),
     "seed": ("train", "seed"),
     "data": ("train", "data"),
     "binarize": ("train", "binarize"),
     "precision": ("train", "precision"),
     "distribute": ("train", "distribute"),
+    "cpu_devices": ("train", "cpu_devices"),
     "checkpoint_steps": ("train", "checkpoint_steps"),
 }
 
@@ -64,8 +67,8 @@ def help_sections() -> dict[str, list[str]]:
         "Model": ["arch", "encoder", "decoder", "strategy", "latent_dim", "likelihood",
                   "gaussian_variance", "beta"],
         "Training": ["epochs", "batch_size", "lr", "optimizer", "lr_decay", "seed", "precision",
-                     "distribute"],
-        "Data": ["train_size", "data", "binarize"],
+                     "distribute", "cpu_devices"],
+        "Data": ["train_size", "labels", "data", "binarize"],
         "Output and resuming": ["out", "overwrite", "checkpoint_steps", "resume", "restart"],
         "Monitoring": ["quiet", "tensorboard", "tensorboard_images_every"],
         STRATEGY_SECTION: [*sorted(builtin_strategy_options()), "option"],
@@ -105,13 +108,18 @@ class TrainSize(click.ParamType):
 )
 @click.option(
     "--arch",
+    cls=RegisteredOption,
+    registry="architectures",
     default=None,
     help="Registered architecture (encoder + decoder pair); see 'mnist-vae zoo'. "
     "[default: net1, unless --encoder and --decoder are both given]",
 )
-@click.option("--encoder", default=None, help="Registered encoder, overriding the architecture's.")
-@click.option("--decoder", default=None, help="Registered decoder, overriding the architecture's.")
-@click.option("--strategy", default=MODEL_DEFAULTS.strategy, help="Registered training strategy.")
+@click.option("--encoder", cls=RegisteredOption, registry="encoders", default=None,
+              help="Registered encoder, overriding the architecture's.")  # fmt: skip
+@click.option("--decoder", cls=RegisteredOption, registry="decoders", default=None,
+              help="Registered decoder, overriding the architecture's.")  # fmt: skip
+@click.option("--strategy", cls=RegisteredOption, registry="strategies",
+              default=MODEL_DEFAULTS.strategy, help="Registered training strategy.")  # fmt: skip
 @click.option(
     "--latent-dim",
     type=click.IntRange(min=1, max=4096),
@@ -135,8 +143,10 @@ class TrainSize(click.ParamType):
 )
 @click.option(
     "--optimizer",
+    cls=RegisteredOption,
+    registry="optimizers",
     default=DEFAULTS.optimizer,
-    help="Registered optimizer: adam or sgdm (momentum 0.9, time-based decay).",
+    help="Registered optimizer; sgdm is momentum 0.9 with time-based decay.",
 )
 @click.option(
     "--lr-decay",
@@ -146,8 +156,10 @@ class TrainSize(click.ParamType):
 )
 @click.option(
     "--likelihood",
+    cls=RegisteredOption,
+    registry="likelihoods",
     default=MODEL_DEFAULTS.likelihood,
-    help="p(x|z): bernoulli (BCE on logits) or gaussian (squared error).",
+    help="p(x|z): bernoulli is BCE on logits, gaussian squared error.",
 )
 @click.option(
     "--gaussian-variance",
@@ -167,6 +179,15 @@ class TrainSize(click.ParamType):
     type=TrainSize(),
     default=DEFAULTS.train_size,
     help="Stratified, seeded subset of the 60,000 training images, or 'all'.",
+)
+@click.option(
+    "--labels",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Labelled images the run may use, balanced over classes and seeded; the rest are "
+    "used without labels by semi-supervised strategies (m2); supervised conditional "
+    "strategies (cvae) train on these N images only.",
 )
 @strategy_options
 @seed_option("Random seed: subset choice, initial weights, shuffling and sampling noise.")
@@ -204,6 +225,15 @@ class TrainSize(click.ParamType):
     show_default=True,
     help="tf.distribute: mirrored = all local GPUs (or logical CPUs); multiworker = the "
     "machines in TF_CONFIG, where only the chief writes the run. See docs/scaling.md.",
+)
+@click.option(
+    "--cpu-devices",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="With --distribute mirrored: split the CPU into N logical devices, one replica "
+    "each, to try multi-device training without GPUs. Not faster: the replicas share the "
+    "CPU's cores.",
 )
 @click.option(
     "--checkpoint-every-steps",
@@ -287,13 +317,9 @@ def train(ctx, config_file, out, overwrite, resume, restart, quiet, tensorboard,
         seconds = time.perf_counter() - start
         click.echo(f"worker finished in {seconds:.0f} s; the chief writes {out}")
         return
-    test = run.metrics["test"]
     if not quiet:
         say(f"finished in {time.perf_counter() - start:.0f} s")
-    click.echo(
-        f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
-        f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})"
-    )
+    click.echo(_result_line(run))
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -395,8 +421,14 @@ def _train_resumed(ctx: click.Context, out: str, quiet: bool, log=None) -> None:
         click.echo(message, err=True)
 
     run = run_training(config, out, progress=not quiet, report=say, resume=True, tensorboard=log)
+    click.echo(_result_line(run))
+
+
+def _result_line(run) -> str:
+    """The line a finished training prints: the test negative ELBO (and classifier error)."""
     test = run.metrics["test"]
-    click.echo(
-        f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
-        f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})"
-    )
+    line = (f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
+            f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})")  # fmt: skip
+    if "classifier_error" in test:
+        line += f"; classifier error {100 * test['classifier_error']:.2f}%"
+    return line

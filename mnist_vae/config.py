@@ -106,9 +106,17 @@ class TrainConfig:
     precision: str = "float32"
     # tf.distribute set-up (mnist_vae.training.distribution): none, mirrored or multiworker.
     distribute: str = "none"
+    # With distribute="mirrored": split the first CPU into this many logical devices,
+    # one replica each (a way to try mirrored training without GPUs; not faster).
+    cpu_devices: int | None = None
     # Also checkpoint every this many training steps within an epoch (None or 0: only at
     # epoch ends); mnist_vae.training.fitter.Fitter rounds it to whole compiled calls.
     checkpoint_steps: int | None = None
+    # Labelled training images (balanced over the classes, seeded: see
+    # mnist_vae.data.select_labelled_set); None: every image keeps its label. A
+    # semi-supervised strategy sees the rest unlabelled, a supervised conditional one
+    # trains on these alone, an unconditional one refuses (mnist_vae.training.trainer).
+    labels: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.binarize, bool):  # config.json of 0.3 runs
@@ -131,6 +139,23 @@ class TrainConfig:
         if type(self.checkpoint_steps) is int and self.checkpoint_steps == 0:
             object.__setattr__(self, "checkpoint_steps", None)  # 0: only at epoch ends
         _positive_int("checkpoint_steps", self.checkpoint_steps, allow_none=True)
+        _positive_int("cpu_devices", self.cpu_devices, allow_none=True)
+        _require(
+            self.cpu_devices is None or self.distribute == "mirrored",
+            f"--cpu-devices needs --distribute mirrored, got --distribute {self.distribute}",
+        )
+        _positive_int("labels", self.labels, allow_none=True)
+        if self.labels is not None:
+            _require(
+                self.labels % NUM_CLASSES == 0,
+                f"labels must be a multiple of the {NUM_CLASSES} classes (the labelled set is "
+                f"balanced over them), got {self.labels}",
+            )
+            _require(
+                self.train_size is None or self.labels <= self.train_size,
+                f"labels {self.labels} exceeds the {self.train_size} training images "
+                "(--train-size)",
+            )
         _finite_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
         if self.lr_decay is not None:
             _finite_number("lr_decay", self.lr_decay, minimum=0.0, strict=False)

@@ -13,7 +13,7 @@ import pytest
 
 from mnist_vae.config import TrainConfig
 from mnist_vae.errors import ConfigError, UsageError
-from mnist_vae.training.distribution import is_chief, make_distribution
+from mnist_vae.training.distribution import describe_distribution, is_chief, make_distribution
 
 HERE = Path(__file__).parent
 
@@ -66,6 +66,86 @@ def test_mirrored_training_on_two_logical_cpus_matches_one_device(tmp_path, smal
         assert (tmp_path / "runs" / name / "model.keras").is_file()
 
 
+def _train(*args):
+    from click.testing import CliRunner
+
+    from mnist_vae.cli.main import cli
+
+    return CliRunner().invoke(cli, ["train", *map(str, args)])
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+def test_cpu_devices_is_a_positive_count_for_mirrored_only(tmp_path, small_mnist_npz):
+    assert TrainConfig(distribute="mirrored", cpu_devices=2).cpu_devices == 2
+    assert TrainConfig().cpu_devices is None
+    for wrong in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="cpu_devices must be a positive integer"):
+            TrainConfig(distribute="mirrored", cpu_devices=wrong)
+    with pytest.raises(ConfigError, match="needs --distribute mirrored"):
+        TrainConfig(distribute="multiworker", cpu_devices=2)
+    result = _train("--cpu-devices", 2, "--epochs", 1, "--train-size", 100,
+                    "--data", small_mnist_npz, "--out", tmp_path / "r")  # fmt: skip
+    assert "--cpu-devices needs --distribute mirrored" in _one_line_error(result)
+    assert not (tmp_path / "r").exists()
+
+
+def test_cpu_devices_once_tensorflow_set_up_its_devices_asks_for_a_fresh_process(tmp_path):
+    import tensorflow as tf
+
+    devices = len(tf.config.list_logical_devices("CPU"))  # sets them up, if not yet
+    result = _train("--distribute", "mirrored", "--cpu-devices", devices + 1,
+                    "--out", tmp_path / "r")  # fmt: skip
+    assert "start training in a fresh process" in _one_line_error(result)
+    assert len(tf.config.list_logical_devices("CPU")) == devices
+    assert make_distribution("mirrored", cpu_devices=devices).num_replicas_in_sync == devices
+
+
+class _Distribution:
+    """What describe_distribution reads of a MirroredStrategy."""
+
+    def __init__(self, devices: int) -> None:
+        self.num_replicas_in_sync = devices
+        names = [f"/job:localhost/replica:0/task:0/device:CPU:{i}" for i in range(devices)]
+        self.extended = type("Extended", (), {"worker_devices": tuple(names)})()
+
+
+def test_the_replicas_are_named_and_the_global_batch_must_split_evenly():
+    import tensorflow as tf
+
+    assert describe_distribution(_Distribution(2), 400) == [
+        "mirrored: 2 replicas on /cpu:0, /cpu:1 (global batch 400 = 200 per replica)"
+    ]
+    single = describe_distribution(_Distribution(1), 400)
+    assert single[0] == "mirrored: 1 replica on /cpu:0 (global batch 400)"
+    if not tf.config.list_physical_devices("GPU"):
+        assert single[1:] == ["one replica: this machine has no GPU; --cpu-devices N splits "
+                              "the CPU into N logical devices"]  # fmt: skip
+    with pytest.raises(UsageError, match=r"--batch-size 100 does not split evenly between 3 "
+                       r"replicas; use a multiple of 3 \(e.g. 99 or 102\)"):  # fmt: skip
+        describe_distribution(_Distribution(3), 100)
+
+
+def test_mirrored_on_a_cpu_split_by_cpu_devices_says_so_and_trains(tmp_path, small_mnist_npz):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "mnist_vae.cli.main", "train", "--distribute", "mirrored",
+               "--cpu-devices", "2", "--epochs", "1", "--train-size", "200", "--batch-size",
+               "100", "--data", str(small_mnist_npz), "--out", str(out), "--quiet"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env=os.environ.copy())  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mirrored: 2 replicas on /cpu:0, /cpu:1 (global batch 100 = 50 per replica)" \
+        in done.stderr.splitlines()  # fmt: skip
+    assert "test negative ELBO" in done.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert (config["train"]["distribute"], config["train"]["cpu_devices"]) == ("mirrored", 2)
+
+
 def _free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
@@ -94,6 +174,9 @@ def test_two_workers_on_loopback_train_and_the_chief_writes_the_run(tmp_path, sm
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-2000:]
     assert "test negative ELBO" in outputs[0][0]  # the chief (worker 0)
+    for index, (_, stderr) in enumerate(outputs):
+        assert f"multiworker: 2 workers, 2 replicas in all; this task (worker {index}) on " \
+            "/cpu:0 (global batch 50 = 25 per replica)" in stderr.splitlines()  # fmt: skip
     assert "the chief writes" in outputs[1][0]
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["distribute"] == "multiworker"

@@ -95,3 +95,28 @@ def test_a_large_sample_draws_a_live_bar_and_no_tensorflow_warning(trained, term
     assert code == 0, ANSI.sub("", output)[-2000:]
     assert_progress_without_noise(output)
     assert (tmp_path / "many.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def full_data_env(terminal_env) -> dict[str, str]:
+    """The terminal environment with all of MNIST (read before tests hide the variable).
+
+    The quick benchmarks train on the full training set; on the 600-image slice each
+    model's fit is one compiled call, and TensorFlow counts the tracing of each new
+    model's functions as retracing.
+    """
+    env = dict(terminal_env)
+    env.pop(ENV_VAR)
+    if os.environ.get(ENV_VAR):
+        env[ENV_VAR] = os.environ[ENV_VAR]
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("benchmark", ["nll", "augment"])
+def test_quick_benchmarks_draw_a_live_bar_and_no_tensorflow_warning(benchmark, full_data_env,
+                                                                    tmp_path):  # fmt: skip
+    code, output = in_terminal(["benchmark", benchmark, "--quick", "--out",
+                                str(tmp_path / benchmark)], full_data_env)  # fmt: skip
+    assert code == 0, ANSI.sub("", output)[-2000:]
+    assert_progress_without_noise(output, "left")  # the whole benchmark's time left

@@ -1,8 +1,9 @@
 """MNIST as arrays, subsets and tf.data pipelines, from the first source that works.
 
 ``load_mnist`` walks the source chain (``sources/``); ``select_training_set`` picks
-seeded, stratified subsets by content; ``make_dataset`` and ``to_float_images`` turn
-uint8 arrays into what the models eat; ``classes`` knows what the ten labels are called.
+seeded, stratified subsets by content, ``select_labelled_set`` class-balanced labelled
+sets; ``make_dataset`` and ``to_float_images`` turn uint8 arrays into what the models
+eat; ``classes`` knows what the ten labels are called.
 """
 
 from mnist_vae.data.classes import ClassNames, class_index
@@ -22,7 +23,12 @@ from mnist_vae.data.pipeline import (
     sampled_binary,
     to_float_images,
 )
-from mnist_vae.data.subsets import content_keys, select_training_set, stratified_counts
+from mnist_vae.data.subsets import (
+    content_keys,
+    select_labelled_set,
+    select_training_set,
+    stratified_counts,
+)
 
 __all__ = [
     "ENV_VAR",
@@ -39,6 +45,7 @@ __all__ = [
     "make_dataset",
     "same_data",
     "sampled_binary",
+    "select_labelled_set",
     "select_training_set",
     "stratified_counts",
     "to_float_images",

@@ -69,6 +69,8 @@ def make_dataset(
     resample_binary: bool = False,
     clock: EpochClock | None = None,
     skip_batches: int = 0,
+    labelled: tuple[np.ndarray, np.ndarray] | None = None,
+    labelled_per_batch: int = 0,
 ):
     """An in-memory tf.data pipeline of (float images, int32 labels).
 
@@ -82,11 +84,20 @@ def make_dataset(
     With ``skip_batches`` (needs ``shuffle``) each pass leaves out the first batches of
     its epoch's order: the rest of an epoch resumed from a mid-epoch checkpoint. The
     batches left are exactly those of the full pass, binary draws included.
+
+    With ``labelled`` (uint8 images and their labels; needs ``shuffle``) every batch
+    ends with ``labelled_per_batch`` more rows drawn from it with replacement, keyed by
+    (seed, epoch, batch) like the binary draws, so a resumed pass draws them alike:
+    semi-supervised training, whose ``labels`` mark unlabelled images with -1, then
+    sees labels in every batch however few there are.
     """
     import tensorflow as tf
 
     if resample_binary and not shuffle:
         raise ValueError("resample_binary draws per training batch; it needs shuffle=True")
+    if labelled is not None and not (shuffle and labelled_per_batch > 0 and len(labelled[0])):
+        raise ValueError("labelled rows are drawn per training batch: they need shuffle=True, "
+                         "labelled_per_batch > 0 and a non-empty labelled set")  # fmt: skip
     batches_per_pass = -(-len(images) // batch_size)
     if skip_batches and not (shuffle and 0 <= skip_batches < batches_per_pass):
         raise ValueError(f"skip_batches must be in [0, {batches_per_pass}) of a shuffled "
@@ -110,13 +121,25 @@ def make_dataset(
         batches = batches.skip(skip_batches)  # after enumerate: the numbers stay the pass's
         return batches.map(lambda number, indices: (epoch, number, indices))
 
+    if labelled is not None:
+        labelled_pixels = tf.constant(labelled[0])
+        labelled_classes = tf.constant(np.asarray(labelled[1]).astype(np.int32))
+
     def gather(epoch, number, indices):
-        batch = tf.cast(tf.gather(pixels, indices), tf.float32) / 255.0
+        key = tf.stack([tf.constant(seed, tf.int64), epoch * (1 << 24) + number])
+        batch, batch_classes = tf.gather(pixels, indices), tf.gather(classes, indices)
+        if labelled is not None:  # its own stream: the draw of the same key folded with 1
+            picks = tf.random.stateless_uniform(
+                [labelled_per_batch], seed=tf.random.experimental.stateless_fold_in(key, 1),
+                maxval=len(labelled[0]), dtype=tf.int64,
+            )  # fmt: skip
+            batch = tf.concat([batch, tf.gather(labelled_pixels, picks)], axis=0)
+            batch_classes = tf.concat([batch_classes, tf.gather(labelled_classes, picks)], 0)
+        batch = tf.cast(batch, tf.float32) / 255.0
         if resample_binary:
-            key = tf.stack([tf.constant(seed, tf.int64), epoch * (1 << 24) + number])
             batch = tf.cast(tf.random.stateless_uniform(tf.shape(batch), seed=key) < batch,
                             tf.float32)  # fmt: skip
-        return batch[..., None], tf.gather(classes, indices)
+        return batch[..., None], batch_classes
 
     passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
     cardinality = batches_per_pass - skip_batches

@@ -59,3 +59,39 @@ def select_training_set(
         chosen.append(members[np.argsort(keys[members], kind="stable")[:count]])
     picked = np.concatenate(chosen)
     return picked[np.argsort(keys[picked], kind="stable")]
+
+
+def select_labelled_set(
+    images: np.ndarray, labels: np.ndarray, size: int, seed: int
+) -> np.ndarray:
+    """Indices of ``size`` images, ``size / NUM_CLASSES`` of each class: the labelled set.
+
+    A semi-supervised run keeps the labels of these images only. Each class's images
+    with the lowest seeded content keys (``content_keys``) are chosen, in key order, so
+    the choice depends only on the pixels and the seed, never on the source or the
+    order of the arrays. These are the same keys ``select_training_set`` uses with the
+    same seed, which makes the labelled sets nest: drawn from a stratified training
+    subset with at least ``size / NUM_CLASSES`` images of each class, they are the
+    labelled set of the whole training set.
+
+    Raises ``ConfigError`` (one line) if ``size`` is not a positive multiple of
+    ``NUM_CLASSES`` or some class has fewer than ``size / NUM_CLASSES`` images.
+    """
+    if not (isinstance(size, (int, np.integer)) and size > 0 and size % NUM_CLASSES == 0):
+        raise ConfigError(f"labels must be a positive multiple of the {NUM_CLASSES} classes "
+                          f"(the labelled set is balanced over them), got {size!r}")  # fmt: skip
+    per_class = size // NUM_CLASSES
+    labels = np.asarray(labels)
+    counts = np.bincount(labels[labels >= 0], minlength=NUM_CLASSES)[:NUM_CLASSES]
+    if counts.min() < per_class:
+        short = int(np.argmin(counts))
+        raise ConfigError(f"labels {size} needs {per_class} images of each class; class "
+                          f"{short} has only {counts[short]} in the {len(images)} training "
+                          "images")  # fmt: skip
+    keys = content_keys(images, seed)
+    chosen = []
+    for digit in range(NUM_CLASSES):
+        members = np.flatnonzero(labels == digit)
+        chosen.append(members[np.argsort(keys[members], kind="stable")[:per_class]])
+    picked = np.concatenate(chosen)
+    return picked[np.argsort(keys[picked], kind="stable")]

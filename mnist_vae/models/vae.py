@@ -38,6 +38,9 @@ class VAE(keras.Model):
     """
 
     conditional = False  # True when encoder and decoder also take the class label
+    # True when training batches mix labelled and unlabelled images (label -1): under
+    # ``train --labels N`` such a model sees all images, N of them with their labels.
+    semi_supervised = False
     options_class: type[StrategyOptions] | None = None
     network_keys: tuple[str, ...] = ("encoder", "decoder")  # serialised Keras networks
 
@@ -119,6 +122,12 @@ class VAE(keras.Model):
         with another prior overrides this (and ``prior_log_density``).
         """
         return not self.posterior_flow
+
+    def extra_test_metrics(self, images, labels) -> dict[str, float]:
+        """Test-set numbers beyond the ELBO, added to a run's test metrics (e.g. the
+        accuracy of a classifier the model holds); ``images`` float, ``labels`` int. None here.
+        """
+        return {}
 
     def training_callbacks(self) -> list:
         """Callbacks the strategy needs during ``fit`` (e.g. a warm-up schedule)."""

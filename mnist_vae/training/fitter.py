@@ -22,6 +22,9 @@ class Fitter:
 
     The networks compute in the resolved precision during ``fit`` only (see
     ``mnist_vae.training.precision``); between calls the model is float32 again.
+    ``labelled`` (uint8 images and labels), for a semi-supervised model whose
+    ``y_train`` hides most labels (-1): every training batch also gets the model's
+    ``labelled_per_batch`` rows drawn from it (``make_dataset``).
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class Fitter:
         y_test,
         *,
         steps_per_execution: int | None = None,
+        labelled: tuple | None = None,
     ) -> None:
         from mnist_vae.models import build_optimizer
         from mnist_vae.training.precision import resolve_precision
@@ -67,6 +71,7 @@ class Fitter:
         )
         self.clock = EpochClock()
         self._train_arrays = (x_train, y_train)
+        self.labelled = labelled
         self.train_ds = self.train_dataset()
         # Per-epoch monitoring on a fixed stratified fifth of the test set; the run's
         # test metrics are computed on all of it after training.
@@ -76,9 +81,13 @@ class Fitter:
     def train_dataset(self, skip_batches: int = 0):
         """The training pipeline; with ``skip_batches``, each pass without its first batches."""
         train = self.config.train
+        extra = {}
+        if self.labelled is not None:
+            extra = {"labelled": self.labelled,
+                     "labelled_per_batch": self.model.labelled_per_batch}  # fmt: skip
         return make_dataset(*self._train_arrays, train.batch_size, shuffle=True, seed=train.seed,
                             resample_binary=train.binarize == "dynamic", clock=self.clock,
-                            skip_batches=skip_batches)  # fmt: skip
+                            skip_batches=skip_batches, **extra)  # fmt: skip
 
     def fit(
         self,
@@ -114,8 +123,10 @@ class Fitter:
             return history.history  # one History through both calls
         finally:
             set_network_precision(self.model, "float32")
-            # Evaluation after training must not reuse the functions traced for fit.
-            self.model.test_function = self.model.predict_function = None
+            if self.precision != "float32":
+                # Evaluation after training must not reuse functions traced in another
+                # precision; in float32 it reuses them (one tracing less per model).
+                self.model.test_function = self.model.predict_function = None
 
     def _fit(self, dataset, epochs: int, callbacks, initial_epoch: int):
         return self.model.fit(

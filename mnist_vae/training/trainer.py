@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from mnist_vae.data import (
     binarize_test_set,
     binarized,
     load_mnist,
+    select_labelled_set,
     select_training_set,
     to_float_images,
 )
@@ -71,11 +72,19 @@ def train(
     how they show is ``mnist_vae.progress``'s mode.
     """
     say = report or print
-    from mnist_vae.training.distribution import is_chief, make_distribution
+    from mnist_vae.training.distribution import (
+        describe_distribution,
+        is_chief,
+        make_distribution,
+    )
 
-    # The distribution before any other TensorFlow work: multi-worker setup requires it.
+    # The distribution before any other TensorFlow work: multi-worker setup and the
+    # CPU's split into logical devices (--cpu-devices) require it.
     with quiet_tensorflow_startup():
-        distribution = make_distribution(config.train.distribute)
+        distribution = make_distribution(config.train.distribute, config.train.cpu_devices)
+    if distribution is not None:  # before any work: a batch the replicas cannot share fails
+        for line in describe_distribution(distribution, config.train.batch_size):
+            say(line)
     prepare_backend()
     if not is_chief(distribution):
         with tempfile.TemporaryDirectory(prefix="mnist-vae-worker-") as scratch:
@@ -89,6 +98,44 @@ def train(
     check_interrupted(config, out, resume=resume, restart=restart)
     return _train(config, distribution, out, data, overwrite=overwrite, progress=progress,
                   say=say, command=command, tensorboard=tensorboard)  # fmt: skip
+
+
+class TrainingArrays(NamedTuple):
+    """What a run trains on: images, their labels, the labels the model sees (-1 where
+    hidden) and the labelled set each batch draws extra rows from (None: no such draws)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    seen_labels: np.ndarray
+    labelled: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def training_arrays(model, config: RunConfig, images: np.ndarray,
+                    labels: np.ndarray) -> TrainingArrays:  # fmt: skip
+    """The training set under ``train.labels`` (``--labels N``), for this model.
+
+    Without it every image keeps its label. With it the N labelled images are
+    ``select_labelled_set``'s (balanced, seeded, by content): a semi-supervised model
+    (``semi_supervised``) trains on every image, the others' labels hidden as -1, and
+    each batch also draws labelled rows from the N; a conditional (supervised) model
+    trains on the N alone; a model that uses no labels is a usage error.
+    """
+    count = config.train.labels
+    if count is None:
+        return TrainingArrays(images, labels, labels)
+    semi_supervised = bool(getattr(model, "semi_supervised", False))
+    if not (semi_supervised or model.conditional):
+        raise UsageError(f"--labels {count}: strategy {config.model.strategy!r} uses no labels; "
+                         "give it to a semi-supervised (m2) or conditional (cvae) "
+                         "strategy")  # fmt: skip
+    chosen = select_labelled_set(images, labels, count, config.train.seed)
+    if not semi_supervised:
+        return TrainingArrays(images[chosen], labels[chosen], labels[chosen])
+    if count == len(images):
+        return TrainingArrays(images, labels, labels)
+    seen = np.full_like(labels, -1, dtype=np.int64)
+    seen[chosen] = labels[chosen]
+    return TrainingArrays(images, labels, seen, (images[chosen], labels[chosen]))
 
 
 INTENT = TRAINING.file  # in the stage: the config being trained, to resume with
@@ -153,13 +200,20 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
     if distribution is not None:
         model.check_distributable()
     chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
-    x_train, y_train = data.x_train[chosen], data.y_train[chosen]
+    arrays = training_arrays(model, config, data.x_train[chosen], data.y_train[chosen])
+    x_train, y_train = arrays.images, arrays.labels
+    if len(x_train) < len(chosen):  # the N labelled images alone: build for that training set
+        keras.utils.set_random_seed(seed)
+        context = TrainingContext(train_images=len(x_train), batch_size=config.train.batch_size)
+        with scope():
+            model = build_model(config.model, seed=seed, context=context)
 
     with locked_stage(out, overwrite=overwrite, scratch=(INTENT, CHECKPOINTS)) as (stage, existed):
         if not (stage / INTENT).exists():
             write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": command})
         with scope():  # the optimizer's variables must be created under the distribution too
-            fitter = Fitter(model, config, x_train, y_train, data.x_test, data.y_test)
+            fitter = Fitter(model, config, x_train, arrays.seen_labels, data.x_test, data.y_test,
+                            labelled=arrays.labelled)  # fmt: skip
         # Record what ran: "auto" precision becomes the one this machine used.
         config = dataclasses.replace(
             config, train=dataclasses.replace(config.train, precision=fitter.precision)
@@ -294,12 +348,15 @@ def divergence_remedies(config: RunConfig) -> str:
 def _final_metrics(model, data, history, fit_seconds, data_seconds, train_images, config) -> dict:
     from mnist_vae.models.inference import evaluate_elbo
 
-    test = evaluate_elbo(model, to_float_images(data.x_test), data.y_test)
+    x_test = to_float_images(data.x_test)
+    test = evaluate_elbo(model, x_test, data.y_test)
+    extra = getattr(model, "extra_test_metrics", None)  # e.g. a classifier's accuracy
     return {
         "test": {
             "negative_elbo": test["loss"],
             "reconstruction": test["reconstruction"],
             "kl": test["kl"],
+            **(extra(x_test, data.y_test.astype("int32")) if extra is not None else {}),
         },
         "train_final_epoch": {name: history[name][-1] for name in ("loss", "reconstruction", "kl")},
         "units": "nats per image; negative_elbo = reconstruction + kl (one sample of z per image)",

@@ -1,0 +1,380 @@
+"""The label-budget protocol of ``mnist-vae benchmark augment --labels N,...``.
+
+The report's protocol trains its generator on half A with A's 30,000 labels, which the
+classifier side never has. Here every method sees the same labels: N training images
+with their labels (balanced over the classes, seeded: ``select_labelled_set``) and the
+other training images without. Per budget N and seed:
+
+* ``real``: the benchmark's classifier trained on the N labelled images alone;
+* ``m1``: a VAE trained on every training image without labels (one per seed, shared by
+  all budgets); a small dense classifier on the N labelled images' codes (Kingma et al.
+  2014's M1, with that network in place of their transductive SVM);
+* ``m2``: the semi-supervised VAE (strategy ``m2``) trained on every image with only the
+  N labels; its own classifier q(y|x) scored;
+* ``m2_digits``: the N labelled images plus digits ``m2`` draws for each class;
+* ``cvae_digits``: the N labelled images plus digits of a ``cvae`` trained on those N
+  images alone (the contrast: a generator that sees no unlabelled image).
+
+Test error on the 10,000 test images; several seeds give mean +- std and each
+method's paired t-test against ``real``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae.benchmarks.stats import mean_std, paired_t_test
+from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig
+from mnist_vae.data import MnistData, data_label, select_labelled_set, to_float_images
+from mnist_vae.errors import ConfigError
+from mnist_vae.io import write_json_atomic
+from mnist_vae.progress import task
+
+METHODS = ("m1", "m2", "m2_digits", "cvae_digits")
+# Kingma et al. 2014, Table 1: MNIST test error (%) by number of labels.
+PAPER_ERRORS = {
+    "M1+TSVM": {100: 11.82, 600: 5.72, 1000: 4.24, 3000: 3.49},
+    "M2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
+    "M1+M2": {100: 3.33, 600: 2.59, 1000: 2.40, 3000: 2.18},
+}
+PAPER = "Kingma et al. 2014, Table 1 (MNIST test error, %)"
+
+
+@dataclass(frozen=True)
+class LabelBudgetConfig:
+    """What the label-budget benchmark measures and how long it trains each model."""
+
+    labels: tuple[int, ...] = (100, 600, 1000, 3000)
+    methods: tuple[str, ...] = METHODS
+    seeds: tuple[int, ...] = (0,)
+    arch: str = "mlp"
+    latent_dim: int = 50
+    generator_epochs: int = 10  # the M1 VAE's and each m2's, over all 60,000 images
+    cvae_steps: int = 3000  # the budget-only cvae: steps, since its set is tiny
+    synthetic_per_class: int = 1000
+    classifier: str = "small"
+    classifier_epochs: int = 10
+    classifier_min_steps: int = 1000
+    m2_options: tuple[tuple[str, object], ...] = ()
+    quick: bool = False
+
+    def __post_init__(self) -> None:
+        from mnist_vae.registry import architectures, classifiers
+
+        if not self.labels:
+            raise ConfigError("give at least one label budget, e.g. --labels 100,1000")
+        for count in self.labels:
+            if count < NUM_CLASSES or count % NUM_CLASSES:
+                raise ConfigError(f"each label budget must be a positive multiple of the "
+                                  f"{NUM_CLASSES} classes, got {count}")  # fmt: skip
+        if len(set(self.labels)) != len(self.labels):
+            raise ConfigError(f"label budgets must be distinct, got {self.labels}")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ConfigError(f"unknown label-budget method {unknown[0]!r}; choose from "
+                              f"{', '.join(METHODS)} (real is always measured)")  # fmt: skip
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise ConfigError(f"seeds must be distinct and 0 or more, got {self.seeds}")
+        architectures.check(self.arch)
+        classifiers.check(self.classifier)
+        for name, value in (("latent dim", self.latent_dim),
+                            ("generator epochs", self.generator_epochs),
+                            ("cvae steps", self.cvae_steps),
+                            ("synthetic digits per class", self.synthetic_per_class)):  # fmt: skip
+            if value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+
+    def generator_training(self, seed: int, labels: int | None, epochs: int) -> TrainConfig:
+        """All training images (``labels`` of them labelled), Adam at 1e-3, batch 100."""
+        return TrainConfig(epochs=1 if self.quick else epochs, batch_size=100, train_size=None,
+                           learning_rate=1e-3, seed=seed, labels=labels)  # fmt: skip
+
+
+def step_name(seed: int, labels: int, method: str) -> str:
+    return f"seed{seed}-n{labels}-{method}"
+
+
+def run_label_budget(
+    config: LabelBudgetConfig,
+    data: MnistData,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    restart: bool = False,
+    report=print,
+) -> dict:
+    """Run the protocol; write results.json, results.csv and error.png to ``out``.
+
+    Resumes like ``benchmark augment``: every score is a step kept as soon as known, and
+    every model trained is a run in the stage's ``generators/``.
+    """
+    from mnist_vae.backend import prepare_backend
+    from mnist_vae.benchmarks.steps import data_identity, resumable_stage
+
+    prepare_backend()
+    started = time.perf_counter()
+    intent = {"benchmark": "label_budget", "config": dataclasses.asdict(config),
+              "data": data_identity(data)}  # fmt: skip
+    names = [step_name(seed, count, method) for seed in config.seeds for count in config.labels
+             for method in ("real", *config.methods)]  # fmt: skip
+    records = []
+    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
+                                started=started, names=names, report=report)  # fmt: skip
+    with resumable as (stage, steps):
+        with task("benchmark augment --labels", total=len(names), unit="steps",
+                  completed=steps.done(names), every=True) as overall:  # fmt: skip
+            for seed in config.seeds:
+                records.extend(_one_seed(config, data, seed, stage, steps, report, overall))
+        summary = summarise(records, config)
+        results = {
+            "protocol": "label_budget",
+            "config": dataclasses.asdict(config),
+            "data": data.source,
+            "runs": records,
+            "summary": summary,
+            "paper": PAPER_ERRORS if data.canonical else None,
+            "paper_note": PAPER if data.canonical else
+            f"no reference: the paper measured canonical MNIST, this is "
+            f"{data_label(data.provenance)}",
+            "seconds": steps.seconds(),
+        }
+        write_json_atomic(stage / "results.json", results)
+        _write_csv(stage / "results.csv", summary)
+        plot_errors(summary, config, stage / "error.png", paper=data.canonical)
+    return results
+
+
+def _one_seed(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path, steps,
+              report, overall) -> list[dict]:  # fmt: skip
+    records = []
+
+    def keep(count: int, method: str, measure, real: int, synthetic: int = 0) -> None:
+        """Step (seed, count, method): its record, measured unless kept from before."""
+        name = step_name(seed, count, method)
+        record = steps.get(name)
+        new = record is None
+        if new:
+            record = steps.record(name, {"seed": seed, "labels": count, "method": method,
+                                         "accuracy": float(measure()), "real_images": real,
+                                         "synthetic_images": synthetic})  # fmt: skip
+        records.append(record)
+        report(f"seed {seed}  {count} labels  {method}: "
+               f"error {100 * (1 - record['accuracy']):.2f}%")  # fmt: skip
+        overall(1 if new else 0)
+
+    test_images = to_float_images(data.x_test)
+    for count in config.labels:
+        _one_budget(config, data, seed, count, stage, keep, test_images, report)
+    return records
+
+
+def _one_budget(config: LabelBudgetConfig, data: MnistData, seed: int, count: int, stage: Path,
+                keep, test_images: np.ndarray, report) -> None:  # fmt: skip
+    """Every method's step at one label budget; models are trained only for steps to do."""
+    from mnist_vae.evaluation.classifier_training import accuracy
+
+    chosen = select_labelled_set(data.x_train, data.y_train, count, seed)
+    images, labels = data.x_train[chosen], data.y_train[chosen]
+    digits = NUM_CLASSES * config.synthetic_per_class
+    m2 = _lazy(lambda: _trained(config, data, seed, stage, "m2", count, report))
+    cvae = _lazy(lambda: _trained(config, data, seed, stage, "cvae", count, report))
+    measures = {
+        "real": (lambda: accuracy(_classifier(config, images, labels, seed, "real"),
+                                  data.x_test, data.y_test), 0),
+        "m1": (lambda: _m1_accuracy(config, data, seed, stage, images, labels, test_images,
+                                    report), 0),
+        "m2": (lambda: np.mean(m2().classify(test_images) == data.y_test), 0),
+        "m2_digits": (lambda: _with_digits(config, m2(), images, labels, seed, data,
+                                           "m2_digits"), digits),
+        "cvae_digits": (lambda: _with_digits(config, cvae(), images, labels, seed, data,
+                                             "cvae_digits"), digits),
+    }
+    for method in ("real", *config.methods):
+        measure, synthetic = measures[method]
+        keep(count, method, measure, count, synthetic)
+
+
+def _lazy(make):
+    """``make()`` on first call, then the same value: a model trained only if a step needs it."""
+    kept = []
+
+    def get():
+        if not kept:
+            kept.append(make())
+        return kept[0]
+
+    return get
+
+
+def _classifier(config: LabelBudgetConfig, images, labels, seed: int, what: str):
+    """The benchmark's image classifier trained on ``images``, seeded before its weights."""
+    import keras
+
+    from mnist_vae.evaluation.classifier_training import train_classifier
+    from mnist_vae.registry import classifiers
+
+    keras.utils.set_random_seed(seed)
+    network = classifiers.get(config.classifier)()
+    epochs, min_steps = ((1, 20) if config.quick
+                         else (config.classifier_epochs, config.classifier_min_steps))  # fmt: skip
+    return train_classifier(network, images, labels, epochs=epochs, min_steps=min_steps,
+                            seed=seed, description=f"classifier {config.classifier}, "
+                            f"{len(images)} images, {what}")  # fmt: skip
+
+
+def _with_digits(config: LabelBudgetConfig, model, images, labels, seed: int, data: MnistData,
+                 what: str) -> float:  # fmt: skip
+    """Accuracy of the classifier on the labelled images plus the model's digits per class."""
+    from mnist_vae.evaluation.classifier_training import accuracy
+    from mnist_vae.models.sampling import sample_digits
+
+    per_class = config.synthetic_per_class
+    drawn = [sample_digits(model, per_class, seed + 7919 * digit, digit=digit)
+             for digit in range(NUM_CLASSES)]  # fmt: skip
+    real = to_float_images(images)
+    mixed = np.concatenate([real, *[np.reshape(d, (-1, *real.shape[1:])) for d in drawn]])
+    mixed_labels = np.concatenate([labels, np.repeat(np.arange(NUM_CLASSES), per_class)])
+    network = _classifier(config, mixed, mixed_labels, seed, what)
+    return accuracy(network, data.x_test, data.y_test)
+
+
+def _trained(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path,
+             strategy: str, count: int | None, report):  # fmt: skip
+    """A run of ``strategy`` with ``count`` labels in the stage (trained unless it exists)."""
+    from mnist_vae.benchmarks.steps import resuming_only
+    from mnist_vae.models import model_config
+    from mnist_vae.runs import load_run
+    from mnist_vae.training import train
+
+    name = f"{strategy}-seed{seed}" + ("" if count is None else f"-n{count}")
+    folder = stage / "generators" / name
+    if not folder.is_dir():
+        if strategy == "cvae":  # trained on the N labelled images alone: steps, not epochs
+            epochs = max(1, math.ceil(config.cvae_steps / math.ceil(count / 100)))
+        else:
+            epochs = config.generator_epochs
+        options = dict(config.m2_options) if strategy == "m2" else {}
+        report(f"seed {seed}: training {strategy} ({config.arch}, latent {config.latent_dim}"
+               + ("" if count is None else f", {count} labels") + ") ...")
+        run_config = RunConfig(
+            model=model_config(config.arch, strategy=strategy, latent_dim=config.latent_dim,
+                               options=options),
+            train=config.generator_training(seed, count, epochs),
+        )  # fmt: skip
+        train(run_config, folder, data=data, progress="bar", report=resuming_only(report))
+    return load_run(folder).load_model()
+
+
+def _m1_accuracy(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path, images,
+                 labels, test_images, report) -> float:  # fmt: skip
+    """M1: a dense classifier on the labelled images' codes from a VAE trained without labels."""
+    from mnist_vae.models.inference import encode_codes
+
+    vae = _trained(config, data, seed, stage, "vae", None, report)
+    codes = encode_codes(vae, to_float_images(images))
+    test_codes = encode_codes(vae, test_images)
+    return code_classifier_accuracy(codes, labels, test_codes, data.y_test, seed=seed,
+                                    min_steps=20 if config.quick else config.classifier_min_steps)
+
+
+def code_classifier_accuracy(codes: np.ndarray, labels: np.ndarray, test_codes: np.ndarray,
+                             test_labels: np.ndarray, *, seed: int, min_steps: int = 1000,
+                             batch_size: int = 100) -> float:  # fmt: skip
+    """Test accuracy of a dense network (256 ReLU units, 10 logits) fitted to ``codes``.
+
+    The codes are standardised with the labelled codes' mean and spread, so the network
+    sees the same scale whatever the VAE's latent size.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    mean, spread = codes.mean(axis=0), codes.std(axis=0) + 1e-6
+    network = keras.Sequential([keras.Input((codes.shape[1],)),
+                                keras.layers.Dense(256, activation="relu"),
+                                keras.layers.Dense(NUM_CLASSES)])  # fmt: skip
+    network.compile(optimizer=keras.optimizers.Adam(1e-3),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+    steps = math.ceil(len(codes) / batch_size)
+    network.fit((codes - mean) / spread, labels.astype("int32"), batch_size=batch_size,
+                epochs=max(1, math.ceil(min_steps / steps)), verbose=0, shuffle=True)  # fmt: skip
+    logits = network.predict((test_codes - mean) / spread, batch_size=2000, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=-1) == test_labels))
+
+
+def summarise(records: list[dict], config: LabelBudgetConfig) -> list[dict]:
+    """Mean +- std of the test error per (labels, method), and each method's paired test
+    against ``real`` (on accuracy: a positive difference is fewer errors)."""
+    rows = []
+    for count in config.labels:
+        by_method = {method: {r["seed"]: r["accuracy"] for r in records
+                              if r["labels"] == count and r["method"] == method}
+                     for method in ("real", *config.methods)}  # fmt: skip
+        seeds = sorted(by_method["real"])
+        for method, scores in by_method.items():
+            errors = [1 - scores[s] for s in seeds]
+            mean, std = mean_std(errors)
+            row = {"labels": count, "method": method, "error": mean, "std": std, "n": len(errors)}
+            if method != "real":
+                row["vs_real"] = paired_t_test([scores[s] for s in seeds],
+                                               [by_method["real"][s] for s in seeds])  # fmt: skip
+            rows.append(row)
+    return rows
+
+
+def _write_csv(path: Path, summary: list[dict]) -> None:
+    from mnist_vae.io import atomic_file
+
+    with atomic_file(path, "w") as handle:
+        handle.write("labels,method,mean_error,std,seeds,accuracy_gain_vs_real,p_value\n")
+        for row in summary:
+            test = row.get("vs_real", {})
+            handle.write(f"{row['labels']},{row['method']},{row['error']:.6f},{row['std']:.6f},"
+                         f"{row['n']},{test.get('mean_difference', '')},{test.get('p', '')}\n")
+
+
+def plot_errors(summary: list[dict], config: LabelBudgetConfig, path: Path, *,
+                paper: bool = True) -> None:  # fmt: skip
+    """Test error against the number of labels (log-log), the paper's rows dashed."""
+    from mnist_vae.runs.figures import new_figure, save_figure
+
+    figure, axis = new_figure(7, 4.5)
+    for method in ("real", *config.methods):
+        rows = [r for r in summary if r["method"] == method]
+        label = {"real": "real only", "m2": "m2's own classifier q(y|x)"}.get(
+            method, method.replace("_", " "))
+        axis.errorbar([r["labels"] for r in rows], [100 * r["error"] for r in rows],
+                      yerr=[100 * r["std"] for r in rows], marker="o", capsize=3,
+                      label=label)  # fmt: skip
+    if paper:
+        for name, errors in PAPER_ERRORS.items():
+            budgets = [n for n in sorted(config.labels) if n in errors]
+            if not budgets:
+                continue
+            axis.plot(budgets, [errors[n] for n in budgets], linestyle="--", marker="x",
+                      color="0.55", alpha=0.8, linewidth=1)  # fmt: skip
+            axis.annotate(f"paper {name}", (budgets[-1], errors[budgets[-1]]), fontsize=7,
+                          color="0.4", xytext=(5, 0), textcoords="offset points", va="center")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xticks(sorted(config.labels), [str(n) for n in sorted(config.labels)])
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.margins(x=0.12)
+    axis.set_xlabel("labelled training images (log scale)")
+    axis.set_ylabel("test error (%, log scale)")
+    axis.set_title(f"label budget: classifier '{config.classifier}', generators {config.arch} "
+                   f"latent {config.latent_dim}; mean +- std over {len(config.seeds)} seed(s)",
+                   fontsize=9)  # fmt: skip
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
+    save_figure(figure, path)

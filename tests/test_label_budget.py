@@ -1,0 +1,115 @@
+"""The label-budget protocol of ``benchmark augment --labels``: every method, one budget."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mnist_vae.benchmarks.label_budget import (
+    METHODS,
+    PAPER_ERRORS,
+    LabelBudgetConfig,
+    code_classifier_accuracy,
+    summarise,
+)
+from mnist_vae.cli.main import cli
+from mnist_vae.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [({"labels": (105,)}, "multiple of the 10 classes"), ({"labels": ()}, "at least one"),
+     ({"labels": (100, 100)}, "distinct"), ({"methods": ("m3",)}, "unknown label-budget method"),
+     ({"seeds": (0, 0)}, "seeds must be distinct"), ({"arch": "nett1"}, "nett1"),
+     ({"generator_epochs": 0}, "generator epochs")],
+)  # fmt: skip
+def test_bad_settings_are_one_line_usage_errors(changes, fragment):
+    with pytest.raises(UsageError, match=fragment):  # ConfigError or UnknownNameError
+        LabelBudgetConfig(**changes)
+
+
+def test_summary_gives_error_mean_std_and_the_paired_gain_against_real():
+    records = [
+        {"seed": 0, "labels": 100, "method": "real", "accuracy": 0.80},
+        {"seed": 1, "labels": 100, "method": "real", "accuracy": 0.70},
+        {"seed": 0, "labels": 100, "method": "m2", "accuracy": 0.90},
+        {"seed": 1, "labels": 100, "method": "m2", "accuracy": 0.84},
+    ]
+    rows = summarise(records, LabelBudgetConfig(labels=(100,), methods=("m2",)))
+    real, m2 = rows
+    assert (real["method"], real["n"]) == ("real", 2) and "vs_real" not in real
+    assert real["error"] == pytest.approx(0.25)  # errors 0.20 and 0.30
+    assert real["std"] == pytest.approx(np.std([0.2, 0.3], ddof=1))
+    assert m2["error"] == pytest.approx(0.13)  # errors 0.10 and 0.16
+    # The gains are 0.10 and 0.14 points of accuracy:
+    assert m2["vs_real"]["mean_difference"] == pytest.approx(0.12)
+    assert m2["vs_real"]["std_difference"] == pytest.approx(np.std([0.10, 0.14], ddof=1))
+
+
+def test_codes_that_separate_the_classes_are_classified_almost_perfectly():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=5.0, size=(10, 8))
+    labels = np.repeat(np.arange(10), 10)
+    test_labels = np.repeat(np.arange(10), 30)
+    codes = centres[labels] + rng.normal(size=(100, 8))
+    test_codes = centres[test_labels] + rng.normal(size=(300, 8))
+    assert code_classifier_accuracy(codes, labels, test_codes, test_labels, seed=0,
+                                    min_steps=200) > 0.95  # fmt: skip
+    # Labels unrelated to the codes give chance, so the check above can fail.
+    shuffled = rng.permutation(labels)
+    assert code_classifier_accuracy(codes, shuffled, test_codes, test_labels, seed=0,
+                                    min_steps=200) < 0.35  # fmt: skip
+
+
+def test_the_papers_figures_are_table_1s():
+    assert PAPER_ERRORS["M2"] == {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92}
+    assert PAPER_ERRORS["M1+M2"][100] == 3.33
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [(["--labels", "105"], "multiple of the 10 classes"),
+     (["--labels", "100", "--fractions", "0.5"], "--fractions belongs to the report's protocol"),
+     (["--labels", "100", "--synthetic-count", "50"], "--synthetic-count belongs"),
+     (["--labels", "100", "--methods", "class-mean"], "unknown label-budget method")],
+)  # fmt: skip
+def test_usage_errors_exit_2_in_one_line_before_any_work(tmp_path, args, fragment):
+    result = CliRunner().invoke(cli, ["benchmark", "augment", *args, "--out",
+                                      str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_quick_label_budget_runs_every_method_and_repeats_exactly(
+    tmp_path, small_mnist_npz
+):
+    out = tmp_path / "budget"
+    args = ["benchmark", "augment", "--labels", "100", "--quick", "--latent-dim", "4",
+            "--data", str(small_mnist_npz), "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["protocol"] == "label_budget"
+    assert [r["method"] for r in results["runs"]] == ["real", *METHODS]
+    for record in results["runs"]:
+        assert record["labels"] == 100 and record["real_images"] == 100
+        assert 0 <= record["accuracy"] <= 1
+    digits = {r["method"]: r["synthetic_images"] for r in results["runs"]}
+    assert digits["m2_digits"] == digits["cvae_digits"] == 10_000 and digits["m1"] == 0
+    # The generators: an M1 VAE without labels, an m2 with 100 and a cvae on those alone.
+    configs = {path.name: json.loads((path / "config.json").read_text())["train"]
+               for path in (out / "generators").iterdir()}  # fmt: skip
+    assert configs["vae-seed0"]["labels"] is None
+    assert configs["m2-seed0-n100"]["labels"] == configs["cvae-seed0-n100"]["labels"] == 100
+    assert results["paper"] is None  # a slice of MNIST is not the paper's data
+    assert (out / "error.png").stat().st_size > 0 and (out / "results.csv").is_file()
+    assert "m2-digits" in result.output
+
+    again = CliRunner().invoke(cli, [*args, "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "results.json").read_text())["runs"] == results["runs"]

@@ -1,0 +1,296 @@
+"""``m2``: the semi-supervised VAE M2 of Kingma, Rezende, Mohamed & Welling (2014).
+
+Generative model p(y) p(z) p(x | z, y), with p(y) uniform over the classes and
+p(z) = N(0, I); inference q(y | x) q(z | x, y). The networks for z are the conditional
+VAE's (``CVAE``: the one-hot label as extra encoder channels and after z). With
+L(x, y) = E_q(z|x,y)[-log p(x|y,z) - log p(y) - log p(z) + log q(z|x,y)] (so -L is the
+bound on log p(x, y)) and U(x) = sum_y q(y|x) L(x, y) - H(q(y|x)) (-U the bound on
+log p(x)), a labelled image costs L(x, y) + alpha * (-log q(y|x)) and an unlabelled one
+U(x) (the paper's equations 6-9). Unlabelled images carry the label -1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES, ModelConfig, StrategyOptions, option
+from mnist_vae.errors import ConfigError
+from mnist_vae.models import TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models.losses import LOG_TWO_PI, standard_normal_log_density
+from mnist_vae.models.steps import cross_replica_mean, replica_scaled, unpack
+from mnist_vae.registry import encoders, strategies
+from mnist_vae.zoo.strategies.cvae import CVAE
+
+LOG_CLASSES = math.log(NUM_CLASSES)  # -log p(y) under the uniform p(y)
+CLASSIFY_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class M2Options(StrategyOptions):
+    """Settings of the semi-supervised M2: the classification weight and the labelled rows."""
+
+    alpha: float = option(
+        0.1,
+        "Weight of the classifier's cross-entropy -log q(y|x), averaged over a batch's "
+        "labelled images, against the bound averaged over all its images: 0.1 is the "
+        "paper's alpha = 0.1 * N on its sum over the N training images.",
+        minimum=0,
+    )
+    labelled_per_batch: int = option(
+        100,
+        "With --labels: labelled images added to every training batch, drawn with "
+        "replacement from the labelled set (seeded by seed, epoch and batch).",
+        minimum=1,
+    )
+
+
+def classifier_network(config: ModelConfig) -> keras.Model:
+    """q(y | x): a fresh copy of the run's encoder network whose outputs are class logits.
+
+    Why the encoder: q(y|x) reads images as q(z|x, y) does, and the architecture is the
+    run's choice of image network (the `mlp` architecture gives the paper's MLP
+    classifier, net1 a small CNN), so ``--arch``/``--encoder`` choose both; any
+    registered encoder works, plugins' included. An encoder maps an image to
+    2 * latent_dim values; built for latent_dim = NUM_CLASSES / 2 its outputs are the
+    NUM_CLASSES logits, with weights of its own.
+    """
+    network = encoders.get(config.encoder)(NUM_CLASSES // 2, input_shape=IMAGE_SHAPE)
+    if tuple(network.output_shape)[1:] != (NUM_CLASSES,):
+        raise ConfigError(f"encoder {config.encoder!r} built for latent_dim "
+                          f"{NUM_CLASSES // 2} outputs {tuple(network.output_shape)[1:]}, not the "
+                          f"{NUM_CLASSES} class logits m2's classifier needs")  # fmt: skip
+    network.name = f"{config.encoder}_classifier"
+    return network
+
+
+@keras.saving.register_keras_serializable(package="mnist_vae")
+class M2(CVAE):
+    """Semi-supervised VAE: a classifier q(y|x) beside the conditional VAE's q(z|x,y), p(x|z,y).
+
+    Every step encodes and decodes each image of the batch under all ten labels (one
+    pass on 10x the rows), which gives L(x, y) for every y: a labelled image (label >= 0)
+    uses its own label's, an unlabelled one (-1) the expectation under q(y|x).
+
+    Metrics, in training and test alike: ``loss`` = U(x), the negative ELBO of the image
+    alone (labels unused), split as ``reconstruction`` = E_q(y|x)[-log p(x|z,y)] and
+    ``kl`` = E_q(y|x)[KL(q(z|x,y) || p(z))] + KL(q(y|x) || p(y)). Training adds, over the
+    labelled rows of its batches, ``labelled_bound`` (L(x, y), a bound on -log p(x, y)),
+    ``classification_loss`` (-log q(y|x)) and ``labelled_accuracy``; a run's test
+    metrics add ``classifier_accuracy`` and ``classifier_error`` (``extra_test_metrics``).
+    """
+
+    semi_supervised = True
+    options_class = M2Options
+    network_keys = ("encoder", "decoder", "classifier")
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        classifier: keras.Model,
+        latent_dim: int,
+        options: M2Options | dict | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
+        self.classifier = classifier
+        names = ("labelled_bound", "classification_loss", "labelled_accuracy")
+        self.labelled_trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    @property
+    def metrics(self) -> list:
+        return [*super().metrics, *self.labelled_trackers.values()]
+
+    @property
+    def labelled_per_batch(self) -> int:
+        """Labelled rows the training pipeline adds to every batch under ``--labels``."""
+        return self.options.labelled_per_batch
+
+    def optimized_variables(self) -> list:
+        return [*super().optimized_variables(), *self.classifier.trainable_variables]
+
+    def extra_networks(self) -> dict[str, keras.Model]:
+        return {"classifier": self.classifier}
+
+    # -- the classifier ---------------------------------------------------------------
+
+    def class_log_probabilities(self, images, training: bool = False):
+        """log q(y | x), [batch, NUM_CLASSES]."""
+        logits = keras.ops.cast(self.classifier(images, training=training), "float32")
+        return keras.ops.log_softmax(logits, axis=-1)
+
+    def classify(self, images):
+        """The most probable class under q(y | x), int32 [batch]."""
+        logits = self.classifier(images, training=False)
+        return keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")
+
+    def extra_test_metrics(self, images, labels) -> dict[str, float]:
+        """The classifier on the test set: accuracy and error of argmax q(y|x)."""
+        predicted = np.concatenate([
+            keras.ops.convert_to_numpy(self.classify(images[start : start + CLASSIFY_BATCH]))
+            for start in range(0, len(images), CLASSIFY_BATCH)
+        ])  # fmt: skip
+        accuracy = float(np.mean(predicted == np.asarray(labels).reshape(-1)))
+        return {"classifier_accuracy": accuracy, "classifier_error": 1.0 - accuracy}
+
+    # -- without a label, the classifier's guess ---------------------------------------
+
+    def encode_distribution(self, images, labels=None, training: bool = False):
+        """(mean, log_variance) of q(z | x, y); without labels y is argmax q(y | x)."""
+        if labels is None:
+            labels = self.classify(images)
+        return super().encode_distribution(images, labels, training=training)
+
+    def reconstruct(self, images, labels=None):
+        """Decode the posterior mean under the label given, else the classifier's guess."""
+        if labels is None:
+            labels = self.classify(images)
+        return super().reconstruct(images, labels)
+
+    # -- the bounds ----------------------------------------------------------------------
+
+    def per_label_terms(self, images, training: bool = False):
+        """-log p(x | z, y) and KL(q(z|x,y) || p(z)) for every image and every label y.
+
+        One reparameterised draw of z per (image, label); one encoder and one decoder pass
+        on the batch tiled over the labels. Each is [batch, NUM_CLASSES].
+        """
+        ops = keras.ops
+        tiled = ops.repeat(images, NUM_CLASSES, axis=0)  # image-major: row b * 10 + y
+        classes = ops.broadcast_to(ops.arange(NUM_CLASSES, dtype="int32")[None, :],
+                                   (ops.shape(images)[0], NUM_CLASSES))  # fmt: skip
+        reconstruction, kl = self.elbo_terms(tiled, ops.reshape(classes, (-1,)),
+                                             training=training)  # fmt: skip
+        return (ops.reshape(reconstruction, (-1, NUM_CLASSES)),
+                ops.reshape(kl, (-1, NUM_CLASSES)))  # fmt: skip
+
+    def bound_terms(self, images, labels=None, training: bool = False) -> dict:
+        """Everything a step needs, per image: the two bounds, their parts, the classifier's.
+
+        ``per_label_reconstruction`` and ``per_label_kl`` [batch, NUM_CLASSES] (see
+        ``per_label_terms``); ``probabilities`` q(y|x); ``class_kl`` KL(q(y|x) || p(y)) =
+        -H(q(y|x)) + log NUM_CLASSES; U(x) = ``unlabelled_reconstruction`` +
+        ``unlabelled_kl``, the expectations under q(y|x) (``class_kl`` in the KL part);
+        ``labelled`` 1.0 where a label is given (>= 0; -1 is none) and ``given`` its one-hot
+        (zeros where none); L(x, y) = ``labelled_bound`` at the given label, with
+        ``cross_entropy`` -log q(y|x) and ``correct`` there (0 where no label is given).
+        """
+        ops = keras.ops
+        reconstruction, kl = self.per_label_terms(images, training=training)
+        log_q = self.class_log_probabilities(images, training=training)
+        q = ops.exp(log_q)
+        class_kl = ops.sum(q * log_q, axis=-1) + LOG_CLASSES
+        if labels is None:
+            labels = ops.cast(-ops.ones_like(images[:, 0, 0, 0]), "int32")
+        labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
+        given = ops.one_hot(labels, NUM_CLASSES)  # all zeros for -1
+
+        def at_label(values):
+            return ops.sum(given * values, axis=-1)
+
+        predicted = ops.cast(ops.argmax(log_q, axis=-1), "int32")
+        labelled = ops.cast(labels >= 0, "float32")
+        return {
+            "per_label_reconstruction": reconstruction,
+            "per_label_kl": kl,
+            "probabilities": q,
+            "class_kl": class_kl,
+            "unlabelled_reconstruction": ops.sum(q * reconstruction, axis=-1),
+            "unlabelled_kl": ops.sum(q * kl, axis=-1) + class_kl,
+            "labelled": labelled,
+            "given": given,
+            "labelled_bound": at_label(reconstruction + kl) + labelled * LOG_CLASSES,
+            "cross_entropy": -at_label(log_q),
+            "correct": ops.cast(ops.equal(predicted, labels), "float32"),
+        }
+
+    def objective(self, terms):
+        """The loss minimised: mean over the batch of L(x, y) for labelled images and U(x)
+        for unlabelled ones, plus alpha times the labelled images' mean -log q(y|x).
+
+        The KL of z is weighted by ``kl_weight()`` (beta) in both bounds. Under
+        tf.distribute the labelled mean is over the whole global batch (a cross-replica
+        count), so every replica weighs the classification as one device would.
+        """
+        ops = keras.ops
+        labelled, q = terms["labelled"], terms["probabilities"]
+        cost = terms["per_label_reconstruction"] + self.kl_weight() * terms["per_label_kl"]
+        labelled_cost = ops.sum(terms["given"] * cost, axis=-1) + LOG_CLASSES
+        unlabelled_cost = ops.sum(q * cost, axis=-1) + terms["class_kl"]
+        bound = ops.mean(labelled * labelled_cost + (1.0 - labelled) * unlabelled_cost)
+        labelled_count = cross_replica_mean(ops.sum(labelled))
+        classification = ops.divide_no_nan(ops.sum(terms["cross_entropy"]), labelled_count)
+        return bound + self.options.alpha * classification
+
+    def update_m2_metrics(self, terms) -> None:
+        self.update_elbo_metrics(terms["unlabelled_reconstruction"], terms["unlabelled_kl"])
+        labelled = terms["labelled"]
+        for name, key in (("labelled_bound", "labelled_bound"),
+                          ("classification_loss", "cross_entropy"),
+                          ("labelled_accuracy", "correct")):  # fmt: skip
+            self.labelled_trackers[name].update_state(terms[key], sample_weight=labelled)
+
+    def train_step(self, data):
+        images, labels = unpack(data)
+        if labels is None:
+            raise ValueError("m2 needs a label per image: the class, or -1 for unlabelled")
+        with tf.GradientTape() as tape:
+            terms = self.bound_terms(images, labels, training=True)
+            objective = replica_scaled(self.objective(terms))
+        variables = self.optimized_variables()
+        gradients = tape.gradient(objective, variables)
+        self.optimizer.apply(gradients, variables)
+        self.update_m2_metrics(terms)
+        return self.metric_results()
+
+    def test_step(self, data):
+        """The negative ELBO of each image alone, U(x): the test labels are not used."""
+        images, _ = unpack(data)
+        terms = self.bound_terms(images, training=False)
+        self.update_elbo_metrics(terms["unlabelled_reconstruction"], terms["unlabelled_kl"])
+        return self.metric_results([self.loss_tracker, self.reconstruction_tracker,
+                                    self.kl_tracker])  # fmt: skip
+
+    def log_density_terms(self, images, labels, samples: int, seed_generator) -> dict:
+        """Importance terms of (y_k, z_k) ~ q(y|x) q(z|x, y_k), whatever ``labels`` says.
+
+        ``log_prior`` is log p(z_k) + log p(y_k), ``log_posterior`` log q(z_k|x, y_k) +
+        log q(y_k|x): the IWAE bound built on them (``mnist-vae evaluate``, ``benchmark
+        nll``) bounds -log p(x), the same quantity as the test ``loss``, even though the
+        callers hand a conditional model the true labels.
+        """
+        ops = keras.ops
+        batch = ops.shape(images)[0]
+        log_q = self.class_log_probabilities(images)
+        drawn = keras.random.categorical(log_q, samples, dtype="int32", seed=seed_generator)
+        flat_y = ops.reshape(ops.transpose(drawn), (-1,))  # sample-major, like the tiling
+        tiled = ops.tile(images, (samples, 1, 1, 1))
+        mean, log_variance = self.encode_distribution(tiled, flat_y)
+        noise = keras.random.normal(ops.shape(mean), seed=seed_generator)
+        z = mean + ops.exp(0.5 * log_variance) * noise
+        nll = self.reconstruction_terms(tiled, self.decode_logits(z, flat_y))
+        log_q_z = -0.5 * ops.sum(ops.square(noise) + log_variance + LOG_TWO_PI, axis=-1)
+        log_q_y = ops.take_along_axis(ops.tile(log_q, (samples, 1)), flat_y[:, None], axis=1)
+
+        def per_sample(values):
+            return ops.reshape(values, (samples, batch))
+
+        return {
+            "log_likelihood": -per_sample(nll),
+            "log_prior": per_sample(standard_normal_log_density(z) - LOG_CLASSES),
+            "log_posterior": per_sample(log_q_z + log_q_y[:, 0]),
+        }
+
+
+@strategies.register
+@with_options(M2Options)
+def m2(config: ModelConfig, options: M2Options, context: TrainingContext, seed: int) -> keras.Model:
+    """Semi-supervised M2 (Kingma et al. 2014): a classifier q(y|x) with a conditional VAE."""
+    encoder, decoder = build_networks(config, condition_dim=NUM_CLASSES)
+    return M2(encoder, decoder, classifier_network(config), options=options,
+              **vae_arguments(config, seed))  # fmt: skip
