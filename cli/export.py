@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option, overwrite_option, run_argument
+from mnist_vae.cli.options import debug_option, overwrite_option, quiet_option, run_argument
 
 
 @click.command(context_settings={"show_default": True})
@@ -19,9 +19,10 @@ from mnist_vae.cli.options import debug_option, overwrite_option, run_argument
     help="savedmodel: every signature; tflite: model.tflite with decode and sample.",
 )
 @overwrite_option
+@quiet_option
 @debug_option
 @handle_errors
-def export(run, out, export_format, overwrite) -> None:
+def export(run, out, export_format, overwrite, quiet) -> None:
     """Export RUN's generative model for TensorFlow Serving, tf.saved_model.load or TFLite.
 
     Signatures: encode, decode, reconstruct (serving_default), sample and metadata; see

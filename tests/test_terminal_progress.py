@@ -120,3 +120,16 @@ def test_quick_benchmarks_draw_a_live_bar_and_no_tensorflow_warning(benchmark, f
                                 str(tmp_path / benchmark)], full_data_env)  # fmt: skip
     assert code == 0, ANSI.sub("", output)[-2000:]
     assert_progress_without_noise(output, "left")  # the whole benchmark's time left
+
+
+def test_export_to_tflite_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_env,
+                                                                      tmp_path):  # fmt: skip
+    run, _ = trained
+    code, output = in_terminal(["export", str(run), "--format", "tflite", "--out",
+                                str(tmp_path / "exported")], terminal_env)  # fmt: skip
+    assert code == 0, ANSI.sub("", output)[-2000:]
+    assert (tmp_path / "exported" / "model.tflite").is_file()
+    assert "exporting run (tflite)" in ANSI.sub("", output) or BAR in output
+    noise = [line for line in ANSI.sub("", output).splitlines()
+             if any(word in line for word in NOISE)]  # fmt: skip
+    assert noise == []

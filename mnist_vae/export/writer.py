@@ -32,6 +32,7 @@ from pathlib import Path
 from mnist_vae.config import IMAGE_SHAPE
 from mnist_vae.errors import RunError, UsageError, first_line
 from mnist_vae.io import staged_dir
+from mnist_vae.progress import task
 from mnist_vae.runs import Run
 
 FORMATS = ("savedmodel", "tflite")
@@ -50,17 +51,24 @@ def export_run(
     if target == source or target in source.parents:
         raise UsageError(f"--out {out} would replace the run {run.path} itself; export it to "
                          "a folder outside the run")  # fmt: skip
-    model = run.load_model()
-    with staged_dir(out, overwrite=overwrite) as stage:
-        if format == "savedmodel":
-            write_savedmodel(model, run, stage)
-        else:
-            with tempfile.TemporaryDirectory(prefix="mnist-vae-export-") as scratch:
-                saved = Path(scratch) / "savedmodel"
-                write_savedmodel(model, run, saved)
-                names = [SAMPLER_SIGNATURE.format(n) for n in exported_samplers(model, run)]
-                write_tflite(saved, stage / "model.tflite", (*TFLITE_SIGNATURES, *names))
-                _copy_run_files(run, stage)
+    # Parts: loading the model, tracing and writing the SavedModel, converting to TFLite.
+    parts = 2 if format == "savedmodel" else 3
+    with task(f"exporting {run.path.name} ({format})", total=parts, unit="parts") as advance:
+        model = run.load_model()
+        advance(1)
+        with staged_dir(out, overwrite=overwrite) as stage:
+            if format == "savedmodel":
+                write_savedmodel(model, run, stage)
+                advance(1)
+            else:
+                with tempfile.TemporaryDirectory(prefix="mnist-vae-export-") as scratch:
+                    saved = Path(scratch) / "savedmodel"
+                    write_savedmodel(model, run, saved)
+                    advance(1)
+                    names = [SAMPLER_SIGNATURE.format(n) for n in exported_samplers(model, run)]
+                    write_tflite(saved, stage / "model.tflite", (*TFLITE_SIGNATURES, *names))
+                    _copy_run_files(run, stage)
+                    advance(1)
     return out
 
 
