@@ -105,7 +105,11 @@ def test_quick_label_budget_runs_every_method_and_repeats_exactly(
     configs = {path.name: json.loads((path / "config.json").read_text())["train"]
                for path in (out / "generators").iterdir()}  # fmt: skip
     assert configs["vae-seed0"]["labels"] is None
-    assert configs["m2-seed0-n100"]["labels"] == configs["cvae-seed0-n100"]["labels"] == 100
+    assert configs["m2-seed0-n100"]["labels"] == 100
+    # The cvae trains on the 100 labelled images alone (repeated to make whole epochs).
+    assert configs["cvae-seed0-n100"]["labels"] is None
+    cvae_data = json.loads((out / "generators" / "cvae-seed0-n100" / "config.json").read_text())
+    assert "the 100 labelled images of seed 0" in json.dumps(cvae_data)
     assert results["paper"] is None  # a slice of MNIST is not the paper's data
     assert (out / "error.png").stat().st_size > 0 and (out / "results.csv").is_file()
     assert "m2-digits" in result.output
