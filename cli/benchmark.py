@@ -63,13 +63,13 @@ HALVES_ONLY = ("fractions", "synthetic_ratio", "synthetic_count", "generator", "
     help="The label-budget protocol instead of the report's: for each N (e.g. "
     "100,600,1000,3000), N labelled training images (balanced, seeded) and every other "
     "image without its label, for the classifier and the generators alike. Methods: m1, "
-    "m2, m2-digits, cvae-digits (docs/benchmarks.md).",
+    "m2, m2-digits, cvae-digits, m1-m2 (docs/benchmarks.md).",
 )
 @click.option(
     "--methods",
     default="class-mean",
     help="Comma-separated: class-mean, encode-noise, cvae, filtered. [with --labels: "
-    "m1,m2,m2-digits,cvae-digits]",
+    "m1,m2,m2-digits,cvae-digits,m1-m2]",
 )
 @click.option(
     "--synthetic-ratio",
@@ -100,6 +100,12 @@ HALVES_ONLY = ("fractions", "synthetic_ratio", "synthetic_count", "generator", "
     type=click.IntRange(min=1),
     default=10,
     help="With --labels: epochs over all training images of the M1 VAE and of each m2.",
+)
+@click.option(
+    "--m1-m2-epochs",
+    type=click.IntRange(min=1),
+    default=30,
+    help="With --labels: epochs over all training images of each m1_m2 (M2 on M1's codes).",
 )
 @click.option(
     "--generator",
@@ -140,7 +146,7 @@ HALVES_ONLY = ("fractions", "synthetic_ratio", "synthetic_count", "generator", "
 @handle_errors
 @click.pass_context
 def augment(ctx, fractions, label_budgets, methods, synthetic_ratio, synthetic_count, seeds, arch,
-            latent_dim, generator_epochs, generator, cvae_generator, classifier,
+            latent_dim, generator_epochs, m1_m2_epochs, generator, cvae_generator, classifier,
             classifier_epochs, quick, out, overwrite, restart, data, quiet) -> None:  # fmt: skip
     """Train a classifier on real digits with and without VAE-made ones and compare.
 
@@ -156,7 +162,8 @@ def augment(ctx, fractions, label_budgets, methods, synthetic_ratio, synthetic_c
 
     if label_budgets is not None:
         _label_budget(ctx, label_budgets, methods, seeds, arch, latent_dim, generator_epochs,
-                      classifier, classifier_epochs, quick, out, overwrite, restart, data)
+                      m1_m2_epochs, classifier, classifier_epochs, quick, out, overwrite,
+                      restart, data)  # fmt: skip
         return
     names = tuple(m.strip().replace("-", "_") for m in methods.split(",") if m.strip())
     config = AugmentConfig(
@@ -192,7 +199,8 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 
 def _label_budget(ctx, label_budgets, methods, seeds, arch, latent_dim, generator_epochs,
-                  classifier, classifier_epochs, quick, out, overwrite, restart, data) -> None:
+                  m1_m2_epochs, classifier, classifier_epochs, quick, out, overwrite, restart,
+                  data) -> None:  # fmt: skip
     """``benchmark augment --labels``: the label-budget protocol (docs/benchmarks.md)."""
     from mnist_vae.benchmarks.label_budget import METHODS, LabelBudgetConfig, run_label_budget
     from mnist_vae.data import load_mnist
@@ -210,7 +218,7 @@ def _label_budget(ctx, label_budgets, methods, seeds, arch, latent_dim, generato
         labels=_ints(label_budgets), methods=names, seeds=_ints(seeds),
         arch=arch if _given(ctx, "arch") else "mlp",
         latent_dim=latent_dim if _given(ctx, "latent_dim") else 50,
-        generator_epochs=generator_epochs, classifier=classifier,
+        generator_epochs=generator_epochs, m1_m2_epochs=m1_m2_epochs, classifier=classifier,
         classifier_epochs=classifier_epochs, quick=quick,
     )  # fmt: skip
     out = out or f"runs/labels-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -389,3 +397,37 @@ def _print_nll_table(results: dict) -> None:
     console.print(table)
     for source in sources:
         console.print(f"  paper, {source}", highlight=False)
+
+
+@benchmark.command()
+@click.argument("results", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=True))  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder for the merged results.json, results.csv and error.png.")  # fmt: skip
+@overwrite_option
+@debug_option
+@handle_errors
+def merge(results, out, overwrite) -> None:
+    """Merge label-budget results run apart (other seeds or methods) into one table.
+
+    RESULTS are results.json files or the folders holding them, e.g. one per seed run
+    side by side; together they must cover every seed, budget and method of their union.
+    """
+    import json
+    from pathlib import Path
+
+    from mnist_vae.benchmarks.label_budget import merge_results
+    from mnist_vae.errors import UsageError
+    from mnist_vae.io import check_output_dir
+
+    check_output_dir(out, overwrite=overwrite)
+    parts = []
+    for given in results:
+        path = Path(given) / "results.json" if Path(given).is_dir() else Path(given)
+        try:
+            parts.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as error:
+            raise UsageError(f"cannot read a results.json from {given}: {error}") from None
+    merged = merge_results(parts, out, overwrite=overwrite)
+    _print_budget_table(merged)
+    click.echo(f"wrote {out}/results.json, results.csv and error.png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from mnist_vae.benchmarks.label_budget import (
     PAPER_ERRORS,
     LabelBudgetConfig,
     code_classifier_accuracy,
+    merge_results,
     summarise,
 )
 from mnist_vae.cli.main import cli
@@ -47,6 +49,72 @@ def test_summary_gives_error_mean_std_and_the_paired_gain_against_real():
     # The gains are 0.10 and 0.14 points of accuracy:
     assert m2["vs_real"]["mean_difference"] == pytest.approx(0.12)
     assert m2["vs_real"]["std_difference"] == pytest.approx(np.std([0.10, 0.14], ddof=1))
+
+
+def fake_result(seeds, methods, accuracies, **changes) -> dict:
+    """A label-budget results.json at 100 labels, as a run writes it (JSON round trip)."""
+    import dataclasses
+
+    config = LabelBudgetConfig(labels=(100,), seeds=tuple(seeds), methods=tuple(methods),
+                               **changes)  # fmt: skip
+    runs = [{"seed": seed, "labels": 100, "method": method, "accuracy": accuracies[method][seed]}
+            for seed in seeds for method in ("real", *methods)]  # fmt: skip
+    return json.loads(json.dumps({
+        "protocol": "label_budget", "config": dataclasses.asdict(config), "data": "mnist",
+        "runs": runs, "summary": summarise(runs, config), "paper": PAPER_ERRORS,
+        "seconds": 10.0,
+    }))  # fmt: skip
+
+
+ACCURACIES = {"real": [0.80, 0.70, 0.75], "m2": [0.90, 0.84, 0.86], "m1_m2": [0.95, 0.9, 0.97]}
+
+
+def test_merged_seed_runs_summarise_as_one_run_would(tmp_path):
+    parts = [fake_result([0], ["m2"], ACCURACIES), fake_result([1, 2], ["m2"], ACCURACIES),
+             fake_result([0, 1, 2], ["m1_m2"], ACCURACIES)]  # fmt: skip
+    merged = merge_results(parts, tmp_path / "merged")
+    whole = fake_result([0, 1, 2], ["m2", "m1_m2"], ACCURACIES)
+    assert merged["summary"] == whole["summary"]
+    assert merged["config"]["seeds"] == (0, 1, 2) and merged["seconds"] == 30.0
+    assert merged["config"]["methods"] == ("m2", "m1_m2")
+    assert len(merged["runs"]) == 9  # real once per seed, though two runs measured it
+    on_disk = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert on_disk["summary"] == json.loads(json.dumps(whole["summary"]))
+    assert (tmp_path / "merged" / "error.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "parts, fragment",
+    [([fake_result([0], ["m2"], ACCURACIES)], "two or more"),
+     ([fake_result([0], ["m2"], ACCURACIES), fake_result([1], ["m2"], ACCURACIES,
+                                                         generator_epochs=3)],
+      "generator_epochs"),
+     ([fake_result([0], ["m2"], ACCURACIES), fake_result([0], ["m2"], ACCURACIES)],
+      "seed0-n100-m2 is in more than one"),
+     ([fake_result([0], ["m2"], ACCURACIES), fake_result([1], ["m1_m2"], ACCURACIES)],
+      "do not cover 2 step(s)"),
+     ([fake_result([0], ["m2"], ACCURACIES), {"protocol": "halves"}], "not a label-budget")],
+)  # fmt: skip
+def test_merge_refuses_results_that_are_not_one_experiment(tmp_path, parts, fragment):
+    with pytest.raises(UsageError, match=re.escape(fragment)):
+        merge_results(parts, tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_cli_merge_writes_the_table_and_refuses_bad_input(tmp_path):
+    paths = []
+    for index, part in enumerate([fake_result([0], ["m2"], ACCURACIES),
+                                  fake_result([1], ["m2"], ACCURACIES)]):  # fmt: skip
+        paths.append(tmp_path / f"part{index}.json")
+        paths[-1].write_text(json.dumps(part))
+    result = CliRunner().invoke(cli, ["benchmark", "merge", *map(str, paths), "--out",
+                                      str(tmp_path / "merged")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "m2" in result.output
+    again = CliRunner().invoke(cli, ["benchmark", "merge", str(paths[0]), str(paths[0]),
+                                     "--out", str(tmp_path / "other")])  # fmt: skip
+    assert again.exit_code == 2 and "more than one result" in again.output
+    assert "Traceback" not in again.output and not (tmp_path / "other").exists()
 
 
 def test_codes_that_separate_the_classes_are_classified_almost_perfectly():

@@ -13,7 +13,9 @@ other training images without. Per budget N and seed:
   N labels; its own classifier q(y|x) scored;
 * ``m2_digits``: the N labelled images plus digits ``m2`` draws for each class;
 * ``cvae_digits``: the N labelled images plus digits of a ``cvae`` trained on those N
-  images alone (the contrast: a generator that sees no unlabelled image).
+  images alone (the contrast: a generator that sees no unlabelled image);
+* ``m1_m2``: M2 trained on the codes of the seed's M1 VAE, frozen (strategy ``m1_m2``,
+  the paper's M1+M2), with the N labels; its classifier q(y|z1) scored.
 
 Test error on the 10,000 test images; several seeds give mean +- std and each
 method's paired t-test against ``real``.
@@ -36,7 +38,7 @@ from mnist_vae.errors import ConfigError
 from mnist_vae.io import write_json_atomic
 from mnist_vae.progress import task
 
-METHODS = ("m1", "m2", "m2_digits", "cvae_digits")
+METHODS = ("m1", "m2", "m2_digits", "cvae_digits", "m1_m2")
 # Kingma et al. 2014, Table 1: MNIST test error (%) by number of labels.
 PAPER_ERRORS = {
     "M1+TSVM": {100: 11.82, 600: 5.72, 1000: 4.24, 3000: 3.49},
@@ -57,6 +59,7 @@ class LabelBudgetConfig:
     arch: str = "mlp"
     latent_dim: int = 50
     generator_epochs: int = 10  # the M1 VAE's and each m2's, over all 60,000 images
+    m1_m2_epochs: int = 30  # M2 on M1's codes: small networks, so more epochs
     cvae_steps: int = 3000  # the budget-only cvae: steps, since its set is tiny
     synthetic_per_class: int = 1000
     classifier: str = "small"
@@ -87,6 +90,7 @@ class LabelBudgetConfig:
         for name, value in (("latent dim", self.latent_dim),
                             ("generator epochs", self.generator_epochs),
                             ("cvae steps", self.cvae_steps),
+                            ("m1_m2 epochs", self.m1_m2_epochs),
                             ("synthetic digits per class", self.synthetic_per_class)):  # fmt: skip
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
@@ -195,6 +199,8 @@ def _one_budget(config: LabelBudgetConfig, data: MnistData, seed: int, count: in
                                            "m2_digits"), digits),
         "cvae_digits": (lambda: _with_digits(config, cvae(), images, labels, seed, data,
                                              "cvae_digits"), digits),
+        "m1_m2": (lambda: np.mean(_trained(config, data, seed, stage, "m1_m2", count, report)
+                                  .classify(test_images) == data.y_test), 0),
     }
     for method in ("real", *config.methods):
         measure, synthetic = measures[method]
@@ -256,11 +262,16 @@ def _trained(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path,
     name = f"{strategy}-seed{seed}" + ("" if count is None else f"-n{count}")
     folder = stage / "generators" / name
     if not folder.is_dir():
-        epochs, labels = config.generator_epochs, count
-        if strategy == "cvae":  # the N labelled images alone, repeated: steps, not epochs
+        epochs, labels, options = config.generator_epochs, count, {}
+        if strategy == "m2":
+            options = dict(config.m2_options)
+        elif strategy == "m1_m2":  # on the seed's M1, trained first if no step needed it yet
+            _trained(config, data, seed, stage, "vae", None, report)
+            options = {"m1_run": str(stage / "generators" / f"vae-seed{seed}")}
+            epochs = config.m1_m2_epochs
+        elif strategy == "cvae":  # the N labelled images alone, repeated: steps, not epochs
             data, labels = _repeated_labelled_set(config, data, seed, count), None
             epochs = CVAE_EPOCHS
-        options = dict(config.m2_options) if strategy == "m2" else {}
         report(f"seed {seed}: training {strategy} ({config.arch}, latent {config.latent_dim}"
                + ("" if count is None else f", {count} labels") + ") ...")
         run_config = RunConfig(
@@ -323,6 +334,81 @@ def code_classifier_accuracy(codes: np.ndarray, labels: np.ndarray, test_codes: 
                 epochs=max(1, math.ceil(min_steps / steps)), verbose=0, shuffle=True)  # fmt: skip
     logits = network.predict((test_codes - mean) / spread, batch_size=2000, verbose=0)
     return float(np.mean(np.argmax(logits, axis=-1) == test_labels))
+
+
+# What may differ between label-budget results that ``merge_results`` combines.
+MERGEABLE = ("labels", "methods", "seeds")
+
+
+def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False) -> dict:
+    """One label-budget result from several (seeds or methods run apart, e.g. side by side).
+
+    The parts must share the data and every setting but ``MERGEABLE``, hold no step
+    twice (but ``real``, which every run measures: the first result's is kept), and
+    together cover every (seed, labels, method) of the union, so the merged
+    summary is what one run of the union would report. Writes results.json, results.csv
+    and error.png to ``out`` like a run.
+    """
+    from mnist_vae.io import locked_stage
+
+    if len(parts) < 2:
+        raise ConfigError("give two or more label-budget results.json files to merge")
+    for index, part in enumerate(parts):
+        if part.get("protocol") != "label_budget":
+            raise ConfigError(f"result {index + 1} is not a label-budget result "
+                              f"(protocol {part.get('protocol')!r})")  # fmt: skip
+    configs = [LabelBudgetConfig(**_config_fields(part["config"])) for part in parts]
+
+    def fixed(config: LabelBudgetConfig) -> dict:
+        return {k: v for k, v in dataclasses.asdict(config).items() if k not in MERGEABLE}
+
+    for index, (part, config) in enumerate(zip(parts, configs, strict=True)):
+        if fixed(config) != fixed(configs[0]) or part["data"] != parts[0]["data"]:
+            different = sorted(k for k in fixed(config) if fixed(config)[k] != fixed(configs[0])[k])
+            raise ConfigError(f"result {index + 1} differs from result 1 in "
+                              f"{', '.join(different) or 'its data'}: only "
+                              f"{', '.join(MERGEABLE)} may differ")  # fmt: skip
+    merged = dataclasses.replace(
+        configs[0],
+        labels=tuple(sorted({n for c in configs for n in c.labels})),
+        seeds=tuple(sorted({s for c in configs for s in c.seeds})),
+        methods=tuple(m for m in METHODS if any(m in c.methods for c in configs)),
+    )  # fmt: skip
+    records, seen = [], set()
+    for part in parts:
+        for record in part["runs"]:
+            key = (record["seed"], record["labels"], record["method"])
+            if key in seen and record["method"] == "real":
+                continue  # every run measures the reference: the first result's is kept
+            if key in seen:
+                raise ConfigError(f"step {step_name(*key)} is in more than one result")
+            seen.add(key)
+            records.append(record)
+    missing = [step_name(s, n, m) for s in merged.seeds for n in merged.labels
+               for m in ("real", *merged.methods) if (s, n, m) not in seen]  # fmt: skip
+    if missing:
+        raise ConfigError(f"the results do not cover {len(missing)} step(s) of their union, "
+                          f"e.g. {missing[0]}: run those too, then merge")  # fmt: skip
+    records.sort(key=lambda r: (r["seed"], merged.labels.index(r["labels"]),
+                                ("real", *merged.methods).index(r["method"])))  # fmt: skip
+    summary = summarise(records, merged)
+    results = {**parts[0], "config": dataclasses.asdict(merged), "runs": records,
+               "summary": summary, "seconds": sum(p.get("seconds", 0.0) for p in parts),
+               "merged_from": len(parts)}  # fmt: skip
+    with locked_stage(Path(out), overwrite=overwrite) as (stage, _):
+        write_json_atomic(stage / "results.json", results)
+        _write_csv(stage / "results.csv", summary)
+        plot_errors(summary, merged, stage / "error.png", paper=parts[0].get("paper") is not None)
+    return results
+
+
+def _config_fields(recorded: dict) -> dict:
+    """A recorded config as ``LabelBudgetConfig`` arguments (JSON lists back to tuples;
+    fields added since the result was written keep their defaults)."""
+    names = {field.name for field in dataclasses.fields(LabelBudgetConfig)}
+    return {key: tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            if isinstance(value, list) else value
+            for key, value in recorded.items() if key in names}  # fmt: skip
 
 
 def summarise(records: list[dict], config: LabelBudgetConfig) -> list[dict]:

@@ -186,7 +186,7 @@ class M2(CVAE):
         q = ops.exp(log_q)
         class_kl = ops.sum(q * log_q, axis=-1) + LOG_CLASSES
         if labels is None:
-            labels = ops.cast(-ops.ones_like(images[:, 0, 0, 0]), "int32")
+            labels = -ops.ones((ops.shape(images)[0],), dtype="int32")
         labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
         given = ops.one_hot(labels, NUM_CLASSES)  # all zeros for -1
 
