@@ -58,3 +58,25 @@ def test_spectral_conv_round_trips_with_its_power_iteration_state(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(loaded(images), model(images))
     np.testing.assert_array_equal(loaded.layers[1].u.numpy(), model.layers[1].u.numpy())
+
+
+def test_condition_planes_enter_the_mlp_encoder_as_their_values(tmp_path):
+    """FlattenWithCondition gives the flattened image and one value per plane, so the
+    conditional mlp encoder sees [pixels, one-hot] and round-trips through saving."""
+    from mnist_vae.config import NUM_CLASSES
+    from mnist_vae.registry import encoders, load_registrations
+    from mnist_vae.zoo.blocks import FlattenWithCondition
+    load_registrations()
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 28, 28, 1)).astype("float32")
+    one_hot = np.eye(NUM_CLASSES, dtype="float32")[[2, 0, 9]]
+    inputs = np.concatenate([images, np.ones((3, 28, 28, 1)) * one_hot[:, None, None]], -1)
+    flat = keras.ops.convert_to_numpy(FlattenWithCondition(1)(inputs.astype("float32")))
+    np.testing.assert_allclose(flat, np.concatenate([images.reshape(3, -1), one_hot], -1))
+
+    encoder = encoders.get("mlp")(4, input_shape=(28, 28, 1 + NUM_CLASSES))
+    assert encoder.layers[1].kernel.shape[0] == 784 + NUM_CLASSES
+    encoder.save(tmp_path / "encoder.keras")
+    again = keras.saving.load_model(tmp_path / "encoder.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(again(inputs)),
+                               keras.ops.convert_to_numpy(encoder(inputs)), rtol=1e-6)  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 from mnist_vae.backend import keras
 from mnist_vae.config import IMAGE_SHAPE
 from mnist_vae.registry import encoders
-from mnist_vae.zoo.blocks import residual_block
+from mnist_vae.zoo.blocks import FlattenWithCondition, residual_block
 
 # MATLAB's dropoutLayer takes the *drop* probability, and the report passed it a
 # "keep_prob"; we use a drop rate of 0.1 (keep 90%), see docs/zoo.md.
@@ -84,12 +84,16 @@ def resconv(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) ->
 
 @encoders.register
 def mlp(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
-    """Burda et al. (2016)'s one-layer MLP: dense 200, 200 (tanh), dense 2*latent."""
+    """Burda et al. (2016)'s one-layer MLP: dense 200, 200 (tanh), dense 2*latent.
+
+    Condition planes beyond the image's channels enter as their values, not per pixel.
+    """
     layers = keras.layers
+    conditioned = input_shape[-1] > IMAGE_SHAPE[-1]
     return keras.Sequential(
         [
             keras.Input(input_shape),
-            layers.Flatten(),
+            FlattenWithCondition(IMAGE_SHAPE[-1]) if conditioned else layers.Flatten(),
             layers.Dense(200, activation="tanh"),
             layers.Dense(200, activation="tanh"),
             layers.Dense(2 * latent_dim),

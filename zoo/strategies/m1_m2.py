@@ -34,11 +34,11 @@ LOG_VARIANCE_RANGE = (-10.0, 10.0)  # p(z1 | y, z2)'s log-variance, clipped for 
 class M1M2Options(M2Options):
     """M2's settings, plus where M1 comes from and the width of M2's networks on codes."""
 
-    m1_run: str = option(
-        "",
+    m1_run: str | None = option(
+        None,
         "A trained unconditional run (e.g. 'mnist-vae train --strategy vae') whose "
-        "encoder and decoder are M1, frozen; empty: M1 is the run's own architecture, "
-        "trained jointly.",
+        "encoder and decoder are M1, frozen. Without it M1 is the run's own architecture, "
+        "trained jointly with M2.",
         metavar="RUN",
     )
     code_hidden_units: int = option(
