@@ -163,6 +163,13 @@ def test_cli_trains_on_a_frozen_m1_run(tmp_path, small_mnist_npz):
     for got, want in pairs:
         np.testing.assert_array_equal(got, want)  # frozen: as M1 was trained
     assert 0 <= run.metrics["test"]["classifier_error"] <= 1
+    # evaluate reports the classifier beside the bounds, as train did.
+    result = invoke("evaluate", stacked, "--no-quality", "--iw-samples", 2, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "classifier_error" in result.output
+    evaluated = [v for k, v in load_run(stacked).metrics.items() if k.startswith("evaluation")]
+    test_error = run.metrics["test"]["classifier_error"]
+    assert evaluated[0]["classifier_error"] == pytest.approx(test_error)
 
     cvae = tmp_path / "cvae"
     assert invoke("train", "--strategy", "cvae", *common, "--out", cvae).exit_code == 0

@@ -76,6 +76,9 @@ def evaluate_run(
         "iw_samples": iw_samples,
         **reconstruction_errors(x_float[..., 0], reconstruct(model, x_float, labels)),
     }
+    extra = getattr(model, "extra_test_metrics", None)  # e.g. m2's classifier error
+    if extra is not None:
+        result.update(extra(x_float, data.y_test))
     seen: dict = {}  # per-sample arrays for the figure
     if quality:
         result.update(sample_quality(model, run, judge, quality_samples, seed, samplers=samplers,
