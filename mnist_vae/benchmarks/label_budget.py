@@ -450,7 +450,8 @@ def plot_errors(summary: list[dict], config: LabelBudgetConfig, path: Path, *,
     figure, axis = new_figure(7, 4.5)
     for method in ("real", *config.methods):
         rows = [r for r in summary if r["method"] == method]
-        label = {"real": "real only", "m2": "m2's own classifier q(y|x)"}.get(
+        label = {"real": "real only", "m2": "m2's own classifier q(y|x)",
+                 "m1_m2": "m1_m2 (M1+M2): its classifier q(y|z1)"}.get(
             method, method.replace("_", " "))
         axis.errorbar([r["labels"] for r in rows], [100 * r["error"] for r in rows],
                       yerr=[100 * r["std"] for r in rows], marker="o", capsize=3,
