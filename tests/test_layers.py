@@ -65,7 +65,7 @@ def test_condition_planes_enter_the_mlp_encoder_as_their_values(tmp_path):
     conditional mlp encoder sees [pixels, one-hot] and round-trips through saving."""
     from mnist_vae.config import NUM_CLASSES
     from mnist_vae.registry import encoders, load_registrations
-    from mnist_vae.zoo.blocks import FlattenWithCondition
+    from mnist_vae.zoo.layers import FlattenWithCondition
     load_registrations()
     rng = np.random.default_rng(0)
     images = rng.random((3, 28, 28, 1)).astype("float32")

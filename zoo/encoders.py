@@ -10,7 +10,8 @@ from __future__ import annotations
 from mnist_vae.backend import keras
 from mnist_vae.config import IMAGE_SHAPE
 from mnist_vae.registry import encoders
-from mnist_vae.zoo.blocks import FlattenWithCondition, residual_block
+from mnist_vae.zoo.blocks import residual_block
+from mnist_vae.zoo.layers import FlattenWithCondition
 
 # MATLAB's dropoutLayer takes the *drop* probability, and the report passed it a
 # "keep_prob"; we use a drop rate of 0.1 (keep 90%), see docs/zoo.md.
