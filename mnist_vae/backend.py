@@ -31,6 +31,10 @@ _STARTUP_NOISE = re.compile(
 
 _started = {"tensorflow": False}
 
+INTRA_OP, INTER_OP = "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"
+# Thread counts the user set before mnist-vae was imported: never changed.
+_USER_THREADS = {name for name in (INTRA_OP, INTER_OP) if name in os.environ}
+
 REQUIRED_BACKEND = "tensorflow"
 
 
@@ -55,6 +59,41 @@ def require_tensorflow_backend() -> None:
         )
 
 
+def set_default_threads(one_per_op: bool = True) -> None:
+    """How TensorFlow will spread ops over the cores, unless the user chose already.
+
+    ``one_per_op``: one thread per op and as many ops at once as there cores, the
+    default. TensorFlow's own default (every op split over all the cores) spends a
+    two-core machine's time synchronising threads on the small matrix multiplies of a
+    dense VAE: one thread per op trains the MLP benchmark 1.2-1.3x faster and scores
+    its likelihood 1.1x faster (the scoring's blocks of samples run side by side).
+    Convolutional networks at the report's batch of 400 are the other way round
+    (1.2x faster split): ``train`` passes False for them (``choose_training_threads``).
+    TensorFlow reads the variables set here when it starts; set
+    ``TF_NUM_INTRAOP_THREADS`` and ``TF_NUM_INTEROP_THREADS`` to choose yourself.
+    """
+    if _started["tensorflow"]:
+        return  # TensorFlow read them when it started
+    cores = str(usable_cores())
+    for name, value in ((INTRA_OP, "1" if one_per_op else cores), (INTER_OP, cores)):
+        if name not in _USER_THREADS:
+            os.environ[name] = value
+
+
+def _default_threads() -> None:
+    """``set_default_threads()`` unless a layout was chosen already (a training's)."""
+    if INTRA_OP not in os.environ:
+        set_default_threads()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def import_backend() -> None:
     """Pin Keras to TensorFlow and import TF quietly, without running an op.
 
@@ -64,6 +103,7 @@ def import_backend() -> None:
     require_tensorflow_backend()
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _default_threads()
     if "tensorflow" not in sys.modules:
         with quiet_tensorflow_startup():
             importlib.import_module("tensorflow")
@@ -78,6 +118,7 @@ def prepare_backend() -> None:
     require_tensorflow_backend()
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _default_threads()
     if not _started["tensorflow"]:
         with quiet_tensorflow_startup():
             importlib.import_module("tensorflow").constant(0.0)

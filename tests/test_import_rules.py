@@ -28,7 +28,7 @@ ALLOWED = {
     "export": {"models", "runs"},
     "benchmarks": {"data", "models", "runs", "training", "evaluation"},
 }
-GROUND_MODULES = {"errors", "config", "registry", "io", "backend", "progress"}
+GROUND_MODULES = {"errors", "config", "registry", "io", "backend", "progress", "pixels"}
 ZOO = "mnist_vae.zoo"
 
 

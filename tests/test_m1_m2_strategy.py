@@ -51,12 +51,24 @@ def weights(network) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fix_noise(model, monkeypatch, noise1: np.ndarray, noise2: np.ndarray) -> None:
-    """z1 = mean + sigma * noise1[b]; z2 = mean + sigma * noise2[b * 10 + y]."""
+    """z1 = mean + sigma * noise1[b]; z2 = mean + sigma * noise2[b * 10 + y] for code b under
+    label y, whichever (code, label) rows a step computes (``bound_rows``)."""
+    chosen = {}
+    bound_rows = model.bound_rows
+
+    def rows_of(labels):
+        rows, classes = bound_rows(labels)
+        chosen["index"] = rows * NUM_CLASSES + classes
+        return rows, classes
 
     def draw(mean, log_variance):
-        noise = noise1 if mean.shape[-1] == CODE else noise2
-        return mean + keras.ops.exp(0.5 * log_variance) * noise.astype("float32")
+        if mean.shape[-1] == CODE:
+            noise = noise1.astype("float32")
+        else:
+            noise = keras.ops.take(noise2.astype("float32"), chosen["index"], axis=0)
+        return mean + keras.ops.exp(0.5 * log_variance) * noise
 
+    monkeypatch.setattr(model, "bound_rows", rows_of)
     monkeypatch.setattr(model, "sampler", draw)
 
 
@@ -121,6 +133,33 @@ def test_stacked_bounds_equal_a_hand_computation(two_images, monkeypatch):
     expected = (np.mean([m1_cost[0] + labelled[0, 4], unlabelled[1]])
                 + model.options.alpha * -np.log(q[0, 4]))  # fmt: skip
     np.testing.assert_allclose(float(model.objective(terms)), expected, rtol=1e-5)
+
+
+def test_split_code_encoder_gives_the_whole_encoders_loss_and_gradients(two_images,
+                                                                       monkeypatch):  # fmt: skip
+    """The code encoder's first layer split (z1's part once per code, the label's added)
+    against the whole encoder on each (code, label) row: one objective, one gradient."""
+    import tensorflow as tf
+
+    model = tiny_m1_m2()
+    assert model.condition_split().part == "dense"
+    rng = np.random.default_rng(2)
+    fix_noise(model, monkeypatch, rng.standard_normal((2, CODE)),
+              rng.standard_normal((2 * NUM_CLASSES, LATENT)))  # fmt: skip
+    labels = np.array([4, -1], dtype="int32")
+    variables = model.optimized_variables()
+
+    def loss_and_gradients():
+        with tf.GradientTape() as tape:
+            loss = model.objective(model.bound_terms(two_images, labels, training=True))
+        return float(loss), [g.numpy() for g in tape.gradient(loss, variables)]
+
+    fast_loss, fast = loss_and_gradients()
+    monkeypatch.setattr(model, "condition_split", lambda: None)
+    whole_loss, whole = loss_and_gradients()
+    assert fast_loss == pytest.approx(whole_loss, rel=1e-6)
+    for a, b in zip(fast, whole, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
 
 
 def test_gaussian_nll_of_a_hand_case():

@@ -73,12 +73,22 @@ def affine(network: keras.Model) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fix_noise(model: M2, monkeypatch, noise: np.ndarray) -> None:
-    """Every draw of z is mean + sigma * ``noise`` (row b * 10 + y: image b, label y)."""
+    """The draw of z for image b under label y is mean + sigma * ``noise[b * 10 + y]``,
+    whichever (image, label) rows a step computes (``bound_rows``)."""
     fixed = keras.ops.convert_to_tensor(noise.astype("float32"))
+    chosen = {}
+    bound_rows = model.bound_rows
+
+    def rows_of(labels):
+        rows, classes = bound_rows(labels)
+        chosen["index"] = rows * NUM_CLASSES + classes
+        return rows, classes
 
     def draw(mean, log_variance):
-        return mean + keras.ops.exp(0.5 * log_variance) * fixed
+        return mean + keras.ops.exp(0.5 * log_variance) * keras.ops.take(fixed, chosen["index"],
+                                                                          axis=0)  # fmt: skip
 
+    monkeypatch.setattr(model, "bound_rows", rows_of)
     monkeypatch.setattr(model, "sampler", draw)
 
 
@@ -233,7 +243,8 @@ def test_unlabelled_images_train_the_classifier_through_the_marginal_bound(two_i
 @pytest.mark.parametrize("labels", [[3, 8, 1, 0], [-1, -1, -1, -1], [3, -1, -1, 0]],
                          ids=["labelled", "unlabelled", "mixed"])  # fmt: skip
 def test_train_step_splits_the_batch_on_the_label_mask(mnist, labels):
-    """Finite losses; the labelled metrics over the labelled rows only, the ELBO over all."""
+    """Finite losses; the labelled metrics over the labelled rows, U(x)'s over the others (a
+    labelled row is bounded under its own label only, so it has no U(x))."""
     from mnist_vae.models import build_model, model_config
 
     images = (mnist.x_test[:4, ..., None] / 255.0).astype("float32")
@@ -253,6 +264,132 @@ def test_train_step_splits_the_batch_on_the_label_mask(mnist, labels):
         assert logs["labelled_accuracy"] == pytest.approx(correct)
     else:
         assert logs["classification_loss"] == logs["labelled_bound"] == 0.0  # nothing labelled
+
+
+# -- the fast step: rows the bound needs, the encoder's image part once ----------------------
+
+
+def tiled_objective(model: M2, images, labels, noise):
+    """m2's objective computed as at 8e9275f: every image encoded (as image and ten constant
+    label planes, through the whole encoder) and decoded under every label, the noise of
+    image b under label y ``noise[b * 10 + y]``."""
+    from mnist_vae.models.losses import kl_to_standard_normal
+
+    ops = keras.ops
+    batch = len(images)
+    tiled = ops.repeat(images, NUM_CLASSES, axis=0)
+    classes = ops.tile(ops.arange(NUM_CLASSES, dtype="int32"), (batch,))
+    mean, log_variance = model.encode_distribution(tiled, classes, training=True)
+    z = mean + ops.exp(0.5 * log_variance) * noise
+    logits = model.decode_logits(z, classes, training=True)
+    reconstruction = ops.reshape(model.reconstruction_terms(tiled, logits), (batch, NUM_CLASSES))
+    kl = ops.reshape(kl_to_standard_normal(mean, log_variance), (batch, NUM_CLASSES))
+    log_q = model.class_log_probabilities(images, training=True)
+    q = ops.exp(log_q)
+    given = ops.one_hot(labels, NUM_CLASSES)
+    labelled = ops.cast(labels >= 0, "float32")
+    cost = reconstruction + model.kl_weight() * kl
+    labelled_cost = ops.sum(given * cost, axis=-1) + np.log(NUM_CLASSES)
+    unlabelled_cost = ops.sum(q * cost, axis=-1) + ops.sum(q * log_q, axis=-1) + np.log(10.0)
+    bound = ops.mean(labelled * labelled_cost + (1.0 - labelled) * unlabelled_cost)
+    cross_entropy = -ops.sum(given * log_q) / ops.sum(labelled)
+    return bound + model.options.alpha * cross_entropy
+
+
+def loss_and_gradients(model: M2, compute):
+    variables = model.optimized_variables()
+    with tf.GradientTape() as tape:
+        loss = compute()
+    return float(loss), [g.numpy() for g in tape.gradient(loss, variables)]
+
+
+@pytest.mark.parametrize("arch", ["mlp", "net1", "resconv"])
+def test_fast_step_gives_the_tiled_computations_loss_and_gradients(mnist, arch, monkeypatch):
+    """Labelled images under their own label only, the encoder's image part once per image
+    (mlp: the first dense layer's image rows; net1: the first convolution's image channel)
+    and no label planes: the same objective and gradients as every image under every label
+    through the whole encoder, with the same noise. resconv cannot be split: its rows go
+    through the whole encoder, fewer of them, to the same numbers."""
+    from mnist_vae.models import build_model, model_config
+
+    images = (mnist.x_test[:6, ..., None] / 255.0).astype("float32")
+    labels = np.array([3, -1, -1, 0, -1, 7], dtype="int32")
+    keras.utils.set_random_seed(0)
+    model = build_model(model_config(arch, strategy="m2", latent_dim=3), seed=0)
+    noise = np.random.default_rng(5).standard_normal((6 * NUM_CLASSES, 3)).astype("float32")
+    want_loss, want = loss_and_gradients(
+        model, lambda: tiled_objective(model, images, keras.ops.convert_to_tensor(labels), noise))
+
+    split = model.condition_split()
+    assert (split is None) == (arch == "resconv")
+    if split is not None:  # the fast path never builds the 28x28x10 label planes
+        def no_planes(*args, **kwargs):
+            raise AssertionError("label planes built")
+
+        monkeypatch.setattr(model, "encoder_inputs", no_planes)
+    fix_noise(model, monkeypatch, noise)
+    got_loss, got = loss_and_gradients(
+        model, lambda: model.objective(model.bound_terms(images, labels, training=True)))
+    assert got_loss == pytest.approx(want_loss, rel=1e-5)
+    # Float tolerance: rounding differs with the order of the sums (the classifier's
+    # gradient, q(y|x) times differences of ~500-nat bounds, shows it most, ~1e-4 of its
+    # largest entry); a wrong row, weight or noise would differ by a whole term.
+    for variable, a, b in zip(model.optimized_variables(), got, want, strict=True):
+        scale = np.abs(b).max()
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-4 * scale, err_msg=variable.path)
+    assert any(np.abs(g).max() > 0 for g in got)
+
+
+def test_bound_rows_are_every_label_unlabelled_and_the_given_one_labelled():
+    model = tiny_m2()
+    rows, classes = model.bound_rows(np.array([-1, 4, -1, 0], dtype="int32"))
+    ten = list(range(NUM_CLASSES))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(rows), [0] * 10 + [1] + [2] * 10 + [3])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(classes), [*ten, 4, *ten, 0])
+
+
+def test_split_encoders_compute_the_whole_encoder():
+    """Every registered encoder at the conditional input: the split (where it exists) gives
+    the encoder's output on the image with the label planes; saved weights are untouched."""
+    from mnist_vae.registry import encoders
+    from mnist_vae.zoo.encoders import split_encoder
+
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 28, 28, 1)).astype("float32")
+    rows, classes = np.array([0, 0, 1, 2, 2, 2]), np.array([3, 7, 0, 9, 1, 1])
+    planes = np.broadcast_to(np.eye(NUM_CLASSES, dtype="float32")[classes][:, None, None, :],
+                             (6, 28, 28, NUM_CLASSES))  # fmt: skip
+    parts = {}
+    for name in encoders.names():
+        encoder = encoders.get(name)(4, input_shape=(28, 28, 1 + NUM_CLASSES))
+        before = [w.copy() for w in encoder.get_weights()]
+        split = split_encoder(encoder, NUM_CLASSES)
+        parts[name] = None if split is None else split.part
+        if split is None:
+            continue
+        want = encoder(np.concatenate([images[rows], planes], axis=-1), training=False)
+        got = split(images, rows, classes, training=False)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got),
+                                   keras.ops.convert_to_numpy(want), atol=2e-5, err_msg=name)
+        for a, b in zip(encoder.get_weights(), before, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert parts["mlp"] == "dense" and parts["net1"] == "conv" and parts["net4"] == "flatten"
+    assert parts["resconv"] is None  # functional: the whole encoder on the tiled rows
+
+
+def test_m2_trains_under_xla_with_rows_of_data_dependent_count(mnist):
+    """XLA (Keras's default on accelerators) compiles the step although the number of rows
+    depends on how many images are labelled."""
+    from mnist_vae.models import build_model, model_config
+
+    images = (mnist.x_test[:8, ..., None] / 255.0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = build_model(model_config("mlp", strategy="m2", latent_dim=2), seed=0)
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), jit_compile=True)
+    for labels in ([-1, -1, 3, 4, -1, 5, 6, 7], [1, -1, -1, -1, -1, -1, -1, 2]):
+        logs = model.train_on_batch(images, np.array(labels, dtype="int32"), return_dict=True)
+        assert all(np.isfinite(value) for value in logs.values()), logs
+        assert logs["loss"] > 0 and logs["labelled_bound"] > 0
 
 
 def test_without_a_label_the_classifier_guesses_it(mnist):

@@ -97,3 +97,6 @@ def mlp(input_dim: int) -> keras.Model:
         ],
         name="mlp_decoder",
     )
+
+
+mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads

@@ -101,3 +101,139 @@ def mlp(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> ker
         ],
         name="mlp_encoder",
     )
+
+
+mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads
+
+
+# -- conditional encoders split after their first layer ----------------------------------------
+
+
+class ConditionSplit:
+    """A conditional encoder split at its first layer, which is linear in (input, condition).
+
+    A conditional encoder sees its input with the one-hot condition concatenated: as
+    constant image planes (``CVAE.encoder_inputs``) or as extra values (m1_m2's codes).
+    Its first layer computes W_x x + W_c c + b, and W_x x does not depend on the label.
+    A bound that needs q(z | x, y) of one image under several labels (m2's: all ten for
+    an unlabelled image) computes W_x x once per image and adds W_c e_y, one row per
+    class computed once per call, instead of running the whole encoder on every (image,
+    label) pair with label planes built for each. The split slices the layer's existing
+    kernel inside the computation: the saved weights are the network's, unchanged.
+
+    ``part`` says how the first layer reads its input: ``"dense"`` (a flat input, or the
+    flattened image and one value per plane after ``FlattenWithCondition``),
+    ``"flatten"`` (a plain ``Flatten``: each plane's per-pixel weights add up) or
+    ``"conv"`` (a convolution of the planes, the same for every image of a class).
+    """
+
+    def __init__(self, layer, part: str, input_shape: tuple, condition_dim: int,
+                 rest: list) -> None:  # fmt: skip
+        self.layer = layer
+        self.part = part
+        self.input_shape = tuple(input_shape)  # the encoder's, condition included, no batch
+        self.condition_dim = int(condition_dim)
+        self.rest = list(rest)
+
+    def _kernel(self):
+        return keras.ops.cast(self.layer.kernel, self.layer.compute_dtype)
+
+    def input_part(self, inputs):
+        """W_x x per input row (before the bias), computed once per image."""
+        ops = keras.ops
+        inputs = ops.cast(inputs, self.layer.compute_dtype)
+        kernel = self._kernel()
+        channels = self.input_shape[-1] - self.condition_dim
+        if self.part == "conv":
+            return ops.conv(inputs, kernel[..., :channels, :], strides=list(self.layer.strides),
+                            padding=self.layer.padding, dilation_rate=self.layer.dilation_rate,
+                            data_format=self.layer.data_format)  # fmt: skip
+        flat = ops.reshape(inputs[..., :channels], (ops.shape(inputs)[0], -1))
+        if self.part == "flatten":
+            kernel = ops.reshape(kernel, (*self.input_shape, -1))[..., :channels, :]
+            return ops.matmul(flat, ops.reshape(kernel, (-1, ops.shape(kernel)[-1])))
+        return ops.matmul(flat, kernel[: -self.condition_dim])
+
+    def condition_part(self):
+        """W_c e_y for every class y, [condition_dim, ...]: what a label adds."""
+        ops = keras.ops
+        kernel = self._kernel()
+        channels = self.input_shape[-1] - self.condition_dim
+        if self.part == "conv":
+            planes = ops.broadcast_to(
+                ops.eye(self.condition_dim, dtype=self.layer.compute_dtype)[:, None, None, :],
+                (self.condition_dim, *self.input_shape[:-1], self.condition_dim),
+            )
+            return ops.conv(planes, kernel[..., channels:, :], strides=list(self.layer.strides),
+                            padding=self.layer.padding, dilation_rate=self.layer.dilation_rate,
+                            data_format=self.layer.data_format)  # fmt: skip
+        if self.part == "flatten":
+            kernel = ops.reshape(kernel, (*self.input_shape, -1))[..., channels:, :]
+            return ops.sum(kernel, axis=tuple(range(len(self.input_shape) - 1)))
+        return kernel[-self.condition_dim :]
+
+    def finish(self, pre_activation, training: bool = False):
+        """The first layer's bias and activation, then the encoder's other layers."""
+        ops = keras.ops
+        outputs = pre_activation
+        if self.layer.bias is not None:
+            bias = ops.cast(self.layer.bias, self.layer.compute_dtype)
+            outputs = outputs + ops.reshape(bias, (1,) * (len(outputs.shape) - 1) + (-1,))
+        if self.layer.activation is not None:
+            outputs = self.layer.activation(outputs)
+        for layer in self.rest:
+            outputs = layer(outputs, training=training)
+        return outputs
+
+    def __call__(self, inputs, rows, classes, training: bool = False):
+        """The encoder's output for ``inputs[rows[r]]`` under class ``classes[r]``, per row r.
+
+        The same values as ``encoder(concatenate([inputs[rows], condition(classes)]))``.
+        """
+        ops = keras.ops
+        pre_activation = (ops.take(self.input_part(inputs), rows, axis=0)
+                          + ops.take(self.condition_part(), classes, axis=0))  # fmt: skip
+        return self.finish(pre_activation, training=training)
+
+
+def split_encoder(encoder, condition_dim: int) -> ConditionSplit | None:
+    """``encoder`` split after its first layer (``ConditionSplit``), or None if it cannot be.
+
+    It can when the encoder is a ``keras.Sequential`` whose first layer is a ``Dense`` (on a
+    flat input, or after ``FlattenWithCondition`` or a plain ``Flatten``) or a channels-last
+    ``Conv2D``, with no LoRA or quantization: ``mlp``, ``net1`` to ``net4`` and m1_m2's
+    code encoder. Others (``resconv``, plugins' functional networks) return None, and
+    their callers run the whole encoder on the tiled inputs, as before.
+    """
+    layers = keras.layers
+    if not isinstance(encoder, keras.Sequential) or not encoder.layers or condition_dim < 1:
+        return None
+    input_shape = tuple(encoder.input_shape)[1:]
+    if None in input_shape or input_shape[-1] <= condition_dim:
+        return None
+    first, *rest = encoder.layers
+    flatten = None
+    if len(input_shape) > 1 and isinstance(first, (FlattenWithCondition, layers.Flatten)):
+        if not rest:
+            return None
+        flatten, first, rest = first, rest[0], rest[1:]
+    if getattr(first, "lora_enabled", False) or getattr(first, "quantization_mode", None):
+        return None
+    if type(first) is layers.Dense:
+        if len(input_shape) == 1:
+            part = "dense"
+        elif isinstance(flatten, FlattenWithCondition):
+            channels = input_shape[-1] - condition_dim
+            part = "dense" if flatten.image_channels == channels else None
+        elif type(flatten) is layers.Flatten and flatten.data_format == "channels_last":
+            part = "flatten"
+        else:
+            part = None
+    elif (type(first) is layers.Conv2D and flatten is None and len(input_shape) == 3
+          and first.data_format == "channels_last" and first.groups == 1):  # fmt: skip
+        part = "conv"
+    else:
+        part = None
+    if part is None:
+        return None
+    return ConditionSplit(first, part, input_shape, condition_dim, rest)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from mnist_vae.backend import keras
-from mnist_vae.models.losses import binary_cross_entropy_with_logits, sum_over_pixels
+from mnist_vae.models.losses import bernoulli_negative_log_likelihood, sum_over_pixels
 from mnist_vae.registry import likelihoods
 
 
@@ -17,7 +17,7 @@ from mnist_vae.registry import likelihoods
 def bernoulli(x, logits, *, variance: float | None = None):
     """Bernoulli pixels: binary cross-entropy on logits (default; variance is unused)."""
     del variance
-    return sum_over_pixels(binary_cross_entropy_with_logits(logits, x))
+    return bernoulli_negative_log_likelihood(x, logits)
 
 
 @likelihoods.register

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnist_vae.config import IMAGE_SHAPE
+from mnist_vae.pixels import float_images
 
 # The seed of the one binary draw of a test set under dynamic binarization.
 DYNAMIC_TEST_SEED = 0
@@ -71,6 +72,7 @@ def make_dataset(
     skip_batches: int = 0,
     labelled: tuple[np.ndarray, np.ndarray] | None = None,
     labelled_per_batch: int = 0,
+    raw: bool = False,
 ):
     """An in-memory tf.data pipeline of (float images, int32 labels).
 
@@ -90,11 +92,16 @@ def make_dataset(
     (seed, epoch, batch) like the binary draws, so a resumed pass draws them alike:
     semi-supervised training, whose ``labels`` mark unlabelled images with -1, then
     sees labels in every batch however few there are.
+
+    With ``raw`` (needs ``shuffle``) a shuffled pass yields each batch undecoded:
+    (uint8 pixels, labels), plus the batch's binary-draw key under ``resample_binary``;
+    the training step decodes it (``mnist_vae.models.steps.unpack``) into exactly the
+    float batch this pipeline would otherwise make.
     """
     import tensorflow as tf
 
-    if resample_binary and not shuffle:
-        raise ValueError("resample_binary draws per training batch; it needs shuffle=True")
+    if (resample_binary or raw) and not shuffle:
+        raise ValueError("resample_binary and raw are for training batches; they need shuffle=True")
     if labelled is not None and not (shuffle and labelled_per_batch > 0 and len(labelled[0])):
         raise ValueError("labelled rows are drawn per training batch: they need shuffle=True, "
                          "labelled_per_batch > 0 and a non-empty labelled set")  # fmt: skip
@@ -135,11 +142,9 @@ def make_dataset(
             )  # fmt: skip
             batch = tf.concat([batch, tf.gather(labelled_pixels, picks)], axis=0)
             batch_classes = tf.concat([batch_classes, tf.gather(labelled_classes, picks)], 0)
-        batch = tf.cast(batch, tf.float32) / 255.0
-        if resample_binary:
-            batch = tf.cast(tf.random.stateless_uniform(tf.shape(batch), seed=key) < batch,
-                            tf.float32)  # fmt: skip
-        return batch[..., None], batch_classes
+        if raw:
+            return (batch, batch_classes, key) if resample_binary else (batch, batch_classes)
+        return float_images(batch, key if resample_binary else None), batch_classes
 
     passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
     cardinality = batches_per_pass - skip_batches

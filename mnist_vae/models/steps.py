@@ -5,12 +5,22 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from mnist_vae.pixels import float_images
+
 
 def unpack(data):
-    """Datasets yield (images, labels); plain arrays are images alone."""
-    if isinstance(data, (tuple, list)):
-        return data[0], (data[1] if len(data) > 1 else None)
-    return data, None
+    """(images, labels) of a batch; plain arrays are images alone.
+
+    The training pipeline sends uint8 pixels, under dynamic binarization with the
+    batch's draw key as a third element (``make_dataset(raw=True)``): they become
+    float images here, inside the compiled step (``mnist_vae.pixels``).
+    """
+    if not isinstance(data, (tuple, list)):
+        data = (data,)
+    images, labels = data[0], (data[1] if len(data) > 1 else None)
+    if images.dtype == tf.uint8:
+        images = float_images(images, data[2] if len(data) > 2 else None)
+    return images, labels
 
 
 def replica_scaled(loss):

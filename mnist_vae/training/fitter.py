@@ -12,7 +12,7 @@ from mnist_vae.config import RunConfig
 from mnist_vae.data import EpochClock, make_dataset, select_training_set
 
 # Training steps per call into the compiled graph: fewer Python round trips per epoch.
-STEPS_PER_EXECUTION = 50
+STEPS_PER_EXECUTION = 200
 # Test images scored after every epoch (the loss curves); the final metrics use all.
 VALIDATION_IMAGES = 2_000
 
@@ -48,12 +48,15 @@ class Fitter:
         batch_size = config.train.batch_size
         self.steps_per_epoch = math.ceil(len(x_train) / batch_size)
         every = config.train.checkpoint_steps
-        if steps_per_execution is None:
-            import tensorflow as tf
+        import tensorflow as tf
 
+        distributed = tf.distribute.has_strategy()
+        # The step decodes its own uint8 batch (mnist_vae.pixels), except under
+        # tf.distribute, which splits every element of a batch, the draw's key too.
+        self.raw_batches = not distributed
+        if steps_per_execution is None:
             # Keras's multi-step loop fails under tf.distribute (a placeholder is never
             # fed), so distributed training runs one step per call.
-            distributed = tf.distribute.has_strategy()
             steps_per_execution = (
                 1 if distributed else min(self.steps_per_epoch, STEPS_PER_EXECUTION)
             )
@@ -87,7 +90,8 @@ class Fitter:
                      "labelled_per_batch": self.model.labelled_per_batch}  # fmt: skip
         return make_dataset(*self._train_arrays, train.batch_size, shuffle=True, seed=train.seed,
                             resample_binary=train.binarize == "dynamic", clock=self.clock,
-                            skip_batches=skip_batches, **extra)  # fmt: skip
+                            skip_batches=skip_batches, raw=self.raw_batches,
+                            **extra)  # fmt: skip
 
     def fit(
         self,

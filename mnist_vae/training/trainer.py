@@ -39,6 +39,7 @@ from mnist_vae.runs import Run, load_run, write_run_files
 from mnist_vae.runs.interrupted import TRAINING, read_intent
 from mnist_vae.runs.interrupted import check_interrupted as check_interrupted_work
 from mnist_vae.training.fitter import Fitter
+from mnist_vae.training.threads import choose_training_threads
 
 if TYPE_CHECKING:
     from mnist_vae.training.tensorboard import TensorBoardLog
@@ -78,8 +79,10 @@ def train(
         make_distribution,
     )
 
-    # The distribution before any other TensorFlow work: multi-worker setup and the
-    # CPU's split into logical devices (--cpu-devices) require it.
+    # The thread layout and the distribution before any other TensorFlow work: TensorFlow
+    # reads the first when it starts, and multi-worker setup and the CPU's split into
+    # logical devices (--cpu-devices) require the second.
+    choose_training_threads(config.model)
     with quiet_tensorflow_startup():
         distribution = make_distribution(config.train.distribute, config.train.cpu_devices)
     if distribution is not None:  # before any work: a batch the replicas cannot share fails

@@ -113,7 +113,7 @@ class M1M2(M2):
         logits = keras.ops.cast(self.m1_decoder(z1, training=training), "float32")
         return self.reconstruction_terms(images, logits)
 
-    # -- m2 on the codes: the hooks m2's bound calls with z1 for "images" -------------------
+    # -- m2 on the codes: the hooks m2's bound calls with z1 for "images" (row_terms) ------
 
     def encoder_inputs(self, z1, labels=None):
         return keras.ops.concatenate([z1, self._one_hot(labels)], axis=-1)
@@ -131,6 +131,15 @@ class M1M2(M2):
         stats = self.decode_logits(z2, labels, training=training)
         return gaussian_nll(z1, stats), kl_to_standard_normal(mean, log_variance)
 
+    def row_terms(self, z1, rows, classes, training: bool = False):
+        """-log p(z1 | y, z2) and KL(q(z2|z1,y) || p(z2)) per row (z1[rows], y = classes), one
+        draw of z2 each; the code encoder's z1 part is computed once per code."""
+        mean, log_variance = self.encode_rows(z1, rows, classes, training=training)
+        z2 = self.sampler(mean, log_variance)
+        stats = self.decode_logits(z2, classes, training=training)
+        return (gaussian_nll(keras.ops.take(z1, rows, axis=0), stats),
+                kl_to_standard_normal(mean, log_variance))  # fmt: skip
+
     def bound_terms(self, images, labels=None, training: bool = False) -> dict:
         """m2's terms on a draw z1 ~ q(z1|x), with M1's part added to the bounds (the
         module's equations): ``m1_cost`` is -log p(x|z1) + log q(z1|x) per image."""
@@ -142,10 +151,11 @@ class M1M2(M2):
         nll = self.m1_nll(images, z1, training=training)
         terms = super().bound_terms(z1, labels, training=training)
         m1_cost = nll + log_q_z1
-        terms["unlabelled_kl"] = (log_q_z1 + terms["unlabelled_reconstruction"]
-                                  + terms["unlabelled_kl"])  # fmt: skip
-        terms["unlabelled_reconstruction"] = nll
-        terms["labelled_bound"] = terms["labelled_bound"] + m1_cost
+        labelled = terms["labelled"]
+        terms["unlabelled_kl"] = (1.0 - labelled) * (
+            log_q_z1 + terms["unlabelled_reconstruction"] + terms["unlabelled_kl"])  # fmt: skip
+        terms["unlabelled_reconstruction"] = (1.0 - labelled) * nll
+        terms["labelled_bound"] = terms["labelled_bound"] + labelled * m1_cost
         terms["m1_cost"] = m1_cost
         return terms
 

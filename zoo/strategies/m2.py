@@ -72,13 +72,16 @@ def classifier_network(config: ModelConfig) -> keras.Model:
 class M2(CVAE):
     """Semi-supervised VAE: a classifier q(y|x) beside the conditional VAE's q(z|x,y), p(x|z,y).
 
-    Every step encodes and decodes each image of the batch under all ten labels (one
-    pass on 10x the rows), which gives L(x, y) for every y: a labelled image (label >= 0)
-    uses its own label's, an unlabelled one (-1) the expectation under q(y|x).
+    Every step encodes and decodes an unlabelled image (-1) under all ten labels, for U(x)'s
+    expectation under q(y|x), and a labelled one (label >= 0) under its own label only, for
+    L(x, y) (``bound_rows``). The encoder's image part is computed once per image and the
+    label's added after it where the encoder allows (``CVAE.encode_rows``).
 
-    Metrics, in training and test alike: ``loss`` = U(x), the negative ELBO of the image
-    alone (labels unused), split as ``reconstruction`` = E_q(y|x)[-log p(x|z,y)] and
-    ``kl`` = E_q(y|x)[KL(q(z|x,y) || p(z))] + KL(q(y|x) || p(y)). Training adds, over the
+    Metrics: ``loss`` = U(x), the negative ELBO of the image alone (labels unused), split as
+    ``reconstruction`` = E_q(y|x)[-log p(x|z,y)] and ``kl`` = E_q(y|x)[KL(q(z|x,y) || p(z))]
+    + KL(q(y|x) || p(y)), on every test image. In training every row reports the bound
+    it is trained on: U(x) on unlabelled rows and L(x, y) (its KL part including -log p(y))
+    on labelled ones, whose other labels are not computed. Training adds, over the
     labelled rows of its batches, ``labelled_bound`` (L(x, y), a bound on -log p(x, y)),
     ``classification_loss`` (-log q(y|x)) and ``labelled_accuracy``; a run's test
     metrics add ``classifier_accuracy`` and ``classifier_error`` (``extra_test_metrics``).
@@ -154,58 +157,87 @@ class M2(CVAE):
 
     # -- the bounds ----------------------------------------------------------------------
 
-    def per_label_terms(self, images, training: bool = False):
-        """-log p(x | z, y) and KL(q(z|x,y) || p(z)) for every image and every label y.
+    def bound_rows(self, labels):
+        """The (image, label) pairs the bounds need, as two int32 vectors ``rows``, ``classes``.
 
-        One reparameterised draw of z per (image, label); one encoder and one decoder pass
-        on the batch tiled over the labels. Each is [batch, NUM_CLASSES].
+        An unlabelled image (-1) needs L(x, y) under every label (U(x) sums over them),
+        a labelled one only under its own. Image-major, in batch order: image b's rows
+        come before image b + 1's, an unlabelled image's in label order 0..9.
         """
         ops = keras.ops
-        tiled = ops.repeat(images, NUM_CLASSES, axis=0)  # image-major: row b * 10 + y
-        classes = ops.broadcast_to(ops.arange(NUM_CLASSES, dtype="int32")[None, :],
-                                   (ops.shape(images)[0], NUM_CLASSES))  # fmt: skip
-        reconstruction, kl = self.elbo_terms(tiled, ops.reshape(classes, (-1,)),
-                                             training=training)  # fmt: skip
-        return (ops.reshape(reconstruction, (-1, NUM_CLASSES)),
-                ops.reshape(kl, (-1, NUM_CLASSES)))  # fmt: skip
+        labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
+        labelled = labels >= 0
+        counts = ops.where(labelled, 1, NUM_CLASSES)
+        rows = ops.repeat(ops.arange(ops.shape(labels)[0], dtype="int32"), counts, axis=0)
+        starts = ops.cumsum(counts) - counts
+        position = ops.arange(ops.shape(rows)[0], dtype="int32") - ops.take(starts, rows)
+        classes = ops.where(ops.take(labelled, rows), ops.take(labels, rows), position)
+        return rows, ops.cast(classes, "int32")
+
+    def row_terms(self, images, rows, classes, training: bool = False):
+        """-log p(x | z, y) and KL(q(z|x,y) || p(z)) per row (x = images[rows], y = classes).
+
+        One reparameterised draw of z per row. The encoder's image part is computed once
+        per image, whatever its number of rows (``encode_rows``).
+        """
+        mean, log_variance = self.encode_rows(images, rows, classes, training=training)
+        z0 = self.sampler(mean, log_variance)
+        z, log_det = self.transform_posterior_draws(z0, mean, log_variance)
+        logits = self.decode_logits(z, classes, training=training)
+        kl = self.kl_terms(mean, log_variance, z0, z, log_det)
+        nll = self.reconstruction_terms(keras.ops.take(images, rows, axis=0), logits)
+        return nll, kl
 
     def bound_terms(self, images, labels=None, training: bool = False) -> dict:
         """Everything a step needs, per image: the two bounds, their parts, the classifier's.
 
-        ``per_label_reconstruction`` and ``per_label_kl`` [batch, NUM_CLASSES] (see
-        ``per_label_terms``); ``probabilities`` q(y|x); ``class_kl`` KL(q(y|x) || p(y)) =
-        -H(q(y|x)) + log NUM_CLASSES; U(x) = ``unlabelled_reconstruction`` +
-        ``unlabelled_kl``, the expectations under q(y|x) (``class_kl`` in the KL part);
-        ``labelled`` 1.0 where a label is given (>= 0; -1 is none) and ``given`` its one-hot
-        (zeros where none); L(x, y) = ``labelled_bound`` at the given label, with
+        L(x, y) is computed for the rows of ``bound_rows`` only: every label of an
+        unlabelled image, the given label of a labelled one. ``row_weights`` is q(y|x) on
+        an unlabelled image's rows and 1 on a labelled image's row, so the per-image sums
+        ``expected_reconstruction`` and ``expected_kl`` are E_q(y|x)[...] for an unlabelled
+        image and the given label's term for a labelled one. ``probabilities`` q(y|x);
+        ``class_kl`` KL(q(y|x) || p(y)) = -H(q(y|x)) + log NUM_CLASSES; ``labelled`` 1.0
+        where a label is given (>= 0; -1 is none). U(x) = ``unlabelled_reconstruction`` +
+        ``unlabelled_kl`` (``class_kl`` in the KL part) on unlabelled images, 0 on labelled
+        ones; L(x, y) = ``labelled_bound`` on labelled images (0 elsewhere), with
         ``cross_entropy`` -log q(y|x) and ``correct`` there (0 where no label is given).
         """
         ops = keras.ops
-        reconstruction, kl = self.per_label_terms(images, training=training)
+        batch = ops.shape(images)[0]
+        if labels is None:
+            labels = -ops.ones((batch,), dtype="int32")
+        labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
+        rows, classes = self.bound_rows(labels)
+        reconstruction, kl = self.row_terms(images, rows, classes, training=training)
         log_q = self.class_log_probabilities(images, training=training)
         q = ops.exp(log_q)
         class_kl = ops.sum(q * log_q, axis=-1) + LOG_CLASSES
-        if labels is None:
-            labels = -ops.ones((ops.shape(images)[0],), dtype="int32")
-        labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
-        given = ops.one_hot(labels, NUM_CLASSES)  # all zeros for -1
-
-        def at_label(values):
-            return ops.sum(given * values, axis=-1)
-
-        predicted = ops.cast(ops.argmax(log_q, axis=-1), "int32")
         labelled = ops.cast(labels >= 0, "float32")
+        row_q = ops.take(ops.reshape(q, (-1,)), rows * NUM_CLASSES + classes)
+        weights = ops.where(ops.take(labels, rows) >= 0, 1.0, row_q)
+
+        def per_image(values):
+            return ops.segment_sum(weights * values, rows, num_segments=batch)
+
+        expected_reconstruction, expected_kl = per_image(reconstruction), per_image(kl)
+        given = ops.one_hot(labels, NUM_CLASSES)  # all zeros for -1
+        predicted = ops.cast(ops.argmax(log_q, axis=-1), "int32")
         return {
-            "per_label_reconstruction": reconstruction,
-            "per_label_kl": kl,
+            "rows": rows,
+            "classes": classes,
+            "row_reconstruction": reconstruction,
+            "row_kl": kl,
+            "row_weights": weights,
+            "expected_reconstruction": expected_reconstruction,
+            "expected_kl": expected_kl,
             "probabilities": q,
             "class_kl": class_kl,
-            "unlabelled_reconstruction": ops.sum(q * reconstruction, axis=-1),
-            "unlabelled_kl": ops.sum(q * kl, axis=-1) + class_kl,
             "labelled": labelled,
             "given": given,
-            "labelled_bound": at_label(reconstruction + kl) + labelled * LOG_CLASSES,
-            "cross_entropy": -at_label(log_q),
+            "unlabelled_reconstruction": (1.0 - labelled) * expected_reconstruction,
+            "unlabelled_kl": (1.0 - labelled) * (expected_kl + class_kl),
+            "labelled_bound": labelled * (expected_reconstruction + expected_kl + LOG_CLASSES),
+            "cross_entropy": -ops.sum(given * log_q, axis=-1),
             "correct": ops.cast(ops.equal(predicted, labels), "float32"),
         }
 
@@ -218,18 +250,20 @@ class M2(CVAE):
         count), so every replica weighs the classification as one device would.
         """
         ops = keras.ops
-        labelled, q = terms["labelled"], terms["probabilities"]
-        cost = terms["per_label_reconstruction"] + self.kl_weight() * terms["per_label_kl"]
-        labelled_cost = ops.sum(terms["given"] * cost, axis=-1) + LOG_CLASSES
-        unlabelled_cost = ops.sum(q * cost, axis=-1) + terms["class_kl"]
-        bound = ops.mean(labelled * labelled_cost + (1.0 - labelled) * unlabelled_cost)
+        labelled = terms["labelled"]
+        per_image = (terms["expected_reconstruction"] + self.kl_weight() * terms["expected_kl"]
+                     + labelled * LOG_CLASSES + (1.0 - labelled) * terms["class_kl"])  # fmt: skip
+        bound = ops.mean(per_image)
         labelled_count = cross_replica_mean(ops.sum(labelled))
         classification = ops.divide_no_nan(ops.sum(terms["cross_entropy"]), labelled_count)
         return bound + self.options.alpha * classification
 
     def update_m2_metrics(self, terms) -> None:
-        self.update_elbo_metrics(terms["unlabelled_reconstruction"], terms["unlabelled_kl"])
+        """Each row's own bound (U(x) unlabelled, L(x, y) labelled), and the labelled metrics."""
         labelled = terms["labelled"]
+        reconstruction = terms["expected_reconstruction"]
+        kl = terms["expected_kl"] + labelled * LOG_CLASSES + (1.0 - labelled) * terms["class_kl"]
+        self.update_elbo_metrics(reconstruction, kl)
         for name, key in (("labelled_bound", "labelled_bound"),
                           ("classification_loss", "cross_entropy"),
                           ("labelled_accuracy", "correct")):  # fmt: skip
