@@ -18,6 +18,9 @@ Loops, each timed for whole epochs in this one process:
 * ``keras``: the keras.io VAE example's ``train_step`` around the same registered
   networks, trained with ``model.fit`` on an in-memory float32 array.
 
+Both Keras loops are timed from Keras's start of an epoch to its end (see ``OurLoop``),
+the PyTorch loop for its whole epoch.
+
 Repeats alternate the loops (ours, torch, keras, ours, ...) after a warm-up epoch
 each; the machine changes speed from minute to minute, so each repeat's ratio
 ours / other is taken on neighbouring epochs, and the medians of those paired ratios
@@ -35,10 +38,10 @@ import time
 
 import numpy as np
 
-from mnist_vae.backend import prepare_backend
+from mnist_vae.backend import import_backend, prepare_backend
 from mnist_vae.errors import MnistVaeError, UsageError
 
-prepare_backend()  # quiet TensorFlow start-up with mnist-vae's threads, before the imports below
+import_backend()  # quiet import; TensorFlow starts in run(), with the setting's threads
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
@@ -130,8 +133,12 @@ def run(args) -> None:
     unknown = sorted(set(loops_asked) - {"ours", "torch", "keras"})
     if unknown or "ours" not in loops_asked:
         raise UsageError(f"--loops takes ours (required), torch and keras, got {args.loops!r}")
-    model_config(setting["arch"], latent_dim=setting["latent_dim"])  # a bad name fails now
+    model = model_config(setting["arch"], latent_dim=setting["latent_dim"])  # a bad name fails now
     extra = parse_strategies(args.strategies)
+    from mnist_vae.training.threads import choose_training_threads
+
+    choose_training_threads(model)  # the thread layout 'mnist-vae train' would start with
+    prepare_backend()
 
     data = load_mnist(args.data, report=print)
     size = setting["train_size"] or len(data.x_train)
@@ -164,7 +171,8 @@ def run(args) -> None:
         for name, loop in loops.items():
             started = time.perf_counter()
             loss = loop.epoch()
-            seconds[name].append(time.perf_counter() - started)
+            seconds[name].append(getattr(loop, "epoch_seconds", None)
+                                 or time.perf_counter() - started)  # fmt: skip
             print(f"repeat {repeat + 1}/{args.repeats}  {name:12s} {seconds[name][-1]:6.2f} s"
                   f"  {len(x_train) / seconds[name][-1]:8.0f} images/s  train loss {loss:.2f}",
                   flush=True)  # fmt: skip
@@ -227,8 +235,11 @@ def strategy_key(name: str, options: dict) -> str:
 
 
 def thread_settings() -> dict:
-    return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}  # fmt: skip
+    """The thread layout TensorFlow started with (mnist_vae.backend sets it)."""
+    import os
+
+    return {"intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS", "TensorFlow's default"),
+            "inter_op": os.environ.get("TF_NUM_INTEROP_THREADS", "TensorFlow's default")}
 
 
 def torch_available() -> bool:
@@ -238,7 +249,14 @@ def torch_available() -> bool:
 
 
 class OurLoop:
-    """``mnist-vae train``'s loop (``Fitter``) with its default settings."""
+    """``mnist-vae train``'s loop (``Fitter``) with its default settings.
+
+    ``mnist-vae train`` fits all its epochs in one ``fit`` call; here each timed epoch is
+    a ``fit`` call of its own (to alternate with the other loops), so it is timed from
+    Keras's start of the epoch to its end, validation included (``EpochTimer``): the
+    ``fit`` call's own set-up, paid once per training, is left out. It was 0 to 1.1 s
+    per call here, at random.
+    """
 
     def __init__(self, setting, strategy, options, args, x_train, y_train, x_test, y_test):
         from mnist_vae.config import RunConfig, TrainConfig
@@ -260,15 +278,28 @@ class OurLoop:
                              steps_per_execution=args.steps_per_execution)  # fmt: skip
         self.epochs = 0
         self.last_loss = float("nan")
+        self.timer = EpochTimer()
+        self.epoch_seconds = None
 
     def flops_per_image(self) -> float:
         return training_flops_per_image(self.model, decoder_samples=self.samples)
 
     def epoch(self) -> float:
-        history = self.fitter.fit(self.epochs + 1, initial_epoch=self.epochs)
+        history = self.fitter.fit(self.epochs + 1, [self.timer], initial_epoch=self.epochs)
+        self.epoch_seconds = self.timer.seconds
         self.epochs += 1
         self.last_loss = float(history["loss"][-1])
         return self.last_loss
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Seconds from the start of an epoch to its end, validation included."""
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self.seconds = time.perf_counter() - self.started
 
 
 class KerasExampleLoop:
@@ -285,12 +316,16 @@ class KerasExampleLoop:
         self.x = (x_train.astype("float32") / 255.0)[..., None]
         self.batch_size = setting["batch_size"]
         self.last_loss = float("nan")
+        self.timer = EpochTimer()  # as ours: the epoch, not the fit call's set-up
+        self.epoch_seconds = None
 
     def flops_per_image(self) -> float:
         return training_flops_per_image(self.model)
 
     def epoch(self) -> float:
-        history = self.model.fit(self.x, epochs=1, batch_size=self.batch_size, verbose=0)
+        history = self.model.fit(self.x, epochs=1, batch_size=self.batch_size, verbose=0,
+                                 callbacks=[self.timer])  # fmt: skip
+        self.epoch_seconds = self.timer.seconds
         self.last_loss = float(history.history["loss"][-1])
         return self.last_loss
 
@@ -424,23 +459,33 @@ def torch_networks(arch: str, latent_dim: int):
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 7) -> float:
-    """Median float32 GFLOP/s of a size x size matmul chain (the machine's practical peak)."""
+    """Median float32 GFLOP/s of size x size matmul chains, one per core side by side.
+
+    One chain per core, so the peak is the machine's whichever thread layout TensorFlow
+    started with (one thread per op runs the chains side by side).
+    """
+    from mnist_vae.backend import usable_cores
+
+    chains = usable_cores()
     a = tf.random.normal((size, size))
     b = tf.random.normal((size, size))
 
     @tf.function
-    def chain(a, b):
-        c = a
-        for _ in range(8):
-            c = tf.linalg.matmul(c, b) * 1e-3
-        return c
+    def run(a, b):
+        ends = []
+        for chain in range(chains):
+            c = a + float(chain)  # distinct chains: the graph optimiser would merge equal ones
+            for _ in range(8):
+                c = tf.linalg.matmul(c, b) * 1e-3
+            ends.append(c)
+        return ends
 
-    chain(a, b).numpy()
+    run(a, b)
     rates = []
     for _ in range(repeats):
         started = time.perf_counter()
-        chain(a, b).numpy()
-        rates.append(8 * 2 * size**3 / (time.perf_counter() - started) / 1e9)
+        [end.numpy() for end in run(a, b)]
+        rates.append(chains * 8 * 2 * size**3 / (time.perf_counter() - started) / 1e9)
     return statistics.median(rates)
 
 

@@ -39,6 +39,73 @@ def small_mnist_npz(mnist, tmp_path_factory) -> Path:
     return write_npz_atomic(tmp_path_factory.mktemp("data") / "small.npz", arrays)
 
 
+@pytest.fixture(scope="session")
+def small(small_mnist_npz):
+    """The small slice loaded as ``MnistData``, as ``--data small.npz`` would load it."""
+    return load_mnist(small_mnist_npz)
+
+
+@pytest.fixture(scope="session")
+def quick_reference(small, tmp_path_factory):
+    """A reference classifier of the small slice trained for one epoch: the judge's
+    plumbing, not its quality. Read-only: tests that need their own train their own."""
+    from mnist_vae.evaluation.reference import reference_classifier
+
+    path = tmp_path_factory.mktemp("reference") / "reference.keras"
+    return reference_classifier(small, path=path, epochs=1, report=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def plain_training(small, small_mnist_npz, tmp_path_factory):
+    """A tiny net1 run (2 epochs of 300 images, batch 50) trained from Python with plain
+    progress lines: the run and the lines. Tests that change the run use a copy."""
+    import io
+
+    from mnist_vae import progress
+    from mnist_vae.config import RunConfig, TrainConfig
+    from mnist_vae.models import model_config
+    from mnist_vae.training import train
+
+    config = RunConfig(
+        model=model_config("net1"),
+        train=TrainConfig(epochs=2, batch_size=50, train_size=300, data=str(small_mnist_npz)),
+    )
+    stream = io.StringIO()
+    previous = progress.configure(mode="plain", stream=stream)
+    try:
+        run = train(config, tmp_path_factory.mktemp("runs") / "net1", data=small,
+                    report=lambda message: None)  # fmt: skip
+    finally:
+        progress.restore(previous)
+    return run, stream.getvalue().splitlines()
+
+
+@pytest.fixture(scope="session")
+def one_epoch_run(small_mnist_npz, tmp_path_factory):
+    """``one_epoch_run(strategy)``: a net1 run of ``strategy`` (latent 3, one epoch of 100
+    images, batch 50), trained from Python on first use and shared. Read it; do not
+    write into it."""
+    from mnist_vae.config import RunConfig, TrainConfig
+    from mnist_vae.models import model_config
+    from mnist_vae.training import train
+
+    folder = tmp_path_factory.mktemp("one-epoch-runs")
+    runs = {}
+
+    def trained(strategy: str):
+        if strategy not in runs:
+            config = RunConfig(
+                model=model_config("net1", strategy=strategy, latent_dim=3),
+                train=TrainConfig(epochs=1, batch_size=50, train_size=100,
+                                  data=str(small_mnist_npz)),
+            )  # fmt: skip
+            runs[strategy] = train(config, folder / strategy, progress=False,
+                                   report=lambda message: None)  # fmt: skip
+        return runs[strategy]
+
+    return trained
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory, monkeypatch):
     """Empty caches and no data override, unless a test sets them itself."""

@@ -17,7 +17,6 @@ import mnist_vae.training
 from mnist_vae.benchmarks import AugmentConfig, run_benchmark
 from mnist_vae.benchmarks.nll import NllConfig, run_nll_benchmark
 from mnist_vae.cli.main import cli
-from mnist_vae.data import load_mnist
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import training_stage_path, write_json_atomic
 from mnist_vae.runs.interrupted import BENCHMARK, TRAINING, check_interrupted
@@ -25,11 +24,6 @@ from mnist_vae.runs.interrupted import BENCHMARK, TRAINING, check_interrupted
 pytestmark = pytest.mark.faults
 
 TIMING = {"seconds", "nll_seconds", "nll_decoder_passes_per_second", "train_seconds"}
-
-
-@pytest.fixture(scope="module")
-def small(small_mnist_npz):
-    return load_mnist(small_mnist_npz)
 
 
 def counted(monkeypatch, module, name: str, *, crash_at: int | None = None) -> list:

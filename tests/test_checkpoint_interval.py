@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
 from mnist_vae.config import RunConfig, TrainConfig
-from mnist_vae.data import load_mnist
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import TrainingContext, build_model, model_config
 from mnist_vae.training import Fitter
@@ -47,11 +46,6 @@ class InterruptAt(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None) -> None:
         if (self.epoch, batch + 1) == self.at:
             raise KeyboardInterrupt
-
-
-@pytest.fixture(scope="module")
-def small(small_mnist_npz):
-    return load_mnist(small_mnist_npz)
 
 
 def test_a_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_weights_and_history(
@@ -101,9 +95,10 @@ def test_intervals_fall_on_whole_compiled_calls(small, small_mnist_npz):
         fitter = fitter_for(config_for(small_mnist_npz, every, batch_size=batch_size), small)
         return fitter.steps_per_epoch, fitter.model.steps_per_execution, fitter.checkpoint_steps
 
-    assert steps(None, 10) == (60, 50, None)  # the default: 50 steps per call
+    assert steps(None, 2) == (300, 200, None)  # the default: 200 steps per call
+    assert steps(None, 10) == (60, 60, None)  # at most an epoch per call
     assert steps(7, 10) == (60, 7, 7)  # a short interval: as many steps per call
-    assert steps(120, 10) == (60, 50, 100)  # a long one: rounded down to whole calls
+    assert steps(500, 2) == (300, 200, 400)  # a long one: rounded down to whole calls
     assert steps(4, 100) == (6, 4, 4)
     assert steps(9, 100) == (6, 6, 6)  # an epoch of 6 steps: one call, no mid-epoch ones
 

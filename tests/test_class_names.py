@@ -14,12 +14,12 @@ import struct
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mnist_vae.cli.main import cli
 from mnist_vae.data import classes, load_mnist, select_training_set
 from mnist_vae.data.sources.arrays import KEYS
 from mnist_vae.errors import DataFormatError, UsageError
+from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import one_line_message as one_line
 
 FRUITS = ("apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "kiwi", "lemon",
           "mango")  # fmt: skip
@@ -29,27 +29,6 @@ IDX_NAMES = {
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, code: int, *fragments: str) -> str:
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
-
-
-def one_line(excinfo, *fragments: str) -> str:
-    message = str(excinfo.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
 
 
 def idx_file(array: np.ndarray) -> bytes:

@@ -9,20 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-
-
-def invoke(*args: str, env: dict | None = None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
-
-
-def assert_one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in errors[0]
+from tests.helpers import assert_one_line_error, invoke
 
 
 def test_help_lists_the_commands():
@@ -72,7 +59,7 @@ def test_train_size_larger_than_the_data_exits_2(tmp_path, small_mnist_npz):
     result = invoke(
         "train", "--data", small_mnist_npz, "--train-size", 601, "--out", tmp_path / "run"
     )
-    assert_one_line_error(result, 2, "exceeds the 600 training images")
+    assert_one_line_error(result, 2, "exceeds the 600 training images", alone=False)
     assert not (tmp_path / "run").exists()
 
 
@@ -269,27 +256,49 @@ def test_encoder_and_decoder_without_arch_record_no_architecture(tmp_path, small
 )
 def test_strategy_option_errors_exit_2(tmp_path, small_mnist_npz, args, fragments):
     result = invoke("train", *args, "--data", small_mnist_npz, "--out", tmp_path / "run")
-    assert_one_line_error(result, 2, *fragments)
+    assert_one_line_error(result, 2, *fragments, alone=False)
     assert not (tmp_path / "run").exists()
 
 
+STRATEGY_OPTIONS = {
+    "vaegan": ["--pixel-warmup", "1"],
+    "classifier": ["--task-mode", "features"],
+    "cvae": [],
+}
+
+
+@pytest.fixture(scope="module")
+def strategy_run(tmp_path_factory, small_mnist_npz):
+    """A strategy's tiny CLI run (STRATEGY_OPTIONS), trained on first use, then shared."""
+    folder = tmp_path_factory.mktemp("strategies")
+    runs = {}
+
+    def trained(strategy: str):
+        if strategy not in runs:
+            out = folder / strategy
+            runs[strategy] = out, invoke(
+                "train", "--strategy", strategy, *STRATEGY_OPTIONS[strategy], "--epochs", "2",
+                "--train-size", "200", "--batch-size", "50", "--data", small_mnist_npz,
+                "--out", out, "--quiet",
+            )  # fmt: skip
+        return runs[strategy]
+
+    return trained
+
+
 @pytest.mark.parametrize(
-    ("strategy", "options", "extra_file"),
+    ("strategy", "extra_file"),
     [
-        ("vaegan", ["--pixel-warmup", "1"], "discriminator.keras"),
-        ("classifier", ["--task-mode", "features"], "classifier.keras"),
-        ("cvae", [], "figures/digits_by_style.png"),
+        ("vaegan", "discriminator.keras"),
+        ("classifier", "classifier.keras"),
+        ("cvae", "figures/digits_by_style.png"),
     ],
 )
-def test_each_strategy_trains_and_samples_from_the_cli(
-    tmp_path, small_mnist_npz, strategy, options, extra_file
-):
+def test_each_strategy_trains_and_samples_from_the_cli(tmp_path, strategy_run, strategy,
+                                                       extra_file):  # fmt: skip
     from mnist_vae.runs import load_run
 
-    out = tmp_path / strategy
-    args = ["train", "--strategy", strategy, *options, "--epochs", "2", "--train-size", "200",
-            "--batch-size", "50", "--data", small_mnist_npz, "--out", out, "--quiet"]  # fmt: skip
-    result = invoke(*args)
+    out, result = strategy_run(strategy)
     assert result.exit_code == 0, result.output
     run = load_run(out)
     assert run.config.model.strategy == strategy and (out / extra_file).exists()
@@ -302,16 +311,17 @@ def test_each_strategy_trains_and_samples_from_the_cli(
     assert np.load(npy).shape == (6, 28, 28)
 
 
-def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz):
+def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz, strategy_run):
     from mnist_vae.runs import load_run
 
+    first_run, trained = strategy_run("classifier")  # the classifier run of the test above
+    assert trained.exit_code == 0, trained.output
     base = ["--strategy", "classifier", "--epochs", "1", "--train-size", "100",
             "--batch-size", "50", "--data", small_mnist_npz, "--quiet"]  # fmt: skip
-    assert invoke("train", *base, "--out", tmp_path / "first").exit_code == 0
-    weights = tmp_path / "first" / "classifier.keras"
+    weights = first_run / "classifier.keras"
     result = invoke("train", *base, "--classifier-weights", weights, "--out", tmp_path / "second")
     assert result.exit_code == 0, result.output
-    first = load_run(tmp_path / "first").load_model().classifier.get_weights()
+    first = load_run(first_run).load_model().classifier.get_weights()
     second = load_run(tmp_path / "second").load_model().classifier.get_weights()
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -320,7 +330,7 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
 def test_divergence_within_one_epoch_is_reported_and_nothing_written(tmp_path, small_mnist_npz):
     args = ["train", "--lr", "1e30", "--epochs", "1", "--train-size", "100", "--batch-size", "50",
             "--data", small_mnist_npz, "--out", tmp_path / "run", "--quiet"]  # fmt: skip
-    assert_one_line_error(invoke(*args), 1, "training diverged", "lower --lr")
+    assert_one_line_error(invoke(*args), 1, "training diverged", "lower --lr", alone=False)
     assert not (tmp_path / "run").exists()
 
 

@@ -8,28 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import mnist_vae.training
-from mnist_vae.cli.main import cli
 from mnist_vae.cli.train import CONFIG_FIELDS
 from mnist_vae.config import ModelConfig, RunConfig, TrainConfig, read_config_file
 from mnist_vae.errors import ConfigError, RunError
+from tests.helpers import assert_one_line_error, invoke
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "net1.toml"
 TINY = ["--epochs", "1", "--train-size", "200", "--batch-size", "50"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], result.output
 
 
 @pytest.fixture

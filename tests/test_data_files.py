@@ -17,6 +17,7 @@ import pytest
 from mnist_vae.data.sources.arrays import KEYS, MnistArrays
 from mnist_vae.data.sources.files import read_idx, read_idx_dir, read_npz, read_path
 from mnist_vae.errors import DataError, DataFormatError, UsageError
+from tests.helpers import one_line_message
 
 N_TRAIN, N_TEST = 100, 50
 
@@ -95,11 +96,7 @@ def assert_one_line(excinfo, *fragments) -> str:
     error = excinfo.value
     assert isinstance(error, DataFormatError)
     assert isinstance(error, UsageError) and isinstance(error, DataError)
-    message = str(error)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert str(fragment) in message, (fragment, message)
-    return message
+    return one_line_message(error, *fragments)
 
 
 # -- .npz: valid inputs --------------------------------------------------------------

@@ -33,6 +33,7 @@ from mnist_vae.data.sources import cache, integrity, mirror, network, tfds_sourc
 from mnist_vae.data.sources.arrays import MnistArrays
 from mnist_vae.data.sources.files import read_npz
 from mnist_vae.errors import ConfigError, DataError, DataFormatError, UsageError
+from tests.helpers import one_line_message
 
 # -- fixtures and helpers ----------------------------------------------------------------
 
@@ -88,12 +89,6 @@ def place(target, source=None, content: bytes | None = None):
 
 def _raise_data_error(*args, **kwargs):
     raise DataError("disabled in this test")
-
-
-def assert_one_line(message: str, *fragments) -> None:
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert str(fragment) in message, (fragment, message)
 
 
 # -- integrity -----------------------------------------------------------------------------
@@ -317,7 +312,7 @@ def test_every_source_failing(small_mnist_npz, monkeypatch):
     with pytest.raises(DataError) as excinfo:
         load_mnist(report=messages.append, probe_timeout=0.5)
     assert not isinstance(excinfo.value, UsageError)
-    assert_one_line(
+    one_line_message(
         str(excinfo.value),
         "Keras cache: unreadable, ignored",
         cache.keras_cache_file(),
@@ -366,7 +361,7 @@ def test_bad_environment_path_is_an_error_not_a_fallback(canonical_npz, tmp_path
     monkeypatch.setenv(ENV_VAR, str(missing))
     with pytest.raises(DataFormatError) as excinfo:
         load_mnist()
-    assert_one_line(str(excinfo.value), missing)
+    one_line_message(str(excinfo.value), missing)
 
 
 def test_explicit_path_to_reordered_mnist_is_canonical(official, tmp_path):
@@ -481,14 +476,14 @@ def test_pickle_pixels_outside_whole_steps_are_refused(bad_pixel):
     _, payload = _synthetic_splits(np.random.default_rng(1), scale)
     with pytest.raises(DataError) as excinfo:
         mirror.arrays_from_pickle(payload)
-    assert_one_line(str(excinfo.value), mirror.WHEEL_NAME)
+    one_line_message(str(excinfo.value), mirror.WHEEL_NAME)
 
 
 def test_pickle_with_another_layout_is_refused():
     payload = python2_pickle((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)))
     with pytest.raises(DataError) as excinfo:
         mirror.arrays_from_pickle(payload)
-    assert_one_line(str(excinfo.value), "not the expected MNIST layout")
+    one_line_message(str(excinfo.value), "not the expected MNIST layout")
 
 
 # -- TFDS and the reachability probe --------------------------------------------------------
@@ -521,7 +516,7 @@ def test_tfds_fails_fast_when_its_host_is_unreachable(monkeypatch, tmp_path):
     with pytest.raises(DataError) as excinfo:
         tfds_source.load_tfds(0.25)
     message = str(excinfo.value)
-    assert_one_line(message, "no prepared MNIST", tfds_source.TFDS_MNIST_HOST, "unreachable")
+    one_line_message(message, "no prepared MNIST", tfds_source.TFDS_MNIST_HOST, "unreachable")
     assert "0.25s" in message
     assert probes == [(tfds_source.TFDS_MNIST_HOST, 443, 0.25)]
     assert downloads == []
@@ -529,7 +524,7 @@ def test_tfds_fails_fast_when_its_host_is_unreachable(monkeypatch, tmp_path):
     # Through the source chain, the reason is reported as TFDS's.
     with pytest.raises(DataError) as excinfo:
         load_mnist(probe_timeout=0.25)
-    assert_one_line(str(excinfo.value), "TFDS: TFDS has no prepared MNIST", "unreachable")
+    one_line_message(str(excinfo.value), "TFDS: TFDS has no prepared MNIST", "unreachable")
     assert downloads == []
 
     # Control: the spy is wired in, so a reachable host does lead to a download; a

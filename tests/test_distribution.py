@@ -14,6 +14,7 @@ import pytest
 from mnist_vae.config import TrainConfig
 from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.training.distribution import describe_distribution, is_chief, make_distribution
+from tests.helpers import assert_one_line_error, invoke
 
 HERE = Path(__file__).parent
 
@@ -67,18 +68,7 @@ def test_mirrored_training_on_two_logical_cpus_matches_one_device(tmp_path, smal
 
 
 def _train(*args):
-    from click.testing import CliRunner
-
-    from mnist_vae.cli.main import cli
-
-    return CliRunner().invoke(cli, ["train", *map(str, args)])
-
-
-def _one_line_error(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
+    return invoke("train", *args)
 
 
 def test_cpu_devices_is_a_positive_count_for_mirrored_only(tmp_path, small_mnist_npz):
@@ -91,7 +81,7 @@ def test_cpu_devices_is_a_positive_count_for_mirrored_only(tmp_path, small_mnist
         TrainConfig(distribute="multiworker", cpu_devices=2)
     result = _train("--cpu-devices", 2, "--epochs", 1, "--train-size", 100,
                     "--data", small_mnist_npz, "--out", tmp_path / "r")  # fmt: skip
-    assert "--cpu-devices needs --distribute mirrored" in _one_line_error(result)
+    assert "--cpu-devices needs --distribute mirrored" in assert_one_line_error(result, 2)
     assert not (tmp_path / "r").exists()
 
 
@@ -101,7 +91,7 @@ def test_cpu_devices_once_tensorflow_set_up_its_devices_asks_for_a_fresh_process
     devices = len(tf.config.list_logical_devices("CPU"))  # sets them up, if not yet
     result = _train("--distribute", "mirrored", "--cpu-devices", devices + 1,
                     "--out", tmp_path / "r")  # fmt: skip
-    assert "start training in a fresh process" in _one_line_error(result)
+    assert "start training in a fresh process" in assert_one_line_error(result, 2)
     assert len(tf.config.list_logical_devices("CPU")) == devices
     assert make_distribution("mirrored", cpu_devices=devices).num_replicas_in_sync == devices
 

@@ -10,38 +10,22 @@ from click.testing import CliRunner
 
 from mnist_vae.benchmarks.augment import split_halves
 from mnist_vae.cli.main import cli
-from mnist_vae.config import RunConfig, TrainConfig
-from mnist_vae.data import load_mnist
 from mnist_vae.evaluation.reference import reference_classifier
-from mnist_vae.models import model_config
-from mnist_vae.training import train
 
 
 @pytest.fixture(scope="module")
-def small(small_mnist_npz):
-    return load_mnist(small_mnist_npz)
+def tiny_run(plain_training, tmp_path_factory):
+    """A copy of the tiny net1 run (conftest's plain_training): evaluate writes into it.
 
+    quick_reference (a judge trained for one epoch: the plumbing, not the judge) is
+    conftest's too."""
+    import shutil
 
-@pytest.fixture(scope="module")
-def quick_reference(small, tmp_path_factory):
-    """A reference classifier trained for one epoch: exercises the plumbing, not the judge."""
-    path = tmp_path_factory.mktemp("reference") / "reference.keras"
-    return reference_classifier(small, path=path, epochs=1, report=lambda m: None)
+    from mnist_vae.runs import load_run
 
-
-@pytest.fixture(scope="module")
-def tiny_run(small, tmp_path_factory, small_mnist_npz):
-    config = RunConfig(
-        model=model_config("net1"),
-        train=TrainConfig(epochs=2, batch_size=50, train_size=300, data=str(small_mnist_npz)),
-    )
-    return train(
-        config,
-        tmp_path_factory.mktemp("runs") / "net1",
-        data=small,
-        progress=False,
-        report=lambda m: None,
-    )
+    copy = tmp_path_factory.mktemp("runs") / "net1"
+    shutil.copytree(plain_training[0].path, copy)
+    return load_run(copy)
 
 
 def test_reference_classifier_is_cached_with_its_accuracy(quick_reference, small):

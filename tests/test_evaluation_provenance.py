@@ -21,11 +21,6 @@ from mnist_vae.training import train
 
 
 @pytest.fixture(scope="module")
-def small(small_mnist_npz):
-    return load_mnist(small_mnist_npz)
-
-
-@pytest.fixture(scope="module")
 def mirrored_npz(small, tmp_path_factory):
     """Other data of the same shape: the small slice, every image mirrored left-right."""
     arrays = MnistArrays(small.x_train[:, :, ::-1], small.y_train,
@@ -34,9 +29,8 @@ def mirrored_npz(small, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def judge(small, tmp_path_factory):
-    path = tmp_path_factory.mktemp("judge") / "reference.keras"
-    return reference_classifier(small, path=path, epochs=1, report=lambda m: None)
+def judge(quick_reference):
+    return quick_reference
 
 
 @pytest.fixture(scope="module")

@@ -12,27 +12,16 @@ import pytest
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.export import export_run
-from mnist_vae.models import model_config
 from mnist_vae.models.sampling import sample_digits
-from mnist_vae.training import train
 
 SERVER = Path(__file__).with_name("serve_export.py")
 
 
 @pytest.fixture(scope="module", params=["vae", "cvae"])
-def trained(request, tmp_path_factory, small_mnist_npz):
-    config = RunConfig(
-        model=model_config("net1", strategy=request.param, latent_dim=3),
-        train=TrainConfig(epochs=1, batch_size=50, train_size=100, data=str(small_mnist_npz)),
-    )
-    run = train(
-        config,
-        tmp_path_factory.mktemp("runs") / request.param,
-        progress=False,
-        report=lambda m: None,
-    )
+def trained(request, one_epoch_run):
+    """conftest's one-epoch net1 run (shared with test_interop) and its model."""
+    run = one_epoch_run(request.param)
     return run, run.load_model()
 
 

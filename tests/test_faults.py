@@ -21,27 +21,13 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from mnist_vae import io as mio
-from mnist_vae.cli.main import cli
+from tests.helpers import invoke, one_error_line
 
 pytestmark = pytest.mark.faults
 
 CLI = "from mnist_vae.cli.main import cli; cli()"
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_error_line(output: str) -> str:
-    """The output's only ``Error:`` line, which is its last line; no traceback."""
-    lines = [line for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], output
-    assert "Traceback" not in output and "Exception ignored" not in output, output
-    return errors[0]
 
 
 def _drop_root_file_access() -> None:

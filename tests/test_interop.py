@@ -18,11 +18,9 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.export import export_run
 from mnist_vae.models import build_model, model_config
 from mnist_vae.registry import strategies
-from mnist_vae.training import train
 
 
 def _python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess:
@@ -137,13 +135,9 @@ def test_another_keras_backend_fails_in_one_line_from_the_cli(tmp_path):
 
 
 @pytest.fixture(scope="module", params=["vae", "cvae"])
-def tiny_run(request, tmp_path_factory, small_mnist_npz):
-    config = RunConfig(
-        model=model_config("net1", strategy=request.param, latent_dim=3),
-        train=TrainConfig(epochs=1, batch_size=50, train_size=100, data=str(small_mnist_npz)),
-    )
-    folder = tmp_path_factory.mktemp("runs") / request.param
-    return train(config, folder, progress=False, report=lambda message: None)
+def tiny_run(request, one_epoch_run):
+    """conftest's one-epoch net1 run (shared with test_export)."""
+    return one_epoch_run(request.param)
 
 
 def test_the_same_seed_gives_the_same_images_on_all_three_sampling_paths(tiny_run, tmp_path):

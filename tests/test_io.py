@@ -20,17 +20,11 @@ from mnist_vae.io import (
     write_json_atomic,
     write_npy_atomic,
 )
+from tests.helpers import one_line_message
 
 
 def _listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
-
-
-def _one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert message
-    assert "\n" not in message
-    return message
 
 
 # ---------------------------------------------------------------------------
@@ -227,7 +221,7 @@ def test_staged_dir_refuses_non_empty_target_before_body(tmp_path):
     with pytest.raises(UsageError) as info, staged_dir(final, overwrite=False):
         ran = True
     assert not ran
-    message = _one_line(info)
+    message = one_line_message(info)
     assert "not empty" in message
     assert "--overwrite" in message
     assert _listing(final) == ["config.json"]
@@ -241,7 +235,7 @@ def test_staged_dir_refuses_file_target(tmp_path):
     with pytest.raises(UsageError) as info, staged_dir(final, overwrite=True):
         ran = True
     assert not ran
-    assert "not a directory" in _one_line(info)
+    assert "not a directory" in one_line_message(info)
     assert final.read_text() == "a file"
     assert _listing(tmp_path) == ["run"]
 
@@ -287,7 +281,7 @@ def test_check_output_dir_non_empty(tmp_path):
     (tmp_path / "run" / "x").write_text("x")
     with pytest.raises(UsageError) as info:
         check_output_dir(tmp_path / "run", overwrite=False)
-    message = _one_line(info)
+    message = one_line_message(info)
     assert "run exists and is not empty" in message
     assert "--overwrite" in message
     with pytest.raises(UsageError, match="not an mnist-vae result"):  # x marks no result
@@ -302,7 +296,7 @@ def test_check_output_dir_path_is_a_file(tmp_path, overwrite):
     target.write_text("x")
     with pytest.raises(UsageError) as info:
         check_output_dir(target, overwrite=overwrite)
-    assert "is not a directory" in _one_line(info)
+    assert "is not a directory" in one_line_message(info)
     assert target.read_text() == "x"
 
 
@@ -310,7 +304,7 @@ def test_check_output_dir_under_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError) as info:
         check_output_dir(tmp_path / "file" / "sub" / "run", overwrite=False)
-    assert "not a writable directory" in _one_line(info)
+    assert "not a writable directory" in one_line_message(info)
 
 
 def _deny_write(monkeypatch, denied: Path) -> None:
@@ -329,7 +323,7 @@ def test_check_output_dir_unwritable_parent(tmp_path, monkeypatch):
     _deny_write(monkeypatch, tmp_path)
     with pytest.raises(UsageError) as info:
         check_output_dir(tmp_path / "new" / "run", overwrite=False)
-    assert "not a writable directory" in _one_line(info)
+    assert "not a writable directory" in one_line_message(info)
 
 
 # ---------------------------------------------------------------------------
@@ -352,7 +346,7 @@ def test_check_output_file_existing(tmp_path):
     path.write_bytes(b"old")
     with pytest.raises(UsageError) as info:
         check_output_file(path, overwrite=False)
-    message = _one_line(info)
+    message = one_line_message(info)
     assert "already exists" in message
     assert "--overwrite" in message
     assert check_output_file(path, overwrite=True) == path
@@ -365,7 +359,7 @@ def test_check_output_file_is_a_directory(tmp_path, overwrite):
     folder.mkdir()
     with pytest.raises(UsageError) as info:
         check_output_file(folder, overwrite=overwrite)
-    message = _one_line(info)
+    message = one_line_message(info)
     assert "is a directory" in message
     assert "--overwrite" not in message  # overwriting would not help
 
@@ -374,7 +368,7 @@ def test_check_output_file_missing_parent(tmp_path):
     path = tmp_path / "missing" / "digits.png"
     with pytest.raises(UsageError) as info:
         check_output_file(path, overwrite=True)
-    message = _one_line(info)
+    message = one_line_message(info)
     assert "does not exist" in message
     assert "missing" in message
     assert not (tmp_path / "missing").exists()
@@ -384,14 +378,14 @@ def test_check_output_file_parent_is_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError) as info:
         check_output_file(tmp_path / "file" / "digits.png", overwrite=False)
-    _one_line(info)
+    one_line_message(info)
 
 
 def test_check_output_file_unwritable_folder(tmp_path, monkeypatch):
     _deny_write(monkeypatch, tmp_path)
     with pytest.raises(UsageError) as info:
         check_output_file(tmp_path / "digits.png", overwrite=False)
-    assert "is not writable" in _one_line(info)
+    assert "is not writable" in one_line_message(info)
 
 
 def _write_once(path: str, barrier, results) -> None:
@@ -452,7 +446,8 @@ def test_a_name_too_long_once_staged_is_a_usage_error(tmp_path):
                         (check_output_file, "s" * 300 + ".png")):  # fmt: skip
         with pytest.raises(UsageError) as info:
             check(tmp_path / name, overwrite=False)
-        assert "choose a shorter name" in _one_line(info) and len(_one_line(info)) < 300
+        message = one_line_message(info)
+        assert "choose a shorter name" in message and len(message) < 300
     with pytest.raises(UsageError, match="bytes long"):  # a folder to be created on the way
         check_output_dir(tmp_path / ("d" * 300) / "run", overwrite=False)
 
@@ -474,8 +469,8 @@ def test_check_writable_dir(tmp_path, monkeypatch):
     _deny_write(monkeypatch, run)
     with pytest.raises(UsageError) as info:
         mio.check_writable_dir(run, "evaluate adds its results to the run's metrics.json")
-    assert _one_line(info) == (f"{run} is not writable, and evaluate adds its results to the "
-                               "run's metrics.json")  # fmt: skip
+    assert one_line_message(info) == (f"{run} is not writable, and evaluate adds its results "
+                                      "to the run's metrics.json")  # fmt: skip
     with pytest.raises(UsageError, match="is not writable"):  # created in run: checked there
         mio.check_writable_dir(run / "samplers", "x", create=True)
     mio.check_writable_dir(tmp_path / "missing", "x")  # a missing folder is its reader's

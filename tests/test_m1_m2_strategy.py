@@ -6,12 +6,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mnist_vae.cli.main import cli
 from mnist_vae.config import NUM_CLASSES
 from mnist_vae.runs import load_run
 from mnist_vae.zoo.strategies.m1_m2 import M1M2, gaussian_nll
+from tests.helpers import invoke
 
 CODE, LATENT = 3, 2  # z1 (M1's code) and z2 (M2's latent) sizes: distinct on purpose
 LOG_TWO_PI = np.log(2 * np.pi)
@@ -181,10 +180,6 @@ def test_public_protocol_takes_images(two_images):
     terms = model.log_density_terms(two_images, None, 4, keras.random.SeedGenerator(0))
     assert {key: tuple(value.shape) for key, value in terms.items()} == {
         "log_likelihood": (4, 2), "log_prior": (4, 2), "log_posterior": (4, 2)}  # fmt: skip
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def test_cli_trains_on_a_frozen_m1_run(tmp_path, small_mnist_npz):

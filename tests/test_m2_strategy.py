@@ -10,33 +10,19 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
 import mnist_vae.training
-from mnist_vae.cli.main import cli
 from mnist_vae.config import NUM_CLASSES, ModelConfig, RunConfig, TrainConfig
 from mnist_vae.data import EpochClock, make_dataset, select_labelled_set, select_training_set
 from mnist_vae.errors import ConfigError, RunError, UsageError
 from mnist_vae.training.trainer import training_arrays
 from mnist_vae.zoo.strategies.m2 import M2
 
+# One error line, the last (progress lines such as 'data: ...' may come first).
+from tests.helpers import assert_last_line_error as assert_one_line_error
+from tests.helpers import invoke
+
 LATENT = 2
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, code: int, *fragments: str) -> None:
-    """One error line, the last (as in test_cli: progress lines such as 'data: ...' may
-    come first), naming every fragment."""
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in errors[0], result.output
 
 
 # -- a model small enough to follow by hand -------------------------------------------------

@@ -17,8 +17,6 @@ from click.testing import CliRunner
 
 from mnist_vae import progress
 from mnist_vae.cli.main import cli
-from mnist_vae.config import RunConfig, TrainConfig
-from mnist_vae.data import load_mnist
 
 
 class FakeClock:
@@ -197,37 +195,8 @@ def test_configure_checks_the_mode_and_picks_plain_off_a_terminal():
         progress.restore(previous)
 
 
-@pytest.fixture(scope="module")
-def small(small_mnist_npz):
-    return load_mnist(small_mnist_npz)
-
-
-@pytest.fixture(scope="module")
-def plain_training(small, small_mnist_npz, tmp_path_factory):
-    """A tiny run trained with plain progress lines: the run and the lines."""
-    from mnist_vae.models import model_config
-    from mnist_vae.training import train
-
-    config = RunConfig(
-        model=model_config("net1"),
-        train=TrainConfig(epochs=2, batch_size=50, train_size=300, data=str(small_mnist_npz)),
-    )
-    stream = io.StringIO()
-    previous = progress.configure(mode="plain", stream=stream)
-    try:
-        run = train(config, tmp_path_factory.mktemp("runs") / "net1", data=small,
-                    report=lambda message: None)  # fmt: skip
-    finally:
-        progress.restore(previous)
-    return run, lines(stream)
-
-
-@pytest.fixture(scope="module")
-def quick_reference(small, tmp_path_factory):
-    from mnist_vae.evaluation.reference import reference_classifier
-
-    path = tmp_path_factory.mktemp("reference") / "reference.keras"
-    return reference_classifier(small, path=path, epochs=1, report=lambda m: None)
+# plain_training (the tiny run trained with plain progress lines) and quick_reference
+# are conftest.py's.
 
 
 def test_training_shows_its_steps_epochs_and_the_writing_of_the_run(plain_training):

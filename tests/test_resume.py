@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,11 +58,14 @@ def weights_of(run: Path) -> list[np.ndarray]:
     return keras.saving.load_model(run / "model.keras").get_weights()
 
 
-def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(small_mnist_npz,
-                                                                         tmp_path):  # fmt: skip
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert CliRunner().invoke(cli, train_args(small_mnist_npz, whole)).exit_code == 0
+@pytest.fixture(scope="module")
+def killed_after_epoch_2(small_mnist_npz, tmp_path_factory) -> Path:
+    """The stage ``kill -9`` leaves of ``train_args`` (4 epochs) killed after epoch 2.
 
+    Made once: each test resumes or discards its own copy (``interrupted_at``). A stage
+    holds nothing of its run's name, so a copy is that run interrupted.
+    """
+    killed = tmp_path_factory.mktemp("killed") / "run"
     process = spawn(train_args(small_mnist_npz, killed))
     deadline = time.monotonic() + 300
     while 2 not in checkpointed_epochs(killed):
@@ -70,6 +74,22 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(small_mn
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)  # no cleanup code runs
     process.wait()
+    assert not killed.exists() and training_stage_path(killed).is_dir()
+    return training_stage_path(killed)
+
+
+def interrupted_at(stage: Path, out: Path) -> Path:
+    """``out`` as the killed run: a copy of ``stage`` where ``out``'s stage goes."""
+    shutil.copytree(stage, training_stage_path(out))
+    return out
+
+
+def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
+    small_mnist_npz, killed_after_epoch_2, tmp_path
+):
+    whole = tmp_path / "whole"
+    assert CliRunner().invoke(cli, train_args(small_mnist_npz, whole)).exit_code == 0
+    killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
     assert not killed.exists() and training_stage_path(killed).is_dir()
 
     resumed = CliRunner().invoke(cli, ["train", "--resume", str(killed), "--quiet"])
@@ -161,19 +181,9 @@ def test_a_stage_is_kept_after_an_interruption_and_dropped_after_a_usage_error(t
     assert not training_stage_path(final).exists() and not final.exists()
 
 
-def _interrupted(small_mnist_npz, out: Path) -> None:
-    """An interrupted run of ``out``: the stage a kill after epoch 2 of 4 leaves."""
-    process = spawn(train_args(small_mnist_npz, out, epochs=4))
-    while 2 not in checkpointed_epochs(out):
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-
-
-def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz, tmp_path):
-    out = tmp_path / "run"
-    _interrupted(small_mnist_npz, out)
+def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz,
+                                                           killed_after_epoch_2, tmp_path):
+    out = interrupted_at(killed_after_epoch_2, tmp_path / "run")
     other = CliRunner().invoke(cli, train_args(small_mnist_npz, out, seed=4))
     assert other.exit_code == 2, other.output
     assert "interrupted run" in other.output and "--resume" in other.output
@@ -196,7 +206,6 @@ def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz, tmp
     # What only resuming needed is not part of the finished run.
     assert not (out / "checkpoint").exists() and not (out / "training.json").exists()
 
-    again = tmp_path / "again"
-    _interrupted(small_mnist_npz, again)
+    again = interrupted_at(killed_after_epoch_2, tmp_path / "again")
     fresh = CliRunner().invoke(cli, [*train_args(small_mnist_npz, again, seed=5), "--restart"])
     assert fresh.exit_code == 0 and "resuming" not in fresh.output, fresh.output

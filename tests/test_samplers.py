@@ -6,9 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mnist_vae.cli.main import cli
 from mnist_vae.errors import UnknownNameError, UsageError
 from mnist_vae.evaluation.metrics import blank_fraction
 from mnist_vae.models import build_model, model_config
@@ -16,19 +14,7 @@ from mnist_vae.models.latent_samplers import sample_codes, sampler_key
 from mnist_vae.models.sampling import sample_digits
 from mnist_vae.runs import load_run
 from mnist_vae.zoo.samplers import GaussianMixtureSampler, SecondStageSampler
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], result.output
-
+from tests.helpers import assert_one_line_error, invoke
 
 # -- the Gaussian mixture -------------------------------------------------------------------
 
@@ -157,9 +143,10 @@ def test_sample_with_the_second_stage(run_path, tmp_path):
 
 
 def test_sampler_usage_errors_are_one_line(run_path, tmp_path):
-    one_line_error(invoke("sample", run_path, "--sampler", "gmn"), 2, "did you mean 'gmm'")
-    one_line_error(invoke("sample", run_path, "--sampler", "gmm", "--digit", "3"), 2, "--digit")
-    one_line_error(invoke("sample", run_path, "--refit"), 2, "not to the prior")
+    assert_one_line_error(invoke("sample", run_path, "--sampler", "gmn"), 2, "did you mean 'gmm'")
+    assert_one_line_error(invoke("sample", run_path, "--sampler", "gmm", "--digit", "3"), 2,
+                          "--digit")  # fmt: skip
+    assert_one_line_error(invoke("sample", run_path, "--refit"), 2, "not to the prior")
 
 
 def test_exports_carry_the_fitted_samplers(run_path, tmp_path):
@@ -191,7 +178,7 @@ def test_exports_carry_the_fitted_samplers(run_path, tmp_path):
     np.testing.assert_allclose(np.load(npy), want, atol=1e-5)
     missing = invoke("sample", "--saved-model", export, "--sampler", "flow", "--out",
                      tmp_path / "f.png")  # fmt: skip
-    one_line_error(missing, 2, "no 'flow' sampler")
+    assert_one_line_error(missing, 2, "no 'flow' sampler")
     # TFLite carries them too, from builtin operations only.
     lite = invoke("export", run_path, "--out", tmp_path / "lite", "--format", "tflite")
     assert lite.exit_code == 0, lite.output

@@ -6,23 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mnist_vae.cli.main import cli
+from tests.helpers import assert_one_line_error, invoke
 
 TINY = ["--epochs", "2", "--train-size", "200", "--batch-size", "50", "--quiet"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], result.output
 
 
 def read_events(folder) -> dict[str, list[int]]:

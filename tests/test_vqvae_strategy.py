@@ -9,9 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
-from mnist_vae.cli.main import cli
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import build_model, model_config
 from mnist_vae.zoo.strategies.vqvae import (
@@ -25,6 +23,7 @@ from mnist_vae.zoo.strategies.vqvae import (
     restart_dead_codes,
     straight_through,
 )
+from tests.helpers import invoke
 
 
 def numpy(value) -> np.ndarray:
@@ -260,16 +259,16 @@ def test_distributed_training_is_refused(model):
 def test_train_sample_and_export_from_the_cli(tmp_path, small_mnist_npz):
     from mnist_vae.runs import load_run
 
-    def invoke(*args):
-        result = CliRunner().invoke(cli, [str(a) for a in args])
+    def succeed(*args):
+        result = invoke(*args)
         assert result.exit_code == 0, result.output
         return result
 
     out = tmp_path / "vqvae"
-    invoke("train", "--strategy", "vqvae", "--arch", "net1", "--latent-dim", 4,
-           "--codebook-size", 16, "--prior-hidden", 32, "--epochs", 2, "--train-size", 200,
-           "--batch-size", 50, "--lr", 0.002, "--data", small_mnist_npz, "--out", out,
-           "--quiet")  # fmt: skip
+    succeed("train", "--strategy", "vqvae", "--arch", "net1", "--latent-dim", 4,
+            "--codebook-size", 16, "--prior-hidden", 32, "--epochs", 2, "--train-size", 200,
+            "--batch-size", 50, "--lr", 0.002, "--data", small_mnist_npz, "--out", out,
+            "--quiet")  # fmt: skip
     run = load_run(out)
     assert run.config.model.options["codebook_size"] == 16
     test = run.metrics["test"]
@@ -278,12 +277,12 @@ def test_train_sample_and_export_from_the_cli(tmp_path, small_mnist_npz):
     assert "perplexity" in run.history() and "restarts" in run.history()
 
     npy = tmp_path / "prior.npy"
-    invoke("sample", out, "--count", 6, "--seed", 4, "--npy", npy, "--out", tmp_path / "p.png")
+    succeed("sample", out, "--count", 6, "--seed", 4, "--npy", npy, "--out", tmp_path / "p.png")
     model = run.load_model()
     np.testing.assert_allclose(np.load(npy), numpy(model.sample(6, seed=4))[..., 0], atol=1e-6)
-    invoke("sample", out, "--digit", 3, "--count", 4, "--out", tmp_path / "three.png")
+    succeed("sample", out, "--digit", 3, "--count", 4, "--out", tmp_path / "three.png")
 
-    invoke("export", out, "--out", tmp_path / "export")
+    succeed("export", out, "--out", tmp_path / "export")
     served = tf.saved_model.load(str(tmp_path / "export")).signatures
     sample = served["sample"](count=tf.constant(6), seed=tf.constant(4))["images"]
     np.testing.assert_allclose(numpy(sample), numpy(model.sample(6, seed=4)), atol=1e-5)
@@ -293,7 +292,7 @@ def test_train_sample_and_export_from_the_cli(tmp_path, small_mnist_npz):
         numpy(encoded["indices"]), numpy(model.posterior_parameters(images)["indices"])
     )
 
-    invoke("export", out, "--format", "tflite", "--out", tmp_path / "lite")
+    succeed("export", out, "--format", "tflite", "--out", tmp_path / "lite")
     interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "model.tflite"))
     lite = interpreter.get_signature_runner("sample")
     drawn = lite(count=np.array(6, "int32"), seed=np.array(4, "int32"))["images"]

@@ -149,4 +149,24 @@ def make_dataset(
     passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
     cardinality = batches_per_pass - skip_batches
     passes = passes.apply(tf.data.experimental.assert_cardinality(cardinality))  # for Keras
-    return passes.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    if raw:  # a gather of uint8 rows: done in the step's own thread when it asks
+        return passes.map(gather).with_options(one_thread_options())
+    passes = passes.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return passes.with_options(one_thread_options())
+
+
+def one_thread_options():
+    """tf.data options that keep a pipeline to one thread of its own.
+
+    A batch is one gather of uint8 rows (the step decodes it), work for a fraction of
+    one core; left to tf.data's default pool the pipeline's threads contend with the
+    training step's for the same cores, and on two cores the MLP benchmark's epochs
+    fell at random to 0.56x of their speed (23,400 against 42,000 images/s, 6
+    alternated epochs; ``benchmarks/train_throughput.py``).
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    return options

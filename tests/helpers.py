@@ -1,0 +1,57 @@
+"""Helpers the test modules share: the command line in-process and one-line errors.
+
+Fixtures live in conftest.py; these are plain functions, imported where used
+(``from tests.helpers import invoke, assert_one_line_error``).
+"""
+
+from __future__ import annotations
+
+from click.testing import CliRunner, Result
+
+from mnist_vae.cli.main import cli
+
+
+def invoke(*args, env: dict | None = None) -> Result:
+    """``mnist-vae ARGS`` in this process (every argument passed as text)."""
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def one_error_line(output: str) -> str:
+    """The output's only ``Error:`` line, which is its last line; no traceback."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], output
+    assert "Traceback" not in output and "Exception ignored" not in output, output
+    return errors[0]
+
+
+def assert_one_line_error(result: Result, code: int, *fragments: str, alone: bool = True) -> str:
+    """Exit ``code`` with one ``Error:`` line naming every fragment; returns that line.
+
+    ``alone``: the error is all the output. Otherwise lines a command prints before it
+    fails (progress, ``data: ...``) may come first, and the error is the last line.
+    """
+    assert result.exit_code == code, result.output
+    error = one_error_line(result.output)
+    if alone:
+        assert [line for line in result.output.splitlines() if line.strip()] == [error], (
+            result.output
+        )
+    for fragment in fragments:
+        assert fragment in error, (fragment, result.output)
+    return error
+
+
+def assert_last_line_error(result: Result, code: int, *fragments: str) -> str:
+    """``assert_one_line_error`` for a command that may print lines before it fails."""
+    return assert_one_line_error(result, code, *fragments, alone=False)
+
+
+def one_line_message(error, *fragments) -> str:
+    """An exception's (or a ``pytest.raises`` result's) message: one non-empty line
+    holding every fragment."""
+    message = str(getattr(error, "value", error))
+    assert message and "\n" not in message, message
+    for fragment in fragments:
+        assert str(fragment) in message, (fragment, message)
+    return message
