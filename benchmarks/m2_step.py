@@ -70,7 +70,11 @@ class TreeFinder(importlib.abc.MetaPathFinder):
 
 
 def positive_int(text: str) -> int:
-    """argparse type: a bad count is a usage error, not a traceback later."""
+    """argparse type: a bad count is a usage error, not a traceback later.
+
+    Its own copy of ``mnist_vae.benchmarks.arguments.positive_int``: the workers run this
+    script against a baseline tree, which may predate that module.
+    """
     try:
         value = int(text)
     except ValueError:

@@ -30,18 +30,9 @@ def median_seconds(call, repeats: int) -> float:
     return statistics.median(times)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: bad counts are usage errors, not tracebacks later on."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
-
-
 def main() -> None:
+    from mnist_vae.benchmarks.arguments import positive_int
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

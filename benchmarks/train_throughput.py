@@ -39,6 +39,7 @@ import time
 import numpy as np
 
 from mnist_vae.backend import import_backend, prepare_backend
+from mnist_vae.benchmarks.arguments import positive_int
 from mnist_vae.errors import MnistVaeError, UsageError
 
 import_backend()  # quiet import; TensorFlow starts in run(), with the setting's threads
@@ -53,16 +54,6 @@ SETTINGS = {
             "binarize": "dynamic", "learning_rate": 1e-3},
 }  # fmt: skip
 
-
-def positive_int(text: str) -> int:
-    """argparse type: bad counts are usage errors, not tracebacks later on."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
 
 
 def main() -> None:
@@ -119,7 +110,10 @@ def parse_strategies(text: str) -> list[tuple[str, dict]]:
             name, options = name[: -len("+iaf")], {"posterior": "iaf"}
         strategies.check(name)
         if samples:
-            options["iw_samples"] = positive_int(samples)
+            if not samples.isdigit() or int(samples) < 1:
+                raise UsageError(f"--strategies {item!r}: K after ':' must be a positive whole "
+                                 "number, e.g. iwae:50")  # fmt: skip
+            options["iw_samples"] = int(samples)
         found.append((name, options))
     return found
 
@@ -135,6 +129,8 @@ def run(args) -> None:
         raise UsageError(f"--loops takes ours (required), torch and keras, got {args.loops!r}")
     model = model_config(setting["arch"], latent_dim=setting["latent_dim"])  # a bad name fails now
     extra = parse_strategies(args.strategies)
+    if "torch" in loops_asked and torch_available():
+        torch_networks(setting["arch"], setting["latent_dim"])  # an arch it lacks fails now
     from mnist_vae.training.threads import choose_training_threads
 
     choose_training_threads(model)  # the thread layout 'mnist-vae train' would start with

@@ -62,7 +62,7 @@ def require_tensorflow_backend() -> None:
 def set_default_threads(one_per_op: bool = True) -> None:
     """How TensorFlow will spread ops over the cores, unless the user chose already.
 
-    ``one_per_op``: one thread per op and as many ops at once as there cores, the
+    ``one_per_op``: one thread per op and as many ops at once as there are cores, the
     default. TensorFlow's own default (every op split over all the cores) spends a
     two-core machine's time synchronising threads on the small matrix multiplies of a
     dense VAE: one thread per op trains the MLP benchmark 1.2-1.3x faster and scores

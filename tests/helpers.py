@@ -55,3 +55,18 @@ def one_line_message(error, *fragments) -> str:
     for fragment in fragments:
         assert str(fragment) in message, (fragment, message)
     return message
+
+
+def record_bound_rows(model, monkeypatch) -> dict:
+    """Wrap ``model.bound_rows`` so that ``recorded["index"]`` is each computed row's
+    ``image * 10 + label`` after every call: tests fix the noise of z by that index."""
+    recorded = {}
+    bound_rows = model.bound_rows
+
+    def rows_of(labels):
+        rows, classes = bound_rows(labels)
+        recorded["index"] = rows * 10 + classes
+        return rows, classes
+
+    monkeypatch.setattr(model, "bound_rows", rows_of)
+    return recorded

@@ -51,7 +51,9 @@ def test_train_throughput_runs_end_to_end(tmp_path, small_mnist_npz, monkeypatch
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--repeats", "0"], "not a positive whole number"), (["--arch", "net9"], "net9")],
+    [(["--repeats", "0"], "not a positive whole number"), (["--arch", "net9"], "net9"),
+     (["--strategies", "iwae:0"], "positive whole number"), (["--strategies", "vea"], "vea"),
+     (["--loops", "ours,jax"], "--loops takes ours")],
 )
 def test_train_throughput_bad_input_is_a_usage_error(args, fragment, small_mnist_npz,
                                                      monkeypatch, capsys):  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 from mnist_vae.config import NUM_CLASSES
 from mnist_vae.runs import load_run
 from mnist_vae.zoo.strategies.m1_m2 import M1M2, gaussian_nll
-from tests.helpers import invoke
+from tests.helpers import invoke, record_bound_rows
 
 CODE, LATENT = 3, 2  # z1 (M1's code) and z2 (M2's latent) sizes: distinct on purpose
 LOG_TWO_PI = np.log(2 * np.pi)
@@ -52,13 +52,7 @@ def weights(network) -> tuple[np.ndarray, np.ndarray]:
 def fix_noise(model, monkeypatch, noise1: np.ndarray, noise2: np.ndarray) -> None:
     """z1 = mean + sigma * noise1[b]; z2 = mean + sigma * noise2[b * 10 + y] for code b under
     label y, whichever (code, label) rows a step computes (``bound_rows``)."""
-    chosen = {}
-    bound_rows = model.bound_rows
-
-    def rows_of(labels):
-        rows, classes = bound_rows(labels)
-        chosen["index"] = rows * NUM_CLASSES + classes
-        return rows, classes
+    chosen = record_bound_rows(model, monkeypatch)
 
     def draw(mean, log_variance):
         if mean.shape[-1] == CODE:
@@ -67,7 +61,6 @@ def fix_noise(model, monkeypatch, noise1: np.ndarray, noise2: np.ndarray) -> Non
             noise = keras.ops.take(noise2.astype("float32"), chosen["index"], axis=0)
         return mean + keras.ops.exp(0.5 * log_variance) * noise
 
-    monkeypatch.setattr(model, "bound_rows", rows_of)
     monkeypatch.setattr(model, "sampler", draw)
 
 

@@ -20,7 +20,7 @@ from mnist_vae.zoo.strategies.m2 import M2
 
 # One error line, the last (progress lines such as 'data: ...' may come first).
 from tests.helpers import assert_last_line_error as assert_one_line_error
-from tests.helpers import invoke
+from tests.helpers import invoke, record_bound_rows
 
 LATENT = 2
 
@@ -62,19 +62,12 @@ def fix_noise(model: M2, monkeypatch, noise: np.ndarray) -> None:
     """The draw of z for image b under label y is mean + sigma * ``noise[b * 10 + y]``,
     whichever (image, label) rows a step computes (``bound_rows``)."""
     fixed = keras.ops.convert_to_tensor(noise.astype("float32"))
-    chosen = {}
-    bound_rows = model.bound_rows
-
-    def rows_of(labels):
-        rows, classes = bound_rows(labels)
-        chosen["index"] = rows * NUM_CLASSES + classes
-        return rows, classes
+    chosen = record_bound_rows(model, monkeypatch)
 
     def draw(mean, log_variance):
         return mean + keras.ops.exp(0.5 * log_variance) * keras.ops.take(fixed, chosen["index"],
                                                                           axis=0)  # fmt: skip
 
-    monkeypatch.setattr(model, "bound_rows", rows_of)
     monkeypatch.setattr(model, "sampler", draw)
 
 

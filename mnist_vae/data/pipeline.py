@@ -159,10 +159,9 @@ def one_thread_options():
     """tf.data options that keep a pipeline to one thread of its own.
 
     A batch is one gather of uint8 rows (the step decodes it), work for a fraction of
-    one core; left to tf.data's default pool the pipeline's threads contend with the
-    training step's for the same cores, and on two cores the MLP benchmark's epochs
-    fell at random to 0.56x of their speed (23,400 against 42,000 images/s, 6
-    alternated epochs; ``benchmarks/train_throughput.py``).
+    one core; tf.data's default pool would start a thread per core beside the training
+    step's, on a two-core machine the same cores. (Its measured effect on the MLP
+    benchmark was within the noise: ``benchmarks/train_throughput.py``.)
     """
     import tensorflow as tf
 

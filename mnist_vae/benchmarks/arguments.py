@@ -1,0 +1,16 @@
+"""Argument types the benchmark scripts share (argparse; the CLI uses click's own)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a bad count is a usage error (exit 2), not a traceback later on."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
