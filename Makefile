@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test workers (pytest-xdist): one per core by default, at most four.
+WORKERS ?= auto
+XDIST := -n $(WORKERS) --maxprocesses 4 --dist worksteal
 
 .PHONY: install test test-all lint demo clean
 
@@ -17,11 +20,11 @@ install: $(STAMP)
 ## test: lint, then the default test suite (unit tests and small real-MNIST runs)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 ## test-all: also the slow end-to-end tests
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -m ""
+	$(BIN)/python -m pytest $(XDIST) -m ""
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

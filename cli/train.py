@@ -21,7 +21,7 @@ from mnist_vae.cli.options import (
     seed_option,
     strategy_options,
 )
-from mnist_vae.config import ModelConfig
+from mnist_vae.config import LR_SCHEDULES, OUTPUT_BIASES, ModelConfig
 
 if TYPE_CHECKING:
     from mnist_vae.config import RunConfig
@@ -46,6 +46,10 @@ CONFIG_FIELDS: dict[str, tuple[str, str]] = {
     "lr": ("train", "learning_rate"),
     "optimizer": ("train", "optimizer"),
     "lr_decay": ("train", "lr_decay"),
+    "lr_schedule": ("train", "lr_schedule"),
+    "adam_epsilon": ("train", "adam_epsilon"),
+    "adam_beta1": ("train", "adam_beta1"),
+    "output_bias": ("train", "output_bias"),
     "train_size": ("train", "train_size"),
     "labels": ("train", "labels"),
     "seed": ("train", "seed"),
@@ -66,8 +70,9 @@ def help_sections() -> dict[str, list[str]]:
         "Config file": ["config_file"],
         "Model": ["arch", "encoder", "decoder", "strategy", "latent_dim", "likelihood",
                   "gaussian_variance", "beta"],
-        "Training": ["epochs", "batch_size", "lr", "optimizer", "lr_decay", "seed", "precision",
-                     "distribute", "cpu_devices"],
+        "Training": ["epochs", "batch_size", "lr", "optimizer", "lr_decay", "lr_schedule",
+                     "adam_epsilon", "adam_beta1", "output_bias", "seed", "precision", "distribute",
+                     "cpu_devices"],
         "Data": ["train_size", "labels", "data", "binarize"],
         "Output and resuming": ["out", "overwrite", "checkpoint_steps", "resume", "restart"],
         "Monitoring": ["quiet", "tensorboard", "tensorboard_images_every"],
@@ -152,7 +157,36 @@ class TrainSize(click.ParamType):
     "--lr-decay",
     type=click.FloatRange(min=0),
     default=None,
-    help="Time-based decay per epoch: lr/(1 + decay*epoch). [default: adam 0, sgdm 0.05]",
+    help="Decay rate per epoch: lr/(1 + decay*epoch), or with --lr-schedule exponential "
+    "lr*exp(-decay*epoch). [default: adam 0, sgdm 0.05]",
+)
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(LR_SCHEDULES),
+    default=None,
+    help="Learning-rate schedule replacing --lr-decay's: exponential (needs --lr-decay), "
+    "cosine (to 0 at the last epoch), burda (Burda et al. 2016: stage i = 0, 1, ... lasts "
+    "3^i epochs at lr*10^(-i/7); 3,280 epochs are stages 0-7).",
+)
+@click.option(
+    "--adam-epsilon",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Adam's epsilon (the IWAE authors' code: 1e-4). [default: Keras's 1e-7]",
+)
+@click.option(
+    "--adam-beta1",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=None,
+    help="Adam's beta_1, the first moment's decay (the IWAE authors' code: 0.99). "
+    "[default: Keras's 0.9]",
+)
+@click.option(
+    "--output-bias",
+    type=click.Choice(OUTPUT_BIASES),
+    default=DEFAULTS.output_bias,
+    help="The decoder's per-pixel output bias at the start: zeros, or mean (the logits of "
+    "the training images' mean pixels, as Burda et al. 2016; dense decoders such as mlp).",
 )
 @click.option(
     "--likelihood",

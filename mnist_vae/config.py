@@ -26,6 +26,11 @@ DISTRIBUTIONS = ("none", "mirrored", "multiworker")
 # Binary pixels: none (grey levels), threshold at 0.5 (TensorFlow's CVAE tutorial), or
 # dynamic (resampled from the grey levels every epoch, the VAE literature's setting).
 BINARIZATIONS = ("none", "threshold", "dynamic")
+# Learning-rate schedules (mnist_vae.models.schedules); None keeps the optimizer's own
+# (inverse-time with --lr-decay). Output biases: zeros, or the logits of the training
+# images' mean pixels (Burda et al. 2016's initialisation).
+LR_SCHEDULES = ("exponential", "cosine", "burda")
+OUTPUT_BIASES = ("zeros", "mean")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -96,6 +101,15 @@ class TrainConfig:
     learning_rate: float = 0.005
     optimizer: str = "adam"
     lr_decay: float | None = None
+    # One of LR_SCHEDULES, or None: the optimizer's own decay (--lr-decay).
+    lr_schedule: str | None = None
+    # Adam's epsilon and beta_1 (None: Keras's 1e-7 and 0.9; the IWAE authors' code has
+    # 1e-4 and 0.99).
+    adam_epsilon: float | None = None
+    adam_beta1: float | None = None
+    # The decoder's per-pixel output bias at the start: zeros, or the logits of the
+    # training images' mean pixels ("mean").
+    output_bias: str = "zeros"
     train_size: int | None = 20_000
     seed: int = 0
     data: str | None = None
@@ -159,10 +173,47 @@ class TrainConfig:
         _finite_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
         if self.lr_decay is not None:
             _finite_number("lr_decay", self.lr_decay, minimum=0.0, strict=False)
+        self._check_schedule()
+        if self.adam_epsilon is not None:
+            _finite_number("adam_epsilon", self.adam_epsilon, minimum=0.0, strict=True)
+        if self.adam_beta1 is not None:
+            _finite_number("adam_beta1", self.adam_beta1, minimum=0.0, strict=False)
+            _require(self.adam_beta1 < 1, f"adam_beta1 must be < 1, got {self.adam_beta1!r}")
+        for name in ("adam_epsilon", "adam_beta1"):
+            _require(
+                getattr(self, name) is None or self.optimizer == "adam",
+                f"--{name.replace('_', '-')} needs --optimizer adam, got --optimizer "
+                f"{self.optimizer}",
+            )
+        _require(
+            self.output_bias in OUTPUT_BIASES,
+            f"output_bias must be one of {', '.join(OUTPUT_BIASES)}, got {self.output_bias!r}",
+        )
         _require(
             isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
             f"seed must be a non-negative integer, got {self.seed!r}",
         )
+
+
+    def _check_schedule(self) -> None:
+        """A schedule and --lr-decay only together where the schedule reads the decay."""
+        schedule = self.lr_schedule
+        if schedule is None:
+            return
+        _require(
+            schedule in LR_SCHEDULES,
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}",
+        )
+        if schedule == "exponential":
+            _require(
+                self.lr_decay is not None and self.lr_decay > 0,
+                "--lr-schedule exponential needs --lr-decay RATE > 0 (lr * exp(-RATE * epoch))",
+            )
+        else:
+            _require(
+                self.lr_decay is None,
+                f"--lr-decay does nothing with --lr-schedule {schedule}: drop one of them",
+            )
 
 
 @dataclass(frozen=True)

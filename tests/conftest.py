@@ -14,6 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# One thread per op and one op at a time in every test process (the workers and the
+# processes they start inherit it), set before TensorFlow starts. make test runs one
+# worker per core, so more threads would only contend; and a resumed run matches the
+# uninterrupted one bit for bit only when both split their reductions the same way,
+# which ops spread over a busy machine's threads do not always do. mnist-vae's own
+# layout defaults are tested in test_fast_paths.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
 from mnist_vae.data import ENV_VAR, load_mnist, select_training_set
 from mnist_vae.data.sources.arrays import MnistArrays
 from mnist_vae.data.sources.cache import write_npz_atomic

@@ -101,14 +101,15 @@ def test_prior_samples_go_down_through_the_top_layer(hvae):
                                atol=1e-6)  # fmt: skip
 
 
-def test_the_kl_is_warmed_up_and_the_top_layer_is_used(mnist, tmp_path):
+def test_the_kl_is_warmed_up_and_the_top_layer_is_used(mnist, small_mnist_npz, tmp_path):
     """A short CLI run: it trains, both layers carry information, the run samples."""
     runner = CliRunner()
     out = tmp_path / "hvae"
     result = runner.invoke(cli, [
         "train", "--strategy", "hvae", "--arch", "mlp", "--latent-dim", "8",
         "--top-latent-dim", "4", "--top-hidden", "32", "--kl-warmup-epochs", "1",
-        "--train-size", "2000", "--epochs", "2", "--seed", "0", "--out", str(out), "--quiet",
+        "--train-size", "all", "--batch-size", "50", "--epochs", "3", "--seed", "0",
+        "--data", str(small_mnist_npz), "--out", str(out), "--quiet",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     model = keras.saving.load_model(out / "model.keras")

@@ -1,5 +1,8 @@
 """Optimizers, selected with ``--optimizer``; ``lr_decay`` is per epoch.
 
+A builder takes a learning rate that may be a Keras schedule (``--lr-schedule``:
+``mnist_vae.models.schedules``); it then gets ``lr_decay`` 0.
+
 Plain ``import keras`` (as in ``layers``): the Keras class below is registered at
 import, which through the backend's lazy proxy would start TensorFlow with the zoo.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from mnist_vae.models import schedules  # noqa: F401 (registers BurdaStages for loading)
 from mnist_vae.registry import optimizers
 
 SGDM_DEFAULT_DECAY = 0.05

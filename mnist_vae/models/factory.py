@@ -152,5 +152,21 @@ def vae_arguments(config: ModelConfig, seed: int) -> dict[str, Any]:
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The configured optimizer, with its learning-rate schedule."""
-    return optimizers.get(config.optimizer)(config.learning_rate, config.lr_decay, steps_per_epoch)
+    """The configured optimizer, with its learning-rate schedule.
+
+    An ``--lr-schedule`` is the whole decay: the optimizer gets it as its learning
+    rate and a decay of 0 (so sgdm's default decay does not compound it).
+    """
+    from mnist_vae.models.schedules import learning_rate_schedule
+
+    schedule = learning_rate_schedule(config, steps_per_epoch)
+    if schedule is None:
+        build = optimizers.get(config.optimizer)
+        optimizer = build(config.learning_rate, config.lr_decay, steps_per_epoch)
+    else:
+        optimizer = optimizers.get(config.optimizer)(schedule, 0.0, steps_per_epoch)
+    if config.adam_epsilon is not None:
+        optimizer.epsilon = config.adam_epsilon
+    if config.adam_beta1 is not None:
+        optimizer.beta_1 = config.adam_beta1
+    return optimizer

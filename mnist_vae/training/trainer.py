@@ -210,6 +210,10 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
         context = TrainingContext(train_images=len(x_train), batch_size=config.train.batch_size)
         with scope():
             model = build_model(config.model, seed=seed, context=context)
+    if config.train.output_bias == "mean":  # a resumed run's checkpoint replaces it
+        from mnist_vae.models.output_bias import set_output_bias_to_mean
+
+        set_output_bias_to_mean(model, x_train)
 
     with locked_stage(out, overwrite=overwrite, scratch=(INTENT, CHECKPOINTS)) as (stage, existed):
         if not (stage / INTENT).exists():
