@@ -77,41 +77,6 @@ def test_grouped_bernoulli_broadcasts_one_image_over_its_samples():
                                _bce_float64(tiled, logits), rtol=2e-6)  # fmt: skip
 
 
-def test_grouped_bernoulli_reads_m_images_against_k_samples_of_each_samples_major():
-    # Logit row k * M + m belongs to image m: 3 samples of 2 images, as np.tile lays
-    # them out; the targets' gradient is the sum over each image's 3 uses.
-    rng = np.random.default_rng(2)
-    logits = tf.constant((rng.normal(size=(6, 28, 28, 1)) * 3).astype("float32"))
-    images = tf.constant((rng.random((2, 28, 28, 1)) < 0.3).astype("float32"))
-    tiled = np.tile(images.numpy(), (3, 1, 1, 1))
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([logits, images])
-        values = bernoulli_negative_log_likelihood(images, logits)
-        total = tf.reduce_sum(tf.range(1.0, 7.0) * values)
-    np.testing.assert_allclose(values, _bce_float64(tiled, logits.numpy()), rtol=2e-6)
-    weights = np.arange(1.0, 7.0, dtype="float32")[:, None, None, None]
-    np.testing.assert_allclose(tape.gradient(total, logits),
-                               weights * (tf.sigmoid(logits) - tiled), rtol=1e-5, atol=1e-6)
-    by_image = (-weights * logits.numpy()).reshape(3, 2, 28, 28, 1).sum(axis=0)
-    np.testing.assert_allclose(tape.gradient(total, images), by_image, rtol=1e-5, atol=1e-5)
-    with pytest.raises(tf.errors.InvalidArgumentError):  # 6 rows are not samples of 4 images
-        bernoulli_negative_log_likelihood(tf.zeros((4, 28, 28, 1)), logits)
-
-
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
-def test_every_likelihood_scores_samples_of_fewer_images_as_if_tiled(likelihood):
-    # The Gaussian is not marked repeats_rows: reconstruction_nll tiles the images for it.
-    from mnist_vae.models.losses import reconstruction_nll
-
-    rng = np.random.default_rng(3)
-    logits = (rng.normal(size=(6, 28, 28, 1)) * 3).astype("float32")
-    images = rng.random((2, 28, 28, 1)).astype("float32")
-    tiled = np.tile(images, (3, 1, 1, 1))
-    np.testing.assert_allclose(reconstruction_nll(likelihood, images, logits, variance=0.5),
-                               reconstruction_nll(likelihood, tiled, logits, variance=0.5),
-                               rtol=1e-6)  # fmt: skip
-
-
 def _variables():
     rng = np.random.default_rng(2)
     return [keras.Variable(rng.normal(size=shape).astype("float32")) for shape in ((5, 3), (3,))]

@@ -1,9 +1,7 @@
 """Pixel likelihoods p(x | z), selected with ``--likelihood``.
 
 Each takes images in [0, 1] and decoder logits and returns the per-image negative
-log-likelihood in nats, summed over pixels. One marked ``repeats_rows`` also takes
-fewer image rows than logit rows (K samples of each image, samples-major) and reads
-them in place; the others get the images tiled (``reconstruction_nll``).
+log-likelihood in nats, summed over pixels.
 """
 
 from __future__ import annotations
@@ -20,9 +18,6 @@ def bernoulli(x, logits, *, variance: float | None = None):
     """Bernoulli pixels: binary cross-entropy on logits (default; variance is unused)."""
     del variance
     return bernoulli_negative_log_likelihood(x, logits)
-
-
-bernoulli.repeats_rows = True  # x may hold fewer rows than logits: read in place
 
 
 @likelihoods.register
