@@ -9,6 +9,7 @@ import click
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     RegisteredOption,
+    RunPath,
     data_option,
     debug_option,
     overwrite_option,
@@ -109,13 +110,13 @@ HALVES_ONLY = ("fractions", "synthetic_ratio", "synthetic_count", "generator", "
 )
 @click.option(
     "--generator",
-    type=click.Path(exists=True, file_okay=False),
+    type=RunPath(),
     default=None,
     help="A vae run to use instead of training one on half A (one seed only).",
 )
 @click.option(
     "--cvae-generator",
-    type=click.Path(exists=True, file_okay=False),
+    type=RunPath(),
     default=None,
     help="A cvae run for the cvae and filtered methods.",
 )
@@ -286,7 +287,7 @@ def _print_table(results: dict) -> None:
     "--run",
     "runs",
     multiple=True,
-    type=click.Path(exists=True, file_okay=False),
+    type=RunPath(),
     help="Also measure this existing run (repeatable).",
 )
 @click.option("--arch", cls=RegisteredOption, registry="architectures", default="mlp",

@@ -22,6 +22,7 @@ COMMANDS = {
     "compare": "mnist_vae.cli.compare:compare",
     "benchmark": "mnist_vae.cli.benchmark:benchmark",
     "clean": "mnist_vae.cli.clean:clean",
+    "pretrained": "mnist_vae.cli.pretrained:pretrained",
 }
 SHORT_HELP = {
     "train": "Train a VAE and write a run directory.",
@@ -33,6 +34,7 @@ SHORT_HELP = {
     "compare": "A table of several runs' metrics.",
     "benchmark": "Benchmarks: VAE-made data for a classifier; test NLL beside the papers.",
     "clean": "List, and remove, what killed mnist-vae processes left behind.",
+    "pretrained": "The trained models shipped with mnist-vae (pretrained:NAME).",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -127,7 +128,23 @@ def overwrite_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+class RunPath(click.ParamType):
+    """A run directory that exists, or ``pretrained:NAME`` (a model shipped with mnist-vae)."""
+
+    name = "RUN"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if text.startswith("pretrained:"):
+            return text  # the name is checked where it is opened, with close matches
+        if not Path(text).expanduser().is_dir():
+            self.fail(f"{text!r} is not a run directory (nor pretrained:NAME; "
+                      "'mnist-vae pretrained' lists those)", param, ctx)  # fmt: skip
+        return text
+
+
 def run_argument(command: Callable[..., Any]) -> Callable[..., Any]:
+    """RUN, a run directory or pretrained:NAME (``load_run`` says what is wrong with it)."""
     return click.argument("run", type=click.Path(file_okay=False, path_type=str))(command)
 
 

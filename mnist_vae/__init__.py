@@ -54,6 +54,7 @@ _LAZY = {
     "fit_sampler": "mnist_vae.training",
     "sample_run": "mnist_vae.training",
     "load_run": "mnist_vae.runs",
+    "load_pretrained": "mnist_vae.runs",
     "Run": "mnist_vae.runs",
 }
 

@@ -213,8 +213,14 @@ def write_run_files(
 
 
 def load_run(path: str | Path) -> Run:
-    """Load a run directory, with a one-line error if it is not a complete run."""
-    path = Path(path).expanduser()
+    """Load a run directory, with a one-line error if it is not a complete run.
+
+    ``pretrained:NAME`` opens a model shipped with the package (its checked copy under
+    KERAS_HOME: ``mnist_vae.runs.pretrained``).
+    """
+    from mnist_vae.runs.pretrained import is_pretrained, run_path
+
+    path = run_path(path) if is_pretrained(path) else Path(path).expanduser()
     if not path.is_dir():
         raise RunError(f"{path}: no such run directory")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]

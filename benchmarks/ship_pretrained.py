@@ -1,0 +1,104 @@
+"""Ship a finished run as ``pretrained:NAME``: its files and card into mnist_vae/pretrained/.
+
+    python benchmarks/ship_pretrained.py runs/net1-report net1-report --nll-from RESULTS.json
+    python benchmarks/ship_pretrained.py RUN NAME --paper '{"source": "...", "nll": 86.76}'
+
+The run must have been trained on canonical MNIST (hashes verified) through the
+default source or ``MNIST_VAE_DATA``, never ``--data FILE``: a shipped card names the
+data by its hashes, not by a path on the machine that trained it. The recorded command
+is kept with ``mnist-vae`` as its program and ``--out runs/NAME``. ``--nll-from`` takes
+the run's row of a ``benchmark nll`` results.json (K=5000 on all 10,000 test images);
+the card's check score (500 images, K=100) is computed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "mnist_vae" / "pretrained"
+RUN_FILES = ("config.json", "metrics.json", "latent.json", "history.csv")
+
+
+def shipped_command(command: str, name: str) -> str:
+    """The recorded command as a user would type it: ``mnist-vae train ... --out runs/NAME``."""
+    tokens = shlex.split(command)
+    start = next(i for i, token in enumerate(tokens) if token == "train")
+    tokens = ["mnist-vae", *tokens[start:]]
+    if "--out" in tokens:
+        tokens[tokens.index("--out") + 1] = f"runs/{name}"
+    else:
+        tokens += ["--out", f"runs/{name}"]
+    for token in tokens:
+        if token.startswith("/") or token.startswith("--data"):
+            raise SystemExit(f"the recorded command names a path ({token}): train with the "
+                             "default MNIST or MNIST_VAE_DATA, then ship")  # fmt: skip
+    return shlex.join(tokens)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--nll-from", type=Path, default=None,
+                        help="a benchmark nll results.json with a row for this run")
+    parser.add_argument("--paper", default=None, help="JSON: the paper row compared with")
+    parser.add_argument("--note", default="", help="what differs from the paper, in words")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args()
+
+    from mnist_vae.runs import load_run
+    from mnist_vae.runs.cards import make_card
+
+    run = load_run(args.run)
+    record = dict(run.record)
+    data = dict(record.get("data", {}))
+    if run.config.train.data is not None or not data.get("canonical_mnist"):
+        sys.exit(f"{args.run} was not trained on canonical MNIST without --data: not shipped")
+    data["source"] = "MNIST (canonical, hashes verified)"
+    record["data"] = data
+    record["command"] = shipped_command(record.get("command", ""), args.name)
+    # The machine's kernel string says nothing about the model: not shipped.
+    record["versions"] = {k: v for k, v in record.get("versions", {}).items() if k != "platform"}
+    nll = iw_samples = None
+    if args.nll_from is not None:
+        rows = json.loads(args.nll_from.read_text())["rows"]
+        row = next((r for r in rows if r.get("train_seconds") == run.metrics.get("train_seconds")
+                    or str(args.run.name) in str(r.get("run"))), None)  # fmt: skip
+        if row is None:
+            sys.exit(f"no row for {args.run} in {args.nll_from}")
+        nll, iw_samples = row["nll"], row["iw_samples"]
+    target = SHIPPED / args.name
+    if target.exists() and not args.overwrite:
+        sys.exit(f"{target} exists: --overwrite to replace it")
+    staging = SHIPPED / f".{args.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in RUN_FILES:
+        if (args.run / name).is_file():
+            shutil.copy2(args.run / name, staging / name)
+    (staging / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+    for keras_file in args.run.glob("*.keras"):
+        shutil.copy2(keras_file, staging / keras_file.name)
+    shipped = load_run(staging)
+    paper = json.loads(args.paper) if args.paper else None
+    card = make_card(shipped, args.name, nll=nll, iw_samples=iw_samples, paper=paper,
+                     note=args.note)  # fmt: skip
+    (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    size = sum(p.stat().st_size for p in target.iterdir())
+    print(f"shipped {args.name}: {size / 1e6:.2f} MB, check score {card['check']['nll']:.4f} "
+          f"nats ({card['check']['images']} images, K={card['check']['iw_samples']})")
+
+
+if __name__ == "__main__":
+    main()

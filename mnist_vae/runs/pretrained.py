@@ -1,0 +1,128 @@
+"""Trained models shipped inside the package: ``pretrained:NAME`` wherever a run goes.
+
+Each lives in ``mnist_vae/pretrained/NAME/`` as the files of a run directory (config,
+model, metrics, class means, history) and a ``card.json`` that says how it was made
+and what it scores (``mnist_vae.runs.cards``). Commands write into runs (``evaluate``
+adds metrics, ``sample`` its PNGs and fitted samplers), and the package's own folder
+may be read-only, so ``pretrained:NAME`` opens a copy under ``KERAS_HOME/mnist_vae/
+pretrained/NAME`` (``~/.keras`` by default, beside Keras's own caches), made on first
+use, offline, from the shipped files after checking their sha256 against the card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from mnist_vae.errors import RunError, UnknownNameError
+
+PREFIX = "pretrained:"
+CARD = "card.json"
+SHIPPED = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """One shipped model: its name, shipped folder and card."""
+
+    name: str
+    folder: Path
+    card: dict[str, Any]
+
+
+def is_pretrained(text: str | os.PathLike) -> bool:
+    """Whether a run argument names a shipped model (``pretrained:NAME``)."""
+    return str(text).startswith(PREFIX)
+
+
+@cache
+def catalogue() -> dict[str, Pretrained]:
+    """Every shipped model by name, in name order (read once per process)."""
+    found = {}
+    for card_file in sorted(SHIPPED.glob(f"*/{CARD}")):
+        card = json.loads(card_file.read_text())
+        found[card_file.parent.name] = Pretrained(card_file.parent.name, card_file.parent, card)
+    return found
+
+
+def lookup(name: str) -> Pretrained:
+    """The shipped model ``name``; a usage error naming close matches otherwise."""
+    from mnist_vae.registry import close_matches
+
+    models = catalogue()
+    if name in models:
+        return models[name]
+    near = close_matches(name, list(models))
+    hint = f"did you mean {', '.join(repr(n) for n in near)}? " if near else ""
+    raise UnknownNameError(
+        f"no pretrained model {name!r}: {hint}'mnist-vae pretrained' lists the "
+        f"{len(models)} shipped"
+    )
+
+
+def cache_root() -> Path:
+    """Where ``pretrained:NAME`` copies live: KERAS_HOME/mnist_vae/pretrained."""
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    return home / "mnist_vae" / "pretrained"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_shipped(model: Pretrained) -> None:
+    """Every file the card hashes is shipped with that hash; RunError otherwise."""
+    for name, expected in model.card["sha256"].items():
+        path = model.folder / name
+        if not path.is_file() or sha256(path) != expected:
+            raise RunError(
+                f"pretrained model {model.name}: {name} does not match its card's sha256: "
+                "reinstall mnist-vae"
+            )
+
+
+def run_path(text: str | os.PathLike) -> Path:
+    """The folder ``pretrained:NAME`` opens as a run: a checked copy, made on first use.
+
+    A copy whose hashed files no longer match the card (changed by hand, or left by an
+    older release of the same name) is replaced; anything a command added beside them
+    (evaluations in metrics.json, samples, fitted samplers) stays while it matches.
+    """
+    model = lookup(str(text)[len(PREFIX) :])
+    target = cache_root() / model.name
+    if _matches(target, model):
+        return target
+    check_shipped(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model.name}.", dir=target.parent))
+    try:
+        for item in model.folder.iterdir():
+            if item.is_file():
+                shutil.copy2(item, staging / item.name)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _matches(folder: Path, model: Pretrained) -> bool:
+    if not (folder / CARD).is_file():
+        return False
+    return all(
+        (folder / name).is_file() and sha256(folder / name) == expected
+        for name, expected in model.card["sha256"].items()
+    )

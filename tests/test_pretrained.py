@@ -1,0 +1,133 @@
+"""The shipped models: every card re-checked, and pretrained:NAME wherever a run goes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+
+import numpy as np
+import pytest
+
+from mnist_vae.errors import UnknownNameError
+from mnist_vae.runs import load_pretrained, load_run
+from mnist_vae.runs.cards import CARD_KEYS, check_score
+from mnist_vae.runs.pretrained import cache_root, catalogue, run_path, sha256
+from tests.helpers import assert_one_line_error, invoke
+
+SHIPPED = sorted(catalogue())
+FIRST = SHIPPED[0]
+
+
+def test_models_are_shipped_and_the_wheel_carries_them():
+    assert SHIPPED, "no pretrained models in mnist_vae/pretrained"
+    from mnist_vae.runs.pretrained import SHIPPED as FOLDER
+
+    size = sum(path.stat().st_size for path in FOLDER.rglob("*") if path.is_file())
+    assert size < 30e6  # with the code, the wheel stays under 40 MB
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_model_matches_its_card(name, mnist):
+    model = catalogue()[name]
+    card = model.card
+    assert set(CARD_KEYS) <= set(card) and card["name"] == name
+    for file, expected in card["sha256"].items():
+        assert sha256(model.folder / file) == expected, file
+    assert "model.keras" in card["sha256"]
+    # No path of the machine that trained it: the command is a user's, the data named
+    # by its hashes.
+    command = shlex.split(card["command"])
+    assert command[:2] == ["mnist-vae", "train"] and "--data" not in command
+    assert not [token for token in command if token.startswith("/")], command
+    record = json.loads((model.folder / "config.json").read_text())
+    assert record["train"]["data"] is None and record["data"]["canonical_mnist"] is True
+    assert record["data"]["source"] == card["data"] == "MNIST (canonical, hashes verified)"
+    # The check score, again on this machine: the same images, K and seed.
+    run = load_run(f"pretrained:{name}")
+    check = card["check"]
+    assert check_score(run, mnist) == pytest.approx(check["nll"], abs=1e-3)
+
+
+def test_pretrained_opens_a_checked_copy_and_replaces_a_changed_one():
+    folder = run_path(f"pretrained:{FIRST}")
+    assert folder == cache_root() / FIRST and (folder / "card.json").is_file()
+    assert os.environ["KERAS_HOME"] in str(folder)  # the test's own, not the user's
+    stamp = (folder / "model.keras").stat().st_mtime_ns
+    assert run_path(f"pretrained:{FIRST}") == folder  # reused, not copied again
+    assert (folder / "model.keras").stat().st_mtime_ns == stamp
+    (folder / "model.keras").write_bytes(b"changed by hand")
+    run_path(f"pretrained:{FIRST}")
+    assert sha256(folder / "model.keras") == catalogue()[FIRST].card["sha256"]["model.keras"]
+
+
+def test_an_unknown_name_lists_close_matches():
+    with pytest.raises(UnknownNameError, match=f"did you mean '{FIRST}'"):
+        load_run(f"pretrained:{FIRST[:-1]}x")
+
+
+def test_load_pretrained_returns_the_generative_model():
+    model = load_pretrained(FIRST)
+    images = np.asarray(model.decode(np.asarray(model.sample_prior(4, seed=0))))
+    assert images.shape == (4, 28, 28, 1) and np.isfinite(images).all()
+
+
+def test_the_cli_lists_the_cards():
+    listed = invoke("pretrained", "--json")
+    assert listed.exit_code == 0, listed.output
+    cards = json.loads(listed.output)
+    assert [card["name"] for card in cards] == SHIPPED
+    table = invoke("pretrained")
+    assert table.exit_code == 0 and FIRST in table.output
+
+
+def test_pretrained_goes_wherever_a_run_goes(tmp_path, mnist_data_env):
+    name = f"pretrained:{FIRST}"
+    png = tmp_path / "s.png"
+    assert invoke("sample", name, "--count", 8, "--out", png).exit_code == 0 and png.is_file()
+    evaluated = invoke("evaluate", name, "--no-quality", "--iw-samples", 2, "--quiet",
+                       env=mnist_data_env)  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "iwae" in evaluated.output.lower()
+    exported = invoke("export", name, "--out", tmp_path / "export", "--quiet")
+    assert exported.exit_code == 0, exported.output
+    compared = invoke("compare", name, "--json")
+    assert compared.exit_code == 0, compared.output
+    assert json.loads(compared.output)[0]["strategy"] == catalogue()[FIRST].card["strategy"]
+    scored = invoke("benchmark", "nll", "--strategies", "", "--run", name, "--iw-samples", 2,
+                    "--out", tmp_path / "nll", "--quiet", env=mnist_data_env)  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    assert len(json.loads((tmp_path / "nll" / "results.json").read_text())["rows"]) == 1
+
+
+def test_reproduce_runs_the_cards_command_and_resumes(tmp_path, monkeypatch):
+    from mnist_vae.cli import pretrained
+    from mnist_vae.io import training_stage_path
+
+    calls = []
+    monkeypatch.setattr(pretrained, "run_mnist_vae", calls.append)
+    out = tmp_path / "again"
+    assert invoke("pretrained", "--reproduce", FIRST, "--out", out).exit_code == 0
+    command = shlex.split(catalogue()[FIRST].card["command"])[1:]
+    command[command.index("--out") + 1] = str(out)
+    assert calls[-1] == command
+    training_stage_path(out).mkdir(parents=True)  # an interrupted reproduction
+    assert invoke("pretrained", "--reproduce", FIRST, "--out", out).exit_code == 0
+    assert calls[-1] == ["train", "--resume", str(out)]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["--reproduce", "nope"], 2, "no pretrained model 'nope'"),
+        (["--out", "x"], 2, "--out goes with --reproduce"),
+        (["--json", "--reproduce", "x"], 2, "give one of them"),
+    ],
+)
+def test_pretrained_bad_input_is_one_line(args, code, fragment):
+    assert_one_line_error(invoke("pretrained", *args), code, fragment)
+
+
+def test_a_missing_run_is_still_a_usage_error_for_benchmark_runs(tmp_path):
+    result = invoke("benchmark", "nll", "--run", tmp_path / "nothing", "--out", tmp_path / "o")
+    assert_one_line_error(result, 2, "is not a run directory", "pretrained:NAME")
