@@ -17,7 +17,7 @@ import numpy as np
 
 from mnist_vae.runs.format import Run
 
-CHECK_IMAGES, CHECK_SAMPLES, CHECK_SEED = 500, 100, 0
+CHECK_IMAGES, CHECK_SAMPLES, CHECK_SEED = 200, 50, 0
 CARD_KEYS = ("name", "strategy", "architecture", "data", "binarize", "nll", "iw_samples",
              "negative_elbo", "paper", "command", "train_seconds")  # fmt: skip
 
