@@ -54,8 +54,8 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
 
+    from mnist_vae.evaluation.cards import make_card
     from mnist_vae.runs import load_run
-    from mnist_vae.runs.cards import make_card
 
     run = load_run(args.run)
     record = dict(run.record)

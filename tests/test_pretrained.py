@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from mnist_vae.errors import UnknownNameError
+from mnist_vae.evaluation.cards import CARD_KEYS, check_score
 from mnist_vae.runs import load_pretrained, load_run
-from mnist_vae.runs.cards import CARD_KEYS, check_score
 from mnist_vae.runs.pretrained import cache_root, catalogue, run_path, sha256
 from tests.helpers import assert_one_line_error, invoke
 
 SHIPPED = sorted(catalogue())
-FIRST = SHIPPED[0]
+FIRST = "net1-report" if "net1-report" in SHIPPED else SHIPPED[0]  # the commands' example
 
 
 def test_models_are_shipped_and_the_wheel_carries_them():
@@ -66,9 +66,9 @@ def test_an_unknown_name_lists_close_matches():
         load_run(f"pretrained:{FIRST[:-1]}x")
 
 
-def test_load_pretrained_returns_the_generative_model():
-    model = load_pretrained(FIRST)
-    images = np.asarray(model.decode(np.asarray(model.sample_prior(4, seed=0))))
+@pytest.mark.parametrize("name", SHIPPED)
+def test_load_pretrained_returns_the_generative_model(name):
+    images = np.asarray(load_pretrained(name).sample(4, seed=0))
     assert images.shape == (4, 28, 28, 1) and np.isfinite(images).all()
 
 

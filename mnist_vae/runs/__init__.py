@@ -2,7 +2,7 @@
 
 ``load_run`` reads a finished run (or a shipped one, ``pretrained:NAME``);
 ``write_run_files`` writes the JSON half of one; ``mnist_vae.runs.figures`` draws
-arrays into the run's PNGs; ``pretrained`` and ``cards`` are the shipped models.
+arrays into the run's PNGs; ``pretrained`` opens the shipped models.
 """
 
 from mnist_vae.runs.format import RUN_FORMAT, Run, load_run, write_run_files

@@ -2,7 +2,7 @@
 
 Each lives in ``mnist_vae/pretrained/NAME/`` as the files of a run directory (config,
 model, metrics, class means, history) and a ``card.json`` that says how it was made
-and what it scores (``mnist_vae.runs.cards``). Commands write into runs (``evaluate``
+and what it scores (``mnist_vae.evaluation.cards``). Commands write into runs (``evaluate``
 adds metrics, ``sample`` its PNGs and fitted samplers), and the package's own folder
 may be read-only, so ``pretrained:NAME`` opens a copy under ``KERAS_HOME/mnist_vae/
 pretrained/NAME`` (``~/.keras`` by default, beside Keras's own caches), made on first
