@@ -31,17 +31,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-# MNIST_VAE_DATA as the session started: tests run without it (isolated_environment).
-MNIST_DATA_AT_START = os.environ.get(ENV_VAR)
-
-
-@pytest.fixture(scope="session")
-def mnist_data_env() -> dict[str, str]:
-    """The environment a command needs to read all of MNIST as this session does: CI's
-    MNIST_VAE_DATA when it is set, else nothing (the package fetches MNIST itself)."""
-    return {ENV_VAR: MNIST_DATA_AT_START} if MNIST_DATA_AT_START else {}
-
-
 @pytest.fixture(scope="session")
 def mnist():
     """The full MNIST arrays (60,000 + 10,000), loaded once per session."""

@@ -81,12 +81,14 @@ def test_the_cli_lists_the_cards():
     assert table.exit_code == 0 and FIRST in table.output
 
 
-def test_pretrained_goes_wherever_a_run_goes(tmp_path, mnist_data_env):
+def test_pretrained_goes_wherever_a_run_goes(tmp_path, small_mnist_npz):
+    # Scored on the 200-image slice (kept beside the run's own evaluation, as other
+    # data always is): the commands open pretrained:NAME as they open a run.
     name = f"pretrained:{FIRST}"
     png = tmp_path / "s.png"
     assert invoke("sample", name, "--count", 8, "--out", png).exit_code == 0 and png.is_file()
     evaluated = invoke("evaluate", name, "--no-quality", "--iw-samples", 2, "--quiet",
-                       env=mnist_data_env)  # fmt: skip
+                       "--data", small_mnist_npz)  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output
     assert "iwae" in evaluated.output.lower()
     exported = invoke("export", name, "--out", tmp_path / "export", "--quiet")
@@ -95,7 +97,7 @@ def test_pretrained_goes_wherever_a_run_goes(tmp_path, mnist_data_env):
     assert compared.exit_code == 0, compared.output
     assert json.loads(compared.output)[0]["strategy"] == catalogue()[FIRST].card["strategy"]
     scored = invoke("benchmark", "nll", "--strategies", "", "--run", name, "--iw-samples", 2,
-                    "--out", tmp_path / "nll", "--quiet", env=mnist_data_env)  # fmt: skip
+                    "--data", small_mnist_npz, "--out", tmp_path / "nll", "--quiet")  # fmt: skip
     assert scored.exit_code == 0, scored.output
     assert len(json.loads((tmp_path / "nll" / "results.json").read_text())["rows"]) == 1
 
