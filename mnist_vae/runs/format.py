@@ -86,7 +86,7 @@ class Run:
         return "digit" if self.digits else "class"
 
     def load_model(self):
-        """The trained Keras model (compiled, optimizer state included)."""
+        """The trained Keras model, compiled (optimizer state included, but for a shipped model)."""
         from mnist_vae.backend import prepare_backend
         from mnist_vae.registry import load_registrations
 
@@ -99,7 +99,7 @@ class Run:
             raise RunError(f"{path} is damaged (not a complete .keras archive); retrain the run "
                            "or restore the file from a backup")  # fmt: skip
         try:
-            return keras.saving.load_model(path)
+            model = keras.saving.load_model(path)
         except Exception as exc:
             message = first_line(exc)
             if "Could not locate" in message or "Unknown" in message:
@@ -108,6 +108,9 @@ class Run:
                     "that defined its model installed?"
                 ) from None
             raise RunError(f"{path} cannot be loaded ({message})") from None
+        if not model.compiled:  # a shipped model: no optimizer state (runs/compact.py)
+            model.compile()
+        return model
 
     def digit_means(self) -> np.ndarray:
         """Mean latent code of each class on the training set, shape (10, code size)."""

@@ -1,0 +1,52 @@
+"""A trained model's file made small enough to ship: no optimizer state, float16 precision.
+
+A shipped model is only ever used, never resumed (``--reproduce`` retrains from the
+card's command), so Adam's two moments (twice the weights) need not ship. Its trainable
+weights may also be rounded to float16 precision while still stored as float32, so the
+model loads and runs exactly as before: the low 13 mantissa bits become zeros, which the
+wheel's zip compression removes, about halving the bytes again. Whether the rounding
+may stay is measured, not assumed (``benchmarks/ship_pretrained.py`` keeps it only
+where it moves the card's check score by less than ``HALF_TOLERANCE`` nats).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+HALF_TOLERANCE = 0.01  # nats of the check score that float16 rounding may move
+
+
+def round_to_half(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to the nearest float16, kept float32; refuses what float16 cannot hold."""
+    values = np.asarray(values, dtype=np.float32)
+    with np.errstate(over="ignore"):  # an overflow is refused just below, in words
+        rounded = values.astype(np.float16)
+    if not np.isfinite(rounded[np.isfinite(values)]).all():
+        raise ValueError("a weight exceeds float16's range (65504): keep it float32")
+    return rounded.astype(np.float32)
+
+
+def compact_model_file(source: Path, target: Path, *, half: bool) -> int:
+    """Write ``source``'s model to ``target`` without optimizer state (``half``: rounded).
+
+    Returns how many weights were rounded. Only trainable floating weights are rounded:
+    counters, seeds and running statistics keep their exact values.
+    """
+    from mnist_vae.backend import prepare_backend
+    from mnist_vae.registry import load_registrations
+
+    prepare_backend()
+    import keras
+
+    load_registrations()
+    model = keras.saving.load_model(source, compile=False)
+    rounded = 0
+    if half:
+        for variable in model.trainable_weights:
+            if "float" in str(variable.dtype):
+                variable.assign(round_to_half(keras.ops.convert_to_numpy(variable)))
+                rounded += int(np.prod(variable.shape))
+    model.save(target)
+    return rounded

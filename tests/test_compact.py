@@ -1,0 +1,64 @@
+"""Shipped model files: no optimizer state, weights at float16 precision, same behaviour."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from mnist_vae.runs import load_run
+from mnist_vae.runs.compact import compact_model_file, round_to_half
+
+
+def test_rounding_to_half_by_hand():
+    # float16 has 10 mantissa bits: steps of 2^-10 between 1 and 2, 2^-24 below 2^-14.
+    values = np.array([1.0, 1.0004, 1.0006, -3.14159, 2.0**-25, 0.0], dtype=np.float32)
+    rounded = round_to_half(values)
+    assert rounded.dtype == np.float32
+    assert rounded.tolist() == [1.0, 1.0, 1.0 + 2.0**-10, -3.140625, 0.0, 0.0]
+
+
+def test_rounding_refuses_what_half_cannot_hold():
+    with pytest.raises(ValueError, match="float16's range"):
+        round_to_half(np.array([7e4], dtype=np.float32))
+    assert np.isnan(round_to_half(np.array([np.nan], dtype=np.float32))).all()
+
+
+def weight_entries(path) -> list[str]:
+    import h5py
+
+    names = []
+    with (
+        zipfile.ZipFile(path) as archive,
+        archive.open("model.weights.h5") as weights,
+        h5py.File(weights, "r") as store,
+    ):
+        store.visit(names.append)
+    return names
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_a_compact_model_keeps_its_weights_and_drops_the_optimizer(one_epoch_run, tmp_path, half):
+    run = one_epoch_run("vae")
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy)
+    rounded = compact_model_file(run.path / "model.keras", copy / "model.keras", half=half)
+
+    assert any(name.startswith("optimizer") for name in weight_entries(run.path / "model.keras"))
+    assert not any(name.startswith("optimizer") for name in weight_entries(copy / "model.keras"))
+    original, compact = run.load_model(), load_run(copy).load_model()
+    assert compact.compiled  # loading compiles it again, so evaluate works
+    expected = [np.asarray(w) for w in original.trainable_weights]
+    if half:
+        expected = [round_to_half(w) for w in expected]
+        assert rounded == sum(w.size for w in expected)
+        assert any(not np.array_equal(w, np.asarray(o)) for w, o in
+                   zip(expected, original.trainable_weights, strict=True))  # fmt: skip
+    else:
+        assert rounded == 0
+    for got, want in zip(compact.trainable_weights, expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), want)
+    images = np.asarray(compact.sample(2, seed=0))
+    assert images.shape == (2, 28, 28, 1) and np.isfinite(images).all()
