@@ -42,14 +42,20 @@ from mnist_vae.zoo.strategies.vae import VaeOptions, kl_objective
 
 
 @dataclass(frozen=True)
-class HvaeOptions(StrategyOptions):
-    """The top layer's size and the KL tricks the ladder VAE needs."""
+class TopLayerOptions(StrategyOptions):
+    """The size of a two-layer model's top stochastic layer and of its two networks."""
 
     top_latent_dim: int = option(32, "Size of the top stochastic layer z2.", minimum=1)
     top_hidden: int = option(
         256, "Units of the two hidden layers in each top network (z2's encoder, p(z1|z2)).",
         minimum=1,
     )
+
+
+@dataclass(frozen=True)
+class HvaeOptions(TopLayerOptions):
+    """The top layer's size and the KL tricks the ladder VAE needs."""
+
     kl_warmup_epochs: int = option(
         50, "Epochs over which the KL weight rises linearly from 0 to --beta (0: off).", minimum=0
     )
@@ -89,11 +95,12 @@ def gaussian_log_density(z, mean, log_variance):
     )
 
 
-def gaussian_head(inputs: int, hidden: int, outputs: int, name: str) -> keras.Model:
-    """inputs -> two ELU layers -> (mean, log-variance) of ``outputs`` values, concatenated."""
+def gaussian_head(inputs: int, hidden: int, outputs: int, name: str,
+                  activation: str = "elu") -> keras.Model:  # fmt: skip
+    """inputs -> two hidden layers -> (mean, log-variance) of ``outputs`` values, concatenated."""
     x = keras.Input((inputs,), name=f"{name}_input")
-    h = keras.layers.Dense(hidden, activation="elu", name=f"{name}_hidden_1")(x)
-    h = keras.layers.Dense(hidden, activation="elu", name=f"{name}_hidden_2")(h)
+    h = keras.layers.Dense(hidden, activation=activation, name=f"{name}_hidden_1")(x)
+    h = keras.layers.Dense(hidden, activation=activation, name=f"{name}_hidden_2")(h)
     stats = keras.layers.Dense(2 * outputs, name=f"{name}_stats")(h)
     return keras.Model(x, stats, name=name)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, option
+from mnist_vae.config import ModelConfig, StrategyOptions, option
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
 from mnist_vae.models.steps import replica_scaled, unpack
@@ -25,12 +25,17 @@ from mnist_vae.zoo.posteriors import FlowPosterior, PosteriorOptions
 
 
 @dataclass(frozen=True)
-class IwaeOptions(PosteriorOptions):
-    """The number of importance samples in the training objective, and the posterior."""
+class ImportanceSampleOptions(StrategyOptions):
+    """The number of importance samples in the training objective."""
 
     iw_samples: int = option(
         5, "Importance samples K per image in the training bound.", minimum=1
     )
+
+
+@dataclass(frozen=True)
+class IwaeOptions(ImportanceSampleOptions, PosteriorOptions):
+    """The number of importance samples in the training objective, and the posterior."""
 
 
 def importance_weighted_bound(log_weights):
@@ -58,21 +63,29 @@ class IWAE(FlowPosterior, VAE):
         return [*super().metrics, self.bound_tracker]
 
     def train_step(self, data):
-        images, labels = unpack(data)
-        samples = self.options.iw_samples
-        with tf.GradientTape() as tape:
-            terms = self.log_density_terms(images, labels, samples, self.importance_seed)
-            log_weights = terms["log_likelihood"] + terms["log_prior"] - terms["log_posterior"]
-            bound = importance_weighted_bound(log_weights)
-            objective = replica_scaled(-keras.ops.mean(bound))
-        variables = self.optimized_variables()
-        self.optimizer.apply(tape.gradient(objective, variables), variables)
-        # The ELBO metrics from the first draw: reconstruction and a one-sample KL estimate.
-        self.update_elbo_metrics(
-            -terms["log_likelihood"][0], terms["log_posterior"][0] - terms["log_prior"][0]
-        )
-        self.bound_tracker.update_state(-bound)
-        return self.metric_results()
+        return importance_weighted_step(self, data, self.options.iw_samples,
+                                        self.importance_seed, self.bound_tracker)  # fmt: skip
+
+
+def importance_weighted_step(model, data, samples: int, seed_generator, bound_tracker) -> dict:
+    """One optimizer step of ``model`` on -L_K, from its ``log_density_terms``.
+
+    The ELBO metrics come from the first draw: its reconstruction and a one-sample KL
+    estimate; ``bound_tracker`` gets -L_K per image.
+    """
+    images, labels = unpack(data)
+    with tf.GradientTape() as tape:
+        terms = model.log_density_terms(images, labels, samples, seed_generator)
+        log_weights = terms["log_likelihood"] + terms["log_prior"] - terms["log_posterior"]
+        bound = importance_weighted_bound(log_weights)
+        objective = replica_scaled(-keras.ops.mean(bound))
+    variables = model.optimized_variables()
+    model.optimizer.apply(tape.gradient(objective, variables), variables)
+    model.update_elbo_metrics(
+        -terms["log_likelihood"][0], terms["log_posterior"][0] - terms["log_prior"][0]
+    )
+    bound_tracker.update_state(-bound)
+    return model.metric_results()
 
 
 @strategies.register
