@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from mnist_vae.models.sampling import sample_digits
 from mnist_vae.runs import load_run
-from mnist_vae.runs.figures import save_figure, tile
+from mnist_vae.runs.figures import INK, save_figure, tile
 
 
 def sharpness(images: np.ndarray) -> float:
@@ -57,7 +57,7 @@ def main() -> None:
             ]
         )
         score = sharpness(many)
-        axis.imshow(1.0 - np.clip(mosaic, 0, 1), cmap="gray", vmin=0, vmax=1)
+        axis.imshow(1.0 - np.clip(mosaic, 0, 1), **INK)
         axis.set_axis_off()
         print(f"{path}: sharpness {score:.4f}")
         strategy = run.config.model.strategy

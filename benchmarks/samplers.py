@@ -29,7 +29,7 @@ from mnist_vae.io import write_json_atomic
 from mnist_vae.models.latent_samplers import display_name, sample_codes
 from mnist_vae.models.sampling import prior_codes, sample_digits
 from mnist_vae.runs import load_run
-from mnist_vae.runs.figures import save_figure, tile
+from mnist_vae.runs.figures import INK, save_figure, tile
 from mnist_vae.runs.versions import package_versions
 from mnist_vae.training.latent_samplers import run_sampler, training_codes
 
@@ -100,7 +100,7 @@ def figure(path: Path, data, out: Path, seed: int, rows: list[dict]) -> None:
         top.legend(loc="upper right", fontsize=8, markerscale=6)
         images = sample_digits(model, 100, seed, sampler=fitted)
         bottom = axes[1, column]
-        bottom.imshow(1.0 - tile(np.clip(images, 0, 1), 10, 10), cmap="gray", vmin=0, vmax=1)
+        bottom.imshow(1.0 - tile(np.clip(images, 0, 1), 10, 10), **INK)
         bottom.set_axis_off()
         n = numbers[label]
         bottom.set_title(f"{label}: FD {n['frechet_distance']:.1f}, confidence "

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from mnist_vae.runs.figures import save_figure, tile
+from mnist_vae.runs.figures import INK, save_figure, tile
 
 SAMPLES_PER_RUN = 36  # a 6 x 6 grid
 # (label, what lower/higher means) for the bar charts, when some run has the number
@@ -33,7 +33,7 @@ def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
     for index, (name, images) in enumerate(zip(names, samples, strict=True)):
         axis = figure.add_subplot(grid[0, index * span : (index + 1) * span])
         side = int(np.ceil(np.sqrt(len(images))))
-        axis.imshow(1.0 - tile(np.clip(images, 0, 1), side, side), cmap="gray", vmin=0, vmax=1)
+        axis.imshow(1.0 - tile(np.clip(images, 0, 1), side, side), **INK)
         axis.set_axis_off()
         axis.set_title(f"{name}\n{rows[index].get('strategy', '')}, z={rows[index].get('z', '')}",
                        fontsize=8)  # fmt: skip
