@@ -27,13 +27,14 @@ def weight_files(run: Run) -> list[str]:
     return sorted(path.name for path in Path(run.path).glob("*.keras"))
 
 
-def check_score(run: Run, data=None) -> float:
-    """Mean IWAE bound in nats on the card's check subset (``data``: the run's own MNIST)."""
+def check_score(run: Run, data=None, model=None) -> float:
+    """Mean IWAE bound in nats on the card's check subset (``data``: the run's own MNIST;
+    ``model``: the run's model, if it is loaded already)."""
     from mnist_vae.data import binarize_test_set, load_mnist, to_float_images
     from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
 
     data = data if data is not None else load_mnist(run.config.train.data)
-    model = run.load_model()
+    model = model if model is not None else run.load_model()
     images = to_float_images(binarize_test_set(data.x_test, run.config.train.binarize))
     labels = data.y_test.astype("int32") if model.conditional else None
     shown = slice(0, CHECK_IMAGES)
