@@ -87,10 +87,16 @@ def test_the_cli_lists_the_cards():
     assert table.exit_code == 0 and FIRST in table.output
 
 
-def test_pretrained_goes_wherever_a_run_goes(tmp_path, small_mnist_npz):
+# The commands' plumbing is one for every model: the default suite runs them on the
+# first, ``make test-all`` on every shipped model.
+EVERY_MODEL = [FIRST, *[pytest.param(n, marks=pytest.mark.slow) for n in SHIPPED if n != FIRST]]
+
+
+@pytest.mark.parametrize("shipped", EVERY_MODEL)
+def test_pretrained_goes_wherever_a_run_goes(shipped, tmp_path, small_mnist_npz):
     # Scored on the 200-image slice (kept beside the run's own evaluation, as other
     # data always is): the commands open pretrained:NAME as they open a run.
-    name = f"pretrained:{FIRST}"
+    name = f"pretrained:{shipped}"
     png = tmp_path / "s.png"
     assert invoke("sample", name, "--count", 8, "--out", png).exit_code == 0 and png.is_file()
     evaluated = invoke("evaluate", name, "--no-quality", "--iw-samples", 2, "--quiet",
@@ -101,7 +107,7 @@ def test_pretrained_goes_wherever_a_run_goes(tmp_path, small_mnist_npz):
     assert exported.exit_code == 0, exported.output
     compared = invoke("compare", name, "--json")
     assert compared.exit_code == 0, compared.output
-    assert json.loads(compared.output)[0]["strategy"] == catalogue()[FIRST].card["strategy"]
+    assert json.loads(compared.output)[0]["strategy"] == catalogue()[shipped].card["strategy"]
     scored = invoke("benchmark", "nll", "--strategies", "", "--run", name, "--iw-samples", 2,
                     "--data", small_mnist_npz, "--out", tmp_path / "nll", "--quiet")  # fmt: skip
     assert scored.exit_code == 0, scored.output
