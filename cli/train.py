@@ -59,6 +59,7 @@ CONFIG_FIELDS: dict[str, tuple[str, str]] = {
     "distribute": ("train", "distribute"),
     "cpu_devices": ("train", "cpu_devices"),
     "checkpoint_steps": ("train", "checkpoint_steps"),
+    "figures": ("train", "figures"),
 }
 
 STRATEGY_SECTION = "Strategy options ([STRATEGY]: that --strategy only)"
@@ -74,7 +75,8 @@ def help_sections() -> dict[str, list[str]]:
                      "adam_epsilon", "adam_beta1", "output_bias", "seed", "precision", "distribute",
                      "cpu_devices"],
         "Data": ["train_size", "labels", "data", "binarize"],
-        "Output and resuming": ["out", "overwrite", "checkpoint_steps", "resume", "restart"],
+        "Output and resuming": ["out", "overwrite", "figures", "checkpoint_steps", "resume",
+                                "restart"],
         "Monitoring": ["quiet", "tensorboard", "tensorboard_images_every"],
         STRATEGY_SECTION: [*sorted(builtin_strategy_options()), "option"],
         "Other": ["debug", "help"],
@@ -233,6 +235,13 @@ class TrainSize(click.ParamType):
     help="Run directory to create. [default: runs/ARCH-STRATEGY-zLATENT-sSEED-TIME]",
 )
 @overwrite_option
+@click.option(
+    "--figures/--no-figures",
+    default=DEFAULTS.figures,
+    help="Draw the run's figures (figures/*.png: codes, reconstructions, samples, losses) "
+    "when it finishes. Without them the run is complete all the same; for quick runs and "
+    "sweeps, where they take a good part of the time.",
+)
 @click.option(
     "--binarize",
     type=click.Choice(["threshold", "dynamic"]),

@@ -131,8 +131,13 @@ class TrainConfig:
     # semi-supervised strategy sees the rest unlabelled, a supervised conditional one
     # trains on these alone, an unconditional one refuses (mnist_vae.training.trainer).
     labels: int | None = None
+    # Draw the run's figures (figures/*.png) when it finishes; without them the run is
+    # complete all the same (class means, metrics), and evaluate draws its own.
+    figures: bool = True
 
     def __post_init__(self) -> None:
+        _require(isinstance(self.figures, bool), f"figures must be true or false, got "
+                 f"{self.figures!r}")  # fmt: skip
         if isinstance(self.binarize, bool):  # config.json of 0.3 runs
             object.__setattr__(self, "binarize", "threshold" if self.binarize else "none")
         _require(

@@ -106,7 +106,7 @@ def one_epoch_run(small_mnist_npz, tmp_path_factory):
             config = RunConfig(
                 model=model_config("net1", strategy=strategy, latent_dim=3),
                 train=TrainConfig(epochs=1, batch_size=50, train_size=100,
-                                  data=str(small_mnist_npz)),
+                                  data=str(small_mnist_npz), figures=False),
             )  # fmt: skip
             runs[strategy] = train(config, folder / strategy, progress=False,
                                    report=lambda message: None)  # fmt: skip

@@ -40,7 +40,7 @@ def main(data: str, out: str, result: str) -> None:
             model=model_config("net1", strategy=strategy, options=options),
             train=TrainConfig(epochs=epochs, batch_size=100, train_size=400, data=data,
                               optimizer="sgdm", learning_rate=0.001, precision="float32",
-                              distribute=distribute),
+                              distribute=distribute, figures=False),
         )  # fmt: skip
         run = train(config, Path(out) / name, progress=False, report=lambda message: None)
         histories[name] = {"loss": run.history()["loss"], "test": run.metrics["test"]}

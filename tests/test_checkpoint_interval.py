@@ -21,7 +21,8 @@ def config_for(data, checkpoint_steps=2, **train) -> RunConfig:
     """600 images in batches of 100: 6 steps per epoch. Schedules keyed on the optimizer's
     step (sgdm's decay, the KL warm-up) and dynamic binary draws keyed on the batch."""
     settings = dict(epochs=3, batch_size=100, train_size=600, optimizer="sgdm",
-                    binarize="dynamic", seed=3, data=str(data), checkpoint_steps=checkpoint_steps)
+                    binarize="dynamic", seed=3, data=str(data), checkpoint_steps=checkpoint_steps,
+                    figures=False)
     return RunConfig(model=model_config("net1", options={"kl_warmup_epochs": 2}),
                      train=TrainConfig(**{**settings, **train}))  # fmt: skip
 

@@ -395,3 +395,24 @@ def test_version_names_what_it_runs_on():
     assert result.exit_code == 0
     assert f"TensorFlow {metadata.version('tensorflow')}" in result.output
     assert f"Keras {metadata.version('keras')}" in result.output
+
+
+def test_a_run_without_figures_is_complete_and_says_so(tmp_path, small_mnist_npz):
+    out = tmp_path / "plain"
+    trained = invoke("train", "--no-figures", "--latent-dim", 3, "--epochs", 1,
+                     "--train-size", 100, "--batch-size", 50, "--quiet",
+                     "--data", small_mnist_npz, "--out", out)  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert not (out / "figures").exists()
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["figures"] is False
+    means = json.loads((out / "latent.json").read_text())["digit_means"]
+    assert len(means) == 10 and all(len(mean) == 3 for mean in means if mean is not None)
+    png = tmp_path / "threes.png"
+    assert invoke("sample", out, "--digit", 3, "--count", 4, "--out", png).exit_code == 0
+    assert png.is_file()
+    from mnist_vae.config import TrainConfig
+    from mnist_vae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="figures must be true or false"):
+        TrainConfig(figures="no")

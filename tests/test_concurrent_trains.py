@@ -26,7 +26,7 @@ def test_twenty_races_of_two_trains_each_give_one_result_and_one_error(small_mni
         out = tmp_path / f"run{attempt}"
         args = ["train", "--arch", "net1", "--train-size", "100", "--batch-size", "50",
                 "--epochs", "1", "--seed", str(attempt), "--data", str(small_mnist_npz),
-                "--out", str(out), "--quiet"]  # fmt: skip
+                "--out", str(out), "--quiet", "--no-figures"]  # fmt: skip
         processes = [subprocess.Popen([sys.executable, "-c", CLI, *args], text=True,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                      for _ in range(2)]  # fmt: skip

@@ -86,7 +86,8 @@ def read_only(*folders: Path):
 
 def train_args(data: Path, out: Path) -> list:
     return ["train", "--arch", "net1", "--train-size", "100", "--batch-size", "50",
-            "--epochs", "1", "--seed", "3", "--data", data, "--out", out, "--quiet"]  # fmt: skip
+            "--epochs", "1", "--seed", "3", "--data", data, "--out", out, "--quiet",
+            "--no-figures"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ CLI = "from mnist_vae.cli.main import cli; cli()"
 def train_args(data: Path, out: Path, epochs: int = 4, seed: int = 3) -> list[str]:
     return ["train", "--arch", "net1", "--train-size", "600", "--batch-size", "100",
             "--epochs", str(epochs), "--seed", str(seed), "--data", str(data),
-            "--out", str(out), "--quiet"]  # fmt: skip
+            "--out", str(out), "--quiet", "--no-figures"]  # fmt: skip
 
 
 def spawn(args: list[str]) -> subprocess.Popen:

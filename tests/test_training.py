@@ -18,7 +18,7 @@ from mnist_vae.training.precision import resolve_precision
 
 def quick_config(small_mnist_npz, **model_options) -> RunConfig:
     arch = model_options.pop("arch", "net1")
-    train_options = model_options.pop("train", {})
+    train_options = {"figures": False, **model_options.pop("train", {})}
     return RunConfig(
         model=model_config(arch, **model_options),
         train=TrainConfig(
@@ -65,7 +65,7 @@ def test_run_config_round_trips_through_json(tmp_path, small_mnist_npz):
 
 def test_larger_latents_get_a_pca_projection_and_no_grid(tmp_path, small_mnist_npz):
     run = train(
-        quick_config(small_mnist_npz, latent_dim=4),
+        quick_config(small_mnist_npz, latent_dim=4, train={"figures": True}),
         tmp_path / "run",
         progress=False,
         report=lambda m: None,

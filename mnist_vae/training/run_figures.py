@@ -40,6 +40,14 @@ def interpolation_pairs(labels: np.ndarray, pairs: int = INTERPOLATION_PAIRS):
     return np.array(starts), np.array(ends)
 
 
+def training_class_means(model, x_train, y_train) -> np.ndarray:
+    """Each class's mean code over the training images (what ``sample --digit`` starts from)."""
+    labels = y_train.astype("int32") if model.conditional else None
+    # (under dynamic binarization x_train holds grey levels: their codes are the means of
+    # the binary draws' codes to first order, which is what sampling around a mean needs)
+    return class_means(encode_codes(model, to_float_images(x_train), labels), y_train)
+
+
 def write_run_figures(
     model, data, x_train, y_train, history, folder: Path, seed: int
 ) -> np.ndarray:
@@ -47,12 +55,9 @@ def write_run_figures(
     from mnist_vae.runs import figures
 
     conditional = bool(model.conditional)
-    train_labels = y_train.astype("int32") if conditional else None
     test_labels = data.y_test.astype("int32") if conditional else None
     x_test = to_float_images(data.x_test)
-    means = class_means(encode_codes(model, to_float_images(x_train), train_labels), y_train)
-    # (under dynamic binarization x_train holds grey levels: their codes are the means of
-    # the binary draws' codes to first order, which is what sampling around a mean needs)
+    means = training_class_means(model, x_train, y_train)
     test_codes = encode_codes(model, x_test, test_labels)
     out = Path(folder) / "figures"
     out.mkdir()

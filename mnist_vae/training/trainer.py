@@ -271,9 +271,10 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
             metrics = _final_metrics(model, data, history, fit_seconds, data_seconds,
                                      len(x_train), config)  # fmt: skip
             written()
-            from mnist_vae.training.run_figures import write_run_figures
+            from mnist_vae.training.run_figures import training_class_means, write_run_figures
 
-            means = write_run_figures(model, data, x_train, y_train, history, stage, seed)
+            means = (write_run_figures(model, data, x_train, y_train, history, stage, seed)
+                     if config.train.figures else training_class_means(model, x_train, y_train))
             written()
         write_run_files(
             stage,
