@@ -140,3 +140,64 @@ def test_a_savedmodel_that_is_not_an_mnist_vae_export_is_refused_unopened(tmp_pa
     assert result.exit_code == 1, result.output
     assert "not an mnist-vae export" in result.output and "trust" in result.output
     assert not planted.exists() and not (tmp_path / "s.png").exists()
+
+
+def test_a_crafted_graph_beside_genuine_assets_and_variables_never_runs(trained, tmp_path):
+    """A SavedModel is read as data: a graph that writes a file, given a genuine export's
+    assets and variables, is never run; the digits come from the rebuilt model."""
+    import shutil
+
+    import tensorflow as tf
+
+    run, model = trained
+    genuine = export_run(run, tmp_path / "genuine")
+    planted = tmp_path / "planted.txt"
+
+    class Crafted(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.v = tf.Variable(1.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+        def sample(self, count, seed):
+            tf.io.write_file(str(planted), "ran")
+            return {"images": tf.zeros([count, 28, 28, 1])}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def decode(self, z):
+            tf.io.write_file(str(planted), "ran")
+            return {"images": tf.zeros([tf.shape(z)[0], 28, 28, 1])}
+
+    crafted = Crafted()
+    folder = tmp_path / "crafted"
+    signatures = {"sample": crafted.sample, "decode": crafted.decode}
+    tf.saved_model.save(crafted, str(folder), signatures=signatures)
+    for part in ("assets", "variables"):  # a genuine export's data beside the crafted graph
+        shutil.rmtree(folder / part, ignore_errors=True)
+        shutil.copytree(genuine / part, folder / part)
+    npy = tmp_path / "s.npy"
+    result = CliRunner().invoke(cli, ["sample", "--saved-model", str(folder), "--count", "4",
+                                      "--out", str(tmp_path / "s.png"),
+                                      "--npy", str(npy)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert not planted.exists()  # the crafted graph never ran
+    conditional = bool(model.conditional)
+    labels = np.arange(4, dtype=np.int32) % 10 if conditional else None
+    want = np.asarray(model.sample(4, 0, labels) if conditional else model.sample(4, 0))[..., 0]
+    np.testing.assert_allclose(np.load(npy), want, atol=1e-5)
+
+
+def test_an_export_whose_variables_do_not_fit_its_model_is_refused(one_epoch_run, tmp_path):
+    """A vae export holding a cvae's variables (other kernel shapes): one line, nothing run."""
+    import shutil
+
+    vae = export_run(one_epoch_run("vae"), tmp_path / "vae")
+    cvae = export_run(one_epoch_run("cvae"), tmp_path / "cvae")
+    shutil.rmtree(vae / "variables")
+    shutil.copytree(cvae / "variables", vae / "variables")
+    result = CliRunner().invoke(cli, ["sample", "--saved-model", str(vae),
+                                      "--out", str(tmp_path / "s.png")])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "do not fit the model it describes" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "s.png").exists()

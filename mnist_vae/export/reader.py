@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from mnist_vae.errors import RunError, UsageError, first_line
+from mnist_vae.export.writer import MODEL_CONFIG, SAMPLERS
+from mnist_vae.runs.format import SAMPLER_RECORD
 
 
 def read_export_record(path: Path) -> tuple[dict, dict, dict]:
@@ -32,48 +34,56 @@ def read_export_record(path: Path) -> tuple[dict, dict, dict]:
 
 
 class ExportedModel:
-    """A loaded SavedModel export, with the sampling interface ``mnist-vae sample`` needs."""
+    """An mnist-vae export read as data, with the sampling interface ``mnist-vae sample`` needs.
+
+    A SavedModel is a program: loading it and calling its signatures runs whatever graph
+    its ``saved_model.pb`` holds, and a crafted one can carry a genuine export's assets.
+    So mnist-vae never runs it: the model is rebuilt from the Keras configuration the
+    export carries (``assets/model.json``, deserialised in Keras's safe mode from
+    mnist-vae's registered classes), its weights are read from the variables checkpoint
+    (``tf.train.load_checkpoint`` reads tensors, it runs nothing) and checked against the
+    rebuilt model's shapes, and the fitted samplers are loaded from ``assets/samplers``.
+    The images are then the ones the export's own signatures give (the same methods,
+    the same weights); serving the export with TensorFlow alone is unchanged.
+    """
 
     def __init__(self, path: str | Path) -> None:
         from mnist_vae.backend import prepare_backend
 
         prepare_backend()
-        import tensorflow as tf
-
         self.path = Path(path).expanduser()
         if not (self.path / "saved_model.pb").is_file():
             raise RunError(f"{self.path} is not a SavedModel export (no saved_model.pb)")
-        # A SavedModel is a program: loading and calling it runs its graph. Look at its
-        # files first and open only what mnist-vae export wrote (its run record).
         self.record, self.metrics, latent = read_export_record(self.path)
-        try:
-            self.module = tf.saved_model.load(str(self.path))
-        except Exception as exc:
-            raise RunError(
-                f"{self.path}: not a loadable mnist-vae export ({first_line(exc)})"
-            ) from None
+        self.model = rebuild_exported_model(self.path)
         self.latent_shape = tuple(
             self.record.get("latent_shape") or [self.record["model"]["latent_dim"]]
         )
-        self.conditional = (
-            "labels" in self.module.signatures["decode"].structured_input_signature[1]
-        )
+        self.conditional = bool(self.model.conditional)
         size = int(np.prod(self.latent_shape))
         self.digit_means = np.array(
             [np.full(size, np.nan) if m is None else m for m in latent["digit_means"]]
         )
-        # The latent samplers fitted to the run before it was exported: sample_NAME.
-        self.samplers = sorted(
-            key[len("sample_") :] for key in self.module.signatures if key.startswith("sample_")
-        )
+        folder = self.path / "assets" / SAMPLERS
+        self.samplers = [] if self.conditional or not folder.is_dir() else sorted(
+            entry.name.replace("-", "_") for entry in folder.iterdir()
+            if (entry / SAMPLER_RECORD).is_file()
+        )  # fmt: skip
+
+    def load_sampler(self, key: str):
+        """The fitted sampler ``key`` the export carries, loaded from its files."""
+        from mnist_vae.registry import samplers
+
+        folder = next(entry for entry in (self.path / "assets" / SAMPLERS).iterdir()
+                      if entry.name.replace("-", "_") == key)  # fmt: skip
+        record = json.loads((folder / SAMPLER_RECORD).read_text())
+        return samplers.get(record["sampler"]).load(folder)
 
     def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        import tensorflow as tf
+        from mnist_vae.models.sampling import decode_batched
 
-        inputs = {"z": tf.constant(z, tf.float32)}
-        if self.conditional:
-            inputs["labels"] = tf.constant(labels, tf.int32)
-        return self.module.signatures["decode"](**inputs)["images"].numpy()[..., 0]
+        return decode_batched(self.model, np.asarray(z, np.float32),
+                              None if labels is None else np.asarray(labels, np.int32))
 
     def sample(
         self,
@@ -88,9 +98,8 @@ class ExportedModel:
         ``sampler`` names a latent sampler exported with the run (its ``sample_NAME``
         signature); ``None`` or ``"prior"`` is the model's prior.
         """
-        import tensorflow as tf
+        import keras
 
-        seed_tensor = tf.constant(seed, tf.int32)
         key = None if sampler is None else str(sampler).replace("-", "_")
         if key not in (None, "prior"):
             from mnist_vae.models.latent_samplers import refuse_digit
@@ -102,20 +111,52 @@ class ExportedModel:
                     f"{self.path} has no {sampler!r} sampler (exported samplers: {have}); fit it "
                     "with 'mnist-vae sample RUN --sampler NAME', then export the run again"
                 )
-            return self.module.signatures[f"sample_{key}"](
-                count=tf.constant(count, tf.int32), seed=seed_tensor
-            )["images"].numpy()[..., 0]
-        signature = self.module.signatures["sample"]
+            codes = keras.ops.convert_to_numpy(self.load_sampler(key).sample(count, seed))
+            return self.decode(codes.reshape(count, *self.latent_shape))
         if self.conditional:
             labels = np.arange(count) % 10 if digit is None else np.full(count, digit)
-            return signature(labels=tf.constant(labels, tf.int32), seed=seed_tensor)[
-                "images"
-            ].numpy()[..., 0]
+            images = self.model.sample(count, seed, labels.astype(np.int32))
+            return keras.ops.convert_to_numpy(images)[..., 0]
         if digit is None:
-            return signature(count=tf.constant(count, tf.int32), seed=seed_tensor)[
-                "images"
-            ].numpy()[..., 0]
+            return keras.ops.convert_to_numpy(self.model.sample(count, seed))[..., 0]
         from mnist_vae.models.sampling import class_mean_codes
 
         codes = class_mean_codes(self.digit_means, digit, count, seed, noise_variance)
         return self.decode(codes.reshape(count, *self.latent_shape))
+
+
+def rebuild_exported_model(path: Path):
+    """The export's Keras model, from its configuration and its checkpointed variables.
+
+    ``keras.export.ExportArchive`` checkpoints the tracked model's variables, in the
+    model's own order, as ``variables/I``; the rebuilt model must have the same number,
+    shapes and dtypes, else the export is refused.
+    """
+    import keras
+    import tensorflow as tf
+
+    from mnist_vae.registry import load_registrations
+
+    load_registrations()
+    config_file = Path(path) / "assets" / MODEL_CONFIG
+    if not config_file.is_file():
+        raise RunError(f"{path} was exported by an older mnist-vae (no assets/{MODEL_CONFIG}); "
+                       "export the run again to sample from it")  # fmt: skip
+    try:
+        config = json.loads(config_file.read_text())
+        config.pop("compile_config", None)  # a model to sample from: nothing to compile
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        reader = tf.train.load_checkpoint(str(Path(path) / "variables" / "variables"))
+        stored = reader.get_variable_to_dtype_map()
+    except Exception as exc:
+        raise RunError(f"{path}: not a readable mnist-vae export ({first_line(exc)})") from None
+    for index, variable in enumerate(model.variables):
+        key = f"variables/{index}/.ATTRIBUTES/VARIABLE_VALUE"
+        value = reader.get_tensor(key) if key in stored else None
+        if value is None or tuple(value.shape) != tuple(variable.shape) or (
+            np.dtype(value.dtype) != np.dtype(variable.dtype)
+        ):  # fmt: skip
+            raise RunError(f"{path}: its variables do not fit the model it describes "
+                           f"({variable.path}); export the run again")  # fmt: skip
+        variable.assign(value)
+    return model

@@ -19,7 +19,10 @@ Signatures (images are float32 in [0, 1], shaped [batch, 28, 28, 1]; batch is fr
 Gaussian posteriors). Conditional (cvae) runs add an int32 ``labels`` input [batch]
 to encode, decode and reconstruct, and sample takes ``labels`` (one per image)
 instead of ``count``.
-The run's config.json, metrics.json and latent.json also travel as assets.
+The run's config.json, metrics.json and latent.json also travel as assets, with the
+model's Keras configuration (``model.json``) and the run's fitted samplers
+(``samplers/NAME``): what ``mnist-vae sample --saved-model`` rebuilds the model from,
+never running the export's graph (``mnist_vae.export.reader``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 from mnist_vae.config import IMAGE_SHAPE
@@ -38,6 +42,8 @@ from mnist_vae.runs import Run
 FORMATS = ("savedmodel", "tflite")
 TFLITE_SIGNATURES = ("decode", "sample")
 SAMPLER_SIGNATURE = "sample_{}"
+MODEL_CONFIG = "model.json"  # in assets/: the model's Keras configuration
+SAMPLERS = "samplers"  # in assets/: the fitted samplers, as the run keeps them
 
 
 def export_run(
@@ -137,7 +143,7 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
         input_signature=[],
     )
     archive.write_out(str(path), verbose=False)
-    _copy_run_files(run, path / "assets")
+    _copy_run_files(run, path / "assets", rebuildable=True)
     return path
 
 
@@ -170,7 +176,14 @@ def write_tflite(
     return path
 
 
-def _copy_run_files(run: Run, folder: Path) -> None:
+def _copy_run_files(run: Run, folder: Path, *, rebuildable: bool = False) -> None:
+    """The run's JSON files; ``rebuildable``: also what rebuilds the model without the graph."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "metrics.json", "latent.json"):
         shutil.copyfile(run.path / name, folder / name)
+    if not rebuildable:
+        return
+    with zipfile.ZipFile(run.path / "model.keras") as archive:  # the Keras configuration
+        (folder / MODEL_CONFIG).write_bytes(archive.read("config.json"))
+    for name in run.fitted_samplers():
+        shutil.copytree(run.sampler_path(name), folder / SAMPLERS / name)
