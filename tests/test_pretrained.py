@@ -114,6 +114,19 @@ def test_pretrained_goes_wherever_a_run_goes(shipped, tmp_path, small_mnist_npz)
     assert len(json.loads((tmp_path / "nll" / "results.json").read_text())["rows"]) == 1
 
 
+def test_a_shipped_vae_is_m1_for_m1_m2(tmp_path, small_mnist_npz):
+    vae = next(name for name in SHIPPED if catalogue()[name].card["strategy"] == "vae")
+    out = tmp_path / "m1m2"
+    trained = invoke("train", "--strategy", "m1_m2", "--m1-run", f"pretrained:{vae}",
+                     "--labels", 10, "--train-size", 100, "--epochs", 1, "--batch-size", 50,
+                     "--no-figures", "--quiet", "--data", small_mnist_npz,
+                     "--out", out)  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((out / "config.json").read_text())["model"]["options"]["m1_run"] == (
+        f"pretrained:{vae}"
+    )
+
+
 def test_reproduce_runs_the_cards_command_and_resumes(tmp_path, monkeypatch):
     from mnist_vae.cli import pretrained
     from mnist_vae.io import training_stage_path
