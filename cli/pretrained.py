@@ -10,6 +10,8 @@ from mnist_vae.cli.options import debug_option
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the cards as a JSON list.")
+@click.option("--markdown", is_flag=True,
+              help="Print the table as Markdown (docs/zoo.md carries it; a test compares).")
 @click.option("--reproduce", metavar="NAME", default=None,
               help="Train NAME again from its card's command into --out (run it again to "
                    "resume after an interruption).")  # fmt: skip
@@ -17,7 +19,7 @@ from mnist_vae.cli.options import debug_option
               help="With --reproduce: the run folder. [default: runs/NAME]")  # fmt: skip
 @debug_option
 @handle_errors
-def pretrained(as_json, reproduce, out) -> None:
+def pretrained(as_json, markdown, reproduce, out) -> None:
     """List the trained models that ship with mnist-vae.
 
     Each opens offline as pretrained:NAME wherever a run directory goes (sample,
@@ -31,15 +33,21 @@ def pretrained(as_json, reproduce, out) -> None:
     if out is not None and reproduce is None:
         raise UsageError("--out goes with --reproduce NAME")
     if reproduce is not None:
-        if as_json:
-            raise UsageError("--json lists the cards; --reproduce trains: give one of them")
+        if as_json or markdown:
+            raise UsageError("--json and --markdown list the cards; --reproduce trains: give "
+                             "one of them")  # fmt: skip
         _reproduce(lookup(reproduce), out)
         return
     cards = [model.card for model in catalogue().values()]
+    if as_json and markdown:
+        raise UsageError("--json or --markdown: give one of them")
     if as_json:
         import json
 
         click.echo(json.dumps(cards, indent=2))
+        return
+    if markdown:
+        click.echo(markdown_table(cards))
         return
     _table(cards)
 
@@ -69,28 +77,47 @@ def run_mnist_vae(arguments: list[str]) -> None:
     cli.main(arguments, prog_name="mnist-vae")
 
 
+COLUMNS = ("name", "strategy", "arch", "z", "data", "NLL", "K", "-ELBO", "FD", "updates",
+           "train", "paper")  # fmt: skip
+LEFT = ("name", "strategy", "arch", "data", "paper")
+PIXELS = {"none": "grey levels", "dynamic": "dynamic binary", "threshold": "thresholded"}
+
+
+def card_row(card: dict) -> list[str]:
+    """One card as the table's cells (nats per image)."""
+    paper = card.get("paper") or {}
+    updates = card.get("updates")
+    pixels = PIXELS.get(card["binarize"], card["binarize"])
+    return [
+        card["name"], card["strategy"], str(card.get("architecture") or "-"),
+        str(card.get("latent_dim", "-")), f"MNIST, {pixels}",
+        _number(card.get("nll")), str(card.get("iw_samples") or "-"),
+        _number(card.get("negative_elbo")), _number(card.get("fd")),
+        "-" if updates is None else f"{updates:,}", _duration(card.get("train_seconds")),
+        f"{paper.get('row', '')} {_number(paper.get('nll'))}".strip() if paper else "-",
+    ]  # fmt: skip
+
+
+def markdown_table(cards: list[dict]) -> str:
+    """The table in Markdown, as docs/zoo.md shows it."""
+    lines = ["| " + " | ".join(COLUMNS) + " |",
+             "|" + "|".join("---" if c in LEFT else "---:" for c in COLUMNS) + "|"]  # fmt: skip
+    lines += ["| " + " | ".join(card_row(card)) + " |" for card in cards]
+    return "\n".join(lines)
+
+
 def _table(cards: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="pretrained models (nats per image; open one as pretrained:NAME)")
-    for column in ("name", "strategy", "arch", "z", "data", "NLL", "K", "-ELBO", "FD", "train",
-                   "paper"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("name", "strategy", "arch",
-                                                              "data", "paper") else "right")
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in LEFT else "right")
     for card in cards:
-        paper = card.get("paper") or {}
-        table.add_row(
-            card["name"], card["strategy"], str(card.get("architecture") or "-"),
-            str(card.get("latent_dim", "-")), f"MNIST, {card['binarize']}",
-            _number(card.get("nll")), str(card.get("iw_samples") or "-"),
-            _number(card.get("negative_elbo")), _number(card.get("fd")),
-            _duration(card.get("train_seconds")),
-            f"{paper.get('row', '')} {_number(paper.get('nll'))}".strip() if paper else "-",
-        )  # fmt: skip
+        table.add_row(*card_row(card))
     console = Console()
     if not console.is_terminal:
-        console = Console(width=160)
+        console = Console(width=170)
     console.print(table)
 
 

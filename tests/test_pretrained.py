@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,6 +86,13 @@ def test_the_cli_lists_the_cards():
     assert [card["name"] for card in cards] == SHIPPED
     table = invoke("pretrained")
     assert table.exit_code == 0 and FIRST in table.output
+    from mnist_vae.cli.pretrained import markdown_table
+
+    markdown = invoke("pretrained", "--markdown")
+    assert markdown.exit_code == 0 and markdown.output.strip() == markdown_table(cards)
+    docs = (Path(__file__).parent.parent / "docs" / "zoo.md").read_text()
+    shown = docs.split("<!-- pretrained-table:start -->")[1].split("<!-- pretrained-table:end")[0]
+    assert shown.strip() == markdown_table(cards), "docs/zoo.md: paste 'pretrained --markdown'"
 
 
 # The commands' plumbing is one for every model: the default suite runs them on the
