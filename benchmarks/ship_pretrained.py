@@ -13,7 +13,8 @@ the card's check score (``mnist_vae.evaluation.cards``) is computed here.
 The shipped model files carry no optimizer state, and the model's weights are rounded
 to float16 precision when that moves the check score by less than 0.01 nats (measured
 here, on the check subset with the same draws, and written on the card); otherwise they
-ship at float32. Shipping again over a model (``--overwrite``) keeps its card's paper
+ship at float32. docs/zoo.md's table of shipped models is rewritten from the cards.
+Shipping again over a model (``--overwrite``) keeps its card's paper
 row, note and NLL unless new ones are given.
 """
 
@@ -118,10 +119,23 @@ def main() -> None:
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
+    refresh_docs_table()
     size = sum(p.stat().st_size for p in target.iterdir())
     print(f"shipped {args.name}: {size / 1e6:.2f} MB, check score {card['check']['nll']:.4f} "
           f"nats ({card['check']['images']} images, K={card['check']['iw_samples']}); weights "
           f"{storage['weights']} (rounding moved it {half - full:+.5f} nats)")
+
+
+def refresh_docs_table() -> None:
+    """docs/zoo.md's table of shipped models, from every card now in the package."""
+    from mnist_vae.cli.pretrained import markdown_table
+
+    cards = [json.loads(path.read_text()) for path in sorted(SHIPPED.glob("*/card.json"))]
+    docs = REPO / "docs" / "zoo.md"
+    text = docs.read_text()
+    start, end = "<!-- pretrained-table:start -->\n", "<!-- pretrained-table:end -->"
+    head, rest = text.split(start)
+    docs.write_text(head + start + markdown_table(cards) + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":
