@@ -18,6 +18,7 @@ from mnist_vae.data.sources.cache import write_npz_atomic
 from mnist_vae.evaluation.reference import reference_classifier
 from mnist_vae.models import model_config
 from mnist_vae.training import train
+from tests.helpers import invoke
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +192,23 @@ def test_compare_draws_one_sheet_and_never_overwrites_it_unasked(run, tmp_path):
     assert again.exit_code == 2 and "--overwrite" in again.output
     wrong = CliRunner().invoke(cli, ["compare", str(run.path), "--out", str(tmp_path / "s.txt")])
     assert wrong.exit_code == 2 and ".png" in wrong.output
+
+
+def test_a_relative_data_path_is_recorded_absolute_so_the_run_evaluates_anywhere(
+    small_mnist_npz, tmp_path, monkeypatch
+):  # fmt: skip
+    monkeypatch.chdir(small_mnist_npz.parent)
+    out = tmp_path / "run"
+    trained = invoke("train", "--arch", "net1", "--latent-dim", 2, "--epochs", 1,
+                     "--train-size", 100, "--batch-size", 50, "--data", small_mnist_npz.name,
+                     "--out", out, "--no-figures", "--quiet")  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    record = json.loads((out / "config.json").read_text())
+    # Before: "small.npz", which names nothing (or other data) from any other folder.
+    assert record["train"]["data"] == str(small_mnist_npz.resolve())
+    assert record["data"]["source"] == str(small_mnist_npz.resolve())
+    monkeypatch.chdir(tmp_path)
+    evaluated = invoke("evaluate", out, "--no-quality", "--iw-samples", 2)
+    assert evaluated.exit_code == 0, evaluated.output
+    own = json.loads((out / "metrics.json").read_text())["evaluation"]
+    assert own["data"]["trained_on_this_data"] is True

@@ -73,6 +73,7 @@ def train(
     how they show is ``mnist_vae.progress``'s mode.
     """
     say = report or print
+    config = with_absolute_data(config)
     from mnist_vae.training.distribution import (
         describe_distribution,
         is_chief,
@@ -101,6 +102,17 @@ def train(
     check_interrupted(config, out, resume=resume, restart=restart)
     return _train(config, distribution, out, data, overwrite=overwrite, progress=progress,
                   say=say, command=command, tensorboard=tensorboard)  # fmt: skip
+
+
+def with_absolute_data(config: RunConfig) -> RunConfig:
+    """``config`` with its ``train.data`` path absolute (resolved against the current
+    folder), as the run records it: a relative path would name other data, or none,
+    when the run is evaluated or sampled from another folder."""
+    data = config.train.data
+    if data is None:
+        return config
+    absolute = str(Path(data).expanduser().resolve())
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, data=absolute))
 
 
 class TrainingArrays(NamedTuple):
@@ -147,8 +159,11 @@ CHECKPOINTS = "checkpoint"  # in the stage: what a killed run resumes from
 
 def _comparable(config: dict) -> dict:
     """A config as the resume check compares it: the checkpoint interval changes when
-    checkpoints are written, not what is trained, so a rerun may change it."""
-    return {**config, "train": {**config["train"], "checkpoint_steps": None}}
+    checkpoints are written, not what is trained, so a rerun may change it; a data path
+    is compared absolute."""
+    data = config["train"].get("data")  # a run interrupted before paths were made absolute
+    absolute = None if data is None else str(Path(data).expanduser().resolve())
+    return {**config, "train": {**config["train"], "checkpoint_steps": None, "data": absolute}}
 
 
 def interrupted_config(out: str | Path) -> RunConfig:
