@@ -256,6 +256,40 @@ def test_class_agreement_on_other_classes_says_so_in_its_numbers_and_figure(
     assert (run / "figures" / f"{key}.png").stat().st_size > 0
 
 
+def test_compare_tells_data_by_its_arrays_and_marks_the_sheet(run, small, tmp_path,
+                                                              monkeypatch):  # fmt: skip
+    from mnist_vae.evaluation import compare_sheet
+
+    # The same arrays, recompressed under another name: the same data.
+    copy = tmp_path / "recompressed.npz"
+    np.savez_compressed(copy, x_train=small.x_train, y_train=small.y_train,
+                        x_test=small.x_test, y_test=small.y_test)  # fmt: skip
+    same = tmp_path / "same-data"
+    shutil.copytree(run.path, same)
+    record = json.loads((same / "config.json").read_text())
+    record["data"] = load_mnist(copy).provenance
+    (same / "config.json").write_text(json.dumps(record))
+    figures = drawn_figures(monkeypatch, compare_sheet)
+    alike = invoke("compare", run.path, same, "--out", tmp_path / "alike.png")
+    assert alike.exit_code == 0, alike.output
+    # Before: "different data" here, the two files' names differing.
+    assert "different data" not in alike.output
+    assert "WARNING" not in figure_text(figures[-1])
+
+    other = tmp_path / "other-data"
+    shutil.copytree(run.path, other)
+    record["data"] = {**record["data"], "test_sha256": "f" * 64}
+    (other / "config.json").write_text(json.dumps(record))
+    mixed = invoke("compare", run.path, other, "--out", tmp_path / "mixed.png")
+    assert mixed.exit_code == 0, mixed.output
+    assert "different data" in mixed.output
+    # Before: the console warned, the saved picture did not.
+    text = " ".join(figure_text(figures[-1]).split())  # the note is wrapped to the sheet
+    assert "WARNING: these runs were trained and evaluated on different data" in text
+    assert "data: recompressed.npz (ffffffff)" in text
+    assert (tmp_path / "mixed.png").stat().st_size > 0
+
+
 def test_a_relative_data_path_is_recorded_absolute_so_the_run_evaluates_anywhere(
     small_mnist_npz, tmp_path, monkeypatch
 ):  # fmt: skip
