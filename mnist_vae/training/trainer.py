@@ -14,6 +14,7 @@ import contextlib
 import csv
 import dataclasses
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -111,7 +112,7 @@ def with_absolute_data(config: RunConfig) -> RunConfig:
     data = config.train.data
     if data is None:
         return config
-    absolute = str(Path(data).expanduser().resolve())
+    absolute = os.path.abspath(os.path.expanduser(data))  # symbolic links kept as given
     return dataclasses.replace(config, train=dataclasses.replace(config.train, data=absolute))
 
 
@@ -162,7 +163,7 @@ def _comparable(config: dict) -> dict:
     checkpoints are written, not what is trained, so a rerun may change it; a data path
     is compared absolute."""
     data = config["train"].get("data")  # a run interrupted before paths were made absolute
-    absolute = None if data is None else str(Path(data).expanduser().resolve())
+    absolute = None if data is None else os.path.abspath(os.path.expanduser(data))
     return {**config, "train": {**config["train"], "checkpoint_steps": None, "data": absolute}}
 
 
