@@ -76,8 +76,8 @@ def class_agreement_note(recorded: dict | None, provenance: dict) -> str | None:
     the agreement counts label numbers, not recognisable classes, and must say so.
     """
     same = same_classes(recorded, provenance)
-    if same:
-        return None
+    if same or (same is None and same_data(recorded, provenance) is None):
+        return None  # a run too old to record its data counts as on its own, as for its key
     verb = "are not" if same is False else "are not known to be"
     return (f"class agreement by label number only: the run's classes "
             f"({data_label(recorded)}) {verb} this data's ({data_label(provenance)}), so its "
