@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,7 @@ from mnist_vae.cli.options import (
     quiet_option,
     seed_option,
 )
+from mnist_vae.errors import first_line
 
 
 def restart_option(command):
@@ -413,22 +415,49 @@ def merge(results, out, overwrite) -> None:
 
     RESULTS are results.json files or the folders holding them, e.g. one per seed run
     side by side; together they must cover every seed, budget and method of their union.
+    Each is checked before anything is written (one experiment: the same protocol, data
+    and settings; finite accuracies), and --out may not hold any of them.
     """
     import json
-    from pathlib import Path
 
     from mnist_vae.benchmarks.label_budget import merge_results
     from mnist_vae.errors import UsageError
     from mnist_vae.io import check_output_dir
 
+    paths = [_results_file(given) for given in results]
+    _check_merge_paths(results, paths, out)
     check_output_dir(out, overwrite=overwrite)
     parts = []
-    for given in results:
-        path = Path(given) / "results.json" if Path(given).is_dir() else Path(given)
+    for given, path in zip(results, paths, strict=True):
         try:
             parts.append(json.loads(path.read_text()))
         except (OSError, ValueError) as error:
-            raise UsageError(f"cannot read a results.json from {given}: {error}") from None
-    merged = merge_results(parts, out, overwrite=overwrite)
+            raise UsageError(f"cannot read a results.json from {given}: "
+                             f"{first_line(error)}") from None  # fmt: skip
+    merged = merge_results(parts, out, overwrite=overwrite, names=[str(p) for p in paths])
     _print_budget_table(merged)
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
+
+
+def _results_file(given: str) -> Path:
+    """The results.json a RESULTS argument names: the file, or the one in the folder."""
+    path = Path(given)
+    return path / "results.json" if path.is_dir() else path
+
+
+def _check_merge_paths(results: tuple[str, ...], paths: list[Path], out: str) -> None:
+    """Before any work: no input twice, and none where the merge writes (--out's folder,
+    which --overwrite replaces whole), so a merge never destroys what it reads."""
+    from mnist_vae.errors import UsageError
+
+    target = Path(out).expanduser().resolve()
+    seen: dict[Path, str] = {}
+    for given, path in zip(results, paths, strict=True):
+        resolved = path.resolve()
+        if resolved == target or target in resolved.parents:
+            raise UsageError(f"{given} is in --out {out}, where merge writes results.json, "
+                             "results.csv and error.png; choose another --out")  # fmt: skip
+        if resolved in seen:
+            raise UsageError(f"{given} is given twice (also as {seen[resolved]}); give each "
+                             "result once")  # fmt: skip
+        seen[resolved] = given

@@ -39,8 +39,9 @@ def compare(runs, as_json, out, overwrite) -> None:
     """Compare RUNS: config and metrics (run 'mnist-vae evaluate' first for the IWAE/FD columns).
 
     Each row names the data the run was trained and evaluated on and the judge of its
-    sample-quality numbers; rows on different data, or judged by different judges,
-    are flagged: their numbers do not compare.
+    sample-quality numbers; rows on different data (told by the hashes of its arrays),
+    or judged by different judges, are flagged, on the console and on the --out sheet:
+    their numbers do not compare.
     """
     import json
 
@@ -56,7 +57,7 @@ def compare(runs, as_json, out, overwrite) -> None:
         if Path(out).suffix.lower() != ".png":
             raise UsageError(f"--out {out}: the sheet is a PNG; give a name ending in .png")
         check_output_file(Path(out), overwrite=overwrite)
-    rows, loaded = [], []
+    rows, loaded, identities = [], [], []
     for path in runs:
         run = load_run(path)
         loaded.append(run)
@@ -76,11 +77,14 @@ def compare(runs, as_json, out, overwrite) -> None:
         judge = (run.metrics.get("evaluation") or {}).get("judge") or {}
         row["judge"] = judge.get("sha256", "")[:8] or None
         rows.append(row)
-    warnings = _mismatches(rows)
+        identities.append(data_identity(run.record.get("data")))
+    warnings = _mismatches(rows, identities)
     if out is not None:
         from mnist_vae.evaluation.compare_sheet import run_samples, save_compare_sheet
 
-        save_compare_sheet(rows, [run_samples(run) for run in loaded], Path(out))
+        save_compare_sheet(rows, [run_samples(run) for run in loaded], Path(out),
+                           warnings=warnings,
+                           mixed_data=len(set(identities)) > 1)  # fmt: skip
         click.echo(f"wrote {out}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -106,13 +110,30 @@ def compare(runs, as_json, out, overwrite) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-def _mismatches(rows: list[dict]) -> list[str]:
+def data_identity(recorded: dict | None) -> tuple:
+    """What tells a run's data apart: the hashes of its decoded arrays (so a copy
+    recompressed or renamed is the same data), else for old records canonical MNIST or
+    the data's name."""
+    from mnist_vae.data import data_label
+
+    recorded = recorded or {}
+    if recorded.get("train_sha256") and recorded.get("test_sha256"):
+        return ("sha256", recorded["train_sha256"], recorded["test_sha256"])
+    if recorded.get("canonical_mnist"):
+        return ("MNIST",)
+    return ("label", data_label(recorded))
+
+
+def _mismatches(rows: list[dict], identities: list[tuple]) -> list[str]:
     """Why some rows' numbers do not compare: other data, or other judges."""
     found = []
-    data = sorted({row["data"] for row in rows})
-    if len(data) > 1:
+    if len(set(identities)) > 1:
+        labels = {}
+        for row, identity in zip(rows, identities, strict=True):
+            labels.setdefault(identity, row["data"])
         found.append(f"these runs were trained and evaluated on different data "
-                     f"({', '.join(data)}); their numbers do not compare")  # fmt: skip
+                     f"({', '.join(labels.values())}); their numbers do not "
+                     "compare")  # fmt: skip
     judges = sorted({row["judge"] for row in rows if row["FD"] is not None and row["judge"]})
     if len(judges) > 1:
         found.append(f"FD and confidence come from different reference classifiers "

@@ -70,7 +70,8 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
 
     By default RUN is evaluated on the data it was trained on (checked by its
     hashes). With --data on other data, the result is kept beside the run's own
-    evaluation, under a key naming that data, never in its place.
+    evaluation, under a key naming that data, never in its place; if that data's
+    classes are not the run's, the class agreement says so (it compares label numbers).
     """
     from mnist_vae.data import data_label
     from mnist_vae.errors import UsageError
@@ -118,6 +119,9 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
         + (f", not the run's training data ({trained})" if other else "")
         + f"; stored as {key!r} in {loaded.path / 'metrics.json'}, drawn in "
         f"{loaded.path / 'figures' / (key + '.png')}")  # fmt: skip
+    note = result.get("labelled_agreement_note")
+    if note is not None:
+        say(f"warning: {note}")
     suffix = {"none": "", "threshold": " (thresholded test set)",
               "dynamic": " (dynamically binarized test set)"}[mode]  # fmt: skip
     table = Table(title=f"{loaded.path}{suffix}")
@@ -127,6 +131,8 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     for sampler, numbers in result.get("samplers", {}).items():
         rows += [(f"{sampler}: {name}", value) for name, value in numbers.items()]
     for name, value in rows:
+        if name == "labelled_agreement" and note is not None:
+            name = "labelled_agreement (by label number: not the run's classes)"
         if isinstance(value, float):
             table.add_row(name, f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}")
     Console().print(table)

@@ -70,3 +70,24 @@ def record_bound_rows(model, monkeypatch) -> dict:
 
     monkeypatch.setattr(model, "bound_rows", rows_of)
     return recorded
+
+
+def drawn_figures(monkeypatch, module) -> list:
+    """The figures ``module`` saves through its ``save_figure`` from now on (still saved),
+    kept so a test can read what they say."""
+    figures = []
+    save = module.save_figure
+
+    def keep(figure, path):
+        figures.append(figure)
+        return save(figure, path)
+
+    monkeypatch.setattr(module, "save_figure", keep)
+    return figures
+
+
+def figure_text(figure) -> str:
+    """Every text a matplotlib figure shows (titles, labels, notes), one per line."""
+    from matplotlib.text import Text
+
+    return "\n".join(text.get_text() for text in figure.findobj(Text) if text.get_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from mnist_vae.data.sources.cache import write_npz_atomic
 from mnist_vae.evaluation.reference import reference_classifier
 from mnist_vae.models import model_config
 from mnist_vae.training import train
+from tests.helpers import drawn_figures, figure_text, invoke
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +99,8 @@ def test_other_data_is_evaluated_beside_the_runs_own(run, judge, small, small_mn
     evaluation = metrics["evaluation"]
     assert evaluation["data"]["test_sha256"] == small.provenance["test_sha256"]
     assert evaluation["data"]["trained_on_this_data"] is True
+    assert evaluation["labelled_agreement_same_classes"] is True
+    assert "labelled_agreement_note" not in evaluation
     recorded = evaluation["judge"]
     assert recorded["trained_on"]["train_sha256"] == small.provenance["train_sha256"]
     assert recorded["trained_on_this_data"] is True and recorded["file"] == "reference.keras"
@@ -191,3 +195,119 @@ def test_compare_draws_one_sheet_and_never_overwrites_it_unasked(run, tmp_path):
     assert again.exit_code == 2 and "--overwrite" in again.output
     wrong = CliRunner().invoke(cli, ["compare", str(run.path), "--out", str(tmp_path / "s.txt")])
     assert wrong.exit_code == 2 and ".png" in wrong.output
+
+
+def test_which_classes_are_the_runs_by_hand(small):
+    from mnist_vae.evaluation.provenance import class_agreement_note, same_classes
+
+    fashion = {**small.provenance, "train_sha256": "1" * 64, "test_sha256": "2" * 64,
+               "dataset": "Fashion-MNIST", "digits": False,
+               "class_names": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                               "Shirt", "Sneaker", "Bag", "Ankle boot"]}  # fmt: skip
+    mnist = {**small.provenance, "train_sha256": "3" * 64, "test_sha256": "4" * 64,
+             "canonical_mnist": True, "dataset": "MNIST", "digits": True}  # fmt: skip
+    bare = {**small.provenance, "train_sha256": "5" * 64}  # labels 0-9, nothing more said
+    assert same_classes(small.provenance, small.provenance) is True  # the same data
+    assert same_classes(mnist, fashion) is False  # MNIST's 4 is no "Coat"
+    assert same_classes(mnist, {**mnist, "test_sha256": "6" * 64}) is True  # digits both
+    assert same_classes(fashion, {**fashion, "train_sha256": "7" * 64}) is True  # same names
+    assert same_classes(mnist, bare) is None and same_classes(None, bare) is None
+    assert "are not this data's (Fashion-MNIST" in class_agreement_note(mnist, fashion)
+    assert "are not known to be" in class_agreement_note(mnist, bare)
+    assert class_agreement_note(mnist, mnist) is None
+    # A run too old to record hashes or names counts as on its own data (as its key does).
+    assert class_agreement_note({"source": "x.npz", "canonical_mnist": False}, bare) is None
+
+
+@pytest.fixture(scope="module")
+def other_classes(small, tmp_path_factory):
+    """Other data with other classes, and a judge of it: the small slice's images under
+    named classes, each image's label moved one on (its hashes differ from the slice's)."""
+    names = ("apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "kiwi",
+             "lemon", "mango")  # fmt: skip
+    path = tmp_path_factory.mktemp("fruit") / "fruit.npz"
+    np.savez(path, x_train=small.x_train, y_train=(small.y_train + 1) % 10,
+             x_test=small.x_test, y_test=(small.y_test + 1) % 10, class_names=np.array(names))
+    judge = reference_classifier(load_mnist(path), path=path.with_name("judge.keras"), epochs=1,
+                                 report=lambda m: None)  # fmt: skip
+    return path, judge
+
+
+def test_class_agreement_on_other_classes_says_so_in_its_numbers_and_figure(
+    one_epoch_run, other_classes, tmp_path, monkeypatch
+):  # fmt: skip
+    from mnist_vae.evaluation import evaluation_figure
+
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch_run("vae").path, run)  # evaluate writes into the run
+    path, judge = other_classes
+    figures = drawn_figures(monkeypatch, evaluation_figure)
+    result = invoke("evaluate", run, "--data", path, "--reference-classifier", judge.path,
+                    "--iw-samples", 2, "--samples", 100)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: class agreement by label number only" in result.output
+    assert "not the run's classes" in result.output  # the table's row
+    key = f"evaluation_on_{load_mnist(path).provenance['test_sha256'][:12]}"
+    evaluation = json.loads((run / "metrics.json").read_text())[key]
+    # Before: a bare labelled_agreement, as if the run's label 4 were this data's "elderberry".
+    assert evaluation["labelled_agreement_same_classes"] is False
+    assert "the run's classes (small.npz" in evaluation["labelled_agreement_note"]
+    assert "are not this data's (fruit.npz" in evaluation["labelled_agreement_note"]
+    (drawn,) = figures
+    text = figure_text(drawn)
+    assert "NOT the run's classes" in text and "label number" in text
+    assert (run / "figures" / f"{key}.png").stat().st_size > 0
+
+
+def test_compare_tells_data_by_its_arrays_and_marks_the_sheet(run, small, tmp_path,
+                                                              monkeypatch):  # fmt: skip
+    from mnist_vae.evaluation import compare_sheet
+
+    # The same arrays, recompressed under another name: the same data.
+    copy = tmp_path / "recompressed.npz"
+    np.savez_compressed(copy, x_train=small.x_train, y_train=small.y_train,
+                        x_test=small.x_test, y_test=small.y_test)  # fmt: skip
+    same = tmp_path / "same-data"
+    shutil.copytree(run.path, same)
+    record = json.loads((same / "config.json").read_text())
+    record["data"] = load_mnist(copy).provenance
+    (same / "config.json").write_text(json.dumps(record))
+    figures = drawn_figures(monkeypatch, compare_sheet)
+    alike = invoke("compare", run.path, same, "--out", tmp_path / "alike.png")
+    assert alike.exit_code == 0, alike.output
+    # Before: "different data" here, the two files' names differing.
+    assert "different data" not in alike.output
+    assert "WARNING" not in figure_text(figures[-1])
+
+    other = tmp_path / "other-data"
+    shutil.copytree(run.path, other)
+    record["data"] = {**record["data"], "test_sha256": "f" * 64}
+    (other / "config.json").write_text(json.dumps(record))
+    mixed = invoke("compare", run.path, other, "--out", tmp_path / "mixed.png")
+    assert mixed.exit_code == 0, mixed.output
+    assert "different data" in mixed.output
+    # Before: the console warned, the saved picture did not.
+    text = " ".join(figure_text(figures[-1]).split())  # the note is wrapped to the sheet
+    assert "WARNING: these runs were trained and evaluated on different data" in text
+    assert "data: recompressed.npz (ffffffff)" in text
+    assert (tmp_path / "mixed.png").stat().st_size > 0
+
+
+def test_a_relative_data_path_is_recorded_absolute_so_the_run_evaluates_anywhere(
+    small_mnist_npz, tmp_path, monkeypatch
+):  # fmt: skip
+    monkeypatch.chdir(small_mnist_npz.parent)
+    out = tmp_path / "run"
+    trained = invoke("train", "--arch", "net1", "--latent-dim", 2, "--epochs", 1,
+                     "--train-size", 100, "--batch-size", 50, "--data", small_mnist_npz.name,
+                     "--out", out, "--no-figures", "--quiet")  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    record = json.loads((out / "config.json").read_text())
+    # Before: "small.npz", which names nothing (or other data) from any other folder.
+    for stored in (record["train"]["data"], record["data"]["source"]):
+        assert Path(stored).is_absolute() and Path(stored).samefile(small_mnist_npz)
+    monkeypatch.chdir(tmp_path)
+    evaluated = invoke("evaluate", out, "--no-quality", "--iw-samples", 2)
+    assert evaluated.exit_code == 0, evaluated.output
+    own = json.loads((out / "metrics.json").read_text())["evaluation"]
+    assert own["data"]["trained_on_this_data"] is True

@@ -19,6 +19,7 @@ from mnist_vae.benchmarks.label_budget import (
 )
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import UsageError
+from tests.helpers import assert_one_line_error, invoke
 
 
 @pytest.mark.parametrize(
@@ -111,10 +112,104 @@ def test_cli_merge_writes_the_table_and_refuses_bad_input(tmp_path):
                                       str(tmp_path / "merged")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output and "m2" in result.output
-    again = CliRunner().invoke(cli, ["benchmark", "merge", str(paths[0]), str(paths[0]),
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(paths[0].read_bytes())
+    again = CliRunner().invoke(cli, ["benchmark", "merge", str(paths[0]), str(copy),
                                      "--out", str(tmp_path / "other")])  # fmt: skip
     assert again.exit_code == 2 and "more than one result" in again.output
     assert "Traceback" not in again.output and not (tmp_path / "other").exists()
+
+
+def write_parts(folder, *parts) -> list:
+    """Each part as ``folder/partN/results.json``, as runs side by side leave them."""
+    paths = []
+    for index, part in enumerate(parts):
+        (folder / f"part{index}").mkdir()
+        paths.append(folder / f"part{index}" / "results.json")
+        paths[-1].write_text(json.dumps(part))
+    return paths
+
+
+def spoiled(part: dict, change) -> dict:
+    """A deep copy of ``part`` with ``change(copy)`` applied: a damaged input."""
+    copy = json.loads(json.dumps(part))
+    change(copy)
+    return copy
+
+
+def _set(path: tuple, value):
+    def change(part):
+        target = part
+        for key in path[:-1]:
+            target = target[key]
+        if value is KeyError:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [(_set(("runs", 1, "accuracy"), float("nan")), "runs[1].accuracy is nan"),
+     (_set(("runs", 1, "accuracy"), float("inf")), "runs[1].accuracy is inf"),
+     (_set(("runs", 0, "accuracy"), "0.8"), "runs[0].accuracy is '0.8'"),
+     (_set(("runs", 0, "accuracy"), 1.5), "runs[0].accuracy is 1.5"),
+     (_set(("runs", 0, "accuracy"), KeyError), "runs[0].accuracy is None"),
+     (_set(("runs", 1, "seed"), 7), "runs[1].seed is 7"),
+     (_set(("runs", 1, "method"), "m3"), "runs[1].method is 'm3'"),
+     (_set(("runs", 0), "step"), "runs[0] is not an object"),
+     (_set(("runs",), KeyError), "runs (the measured steps) is missing"),
+     (_set(("config", "seeds"), "1"), "config.seeds is '1'"),
+     (_set(("config", "generator_epochs"), "ten"), "config holds a value of the wrong type"),
+     (_set(("config",), KeyError), "config is missing"),
+     (_set(("data",), KeyError), "data (where the images came from) is missing"),
+     (_set(("seconds",), float("nan")), "seconds is nan"),
+     (_set(("protocol",), "halves"), "not a label-budget result")],
+)  # fmt: skip
+def test_merge_refuses_a_damaged_input_naming_its_file_and_key(tmp_path, change, key):
+    # Before: a NaN accuracy merged into a NaN gain with "p 0.000" (exit 0); a string,
+    # a missing key or a step outside the result's config ended in a traceback.
+    paths = write_parts(tmp_path, fake_result([0], ["m2"], ACCURACIES),
+                        spoiled(fake_result([1], ["m2"], ACCURACIES), change))  # fmt: skip
+    result = invoke("benchmark", "merge", *paths, "--out", tmp_path / "merged")
+    assert_one_line_error(result, 2, f"{paths[1]}: ", key)
+    assert not (tmp_path / "merged").exists()
+
+
+def test_merge_never_writes_over_its_own_inputs(tmp_path):
+    paths = write_parts(tmp_path, fake_result([0], ["m2"], ACCURACIES),
+                        fake_result([1], ["m2"], ACCURACIES))  # fmt: skip
+    before = paths[0].read_bytes()
+    # Before: --overwrite replaced the folder part0 (its results.json with it) by the merge.
+    for given in (paths[0].parent, paths[0]):
+        into = invoke("benchmark", "merge", given, paths[1], "--out", paths[0].parent,
+                      "--overwrite")  # fmt: skip
+        assert_one_line_error(into, 2, f"{given} is in --out", "choose another --out")
+        assert paths[0].read_bytes() == before
+        assert sorted(p.name for p in paths[0].parent.iterdir()) == ["results.json"]
+    twice = invoke("benchmark", "merge", paths[0], paths[0].parent, paths[1], "--out",
+                   tmp_path / "merged")  # fmt: skip
+    assert_one_line_error(twice, 2, "given twice")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_merge_tells_the_data_by_its_hashes_not_its_source(tmp_path):
+    identity = {"train_sha256": "a" * 64, "test_sha256": "b" * 64}
+    first = {**fake_result([0], ["m2"], ACCURACIES), "data_identity": identity,
+             "data": "--data /one/place/mnist.npz"}  # fmt: skip
+    moved = {**fake_result([1], ["m2"], ACCURACIES), "data_identity": identity,
+             "data": "MNIST_VAE_DATA=/another/copy.npz"}  # fmt: skip
+    # Before: refused, the sources' names differing; the same images merge.
+    merged = merge_results([first, moved], tmp_path / "merged")
+    assert merged["config"]["seeds"] == (0, 1)
+    assert merged["data_identity"] == identity
+    other = {**moved, "data": first["data"],
+             "data_identity": {**identity, "test_sha256": "c" * 64}}  # fmt: skip
+    # Before: merged, the sources' names being equal; other images are refused.
+    with pytest.raises(UsageError, match="result 2: measured on other data than result 1"):
+        merge_results([first, other], tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 def test_codes_that_separate_the_classes_are_classified_almost_perfectly():
@@ -156,7 +251,7 @@ def test_usage_errors_exit_2_in_one_line_before_any_work(tmp_path, args, fragmen
 
 
 def test_quick_label_budget_runs_every_method_and_repeats_exactly(
-    tmp_path, small_mnist_npz
+    tmp_path, small, small_mnist_npz
 ):
     out = tmp_path / "budget"
     args = ["benchmark", "augment", "--labels", "100", "--quick", "--latent-dim", "4",
@@ -165,6 +260,8 @@ def test_quick_label_budget_runs_every_method_and_repeats_exactly(
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     assert results["protocol"] == "label_budget"
+    assert results["data_identity"] == {key: small.provenance[key]  # what merge compares
+                                        for key in ("train_sha256", "test_sha256")}  # fmt: skip
     assert [r["method"] for r in results["runs"]] == ["real", *METHODS]
     for record in results["runs"]:
         assert record["labels"] == 100 and record["real_images"] == 100

@@ -141,6 +141,7 @@ def run_label_budget(
             "protocol": "label_budget",
             "config": dataclasses.asdict(config),
             "data": data.source,
+            "data_identity": data_identity(data),
             "runs": records,
             "summary": summary,
             "paper": PAPER_ERRORS if data.canonical else None,
@@ -340,49 +341,56 @@ def code_classifier_accuracy(codes: np.ndarray, labels: np.ndarray, test_codes: 
 MERGEABLE = ("labels", "methods", "seeds")
 
 
-def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False) -> dict:
+def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False,
+                  names: list[str] | None = None) -> dict:  # fmt: skip
     """One label-budget result from several (seeds or methods run apart, e.g. side by side).
 
     The parts must share the data and every setting but ``MERGEABLE``, hold no step
     twice (but ``real``, which every run measures: the first result's is kept), and
     together cover every (seed, labels, method) of the union, so the merged
-    summary is what one run of the union would report. Writes results.json, results.csv
+    summary is what one run of the union would report. ``names`` say in errors which
+    input is wrong (its file; default "result N"). Every part is checked
+    (``check_result``) before anything is written. Writes results.json, results.csv
     and error.png to ``out`` like a run.
     """
     from mnist_vae.io import locked_stage
 
     if len(parts) < 2:
         raise ConfigError("give two or more label-budget results.json files to merge")
-    for index, part in enumerate(parts):
-        if part.get("protocol") != "label_budget":
-            raise ConfigError(f"result {index + 1} is not a label-budget result "
-                              f"(protocol {part.get('protocol')!r})")  # fmt: skip
-    configs = [LabelBudgetConfig(**_config_fields(part["config"])) for part in parts]
+    names = names or [f"result {index + 1}" for index in range(len(parts))]
+    configs = [check_result(part, name) for part, name in zip(parts, names, strict=True)]
 
     def fixed(config: LabelBudgetConfig) -> dict:
         return {k: v for k, v in dataclasses.asdict(config).items() if k not in MERGEABLE}
 
-    for index, (part, config) in enumerate(zip(parts, configs, strict=True)):
-        if fixed(config) != fixed(configs[0]) or part["data"] != parts[0]["data"]:
-            different = sorted(k for k in fixed(config) if fixed(config)[k] != fixed(configs[0])[k])
-            raise ConfigError(f"result {index + 1} differs from result 1 in "
-                              f"{', '.join(different) or 'its data'}: only "
-                              f"{', '.join(MERGEABLE)} may differ")  # fmt: skip
+    for part, config, name in zip(parts, configs, names, strict=True):
+        different = sorted(k for k in fixed(config) if fixed(config)[k] != fixed(configs[0])[k])
+        if different:
+            raise ConfigError(f"{name}: config.{different[0]} is {fixed(config)[different[0]]!r}"
+                              f" but {fixed(configs[0])[different[0]]!r} in {names[0]}: only "
+                              f"{', '.join(MERGEABLE)} may differ between the results of one "
+                              "experiment")  # fmt: skip
+        if not _same_data(part, parts[0]):
+            raise ConfigError(f"{name}: measured on other data than {names[0]} "
+                              f"({_data_words(part)}, not {_data_words(parts[0])}); merge "
+                              "only the results of one experiment")  # fmt: skip
     merged = dataclasses.replace(
         configs[0],
         labels=tuple(sorted({n for c in configs for n in c.labels})),
         seeds=tuple(sorted({s for c in configs for s in c.seeds})),
         methods=tuple(m for m in METHODS if any(m in c.methods for c in configs)),
     )  # fmt: skip
-    records, seen = [], set()
-    for part in parts:
+    records, seen = [], {}
+    for part, name in zip(parts, names, strict=True):
         for record in part["runs"]:
             key = (record["seed"], record["labels"], record["method"])
             if key in seen and record["method"] == "real":
                 continue  # every run measures the reference: the first result's is kept
             if key in seen:
-                raise ConfigError(f"step {step_name(*key)} is in more than one result")
-            seen.add(key)
+                where = "twice in it" if seen[key] == name else f"also in {seen[key]}"
+                raise ConfigError(f"{name}: step {step_name(*key)} is in more than one "
+                                  f"result ({where}); merge each step once")  # fmt: skip
+            seen[key] = name
             records.append(record)
     missing = [step_name(s, n, m) for s in merged.seeds for n in merged.labels
                for m in ("real", *merged.methods) if (s, n, m) not in seen]  # fmt: skip
@@ -400,6 +408,89 @@ def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False
         _write_csv(stage / "results.csv", summary)
         plot_errors(summary, merged, stage / "error.png", paper=parts[0].get("paper") is not None)
     return results
+
+
+def _finite_number(value: object) -> bool:
+    """A JSON number that is a real, finite value (not a bool, NaN or infinity)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))  # fmt: skip
+
+
+def check_result(part: object, name: str) -> LabelBudgetConfig:
+    """``part``'s config, once ``part`` is a well-formed label-budget result; else a
+    one-line ``ConfigError`` naming ``name`` (its file) and the key that is wrong.
+
+    A merge recomputes every mean and test from the ``runs``: one NaN or missing
+    accuracy would silently turn the table's statistics into nonsense (a NaN gain
+    reads as p = 0.000), so each record is checked, not trusted.
+    """
+    if not isinstance(part, dict):
+        raise ConfigError(f"{name}: not a results.json (a JSON object), but a "
+                          f"{type(part).__name__}")  # fmt: skip
+    if part.get("protocol") != "label_budget":
+        raise ConfigError(f"{name}: not a label-budget result (protocol "
+                          f"{part.get('protocol')!r}); merge joins the results of "
+                          "'benchmark augment --labels'")  # fmt: skip
+    recorded = part.get("config")
+    if not isinstance(recorded, dict):
+        raise ConfigError(f"{name}: config is missing or not an object")
+    for key, kind in (("labels", int), ("methods", str), ("seeds", int)):
+        values = recorded.get(key)
+        if not isinstance(values, list) or not all(
+                isinstance(v, kind) and not isinstance(v, bool) for v in values):
+            raise ConfigError(f"{name}: config.{key} is {values!r}, not a list of "
+                              f"{'whole numbers' if kind is int else 'names'}")  # fmt: skip
+    try:
+        config = LabelBudgetConfig(**_config_fields(recorded))
+    except ConfigError as error:
+        raise ConfigError(f"{name}: config: {error}") from None
+    except (TypeError, ValueError, LookupError) as error:
+        raise ConfigError(f"{name}: config holds a value of the wrong type ({error})") from None
+    if not isinstance(part.get("data"), str):
+        raise ConfigError(f"{name}: data (where the images came from) is missing or not text")
+    identity = part.get("data_identity")
+    if identity is not None and not (isinstance(identity, dict) and all(
+            isinstance(identity.get(k), str) for k in ("train_sha256", "test_sha256"))):
+        raise ConfigError(f"{name}: data_identity is not the data's train_sha256 and "
+                          "test_sha256")  # fmt: skip
+    seconds = part.get("seconds", 0.0)
+    if not _finite_number(seconds) or seconds < 0:
+        raise ConfigError(f"{name}: seconds is {seconds!r}, not a finite number >= 0")
+    runs = part.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ConfigError(f"{name}: runs (the measured steps) is missing, empty or not a list")
+    steps = {"seed": config.seeds, "labels": config.labels, "method": ("real", *config.methods)}
+    for index, record in enumerate(runs):
+        where = f"{name}: runs[{index}]"
+        if not isinstance(record, dict):
+            raise ConfigError(f"{where} is not an object")
+        for key, allowed in steps.items():
+            value = record.get(key)
+            if key not in record:
+                raise ConfigError(f"{where}.{key} is missing")
+            if value not in allowed or isinstance(value, bool) or type(value) is float:
+                raise ConfigError(f"{where}.{key} is {value!r}, not one of the result's "
+                                  f"config.{key}s {list(allowed)}")  # fmt: skip
+        accuracy = record.get("accuracy")
+        if not _finite_number(accuracy) or not 0.0 <= accuracy <= 1.0:
+            raise ConfigError(f"{where}.accuracy is {accuracy!r}, not a finite number from "
+                              "0 to 1; rerun that step rather than merge it")  # fmt: skip
+    return config
+
+
+def _same_data(part: dict, first: dict) -> bool:
+    """Whether two results measured the same images: by their hashes when both record
+    them (a source named differently is still the same data), else by the source."""
+    identities = part.get("data_identity"), first.get("data_identity")
+    if all(identities):
+        return identities[0] == identities[1]
+    return part["data"] == first["data"]
+
+
+def _data_words(part: dict) -> str:
+    identity = part.get("data_identity")
+    digest = f", test sha256 {identity['test_sha256'][:12]}" if identity else ""
+    return f"{part['data']}{digest}"
 
 
 def _config_fields(recorded: dict) -> dict:

@@ -3,6 +3,7 @@ numbers as bars beneath, so a comparison is seen before it is read."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +18,25 @@ CHARTED = (("-ELBO", "lower is better"), ("IWAE", "lower is better"),
 
 
 def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
-                       seed: int = 0) -> Path:  # fmt: skip
+                       seed: int = 0, *, warnings: Sequence[str] = (),
+                       mixed_data: bool = False) -> Path:  # fmt: skip
     """``rows`` as ``compare`` builds them (``run``, metrics by column label) and each
-    run's samples [N, 28, 28]; draws the grids above and the charts below."""
+    run's samples [N, 28, 28]; draws the grids above and the charts below.
+
+    ``warnings`` (why the numbers do not compare) are written in red under the title,
+    so the picture says so wherever it goes without the console; with ``mixed_data``
+    each run's grid also names its data.
+    """
     runs = len(rows)
     charts = [(label, hint) for label, hint in CHARTED
               if any(row.get(label) is not None for row in rows)]  # fmt: skip
     width = max(2.3 * runs, 2.6 * max(len(charts), 1))
-    figure = Figure(figsize=(width, 2.7 + (2.4 if charts else 0)))
+    import textwrap
+
+    notes = [textwrap.fill(f"WARNING: {w}", max(40, int(12 * width))) for w in warnings]
+    lines = sum(note.count("\n") + 1 for note in notes)
+    figure = Figure(figsize=(width, 2.7 + (2.4 if charts else 0) + 0.2 * lines
+                             + (0.3 if mixed_data else 0)))
     grid = figure.add_gridspec(2 if charts else 1, runs * len(charts) or runs,
                                height_ratios=[2.7, 2.4] if charts else None)  # fmt: skip
     per_chart = runs
@@ -35,8 +47,10 @@ def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
         side = int(np.ceil(np.sqrt(len(images))))
         axis.imshow(1.0 - tile(np.clip(images, 0, 1), side, side), **INK)
         axis.set_axis_off()
-        axis.set_title(f"{name}\n{rows[index].get('strategy', '')}, z={rows[index].get('z', '')}",
-                       fontsize=8)  # fmt: skip
+        heading = f"{name}\n{rows[index].get('strategy', '')}, z={rows[index].get('z', '')}"
+        if mixed_data:
+            heading += f"\ndata: {rows[index].get('data')}"
+        axis.set_title(heading, fontsize=8, color="tab:red" if mixed_data else "black")
     colours = [f"C{i % 10}" for i in range(runs)]
     for index, (label, hint) in enumerate(charts):
         axis = figure.add_subplot(grid[1, index * per_chart : (index + 1) * per_chart])
@@ -55,8 +69,9 @@ def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
             low, high = min(finite), max(finite)
             axis.set_ylim(max(0.0, low - 0.6 * (high - low + 1)), high + 0.25 * (high - low + 1))
         axis.grid(axis="y", alpha=0.3)
-    figure.suptitle(f"{runs} runs: samples from each prior (seed {seed}) and their numbers",
-                    fontsize=10)  # fmt: skip
+    title = f"{runs} runs: samples from each prior (seed {seed}) and their numbers"
+    title = "\n".join([title, *notes])
+    figure.suptitle(title, fontsize=10, color="tab:red" if notes else "black")
     return save_figure(figure, path)
 
 

@@ -32,9 +32,14 @@ def save_evaluation_figure(
     test_confidence: np.ndarray | None = None,
     agreement_by_class: np.ndarray | None = None,
     class_names: list[str] | None = None,
+    agreement_note: str | None = None,
     title: str = "",
 ) -> Path:
-    """Draw the panels that have data (the quality ones need the judge) and save."""
+    """Draw the panels that have data (the quality ones need the judge) and save.
+
+    ``agreement_note``: why the agreement is not about the run's classes (the data's
+    classes are others'); it is written in red beneath that panel and in the title.
+    """
     names = class_names or [str(c) for c in range(len(nll_by_class))]
     panels = 1 + (sample_confidence is not None) + (agreement_by_class is not None)
     figure = Figure(figsize=(4.3 * panels, 3.5))
@@ -74,12 +79,20 @@ def save_evaluation_figure(
         mean = 100 * float(np.mean(agreement_by_class))
         axis.axhline(mean, color="0.25", lw=1, ls="--", label=f"mean: {mean:.1f}%")
         axis.set_ylim(0, 105)
-        axis.set_title("judge agrees with the class asked for", fontsize=10)
+        axis.set_title("judge agrees with the class asked for" if agreement_note is None
+                       else "judge agrees with the label number asked for", fontsize=10)
         axis.set_ylabel("% of labelled draws")
         axis.legend(fontsize=8, loc="lower right")
         axis.grid(axis="y", alpha=0.3)
         if slanted:
             axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
+        if agreement_note is not None:
+            import textwrap
+
+            axis.set_xlabel(textwrap.fill(agreement_note, 60), color="tab:red", fontsize=7)
+    if agreement_note is not None:
+        title = f"{title}; class agreement: NOT the run's classes" if title \
+            else "class agreement: NOT the run's classes"  # fmt: skip
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(title, fontsize=10, color="tab:red" if agreement_note else "black")
     return save_figure(figure, path)

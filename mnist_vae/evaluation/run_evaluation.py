@@ -18,7 +18,12 @@ import numpy as np
 from mnist_vae import progress
 from mnist_vae.config import NUM_CLASSES
 from mnist_vae.data import MnistData, binarize_test_set, same_data, to_float_images
-from mnist_vae.evaluation.provenance import data_for_run, evaluation_key
+from mnist_vae.evaluation.provenance import (
+    class_agreement_note,
+    data_for_run,
+    evaluation_key,
+    same_classes,
+)
 from mnist_vae.runs import Run
 
 DEFAULT_IW_SAMPLES = 200
@@ -83,6 +88,13 @@ def evaluate_run(
     if quality:
         result.update(sample_quality(model, run, judge, quality_samples, seed, samplers=samplers,
                                      seen=seen))  # fmt: skip
+        # The run draws its label k; the judge knows this data's class k: say so when
+        # those need not be one class (another dataset's classes are scored by number).
+        recorded = run.record.get("data")
+        result["labelled_agreement_same_classes"] = same_classes(recorded, data.provenance)
+        note = class_agreement_note(recorded, data.provenance)
+        if note is not None:
+            result["labelled_agreement_note"] = note
     result["seconds"] = round(time.perf_counter() - started, 1)
     if write:
         key = evaluation_key(run, data, binarize)
@@ -106,6 +118,7 @@ def _draw(path: Path, result: dict, iwae: np.ndarray, data: MnistData, judge, se
         test_confidence=judge.test_confidence if quality else None,
         agreement_by_class=result.get("labelled_agreement_by_digit") if quality else None,
         class_names=list(data.class_names),
+        agreement_note=result.get("labelled_agreement_note") if quality else None,
         title=f"evaluation on {data_label(data.provenance)}, "
         f"{result['binarized']} binarization" if result["binarized"] != "none"
         else f"evaluation on {data_label(data.provenance)}",

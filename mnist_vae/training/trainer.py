@@ -14,6 +14,7 @@ import contextlib
 import csv
 import dataclasses
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -73,6 +74,7 @@ def train(
     how they show is ``mnist_vae.progress``'s mode.
     """
     say = report or print
+    config = with_absolute_data(config)
     from mnist_vae.training.distribution import (
         describe_distribution,
         is_chief,
@@ -101,6 +103,17 @@ def train(
     check_interrupted(config, out, resume=resume, restart=restart)
     return _train(config, distribution, out, data, overwrite=overwrite, progress=progress,
                   say=say, command=command, tensorboard=tensorboard)  # fmt: skip
+
+
+def with_absolute_data(config: RunConfig) -> RunConfig:
+    """``config`` with its ``train.data`` path absolute (resolved against the current
+    folder), as the run records it: a relative path would name other data, or none,
+    when the run is evaluated or sampled from another folder."""
+    data = config.train.data
+    if data is None:
+        return config
+    absolute = os.path.abspath(os.path.expanduser(data))  # symbolic links kept as given
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, data=absolute))
 
 
 class TrainingArrays(NamedTuple):
@@ -147,8 +160,11 @@ CHECKPOINTS = "checkpoint"  # in the stage: what a killed run resumes from
 
 def _comparable(config: dict) -> dict:
     """A config as the resume check compares it: the checkpoint interval changes when
-    checkpoints are written, not what is trained, so a rerun may change it."""
-    return {**config, "train": {**config["train"], "checkpoint_steps": None}}
+    checkpoints are written, not what is trained, so a rerun may change it; a data path
+    is compared absolute."""
+    data = config["train"].get("data")  # a run interrupted before paths were made absolute
+    absolute = None if data is None else os.path.abspath(os.path.expanduser(data))
+    return {**config, "train": {**config["train"], "checkpoint_steps": None, "data": absolute}}
 
 
 def interrupted_config(out: str | Path) -> RunConfig:
