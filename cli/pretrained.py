@@ -94,7 +94,7 @@ def card_row(card: dict) -> list[str]:
         _number(card.get("nll")), str(card.get("iw_samples") or "-"),
         _number(card.get("negative_elbo")), _number(card.get("fd")),
         "-" if updates is None else f"{updates:,}", _duration(card.get("train_seconds")),
-        f"{paper.get('row', '')} {_number(paper.get('nll'))}".strip() if paper else "-",
+        f"{paper.get('row', '')} {_number(_paper_value(paper))}".strip() if paper else "-",
     ]  # fmt: skip
 
 
@@ -119,6 +119,11 @@ def _table(cards: list[dict]) -> None:
     if not console.is_terminal:
         console = Console(width=170)
     console.print(table)
+
+
+def _paper_value(paper: dict):
+    """The paper's number: its NLL, else its test error (semi-supervised rows)."""
+    return paper.get("nll") if paper.get("nll") is not None else paper.get("error")
 
 
 def _number(value) -> str:
