@@ -2,12 +2,14 @@
 
 Every writer works under a hidden name beside its result and renames it into place
 when done: ``.NAME.XXXXXXXX.partial`` folders (``staged_dir``),
-``.STEM.XXXXXXXX.partial.SUFFIX`` files (``staged_file``), ``.NAME.XXXXXXXX.old``
+``.STEM.TOKEN.partial.SUFFIX`` files (``staged_file``), ``.NAME.XXXXXXXX.old``
 while an ``--overwrite`` swaps folders, and the fixed ``.NAME.training`` of a training
 (``locked_stage``). Each is locked (``flock``) for as long as its process uses it, so
 one that can be locked was left by a killed process: ``stale_stages`` finds those,
 ``remove_stale`` removes one, and the output checks warn about them
-(``StaleStagesWarning``).
+(``StaleStagesWarning``). Each also carries proof that mnist-vae made it (``marks``: a
+marker file written first into a folder, a checked token in a file's name): nothing
+without it is ever deleted (``unrecognised_stages``).
 """
 
 from mnist_vae.io.checks import (
@@ -26,6 +28,7 @@ from mnist_vae.io.files import (
 )
 from mnist_vae.io.folders import locked_stage, staged_dir, training_stage_path
 from mnist_vae.io.locks import LOCK_PATIENCE
+from mnist_vae.io.marks import STAGE_MARKER
 from mnist_vae.io.stale import (
     INTERRUPTED,
     OLD_FOLDER,
@@ -38,6 +41,7 @@ from mnist_vae.io.stale import (
     remove_stale,
     stale_note,
     stale_stages,
+    unrecognised_stages,
     warn_stale_stages,
 )
 
@@ -48,6 +52,7 @@ __all__ = [
     "PARTIAL_FILE",
     "PARTIAL_FOLDER",
     "RESULT_MARKERS",
+    "STAGE_MARKER",
     "STAGING_EXTRA",
     "StaleStage",
     "StaleStagesWarning",
@@ -65,6 +70,7 @@ __all__ = [
     "stale_note",
     "stale_stages",
     "training_stage_path",
+    "unrecognised_stages",
     "warn_stale_stages",
     "write_json_atomic",
     "write_npy_atomic",

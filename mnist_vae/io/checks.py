@@ -49,9 +49,10 @@ def check_writable_dir(path: Path, what: str, *, create: bool = False) -> Path:
     return path
 
 
-# Our writers name a result NAME ``.NAME.XXXXXXXX.partial`` (or ``.STEM.XXXXXXXX.partial
-# .SUFFIX``) while they write it: 18 bytes more than NAME, the most any of them adds.
-STAGING_EXTRA = len("..XXXXXXXX.partial")
+# Our writers name a result NAME ``.NAME.XXXXXXXX.partial`` (or ``.STEM.TOKEN.partial
+# .SUFFIX``, TOKEN 16 characters) while they write it: 26 bytes more than NAME, the most
+# any of them adds.
+STAGING_EXTRA = len("..XXXXXXXXXXXXXXXX.partial")
 
 
 def check_name_length(path: Path) -> None:

@@ -14,6 +14,14 @@ from pathlib import Path
 from mnist_vae.errors import UsageError
 from mnist_vae.io.checks import check_output_dir
 from mnist_vae.io.locks import claim, take_lock
+from mnist_vae.io.marks import (
+    OLD,
+    PARTIAL,
+    TRAINING,
+    has_stage_marker,
+    remove_stage_marker,
+    write_stage_marker,
+)
 
 
 @contextmanager
@@ -30,6 +38,7 @@ def staged_dir(final: Path, *, overwrite: bool) -> Iterator[Path]:
         lambda: tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     )
     try:
+        write_stage_marker(staging, PARTIAL, final)  # first: proof that it is ours
         yield staging
         _publish(staging, final, overwrite=overwrite)
     finally:
@@ -45,6 +54,7 @@ def _move_into_place(staging: Path, final: Path) -> None:
             lambda: tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent)
         )
         try:
+            write_stage_marker(trash, OLD, final)
             os.replace(final, trash / final.name)
             try:
                 os.replace(staging, final)
@@ -119,6 +129,10 @@ def locked_stage(
             raise RunError(
                 f"another process wrote {final} meanwhile; choose another --out"
             ) from None
+        if existed and not has_stage_marker(stage, TRAINING, final):
+            raise UsageError(unrecognised_stage(stage, final))
+        if not existed:
+            write_stage_marker(stage, TRAINING, final)  # first: proof that it is ours
         try:
             yield stage, existed
         except MnistVaeError:
@@ -127,6 +141,7 @@ def locked_stage(
         try:
             _publish(stage, final, overwrite=overwrite)
         except RunError:
+            write_stage_marker(stage, TRAINING, final)  # kept: still ours, still resumable
             raise RunError(
                 f"another process wrote {final} while this run trained; this run is kept in "
                 f"{stage.name}: move it, or rerun with --overwrite"
@@ -141,10 +156,21 @@ def locked_stage(
         os.close(descriptor)
 
 
+def unrecognised_stage(stage: Path, final: Path) -> str:
+    """The error for a ``.NAME.training`` folder in the way that mnist-vae did not mark."""
+    return (f"{stage} is in the way of {final} and was not made by this version of "
+            "mnist-vae (it has no staging marker), so it is neither resumed nor deleted: "
+            "move it away, or choose another --out")
+
+
 def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
-    """Rename ``stage`` to ``final``; an existing result only goes with ``overwrite``."""
+    """Rename ``stage`` to ``final``; an existing result only goes with ``overwrite``.
+
+    The staging marker comes out first: the folder is a result now, not staging.
+    """
     from mnist_vae.errors import RunError
 
     if final.exists() and any(final.iterdir()) and not overwrite:
         raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
+    remove_stage_marker(stage)
     _move_into_place(stage, final)

@@ -20,7 +20,10 @@ from typing import Any
 
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import training_stage_path, write_json_atomic
+from mnist_vae.io.folders import unrecognised_stage
 from mnist_vae.io.locks import take_lock
+from mnist_vae.io.marks import TRAINING as TRAINING_STAGE
+from mnist_vae.io.marks import has_stage_marker
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def check_interrupted(
                 f"{out} is being written by another mnist-vae process (its work is in "
                 f"{stage.name}); wait for it to finish or choose another --out"
             ) from None
+        if not has_stage_marker(stage, TRAINING_STAGE, out):
+            raise UsageError(unrecognised_stage(stage, out))
         stored = read_intent(out, kind)
         other = _other_work(out, kind) if stored is None else None
         if restart or (stored is None and other is None):
