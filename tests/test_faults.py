@@ -234,6 +234,28 @@ def test_train_never_resumes_nor_deletes_a_training_folder_it_did_not_mark(small
     assert _names(tmp_path / ".net1.training") == {"training.json"}
 
 
+def test_overwrite_never_replaces_a_folder_with_files_mnist_vae_did_not_write(
+    tiny_run, tmp_path
+):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')  # looks like a result's marker
+    (mine / "thesis.tex").write_text("mine")
+    result = invoke("export", tiny_run, "--out", mine, "--overwrite")
+    assert_one_line_error(result, 2, str(mine), "(thesis.tex)", "did not write")
+    assert _names(mine) == {"config.json", "thesis.tex"}
+
+    export = tmp_path / "export"  # an export of ours, and a file the user put into it
+    assert invoke("export", tiny_run, "--out", export).exit_code == 0
+    (export / "notes.txt").write_text("mine")
+    again = invoke("export", tiny_run, "--out", export, "--overwrite")
+    assert_one_line_error(again, 2, str(export), "(notes.txt)", "move them out")
+    (export / "notes.txt").unlink()
+    replaced = invoke("export", tiny_run, "--out", export, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert (export / mio.RESULT_MANIFEST).exists() and (export / "saved_model.pb").exists()
+
+
 def test_writers_mention_leftovers_in_one_note(tmp_path, tiny_run):
     _leftovers(tmp_path)
     bad = tmp_path / "mnist.npz"

@@ -186,7 +186,7 @@ def test_staged_dir_into_existing_empty_dir(tmp_path):
     final.mkdir()
     with staged_dir(final, overwrite=False) as stage:
         (stage / "x").write_text("x")
-    assert _listing(final) == ["x"]
+    assert _listing(final) == [mio.RESULT_MANIFEST, "x"]  # the manifest lists x
     assert _listing(tmp_path) == ["run"]
 
 
@@ -251,7 +251,7 @@ def test_staged_dir_overwrite_replaces_only_after_success(tmp_path):
         (stage / "new.txt").write_text("new")
         assert (final / "config.json").read_text() == "old"
         assert not (final / "new.txt").exists()
-    assert _listing(final) == ["new.txt"]
+    assert _listing(final) == [mio.RESULT_MANIFEST, "new.txt"]
     assert (final / "new.txt").read_text() == "new"
     assert _listing(tmp_path) == ["run"]  # neither the staging nor the old copy is left
 
@@ -287,7 +287,10 @@ def test_check_output_dir_non_empty(tmp_path):
     assert "--overwrite" in message
     with pytest.raises(UsageError, match="not an mnist-vae result"):  # x marks no result
         check_output_dir(tmp_path / "run", overwrite=True)
-    (tmp_path / "run" / "config.json").write_text("{}")  # an earlier run: replaceable
+    (tmp_path / "run" / "config.json").write_text("{}")  # x is still not a run's file
+    with pytest.raises(UsageError, match=r"files mnist-vae did not write \(x\)"):
+        check_output_dir(tmp_path / "run", overwrite=True)
+    (tmp_path / "run" / "x").unlink()  # an earlier run (before manifests): replaceable
     assert check_output_dir(tmp_path / "run", overwrite=True) == tmp_path / "run"
 
 
@@ -638,7 +641,7 @@ def test_a_marker_for_another_target_or_kind_is_no_proof(tmp_path):
     assert len(mio.unrecognised_stages(tmp_path)) == 4
 
 
-def test_our_staging_items_carry_their_proof(tmp_path):
+def test_our_staging_items_carry_their_proof_and_results_a_manifest(tmp_path):
     with staged_dir(tmp_path / "export", overwrite=False) as stage, \
             staged_file(tmp_path / "digits.png") as staging:  # fmt: skip
         marker = json.loads((stage / mio.STAGE_MARKER).read_text())
@@ -648,7 +651,9 @@ def test_our_staging_items_carry_their_proof(tmp_path):
         (stage / "variables").mkdir()
         (stage / "variables" / "v.index").write_text("v")
         staging.write_text("y")
-    assert _listing(tmp_path / "export") == ["saved_model.pb", "variables"]
+    manifest = json.loads((tmp_path / "export" / mio.RESULT_MANIFEST).read_text())
+    assert manifest == {"mnist_vae": "result", "kind": "export",
+                        "files": ["saved_model.pb", "variables/v.index"]}  # fmt: skip
     assert not (tmp_path / "export" / mio.STAGE_MARKER).exists()
     with pytest.raises(KeyboardInterrupt), \
             mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):  # fmt: skip
@@ -657,4 +662,82 @@ def test_our_staging_items_carry_their_proof(tmp_path):
     with mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):
         assert existed  # a marked stage resumes
         (stage / "config.json").write_text("{}")
-    assert _listing(tmp_path / "run") == ["config.json"]
+    assert _listing(tmp_path / "run") == [mio.RESULT_MANIFEST, "config.json"]
+
+
+def test_overwrite_replaces_only_files_the_manifest_lists(tmp_path):
+    final = tmp_path / "export"
+    with staged_dir(final, overwrite=False) as stage:
+        (stage / "saved_model.pb").write_text("old")
+    assert check_output_dir(final, overwrite=True) == final  # all ours: replaceable
+    (final / "notes.txt").write_text("mine")
+    (final / "assets").mkdir()
+    (final / "assets" / "logo.png").write_text("mine")
+    ran = False
+    with pytest.raises(UsageError) as info, staged_dir(final, overwrite=True):
+        ran = True
+    assert not ran  # refused before any work
+    one_line_message(info, final, "assets/logo.png, notes.txt", "did not write")
+    assert _listing(final) == [mio.RESULT_MANIFEST, "assets", "notes.txt", "saved_model.pb"]
+    (final / "notes.txt").unlink()
+    (final / "assets" / "logo.png").unlink()
+    with staged_dir(final, overwrite=True) as stage:
+        (stage / "saved_model.pb").write_text("new")
+    assert (final / "saved_model.pb").read_text() == "new"
+
+
+def test_a_file_added_during_the_work_stops_the_overwrite(tmp_path):
+    from mnist_vae.errors import RunError
+
+    final = tmp_path / "export"
+    with staged_dir(final, overwrite=False) as stage:
+        (stage / "saved_model.pb").write_text("old")
+    with pytest.raises(RunError, match=r"notes\.txt"), \
+            staged_dir(final, overwrite=True) as stage:  # fmt: skip
+        (stage / "saved_model.pb").write_text("new")
+        (final / "notes.txt").write_text("written while the export ran")
+    assert (final / "notes.txt").exists() and (final / "saved_model.pb").read_text() == "old"
+    assert _listing(tmp_path) == ["export"]
+
+
+def test_what_mnist_vae_adds_to_a_run_later_may_be_replaced(tmp_path):
+    run = tmp_path / "run"
+    with staged_dir(run, overwrite=False) as stage:
+        (stage / "config.json").write_text("{}")
+        (stage / "model.keras").write_text("m")
+    (run / "metrics.json").write_text("{}")  # evaluate
+    (run / "figures").mkdir()
+    (run / "figures" / "judge.png").write_text("png")  # evaluate's figures
+    (run / "samples").mkdir()
+    (run / "samples" / "prior-s0.png").write_text("png")  # sample's default --out
+    with staged_dir(run / "samplers" / "gmm", overwrite=False) as stage:  # sample --sampler
+        (stage / "sampler.json").write_text("{}")
+        (stage / "means.npy").write_text("n")
+    assert mio.overwrite_problem(run) is None
+    (run / "samplers" / "gmm" / "mine.txt").write_text("mine")
+    assert "samplers/gmm/mine.txt" in mio.overwrite_problem(run)
+
+
+@pytest.mark.parametrize("kind, files", [
+    ("run", ["config.json", "metrics.json", "latent.json", "history.csv", "model.keras",
+             "classifier.keras", "figures.json", "figures/samples.png"]),
+    ("export", ["saved_model.pb", "fingerprint.pb", "variables/variables.index",
+                "assets/config.json", "model.tflite"]),
+    ("benchmark", ["results.json", "results.csv", "nll.png", "runs/vae/config.json"]),
+])  # fmt: skip
+def test_results_of_earlier_versions_are_replaced_only_if_all_their_files_are_ours(
+    tmp_path, kind, files
+):
+    final = tmp_path / kind
+    for name in files:
+        (final / name).parent.mkdir(parents=True, exist_ok=True)
+        (final / name).write_text("x")
+    assert marks.result_kind(final) == kind and check_output_dir(final, overwrite=True)
+    (final / "thesis.tex").write_text("mine")
+    (final / "figures").mkdir(exist_ok=True)
+    (final / "figures" / "notes" / "a.txt").parent.mkdir()
+    (final / "figures" / "notes" / "a.txt").write_text("mine")
+    with pytest.raises(UsageError) as info:
+        check_output_dir(final, overwrite=True)
+    one_line_message(info, final, "thesis.tex", "--overwrite would delete them")
+    assert (final / "thesis.tex").exists()

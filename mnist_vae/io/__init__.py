@@ -8,8 +8,9 @@ while an ``--overwrite`` swaps folders, and the fixed ``.NAME.training`` of a tr
 one that can be locked was left by a killed process: ``stale_stages`` finds those,
 ``remove_stale`` removes one, and the output checks warn about them
 (``StaleStagesWarning``). Each also carries proof that mnist-vae made it (``marks``: a
-marker file written first into a folder, a checked token in a file's name): nothing
-without it is ever deleted (``unrecognised_stages``).
+marker file written first into a folder, a checked token in a file's name), and every
+committed result a manifest of its files: nothing without them is ever deleted or
+replaced (``unrecognised_stages``, ``overwrite_problem``).
 """
 
 from mnist_vae.io.checks import (
@@ -28,7 +29,7 @@ from mnist_vae.io.files import (
 )
 from mnist_vae.io.folders import locked_stage, staged_dir, training_stage_path
 from mnist_vae.io.locks import LOCK_PATIENCE
-from mnist_vae.io.marks import STAGE_MARKER
+from mnist_vae.io.marks import RESULT_MANIFEST, STAGE_MARKER, overwrite_problem
 from mnist_vae.io.stale import (
     INTERRUPTED,
     OLD_FOLDER,
@@ -51,6 +52,7 @@ __all__ = [
     "OLD_FOLDER",
     "PARTIAL_FILE",
     "PARTIAL_FOLDER",
+    "RESULT_MANIFEST",
     "RESULT_MARKERS",
     "STAGE_MARKER",
     "STAGING_EXTRA",
@@ -64,6 +66,7 @@ __all__ = [
     "human_age",
     "human_size",
     "locked_stage",
+    "overwrite_problem",
     "remove_stale",
     "staged_dir",
     "staged_file",

@@ -19,7 +19,9 @@ from mnist_vae.io.marks import (
     PARTIAL,
     TRAINING,
     has_stage_marker,
+    overwrite_problem,
     remove_stage_marker,
+    write_manifest,
     write_stage_marker,
 )
 
@@ -140,8 +142,10 @@ def locked_stage(
             raise
         try:
             _publish(stage, final, overwrite=overwrite)
-        except RunError:
+        except RunError as error:
             write_stage_marker(stage, TRAINING, final)  # kept: still ours, still resumable
+            if overwrite:  # files that are not ours appeared in final meanwhile
+                raise RunError(f"{error}; this run is kept in {stage.name}") from None
             raise RunError(
                 f"another process wrote {final} while this run trained; this run is kept in "
                 f"{stage.name}: move it, or rerun with --overwrite"
@@ -164,13 +168,21 @@ def unrecognised_stage(stage: Path, final: Path) -> str:
 
 
 def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
-    """Rename ``stage`` to ``final``; an existing result only goes with ``overwrite``.
+    """Commit a result: list its files in its manifest, then rename ``stage`` to ``final``.
 
-    The staging marker comes out first: the folder is a result now, not staging.
+    This is the one place results are committed, so every result folder carries the
+    manifest that lets a later ``--overwrite`` tell it from a user's folder. An
+    existing result goes only with ``overwrite``, and only if every file in it is
+    still one mnist-vae wrote (checked again: it may have changed since the start).
     """
     from mnist_vae.errors import RunError
 
-    if final.exists() and any(final.iterdir()) and not overwrite:
-        raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
+    if final.exists() and any(final.iterdir()):
+        if not overwrite:
+            raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
+        problem = overwrite_problem(final)
+        if problem is not None:
+            raise RunError(f"{final} changed while this ran: {problem}")
+    write_manifest(stage)
     remove_stage_marker(stage)
     _move_into_place(stage, final)
