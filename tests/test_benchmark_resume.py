@@ -147,10 +147,13 @@ def test_interrupted_work_is_continued_refused_or_discarded(tmp_path):
     assert check_interrupted(out, BENCHMARK, intent, advice=advice) is False  # nothing there
     stage = training_stage_path(out)
     stage.mkdir()  # not marked as mnist-vae's (a user's, or an older version's): left alone
+    (stage / "notes.txt").write_text("mine")
     with pytest.raises(UsageError, match="no staging marker"):
         check_interrupted(out, BENCHMARK, intent, advice=advice, restart=True)
-    assert stage.is_dir()
-    stage.rmdir()
+    assert (stage / "notes.txt").exists()
+    (stage / "notes.txt").unlink()
+    assert check_interrupted(out, BENCHMARK, intent, advice=advice) is False  # empty: no loss
+    assert not stage.exists()
     marked_stage(stage, marks.TRAINING, out)
     assert check_interrupted(out, BENCHMARK, intent, advice=advice) is False  # nothing to resume
     assert not stage.exists()

@@ -631,6 +631,15 @@ def test_staging_look_alikes_without_proof_are_never_listed_nor_removed(tmp_path
     assert _listing(tmp_path / ".notes.training") == ["todo.txt"]
 
 
+def test_an_empty_unmarked_stage_is_taken_up_and_marked(tmp_path):
+    # A racing writer's stage looks like this before it writes its marker: nothing to lose.
+    (tmp_path / ".run.training").mkdir()
+    with mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):
+        assert existed and marks.has_stage_marker(stage, marks.TRAINING, tmp_path / "run")
+        (stage / "config.json").write_text("{}")
+    assert (tmp_path / "run" / "config.json").exists()
+
+
 def test_a_marker_for_another_target_or_kind_is_no_proof(tmp_path):
     marked_stage(tmp_path / ".a.abcd1234.partial", marks.PARTIAL, tmp_path / "b")
     marked_stage(tmp_path / ".c.abcd1234.old", marks.PARTIAL, tmp_path / "c")

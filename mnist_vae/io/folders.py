@@ -18,6 +18,7 @@ from mnist_vae.io.marks import (
     OLD,
     PARTIAL,
     TRAINING,
+    foreign_stage,
     has_stage_marker,
     overwrite_problem,
     remove_stage_marker,
@@ -131,9 +132,9 @@ def locked_stage(
             raise RunError(
                 f"another process wrote {final} meanwhile; choose another --out"
             ) from None
-        if existed and not has_stage_marker(stage, TRAINING, final):
+        if existed and foreign_stage(stage, TRAINING, final):
             raise UsageError(unrecognised_stage(stage, final))
-        if not existed:
+        if not has_stage_marker(stage, TRAINING, final):  # new (or empty): ours now
             write_stage_marker(stage, TRAINING, final)  # first: proof that it is ours
         try:
             yield stage, existed

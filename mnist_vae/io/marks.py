@@ -52,6 +52,17 @@ def has_stage_marker(folder: Path, kind: str, target: Path) -> bool:
             and (kind == TRAINING or record.get("target") == Path(target).name))  # fmt: skip
 
 
+def foreign_stage(folder: Path, kind: str, target: Path) -> bool:
+    """Whether ``folder`` holds something but not mnist-vae's marker: not ours to resume,
+    fill or delete. An empty folder is not foreign: it holds nothing to lose, and a
+    stage another process has just made looks like that until it writes its marker."""
+    try:
+        empty = not any(Path(folder).iterdir())
+    except OSError:
+        return False
+    return not empty and not has_stage_marker(folder, kind, target)
+
+
 def remove_stage_marker(folder: Path) -> None:
     """Take the marker out before ``folder`` becomes a result (it is no staging then)."""
     (Path(folder) / STAGE_MARKER).unlink(missing_ok=True)

@@ -159,10 +159,10 @@ def interrupted_config(out: str | Path) -> RunConfig:
     """
     from mnist_vae.io.folders import unrecognised_stage
     from mnist_vae.io.marks import TRAINING as TRAINING_STAGE
-    from mnist_vae.io.marks import has_stage_marker
+    from mnist_vae.io.marks import foreign_stage
 
     stage = training_stage_path(Path(out))
-    if stage.is_dir() and not has_stage_marker(stage, TRAINING_STAGE, Path(out)):
+    if foreign_stage(stage, TRAINING_STAGE, Path(out)):
         raise UsageError(unrecognised_stage(stage, Path(out).expanduser()))
     stored = read_intent(out, TRAINING)
     if stored is None:
