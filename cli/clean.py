@@ -35,18 +35,30 @@ def clean(folders, yes, include_interrupted) -> None:
     Writers work under hidden names beside their result and rename it into place
     when done. A kill -9 (or a power cut) leaves those behind:
       .NAME.XXXXXXXX.partial          a result folder being written
-      .STEM.XXXXXXXX.partial.SUFFIX   a file being written
+      .STEM.TOKEN.partial.SUFFIX      a file being written
       .NAME.XXXXXXXX.old              the previous NAME, moved aside by --overwrite
       .NAME.training                  an interrupted training or benchmark (resumable)
 
     Only the folders given are looked at, not their subfolders (a run's samplers/,
     say). A staging item that a running mnist-vae process holds is never listed
-    or touched.
+    or touched. Nor is anything without mnist-vae's proof of origin (a marker file
+    in a folder, a checked token in a file's name), however it is named: a user's
+    .notes.training/, say, or staging left by a version before the markers. Those
+    are reported as not recognised and left alone.
     """
     from mnist_vae.errors import RunError
-    from mnist_vae.io import human_age, human_size, remove_stale, stale_stages
+    from mnist_vae.io import (
+        human_age,
+        human_size,
+        remove_stale,
+        stale_stages,
+        unrecognised_stages,
+    )
 
-    found = [stage for folder in (folders or (Path("."),)) for stage in stale_stages(folder)]
+    searched = folders or (Path("."),)
+    found = [stage for folder in searched for stage in stale_stages(folder)]
+    for path in (path for folder in searched for path in unrecognised_stages(folder)):
+        click.echo(f"{path}: not recognised as mnist-vae's (no staging marker), left alone")
     if not found:
         where = ", ".join(map(str, folders)) if folders else "the current folder"
         click.echo(f"nothing to clean in {where}")

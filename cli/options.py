@@ -123,8 +123,9 @@ def overwrite_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--overwrite",
         is_flag=True,
-        help="Replace an earlier result (only once the new one is complete); a folder that "
-        "holds no mnist-vae result is never replaced.",
+        help="Replace an earlier result (only once the new one is complete), and only if "
+        "every file in it is one mnist-vae wrote: a folder holding anything else is never "
+        "replaced.",
     )(command)
 
 

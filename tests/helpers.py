@@ -6,6 +6,8 @@ Fixtures live in conftest.py; these are plain functions, imported where used
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner, Result
 
 from mnist_vae.cli.main import cli
@@ -91,3 +93,21 @@ def figure_text(figure) -> str:
     from matplotlib.text import Text
 
     return "\n".join(text.get_text() for text in figure.findobj(Text) if text.get_text())
+
+
+def marked_stage(path: Path, kind: str, target: Path) -> Path:
+    """A staging folder as mnist-vae makes one (``kind``: ``marks.PARTIAL``, ``OLD`` or
+    ``TRAINING``), marker and all, with nothing else in it yet: what a kill leaves."""
+    from mnist_vae.io.marks import write_stage_marker
+
+    path.mkdir(parents=True)
+    write_stage_marker(path, kind, target)
+    return path
+
+
+def staged_file_name(target: Path) -> str:
+    """The name mnist-vae stages ``target`` under (``.STEM.TOKEN.partial.SUFFIX``)."""
+    from mnist_vae.io.marks import file_token
+
+    target = Path(target)
+    return f".{target.stem}.{file_token(target.name)}.partial{target.suffix}"

@@ -18,8 +18,9 @@ from mnist_vae.benchmarks import AugmentConfig, run_benchmark
 from mnist_vae.benchmarks.nll import NllConfig, run_nll_benchmark
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import RunError, UsageError
-from mnist_vae.io import training_stage_path, write_json_atomic
+from mnist_vae.io import marks, training_stage_path, write_json_atomic
 from mnist_vae.runs.interrupted import BENCHMARK, TRAINING, check_interrupted
+from tests.helpers import marked_stage
 
 pytestmark = pytest.mark.faults
 
@@ -145,11 +146,19 @@ def test_interrupted_work_is_continued_refused_or_discarded(tmp_path):
     advice = "pass --restart to discard it"
     assert check_interrupted(out, BENCHMARK, intent, advice=advice) is False  # nothing there
     stage = training_stage_path(out)
-    stage.mkdir()
+    stage.mkdir()  # not marked as mnist-vae's (a user's, or an older version's): left alone
+    (stage / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="no staging marker"):
+        check_interrupted(out, BENCHMARK, intent, advice=advice, restart=True)
+    assert (stage / "notes.txt").exists()
+    (stage / "notes.txt").unlink()
+    assert check_interrupted(out, BENCHMARK, intent, advice=advice) is False  # empty: no loss
+    assert not stage.exists()
+    marked_stage(stage, marks.TRAINING, out)
     assert check_interrupted(out, BENCHMARK, intent, advice=advice) is False  # nothing to resume
     assert not stage.exists()
 
-    stage.mkdir()
+    marked_stage(stage, marks.TRAINING, out)
     write_json_atomic(stage / BENCHMARK.file, {**intent, "command": "x"})
     assert check_interrupted(out, BENCHMARK, {"config": {"a": 1, "b": {"c": (1, 2)}}},
                              advice=advice) is True  # fmt: skip

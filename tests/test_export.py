@@ -96,10 +96,14 @@ def test_export_errors_are_one_line_and_touch_nothing(trained, tmp_path):
     assert [p.name for p in occupied.iterdir()] == ["keep.txt"]  # --overwrite spared it
     earlier = tmp_path / "earlier"
     assert runner.invoke(cli, ["export", str(run.path), "--out", str(earlier)]).exit_code == 0
-    (earlier / "stale.txt").write_text("from the earlier export")
+    (earlier / "notes.txt").write_text("the user's, beside the earlier export")
+    kept = runner.invoke(cli, ["export", str(run.path), "--out", str(earlier), "--overwrite"])
+    assert kept.exit_code == 2 and "(notes.txt)" in kept.output  # not in its manifest
+    assert (earlier / "notes.txt").exists()
+    (earlier / "notes.txt").unlink()
     replaced = runner.invoke(cli, ["export", str(run.path), "--out", str(earlier), "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
-    assert (earlier / "saved_model.pb").exists() and not (earlier / "stale.txt").exists()
+    assert (earlier / "saved_model.pb").exists()
 
 
 def test_sample_from_a_saved_model(trained, tmp_path):

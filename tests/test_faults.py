@@ -23,7 +23,14 @@ from pathlib import Path
 import pytest
 
 from mnist_vae import io as mio
-from tests.helpers import invoke, one_error_line
+from mnist_vae.io import marks
+from tests.helpers import (
+    assert_one_line_error,
+    invoke,
+    marked_stage,
+    one_error_line,
+    staged_file_name,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -113,12 +120,15 @@ with staged_dir(folder / "export", overwrite=False), staged_file(folder / "digit
 """
 
 
+DIGITS = staged_file_name(Path("digits.png"))  # .digits.TOKEN.partial.png
+
+
 def _leftovers(folder: Path) -> None:
     """Staging items nobody holds: what kill -9 leaves."""
-    (folder / ".net1.abcd1234.partial").mkdir()
-    (folder / ".net1.abcd1234.partial" / "model.keras").write_bytes(b"x" * 2000)
-    (folder / ".digits.a1b2c3d4.partial.png").write_bytes(b"x" * 10)
-    (folder / ".net2.training").mkdir()
+    marked_stage(folder / ".net1.abcd1234.partial", marks.PARTIAL, folder / "net1")
+    (folder / ".net1.abcd1234.partial" / "model.keras").write_bytes(b"x" * 1940)
+    (folder / DIGITS).write_bytes(b"x" * 10)
+    marked_stage(folder / ".net2.training", marks.TRAINING, folder / "net2")
     (folder / ".net2.training" / "training.json").write_text("{}")
 
 
@@ -132,8 +142,7 @@ def test_clean_lists_removes_with_yes_and_never_touches_a_live_process(tmp_path)
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "holding"
-        live = _names(tmp_path) - {".net1.abcd1234.partial", ".digits.a1b2c3d4.partial.png",
-                                   ".net2.training"}  # fmt: skip
+        live = _names(tmp_path) - {".net1.abcd1234.partial", DIGITS, ".net2.training"}
         assert len(live) == 3 and ".run.training" in live
 
         listed = invoke("clean", tmp_path)
@@ -177,6 +186,74 @@ def test_clean_exit_codes(tmp_path, monkeypatch):
     failed = invoke("clean", tmp_path, "--yes")
     assert failed.exit_code == 1
     assert "1 of 2 could not be removed" in one_error_line(failed.output)
+
+
+def test_clean_leaves_alone_what_mnist_vae_did_not_mark(tmp_path):
+    (tmp_path / ".photos.20241201.old").mkdir()  # a user's, named like an old swap folder
+    (tmp_path / ".photos.20241201.old" / "beach.jpg").write_bytes(b"jpeg")
+    (tmp_path / ".notes.training").mkdir()
+    (tmp_path / ".notes.training" / "todo.txt").write_text("mine")
+    (tmp_path / ".thesis.draft_v2.partial.tex").write_text("\\chapter{}")
+    (tmp_path / ".run.abcd1234.partial").mkdir()  # staging of a version before the markers
+    (tmp_path / ".run.abcd1234.partial" / "model.keras").write_bytes(b"x")
+    _leftovers(tmp_path)
+    theirs = {".photos.20241201.old", ".notes.training", ".thesis.draft_v2.partial.tex",
+              ".run.abcd1234.partial"}  # fmt: skip
+
+    listed = invoke("clean", tmp_path)
+    assert listed.exit_code == 0, listed.output
+    for name in theirs:
+        [line] = [line for line in listed.output.splitlines() if name in line]
+        assert line.endswith("not recognised as mnist-vae's (no staging marker), left alone")
+    assert "puts it back" not in listed.output
+    assert "2 staging items (" in listed.output  # ours alone: .net1...partial, digits
+
+    cleaned = invoke("clean", tmp_path, "--yes", "--include-interrupted")
+    assert cleaned.exit_code == 0, cleaned.output
+    assert _names(tmp_path) == theirs
+    assert (tmp_path / ".photos.20241201.old" / "beach.jpg").read_bytes() == b"jpeg"
+    assert (tmp_path / ".notes.training" / "todo.txt").read_text() == "mine"
+
+
+def test_train_never_resumes_nor_deletes_a_training_folder_it_did_not_mark(small_mnist_npz,
+                                                                           tmp_path):  # fmt: skip
+    (tmp_path / ".notes.training").mkdir()  # a user's
+    (tmp_path / ".notes.training" / "todo.txt").write_text("mine")
+    (tmp_path / ".net1.training").mkdir()  # an interrupted run of a version before markers
+    (tmp_path / ".net1.training" / "training.json").write_text('{"config": {}}')
+    attempts = [train_args(small_mnist_npz, tmp_path / "notes"),
+                [*train_args(small_mnist_npz, tmp_path / "notes"), "--restart"],
+                train_args(small_mnist_npz, tmp_path / "net1"),
+                ["train", "--resume", tmp_path / "net1"]]  # fmt: skip
+    for args in attempts:
+        result = invoke(*args)
+        assert_one_line_error(result, 2, ".training is in the way", "no staging marker",
+                              "move it away")  # fmt: skip
+    assert _names(tmp_path) == {".notes.training", ".net1.training"}
+    assert (tmp_path / ".notes.training" / "todo.txt").read_text() == "mine"
+    assert _names(tmp_path / ".net1.training") == {"training.json"}
+
+
+def test_overwrite_never_replaces_a_folder_with_files_mnist_vae_did_not_write(
+    tiny_run, tmp_path
+):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')  # looks like a result's marker
+    (mine / "thesis.tex").write_text("mine")
+    result = invoke("export", tiny_run, "--out", mine, "--overwrite")
+    assert_one_line_error(result, 2, str(mine), "(thesis.tex)", "did not write")
+    assert _names(mine) == {"config.json", "thesis.tex"}
+
+    export = tmp_path / "export"  # an export of ours, and a file the user put into it
+    assert invoke("export", tiny_run, "--out", export).exit_code == 0
+    (export / "notes.txt").write_text("mine")
+    again = invoke("export", tiny_run, "--out", export, "--overwrite")
+    assert_one_line_error(again, 2, str(export), "(notes.txt)", "move them out")
+    (export / "notes.txt").unlink()
+    replaced = invoke("export", tiny_run, "--out", export, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert (export / mio.RESULT_MANIFEST).exists() and (export / "saved_model.pb").exists()
 
 
 def test_writers_mention_leftovers_in_one_note(tmp_path, tiny_run):

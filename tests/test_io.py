@@ -15,12 +15,13 @@ from mnist_vae.errors import UsageError
 from mnist_vae.io import (
     check_output_dir,
     check_output_file,
+    marks,
     staged_dir,
     staged_file,
     write_json_atomic,
     write_npy_atomic,
 )
-from tests.helpers import one_line_message
+from tests.helpers import marked_stage, one_line_message, staged_file_name
 
 
 def _listing(folder: Path) -> list[str]:
@@ -185,7 +186,7 @@ def test_staged_dir_into_existing_empty_dir(tmp_path):
     final.mkdir()
     with staged_dir(final, overwrite=False) as stage:
         (stage / "x").write_text("x")
-    assert _listing(final) == ["x"]
+    assert _listing(final) == [mio.RESULT_MANIFEST, "x"]  # the manifest lists x
     assert _listing(tmp_path) == ["run"]
 
 
@@ -250,7 +251,7 @@ def test_staged_dir_overwrite_replaces_only_after_success(tmp_path):
         (stage / "new.txt").write_text("new")
         assert (final / "config.json").read_text() == "old"
         assert not (final / "new.txt").exists()
-    assert _listing(final) == ["new.txt"]
+    assert _listing(final) == [mio.RESULT_MANIFEST, "new.txt"]
     assert (final / "new.txt").read_text() == "new"
     assert _listing(tmp_path) == ["run"]  # neither the staging nor the old copy is left
 
@@ -286,7 +287,10 @@ def test_check_output_dir_non_empty(tmp_path):
     assert "--overwrite" in message
     with pytest.raises(UsageError, match="not an mnist-vae result"):  # x marks no result
         check_output_dir(tmp_path / "run", overwrite=True)
-    (tmp_path / "run" / "config.json").write_text("{}")  # an earlier run: replaceable
+    (tmp_path / "run" / "config.json").write_text("{}")  # x is still not a run's file
+    with pytest.raises(UsageError, match=r"files mnist-vae did not write \(x\)"):
+        check_output_dir(tmp_path / "run", overwrite=True)
+    (tmp_path / "run" / "x").unlink()  # an earlier run (before manifests): replaceable
     assert check_output_dir(tmp_path / "run", overwrite=True) == tmp_path / "run"
 
 
@@ -480,19 +484,24 @@ def test_check_writable_dir(tmp_path, monkeypatch):
 # stale staging items: what killed writers leave
 
 
+DIGITS = staged_file_name(Path("digits.png"))  # .digits.TOKEN.partial.png
+
+
 def _leftovers(folder: Path) -> dict[str, str]:
     """One abandoned item of each kind in ``folder`` (no lock held), by name -> kind."""
-    (folder / ".run.abcd1234.partial").mkdir()
+    marked_stage(folder / ".run.abcd1234.partial", marks.PARTIAL, folder / "run")
     (folder / ".run.abcd1234.partial" / "model.keras").write_bytes(b"x" * 1000)
-    (folder / ".digits.zz_90xyz.partial.png").write_bytes(b"y" * 10)
-    (folder / ".old.k0k0k0k0.old" / "old").mkdir(parents=True)
-    (folder / ".net1.training" / "checkpoint").mkdir(parents=True)
+    (folder / DIGITS).write_bytes(b"y" * 10)
+    marked_stage(folder / ".old.k0k0k0k0.old", marks.OLD, folder / "old")
+    (folder / ".old.k0k0k0k0.old" / "old").mkdir()
+    marked_stage(folder / ".net1.training", marks.TRAINING, folder / "net1")
+    (folder / ".net1.training" / "checkpoint").mkdir()
     (folder / ".net1.training" / "training.json").write_text("{}")
-    (folder / ".nll.training").mkdir()
+    marked_stage(folder / ".nll.training", marks.TRAINING, folder / "nll")
     (folder / ".nll.training" / "benchmark.json").write_text("{}")
-    (folder / ".early.training").mkdir()  # killed before it wrote its intent
-    return {".run.abcd1234.partial": mio.PARTIAL_FOLDER,
-            ".digits.zz_90xyz.partial.png": mio.PARTIAL_FILE,
+    # killed before it wrote its intent
+    marked_stage(folder / ".early.training", marks.TRAINING, folder / "early")
+    return {".run.abcd1234.partial": mio.PARTIAL_FOLDER, DIGITS: mio.PARTIAL_FILE,
             ".old.k0k0k0k0.old": mio.OLD_FOLDER, ".net1.training": mio.INTERRUPTED,
             ".nll.training": mio.INTERRUPTED, ".early.training": mio.PARTIAL_FOLDER}  # fmt: skip
 
@@ -505,8 +514,9 @@ def test_stale_stages_finds_each_kind_of_leftover(tmp_path):
     found = {stage.path.name: stage for stage in mio.stale_stages(tmp_path)}
     assert {name: stage.kind for name, stage in found.items()} == expected
     assert found[".run.abcd1234.partial"].target == tmp_path / "run"
-    assert found[".run.abcd1234.partial"].size == 1000
-    assert found[".digits.zz_90xyz.partial.png"].target == tmp_path / "digits.png"
+    assert found[".run.abcd1234.partial"].size == 1000 + len(
+        (tmp_path / ".run.abcd1234.partial" / mio.STAGE_MARKER).read_bytes())  # fmt: skip
+    assert found[DIGITS].target == tmp_path / "digits.png"
     assert found[".net1.training"].work == "training" and found[".net1.training"].resumable
     assert "mnist-vae train --resume" in found[".net1.training"].describe()
     assert found[".nll.training"].work == "benchmark"
@@ -521,7 +531,7 @@ def test_a_locked_item_is_in_use_and_never_listed_or_removed(tmp_path):
 
     _leftovers(tmp_path)
     held = []
-    for name in (".run.abcd1234.partial", ".digits.zz_90xyz.partial.png", ".net1.training"):
+    for name in (".run.abcd1234.partial", DIGITS, ".net1.training"):
         descriptor = os.open(tmp_path / name, os.O_RDONLY)
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held.append(descriptor)
@@ -582,3 +592,161 @@ def test_human_units():
         "12 B", "1.2 kB", "1.2 MB", "5.0 GB"]  # fmt: skip
     assert [mio.human_age(s) for s in (5, 600, 7200 * 3, 86400 * 9)] == [
         "5 s", "10 min", "6 h", "9 days"]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# proof of origin: staging items and results carry mnist-vae's marks
+
+
+def _look_alikes(folder: Path) -> list[str]:
+    """A user's files named like staging items, and staging of a version before the
+    markers: none carries mnist-vae's proof, so none may be listed or removed."""
+    (folder / ".photos.20241201.old").mkdir()
+    (folder / ".photos.20241201.old" / "beach.jpg").write_bytes(b"jpeg")
+    (folder / ".notes.training").mkdir()
+    (folder / ".notes.training" / "todo.txt").write_text("mine")
+    (folder / ".thesis.draft_v2.partial.tex").write_text("\\chapter{}")
+    (folder / ".run.abcd1234.partial").mkdir()  # an older version's, no marker
+    (folder / ".run.abcd1234.partial" / "model.keras").write_bytes(b"x")
+    (folder / ".net1.training").mkdir()
+    (folder / ".net1.training" / "training.json").write_text("{}")
+    (folder / ".digits.a1b2c3d4.partial.png").write_bytes(b"png")  # an older version's
+    (folder / ".fake.0123456789abcdef.partial.png").write_bytes(b"png")  # token fails its check
+    return _listing(folder)
+
+
+def test_staging_look_alikes_without_proof_are_never_listed_nor_removed(tmp_path):
+    names = _look_alikes(tmp_path)
+    assert mio.stale_stages(tmp_path) == []
+    assert [path.name for path in mio.unrecognised_stages(tmp_path)] == names
+    forged = mio.StaleStage(tmp_path / ".photos.20241201.old", mio.OLD_FOLDER,
+                            tmp_path / "photos", 0, 0.0)  # fmt: skip
+    assert "not recognised" in mio.remove_stale(forged)  # checked again before removal
+    assert _listing(tmp_path) == names
+    assert (tmp_path / ".photos.20241201.old" / "beach.jpg").read_bytes() == b"jpeg"
+    with pytest.raises(UsageError) as info, \
+            mio.locked_stage(tmp_path / "notes", overwrite=False):  # fmt: skip
+        pytest.fail("a user's .notes.training was taken for a stage")
+    assert "no staging marker" in one_line_message(info, tmp_path / ".notes.training")
+    assert _listing(tmp_path / ".notes.training") == ["todo.txt"]
+
+
+def test_an_empty_unmarked_stage_is_taken_up_and_marked(tmp_path):
+    # A racing writer's stage looks like this before it writes its marker: nothing to lose.
+    (tmp_path / ".run.training").mkdir()
+    with mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):
+        assert existed and marks.has_stage_marker(stage, marks.TRAINING, tmp_path / "run")
+        (stage / "config.json").write_text("{}")
+    assert (tmp_path / "run" / "config.json").exists()
+
+
+def test_a_marker_for_another_target_or_kind_is_no_proof(tmp_path):
+    marked_stage(tmp_path / ".a.abcd1234.partial", marks.PARTIAL, tmp_path / "b")
+    marked_stage(tmp_path / ".c.abcd1234.old", marks.PARTIAL, tmp_path / "c")
+    (tmp_path / ".d.abcd1234.partial").mkdir()
+    (tmp_path / ".d.abcd1234.partial" / mio.STAGE_MARKER).write_text("not json")
+    (tmp_path / staged_file_name(Path("e.png")).replace(".e.", ".f.")).write_text("x")
+    assert mio.stale_stages(tmp_path) == []
+    assert len(mio.unrecognised_stages(tmp_path)) == 4
+
+
+def test_our_staging_items_carry_their_proof_and_results_a_manifest(tmp_path):
+    with staged_dir(tmp_path / "export", overwrite=False) as stage, \
+            staged_file(tmp_path / "digits.png") as staging:  # fmt: skip
+        marker = json.loads((stage / mio.STAGE_MARKER).read_text())
+        assert marker == {"mnist_vae": "staging", "kind": "partial", "target": "export"}
+        assert marks.is_file_token("digits.png", staging.name.split(".")[2])
+        (stage / "saved_model.pb").write_text("x")
+        (stage / "variables").mkdir()
+        (stage / "variables" / "v.index").write_text("v")
+        staging.write_text("y")
+    manifest = json.loads((tmp_path / "export" / mio.RESULT_MANIFEST).read_text())
+    assert manifest == {"mnist_vae": "result", "kind": "export",
+                        "files": ["saved_model.pb", "variables/v.index"]}  # fmt: skip
+    assert not (tmp_path / "export" / mio.STAGE_MARKER).exists()
+    with pytest.raises(KeyboardInterrupt), \
+            mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):  # fmt: skip
+        assert not existed and marks.has_stage_marker(stage, marks.TRAINING, tmp_path / "run")
+        raise KeyboardInterrupt
+    with mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):
+        assert existed  # a marked stage resumes
+        (stage / "config.json").write_text("{}")
+    assert _listing(tmp_path / "run") == [mio.RESULT_MANIFEST, "config.json"]
+
+
+def test_overwrite_replaces_only_files_the_manifest_lists(tmp_path):
+    final = tmp_path / "export"
+    with staged_dir(final, overwrite=False) as stage:
+        (stage / "saved_model.pb").write_text("old")
+    assert check_output_dir(final, overwrite=True) == final  # all ours: replaceable
+    (final / "notes.txt").write_text("mine")
+    (final / "assets").mkdir()
+    (final / "assets" / "logo.png").write_text("mine")
+    ran = False
+    with pytest.raises(UsageError) as info, staged_dir(final, overwrite=True):
+        ran = True
+    assert not ran  # refused before any work
+    one_line_message(info, final, "assets/logo.png, notes.txt", "did not write")
+    assert _listing(final) == [mio.RESULT_MANIFEST, "assets", "notes.txt", "saved_model.pb"]
+    (final / "notes.txt").unlink()
+    (final / "assets" / "logo.png").unlink()
+    with staged_dir(final, overwrite=True) as stage:
+        (stage / "saved_model.pb").write_text("new")
+    assert (final / "saved_model.pb").read_text() == "new"
+
+
+def test_a_file_added_during_the_work_stops_the_overwrite(tmp_path):
+    from mnist_vae.errors import RunError
+
+    final = tmp_path / "export"
+    with staged_dir(final, overwrite=False) as stage:
+        (stage / "saved_model.pb").write_text("old")
+    with pytest.raises(RunError, match=r"notes\.txt"), \
+            staged_dir(final, overwrite=True) as stage:  # fmt: skip
+        (stage / "saved_model.pb").write_text("new")
+        (final / "notes.txt").write_text("written while the export ran")
+    assert (final / "notes.txt").exists() and (final / "saved_model.pb").read_text() == "old"
+    assert _listing(tmp_path) == ["export"]
+
+
+def test_what_mnist_vae_adds_to_a_run_later_may_be_replaced(tmp_path):
+    run = tmp_path / "run"
+    with staged_dir(run, overwrite=False) as stage:
+        (stage / "config.json").write_text("{}")
+        (stage / "model.keras").write_text("m")
+    (run / "metrics.json").write_text("{}")  # evaluate
+    (run / "figures").mkdir()
+    (run / "figures" / "judge.png").write_text("png")  # evaluate's figures
+    (run / "samples").mkdir()
+    (run / "samples" / "prior-s0.png").write_text("png")  # sample's default --out
+    with staged_dir(run / "samplers" / "gmm", overwrite=False) as stage:  # sample --sampler
+        (stage / "sampler.json").write_text("{}")
+        (stage / "means.npy").write_text("n")
+    assert mio.overwrite_problem(run) is None
+    (run / "samplers" / "gmm" / "mine.txt").write_text("mine")
+    assert "samplers/gmm/mine.txt" in mio.overwrite_problem(run)
+
+
+@pytest.mark.parametrize("kind, files", [
+    ("run", ["config.json", "metrics.json", "latent.json", "history.csv", "model.keras",
+             "classifier.keras", "figures.json", "figures/samples.png"]),
+    ("export", ["saved_model.pb", "fingerprint.pb", "variables/variables.index",
+                "assets/config.json", "model.tflite"]),
+    ("benchmark", ["results.json", "results.csv", "nll.png", "runs/vae/config.json"]),
+])  # fmt: skip
+def test_results_of_earlier_versions_are_replaced_only_if_all_their_files_are_ours(
+    tmp_path, kind, files
+):
+    final = tmp_path / kind
+    for name in files:
+        (final / name).parent.mkdir(parents=True, exist_ok=True)
+        (final / name).write_text("x")
+    assert marks.result_kind(final) == kind and check_output_dir(final, overwrite=True)
+    (final / "thesis.tex").write_text("mine")
+    (final / "figures").mkdir(exist_ok=True)
+    (final / "figures" / "notes" / "a.txt").parent.mkdir()
+    (final / "figures" / "notes" / "a.txt").write_text("mine")
+    with pytest.raises(UsageError) as info:
+        check_output_dir(final, overwrite=True)
+    one_line_message(info, final, "thesis.tex", "--overwrite would delete them")
+    assert (final / "thesis.tex").exists()

@@ -2,12 +2,15 @@
 
 Every writer works under a hidden name beside its result and renames it into place
 when done: ``.NAME.XXXXXXXX.partial`` folders (``staged_dir``),
-``.STEM.XXXXXXXX.partial.SUFFIX`` files (``staged_file``), ``.NAME.XXXXXXXX.old``
+``.STEM.TOKEN.partial.SUFFIX`` files (``staged_file``), ``.NAME.XXXXXXXX.old``
 while an ``--overwrite`` swaps folders, and the fixed ``.NAME.training`` of a training
 (``locked_stage``). Each is locked (``flock``) for as long as its process uses it, so
 one that can be locked was left by a killed process: ``stale_stages`` finds those,
 ``remove_stale`` removes one, and the output checks warn about them
-(``StaleStagesWarning``).
+(``StaleStagesWarning``). Each also carries proof that mnist-vae made it (``marks``: a
+marker file written first into a folder, a checked token in a file's name), and every
+committed result a manifest of its files: nothing without them is ever deleted or
+replaced (``unrecognised_stages``, ``overwrite_problem``).
 """
 
 from mnist_vae.io.checks import (
@@ -26,6 +29,7 @@ from mnist_vae.io.files import (
 )
 from mnist_vae.io.folders import locked_stage, staged_dir, training_stage_path
 from mnist_vae.io.locks import LOCK_PATIENCE
+from mnist_vae.io.marks import RESULT_MANIFEST, STAGE_MARKER, overwrite_problem
 from mnist_vae.io.stale import (
     INTERRUPTED,
     OLD_FOLDER,
@@ -38,6 +42,7 @@ from mnist_vae.io.stale import (
     remove_stale,
     stale_note,
     stale_stages,
+    unrecognised_stages,
     warn_stale_stages,
 )
 
@@ -47,7 +52,9 @@ __all__ = [
     "OLD_FOLDER",
     "PARTIAL_FILE",
     "PARTIAL_FOLDER",
+    "RESULT_MANIFEST",
     "RESULT_MARKERS",
+    "STAGE_MARKER",
     "STAGING_EXTRA",
     "StaleStage",
     "StaleStagesWarning",
@@ -59,12 +66,14 @@ __all__ = [
     "human_age",
     "human_size",
     "locked_stage",
+    "overwrite_problem",
     "remove_stale",
     "staged_dir",
     "staged_file",
     "stale_note",
     "stale_stages",
     "training_stage_path",
+    "unrecognised_stages",
     "warn_stale_stages",
     "write_json_atomic",
     "write_npy_atomic",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mnist_vae.errors import UsageError
 from mnist_vae.io.locks import path_exists
+from mnist_vae.io.marks import overwrite_problem
 from mnist_vae.io.stale import warn_stale_stages
 
 
@@ -49,9 +50,10 @@ def check_writable_dir(path: Path, what: str, *, create: bool = False) -> Path:
     return path
 
 
-# Our writers name a result NAME ``.NAME.XXXXXXXX.partial`` (or ``.STEM.XXXXXXXX.partial
-# .SUFFIX``) while they write it: 18 bytes more than NAME, the most any of them adds.
-STAGING_EXTRA = len("..XXXXXXXX.partial")
+# Our writers name a result NAME ``.NAME.XXXXXXXX.partial`` (or ``.STEM.TOKEN.partial
+# .SUFFIX``, TOKEN 16 characters) while they write it: 26 bytes more than NAME, the most
+# any of them adds.
+STAGING_EXTRA = len("..XXXXXXXXXXXXXXXX.partial")
 
 
 def check_name_length(path: Path) -> None:
@@ -87,15 +89,16 @@ def check_name_length(path: Path) -> None:
 
 
 # Files that mark a folder as an earlier mnist-vae result: a run, an export, a
-# benchmark's or a sampler's output. --overwrite replaces nothing else.
+# benchmark's or a sampler's output (see ``marks.overwrite_problem`` for what else counts).
 RESULT_MARKERS = ("config.json", "results.json", "saved_model.pb", "model.tflite", "sampler.json")
 
 
 def check_output_dir(path: Path, *, overwrite: bool) -> Path:
     """A directory we may create (or, with ``overwrite``, replace) once work is done.
 
-    ``overwrite`` replaces an earlier mnist-vae result only (a folder holding one of
-    ``RESULT_MARKERS``), never an unrelated folder that happens to be in the way.
+    ``overwrite`` replaces an earlier mnist-vae result only, and only when every file
+    in it is one mnist-vae wrote (listed in its manifest; see ``marks.overwrite_problem``):
+    never a user's folder that merely holds a ``config.json``.
     """
     path = Path(path).expanduser()
     check_name_length(path)
@@ -106,11 +109,9 @@ def check_output_dir(path: Path, *, overwrite: bool) -> Path:
             raise UsageError(
                 f"{path} exists and is not empty; choose another --out or pass --overwrite"
             )
-        if any(path.iterdir()) and not any((path / name).is_file() for name in RESULT_MARKERS):
-            raise UsageError(
-                f"{path} is not an mnist-vae result (no {', '.join(RESULT_MARKERS[:3])}); "
-                "--overwrite replaces only earlier results: choose another --out"
-            )
+        problem = overwrite_problem(path) if any(path.iterdir()) else None
+        if problem is not None:
+            raise UsageError(problem)
     parent = path.parent
     existing = parent
     while not existing.exists():

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from mnist_vae.io.locks import claim
+from mnist_vae.io.marks import file_token
 
 
 @contextmanager
@@ -21,16 +21,14 @@ def staged_file(path: Path, *, replace: bool = True) -> Iterator[Path]:
     Readers see the old file or the whole new one, never a part; on an error the
     temporary file is removed and ``path`` is untouched. The temporary name keeps
     ``path``'s suffix (Keras and matplotlib choose the format by it) and is unique,
-    so concurrent writers never share one. With ``replace=False`` the file is put in
-    place only if ``path`` does not exist at that moment (a hard link, atomic): of two
-    writers exactly one succeeds, and the other gets a ``RunError``.
+    so concurrent writers never share one; its token proves it mnist-vae's
+    (``marks.file_token``), so ``clean`` never takes a user's file for one. With
+    ``replace=False`` the file is put in place only if ``path`` does not exist at that
+    moment (a hard link, atomic): of two writers exactly one succeeds,
+    and the other gets a ``RunError``.
     """
     path = Path(path)
-    staging, descriptor = claim(
-        lambda: tempfile.mkstemp(
-            prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent
-        )
-    )
+    staging, descriptor = claim(lambda: _create_staged(path))
     try:
         yield staging
         os.chmod(staging, 0o644)  # mkstemp creates 0600; results are ordinary files
@@ -41,6 +39,17 @@ def staged_file(path: Path, *, replace: bool = True) -> Iterator[Path]:
     finally:
         staging.unlink(missing_ok=True)
         os.close(descriptor)  # the lock goes with it
+
+
+def _create_staged(path: Path) -> tuple[int, str]:
+    """A new, empty ``.STEM.TOKEN.partial.SUFFIX`` beside ``path``: (descriptor, name)."""
+    for _ in range(100):
+        name = path.parent / f".{path.stem}.{file_token(path.name)}.partial{path.suffix}"
+        try:
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), str(name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free staging name beside {path}")
 
 
 def _link_new(staging: Path, path: Path) -> None:

@@ -14,6 +14,17 @@ from pathlib import Path
 from mnist_vae.errors import UsageError
 from mnist_vae.io.checks import check_output_dir
 from mnist_vae.io.locks import claim, take_lock
+from mnist_vae.io.marks import (
+    OLD,
+    PARTIAL,
+    TRAINING,
+    foreign_stage,
+    has_stage_marker,
+    overwrite_problem,
+    remove_stage_marker,
+    write_manifest,
+    write_stage_marker,
+)
 
 
 @contextmanager
@@ -30,6 +41,7 @@ def staged_dir(final: Path, *, overwrite: bool) -> Iterator[Path]:
         lambda: tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     )
     try:
+        write_stage_marker(staging, PARTIAL, final)  # first: proof that it is ours
         yield staging
         _publish(staging, final, overwrite=overwrite)
     finally:
@@ -45,6 +57,7 @@ def _move_into_place(staging: Path, final: Path) -> None:
             lambda: tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent)
         )
         try:
+            write_stage_marker(trash, OLD, final)
             os.replace(final, trash / final.name)
             try:
                 os.replace(staging, final)
@@ -119,6 +132,10 @@ def locked_stage(
             raise RunError(
                 f"another process wrote {final} meanwhile; choose another --out"
             ) from None
+        if existed and foreign_stage(stage, TRAINING, final):
+            raise UsageError(unrecognised_stage(stage, final))
+        if not has_stage_marker(stage, TRAINING, final):  # new (or empty): ours now
+            write_stage_marker(stage, TRAINING, final)  # first: proof that it is ours
         try:
             yield stage, existed
         except MnistVaeError:
@@ -126,7 +143,10 @@ def locked_stage(
             raise
         try:
             _publish(stage, final, overwrite=overwrite)
-        except RunError:
+        except RunError as error:
+            write_stage_marker(stage, TRAINING, final)  # kept: still ours, still resumable
+            if overwrite:  # files that are not ours appeared in final meanwhile
+                raise RunError(f"{error}; this run is kept in {stage.name}") from None
             raise RunError(
                 f"another process wrote {final} while this run trained; this run is kept in "
                 f"{stage.name}: move it, or rerun with --overwrite"
@@ -141,10 +161,29 @@ def locked_stage(
         os.close(descriptor)
 
 
+def unrecognised_stage(stage: Path, final: Path) -> str:
+    """The error for a ``.NAME.training`` folder in the way that mnist-vae did not mark."""
+    return (f"{stage} is in the way of {final} and was not made by this version of "
+            "mnist-vae (it has no staging marker), so it is neither resumed nor deleted: "
+            "move it away, or choose another --out")
+
+
 def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
-    """Rename ``stage`` to ``final``; an existing result only goes with ``overwrite``."""
+    """Commit a result: list its files in its manifest, then rename ``stage`` to ``final``.
+
+    This is the one place results are committed, so every result folder carries the
+    manifest that lets a later ``--overwrite`` tell it from a user's folder. An
+    existing result goes only with ``overwrite``, and only if every file in it is
+    still one mnist-vae wrote (checked again: it may have changed since the start).
+    """
     from mnist_vae.errors import RunError
 
-    if final.exists() and any(final.iterdir()) and not overwrite:
-        raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
+    if final.exists() and any(final.iterdir()):
+        if not overwrite:
+            raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
+        problem = overwrite_problem(final)
+        if problem is not None:
+            raise RunError(f"{final} changed while this ran: {problem}")
+    write_manifest(stage)
+    remove_stage_marker(stage)
     _move_into_place(stage, final)

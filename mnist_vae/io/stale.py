@@ -1,5 +1,7 @@
-"""What killed writers left beside their results: found by name and by a lock nobody
-holds, described, and removed on request (``mnist-vae clean``)."""
+"""What killed writers left beside their results: found by name, proven mnist-vae's by
+its marker (``marks``), abandoned when nobody holds its lock; described, and removed on
+request (``mnist-vae clean``). An item named like one but without the proof (a user's,
+or one left by a version before the markers) is reported and never touched."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_vae.io.locks import path_exists, still_names, take_lock
+from mnist_vae.io.marks import OLD, PARTIAL, TRAINING, has_stage_marker, is_file_token
 
 # What a staging item is, by its name (``tempfile`` adds 8 characters of [a-z0-9_]).
 PARTIAL_FOLDER = "partial folder"
@@ -33,7 +36,9 @@ INTERRUPTED = "interrupted run"
 INTENT_FILES = {"training.json": "training", "benchmark.json": "benchmark"}
 
 
-_RANDOM = r"[a-z0-9_]{8}"
+# ``tempfile``'s 8 characters of [a-z0-9_] (folders, and files before the tokens), or a
+# staged file's token (``marks.file_token``).
+_RANDOM = r"(?P<token>[a-z0-9_]{8}|[0-9a-f]{16})"
 
 
 _PATTERNS = (
@@ -42,6 +47,17 @@ _PATTERNS = (
     (INTERRUPTED, True, re.compile(r"\.(?P<name>.+)\.training")),
     (PARTIAL_FILE, False, re.compile(rf"\.(?P<name>.+)\.{_RANDOM}\.partial(?P<suffix>\.[^.]*)?")),
 )
+
+
+def _proven(path: Path, kind: str, target: Path) -> bool:
+    """Whether ``path`` carries mnist-vae's proof of origin for its ``kind`` of staging."""
+    if kind == PARTIAL_FILE:
+        match = _PATTERNS[-1][2].fullmatch(path.name)
+        return match is not None and is_file_token(target.name, match["token"])
+    marker = {PARTIAL_FOLDER: PARTIAL, OLD_FOLDER: OLD, INTERRUPTED: TRAINING}[kind]
+    if kind == PARTIAL_FOLDER and path.name.endswith(".training"):
+        marker = TRAINING  # a training stage killed before its intent
+    return has_stage_marker(path, marker, target)
 
 
 @dataclass(frozen=True)
@@ -88,18 +104,32 @@ class StaleStage:
 
 
 def stale_stages(folder: Path) -> list[StaleStage]:
-    """The abandoned staging items in ``folder`` (not its subfolders), by name.
+    """The abandoned staging items of mnist-vae's in ``folder`` (not its subfolders).
 
-    An item is abandoned when its lock can be taken: the process that made it is
+    An item is mnist-vae's when its name says what it is and it carries the proof
+    (``marks``); abandoned when its lock can be taken: the process that made it is
     gone. One a running process holds is never listed; neither is anything whose
-    lock cannot be tested (another user's file, say).
+    lock cannot be tested (another user's file, say), nor anything without the proof
+    (see ``unrecognised_stages``).
     """
+    return _scan(folder)[0]
+
+
+def unrecognised_stages(folder: Path) -> list[Path]:
+    """What in ``folder`` is named like an abandoned staging item but lacks mnist-vae's
+    proof of origin: a user's (``.notes.training/``), or left by an older version.
+    ``clean`` reports these and leaves them alone."""
+    return _scan(folder)[1]
+
+
+def _scan(folder: Path) -> tuple[list[StaleStage], list[Path]]:
     folder = Path(folder)
-    found = []
+    found: list[StaleStage] = []
+    foreign: list[Path] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError:
-        return []
+        return [], []
     for entry in entries:
         if not entry.name.startswith("."):
             continue
@@ -113,6 +143,10 @@ def stale_stages(folder: Path) -> list[StaleStage]:
             if match is None or not (is_dir if wants_dir else is_file):
                 continue
             target = folder / (match["name"] + (match.groupdict().get("suffix") or ""))
+            if not _proven(Path(entry.path), kind, target):
+                if _abandoned(Path(entry.path)):
+                    foreign.append(Path(entry.path))
+                break
             work = None
             if kind == INTERRUPTED:
                 work = next((work for file, work in INTENT_FILES.items()
@@ -123,7 +157,7 @@ def stale_stages(folder: Path) -> list[StaleStage]:
                 found.append(StaleStage(Path(entry.path), kind, target, size,
                                         max(0.0, time.time() - newest), work))  # fmt: skip
             break
-    return found
+    return found, foreign
 
 
 def _abandoned(path: Path) -> bool:
@@ -178,6 +212,8 @@ def remove_stale(stage: StaleStage) -> str:
             return f"{stage.path} is gone already"
         return f"left {stage.path} alone: a running process holds it now"
     try:
+        if not _proven(stage.path, stage.kind, stage.target):
+            return f"left {stage.path} alone: not recognised as mnist-vae's (no marker)"
         kept = stage.path / stage.target.name
         if stage.kind == OLD_FOLDER and kept.is_dir() and not path_exists(stage.target):
             os.rename(kept, stage.target)

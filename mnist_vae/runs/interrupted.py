@@ -20,7 +20,10 @@ from typing import Any
 
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import training_stage_path, write_json_atomic
+from mnist_vae.io.folders import unrecognised_stage
 from mnist_vae.io.locks import take_lock
+from mnist_vae.io.marks import TRAINING as TRAINING_STAGE
+from mnist_vae.io.marks import foreign_stage
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,9 @@ def check_interrupted(
     any. A stage with nothing resumable in it, or any stage with ``restart``, is
     discarded (False). Another intent, or another kind of work, is a usage error
     ending with ``advice``. A stage another process is working in is a ``RunError``:
-    it is neither continued nor discarded. ``normalise`` brings a stored intent up to
+    it is neither continued nor discarded; so is a stage that holds anything without
+    mnist-vae's marker (a user's folder, or one of a version before the markers), as a
+    usage error. ``normalise`` brings a stored intent up to
     date before the comparison (e.g. fills in settings added since it was written).
     """
     out = Path(out)
@@ -84,6 +89,8 @@ def check_interrupted(
                 f"{out} is being written by another mnist-vae process (its work is in "
                 f"{stage.name}); wait for it to finish or choose another --out"
             ) from None
+        if foreign_stage(stage, TRAINING_STAGE, out):
+            raise UsageError(unrecognised_stage(stage, out))
         stored = read_intent(out, kind)
         other = _other_work(out, kind) if stored is None else None
         if restart or (stored is None and other is None):

@@ -168,7 +168,18 @@ def _comparable(config: dict) -> dict:
 
 
 def interrupted_config(out: str | Path) -> RunConfig:
-    """The config of the interrupted run of ``out`` (``mnist-vae train --resume OUT``)."""
+    """The config of the interrupted run of ``out`` (``mnist-vae train --resume OUT``).
+
+    Only a stage mnist-vae marked is resumed: a ``.NAME.training`` folder without the
+    marker (a user's, or one of a version before the markers) is a usage error.
+    """
+    from mnist_vae.io.folders import unrecognised_stage
+    from mnist_vae.io.marks import TRAINING as TRAINING_STAGE
+    from mnist_vae.io.marks import foreign_stage
+
+    stage = training_stage_path(Path(out))
+    if foreign_stage(stage, TRAINING_STAGE, Path(out)):
+        raise UsageError(unrecognised_stage(stage, Path(out).expanduser()))
     stored = read_intent(out, TRAINING)
     if stored is None:
         raise UsageError(f"nothing to resume: no interrupted run of {out} (its work would be "
