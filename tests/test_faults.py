@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import resource
 import shutil
@@ -232,6 +233,26 @@ def test_train_never_resumes_nor_deletes_a_training_folder_it_did_not_mark(small
     assert _names(tmp_path) == {".notes.training", ".net1.training"}
     assert (tmp_path / ".notes.training" / "todo.txt").read_text() == "mine"
     assert _names(tmp_path / ".net1.training") == {"training.json"}
+
+
+def test_an_earlier_versions_interrupted_run_is_still_resumed(small_mnist_npz, tmp_path):
+    """A stage from before markers (its intent file, no marker) is taken up and marked,
+    not refused: a user's interrupted run must not be lost on upgrade. An intent file
+    without a run's config and command is no proof (the test above)."""
+    from mnist_vae.io.marks import foreign_stage
+
+    first = invoke(*train_args(small_mnist_npz, tmp_path / "a"))
+    assert first.exit_code == 0, first.output
+    record = json.loads((tmp_path / "a" / "config.json").read_text())
+    stage = tmp_path / ".b.training"  # killed before its first checkpoint, by 0.3
+    stage.mkdir()
+    intent = {"config": {"model": record["model"], "train": record["train"]},
+              "command": record["command"]}  # fmt: skip
+    (stage / "training.json").write_text(json.dumps(intent))
+    assert not foreign_stage(stage, "training", tmp_path / "b")
+    again = invoke(*train_args(small_mnist_npz, tmp_path / "b"))
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "b" / "model.keras").is_file() and not stage.exists()
 
 
 def test_overwrite_never_replaces_a_folder_with_files_mnist_vae_did_not_write(

@@ -52,13 +52,28 @@ def has_stage_marker(folder: Path, kind: str, target: Path) -> bool:
             and (kind == TRAINING or record.get("target") == Path(target).name))  # fmt: skip
 
 
+def earlier_training_stage(folder: Path) -> bool:
+    """Whether ``folder`` is a training stage of a version before markers: its intent
+    file (``training.json``) holds a run's config, with its model and training tables,
+    and the command. A user's folder does not by accident; a user's interrupted run of
+    an earlier version does, and resuming it must not be refused."""
+    record = _read(Path(folder) / "training.json")
+    config = record.get("config")
+    return (isinstance(config, dict) and isinstance(config.get("model"), dict)
+            and isinstance(config.get("train"), dict) and "command" in record)  # fmt: skip
+
+
 def foreign_stage(folder: Path, kind: str, target: Path) -> bool:
     """Whether ``folder`` holds something but not mnist-vae's marker: not ours to resume,
     fill or delete. An empty folder is not foreign: it holds nothing to lose, and a
-    stage another process has just made looks like that until it writes its marker."""
+    stage another process has just made looks like that until it writes its marker.
+    Neither is an earlier version's training stage (``earlier_training_stage``): it is
+    resumed, and marked then."""
     try:
         empty = not any(Path(folder).iterdir())
     except OSError:
+        return False
+    if kind == TRAINING and earlier_training_stage(folder):
         return False
     return not empty and not has_stage_marker(folder, kind, target)
 
