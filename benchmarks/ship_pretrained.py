@@ -10,12 +10,12 @@ is kept with ``mnist-vae`` as its program and ``--out runs/NAME``. ``--nll-from`
 the run's row of a ``benchmark nll`` results.json (K=5000 on all 10,000 test images);
 the card's check score (``mnist_vae.evaluation.cards``) is computed here.
 
-The shipped model files carry no optimizer state, and the model's weights are rounded
-to float16 precision when that moves the check score by less than 0.01 nats (measured
-here, on the check subset with the same draws, and written on the card); otherwise they
-ship at float32. docs/zoo.md's table of shipped models is rewritten from the cards.
-Shipping again over a model (``--overwrite``) keeps its card's paper
-row, note and NLL unless new ones are given.
+The shipped model files carry no optimizer state, and the model's weights (and its
+extra networks') are rounded to float16, and stored so, when that moves the check score
+by less than 0.01 nats (measured here, on the check subset with the same draws, and
+written on the card); otherwise they ship at float32. docs/zoo.md's table of shipped
+models is rewritten from the cards. Shipping again over a model (``--overwrite``) keeps
+its card's paper row, note and NLL unless new ones are given.
 """
 
 from __future__ import annotations
@@ -105,6 +105,10 @@ def main() -> None:
     half = check_score(load_run(staging))
     if abs(half - full) >= HALF_TOLERANCE:
         compact_model_file(args.run / "model.keras", staging / "model.keras", half=False)
+    else:  # the extra networks (copies of the model's parts) rounded alike
+        for keras_file in args.run.glob("*.keras"):
+            if keras_file.name != "model.keras":
+                compact_model_file(keras_file, staging / keras_file.name, half=True)
     storage = {
         "optimizer_state": False,
         "weights": "float16-rounded" if abs(half - full) < HALF_TOLERANCE else "float32",

@@ -39,6 +39,20 @@ def weight_entries(path) -> list[str]:
     return names
 
 
+def stored_dtypes(path) -> dict[str, str]:
+    import h5py
+
+    found = {}
+    with (
+        zipfile.ZipFile(path) as archive,
+        archive.open("model.weights.h5") as weights,
+        h5py.File(weights, "r") as store,
+    ):
+        store.visititems(lambda name, item: found.__setitem__(name, str(item.dtype))
+                         if isinstance(item, h5py.Dataset) else None)  # fmt: skip
+    return found
+
+
 @pytest.mark.parametrize("half", [False, True])
 def test_a_compact_model_keeps_its_weights_and_drops_the_optimizer(one_epoch_run, tmp_path, half):
     run = one_epoch_run("vae")
@@ -47,6 +61,8 @@ def test_a_compact_model_keeps_its_weights_and_drops_the_optimizer(one_epoch_run
     rounded = compact_model_file(run.path / "model.keras", copy / "model.keras", half=half)
 
     assert any(name.startswith("optimizer") for name in weight_entries(run.path / "model.keras"))
+    stored = stored_dtypes(copy / "model.keras")
+    assert ("float16" in stored.values()) == half  # the rounded weights, stored as float16
     assert not any(name.startswith("optimizer") for name in weight_entries(copy / "model.keras"))
     original, compact = run.load_model(), load_run(copy).load_model()
     assert compact.compiled  # loading compiles it again, so evaluate works

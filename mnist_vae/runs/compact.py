@@ -2,9 +2,9 @@
 
 A shipped model is only ever used, never resumed (``--reproduce`` retrains from the
 card's command), so Adam's two moments (twice the weights) need not ship. Its trainable
-weights may also be rounded to float16 precision while still stored as float32, so the
-model loads and runs exactly as before: the low 13 mantissa bits become zeros, which the
-wheel's zip compression removes, about halving the bytes again. Whether the rounding
+weights may also be rounded to float16 precision, and stored as float16: Keras casts
+them back to the float32 variables when it loads them, so the model loads and runs as
+any other, at half the bytes again. Whether the rounding
 may stay is measured, not assumed (``benchmarks/ship_pretrained.py`` keeps it only
 where it moves the card's check score by less than ``HALF_TOLERANCE`` nats).
 """
@@ -49,4 +49,52 @@ def compact_model_file(source: Path, target: Path, *, half: bool) -> int:
                 variable.assign(round_to_half(keras.ops.convert_to_numpy(variable)))
                 rounded += int(np.prod(variable.shape))
     model.save(target)
+    if half:
+        store_exact_halves(Path(target))
     return rounded
+
+
+def store_exact_halves(path: Path) -> int:
+    """Rewrite the .keras file at ``path`` so each float32 weight whose values float16
+    holds exactly is stored as float16; returns how many were.
+
+    Keras casts a stored array to its variable's dtype when it loads it, so the model
+    loads with the very same float32 values at half the bytes. Weights float16 cannot
+    hold exactly (running statistics, anything not rounded) stay float32.
+    """
+    import io
+    import zipfile
+
+    import h5py
+
+    weights = "model.weights.h5"
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    halved = 0
+    packed = io.BytesIO()
+    with h5py.File(io.BytesIO(members[weights]), "r") as source, \
+            h5py.File(packed, "w") as copy:  # fmt: skip
+        copy.attrs.update(source.attrs)
+
+        def visit(name: str, item) -> None:
+            nonlocal halved
+            if isinstance(item, h5py.Dataset):
+                values = item[()]
+                if isinstance(values, np.ndarray) and values.dtype == np.float32:
+                    with np.errstate(over="ignore"):
+                        half = values.astype(np.float16)
+                    if np.array_equal(half.astype(np.float32), values):
+                        values, halved = half, halved + 1
+                copy.create_dataset(name, data=values)
+            else:
+                copy.require_group(name)
+            copy[name].attrs.update(item.attrs)
+
+        source.visititems(visit)
+    members[weights] = packed.getvalue()
+    staging = path.with_name(f".{path.name}.partial")
+    with zipfile.ZipFile(staging, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    staging.replace(path)
+    return halved
