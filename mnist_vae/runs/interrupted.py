@@ -61,11 +61,16 @@ def damaged_intent(out: str | Path, kind: WorkKind) -> str | None:
     try:
         others = [entry for entry in os.listdir(stage)
                   if entry != kind.file and not entry.startswith(".")]  # fmt: skip
-        cause = "not a JSON object"
+    except OSError:
+        others = []
+    if not others:
+        return None  # nothing beside it to lose: the stage is discarded as before
+    try:
         json.loads(path.read_text())
+        cause = "not a JSON object"
     except (OSError, ValueError) as error:
         cause = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return f"{path} is damaged ({cause})" if others else None
+    return f"{path} is damaged ({cause})"
 
 
 def damaged_intent_error(out: str | Path, kind: WorkKind, problem: str) -> WorkKeptError:

@@ -228,7 +228,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 failures.append(f"{weights.name}: {cause}")
                 self.report(f"checkpoint after {position.describe()} is unreadable ({cause}); "
                             "trying the one before")  # fmt: skip
-        if failures or (problem is not None and "damaged" in problem):
+        if failures or (problem is not None and not positions):  # a damaged index, no files
             found = f"none of its checkpoints reads back (newest {failures[0]})" if failures \
                 else f"{problem} and no checkpoint file is left"  # fmt: skip
             raise WorkKeptError(
