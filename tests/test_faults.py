@@ -100,6 +100,18 @@ def tiny_run(small_mnist_npz, tmp_path_factory) -> Path:
     return out
 
 
+CLASSIFIER = ["--strategy", "classifier"]  # a run with an extra network: classifier.keras
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier_run(small_mnist_npz, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny-classifier"
+    result = invoke(*train_args(small_mnist_npz, out), *CLASSIFIER)
+    assert result.exit_code == 0, result.output
+    assert (out / "classifier.keras").is_file()
+    return out
+
+
 # -- stale staging items and mnist-vae clean -----------------------------------------
 
 HOLDER = """
@@ -320,17 +332,26 @@ def _no_space(path) -> OSError:
     return OSError(errno.ENOSPC, "No space left on device", str(path))
 
 
-def _fault_model_save(fault):
-    """Stop while ``model.keras`` is written: half a zip, then the kill (or no space)."""
+def _fault_model_save(fault, network="model.keras"):
+    """Stop while ``network`` is written: half a zip, then the kill (or no space)."""
     import keras
 
+    saved = keras.Model.save
+
     def save(self, path, *args, **kwargs):
+        if Path(path).name != network:
+            return saved(self, path, *args, **kwargs)
         if fault == "kill":
             Path(path).write_bytes(b"PK\x03\x04 half a model")
             raise Killed
         raise _no_space(path)
 
     return keras.Model, "save", save
+
+
+def _fault_extra_network_save(fault):
+    """Stop while a classifier run's ``classifier.keras`` is written, its model saved."""
+    return _fault_model_save(fault, network="classifier.keras")
 
 
 def _fault_metrics(fault):
@@ -406,6 +427,7 @@ def _fault_tidying(fault):
 # Each step of finishing a run, and the faults that can stop it there.
 FINISHING = {
     "model": (_fault_model_save, ("kill", "full disk")),
+    "extra networks": (_fault_extra_network_save, ("kill", "full disk")),
     "metrics": (_fault_metrics, ("kill",)),
     "figures": (_fault_figures, ("kill", "full disk")),
     "run files": (_fault_run_files, ("kill", "full disk")),
@@ -424,10 +446,13 @@ def assert_finished_like(out: Path, reference: Path, *, figures: bool) -> None:
 
     run, expected = load_run(out), load_run(reference)
     assert run.metrics["test"] == expected.metrics["test"]
-    weights = keras.saving.load_model(out / "model.keras").get_weights()
-    for ours, theirs in zip(weights, keras.saving.load_model(reference / "model.keras")
-                            .get_weights(), strict=True):  # fmt: skip
-        np.testing.assert_array_equal(ours, theirs)
+    networks = sorted(path.name for path in reference.glob("*.keras"))
+    assert sorted(path.name for path in out.glob("*.keras")) == networks
+    for network in networks:
+        weights = keras.saving.load_model(out / network).get_weights()
+        for ours, theirs in zip(weights, keras.saving.load_model(reference / network)
+                                .get_weights(), strict=True):  # fmt: skip
+            np.testing.assert_array_equal(ours, theirs)
     assert not (out / "checkpoint").exists() and not (out / "training.json").exists()
     assert not [path for path in out.rglob(".*")], list(out.rglob(".*"))
     assert (out / "figures" / "loss.png").is_file() == figures
@@ -440,12 +465,15 @@ def assert_finished_like(out: Path, reference: Path, *, figures: bool) -> None:
     [(step, fault) for step, (_, faults) in FINISHING.items() for fault in faults],
 )
 def test_a_run_stopped_while_it_is_finished_continues(small_mnist_npz, tiny_run, tmp_path,
-                                                      monkeypatch, step, fault):  # fmt: skip
+                                                      monkeypatch, request, step,
+                                                      fault):  # fmt: skip
     """A kill continues with the command run again; a full disk with --resume."""
     out = tmp_path / "run"
     figures = step == "figures"
     args = train_args(small_mnist_npz, out)
     args = [arg for arg in args if arg != "--no-figures"] if figures else args
+    if step == "extra networks":
+        args, tiny_run = [*args, *CLASSIFIER], request.getfixturevalue("tiny_classifier_run")
     with monkeypatch.context() as patched:
         patched.setattr(*FINISHING[step][0](fault))
         if fault == "kill":
