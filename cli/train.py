@@ -344,10 +344,12 @@ def train(ctx, config_file, out, overwrite, resume, restart, quiet, tensorboard,
             f"{time.strftime('%Y%m%d-%H%M%S')}"  # fmt: skip
 
     from mnist_vae.io import check_output_dir
+    from mnist_vae.runs.interrupted import TRAINING, leftover_intent
 
     if log is not None:
         log.check_outside(out)
-    check_output_dir(out, overwrite=overwrite)  # fail before loading data or training
+    if leftover_intent(out, TRAINING) is None:  # else a finished run to tidy, if the same
+        check_output_dir(out, overwrite=overwrite)  # fail before loading data or training
     from mnist_vae.training import train as run_training
 
     def say(message: str) -> None:

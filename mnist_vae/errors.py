@@ -39,6 +39,15 @@ class RunError(MnistVaeError):
     """A run directory is missing, incomplete or inconsistent."""
 
 
+class WorkKeptError(RunError):
+    """A runtime error that leaves the interrupted work in its stage as it was.
+
+    Raised where the stage holds work that must not be thrown away (checkpoints that
+    do not read back, an intent file that does not): the message names the file and
+    says how to go on. Every other ``MnistVaeError`` inside a stage removes it.
+    """
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """An exception's first line (or its type's name), cut to ``limit`` characters."""
     text = str(exc).strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import resource
@@ -47,9 +48,10 @@ def _drop_root_file_access() -> None:
 
 
 def run_cli(args, *, file_size: int | None = None, obey_modes: bool = False,
-            timeout: float = 300) -> subprocess.CompletedProcess:  # fmt: skip
+            timeout: float = 300, script: str = CLI) -> subprocess.CompletedProcess:  # fmt: skip
     """``mnist-vae ARGS`` in a process of its own, optionally with a file-size limit
-    (writes past it fail with EFBIG, as on a full disk) or, for root, obeying modes."""
+    (writes past it fail with EFBIG, as on a full disk) or, for root, obeying modes.
+    ``script`` runs instead of the plain command line (it ends by calling it)."""
 
     def limit() -> None:
         if file_size is not None:
@@ -58,7 +60,7 @@ def run_cli(args, *, file_size: int | None = None, obey_modes: bool = False,
         if obey_modes and os.geteuid() == 0:
             _drop_root_file_access()
 
-    return subprocess.run([sys.executable, "-c", CLI, *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
                           text=True, preexec_fn=limit, timeout=timeout)  # fmt: skip
 
 
@@ -103,6 +105,18 @@ def tiny_run(small_mnist_npz, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "tiny"
     result = invoke(*train_args(small_mnist_npz, out))
     assert result.exit_code == 0, result.output
+    return out
+
+
+CLASSIFIER = ["--strategy", "classifier"]  # a run with an extra network: classifier.keras
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier_run(small_mnist_npz, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny-classifier"
+    result = invoke(*train_args(small_mnist_npz, out), *CLASSIFIER)
+    assert result.exit_code == 0, result.output
+    assert (out / "classifier.keras").is_file()
     return out
 
 
@@ -402,3 +416,267 @@ def test_classifier_weights_are_checked_before_the_data_loads(small_mnist_npz, t
     assert result.exit_code == 2, result.output
     assert fragment in one_error_line(result.output)
     assert "data:" not in result.output and not (tmp_path / "run").exists()
+
+
+# -- stopped while the finished run is written: every step continues ----------------------
+
+
+class Killed(BaseException):
+    """A kill at a chosen step, in-process: no handler of ours catches it, and what the
+    step had written stays as a kill would leave it."""
+
+
+def _no_space(path) -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def _fault_model_save(fault, network="model.keras"):
+    """Stop while ``network`` is written: half a zip, then the kill (or no space)."""
+    import keras
+
+    saved = keras.Model.save
+
+    def save(self, path, *args, **kwargs):
+        if Path(path).name != network:
+            return saved(self, path, *args, **kwargs)
+        if fault == "kill":
+            Path(path).write_bytes(b"PK\x03\x04 half a model")
+            raise Killed
+        raise _no_space(path)
+
+    return keras.Model, "save", save
+
+
+def _fault_extra_network_save(fault):
+    """Stop while a classifier run's ``classifier.keras`` is written, its model saved."""
+    return _fault_model_save(fault, network="classifier.keras")
+
+
+def _fault_metrics(fault):
+    """Killed once the test metrics are computed (they write nothing: no full disk)."""
+    from mnist_vae.training import trainer
+
+    computed = trainer._final_metrics
+
+    def metrics(*args, **kwargs):
+        computed(*args, **kwargs)
+        raise Killed
+
+    return trainer, "_final_metrics", metrics
+
+
+def _fault_figures(fault):
+    """Stop at the last figure, the others drawn and a killed write's staging file left."""
+    from mnist_vae.runs import figures
+
+    def loss_curves(history, path):
+        if fault == "kill":
+            (Path(path).parent / ".loss.abcd1234.partial.png").write_bytes(b"\x89PNG half")
+            raise Killed
+        raise _no_space(path)
+
+    return figures, "save_loss_curves", loss_curves
+
+
+def _fault_run_files(fault):
+    """Stop at config.json, the run's other JSON files written, its staging file left."""
+    from mnist_vae.runs import format as run_format
+
+    write = run_format.write_json_atomic
+
+    def write_json(path, data):
+        if Path(path).name != "config.json":
+            return write(path, data)
+        if fault == "kill":
+            (Path(path).parent / ".config.abcd1234.partial.json").write_text('{"mnist_vae_')
+            raise Killed
+        raise _no_space(path)
+
+    return run_format, "write_json_atomic", write_json
+
+
+def _fault_rename(fault):
+    """Killed just after the stage became the run (or no space for the rename itself)."""
+    from mnist_vae.io import folders
+
+    move = folders._move_into_place
+
+    def move_into_place(staging, final):
+        if fault != "kill":
+            raise _no_space(final)
+        move(staging, final)
+        raise Killed
+
+    return folders, "_move_into_place", move_into_place
+
+
+def _fault_tidying(fault):
+    """Killed after the run's checkpoints were removed from it, before its training.json."""
+    rmtree = shutil.rmtree
+
+    def remove(path, *args, **kwargs):
+        rmtree(path, *args, **kwargs)
+        if Path(path).name == "checkpoint" and not Path(path).parent.name.startswith("."):
+            raise Killed
+
+    return shutil, "rmtree", remove
+
+
+# Each step of finishing a run, and the faults that can stop it there.
+FINISHING = {
+    "model": (_fault_model_save, ("kill", "full disk")),
+    "extra networks": (_fault_extra_network_save, ("kill", "full disk")),
+    "metrics": (_fault_metrics, ("kill",)),
+    "figures": (_fault_figures, ("kill", "full disk")),
+    "run files": (_fault_run_files, ("kill", "full disk")),
+    "rename": (_fault_rename, ("kill", "full disk")),
+    "tidying": (_fault_tidying, ("kill",)),
+}
+
+
+def assert_finished_like(out: Path, reference: Path, *, figures: bool) -> None:
+    """``out`` is a complete run with ``reference``'s weights and test metrics, holding
+    nothing of its staging: no scratch, no hidden file, and no stage beside it."""
+    import keras
+    import numpy as np
+
+    from mnist_vae.runs import load_run
+
+    run, expected = load_run(out), load_run(reference)
+    assert run.metrics["test"] == expected.metrics["test"]
+    networks = sorted(path.name for path in reference.glob("*.keras"))
+    assert sorted(path.name for path in out.glob("*.keras")) == networks
+    for network in networks:
+        weights = keras.saving.load_model(out / network).get_weights()
+        for ours, theirs in zip(weights, keras.saving.load_model(reference / network)
+                                .get_weights(), strict=True):  # fmt: skip
+            np.testing.assert_array_equal(ours, theirs)
+    assert not (out / "checkpoint").exists() and not (out / "training.json").exists()
+    assert not [path for path in out.rglob(".*")], list(out.rglob(".*"))
+    assert (out / "figures" / "loss.png").is_file() == figures
+    assert not mio.training_stage_path(out).exists()
+    assert mio.stale_stages(out.parent) == []
+
+
+@pytest.mark.parametrize(
+    ("step", "fault"),
+    [(step, fault) for step, (_, faults) in FINISHING.items() for fault in faults],
+)
+def test_a_run_stopped_while_it_is_finished_continues(small_mnist_npz, tiny_run, tmp_path,
+                                                      monkeypatch, request, step,
+                                                      fault):  # fmt: skip
+    """A kill continues with the command run again; a full disk with --resume."""
+    out = tmp_path / "run"
+    figures = step == "figures"
+    args = train_args(small_mnist_npz, out)
+    args = [arg for arg in args if arg != "--no-figures"] if figures else args
+    if step == "extra networks":
+        args, tiny_run = [*args, *CLASSIFIER], request.getfixturevalue("tiny_classifier_run")
+    with monkeypatch.context() as patched:
+        patched.setattr(*FINISHING[step][0](fault))
+        if fault == "kill":
+            with pytest.raises(Killed):
+                invoke(*args)
+        else:
+            full = invoke(*args)
+            assert full.exit_code == 1, full.output
+            error = one_error_line(full.output)
+            assert "the disk is full" in error and "nothing was published" in error
+            assert not out.exists()
+            [interrupted] = mio.stale_stages(tmp_path)
+            assert interrupted.kind == mio.INTERRUPTED and interrupted.target == out
+
+    again = invoke(*args) if fault == "kill" else invoke("train", "--resume", out, "--quiet")
+    assert again.exit_code == 0, again.output
+    assert "Error" not in again.output and "Traceback" not in again.output, again.output
+    assert_finished_like(out, tiny_run, figures=figures)
+
+
+KILLED_AT = """
+import os, signal, sys
+from mnist_vae.io import folders
+from mnist_vae.runs import figures
+
+def kill(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+move = folders._move_into_place
+
+def moved_then_killed(staging, final):
+    move(staging, final)
+    kill()
+
+step = sys.argv.pop(1)
+if step == "figures":
+    figures.save_loss_curves = kill
+else:
+    folders._move_into_place = moved_then_killed
+from mnist_vae.cli.main import cli; cli()
+"""
+
+
+@pytest.mark.parametrize("step", ["figures", "rename"])
+def test_a_run_killed_9_while_it_is_finished_resumes(small_mnist_npz, tiny_run, tmp_path,
+                                                     step):  # fmt: skip
+    out = tmp_path / "run"
+    args = train_args(small_mnist_npz, out)
+    args = [arg for arg in args if arg != "--no-figures"] if step == "figures" else args
+    killed = run_cli([step, *args], script=KILLED_AT)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    if step == "figures":
+        assert (mio.training_stage_path(out) / "figures").is_dir() and not out.exists()
+    else:
+        assert (out / "training.json").is_file() and not mio.training_stage_path(out).exists()
+
+    resumed = invoke("train", "--resume", out, "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert_finished_like(out, tiny_run, figures=step == "figures")
+    again = invoke(*args)  # now a finished run: kept, as any existing --out
+    assert again.exit_code == 2 and "exists and is not empty" in one_error_line(again.output)
+
+
+# -- failures that are not interruptions leave no interrupted run ------------------------
+
+
+def test_an_unwritable_tensorboard_folder_fails_before_any_work(small_mnist_npz, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("in the way")
+    out = tmp_path / "run"
+    result = invoke(*train_args(small_mnist_npz, out), "--tensorboard", blocker / "logs")
+    assert result.exit_code == 2, result.output
+    error = one_error_line(result.output)
+    assert f"{blocker} is not a folder" in error and "--tensorboard" in error
+    assert "data:" not in result.output
+    assert _names(tmp_path) == {"file"}  # no stage, nothing to resume or clean
+
+
+def test_a_read_only_tensorboard_folder_fails_before_any_work(modes_obeyed, small_mnist_npz,
+                                                              tmp_path):  # fmt: skip
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with read_only(logs):
+        result = run_cli([*train_args(small_mnist_npz, tmp_path / "run"), "--tensorboard",
+                          logs / "new"], obey_modes=True)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"{logs} is not writable" in one_error_line(result.stderr)
+    assert "data:" not in result.stderr and _names(tmp_path) == {"logs"}
+
+
+def test_a_failure_found_after_the_stage_was_made_leaves_no_interrupted_run(
+    small_mnist_npz, tmp_path, monkeypatch
+):
+    """Bad data met by the first training step: not an interruption, nothing to resume."""
+    from mnist_vae.training.fitter import Fitter
+
+    def bad_data(self, *args, **kwargs):
+        raise ValueError("labels out of range: 12 in a 10-class set")
+
+    monkeypatch.setattr(Fitter, "fit", bad_data)
+    out = tmp_path / "run"
+    failed = invoke(*train_args(small_mnist_npz, out))
+    assert failed.exit_code == 1, failed.output
+    assert "labels out of range" in one_error_line(failed.output)
+    assert _names(tmp_path) == set() and mio.stale_stages(tmp_path) == []
+    assert invoke("clean", tmp_path).output.strip() == f"nothing to clean in {tmp_path}"
+    resumed = invoke("train", "--resume", out)
+    assert resumed.exit_code == 2 and "nothing to resume" in one_error_line(resumed.output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
@@ -18,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-from mnist_vae.errors import RunError
+from mnist_vae.errors import RunError, WorkKeptError
 from mnist_vae.io import locked_stage, training_stage_path
+from tests.helpers import assert_last_line_error, assert_one_line_error, invoke
 
 pytestmark = pytest.mark.faults
 
@@ -78,6 +80,22 @@ def killed_after_epoch_2(small_mnist_npz, tmp_path_factory) -> Path:
     return training_stage_path(killed)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(small_mnist_npz, tmp_path_factory) -> Path:
+    """``train_args`` (4 epochs) trained without interruption: what resumed runs must equal."""
+    whole = tmp_path_factory.mktemp("whole") / "run"
+    assert CliRunner().invoke(cli, train_args(small_mnist_npz, whole)).exit_code == 0
+    return whole
+
+
+def assert_same_training(run: Path, whole: Path) -> None:
+    """Bit-equal weights, and each epoch once in the log with the same numbers."""
+    for ours, theirs in zip(weights_of(run), weights_of(whole), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    lines = (run / "history.csv").read_text().splitlines()
+    assert lines == (whole / "history.csv").read_text().splitlines()
+
+
 def interrupted_at(stage: Path, out: Path) -> Path:
     """``out`` as the killed run: a copy of ``stage`` where ``out``'s stage goes."""
     shutil.copytree(stage, training_stage_path(out))
@@ -85,10 +103,8 @@ def interrupted_at(stage: Path, out: Path) -> Path:
 
 
 def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
-    small_mnist_npz, killed_after_epoch_2, tmp_path
+    killed_after_epoch_2, uninterrupted, tmp_path
 ):
-    whole = tmp_path / "whole"
-    assert CliRunner().invoke(cli, train_args(small_mnist_npz, whole)).exit_code == 0
     killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
     assert not killed.exists() and training_stage_path(killed).is_dir()
 
@@ -96,10 +112,62 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
     assert resumed.exit_code == 0, resumed.output
     assert "resuming" in resumed.output and "after epoch 2 of 4" in resumed.output
     assert not training_stage_path(killed).exists()
-    for ours, theirs in zip(weights_of(killed), weights_of(whole), strict=True):
-        np.testing.assert_array_equal(ours, theirs)
-    lines = (killed / "history.csv").read_text().splitlines()
-    assert lines == (whole / "history.csv").read_text().splitlines()  # epochs 0-3, once each
+    assert_same_training(killed, uninterrupted)  # epochs 0-3, once each
+
+
+@pytest.mark.parametrize("index", ["missing", "damaged"])
+def test_a_lost_checkpoint_index_resumes_from_the_checkpoint_files(
+    killed_after_epoch_2, uninterrupted, tmp_path, index
+):
+    out = interrupted_at(killed_after_epoch_2, tmp_path / "run")
+    path = training_stage_path(out) / "checkpoint" / "checkpoint.json"
+    if index == "missing":
+        path.unlink()
+    else:
+        path.write_text('{"checkpoints": [{"epoch": 2, "st')  # a torn write
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(out), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"checkpoint index {path} is {index}" in resumed.output
+    assert "after epoch 2 of 4" in resumed.output  # not from step 0
+    assert_same_training(out, uninterrupted)
+
+
+def test_checkpoints_that_do_not_read_back_stop_the_run_and_are_kept(
+    small_mnist_npz, killed_after_epoch_2, tmp_path
+):
+    out = interrupted_at(killed_after_epoch_2, tmp_path / "run")
+    folder = training_stage_path(out) / "checkpoint"
+    for weights in folder.glob("*.weights.h5"):
+        weights.write_bytes(b"not an HDF5 file")
+    kept = sorted(path.name for path in folder.iterdir())
+    resumed = invoke("train", "--resume", out, "--quiet")
+    assert_last_line_error(resumed, 1, "none of its checkpoints reads back",
+                           "epoch-2.weights.h5", "--restart")  # fmt: skip
+    assert sorted(path.name for path in folder.iterdir()) == kept
+
+    for path in folder.iterdir():  # the files gone, and the index torn
+        path.unlink()
+    (folder / "checkpoint.json").write_text("{")
+    again = invoke(*train_args(small_mnist_npz, out))
+    assert_last_line_error(again, 1, f"{folder / 'checkpoint.json'} is damaged", "--restart")
+    assert (training_stage_path(out) / "training.json").is_file() and not out.exists()
+
+
+def test_a_damaged_training_json_beside_checkpoints_is_named_not_taken_for_nothing(
+    small_mnist_npz, killed_after_epoch_2, tmp_path
+):
+    out = interrupted_at(killed_after_epoch_2, tmp_path / "run")
+    stage = training_stage_path(out)
+    intent = stage / "training.json"
+    intent.write_text('{"config": {"model": {"archi')
+    kept = sorted(path.name for path in (stage / "checkpoint").iterdir())
+    for args in (["train", "--resume", out], train_args(small_mnist_npz, out)):
+        result = invoke(*args)
+        error = assert_one_line_error(result, 1, str(intent), "is damaged", "--restart")
+        assert "nothing to resume" not in error
+        assert sorted(path.name for path in (stage / "checkpoint").iterdir()) == kept
+    fresh = invoke(*train_args(small_mnist_npz, out), "--restart")
+    assert fresh.exit_code == 0 and "resuming" not in fresh.output, fresh.output
 
 
 def test_a_run_killed_mid_epoch_loses_at_most_the_interval_and_resumes_bit_equal(
@@ -179,6 +247,36 @@ def test_a_stage_is_kept_after_an_interruption_and_dropped_after_a_usage_error(t
     with pytest.raises(RunError), locked_stage(final, overwrite=False):
         raise RunError("diverged")
     assert not training_stage_path(final).exists() and not final.exists()
+
+
+def test_a_stage_left_by_another_failure_is_kept_only_with_work_in_it(tmp_path):
+    """Bad data or a bug before the first checkpoint leaves no "interrupted run"; after
+    it, the checkpoints are kept; a full disk is an interruption either way."""
+    final, work = tmp_path / "run", ("checkpoint",)
+    stage = training_stage_path(final)
+    with (
+        pytest.raises(ValueError),
+        locked_stage(final, overwrite=False, progress=work) as (folder, _),
+    ):
+        (folder / "training.json").write_text("{}")
+        (folder / "checkpoint").mkdir()
+        (folder / "checkpoint" / ".epoch-1.weights.h5").write_bytes(b"staging only")
+        raise ValueError("labels out of range")
+    assert not stage.exists()
+    with pytest.raises(OSError), locked_stage(final, overwrite=False, progress=work):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert stage.is_dir()
+    with pytest.raises(WorkKeptError), locked_stage(final, overwrite=False, progress=work):
+        raise WorkKeptError("checkpoints unreadable")
+    assert stage.is_dir()
+    with (
+        pytest.raises(ValueError),
+        locked_stage(final, overwrite=False, progress=work) as (folder, _),
+    ):
+        (folder / "checkpoint").mkdir()
+        (folder / "checkpoint" / "epoch-1.weights.h5").write_bytes(b"weights")
+        raise ValueError("a bug in epoch 2")
+    assert (stage / "checkpoint" / "epoch-1.weights.h5").is_file() and not final.exists()
 
 
 def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz,

@@ -88,7 +88,11 @@ def training_stage_path(final: Path) -> Path:
 
 @contextmanager
 def locked_stage(
-    final: Path, *, overwrite: bool, scratch: tuple[str, ...] = ()
+    final: Path,
+    *,
+    overwrite: bool,
+    scratch: tuple[str, ...] = (),
+    progress: tuple[str, ...] | None = None,
 ) -> Iterator[tuple[Path, bool]]:
     """Yield (``.NAME.training`` beside ``final``, whether it held earlier work), locked.
 
@@ -98,12 +102,17 @@ def locked_stage(
     a killed process is the earlier work a resumed run continues. On success the folder
     is renamed to ``final`` (replacing an earlier result only with ``overwrite``, and
     never a result another process wrote meanwhile). After a usage error or a
-    divergence (``MnistVaeError``) the folder is removed; after anything else (Ctrl-C,
-    a full disk, out of memory, or a kill that runs no code at all) it stays, to be
-    resumed. ``scratch`` names what only resuming needs (checkpoints, the intent
-    file): it is removed from the result once the result is in place.
+    divergence (``MnistVaeError``, but ``WorkKeptError``) the folder is removed; after
+    an interruption (Ctrl-C, a full disk, out of memory, or a kill that runs no code at
+    all) it stays, to be resumed. After any other error (a bug, bad data found late)
+    it stays only if it holds work: with ``progress`` given, one of those names in it
+    (checkpoints); otherwise it is removed, so that no failure that would recur is
+    left as an "interrupted run". ``scratch`` names what only resuming needs
+    (checkpoints, the intent file): it is removed from the result, in the order given,
+    once the result is in place (a training names its intent file last: it marks a
+    result still holding scratch, ``runs.interrupted.leftover_intent``).
     """
-    from mnist_vae.errors import MnistVaeError, RunError
+    from mnist_vae.errors import RunError
 
     final = Path(final).expanduser()
     try:
@@ -138,8 +147,9 @@ def locked_stage(
             write_stage_marker(stage, TRAINING, final)  # first: proof that it is ours
         try:
             yield stage, existed
-        except MnistVaeError:
-            shutil.rmtree(stage, ignore_errors=True)  # a usage error or divergence: no use
+        except BaseException as error:
+            if _no_use(error, stage, progress):
+                shutil.rmtree(stage, ignore_errors=True)
             raise
         try:
             _publish(stage, final, overwrite=overwrite)
@@ -187,3 +197,41 @@ def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
     write_manifest(stage)
     remove_stage_marker(stage)
     _move_into_place(stage, final)
+
+
+# Write errors that stop work without saying anything about it: the same work succeeds
+# once there is room (mnist_vae.cli.errors.FULL_DISK, and a failing device).
+INTERRUPTING_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+def is_interruption(error: BaseException) -> bool:
+    """Whether ``error`` stopped the work from outside (Ctrl-C, a signal turned into an
+    exception, a full disk, out of memory) rather than for a reason that would recur."""
+    if not isinstance(error, Exception) or isinstance(error, MemoryError):
+        return True  # KeyboardInterrupt, SystemExit
+    if isinstance(error, OSError) and error.errno in INTERRUPTING_ERRNOS:
+        return True
+    return type(error).__name__ == "ResourceExhaustedError"  # TensorFlow out of memory
+
+
+def _no_use(error: BaseException, stage: Path, progress: tuple[str, ...] | None) -> bool:
+    """Whether a stage left by ``error`` is of no use to a rerun: ``locked_stage``'s rules."""
+    from mnist_vae.errors import MnistVaeError, WorkKeptError
+
+    if isinstance(error, WorkKeptError):
+        return False
+    if isinstance(error, MnistVaeError):
+        return True  # a usage error or divergence: it would happen again
+    if progress is None or is_interruption(error):
+        return False
+    return not any(_has_content(stage / name) for name in progress)
+
+
+def _has_content(path: Path) -> bool:
+    """A file, or a folder holding something other than hidden staging items."""
+    try:
+        if not path.is_dir():
+            return path.is_file()
+        return any(not entry.name.startswith(".") for entry in os.scandir(path))
+    except OSError:
+        return False

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.errors import RunError, UsageError
-from mnist_vae.io import training_stage_path, write_json_atomic
+from mnist_vae.errors import RunError, UsageError, WorkKeptError
+from mnist_vae.io import RESULT_MARKERS, training_stage_path, write_json_atomic
 from mnist_vae.io.folders import unrecognised_stage
 from mnist_vae.io.locks import take_lock
 from mnist_vae.io.marks import TRAINING as TRAINING_STAGE
@@ -40,13 +40,61 @@ KINDS = (TRAINING, BENCHMARK)
 
 
 def read_intent(out: str | Path, kind: WorkKind) -> dict | None:
-    """The intent of ``out``'s interrupted ``kind`` of work, or None if there is none."""
-    path = training_stage_path(Path(out)) / kind.file
+    """The intent of ``out``'s interrupted ``kind`` of work, or None if there is none
+    (or it does not read: ``damaged_intent`` tells those apart)."""
+    return _read(training_stage_path(Path(out)) / kind.file)
+
+
+def _read(path: Path) -> dict | None:
     try:
         stored = json.loads(path.read_text())
-    except (OSError, ValueError):  # absent (or, never written whole, unreadable)
+    except (OSError, ValueError):  # absent, or damaged
         return None
     return stored if isinstance(stored, dict) else None
+
+
+def damaged_intent(out: str | Path, kind: WorkKind) -> str | None:
+    """What is wrong with the intent file in ``out``'s stage when it is there, does not
+    read, and the stage holds other work beside it (checkpoints): that work cannot be
+    matched to its settings, and must not be taken for nothing to resume."""
+    stage = training_stage_path(Path(out))
+    path = stage / kind.file
+    if not path.is_file() or _read(path) is not None:
+        return None
+    try:
+        others = [entry for entry in os.listdir(stage)
+                  if entry != kind.file and not entry.startswith(".")]  # fmt: skip
+    except OSError:
+        others = []
+    if not others:
+        return None  # nothing beside it to lose: the stage is discarded as before
+    try:
+        json.loads(path.read_text())
+        cause = "not a JSON object"
+    except (OSError, ValueError) as error:
+        cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"{path} is damaged ({cause})"
+
+
+def damaged_intent_error(out: str | Path, kind: WorkKind, problem: str) -> WorkKeptError:
+    """The one line for ``damaged_intent``: what is wrong, and the two ways on."""
+    return WorkKeptError(
+        f"{problem}: the interrupted {kind.noun} of {out} cannot be matched to its settings, "
+        "so it is kept as it is; restore that file, or pass --restart to discard the "
+        "interrupted work"
+    )
+
+
+def leftover_intent(out: str | Path, kind: WorkKind) -> dict | None:
+    """The intent a finished result ``out`` still holds, or None.
+
+    The work was stopped after its stage became ``out`` and before what only resuming
+    needs was removed from it (the intent file goes last); a rerun finishes that.
+    """
+    out = Path(out).expanduser()
+    if not any((out / name).is_file() for name in RESULT_MARKERS):
+        return None
+    return _read(out / kind.file)
 
 
 def write_intent(stage: Path, kind: WorkKind, intent: dict[str, Any]) -> None:
@@ -71,11 +119,13 @@ def check_interrupted(
     ``intent`` (every key given; the stored file may hold more), or ``resume`` accepts
     any. A stage with nothing resumable in it, or any stage with ``restart``, is
     discarded (False). Another intent, or another kind of work, is a usage error
-    ending with ``advice``. A stage another process is working in is a ``RunError``:
-    it is neither continued nor discarded; so is a stage that holds anything without
-    mnist-vae's marker (a user's folder, or one of a version before the markers), as a
-    usage error. ``normalise`` brings a stored intent up to
-    date before the comparison (e.g. fills in settings added since it was written).
+    ending with ``advice``; an intent file that does not read beside other work
+    (``damaged_intent``) is a ``WorkKeptError``, the work kept. A stage another
+    process is working in is a ``RunError``: it is neither continued nor discarded; so
+    is a stage that holds anything without mnist-vae's marker (a user's folder), as a
+    usage error, unless it is an earlier version's training stage (its intent file).
+    ``normalise`` brings a stored intent up to date before the comparison (e.g. fills
+    in settings added since it was written).
     """
     out = Path(out)
     stage = training_stage_path(out)
@@ -92,6 +142,9 @@ def check_interrupted(
         if foreign_stage(stage, TRAINING_STAGE, out):
             raise UsageError(unrecognised_stage(stage, out))
         stored = read_intent(out, kind)
+        problem = damaged_intent(out, kind) if stored is None and not restart else None
+        if problem is not None:
+            raise damaged_intent_error(out, kind, problem)
         other = _other_work(out, kind) if stored is None else None
         if restart or (stored is None and other is None):
             shutil.rmtree(stage, ignore_errors=True)  # asked to discard, or nothing resumable

@@ -20,7 +20,11 @@ epochs and S steps of the next (S = 0 at an epoch end), and
   checkpoints existed: such an index still loads, and older readers still read it.
 
 The last two checkpoints are kept: a corrupt newest one (a full disk, a bad sector)
-is reported in one line and the run resumes from the one before. The data order
+is reported in one line and the run resumes from the one before. A missing or
+damaged index is reported too, and the checkpoints are then found by their file
+names (a pair of files is complete once both have their names: each is renamed into
+place whole); when none reads back the run stops (``WorkKeptError``), rather than
+start again from step 0 beside them. The data order
 needs no state of its own: it is a function of (seed, epoch) (``EpochClock``), so
 a resumed epoch skips the batches it trained before (``Fitter.fit``'s
 ``initial_step``).
@@ -30,12 +34,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import NamedTuple
 
 import keras
 import numpy as np
 
+from mnist_vae.errors import WorkKeptError
 from mnist_vae.io import atomic_file, write_json_atomic
 
 INDEX = "checkpoint.json"
@@ -72,15 +78,52 @@ def read_index(folder: Path) -> list[Position]:
     """The checkpoints the index lists, oldest first; none without an index.
 
     An index written before mid-epoch checkpoints (``{"epochs": [...]}``) reads as
-    epoch ends.
+    epoch ends. A damaged index raises ``ValueError`` (``checked_index`` says why).
     """
     path = Path(folder) / INDEX
     if not path.exists():
         return []
     index = json.loads(path.read_text())
-    if "checkpoints" not in index:
-        return [Position(int(epoch)) for epoch in index["epochs"]]
-    return [Position(int(c["epoch"]), int(c["step"])) for c in index["checkpoints"]]
+    try:
+        if "checkpoints" not in index:
+            return sorted(Position(int(epoch)) for epoch in index["epochs"])
+        return sorted(Position(int(c["epoch"]), int(c["step"])) for c in index["checkpoints"])
+    except (TypeError, KeyError, ValueError) as error:
+        raise ValueError(f"not a checkpoint index ({type(error).__name__}: {error})") from None
+
+
+def checked_index(folder: Path) -> tuple[list[Position], str | None]:
+    """The listed checkpoints and, when the index is missing or damaged while checkpoint
+    files are there, what is wrong with it (the positions are then the files')."""
+    path = Path(folder) / INDEX
+    try:
+        listed = read_index(folder)
+    except (OSError, ValueError) as error:  # ValueError: also JSON's and UnicodeDecodeError
+        cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return on_disk(folder), f"{path} is damaged ({cause})"
+    if not path.exists() and on_disk(folder):
+        return on_disk(folder), f"{path} is missing"
+    return listed, None
+
+
+_FILE = re.compile(r"epoch-(?P<epoch>\d+)(?:-step-(?P<step>\d+))?\.weights\.h5")
+
+
+def on_disk(folder: Path) -> list[Position]:
+    """The checkpoints whose two files both have their final names, oldest first."""
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        match = _FILE.fullmatch(name)
+        if match is None:
+            continue
+        position = Position(int(match["epoch"]), int(match["step"] or 0))
+        if name.replace(".weights.h5", ".seeds.npz") in names:
+            found.append(position)
+    return sorted(found)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -143,19 +186,28 @@ class EpochCheckpoint(keras.callbacks.Callback):
             metrics = {f"metric_{n}": value for n, value in enumerate(values)}
         with atomic_file(state, "wb") as handle:
             np.savez(handle, *seeds, **metrics)
-        listed = read_index(self.folder)
-        kept = [p for p in listed if p < position] + [position]
+        listed, _ = checked_index(self.folder)  # a damaged index: the files are the list
+        kept = sorted({p for p in listed if p < position} | {position})
         write_json_atomic(self.folder / INDEX, {
             "checkpoints": [p._asdict() for p in kept[-KEPT:]],
             "epochs": [p.epoch for p in kept[-KEPT:] if not p.step],
         })  # fmt: skip
-        for old in [*kept[:-KEPT], *(p for p in listed if p > position)]:
+        for old in {*listed, *on_disk(self.folder)} - set(kept[-KEPT:]):
             for path in self._paths(old):
                 path.unlink(missing_ok=True)
 
     def restore(self) -> Position:
-        """Load the newest checkpoint that reads back; its position (``Position(0)``: none)."""
-        for position in reversed(read_index(self.folder)):
+        """Load the newest checkpoint that reads back; its position (``Position(0)``: none).
+
+        With checkpoints there but none readable this raises ``WorkKeptError`` naming the
+        newest: starting again from step 0 would silently throw them away.
+        """
+        positions, problem = checked_index(self.folder)
+        if problem is not None:
+            self.report(f"checkpoint index {problem}; looking for the checkpoint files "
+                        "themselves")  # fmt: skip
+        failures = []
+        for position in reversed(positions):
             weights, state = self._paths(position)
             try:
                 self.model.load_weights(weights)
@@ -173,8 +225,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 return position
             except Exception as error:  # any unreadable file: try the one before
                 cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+                failures.append(f"{weights.name}: {cause}")
                 self.report(f"checkpoint after {position.describe()} is unreadable ({cause}); "
                             "trying the one before")  # fmt: skip
+        if failures or (problem is not None and not positions):  # a damaged index, no files
+            found = f"none of its checkpoints reads back (newest {failures[0]})" if failures \
+                else f"{problem} and no checkpoint file is left"  # fmt: skip
+            raise WorkKeptError(
+                f"cannot resume from {self.folder}: {found}; it is kept as it is: pass "
+                "--restart to discard it and train from the start"
+            )
         return Position(0)
 
 

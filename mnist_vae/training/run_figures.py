@@ -60,7 +60,7 @@ def write_run_figures(
     means = training_class_means(model, x_train, y_train)
     test_codes = encode_codes(model, x_test, test_labels)
     out = Path(folder) / "figures"
-    out.mkdir()
+    out.mkdir(exist_ok=True)  # drawn again by a run resumed after a kill while drawing
     names, what = list(data.class_names), data.class_noun
     projection = figures.save_latent_scatter(
         test_codes, data.y_test, class_means(test_codes, data.y_test), out / "latent.png",

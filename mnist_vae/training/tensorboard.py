@@ -43,8 +43,9 @@ def require_tensorboard() -> None:
 class TensorBoardLog:
     """Where to write a TensorBoard log, and how often to add images.
 
-    Made before any work: it needs the ``tensorboard`` package and a positive
-    ``images_every``.
+    Made before any work: it needs the ``tensorboard`` package, a positive
+    ``images_every`` and a ``log_dir`` that can be written (or created): found only
+    when training starts, an unwritable one would fail the run after its stage was made.
     """
 
     log_dir: str | Path
@@ -55,6 +56,10 @@ class TensorBoardLog:
         if not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
             raise UsageError(f"images_every must be a positive integer, got {every!r}")
         require_tensorboard()
+        from mnist_vae.io import check_writable_dir
+
+        check_writable_dir(Path(self.log_dir), "--tensorboard would write its log there",
+                           create=True)  # fmt: skip
 
     def check_outside(self, out: str | Path) -> None:
         """The log cannot live in the run directory: that appears only when training ends."""

@@ -5,7 +5,10 @@ while in use, and renamed into place only when everything (model, metrics, figur
 is written. The folder keeps a checkpoint every epoch (and every ``checkpoint_steps``
 steps within one, if set): a run killed at any point resumes from it (``mnist-vae
 train --resume OUT``, or the same command again) and ends with the weights an
-uninterrupted run would have.
+uninterrupted run would have. That holds for a kill (or a full disk) while the run
+is being finished too: finishing starts afresh from the last checkpoint each time
+(``_clear_unfinished``), and a run stopped after the rename but before its scratch
+was removed is tidied by the rerun (``finish_leftover``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import csv
 import dataclasses
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,7 +41,13 @@ from mnist_vae.data import (
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import check_output_dir, locked_stage, training_stage_path, write_json_atomic
 from mnist_vae.runs import Run, load_run, write_run_files
-from mnist_vae.runs.interrupted import TRAINING, read_intent
+from mnist_vae.runs.interrupted import (
+    TRAINING,
+    damaged_intent,
+    damaged_intent_error,
+    leftover_intent,
+    read_intent,
+)
 from mnist_vae.runs.interrupted import check_interrupted as check_interrupted_work
 from mnist_vae.training.fitter import Fitter
 from mnist_vae.training.threads import choose_training_threads
@@ -97,6 +107,9 @@ def train(
             _train(config, distribution, scratch_run, data, overwrite=False, progress=False,
                    say=say, command=command)  # fmt: skip
         return None
+    finished = finish_leftover(config, Path(out), resume=resume, say=say)
+    if finished is not None:
+        return finished
     out = check_output_dir(Path(out), overwrite=overwrite)
     if tensorboard is not None:
         tensorboard.check_outside(out)
@@ -156,6 +169,8 @@ def training_arrays(model, config: RunConfig, images: np.ndarray,
 
 INTENT = TRAINING.file  # in the stage: the config being trained, to resume with
 CHECKPOINTS = "checkpoint"  # in the stage: what a killed run resumes from
+HISTORY = "history.csv"  # in the stage: the per-epoch log, kept up to the checkpoint
+SCRATCH = (CHECKPOINTS, INTENT)  # removed from the result in this order: the intent last
 
 
 def _comparable(config: dict) -> dict:
@@ -171,7 +186,10 @@ def interrupted_config(out: str | Path) -> RunConfig:
     """The config of the interrupted run of ``out`` (``mnist-vae train --resume OUT``).
 
     Only a stage mnist-vae marked is resumed: a ``.NAME.training`` folder without the
-    marker (a user's, or one of a version before the markers) is a usage error.
+    marker (a user's) is a usage error; an earlier version's, with its intent file, is
+    resumed. A run stopped after it became ``out`` but before it was tidied counts:
+    resuming it tidies it (``finish_leftover``). An intent file that does not read
+    beside checkpoints is a ``WorkKeptError``, not "nothing to resume".
     """
     from mnist_vae.io.folders import unrecognised_stage
     from mnist_vae.io.marks import TRAINING as TRAINING_STAGE
@@ -180,7 +198,10 @@ def interrupted_config(out: str | Path) -> RunConfig:
     stage = training_stage_path(Path(out))
     if foreign_stage(stage, TRAINING_STAGE, Path(out)):
         raise UsageError(unrecognised_stage(stage, Path(out).expanduser()))
-    stored = read_intent(out, TRAINING)
+    stored = read_intent(out, TRAINING) or leftover_intent(out, TRAINING)
+    problem = damaged_intent(out, TRAINING) if stored is None else None
+    if problem is not None:
+        raise damaged_intent_error(out, TRAINING, problem)
     if stored is None:
         raise UsageError(f"nothing to resume: no interrupted run of {out} (its work would be "
                          f"in {training_stage_path(Path(out)).name})")  # fmt: skip
@@ -198,6 +219,49 @@ def check_interrupted(config: RunConfig, out: Path, *, resume: bool, restart: bo
         advice=f"continue it with 'mnist-vae train --resume {out}', or pass --restart to "
         "discard it",
     )  # fmt: skip
+
+
+def finish_leftover(config: RunConfig, out: Path, *, resume: bool, say: Reporter) -> Run | None:
+    """Tidy a run stopped after it became ``out`` and before its scratch was removed.
+
+    Such a run is complete (the rename is the last step of its writing): the rerun of
+    its command, or ``--resume``, removes what only resuming needed and returns it.
+    None when ``out`` is no such run, or one of other settings (then ``out`` is
+    checked as any output is: an existing run is kept without ``--overwrite``).
+    """
+    stored = leftover_intent(out, TRAINING)
+    if stored is None:
+        return None
+    if not resume:
+        try:
+            trained = RunConfig.from_dict(stored["config"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if _comparable(trained.to_dict()) != _comparable(config.to_dict()):
+            return None
+    _remove(out, SCRATCH)
+    say(f"{out} was complete but still held what only resuming needs; removed it")
+    return load_run(out)
+
+
+def _remove(folder: Path, names: tuple[str, ...]) -> None:
+    """Remove ``folder``'s files and folders of these names, in this order, if there."""
+    for name in names:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _clear_unfinished(stage: Path) -> None:
+    """Remove what an earlier attempt wrote after training (model, metrics, figures, run
+    files, staging files of a killed write): each attempt writes the run afresh from
+    the checkpoint, so no step of finishing ever meets a half-done earlier one."""
+    from mnist_vae.io.marks import STAGE_MARKER  # the proof that the stage is ours stays
+
+    kept = {INTENT, CHECKPOINTS, HISTORY, STAGE_MARKER}
+    _remove(stage, tuple(sorted(set(os.listdir(stage)) - kept)))
 
 
 def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command,
@@ -242,7 +306,8 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
 
         set_output_bias_to_mean(model, x_train)
 
-    with locked_stage(out, overwrite=overwrite, scratch=(INTENT, CHECKPOINTS)) as (stage, existed):
+    with locked_stage(out, overwrite=overwrite, scratch=SCRATCH,
+                      progress=(CHECKPOINTS,)) as (stage, existed):  # fmt: skip
         if not (stage / INTENT).exists():
             write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": command})
         with scope():  # the optimizer's variables must be created under the distribution too
@@ -262,7 +327,7 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
             into = f" and {initial_step}/{fitter.steps_per_epoch} steps of epoch " \
                 f"{initial_epoch + 1}" if initial_step else ""  # fmt: skip
             say(f"resuming {out} after epoch {initial_epoch} of {config.train.epochs}{into}")
-        history_path = stage / "history.csv"
+        history_path = stage / HISTORY
         keep_history_before(history_path, initial_epoch)
         callbacks = [keras.callbacks.CSVLogger(str(history_path), append=True), checkpoint]
         watched = contextlib.nullcontext()  # the progress task, ended also by an error
@@ -289,6 +354,7 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
 
         from mnist_vae.progress import task
 
+        _clear_unfinished(stage)
         with task("writing the run: metrics, figures", total=3, unit="parts",
                   show=bool(progress)) as written:  # fmt: skip
             model.save(stage / "model.keras")
