@@ -153,8 +153,11 @@ def locked_stage(
             raise
         try:
             _publish(stage, final, overwrite=overwrite)
-        except RunError as error:
-            write_stage_marker(stage, TRAINING, final)  # kept: still ours, still resumable
+        except BaseException as error:  # e.g. no room for the rename itself
+            if stage.is_dir():
+                write_stage_marker(stage, TRAINING, final)  # kept: still ours, resumable
+            if not isinstance(error, RunError):
+                raise
             if overwrite:  # files that are not ours appeared in final meanwhile
                 raise RunError(f"{error}; this run is kept in {stage.name}") from None
             raise RunError(
