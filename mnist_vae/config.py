@@ -295,6 +295,13 @@ class StrategyOptions:
         """Checks beyond type and range (e.g. registry names); raise ``ConfigError``."""
 
 
+def check_option(options_type: type[StrategyOptions], name: str, value: Any) -> Any:
+    """One option's value checked alone against its declaration (type, choices, minimum),
+    as ``options_type`` checks it among the others; returns it as the option holds it."""
+    spec = next(spec for spec in dataclasses.fields(options_type) if spec.name == name)
+    return _coerce(name, value, typing.get_type_hints(options_type)[name], spec.metadata)
+
+
 def option_type(annotation: Any) -> tuple[type, bool]:
     """The option's base type (bool, int, float or str) and whether None is allowed."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
