@@ -474,9 +474,12 @@ def _file_kinds(param: click.Parameter) -> tuple[type, ...]:
 
 
 def build_run_config(values: dict[str, Any], options: dict[str, Any]) -> RunConfig:
-    """The RunConfig of the option values ``values`` (keys: ``CONFIG_FIELDS``), checked."""
+    """The RunConfig of the option values ``values`` (keys: ``CONFIG_FIELDS``), checked:
+    also that no strategy option given would do nothing beside the other settings."""
+    import dataclasses
+
     from mnist_vae.config import RunConfig, TrainConfig
-    from mnist_vae.models import model_config
+    from mnist_vae.models import model_config, strategy_options
     from mnist_vae.registry import optimizers
 
     fields = {section: {} for section in ("model", "train")}
@@ -491,7 +494,12 @@ def build_run_config(values: dict[str, Any], options: dict[str, Any]) -> RunConf
     train = fields["train"]
     optimizers.check(train["optimizer"])
     train["binarize"] = train["binarize"] or "none"  # the flag's absence
-    return RunConfig(model=model_settings, train=TrainConfig(**train))
+    run_config = RunConfig(model=model_settings, train=TrainConfig(**train))
+    chosen = strategy_options(model_settings)
+    if chosen is not None:
+        settings = {**dataclasses.asdict(model_settings), **dataclasses.asdict(run_config.train)}
+        chosen.check_given(model_settings.options, settings)
+    return run_config
 
 
 def _tensorboard_log(ctx: click.Context, log_dir: str | None, images_every: int):

@@ -13,7 +13,7 @@ import mnist_vae.training
 from mnist_vae.cli.train import CONFIG_FIELDS
 from mnist_vae.config import ModelConfig, RunConfig, TrainConfig, read_config_file
 from mnist_vae.errors import ConfigError, RunError
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import assert_one_line_error, invoke, never_called
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "net1.toml"
 TINY = ["--epochs", "1", "--train-size", "200", "--batch-size", "50"]
@@ -243,7 +243,7 @@ def test_a_malformed_file_exits_2_in_one_line(tmp_path, name, text, fragments):
 )  # fmt: skip
 def test_file_values_are_checked_like_flags(tmp_path, text, fragments, monkeypatch):
     """A value the flag would refuse exits 2 before any work, naming the key and the file."""
-    monkeypatch.setattr(mnist_vae.training, "train", _never_called)
+    monkeypatch.setattr(mnist_vae.training, "train", never_called)
     config_file = write(tmp_path / "c.toml", text)
     result = invoke("train", "--config", config_file, "--out", tmp_path / "run")
     assert_one_line_error(result, 2, str(config_file), *fragments)
@@ -251,7 +251,7 @@ def test_file_values_are_checked_like_flags(tmp_path, text, fragments, monkeypat
 
 
 def test_a_bad_file_value_is_refused_even_where_a_flag_overrides_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist_vae.training, "train", _never_called)
+    monkeypatch.setattr(mnist_vae.training, "train", never_called)
     config_file = write(tmp_path / "c.json", json.dumps({"train": {"seed": 2**32}}))
     result = invoke("train", "--config", config_file, "--seed", "1", "--out", tmp_path / "run")
     assert_one_line_error(result, 2, str(config_file), "train.seed")
@@ -271,10 +271,6 @@ def test_a_runs_recorded_values_of_absent_flags_are_accepted(tmp_path, trained_c
     legacy = write(tmp_path / "d.json", json.dumps({"train": {"binarize": True}}))
     assert trained_config("--config", legacy, "--out", tmp_path / "run").train.binarize == (
         "threshold")  # fmt: skip
-
-
-def _never_called(*args, **kwargs):
-    raise AssertionError("a bad config file must fail before training")
 
 
 def test_config_is_refused_beside_resume(tmp_path):

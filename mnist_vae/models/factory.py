@@ -88,6 +88,9 @@ def model_config(
         **options,
     )
     likelihoods.check(config.likelihood)
+    if config.gaussian_variance is not None and config.likelihood != "gaussian":
+        raise ConfigError("--gaussian-variance takes effect only with --likelihood gaussian; "
+                          "add that, or drop --gaussian-variance")  # fmt: skip
     chosen = strategy_options(config)
     if hasattr(chosen, "check_files"):  # files the options read (weights): only when new
         chosen.check_files()
