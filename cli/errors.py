@@ -53,10 +53,12 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             except UsageError as error:
                 if debug:
+                    show_traceback(error)
                     raise
                 raise click.UsageError(str(error)) from None
             except MnistVaeError as error:
                 if debug:
+                    show_traceback(error)
                     raise
                 raise click.ClickException(str(error)) from None
             except KeyboardInterrupt:
@@ -69,6 +71,21 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise_unexpected(error, debug)
 
     return wrapper
+
+
+# Set on an mnist-vae error that --debug lets through: the root group's own last-resort
+# handler (meant for errors while a command loads) must not shorten it to one line.
+SHOW_TRACEBACK = "_mnist_vae_show_traceback"
+
+
+def show_traceback(error: MnistVaeError) -> None:
+    """Mark ``error`` to reach the interpreter whole (--debug), so its traceback shows."""
+    setattr(error, SHOW_TRACEBACK, True)
+
+
+def shows_traceback(error: BaseException) -> bool:
+    """Whether ``error`` was let through by --debug (``show_traceback``)."""
+    return getattr(error, SHOW_TRACEBACK, False)
 
 
 def raise_unexpected(error: Exception, debug: bool) -> None:

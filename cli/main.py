@@ -89,7 +89,10 @@ class LazyGroup(click.Group):
             click.echo("Aborted.", err=True)
             sys.exit(130)
         except MnistVaeError as error:  # raised while a command loads (e.g. a wrong backend)
-            if os.environ.get("MNIST_VAE_DEBUG") == "1":
+            from mnist_vae.cli.errors import shows_traceback
+
+            # A command's --debug lets its errors through handle_errors: show them whole.
+            if os.environ.get("MNIST_VAE_DEBUG") == "1" or shows_traceback(error):
                 raise
             click.echo(f"Error: {error}", err=True)
             sys.exit(2 if isinstance(error, UsageError) else 1)

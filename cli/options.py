@@ -194,6 +194,10 @@ def _strategy_flag(option_name: str, owners: list) -> Callable[[Callable[..., An
     tags = "/".join(owner for owner, _, _ in owners)
     default = spec.default
     help_text = f"[{tags}] {spec.metadata.get('help', '')}"
+    if spec.metadata.get("needs") is not None:  # giving it without that is refused
+        from mnist_vae.config import needs_text
+
+        help_text += f" Only with {needs_text(options_type, spec.metadata['needs'])}."
     defaults = {owner: _shown(owner_spec.default) for owner, owner_spec, _ in owners}
     if len(set(defaults.values())) > 1:  # strategies that share an option may differ here
         help_text += " [default: " + ", ".join(f"{o} {d}" for o, d in defaults.items()) + "]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from mnist_vae.cli.options import (
     strategy_options,
 )
 from mnist_vae.config import LR_SCHEDULES, OUTPUT_BIASES, ModelConfig
+from mnist_vae.errors import ConfigError
 
 if TYPE_CHECKING:
     from mnist_vae.config import RunConfig
@@ -89,8 +91,8 @@ class TrainSize(click.ParamType):
     name = "N|all"
 
     def convert(self, value, param, ctx):
-        if value is None or isinstance(value, int) or value == "all":
-            return None if value == "all" else value
+        if value is None or value == "all":
+            return None
         try:
             number = int(value)
         except ValueError:
@@ -402,18 +404,84 @@ def resolve_settings(
     if "arch" in given:
         given |= {"encoder", "decoder"}
     for name, (section, field) in CONFIG_FIELDS.items():
-        if name not in given and field in settings[section]:
-            values[name] = settings[section][field]
+        if field in settings[section]:
+            value = _file_value(ctx, name, settings[section][field], config_file)
+            if name not in given:
+                values[name] = value
     file_strategy = settings["model"].get("strategy", MODEL_DEFAULTS.strategy)
+    file_options = settings["model"].get("options", {})
+    if file_options:
+        from mnist_vae.models import check_option_values
+
+        try:
+            check_option_values(file_strategy, file_options)
+        except ConfigError as error:
+            raise ConfigError(f"model.options in {config_file}: {error}") from None
     if values["strategy"] == file_strategy:
-        options = {**settings["model"].get("options", {}), **options}
+        options = {**file_options, **options}
     return values, options
 
 
+# A config file's values that mean a flag left out: a run's config.json records
+# --binarize's absence as "none" (runs of 0.3 as true/false).
+FILE_ABSENT_VALUES: dict[str, dict[Any, Any]] = {
+    "binarize": {"none": None, False: None, True: "threshold"},
+}
+
+
+def _file_value(ctx: click.Context, name: str, value: Any, path: str) -> Any:
+    """A ``--config`` file's value for the option ``name``, checked as the flag's own value
+    is: the flag's click type (type, range, choices, existing path) converts it, so a bad
+    value exits 2 before any work, naming the key and the file."""
+    section, field = CONFIG_FIELDS[name]
+    key, flag = f"{section}.{field}", _flag(ctx, name)
+    param = next(p for p in ctx.command.params if p.name == name)
+    absent = FILE_ABSENT_VALUES.get(name, {})
+    if isinstance(value, (str, bool)) and value in absent:
+        return absent[value]
+
+    def refuse(problem: str) -> ConfigError:
+        return ConfigError(f"{key} in {path}: {problem}; correct the file, or override it "
+                           f"with {flag}")  # fmt: skip
+
+    if value is None:
+        if param.default is None:
+            return None  # null: the flag left out (a run's config.json records those)
+        if isinstance(param.type, TrainSize):
+            return None  # null: --train-size all, as a run's config.json records it
+        raise refuse(f"needs a value, as {flag} does")
+    wanted = _file_kinds(param)
+    if not isinstance(value, wanted) or (bool not in wanted and isinstance(value, bool)):
+        kind = {bool: "true or false", int: "a whole number", float: "a number",
+                str: "text"}[wanted[-1]]  # fmt: skip
+        raise refuse(f"must be {kind} (as {flag} takes), got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise refuse(f"must be a finite number, got {value!r}")
+    try:
+        return param.type_cast_value(ctx, value)
+    except click.BadParameter as error:
+        raise refuse(error.message.rstrip(".")) from None
+
+
+def _file_kinds(param: click.Parameter) -> tuple[type, ...]:
+    """The JSON/TOML types a file may give for the option ``param``, from its click type."""
+    kind = param.type
+    if isinstance(kind, click.types.BoolParamType):
+        return (bool,)
+    if isinstance(kind, (click.types.IntParamType, TrainSize)):
+        return (int,)
+    if isinstance(kind, click.types.FloatParamType):
+        return (int, float)
+    return (str,)
+
+
 def build_run_config(values: dict[str, Any], options: dict[str, Any]) -> RunConfig:
-    """The RunConfig of the option values ``values`` (keys: ``CONFIG_FIELDS``), checked."""
+    """The RunConfig of the option values ``values`` (keys: ``CONFIG_FIELDS``), checked:
+    also that no strategy option given would do nothing beside the other settings."""
+    import dataclasses
+
     from mnist_vae.config import RunConfig, TrainConfig
-    from mnist_vae.models import model_config
+    from mnist_vae.models import model_config, strategy_options
     from mnist_vae.registry import optimizers
 
     fields = {section: {} for section in ("model", "train")}
@@ -428,7 +496,12 @@ def build_run_config(values: dict[str, Any], options: dict[str, Any]) -> RunConf
     train = fields["train"]
     optimizers.check(train["optimizer"])
     train["binarize"] = train["binarize"] or "none"  # the flag's absence
-    return RunConfig(model=model_settings, train=TrainConfig(**train))
+    run_config = RunConfig(model=model_settings, train=TrainConfig(**train))
+    chosen = strategy_options(model_settings)
+    if chosen is not None:
+        settings = {**dataclasses.asdict(model_settings), **dataclasses.asdict(run_config.train)}
+        chosen.check_given(model_settings.options, settings)
+    return run_config
 
 
 def _tensorboard_log(ctx: click.Context, log_dir: str | None, images_every: int):

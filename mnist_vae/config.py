@@ -11,6 +11,7 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,11 +261,16 @@ def option(
     minimum: float | None = None,
     exclusive_minimum: bool = False,
     metavar: str | None = None,
+    needs: str | tuple[str, Any] | None = None,
 ) -> Any:
-    """A strategy option: its default, help text and bounds, in one place.
+    """A strategy option: its default, help text, bounds and what it needs, in one place.
 
     The field's type annotation is its type; the CLI builds its ``--flag`` from all
-    of this, and ``StrategyOptions`` checks values against it.
+    of this, and ``StrategyOptions`` checks values against it. ``needs`` names the
+    setting without which the option does nothing, so giving it alone is refused
+    (``StrategyOptions.check_given``): a name (another option of the strategy, or a
+    ``ModelConfig``/``TrainConfig`` field) that must be on (true, above 0, set), or a
+    (name, value) pair that must hold.
     """
     metadata = {
         "help": help,
@@ -272,6 +278,7 @@ def option(
         "minimum": minimum,
         "exclusive_minimum": exclusive_minimum,
         "metavar": metavar,
+        "needs": needs,
     }
     return field(default=default, metadata=metadata)
 
@@ -293,6 +300,49 @@ class StrategyOptions:
 
     def validate(self) -> None:
         """Checks beyond type and range (e.g. registry names); raise ``ConfigError``."""
+
+    def check_given(self, given: Iterable[str], settings: Mapping[str, Any]) -> None:
+        """Refuse an option given (``given``: the names the user set) that would do nothing
+        beside the other settings: an option whose ``needs`` are not met.
+
+        ``settings``: the run's other settings by field name (``ModelConfig`` and
+        ``TrainConfig``). Only for a new configuration: a saved run keeps loading. A
+        subclass may refuse more, e.g. a model setting its option replaces.
+        """
+        for spec in dataclasses.fields(self):
+            needs = spec.metadata.get("needs")
+            if needs is None or spec.name not in given:
+                continue
+            other, wanted = needs if isinstance(needs, tuple) else (needs, None)
+            value = getattr(self, other) if hasattr(self, other) else settings.get(other)
+            if not (bool(value) if wanted is None else value == wanted):
+                flag = _flag(spec.name)
+                raise ConfigError(f"{flag} takes effect only with {needs_text(type(self), needs)}"
+                                  f"; add that, or drop {flag}")  # fmt: skip
+
+
+def needs_text(options_type: type[StrategyOptions], needs: str | tuple[str, Any]) -> str:
+    """An option's ``needs`` as the user would type it: ``--posterior iaf``, ``--balance``,
+    ``--capacity > 0``, ``--labels`` (for the error and the flag's help alike)."""
+    other, wanted = needs if isinstance(needs, tuple) else (needs, None)
+    flag = _flag(other)
+    if wanted is not None:
+        return flag if wanted is True else f"{flag} {wanted}"
+    hints = typing.get_type_hints(options_type)
+    kind = option_type(hints[other])[0] if other in hints else None
+    return f"{flag} > 0" if kind in (int, float) else flag
+
+
+def _flag(name: str) -> str:
+    """A setting's command-line flag, from its field name (``flow_steps``: --flow-steps)."""
+    return "--" + name.replace("_", "-")
+
+
+def check_option(options_type: type[StrategyOptions], name: str, value: Any) -> Any:
+    """One option's value checked alone against its declaration (type, choices, minimum),
+    as ``options_type`` checks it among the others; returns it as the option holds it."""
+    spec = next(spec for spec in dataclasses.fields(options_type) if spec.name == name)
+    return _coerce(name, value, typing.get_type_hints(options_type)[name], spec.metadata)
 
 
 def option_type(annotation: Any) -> tuple[type, bool]:

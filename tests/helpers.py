@@ -18,6 +18,12 @@ def invoke(*args, env: dict | None = None) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
+def never_called(*args, **kwargs):
+    """Stands in for the long work (training, a benchmark, loading MNIST) in tests of
+    checks that must refuse before it: monkeypatch it over that work."""
+    raise AssertionError("a usage error must be refused before any work")
+
+
 def one_error_line(output: str) -> str:
     """The output's only ``Error:`` line, which is its last line; no traceback."""
     lines = [line for line in output.splitlines() if line.strip()]

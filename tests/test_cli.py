@@ -85,6 +85,35 @@ def test_unexpected_errors_are_one_line_unless_debug(tmp_path, small_mnist_npz, 
     assert debug.exit_code == 1 and isinstance(debug.exception, RuntimeError)
 
 
+@pytest.mark.parametrize("usage", [False, True])
+def test_debug_shows_the_traceback_of_mnist_vaes_own_errors(tmp_path, usage):
+    """--debug lets a RunError (exit 1) or a ConfigError (a usage error, exit 2) through
+    whole, as MNIST_VAE_DEBUG=1 does, instead of the one-line message."""
+    from mnist_vae.errors import ConfigError, RunError
+
+    if usage:
+        (tmp_path / "c.toml").write_text("[train]\nepoch = 3\n")
+        args, kind, code = ["train", "--config", tmp_path / "c.toml"], ConfigError, 2
+    else:
+        args, kind, code = ["sample", tmp_path / "missing"], RunError, 1
+    assert_one_line_error(invoke(*args), code)
+    for debug in (invoke(*args, "--debug"), invoke(*args, env={"MNIST_VAE_DEBUG": "1"})):
+        assert isinstance(debug.exception, kind), debug.output
+        assert "Error:" not in debug.output, debug.output
+
+
+def test_debug_prints_the_traceback_in_a_real_process(tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "mnist_vae.cli.main", "sample", str(tmp_path / "missing")]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr, plain.stderr
+    debug = subprocess.run([*command, "--debug"], capture_output=True, text=True, timeout=120)
+    assert "Traceback (most recent call last)" in debug.stderr, debug.stderr
+    assert "RunError" in debug.stderr.splitlines()[-1], debug.stderr
+
+
 def test_sample_errors(tmp_path):
     assert_one_line_error(invoke("sample", tmp_path / "missing"), 1, "no such run directory")
     (tmp_path / "notarun").mkdir()

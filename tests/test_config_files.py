@@ -13,7 +13,7 @@ import mnist_vae.training
 from mnist_vae.cli.train import CONFIG_FIELDS
 from mnist_vae.config import ModelConfig, RunConfig, TrainConfig, read_config_file
 from mnist_vae.errors import ConfigError, RunError
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import assert_one_line_error, invoke, never_called
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "net1.toml"
 TINY = ["--epochs", "1", "--train-size", "200", "--batch-size", "50"]
@@ -200,7 +200,7 @@ def test_unknown_keys_exit_2_naming_the_key_and_the_file(tmp_path, text, fragmen
         ("c.json", "[1, 2]", ["must hold a table of settings"]),
         ("c.toml", "train = 3\n", ["'train' in", "must be a table"]),
         ("c.yaml", "train: {}\n", ["must end in .toml or .json"]),
-        ("c.toml", "[train]\nepochs = 0\n", ["epochs must be a positive integer, got 0"]),
+        ("c.toml", "[train]\nepochs = 0\n", ["train.epochs in", "0 is not in the range"]),
         ("c.toml", "[model]\nstrategy = 'vea'\n", ["unknown strategy 'vea'"]),
     ],
 )
@@ -209,6 +209,68 @@ def test_a_malformed_file_exits_2_in_one_line(tmp_path, name, text, fragments):
     result = invoke("train", "--config", config_file, "--out", tmp_path / "run")
     assert_one_line_error(result, 2, *fragments)
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        # The flags' bounds: --seed takes 0..2^32-1, --latent-dim 1..4096, --lr > 0.
+        ("[train]\nseed = 4294967296\n", ["train.seed", "4294967296 is not in the range"]),
+        ("[train]\nseed = -1\n", ["train.seed", "-1 is not in the range"]),
+        ("[model]\nlatent_dim = 5000\n", ["model.latent_dim", "5000 is not in the range"]),
+        ("[train]\nlearning_rate = 0\n", ["train.learning_rate", "--lr", "not in the range"]),
+        ("[train]\ncheckpoint_steps = -5\n", ["train.checkpoint_steps",
+                                               "--checkpoint-every-steps"]),
+        ("[train]\ntrain_size = 0\n", ["train.train_size", "not a positive number"]),
+        # The flags' types: no silent int(), float() or bool() of another type.
+        ("[train]\ndata = 5\n", ["train.data", "must be text", "got 5"]),
+        ("[train]\nepochs = 5.5\n", ["train.epochs", "must be a whole number", "5.5"]),
+        ("[train]\nepochs = '5'\n", ["train.epochs", "must be a whole number", "'5'"]),
+        ("[train]\nbatch_size = true\n", ["train.batch_size", "must be a whole number"]),
+        ("[train]\nfigures = 1\n", ["train.figures", "must be true or false"]),
+        ("[model]\nbeta = nan\n", ["model.beta", "must be a finite number"]),
+        ("[model]\nbeta = 'high'\n", ["model.beta", "must be a number"]),
+        # The flags' choices and paths.
+        ("[train]\nprecision = 'float16'\n", ["train.precision", "'float16' is not one of"]),
+        ("[train]\ndata = 'no/such.npz'\n", ["train.data", "does not exist"]),
+        ("[train]\nepochs = 3\nseed = 4294967296\n", ["train.seed", "--seed"]),
+        # Strategy options: each checked as its flag is, named as the file's.
+        ("[model]\nstrategy = 'vaegan'\noptions = { gamma = -1 }\n",
+         ["model.options", "--gamma must be >= 0"]),
+        ("[model]\noptions = { flow_steps = 'many' }\n",
+         ["model.options", "--flow-steps must be a whole number"]),
+    ],
+)  # fmt: skip
+def test_file_values_are_checked_like_flags(tmp_path, text, fragments, monkeypatch):
+    """A value the flag would refuse exits 2 before any work, naming the key and the file."""
+    monkeypatch.setattr(mnist_vae.training, "train", never_called)
+    config_file = write(tmp_path / "c.toml", text)
+    result = invoke("train", "--config", config_file, "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, str(config_file), *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_file_value_is_refused_even_where_a_flag_overrides_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_vae.training, "train", never_called)
+    config_file = write(tmp_path / "c.json", json.dumps({"train": {"seed": 2**32}}))
+    result = invoke("train", "--config", config_file, "--seed", "1", "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, str(config_file), "train.seed")
+
+
+def test_a_runs_recorded_values_of_absent_flags_are_accepted(tmp_path, trained_config):
+    """config.json records a left-out flag as null, --binarize's absence as "none" (0.3
+    runs: true/false): those mean the flag left out, not a bad value."""
+    recorded = {"model": {"architecture": None, "encoder": "net1", "decoder": "net1",
+                          "gaussian_variance": None},
+                "train": {"binarize": "none", "lr_decay": None, "train_size": None,
+                          "labels": None, "checkpoint_steps": None, "data": None}}  # fmt: skip
+    config_file = write(tmp_path / "c.json", json.dumps(recorded))
+    config = trained_config("--config", config_file, "--out", tmp_path / "run")
+    assert (config.model.encoder, config.train.binarize, config.train.train_size) == (
+        "net1", "none", None)  # fmt: skip
+    legacy = write(tmp_path / "d.json", json.dumps({"train": {"binarize": True}}))
+    assert trained_config("--config", legacy, "--out", tmp_path / "run").train.binarize == (
+        "threshold")  # fmt: skip
 
 
 def test_config_is_refused_beside_resume(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from mnist_vae.config import TrainConfig
 from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.training.distribution import describe_distribution, is_chief, make_distribution
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import assert_one_line_error, invoke, one_line_message
 
 HERE = Path(__file__).parent
 
@@ -32,6 +32,26 @@ def test_multiworker_needs_tf_config(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(UsageError, match="not JSON"):
         make_distribution("multiworker")
+
+
+@pytest.mark.parametrize(
+    ("task", "fragments"),
+    [
+        ({"type": "worker", "index": 2}, ["task is worker 2", "lists 2 worker task(s)",
+                                          "indices 0 to 1"]),
+        ({"type": "worker", "index": -1}, ["task is worker -1"]),
+        ({"type": "worker", "index": "0"}, ["task is worker '0'"]),
+        ({"type": "chief", "index": 0}, ["task type 'chief' is not in its cluster"]),
+        (None, ["needs a 'task' entry"]),
+    ],
+)  # fmt: skip
+def test_a_task_outside_its_cluster_is_refused(monkeypatch, task, fragments):
+    """A worker index beyond the cluster's list used to wait for peers that never came."""
+    cluster = {"worker": ["localhost:12345", "localhost:12346"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+    with pytest.raises(UsageError) as refused:
+        make_distribution("multiworker")
+    one_line_message(refused, "TF_CONFIG", *fragments)
 
 
 def test_balanced_vaegan_refuses_to_distribute_in_one_line(tmp_path, small_mnist_npz):

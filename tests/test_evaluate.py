@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from mnist_vae.benchmarks.augment import split_halves
 from mnist_vae.cli.main import cli
 from mnist_vae.evaluation.reference import reference_classifier
+from tests.helpers import never_called
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,8 @@ def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
         (["--fractions", "0,0.5"], "fractions must be in (0, 1]"),
         (["--fractions", "a,b"], "not a comma-separated list"),
         (["--seeds", "1,1"], "seeds must be distinct"),
+        (["--fractions", "0.2,0.2"], "fractions must be distinct, got 0.2,0.2"),
+        (["--methods", "class-mean,class_mean"], "methods must be distinct"),
         (["--seeds", "-1"], "seeds must be 0 or more, got -1"),
         (["--seeds", ""], "give at least one seed"),
         (["--arch", "net9"], "unknown architecture 'net9'"),
@@ -110,7 +113,12 @@ def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
         (["--cvae-generator", "no-such-run"], "no-such-run"),
     ],
 )
-def test_augment_usage_errors(tmp_path, args, fragment):
+def test_augment_usage_errors(tmp_path, args, fragment, monkeypatch):
+    import mnist_vae.benchmarks
+    import mnist_vae.data
+
+    for module, work in ((mnist_vae.benchmarks, "run_benchmark"), (mnist_vae.data, "load_mnist")):
+        monkeypatch.setattr(module, work, never_called)  # refused before any of it
     result = CliRunner().invoke(cli, ["benchmark", "augment", *args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and fragment in result.output
     assert not (tmp_path / "o").exists()

@@ -16,6 +16,7 @@ from mnist_vae.errors import UsageError
 from mnist_vae.models import build_model, model_config, with_options
 from mnist_vae.registry import strategies
 from mnist_vae.zoo.strategies.vaegan import VAEGAN, VaeGanOptions
+from tests.helpers import assert_one_line_error, invoke, never_called
 
 
 def conflicts(owners_by_name: dict[str, list]) -> list[str]:
@@ -71,6 +72,66 @@ def test_option_from_the_cli_is_type_checked_before_any_work(tmp_path):
     assert result.exit_code == 2
     assert "--balance must be true or false, got 'no'" in result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--flow-steps", "8"], ["--flow-steps takes effect only with --posterior iaf"]),
+        (["--posterior", "gaussian", "--flow-hidden", "8"], ["--flow-hidden", "--posterior iaf"]),
+        (["--strategy", "iwae", "--option", "flow_steps=2"], ["--flow-steps", "--posterior iaf"]),
+        (["--capacity-epochs", "5"], ["--capacity-epochs takes effect only with --capacity > 0"]),
+        (["--capacity", "0", "--capacity-weight", "5"], ["--capacity-weight", "--capacity > 0"]),
+        (["--capacity", "5", "--beta", "4"], ["--beta 4 does nothing under --capacity"]),
+        (["--strategy", "vaegan", "--no-balance", "--margin", "0.1"],
+         ["--margin takes effect only with --balance"]),
+        (["--strategy", "vaegan", "--no-balance", "--equilibrium", "0.5"], ["--equilibrium"]),
+        (["--strategy", "m2", "--labelled-per-batch", "20"],
+         ["--labelled-per-batch takes effect only with --labels"]),
+        (["--gaussian-variance", "0.1"], ["--gaussian-variance", "--likelihood gaussian"]),
+        (["--strategy", "vaegan", "--equilibrium", "-1"], ["--equilibrium", "-1"]),
+    ],
+)  # fmt: skip
+def test_an_option_that_would_do_nothing_is_a_usage_error(tmp_path, args, fragments,
+                                                           monkeypatch):  # fmt: skip
+    """Used to be recorded in config.json and trained without any effect."""
+    import mnist_vae.training
+
+    monkeypatch.setattr(mnist_vae.training, "train", never_called)
+    result = invoke("train", *args, "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_files_option_that_would_do_nothing_is_refused(tmp_path, monkeypatch):
+    import mnist_vae.training
+
+    monkeypatch.setattr(mnist_vae.training, "train", never_called)
+    config_file = tmp_path / "c.toml"
+    config_file.write_text("[model]\noptions = { flow_steps = 8 }\n")
+    result = invoke("train", "--config", config_file, "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, "--flow-steps takes effect only with --posterior iaf")
+
+
+def test_an_option_with_what_it_needs_is_accepted():
+    from mnist_vae.zoo.strategies.m2 import M2Options
+    from mnist_vae.zoo.strategies.vae import VaeOptions
+
+    VaeOptions(posterior="iaf", flow_steps=2).check_given({"posterior", "flow_steps"}, {})
+    VaeOptions(capacity=5.0, capacity_epochs=3).check_given({"capacity", "capacity_epochs"},
+                                                            {"beta": 1.0})  # fmt: skip
+    VaeGanOptions(margin=0.1).check_given({"margin"}, {})  # --balance is the default
+    M2Options(labelled_per_batch=20).check_given({"labelled_per_batch"}, {"labels": 100})
+    # Not given: a default that does nothing is no mistake of the user's.
+    VaeOptions().check_given(set(), {"beta": 2.0})
+
+
+def test_train_help_says_what_an_option_needs():
+    result = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200)
+    text = " ".join(result.output.split())
+    assert "Inverse autoregressive flow steps. Only with --posterior iaf." in text
+    assert "Gating margin around the equilibrium. Only with --balance." in text
+    assert "under capacity annealing. Only with --capacity > 0." in text
 
 
 def test_a_vaegan_built_from_python_has_the_cli_defaults():

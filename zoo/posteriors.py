@@ -40,9 +40,12 @@ class PosteriorOptions(StrategyOptions):
         "followed by inverse autoregressive flow steps (iaf).",
         choices=POSTERIORS,
     )
-    flow_steps: int = option(4, "Inverse autoregressive flow steps (--posterior iaf).", minimum=1)
+    flow_steps: int = option(
+        4, "Inverse autoregressive flow steps.", minimum=1, needs=("posterior", "iaf")
+    )
     flow_hidden: int = option(
-        64, "Hidden units of each flow step's masked network (--posterior iaf).", minimum=1
+        64, "Hidden units of each flow step's masked network.", minimum=1,
+        needs=("posterior", "iaf"),
     )
 
 

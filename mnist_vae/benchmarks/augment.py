@@ -73,8 +73,13 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         if not self.fractions or not all(0 < f <= 1 for f in self.fractions):
             raise ConfigError(f"fractions must be in (0, 1], got {self.fractions}")
+        if len(set(self.fractions)) != len(self.fractions):  # a repeat would train twice
+            shown = ",".join(f"{f:g}" for f in self.fractions)
+            raise ConfigError(f"fractions must be distinct, got {shown}")
         if not self.methods:
             raise ConfigError("give at least one method")
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"methods must be distinct, got {', '.join(self.methods)}")
         for method in self.methods:
             synthesis_methods.check(method)
         from mnist_vae.registry import architectures, classifiers

@@ -8,7 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mnist_vae.config import IMAGE_SHAPE, ModelConfig, StrategyOptions, TrainConfig
+from mnist_vae.config import (
+    IMAGE_SHAPE,
+    ModelConfig,
+    StrategyOptions,
+    TrainConfig,
+    check_option,
+)
 from mnist_vae.errors import ConfigError
 from mnist_vae.registry import (
     architectures,
@@ -82,6 +88,9 @@ def model_config(
         **options,
     )
     likelihoods.check(config.likelihood)
+    if config.gaussian_variance is not None and config.likelihood != "gaussian":
+        raise ConfigError("--gaussian-variance takes effect only with --likelihood gaussian; "
+                          "add that, or drop --gaussian-variance")  # fmt: skip
     chosen = strategy_options(config)
     if hasattr(chosen, "check_files"):  # files the options read (weights): only when new
         chosen.check_files()
@@ -94,23 +103,39 @@ def strategy_options(config: ModelConfig) -> StrategyOptions | None:
     An option meant for another strategy, or of the wrong type, fails here in one
     line, before any work.
     """
-    builder = strategies.get(config.strategy)
-    options_type = getattr(builder, "options", None)
-    given = sorted(config.options)
+    options_type = _options_type(config.strategy, config.options)
     if options_type is None or not dataclasses.fields(options_type):
-        if given:
-            raise ConfigError(
-                f"strategy {config.strategy!r} takes no options, got {', '.join(given)}"
-            )
         return None if options_type is None else options_type()
+    return options_type(**config.options)
+
+
+def check_option_values(strategy: str, values: dict[str, Any]) -> None:
+    """Each of ``values`` on its own: an option of ``strategy``, of its type and range.
+
+    For settings that come apart from the rest (a ``--config`` file's ``model.options``),
+    so a bad one is reported as theirs; checks across options come with the whole set.
+    """
+    options_type = _options_type(strategy, values)
+    for name, value in values.items():
+        check_option(options_type, name, value)
+
+
+def _options_type(strategy: str, given: dict[str, Any]) -> type[StrategyOptions] | None:
+    """The options dataclass of ``strategy``, once the ``given`` option names are its own."""
+    options_type = getattr(strategies.get(strategy), "options", None)
+    names = sorted(given)
+    if options_type is None or not dataclasses.fields(options_type):
+        if names:
+            raise ConfigError(f"strategy {strategy!r} takes no options, got {', '.join(names)}")
+        return options_type
     known = [f.name for f in dataclasses.fields(options_type)]
-    unknown = [name for name in given if name not in known]
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise ConfigError(
-            f"option {', '.join(unknown)} does not apply to strategy {config.strategy!r} "
+            f"option {', '.join(unknown)} does not apply to strategy {strategy!r} "
             f"(its options: {', '.join(known)})"
         )
-    return options_type(**config.options)
+    return options_type
 
 
 def build_model(

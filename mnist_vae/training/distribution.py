@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from typing import Any
 
 from mnist_vae.config import DISTRIBUTIONS
 from mnist_vae.errors import ConfigError, RunError, UsageError
@@ -63,17 +64,40 @@ def _multiworker():
             "(see docs/scaling.md)"
         )
     try:
-        json.loads(config)["cluster"]
+        settings = json.loads(config)
+        cluster = settings["cluster"]
     except (ValueError, KeyError, TypeError):
         raise UsageError(
             "TF_CONFIG is not JSON with a 'cluster' entry (see docs/scaling.md)"
         ) from None
+    check_task(settings.get("task"), cluster)
     try:
         return tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as exc:  # TensorFlow already started in this process
         raise RunError(
             f"cannot join the workers: {exc}; start multi-worker training in a fresh process"
         ) from None
+
+
+def check_task(task: Any, cluster: Any) -> None:
+    """TF_CONFIG's ``task`` must name a task of its ``cluster`` (a type it lists and an
+    index within that list): else this process would wait for a peer that never comes,
+    or stand in for another task."""
+    if not isinstance(cluster, dict) or not all(isinstance(v, list) for v in cluster.values()):
+        raise UsageError("TF_CONFIG's 'cluster' must map each task type to a list of "
+                         "host:port addresses (see docs/scaling.md)")  # fmt: skip
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise UsageError("TF_CONFIG needs a 'task' entry naming this process, e.g. "
+                         '{"type": "worker", "index": 0} (see docs/scaling.md)')  # fmt: skip
+    kind, index = task["type"], task["index"]
+    if kind not in cluster:
+        raise UsageError(f"TF_CONFIG's task type {kind!r} is not in its cluster (which lists "
+                         f"{', '.join(map(repr, cluster))}); see docs/scaling.md")  # fmt: skip
+    count = len(cluster[kind])
+    if not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < count):
+        raise UsageError(f"TF_CONFIG's task is {kind} {index!r}, but its cluster lists {count} "
+                         f"{kind} task(s), indices 0 to {count - 1}; set task.index to one of "
+                         "them (see docs/scaling.md)")  # fmt: skip
 
 
 FACTORIES: dict[str, Callable] = {"mirrored": _mirrored, "multiworker": _multiworker}

@@ -43,9 +43,10 @@ class M2Options(StrategyOptions):
     )
     labelled_per_batch: int = option(
         100,
-        "With --labels: labelled images added to every training batch, drawn with "
+        "Labelled images added to every training batch, drawn with "
         "replacement from the labelled set (seeded by seed, epoch and batch).",
         minimum=1,
+        needs="labels",
     )
 
 

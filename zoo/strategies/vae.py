@@ -53,10 +53,11 @@ class VaeOptions(PosteriorOptions):
         minimum=0,
     )
     capacity_epochs: int = option(
-        20, "Epochs over which the capacity target rises to --capacity.", minimum=1
+        20, "Epochs over which the capacity target rises to --capacity.", minimum=1,
+        needs="capacity",
     )
     capacity_weight: float = option(
-        100.0, "Weight of |KL - target| under capacity annealing.", minimum=0
+        100.0, "Weight of |KL - target| under capacity annealing.", minimum=0, needs="capacity"
     )
 
     def validate(self) -> None:
@@ -68,6 +69,14 @@ class VaeOptions(PosteriorOptions):
             )
         if self.capacity and self.kl_warmup_epochs:
             raise ConfigError("--capacity and --kl-warmup-epochs are two KL schedules; pick one")
+
+    def check_given(self, given, settings) -> None:
+        """Also: capacity annealing replaces --beta, so a --beta beside it would do nothing."""
+        super().check_given(given, settings)
+        beta = settings.get("beta", ModelConfig.beta)
+        if self.capacity and beta != ModelConfig.beta:
+            raise ConfigError(f"--beta {beta:g} does nothing under --capacity (capacity "
+                              "annealing replaces the KL weight); drop one of them")  # fmt: skip
 
     @property
     def plain(self) -> bool:

@@ -61,8 +61,12 @@ class VaeGanOptions(StrategyOptions):
         0.1, "Weight of the feature reconstruction in the decoder's loss.", minimum=0
     )
     balance: bool = option(True, "Equilibrium gating of decoder and discriminator updates.")
-    equilibrium: float = option(0.68, "Discriminator BCE the gating aims for.")
-    margin: float = option(0.35, "Gating margin around the equilibrium.", minimum=0)
+    equilibrium: float = option(
+        0.68, "Discriminator BCE the gating aims for.", minimum=0, needs=("balance", True)
+    )
+    margin: float = option(
+        0.35, "Gating margin around the equilibrium.", minimum=0, needs=("balance", True)
+    )
     pixel_warmup: int = option(
         3, "Epochs of plain pixel-likelihood VAE training first.", minimum=0
     )
