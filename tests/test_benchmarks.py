@@ -35,6 +35,7 @@ def test_training_flops_of_net1_by_hand():
     assert throughput.training_flops_per_image(model) == 3 * forward == 11_628_288
 
 
+@pytest.mark.slow  # a benchmark script: make test-all
 def test_train_throughput_runs_end_to_end(tmp_path, small_mnist_npz, monkeypatch):
     throughput = _load("train_throughput")
     out = tmp_path / "throughput.json"

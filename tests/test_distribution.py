@@ -67,6 +67,7 @@ def test_balanced_vaegan_refuses_to_distribute_in_one_line(tmp_path, small_mnist
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # the default suite trains mirrored in test_mirrored_on_a_cpu_split_...
 def test_mirrored_training_on_two_logical_cpus_matches_one_device(tmp_path, small_mnist_npz):
     result = tmp_path / "result.json"
     subprocess.run(
@@ -166,6 +167,7 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow  # two processes of TensorFlow: make test-all
 def test_two_workers_on_loopback_train_and_the_chief_writes_the_run(tmp_path, small_mnist_npz):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     out = tmp_path / "run"

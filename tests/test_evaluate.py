@@ -78,6 +78,7 @@ def test_split_halves_are_disjoint_stratified_and_seeded(small):
     assert not np.array_equal(np.sort(split_halves(small, seed=1)[0]), np.sort(a))
 
 
+@pytest.mark.slow  # the default suite runs augment in test_augment_resumes_after_the_last_...
 def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
     out = tmp_path / "augment"
     methods = "class-mean,cvae,filtered,encode-noise"

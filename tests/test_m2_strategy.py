@@ -624,6 +624,7 @@ def test_cvae_with_labels_trains_on_the_labelled_images_only(tmp_path, small_mni
     assert "classifier_accuracy" not in run.metrics["test"]
 
 
+@pytest.mark.slow  # the default suite's resume tests kill vae runs mid-epoch
 @pytest.mark.faults
 def test_an_m2_run_killed_mid_epoch_resumes_bit_equal(small_mnist_npz, tmp_path):
     """The labelled rows are drawn by (seed, epoch, batch): a resumed epoch draws the same."""

@@ -87,6 +87,7 @@ def test_evaluate_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_e
     assert_progress_without_noise(output)
 
 
+@pytest.mark.slow  # the other live-bar tests cover the terminal path
 def test_a_large_sample_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_env,
                                                                    tmp_path):  # fmt: skip
     run, _ = trained
