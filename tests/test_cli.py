@@ -102,6 +102,7 @@ def test_debug_shows_the_traceback_of_mnist_vaes_own_errors(tmp_path, usage):
         assert "Error:" not in debug.output, debug.output
 
 
+@pytest.mark.slow  # in-process: test_debug_shows_the_traceback_...
 def test_debug_prints_the_traceback_in_a_real_process(tmp_path):
     import subprocess
     import sys

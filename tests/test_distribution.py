@@ -67,7 +67,7 @@ def test_balanced_vaegan_refuses_to_distribute_in_one_line(tmp_path, small_mnist
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.slow  # the default suite trains mirrored in test_mirrored_on_a_cpu_split_...
+@pytest.mark.slow  # mirrored training in processes of their own: make test-all
 def test_mirrored_training_on_two_logical_cpus_matches_one_device(tmp_path, small_mnist_npz):
     result = tmp_path / "result.json"
     subprocess.run(
@@ -142,6 +142,7 @@ def test_the_replicas_are_named_and_the_global_batch_must_split_evenly():
         describe_distribution(_Distribution(3), 100)
 
 
+@pytest.mark.slow  # a process of its own: make test-all
 def test_mirrored_on_a_cpu_split_by_cpu_devices_says_so_and_trains(tmp_path, small_mnist_npz):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "mnist_vae.cli.main", "train", "--distribute", "mirrored",

@@ -624,7 +624,7 @@ from mnist_vae.cli.main import cli; cli()
 """
 
 
-@pytest.mark.parametrize("step", ["figures", "rename"])
+@pytest.mark.parametrize("step", [pytest.param("figures", marks=pytest.mark.slow), "rename"])
 def test_a_run_killed_9_while_it_is_finished_resumes(small_mnist_npz, tiny_run, tmp_path,
                                                      step):  # fmt: skip
     out = tmp_path / "run"

@@ -250,6 +250,7 @@ def test_usage_errors_exit_2_in_one_line_before_any_work(tmp_path, args, fragmen
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # every method end to end: make test-all
 def test_quick_label_budget_runs_every_method_and_repeats_exactly(
     tmp_path, small, small_mnist_npz
 ):

@@ -79,6 +79,7 @@ def test_train_draws_a_live_bar_and_no_tensorflow_warning(trained):
     assert_progress_without_noise(output, "epoch 2/2")
 
 
+@pytest.mark.slow  # evaluate's progress: test_progress
 def test_evaluate_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_env):
     run, _ = trained
     code, output = in_terminal(["evaluate", str(run), "--iw-samples", "20", "--samples",
