@@ -26,6 +26,7 @@ from tests.helpers import assert_one_line_error, invoke
     "changes, fragment",
     [({"labels": (105,)}, "multiple of the 10 classes"), ({"labels": ()}, "at least one"),
      ({"labels": (100, 100)}, "distinct"), ({"methods": ("m3",)}, "unknown label-budget method"),
+     ({"methods": ("m2", "m2")}, "methods must be distinct"),
      ({"seeds": (0, 0)}, "seeds must be distinct"), ({"arch": "nett1"}, "nett1"),
      ({"generator_epochs": 0}, "generator epochs")],
 )  # fmt: skip

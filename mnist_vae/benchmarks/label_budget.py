@@ -83,6 +83,8 @@ class LabelBudgetConfig:
         if unknown:
             raise ConfigError(f"unknown label-budget method {unknown[0]!r}; choose from "
                               f"{', '.join(METHODS)} (real is always measured)")  # fmt: skip
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"methods must be distinct, got {', '.join(self.methods)}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise ConfigError(f"seeds must be distinct and 0 or more, got {self.seeds}")
         architectures.check(self.arch)
