@@ -46,14 +46,13 @@ def importance_weighted_bound(log_weights):
     )
 
 
-@keras.saving.register_keras_serializable(package="mnist_vae")
-class IWAE(FlowPosterior, VAE):
-    """A VAE trained on the K-sample importance-weighted bound."""
+class ImportanceWeighted:
+    """Training on -L_K for any model with ``log_density_terms`` (``iwae``, ``iwae2``):
+    its own stream of importance draws and the ``iwae_bound`` metric. Put it first
+    among the bases, so its ``train_step`` is the one used."""
 
-    options_class = IwaeOptions
-
-    def __init__(self, encoder, decoder, latent_dim: int, options=None, **kwargs) -> None:
-        super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         seed = None if self.seed is None else self.seed + 2
         self.importance_seed = keras.random.SeedGenerator(seed)
         self.bound_tracker = keras.metrics.Mean(name="iwae_bound")
@@ -65,6 +64,13 @@ class IWAE(FlowPosterior, VAE):
     def train_step(self, data):
         return importance_weighted_step(self, data, self.options.iw_samples,
                                         self.importance_seed, self.bound_tracker)  # fmt: skip
+
+
+@keras.saving.register_keras_serializable(package="mnist_vae")
+class IWAE(ImportanceWeighted, FlowPosterior, VAE):
+    """A VAE trained on the K-sample importance-weighted bound."""
+
+    options_class = IwaeOptions
 
 
 def importance_weighted_step(model, data, samples: int, seed_generator, bound_tracker) -> dict:

@@ -34,7 +34,7 @@ from mnist_vae.zoo.strategies.hvae import (
     gaussian_head,
     gaussian_log_density,
 )
-from mnist_vae.zoo.strategies.iwae import ImportanceSampleOptions, importance_weighted_step
+from mnist_vae.zoo.strategies.iwae import ImportanceSampleOptions, ImportanceWeighted
 
 
 @dataclass(frozen=True)
@@ -43,20 +43,10 @@ class Iwae2Options(TopLayerOptions, ImportanceSampleOptions):
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
-class BottomUpTwoLayerVAE(HierarchicalVAE):
-    """Two stochastic layers, inference bottom-up: q(z1|x) q(z2|z1)."""
+class BottomUpTwoLayerVAE(ImportanceWeighted, HierarchicalVAE):
+    """Two stochastic layers, inference bottom-up: q(z1|x) q(z2|z1), trained on L_K."""
 
     options_class = Iwae2Options
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        seed = None if self.seed is None else self.seed + 2
-        self.importance_seed = keras.random.SeedGenerator(seed)
-        self.bound_tracker = keras.metrics.Mean(name="iwae_bound")
-
-    @property
-    def metrics(self) -> list:
-        return [*super().metrics, self.bound_tracker]
 
     # -- the generative-model protocol: the code is z1 ~ q(z1|x) ----------------------
 
@@ -102,16 +92,12 @@ class BottomUpTwoLayerVAE(HierarchicalVAE):
         z = self.sampler(mean, log_variance) if training else mean
         return self.decode(z, training=training)
 
-    # -- the objective: L_K; the test metrics are one draw's ELBO ------------------------
+    # -- the test metrics: one draw's ELBO (the objective, L_K, is ImportanceWeighted's) --
 
     def elbo_terms(self, images, labels=None, training: bool = False):
         """Reconstruction and a one-draw estimate of KL(q(z1, z2|x) || p(z1, z2)), per image."""
         terms = self.log_density_terms(images, labels, 1, self.sampler.seed_generator)
         return -terms["log_likelihood"][0], terms["log_posterior"][0] - terms["log_prior"][0]
-
-    def train_step(self, data):
-        return importance_weighted_step(self, data, self.options.iw_samples,
-                                        self.importance_seed, self.bound_tracker)  # fmt: skip
 
 
 @strategies.register
