@@ -50,9 +50,13 @@ class LazyGroup(click.Group):
         module, attribute = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def summaries(self, ctx: click.Context) -> list[tuple[str, str]]:
+        """(name, one line) of each command, as ``--help`` and docs/cli.md list them."""
+        return [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
-            formatter.write_dl([(name, SHORT_HELP[name]) for name in self.list_commands(ctx)])
+            formatter.write_dl(self.summaries(ctx))
 
     def resolve_command(self, ctx, args):
         name = args[0] if args else None

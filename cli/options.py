@@ -155,13 +155,12 @@ def builtin_strategy_options() -> dict[str, list[tuple[str, dataclasses.Field, t
     The flags come from the options dataclasses themselves (help, type, bounds);
     plugins' strategies keep ``--option NAME=VALUE``.
     """
-    from mnist_vae.registry import BUILTIN_MODULE, strategies
+    from mnist_vae.registry import strategies
 
     found: dict[str, list] = {}
-    for name in strategies.names():
-        builder = strategies.get(name)
-        options_type = getattr(builder, "options", None)
-        if options_type is None or not builder.__module__.startswith(BUILTIN_MODULE + "."):
+    for name in strategies.builtin_names():
+        options_type = getattr(strategies.get(name), "options", None)
+        if options_type is None:
             continue
         for spec in dataclasses.fields(options_type):
             found.setdefault(spec.name, []).append((name, spec, options_type))
@@ -258,10 +257,6 @@ def given_strategy_options(values: dict[str, Any]) -> dict[str, Any]:
     """The strategy options the user set, from their own flags or from ``--option``."""
     options = parse_option_pairs(values.get("option") or ())
     options.update(
-        {
-            name: values[name]
-            for name in builtin_strategy_options()
-            if values.get(name) is not None
-        }
+        {name: values[name] for name in builtin_strategy_options() if values.get(name) is not None}
     )
     return options

@@ -147,6 +147,10 @@ class Registry(Generic[T]):
         self._ensure_loaded()
         return sorted(self._entries)
 
+    def builtin_names(self) -> list[str]:
+        """The names the built-in zoo registers, without plugins': what the docs list."""
+        return [name for name in self.names() if is_builtin(self._entries[name])]
+
     def summary(self, name: str) -> str:
         """First line of the builder's docstring: what it is, for listings."""
         doc = inspect.getdoc(self.get(name)) or ""
@@ -183,6 +187,11 @@ class Registry(Generic[T]):
         return message
 
 
+def is_builtin(obj: Any) -> bool:
+    """Whether a registered builder (or class) is the built-in zoo's, not a plugin's."""
+    return getattr(obj, "__module__", "").startswith(BUILTIN_MODULE + ".")
+
+
 def close_matches(name: str, candidates: list[str], cutoff: float = 0.6) -> list[str]:
     """The candidates most similar to ``name``: the best, and any nearly as good."""
     scores = {c: difflib.SequenceMatcher(None, name.lower(), c.lower()).ratio() for c in candidates}
@@ -205,6 +214,7 @@ def load_registrations() -> None:
 def plugin_failures() -> dict[str, str]:
     """Plugins that failed to load, with the reason (after loading)."""
     return dict(_loader.failures)
+
 
 encoders: Registry = Registry("encoder", _loader)
 decoders: Registry = Registry("decoder", _loader)

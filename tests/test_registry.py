@@ -712,6 +712,18 @@ def test_builtin_registry_contents():
     assert mnist_vae.samplers.names() == ["gmm", "second_stage"]
 
 
+def test_builtin_names_leave_out_what_a_plugin_registers():
+    def plugin_net(latent_dim):
+        """A plugin's encoder."""
+
+    with mnist_vae.encoders.temporary(plugin_net, name="plugin_net"):
+        assert "plugin_net" in mnist_vae.encoders.names()
+        assert "plugin_net" not in mnist_vae.encoders.builtin_names()
+    for registry in registry_module.ALL_REGISTRIES.values():
+        assert registry.builtin_names() and set(registry.builtin_names()) <= set(registry.names())
+    assert "vae" in mnist_vae.strategies.builtin_names()
+
+
 def test_builtin_architectures_name_registered_networks():
     for name in mnist_vae.architectures.names():
         pair = mnist_vae.architectures.get(name)()
