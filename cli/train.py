@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MODEL_DEFAULTS = ModelConfig(encoder="-", decoder="-")
 TENSORBOARD_IMAGES_EVERY = 5  # mnist_vae.training.tensorboard.IMAGES_EVERY (a test checks)
+STEPS_PER_CALL = 200  # mnist_vae.training.fitter.STEPS_PER_EXECUTION (a test checks)
 
 # Each option that sets a field of the RunConfig, and that field as RunConfig.to_dict()
 # nests it (and a --config file sets it): the one place flags meet fields. Strategy
@@ -291,8 +292,8 @@ class TrainSize(click.ParamType):
     "steps rather than up to an epoch; the resumed run skips the batches already trained and "
     "ends with the same weights. Each checkpoint writes weights and optimizer state (net1: "
     "15-45 ms, under 1% of its 600-step epoch at batch 100): a small N trades time and "
-    "disk writes for less lost work. Training runs min(N, 50) steps per compiled call; a "
-    "larger N is rounded down to a multiple of the steps per call.",
+    f"disk writes for less lost work. Training runs min(N, {STEPS_PER_CALL}) steps per "
+    "compiled call; a larger N is rounded down to a multiple of the steps per call.",
 )
 @click.option(
     "--resume",

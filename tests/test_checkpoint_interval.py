@@ -104,6 +104,13 @@ def test_intervals_fall_on_whole_compiled_calls(small, small_mnist_npz):
     assert steps(9, 100) == (6, 6, 6)  # an epoch of 6 steps: one call, no mid-epoch ones
 
 
+def test_the_help_states_the_steps_per_call():
+    from mnist_vae.cli.train import STEPS_PER_CALL
+    from mnist_vae.training.fitter import STEPS_PER_EXECUTION
+
+    assert STEPS_PER_CALL == STEPS_PER_EXECUTION
+
+
 def test_the_index_records_steps_keeps_two_and_reads_the_old_format(small, small_mnist_npz,
                                                                     tmp_path):  # fmt: skip
     fitter = fitter_for(config_for(small_mnist_npz), small)
