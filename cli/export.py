@@ -16,7 +16,8 @@ from mnist_vae.cli.options import debug_option, overwrite_option, quiet_option, 
     "export_format",
     type=click.Choice(["savedmodel", "tflite"]),
     default="savedmodel",
-    help="savedmodel: every signature; tflite: model.tflite with decode and sample.",
+    help="savedmodel: every signature; tflite: model.tflite with decode, sample and each "
+    "sample_NAME.",
 )
 @overwrite_option
 @quiet_option
@@ -25,8 +26,9 @@ from mnist_vae.cli.options import debug_option, overwrite_option, quiet_option, 
 def export(run, out, export_format, overwrite, quiet) -> None:
     """Export RUN's generative model for TensorFlow Serving, tf.saved_model.load or TFLite.
 
-    Signatures: encode, decode, reconstruct (serving_default), sample and metadata; see
-    docs/export.md for shapes and dtypes.
+    Signatures: encode, decode, reconstruct (serving_default), sample, metadata, and
+    sample_NAME for each latent sampler fitted to the run; see docs/export.md for shapes
+    and dtypes.
     """
     from mnist_vae.export import export_run
     from mnist_vae.io import check_output_dir
