@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 WORKERS ?= auto
 XDIST := -n $(WORKERS) --maxprocesses 4 --dist worksteal
 
-.PHONY: install test test-all lint demo clean
+.PHONY: install test test-all lint docs demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## docs: render docs/cli.md from the commands (tests/test_docs.py checks it is current)
+docs: $(STAMP)
+	$(BIN)/python -m mnist_vae.cli.reference --write docs/cli.md
 
 ## demo: the report's protocol on net1 (about 2-3 minutes on 2 cores), then samples
 demo: $(STAMP)

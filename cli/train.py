@@ -114,7 +114,7 @@ class TrainSize(click.ParamType):
     metavar="FILE",
     help="Settings from a TOML or JSON file laid out as a run's config.json ([model] and "
     "[train] tables; a run's own config.json repeats that run). Options given on the "
-    "command line override it; defaults do not. See docs/cli.md.",
+    "command line override it; defaults do not. See docs/usage.md.",
 )
 @click.option(
     "--arch",

@@ -1,0 +1,138 @@
+"""The docs that must not drift from the code: docs/cli.md is the commands' own reference,
+and the links between the docs land on a heading."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+# -- docs/cli.md ---------------------------------------------------------------------------
+
+
+def test_the_cli_reference_is_the_commands_own():
+    from mnist_vae.cli.reference import render
+
+    rendered, written = render(), read(DOCS / "cli.md")
+    if written != rendered:
+        diff = "".join(difflib.unified_diff(written.splitlines(True), rendered.splitlines(True),
+                                            "docs/cli.md", "the commands", n=1))  # fmt: skip
+        pytest.fail(f"docs/cli.md is not the commands' reference: run `make docs`\n{diff[:4000]}")
+
+
+def test_the_reference_depends_on_no_terminal_path_or_plugin(monkeypatch):
+    from mnist_vae.cli.reference import render
+    from mnist_vae.registry import architectures, strategies
+
+    wide = render()
+    monkeypatch.setenv("COLUMNS", "40")
+
+    def plugin_arch():
+        """A plugin's architecture."""
+
+    with architectures.temporary(plugin_arch), strategies.temporary(plugin_arch, name="plug"):
+        assert render() == wide
+    assert str(ROOT) not in wide and str(Path.home()) not in wide
+
+
+def test_the_reference_renders_what_help_shows():
+    from mnist_vae.cli.reference import render
+
+    @click.group()
+    def tool():
+        """A tool.
+
+        \b
+        kept:
+          as typed
+        """
+
+    @tool.command(context_settings={"show_default": True})
+    @click.argument("src")
+    @click.option("--mode", type=click.Choice(["a", "b"]), default="a", help="Mode a|b.")
+    @click.option("--n", type=click.IntRange(1, 9), default=3, help="Count *ish*.")
+    @click.option("--out", required=True, help="Where.")
+    @click.option("--fast/--slow", default=False, help="Speed.")
+    @click.option("--when", default=None, help="Time <b>. [default: now, unless given]")
+    @click.option("--gone", hidden=True)
+    def run(**kwargs):
+        """Run it."""
+
+    text = render(tool, name="tool")
+    assert "## `tool run`" in text and "```\ntool run [OPTIONS] SRC\n```" in text
+    assert "```\nkept:\n  as typed\n```" in text  # a \b block keeps its lines
+    assert "| [`run`](#tool-run) | Run it. |" in text
+    assert "| `--mode` | one of `a`, `b` | `a` | Mode a\\|b. |" in text
+    assert "| `--n` | `INTEGER`, 1<=x<=9 | `3` | Count \\*ish\\*. |" in text
+    assert "| `--out` | `TEXT` | required | Where. |" in text
+    assert "| `--fast` / `--slow` | flag | `--slow` | Speed. |" in text
+    assert "| `--when` | `TEXT` | now, unless given | Time &lt;b>. |" in text
+    assert "--gone" not in text and "`src`" not in text
+
+
+def test_the_help_option_is_rendered_as_the_group_names_it():
+    from click.testing import CliRunner
+
+    from mnist_vae.cli.reference import render
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    def tool():
+        """A tool."""
+
+    @tool.command()
+    def run():
+        """Run it."""
+
+    CliRunner().invoke(run, ["--help"])  # on its own: click keeps a help option of --help only
+    assert "| `-h`, `--help` | flag |  | Show this message and exit. |" in render(tool, "tool")
+
+
+def test_train_help_sections_are_the_references():
+    from mnist_vae.cli.train import help_sections
+
+    text = read(DOCS / "cli.md")
+    train = text[text.index("## `mnist-vae train`") : text.index("## `mnist-vae zoo`")]
+    titles = re.findall(r"^### (.*)$", train, re.M)
+    assert titles == list(help_sections())
+
+
+# -- links ---------------------------------------------------------------------------------
+
+
+def github_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings (``-1``, ``-2`` for repeats)."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    anchors, seen = set(), {}
+    for heading in re.findall(r"^#{1,6} (.+)$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+        seen[slug] = count + 1
+    return anchors
+
+
+def test_links_between_the_docs_land_on_a_heading():
+    broken = []
+    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        text = re.sub(r"^```.*?^```", "", read(page), flags=re.M | re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # a web address
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path) if path else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in github_anchors(read(linked)):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
