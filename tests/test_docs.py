@@ -1,5 +1,6 @@
 """The docs that must not drift from the code: docs/cli.md is the commands' own reference,
-and the links between the docs land on a heading."""
+docs/architecture.md names every module, and the links between the docs land on a
+heading."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+SOURCE_FOLDERS = ("mnist_vae", "zoo", "cli")
 
 
 def read(path: Path) -> str:
@@ -105,6 +107,77 @@ def test_train_help_sections_are_the_references():
     train = text[text.index("## `mnist-vae train`") : text.index("## `mnist-vae zoo`")]
     titles = re.findall(r"^### (.*)$", train, re.M)
     assert titles == list(help_sections())
+
+
+# -- docs/architecture.md ------------------------------------------------------------------
+
+BRANCH = re.compile(r"^((?:│   |    )*)(?:├── |└── )(.*)$")
+MODULE = re.compile(r"^\w+\.py$")
+
+
+def layout_entries(text: str) -> set[str]:
+    """The paths the layout tree names: folders (``a/b/``) and modules (``a/b.py``).
+
+    A line names a folder (``name/``) or one or more modules (``a.py  b.py  ...``) at the
+    depth its tree branches give; the description after them is free text.
+    """
+    block = re.search(r"## Layout\n+```\n(.*?)```", text, re.S)
+    assert block, "docs/architecture.md lost its Layout tree"
+    listed: set[str] = set()
+    stack: list[str] = []
+    for line in block.group(1).splitlines():
+        if re.match(r"^\w+/", line):  # a top-level folder
+            stack = [line.split()[0].rstrip("/")]
+            listed.add(stack[0] + "/")
+            continue
+        branch = BRANCH.match(line)
+        if branch is None:
+            continue  # a description's continuation
+        words = branch.group(2).split()
+        stack = stack[: len(branch.group(1)) // 4 + 1]
+        if words[0].endswith("/"):
+            stack.append(words[0].rstrip("/"))
+            listed.add("/".join(stack) + "/")
+            continue
+        for word in words:
+            if not MODULE.match(word):
+                break
+            listed.add("/".join([*stack, word]))
+    return listed
+
+
+def test_the_architecture_layout_names_every_module():
+    """Every module, and every package as its folder (``__init__.py`` is the folder's)."""
+    listed = layout_entries(read(DOCS / "architecture.md"))
+    files = sorted(path.relative_to(ROOT) for folder in SOURCE_FOLDERS
+                   for path in (ROOT / folder).rglob("*.py"))  # fmt: skip
+    wanted = {f"{path.parent.as_posix()}/" if path.name == "__init__.py" else path.as_posix()
+              for path in files}  # fmt: skip
+    missing = sorted(wanted - listed)
+    assert not missing, f"docs/architecture.md's Layout does not name: {', '.join(missing)}"
+    stale = sorted(entry for entry in listed if not (ROOT / entry).exists())
+    assert not stale, f"docs/architecture.md's Layout names what is gone: {', '.join(stale)}"
+
+
+def test_the_layout_reader_follows_the_tree():
+    tree = """## Layout
+
+```
+pkg/
+├── a.py               the a module; mentions b.py in passing
+├── sub/               a package
+│   ├── c.py  d.py     two at once
+│   │                  (a continuation line)
+│   └── deep/
+│       └── e.py
+└── f.py
+other/
+└── g.py
+```
+"""
+    assert layout_entries(tree) == {"pkg/", "pkg/a.py", "pkg/sub/", "pkg/sub/c.py",
+                                    "pkg/sub/d.py", "pkg/sub/deep/", "pkg/sub/deep/e.py",
+                                    "pkg/f.py", "other/", "other/g.py"}  # fmt: skip
 
 
 # -- links ---------------------------------------------------------------------------------
