@@ -1,6 +1,6 @@
 """The docs that must not drift from the code: docs/cli.md is the commands' own reference,
-docs/architecture.md names every module, and the links between the docs land on a
-heading."""
+docs/architecture.md names every module, docs/plugins.md every built-in name, and the
+links between the docs land on a heading."""
 
 from __future__ import annotations
 
@@ -178,6 +178,38 @@ other/
     assert layout_entries(tree) == {"pkg/", "pkg/a.py", "pkg/sub/", "pkg/sub/c.py",
                                     "pkg/sub/d.py", "pkg/sub/deep/", "pkg/sub/deep/e.py",
                                     "pkg/f.py", "other/", "other/g.py"}  # fmt: skip
+
+
+# -- docs/plugins.md -----------------------------------------------------------------------
+
+
+def documented_builtins() -> dict[str, set[str]]:
+    """docs/plugins.md's table of built-in names: registry -> names."""
+    text = read(DOCS / "plugins.md")
+    table = re.search(r"^\| registry \| built-in names \|\n\|---\|---\|\n((?:\|.*\n)+)", text,
+                      re.M)  # fmt: skip
+    assert table, "docs/plugins.md lost its table of built-in names"
+    rows = {}
+    for line in table.group(1).splitlines():
+        registry, names = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[registry.strip("`")] = set(re.findall(r"`(\w+)`", names))
+    return rows
+
+
+def test_plugins_md_names_every_builtin_strategy():
+    from mnist_vae.registry import strategies
+
+    missing = set(strategies.builtin_names()) - documented_builtins().get("strategies", set())
+    assert not missing, f"docs/plugins.md does not name the built-in strategies {sorted(missing)}"
+
+
+def test_plugins_md_lists_each_registrys_builtins():
+    from mnist_vae.registry import ALL_REGISTRIES
+
+    documented = documented_builtins()
+    assert set(documented) == set(ALL_REGISTRIES)
+    for kind, registry in ALL_REGISTRIES.items():
+        assert documented[kind] == set(registry.builtin_names()), f"docs/plugins.md, {kind}"
 
 
 # -- links ---------------------------------------------------------------------------------
