@@ -187,6 +187,9 @@ def _value(param: click.Parameter, ctx: click.Context) -> str:
 def _default(param: click.Parameter, ctx: click.Context, written: str | None) -> str:
     """The default as ``--help`` states it (shown even where a command's help omits it)."""
     if written is not None:
+        flags = [*param.opts, *getattr(param, "secondary_opts", [])]
+        if f"--{written}" in flags:
+            written = f"--{written}"  # a boolean flag's default, as it is typed
         return _code(written) if " " not in written else _text(written)
     if not isinstance(param, click.Option):
         return ""
