@@ -83,20 +83,25 @@ def test_a_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_weights_and_hi
     assert history == {name: values[1:] for name, values in expected.items()}
     assert read_index(folder) == read_index(tmp_path / "whole") == [Position(2, 4), Position(3)]
 
-    # Checkpoints every 2 steps mean 2 steps per compiled call instead of 6: same weights.
+    # Checkpoints every 2 steps, and none: the same weights. (A training of 18 steps runs
+    # one step per compiled call either way; test_intervals_fall_on_whole_compiled_calls.)
     plain = fitter_for(config_for(small_mnist_npz, checkpoint_steps=None), small)
-    assert plain.model.steps_per_execution == 6
+    assert plain.model.steps_per_execution == 1
     plain.fit(3)
     for ours, theirs in zip(plain.model.weights, whole.model.weights, strict=True):
         assert np.array_equal(ours.numpy(), theirs.numpy()), ours.path
 
 
 def test_intervals_fall_on_whole_compiled_calls(small, small_mnist_npz):
-    def steps(every, batch_size):
-        fitter = fitter_for(config_for(small_mnist_npz, every, batch_size=batch_size), small)
+    def steps(every, batch_size, epochs=100):
+        config = config_for(small_mnist_npz, every, batch_size=batch_size, epochs=epochs)
+        fitter = fitter_for(config, small)
         return fitter.steps_per_epoch, fitter.model.steps_per_execution, fitter.checkpoint_steps
 
     assert steps(None, 2) == (300, 200, None)  # the default: 200 steps per call
+    assert steps(None, 100, epochs=40) == (6, 6, None)  # 240 steps: an epoch per call
+    assert steps(None, 100, epochs=3) == (6, 1, None)  # 18 steps in all: one per call
+    assert steps(4, 100, epochs=3) == (6, 1, 4)
     assert steps(None, 10) == (60, 60, None)  # at most an epoch per call
     assert steps(7, 10) == (60, 7, 7)  # a short interval: as many steps per call
     assert steps(500, 2) == (300, 200, 400)  # a long one: rounded down to whole calls

@@ -17,6 +17,22 @@ STEPS_PER_EXECUTION = 200
 VALIDATION_IMAGES = 2_000
 
 
+def default_steps_per_execution(
+    steps_per_epoch: int, epochs: int, checkpoint_steps: int | None, distributed: bool
+) -> int:
+    """Training steps per compiled call: up to an epoch, at most ``STEPS_PER_EXECUTION``.
+
+    One step per call where the multi-step loop buys nothing: under tf.distribute, where
+    Keras's loop fails (a placeholder is never fed), and in a training no longer than one
+    call's worth of steps, where the loop's tracing (about 0.4 s) outweighs the Python
+    round trips it saves. A shorter checkpoint interval means that many steps per call.
+    """
+    if distributed or steps_per_epoch * epochs <= STEPS_PER_EXECUTION:
+        return 1
+    steps = min(steps_per_epoch, STEPS_PER_EXECUTION)
+    return min(steps, checkpoint_steps) if checkpoint_steps else steps
+
+
 class Fitter:
     """Compile ``model`` for ``config`` and fit it on the given arrays.
 
@@ -55,13 +71,9 @@ class Fitter:
         # tf.distribute, which splits every element of a batch, the draw's key too.
         self.raw_batches = not distributed
         if steps_per_execution is None:
-            # Keras's multi-step loop fails under tf.distribute (a placeholder is never
-            # fed), so distributed training runs one step per call.
-            steps_per_execution = (
-                1 if distributed else min(self.steps_per_epoch, STEPS_PER_EXECUTION)
+            steps_per_execution = default_steps_per_execution(
+                self.steps_per_epoch, config.train.epochs, every, distributed
             )
-            if every:  # a shorter checkpoint interval: that many steps per call
-                steps_per_execution = min(steps_per_execution, every)
         # Steps between mid-epoch checkpoints (None: only at epoch ends). Keras hands
         # control back only between compiled calls, so a longer interval is rounded down
         # to whole calls: a kill still loses at most ``checkpoint_steps`` steps.
