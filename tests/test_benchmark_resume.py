@@ -20,9 +20,14 @@ from mnist_vae.cli.main import cli
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import marks, training_stage_path, write_json_atomic
 from mnist_vae.runs.interrupted import BENCHMARK, TRAINING, check_interrupted
-from tests.helpers import marked_stage
+from tests.helpers import benchmarks_without_run_figures, marked_stage
 
 pytestmark = pytest.mark.faults
+
+
+@pytest.fixture(autouse=True)
+def without_run_figures(monkeypatch):
+    benchmarks_without_run_figures(monkeypatch)
 
 TIMING = {"seconds", "nll_seconds", "nll_decoder_passes_per_second", "train_seconds"}
 
@@ -53,26 +58,30 @@ def steps_done(out: Path) -> list[str]:
     return sorted(p.stem for p in (training_stage_path(out) / "steps").glob("[!.]*.json"))
 
 
-AUGMENT = AugmentConfig(fractions=(0.5, 1.0), methods=("class_mean",), seeds=(0,), quick=True)
+# One fraction: two steps (real only, then class means from the generator), which is
+# all a resume needs: the generator trained before the Ctrl-C, one score kept, one not.
+AUGMENT = AugmentConfig(fractions=(1.0,), methods=("class_mean",), seeds=(0,), quick=True)
 
 
 def test_augment_resumes_after_the_last_finished_score(small, tmp_path, monkeypatch):
     whole = run_benchmark(AUGMENT, small, tmp_path / "whole", report=lambda message: None)
 
     out = tmp_path / "interrupted"
-    with monkeypatch.context() as patch:  # Ctrl-C while the third classifier trains
-        counted(patch, classifier_training, "train_classifier", crash_at=3)
+    with monkeypatch.context() as patch:  # Ctrl-C once the generator is trained, as the
+        counted(patch, classifier_training, "train_classifier", crash_at=2)  # 2nd classifier
+        trained = counted(patch, mnist_vae.training, "train")  # starts training
         with pytest.raises(KeyboardInterrupt):
             run_benchmark(AUGMENT, small, out, report=lambda message: None)
+    assert len(trained) == 1  # the generator was trained before the interruption
     assert not out.exists() and training_stage_path(out).is_dir()
-    assert steps_done(out) == ["seed0-f0.5-class_mean", "seed0-f0.5-real"]
+    assert steps_done(out) == ["seed0-f1.0-real"]
 
     classifiers = counted(monkeypatch, classifier_training, "train_classifier")
     trainings = counted(monkeypatch, mnist_vae.training, "train")
     said = []
     resumed = run_benchmark(AUGMENT, small, out, report=said.append)
-    assert said[0] == f"resuming {out}: 2 of 4 steps done", said
-    assert len(classifiers) == 2 and trainings == []  # the generator was loaded, not retrained
+    assert said[0] == f"resuming {out}: 1 of 2 steps done", said
+    assert len(classifiers) == 1 and trainings == []  # the generator was loaded, not retrained
     assert without_timing(resumed) == without_timing(whole)
     written = json.loads((out / "results.json").read_text())
     assert without_timing(written) == without_timing(
@@ -119,7 +128,7 @@ def test_other_settings_are_refused_until_restart_discards_the_interrupted_one(
         counted(patch, mnist_vae.training, "train", crash_at=1)
         with pytest.raises(KeyboardInterrupt):
             run_benchmark(AUGMENT, small, out, report=lambda message: None)
-    assert steps_done(out) == ["seed0-f0.5-real"]
+    assert steps_done(out) == ["seed0-f1.0-real"]
 
     other = dataclasses.replace(AUGMENT, seeds=(1,))
     with pytest.raises(UsageError, match=r"other settings \(seeds\).*--restart"):
@@ -129,7 +138,7 @@ def test_other_settings_are_refused_until_restart_discards_the_interrupted_one(
         run_benchmark(AUGMENT, fewer, out)
     with pytest.raises(UsageError, match=r"other settings \(benchmark, .*--restart"):
         run_nll_benchmark(NllConfig(strategies=("vae",), quick=True), small, out)
-    assert steps_done(out) == ["seed0-f0.5-real"]  # refusing kept it
+    assert steps_done(out) == ["seed0-f1.0-real"]  # refusing kept it
 
     with monkeypatch.context() as patch:  # --restart: the earlier steps are gone
         counted(patch, classifier_training, "train_classifier", crash_at=1)
@@ -182,7 +191,7 @@ def test_interrupted_work_is_continued_refused_or_discarded(tmp_path):
 def test_cli_benchmark_resumes_refuses_other_settings_and_restarts(small_mnist_npz, tmp_path,
                                                                    monkeypatch):  # fmt: skip
     def args(out: Path, *more: str) -> list[str]:
-        return ["benchmark", "augment", "--quick", "--fractions", "0.5,1.0",
+        return ["benchmark", "augment", "--quick", "--fractions", "1.0",
                 "--data", str(small_mnist_npz), "--out", str(out), *more]  # fmt: skip
 
     def interrupted(out: Path, *more: str, crash_at: int):
@@ -191,7 +200,7 @@ def test_cli_benchmark_resumes_refuses_other_settings_and_restarts(small_mnist_n
             return CliRunner().invoke(cli, args(out, *more))
 
     out = tmp_path / "augment"
-    stopped = interrupted(out, crash_at=4)
+    stopped = interrupted(out, crash_at=2)  # the real-only score kept, the generator trained
     assert stopped.exit_code in (1, 130) and not out.exists(), stopped.output
 
     other = CliRunner().invoke(cli, args(out, "--seeds", "1"))
@@ -203,7 +212,7 @@ def test_cli_benchmark_resumes_refuses_other_settings_and_restarts(small_mnist_n
     classifiers = counted(monkeypatch, classifier_training, "train_classifier")
     resumed = CliRunner().invoke(cli, args(out))
     assert resumed.exit_code == 0, resumed.output
-    assert f"resuming {out}: 3 of 4 steps done" in resumed.output
+    assert f"resuming {out}: 1 of 2 steps done" in resumed.output
     assert len(classifiers) == 1 and (out / "results.json").exists()
 
     again = tmp_path / "again"

@@ -46,6 +46,16 @@ def test_evaluate_writes_every_number_into_metrics(tiny_run, quick_reference, sm
             "--data", str(small_mnist_npz)]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+    # Its progress (CliRunner is no terminal): plain lines on stderr, none on stdout.
+    # --quiet's silence is test_progress's.
+    shown = result.stderr.splitlines()
+    for expected in ("judging the test images: started, 200 images",
+                     "IWAE bound, K=20: started, 200 images",
+                     "sample quality: started, 10,200 images"):  # fmt: skip
+        assert expected in shown, result.stderr
+    assert [line for line in shown if line.startswith("IWAE bound, K=20: done, 200 images in")]
+    assert [line for line in shown if line.startswith("sample quality: done, 10,200 images in")]
+    assert "started" not in result.stdout and "done," not in result.stdout
     evaluation = json.loads((tiny_run.path / "metrics.json").read_text())["evaluation"]
     assert evaluation["iw_samples"] == 20 and evaluation["quality_samples"] == 200
     assert evaluation["iwae_negative_log_likelihood"] <= evaluation["negative_elbo"] + 1.0

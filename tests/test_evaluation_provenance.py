@@ -38,8 +38,9 @@ def judge(quick_reference):
 @pytest.fixture(scope="module")
 def run(small, small_mnist_npz, tmp_path_factory):
     """A run trained through MNIST_VAE_DATA, as CI and many users train (no --data)."""
-    config = RunConfig(model=model_config("net1"),
-                       train=TrainConfig(epochs=1, batch_size=50, train_size=200))  # fmt: skip
+    config = RunConfig(model=model_config("net1"),  # evaluate draws its own figures
+                       train=TrainConfig(epochs=1, batch_size=50, train_size=200,
+                                         figures=False))  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ENV_VAR, str(small_mnist_npz))
         return train(config, tmp_path_factory.mktemp("runs") / "net1", progress=False,

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from mnist_vae.benchmarks.nll import NllConfig, active_units, anchor_for
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import UsageError
+from tests.helpers import benchmarks_without_run_figures
 
 
 def test_active_units_count_dimensions_whose_mean_varies():
@@ -45,7 +46,9 @@ def test_usage_errors_exit_2_before_any_work(tmp_path, args, fragment):
     assert not (tmp_path / "o").exists()
 
 
-def test_quick_benchmark_trains_measures_and_writes_its_table(tmp_path, small_mnist_npz):
+def test_quick_benchmark_trains_measures_and_writes_its_table(tmp_path, small_mnist_npz,
+                                                              monkeypatch):  # fmt: skip
+    benchmarks_without_run_figures(monkeypatch)  # the table's figure (nll.png) is drawn
     out = tmp_path / "nll"
     args = ["benchmark", "nll", "--quick", "--strategies", "vae,iwae", "--iw-samples", "20",
             "--latent-dim", "4", "--data", str(small_mnist_npz), "--out", str(out)]  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -46,17 +48,18 @@ def test_switching_networks_keeps_float32_variables_and_float32_losses():
 
 
 def test_mixed_precision_run_is_saved_as_float32_and_close_to_float32_training(
-    tmp_path, small_mnist_npz
+    tmp_path, small_mnist_npz, plain_training
 ):
-    def run(precision):
-        config = RunConfig(
-            model=model_config("net1", latent_dim=2),
-            train=TrainConfig(epochs=2, batch_size=50, train_size=400, precision=precision,
-                              data=str(small_mnist_npz)),
-        )  # fmt: skip
-        return train(config, tmp_path / precision, progress=False, report=lambda m: None)
-
-    mixed, full = run("mixed_bfloat16"), run("float32")
+    full, _ = plain_training  # conftest's float32 run: the same settings but the precision
+    config = RunConfig(
+        model=model_config("net1", latent_dim=2),
+        train=TrainConfig(epochs=2, batch_size=50, train_size=300, precision="mixed_bfloat16",
+                          data=str(small_mnist_npz), figures=False),
+    )  # fmt: skip
+    assert full.config.model == config.model and full.config.train.precision == "float32"
+    assert dataclasses.replace(full.config.train, precision="mixed_bfloat16",
+                               figures=False) == config.train  # fmt: skip
+    mixed = train(config, tmp_path / "mixed", progress=False, report=lambda m: None)
     assert mixed.config.train.precision == "mixed_bfloat16"
     model = mixed.load_model()
     assert model.decoder.compute_dtype == "float32"

@@ -69,7 +69,7 @@ def test_second_stage_trains_on_tiny_codes_and_samples_their_shape():
     rng = np.random.default_rng(5)
     codes = rng.normal([4.0, -1.0, 0.0, 2.0], [1.0, 0.2, 3.0, 0.5], (256, 4)).astype("float32")
     codes[::2, 0] -= 8.0  # two clusters along the first axis: not one Gaussian
-    sampler = SecondStageSampler(hidden=32, depth=2, epochs=40, batch_size=32,
+    sampler = SecondStageSampler(hidden=32, depth=2, epochs=10, batch_size=32,
                                  learning_rate=3e-3).fit(codes, seed=1)  # fmt: skip
     info = sampler.describe()
     assert info["codes"] == 256 and info["latent_dim"] == 4
@@ -101,9 +101,9 @@ def test_names_and_misuse():
 @pytest.fixture(scope="module")
 def run_path(tmp_path_factory, small_mnist_npz):
     out = tmp_path_factory.mktemp("runs") / "net1"
-    result = invoke("train", "--arch", "net1", "--latent-dim", "3", "--epochs", "2",
+    result = invoke("train", "--arch", "net1", "--latent-dim", "3", "--epochs", "1",
                     "--train-size", "300", "--batch-size", "100", "--data", small_mnist_npz,
-                    "--quiet", "--out", out)  # fmt: skip
+                    "--no-figures", "--quiet", "--out", out)  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
 
@@ -132,12 +132,24 @@ def test_sample_fits_a_gmm_once_then_reuses_it(run_path, tmp_path):
     assert refit.exit_code == 0 and "fitting the gmm sampler" in refit.output, refit.output
 
 
+class FewEpochsSecondStage(SecondStageSampler):
+    """The second stage in 4 epochs instead of 40: the command line's plumbing here; its
+    fit is test_second_stage_trains_on_tiny_codes_and_samples_their_shape's."""
+
+    def __init__(self, epochs: int = 4, **settings) -> None:
+        super().__init__(epochs=epochs, **settings)
+
+
 def test_sample_with_the_second_stage(run_path, tmp_path):
-    result = invoke("sample", run_path, "--sampler", "second-stage", "--count", "8", "--npy",
-                    tmp_path / "s.npy", "--out", tmp_path / "s.png")  # fmt: skip
+    from mnist_vae.registry import samplers
+
+    with samplers.temporary(FewEpochsSecondStage, name="second_stage"):
+        result = invoke("sample", run_path, "--sampler", "second-stage", "--count", "8",
+                        "--npy", tmp_path / "s.npy", "--out", tmp_path / "s.png")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "fitting the second-stage sampler" in result.output
     assert "second_stage" in load_run(run_path).fitted_samplers()
+    assert load_run(run_path).sampler_record("second_stage")["epochs"] == 4
     images = np.load(tmp_path / "s.npy")
     assert images.shape == (8, 28, 28) and np.all(np.isfinite(images))
 

@@ -9,7 +9,8 @@ import pytest
 
 from tests.helpers import assert_one_line_error, invoke
 
-TINY = ["--epochs", "2", "--train-size", "200", "--batch-size", "50", "--quiet"]
+# Two epochs (the scalars are per epoch) of two steps; no figures (not the point here).
+TINY = ["--epochs", "2", "--train-size", "100", "--batch-size", "50", "--no-figures", "--quiet"]
 
 
 def read_events(folder) -> dict[str, list[int]]:
