@@ -86,39 +86,3 @@ def test_gaussian_default_variance_has_a_floor():
     x = np.full((1, 2, 2, 1), 0.5, "float32")
     got = keras.ops.convert_to_numpy(gaussian(x, np.zeros_like(x)))  # a perfect fit
     assert np.isfinite(got).all()
-
-
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
-def test_fewer_image_rows_than_logits_score_each_row_against_its_image(likelihood):
-    """Sample-major draws: logits row r belongs to image r mod 2. By hand for Bernoulli
-    pixels (a logit 0 costs log 2 whatever the pixel; a logit l on a pixel 1 costs
-    log(1 + e^-l)); tiled images give the same numbers for every likelihood."""
-    import tensorflow as tf
-
-    images = np.zeros((2, 28, 28, 1), "float32")
-    images[1, 0, 0, 0] = 1.0  # image 1 has one white pixel
-    logits = np.zeros((6, 28, 28, 1), "float32")
-    logits[3, 0, 0, 0] = 2.0  # row 3 is image 1's second sample
-    logits[4, 0, 0, 0] = 2.0  # row 4 is image 0's third sample
-    got = np.asarray(reconstruction_nll(likelihood, images, logits))
-    tiled = np.asarray(reconstruction_nll(likelihood, np.tile(images, (3, 1, 1, 1)), logits))
-    np.testing.assert_allclose(got, tiled, rtol=1e-6)
-    if likelihood == "bernoulli":
-        rest = 783 * math.log(2.0)
-        np.testing.assert_allclose(
-            got, [rest + math.log(2.0)] * 3 + [rest + math.log1p(math.exp(-2.0)),
-                                               rest + math.log1p(math.exp(2.0)),
-                                               rest + math.log(2.0)], rtol=1e-6)  # fmt: skip
-
-    # Gradients: the logits' as if the images were tiled, the images' summed over repeats.
-    targets, variables = tf.constant(images), tf.Variable(logits)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(targets)
-        repeated = tf.tile(targets, (3, 1, 1, 1))
-        tape.watch(repeated)
-        short = tf.reduce_sum(reconstruction_nll(likelihood, targets, variables) * np.arange(6))
-        full = tf.reduce_sum(reconstruction_nll(likelihood, repeated, variables) * np.arange(6))
-    np.testing.assert_allclose(tape.gradient(short, variables), tape.gradient(full, variables),
-                               rtol=1e-5, atol=1e-7)  # fmt: skip
-    np.testing.assert_allclose(tape.gradient(short, targets), tape.gradient(full, targets),
-                               rtol=1e-5, atol=1e-6)  # fmt: skip

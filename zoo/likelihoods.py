@@ -20,9 +20,6 @@ def bernoulli(x, logits, *, variance: float | None = None):
     return bernoulli_negative_log_likelihood(x, logits)
 
 
-bernoulli.repeats_rows = True  # scores each image against its K samples without copies
-
-
 @likelihoods.register
 def gaussian(x, logits, *, variance: float | None = None):
     """Gaussian pixels N(sigmoid(logits), variance); by default the sigma-VAE's optimal one.

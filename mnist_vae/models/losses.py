@@ -46,59 +46,42 @@ def bernoulli_negative_log_likelihood(targets, logits):
     pixels, fused by XLA, where softplus costs an exp and a log per pixel.
     Importance-sampled scoring evaluates it on every pixel of thousands of decoder
     samples per image, where the transcendental functions cost as much as the
-    decoder's matrix multiplies. ``targets`` may hold fewer rows than ``logits``:
-    logits row r is then scored against targets row r mod len(targets), as for
-    sample-major draws of those images (one image against all its samples), and
-    the targets are never copied out to the logits' size. The gradient is the exact
-    sigmoid(l) - x (and -l for the targets, summed over their repeats).
+    decoder's matrix multiplies. ``targets`` may be broadcast against ``logits`` (one
+    image against its samples). The gradient is the exact sigmoid(l) - x (and -l for
+    the targets).
     """
     import tensorflow as tf
 
     @tf.custom_gradient
     def negative_log_likelihood(targets, logits):
         count = tf.shape(logits)[0]
+        full_targets = tf.broadcast_to(targets, tf.shape(logits))
         value = _grouped_bernoulli()(
-            tf.reshape(logits, (count, -1)), tf.reshape(targets, (tf.shape(targets)[0], -1))
+            tf.reshape(logits, (count, -1)), tf.reshape(full_targets, (count, -1))
         )
 
         def gradient(upstream):
             per_pixel = tf.concat([[count], tf.ones_like(tf.shape(logits)[1:])], axis=0)
             upstream = tf.reshape(upstream, per_pixel)
-            repeats = count // tf.shape(targets)[0]
-            targets_gradient = tf.reduce_sum(
-                tf.reshape(-upstream * logits, tf.concat([[repeats], tf.shape(targets)], 0)),
-                axis=0,
-            )
-            return targets_gradient, upstream * (tf.sigmoid(logits) - repeat_rows(targets, count))
+            targets_gradient = _reduced_to(-upstream * logits, targets)
+            return targets_gradient, upstream * (tf.sigmoid(logits) - targets)
 
         return value, gradient
 
     return negative_log_likelihood(tf.convert_to_tensor(targets, logits.dtype), logits)
 
 
-def repeat_rows(values, rows):
-    """``values`` tiled along its first axis to ``rows`` rows (a multiple of its own)."""
-    import tensorflow as tf
-
-    multiples = tf.concat([[rows // tf.shape(values)[0]], tf.ones_like(tf.shape(values)[1:])], 0)
-    return tf.tile(values, multiples)
-
-
 def _grouped_bernoulli_math(logits, targets):
-    """``bernoulli_negative_log_likelihood``'s value on [N, pixels] logits against
-    [T, pixels] targets, T dividing N (logits row r against targets row r mod T)."""
+    """``bernoulli_negative_log_likelihood``'s value on [N, pixels] tensors."""
     import tensorflow as tf
 
-    count, pixels = tf.shape(logits)[0], tf.shape(logits)[1]
-    repeated = tf.shape(targets)[0]
-    logits = tf.reshape(logits, (-1, repeated, pixels))  # targets broadcast, never copied
-    linear = tf.reduce_sum(tf.nn.relu(logits) - logits * targets[None], axis=2)
+    count = tf.shape(logits)[0]
+    linear = tf.reduce_sum(tf.nn.relu(logits) - logits * targets, axis=1)
     factors = 1.0 + tf.exp(-tf.abs(logits))
-    padding = -pixels % LOG1P_GROUP  # factors of 1 complete the last group
-    factors = tf.pad(factors, [[0, 0], [0, 0], [0, padding]], constant_values=1.0)
-    groups = (pixels + padding) // LOG1P_GROUP
-    grouped = tf.reduce_prod(tf.reshape(factors, (-1, repeated, groups, LOG1P_GROUP)), axis=3)
-    return tf.reshape(linear + tf.reduce_sum(tf.math.log(grouped), axis=2), (count,))
+    padding = -tf.shape(factors)[1] % LOG1P_GROUP  # factors of 1 complete the last group
+    factors = tf.pad(factors, [[0, 0], [0, padding]], constant_values=1.0)
+    grouped = tf.reduce_prod(tf.reshape(factors, (count, -1, LOG1P_GROUP)), axis=2)
+    return linear + tf.reduce_sum(tf.math.log(grouped), axis=1)
 
 
 @functools.cache
@@ -108,6 +91,14 @@ def _grouped_bernoulli():
     import tensorflow as tf
 
     return tf.function(_grouped_bernoulli_math, jit_compile=True, reduce_retracing=True)
+
+
+def _reduced_to(gradient, like):
+    """``gradient`` summed over the axes ``like`` was broadcast along."""
+    import tensorflow as tf
+
+    axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(gradient), s1=tf.shape(like))
+    return tf.reshape(tf.reduce_sum(gradient, axis=axes), tf.shape(like))
 
 
 def kl_per_dimension(mean, log_variance):
@@ -126,16 +117,8 @@ def standard_normal_log_density(z):
 
 
 def reconstruction_nll(likelihood: str, x, logits, *, variance: float = 1.0):
-    """Per-image ``-log p(x | z)`` under the likelihood registered as ``likelihood``.
-
-    ``x`` may hold fewer rows than ``logits`` (sample-major draws for those images:
-    logits row r belongs to image r mod len(x)). A likelihood that scores such rows
-    itself says so with a true ``repeats_rows`` attribute; any other gets ``x`` tiled.
-    """
-    score = likelihoods.get(likelihood)
-    if not getattr(score, "repeats_rows", False):
-        x = repeat_rows(x, keras.ops.shape(logits)[0])
-    return score(x, logits, variance=variance)
+    """Per-image ``-log p(x | z)`` under the likelihood registered as ``likelihood``."""
+    return likelihoods.get(likelihood)(x, logits, variance=variance)
 
 
 def half_squared_distance(a, b):

@@ -252,7 +252,7 @@ class VAE(keras.Model):
                                                          flat(log_variance[None]))  # fmt: skip
         tiled_labels = None if labels is None else ops.tile(labels, (samples,))
         logits = self.decode_logits(flat_z, tiled_labels)
-        nll = self.reconstruction_terms(images, logits)  # logits row k * batch + b: image b
+        nll = self.reconstruction_terms(ops.tile(images, (samples, 1, 1, 1)), logits)
         # log q(z|x) from the noise itself: (z - mean)^2 / variance is noise^2, exactly.
         log_posterior = -0.5 * ops.sum(
             ops.square(noise) + log_variance[None] + LOG_TWO_PI, axis=-1

@@ -189,7 +189,9 @@ class HierarchicalVAE(VAE):
         noise = keras.random.normal((samples * batch, self.latent_dim), seed=seed_generator)
         z1 = mean + ops.exp(0.5 * log_variance) * noise
         tiled_labels = None if labels is None else ops.tile(labels, (samples,))
-        nll = self.reconstruction_terms(images, self.decode_logits(z1, tiled_labels))
+        nll = self.reconstruction_terms(
+            ops.tile(images, (samples, 1, 1, 1)), self.decode_logits(z1, tiled_labels)
+        )
         log_prior = gaussian_log_density(z2, 0.0, ops.zeros_like(z2)) + gaussian_log_density(
             z1, *prior
         )

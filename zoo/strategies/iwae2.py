@@ -77,7 +77,9 @@ class BottomUpTwoLayerVAE(ImportanceWeighted, HierarchicalVAE):
             z2, 0.0, ops.zeros_like(z2)
         )
         tiled_labels = None if labels is None else ops.tile(labels, (samples,))
-        nll = self.reconstruction_terms(images, self.decode_logits(z1, tiled_labels))
+        nll = self.reconstruction_terms(
+            ops.tile(images, (samples, 1, 1, 1)), self.decode_logits(z1, tiled_labels)
+        )
 
         def per_sample(values):
             return ops.reshape(values, (samples, batch))
