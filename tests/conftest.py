@@ -129,3 +129,20 @@ def isolated_environment(tmp_path_factory, monkeypatch):
 def tiny_images() -> np.ndarray:
     """Eight random float images in [0, 1], shape (8, 28, 28, 1)."""
     return np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
+
+
+@pytest.fixture(scope="session")
+def one_epoch_export(one_epoch_run, tmp_path_factory):
+    """``one_epoch_export(strategy)``: the SavedModel export of ``one_epoch_run(strategy)``,
+    made on first use and shared. Read it; a test that changes an export copies it first."""
+    from mnist_vae.export import export_run
+
+    folder = tmp_path_factory.mktemp("one-epoch-exports")
+    exports = {}
+
+    def exported(strategy: str):
+        if strategy not in exports:
+            exports[strategy] = export_run(one_epoch_run(strategy), folder / strategy)
+        return exports[strategy]
+
+    return exported

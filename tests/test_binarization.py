@@ -59,8 +59,9 @@ def test_train_config_reads_the_binarize_flags_of_earlier_runs():
                                              (["--binarize", "dynamic"], "dynamic")])  # fmt: skip
 def test_train_records_the_binarization(tmp_path, small_mnist_npz, flags, mode):
     out = tmp_path / "run"
-    args = ["train", *flags, "--epochs", "1", "--train-size", "100", "--batch-size", "50",
-            "--data", str(small_mnist_npz), "--out", str(out), "--quiet"]  # fmt: skip
+    args = ["train", *flags, "--epochs", "1", "--train-size", "50", "--batch-size", "50",
+            "--no-figures", "--data", str(small_mnist_npz), "--out", str(out),
+            "--quiet"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["train"]["binarize"] == mode

@@ -260,6 +260,9 @@ def test_encoder_and_decoder_without_arch_record_no_architecture(tmp_path, small
         "1",
         "--train-size",
         "100",
+        "--batch-size",
+        "50",
+        "--no-figures",
     ]
     result = invoke(*args, "--data", small_mnist_npz, "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
@@ -290,10 +293,12 @@ def test_strategy_option_errors_exit_2(tmp_path, small_mnist_npz, args, fragment
     assert not (tmp_path / "run").exists()
 
 
+# Each strategy's options and length: vaegan's second epoch is its first adversarial one;
+# figures only where the test reads one (cvae's digits_by_style.png).
 STRATEGY_OPTIONS = {
-    "vaegan": ["--pixel-warmup", "1"],
-    "classifier": ["--task-mode", "features"],
-    "cvae": [],
+    "vaegan": ["--pixel-warmup", "1", "--epochs", "2", "--no-figures"],
+    "classifier": ["--task-mode", "features", "--epochs", "1", "--no-figures"],
+    "cvae": ["--epochs", "1"],
 }
 
 
@@ -307,8 +312,8 @@ def strategy_run(tmp_path_factory, small_mnist_npz):
         if strategy not in runs:
             out = folder / strategy
             runs[strategy] = out, invoke(
-                "train", "--strategy", strategy, *STRATEGY_OPTIONS[strategy], "--epochs", "2",
-                "--train-size", "200", "--batch-size", "50", "--data", small_mnist_npz,
+                "train", "--strategy", strategy, *STRATEGY_OPTIONS[strategy],
+                "--train-size", "100", "--batch-size", "50", "--data", small_mnist_npz,
                 "--out", out, "--quiet",
             )  # fmt: skip
         return runs[strategy]
@@ -347,7 +352,7 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
     first_run, trained = strategy_run("classifier")  # the classifier run of the test above
     assert trained.exit_code == 0, trained.output
     base = ["--strategy", "classifier", "--epochs", "1", "--train-size", "100",
-            "--batch-size", "50", "--data", small_mnist_npz, "--quiet"]  # fmt: skip
+            "--batch-size", "50", "--data", small_mnist_npz, "--quiet", "--no-figures"]  # fmt: skip
     weights = first_run / "classifier.keras"
     result = invoke("train", *base, "--classifier-weights", weights, "--out", tmp_path / "second")
     assert result.exit_code == 0, result.output
@@ -359,7 +364,8 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
 
 def test_divergence_within_one_epoch_is_reported_and_nothing_written(tmp_path, small_mnist_npz):
     args = ["train", "--lr", "1e30", "--epochs", "1", "--train-size", "100", "--batch-size", "50",
-            "--data", small_mnist_npz, "--out", tmp_path / "run", "--quiet"]  # fmt: skip
+            "--data", small_mnist_npz, "--out", tmp_path / "run", "--quiet",
+            "--no-figures"]  # fmt: skip
     assert_one_line_error(invoke(*args), 1, "training diverged", "lower --lr", alone=False)
     assert not (tmp_path / "run").exists()
 

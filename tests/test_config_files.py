@@ -16,7 +16,7 @@ from mnist_vae.errors import ConfigError, RunError
 from tests.helpers import assert_one_line_error, invoke, never_called
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "net1.toml"
-TINY = ["--epochs", "1", "--train-size", "200", "--batch-size", "50"]
+TINY = ["--epochs", "1", "--train-size", "100", "--batch-size", "50"]
 
 
 @pytest.fixture
@@ -91,14 +91,22 @@ binarize = "dynamic"
     assert (train.binarize, train.batch_size) == ("dynamic", TrainConfig().batch_size)
 
 
-def test_a_runs_config_json_repeats_the_run(tmp_path, small_mnist_npz, monkeypatch):
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, small_mnist_npz):
+    """One tiny real run whose config.json the tests below repeat (read only: they train
+    or resolve the repeat elsewhere). Non-default settings throughout, figures off."""
+    first = tmp_path_factory.mktemp("first") / "run"
+    result = invoke("train", *TINY, "--arch", "net2", "--latent-dim", "3", "--seed", "4",
+                    "--kl-warmup-epochs", "2", "--binarize", "--no-figures",
+                    "--data", small_mnist_npz, "--out", first, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return first
+
+
+def test_a_runs_config_json_repeats_the_run(first_run, tmp_path, monkeypatch):
     from mnist_vae.runs import load_run
 
-    first = tmp_path / "first"
-    result = invoke("train", *TINY, "--arch", "net2", "--latent-dim", "3", "--seed", "4",
-                    "--kl-warmup-epochs", "2", "--binarize", "--data", small_mnist_npz,
-                    "--out", first, "--quiet")  # fmt: skip
-    assert result.exit_code == 0, result.output
+    first = first_run
     run = load_run(first)
     recorded = json.loads((first / "config.json").read_text())
     assert {"mnist_vae_run", "versions", "created", "command", "data"} <= set(recorded)
@@ -116,13 +124,11 @@ def test_a_runs_config_json_repeats_the_run(tmp_path, small_mnist_npz, monkeypat
     assert seen["config"].to_dict() == {key: recorded[key] for key in ("model", "train")}
 
 
-def test_a_run_repeated_from_its_config_json_has_the_same_test_elbo(tmp_path, small_mnist_npz):
+def test_a_run_repeated_from_its_config_json_has_the_same_test_elbo(first_run, tmp_path,
+                                                                     small_mnist_npz):  # fmt: skip
     """The issue's check, end to end: same config, seed and data give the same -ELBO
     to the last bit (training is deterministic on CPU)."""
-    first, second = tmp_path / "first", tmp_path / "second"
-    result = invoke("train", *TINY, "--arch", "net1", "--seed", "7", "--binarize",
-                    "--data", small_mnist_npz, "--out", first, "--quiet")  # fmt: skip
-    assert result.exit_code == 0, result.output
+    first, second = first_run, tmp_path / "second"
     again = invoke("train", "--config", first / "config.json", "--data", small_mnist_npz,
                    "--out", second, "--quiet")  # fmt: skip
     assert again.exit_code == 0, again.output

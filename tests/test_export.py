@@ -18,28 +18,54 @@ from mnist_vae.models.sampling import sample_digits
 SERVER = Path(__file__).with_name("serve_export.py")
 
 
-@pytest.fixture(scope="module", params=["vae", "cvae"])
+STRATEGIES = ("vae", "cvae")
+
+
+@pytest.fixture(scope="module", params=STRATEGIES)
 def trained(request, one_epoch_run):
     """conftest's one-epoch net1 run (shared with test_interop) and its model."""
     run = one_epoch_run(request.param)
     return run, run.load_model()
 
 
-def test_savedmodel_serves_identically_without_mnist_vae(trained, tmp_path):
-    run, model = trained
-    export_run(run, tmp_path / "export")
-    rng = np.random.default_rng(0)
-    images = rng.random((5, 28, 28, 1)).astype("float32")
-    labels = np.array([0, 3, 5, 7, 9], "int32")
-    z = rng.standard_normal((5, 3)).astype("float32")
-    given = {"images": images, "z": z, **({"labels": labels} if model.conditional else {})}
-    np.savez(tmp_path / "in.npz", **given)
-    paths = [str(tmp_path / name) for name in ("export", "in.npz", "out.npz")]
-    done = subprocess.run(
-        [sys.executable, str(SERVER), *paths], capture_output=True, text=True, timeout=300
-    )
+# Inputs for the exports' signatures; labels only for the conditional strategy.
+_rng = np.random.default_rng(0)
+IMAGES = _rng.random((5, 28, 28, 1)).astype("float32")
+LABELS = np.array([0, 3, 5, 7, 9], "int32")
+Z = _rng.standard_normal((5, 3)).astype("float32")
+
+# serve_export.py once per (export, inputs, outputs): one interpreter, TensorFlow imported once.
+SERVE_EACH = """
+import runpy, sys
+server, *paths = sys.argv[1:]
+for start in range(0, len(paths), 3):
+    sys.argv = [server, *paths[start:start + 3]]
+    runpy.run_path(server, run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def served(one_epoch_export, one_epoch_run, tmp_path_factory):
+    """What serve_export.py's process (mnist_vae unimportable) got from each strategy's
+    shared export: ``served[strategy]``, one process for all of them."""
+    folder = tmp_path_factory.mktemp("served")
+    paths = []
+    for strategy in STRATEGIES:
+        conditional = one_epoch_run(strategy).load_model().conditional
+        given = {"images": IMAGES, "z": Z, **({"labels": LABELS} if conditional else {})}
+        np.savez(folder / f"{strategy}-in.npz", **given)
+        paths += [one_epoch_export(strategy), folder / f"{strategy}-in.npz",
+                  folder / f"{strategy}-out.npz"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", SERVE_EACH, str(SERVER), *map(str, paths)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    served = np.load(tmp_path / "out.npz")
+    return {strategy: np.load(folder / f"{strategy}-out.npz") for strategy in STRATEGIES}
+
+
+def test_savedmodel_serves_identically_without_mnist_vae(trained, served, one_epoch_export):
+    run, model = trained
+    served = served[run.config.model.strategy]
+    images, labels, z = IMAGES, LABELS, Z
     y = labels if model.conditional else None
     mean, log_variance = model.encode_distribution(images, y)
     np.testing.assert_allclose(served["mean"], mean, atol=1e-5)
@@ -51,7 +77,7 @@ def test_savedmodel_serves_identically_without_mnist_vae(trained, tmp_path):
     assert not np.array_equal(served["sample_a"], served["sample_c"])
     assert served["sample_a"].shape == (5, 28, 28, 1)
     assert json.loads(str(served["config"]))["model"]["strategy"] == run.config.model.strategy
-    assert (tmp_path / "export" / "assets" / "metrics.json").exists()
+    assert (one_epoch_export(run.config.model.strategy) / "assets" / "metrics.json").exists()
 
 
 def test_tflite_decode_matches_the_keras_decoder(trained, tmp_path):
@@ -72,8 +98,8 @@ def test_tflite_decode_matches_the_keras_decoder(trained, tmp_path):
     assert first.shape == (4, 28, 28, 1) and first.min() >= 0 and first.max() <= 1
 
 
-def test_export_errors_are_one_line_and_touch_nothing(trained, tmp_path):
-    run, _ = trained
+def test_export_errors_are_one_line_and_touch_nothing(one_epoch_run, tmp_path):
+    run = one_epoch_run("vae")  # the checks do not depend on the strategy
     runner = CliRunner()
     missing = runner.invoke(cli, ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "e")])
     assert missing.exit_code == 1 and "no such run directory" in missing.output
@@ -106,12 +132,12 @@ def test_export_errors_are_one_line_and_touch_nothing(trained, tmp_path):
     assert (earlier / "saved_model.pb").exists()
 
 
-def test_sample_from_a_saved_model(trained, tmp_path):
+def test_sample_from_a_saved_model(trained, tmp_path, one_epoch_export):
     run, model = trained
-    export_run(run, tmp_path / "export")
+    export = one_epoch_export(run.config.model.strategy)
     npy = tmp_path / "s.npy"
     result = CliRunner().invoke(
-        cli, ["sample", "--saved-model", str(tmp_path / "export"), "--digit", "4", "--count", "6",
+        cli, ["sample", "--saved-model", str(export), "--digit", "4", "--count", "6",
               "--out", str(tmp_path / "s.png"), "--npy", str(npy)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -146,7 +172,9 @@ def test_a_savedmodel_that_is_not_an_mnist_vae_export_is_refused_unopened(tmp_pa
     assert not planted.exists() and not (tmp_path / "s.png").exists()
 
 
-def test_a_crafted_graph_beside_genuine_assets_and_variables_never_runs(trained, tmp_path):
+def test_a_crafted_graph_beside_genuine_assets_and_variables_never_runs(
+    trained, tmp_path, one_epoch_export
+):
     """A SavedModel is read as data: a graph that writes a file, given a genuine export's
     assets and variables, is never run; the digits come from the rebuilt model."""
     import shutil
@@ -154,7 +182,7 @@ def test_a_crafted_graph_beside_genuine_assets_and_variables_never_runs(trained,
     import tensorflow as tf
 
     run, model = trained
-    genuine = export_run(run, tmp_path / "genuine")
+    genuine = one_epoch_export(run.config.model.strategy)  # shared: only read here
     planted = tmp_path / "planted.txt"
 
     class Crafted(tf.Module):
@@ -191,12 +219,12 @@ def test_a_crafted_graph_beside_genuine_assets_and_variables_never_runs(trained,
     np.testing.assert_allclose(np.load(npy), want, atol=1e-5)
 
 
-def test_an_export_whose_variables_do_not_fit_its_model_is_refused(one_epoch_run, tmp_path):
+def test_an_export_whose_variables_do_not_fit_its_model_is_refused(one_epoch_export, tmp_path):
     """A vae export holding a cvae's variables (other kernel shapes): one line, nothing run."""
     import shutil
 
-    vae = export_run(one_epoch_run("vae"), tmp_path / "vae")
-    cvae = export_run(one_epoch_run("cvae"), tmp_path / "cvae")
+    vae = shutil.copytree(one_epoch_export("vae"), tmp_path / "vae")  # a copy: changed below
+    cvae = one_epoch_export("cvae")
     shutil.rmtree(vae / "variables")
     shutil.copytree(cvae / "variables", vae / "variables")
     result = CliRunner().invoke(cli, ["sample", "--saved-model", str(vae),

@@ -109,7 +109,7 @@ def test_the_kl_is_warmed_up_and_the_top_layer_is_used(mnist, small_mnist_npz, t
         "train", "--strategy", "hvae", "--arch", "mlp", "--latent-dim", "8",
         "--top-latent-dim", "4", "--top-hidden", "32", "--kl-warmup-epochs", "1",
         "--train-size", "all", "--batch-size", "50", "--epochs", "3", "--seed", "0",
-        "--data", str(small_mnist_npz), "--out", str(out), "--quiet",
+        "--data", str(small_mnist_npz), "--out", str(out), "--quiet", "--no-figures",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     model = keras.saving.load_model(out / "model.keras")

@@ -18,7 +18,6 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-from mnist_vae.export import export_run
 from mnist_vae.models import build_model, model_config
 from mnist_vae.registry import strategies
 
@@ -40,15 +39,26 @@ def _tiny_batch(mnist, count: int = 16):
 
 
 @pytest.fixture(scope="module")
-def saved_models(tmp_path_factory, mnist):
-    """One trained-for-a-step .keras file per registered strategy, with a reference output."""
-    folder = tmp_path_factory.mktemp("keras-files")
+def trained_models(mnist):
+    """One net1 model per registered strategy (latent 2, seed 0), trained for a step with
+    SGD on ``_tiny_batch``. Shared: tests save or export them, and change nothing."""
     images, labels = _tiny_batch(mnist)
-    saved = {}
+    models = {}
     for name in strategies.names():
         model = build_model(model_config("net1", strategy=name, latent_dim=2), seed=0)
         model.compile(optimizer=keras.optimizers.SGD(1e-3))
         model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
+        models[name] = model
+    return models
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory, mnist, trained_models):
+    """One trained-for-a-step .keras file per registered strategy, with a reference output."""
+    folder = tmp_path_factory.mktemp("keras-files")
+    images, labels = _tiny_batch(mnist)
+    saved = {}
+    for name, model in trained_models.items():
         path = folder / f"{name}.keras"
         model.save(path)
         y = labels if model.conditional else None
@@ -79,7 +89,13 @@ print(json.dumps(report))
 
 
 @pytest.mark.parametrize(
-    "imports", ["import mnist_vae\nimport keras", "import keras\nimport mnist_vae"]
+    "imports",
+    [
+        # slow: the order every test process has (mnist_vae, then keras); test_contracts
+        # saves and plain-Keras loads every strategy in-process, in the default suite.
+        pytest.param("import mnist_vae\nimport keras", marks=pytest.mark.slow),
+        "import keras\nimport mnist_vae",
+    ],
 )
 def test_plain_keras_loads_every_strategy_after_import_mnist_vae(saved_models, imports):
     folder, saved = saved_models
@@ -94,11 +110,9 @@ def test_plain_keras_loads_every_strategy_after_import_mnist_vae(saved_models, i
 
 
 @pytest.mark.parametrize("strategy", ["vae", "cvae"])
-def test_model_export_works_on_a_trained_model(tmp_path, mnist, strategy):
+def test_model_export_works_on_a_trained_model(tmp_path, mnist, trained_models, strategy):
     images, labels = _tiny_batch(mnist)
-    model = build_model(model_config("net1", strategy=strategy, latent_dim=2), seed=0)
-    model.compile(optimizer=keras.optimizers.SGD(1e-3))
-    model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
+    model = trained_models[strategy]  # net1, trained for a step on these images
     model.export(str(tmp_path / "export"), verbose=False)
     served = tf.saved_model.load(str(tmp_path / "export"))
     if model.conditional:
@@ -140,10 +154,11 @@ def tiny_run(request, one_epoch_run):
     return one_epoch_run(request.param)
 
 
-def test_the_same_seed_gives_the_same_images_on_all_three_sampling_paths(tiny_run, tmp_path):
+def test_the_same_seed_gives_the_same_images_on_all_three_sampling_paths(
+    tiny_run, tmp_path, one_epoch_export
+):
     run = tiny_run
-    export = tmp_path / "export"
-    export_run(run, export)
+    export = one_epoch_export(run.config.model.strategy)  # shared with test_export
     model = run.load_model()
     from_python = keras.ops.convert_to_numpy(model.sample(12, seed=5))[..., 0]
 

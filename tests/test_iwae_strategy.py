@@ -39,11 +39,12 @@ def model():
 
 def test_log_density_terms_average_to_the_analytic_kl(model, tiny_images):
     """E_q[log q(z|x) - log p(z)] is KL(q || p): the terms the bound is made of agree."""
-    terms = model.log_density_terms(tiny_images, None, 4000, keras.random.SeedGenerator(1))
+    images = tiny_images[:2]  # the estimate is per image: two are enough
+    terms = model.log_density_terms(images, None, 4000, keras.random.SeedGenerator(1))
     estimate = keras.ops.convert_to_numpy(
         keras.ops.mean(terms["log_posterior"] - terms["log_prior"], axis=0)
     )
-    mean, log_variance = model.encode_distribution(tiny_images)
+    mean, log_variance = model.encode_distribution(images)
     exact = keras.ops.convert_to_numpy(kl_to_standard_normal(mean, log_variance))
     np.testing.assert_allclose(estimate, exact, atol=0.1)
 

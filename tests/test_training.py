@@ -22,7 +22,7 @@ def quick_config(small_mnist_npz, **model_options) -> RunConfig:
     return RunConfig(
         model=model_config(arch, **model_options),
         train=TrainConfig(
-            epochs=1, batch_size=50, train_size=200, data=str(small_mnist_npz), **train_options
+            epochs=1, batch_size=50, train_size=100, data=str(small_mnist_npz), **train_options
         ),
     )
 
@@ -31,15 +31,17 @@ def weights(run):
     return [w.numpy() for w in run.load_model().weights]
 
 
-def test_same_seed_same_run_and_another_seed_differs(tmp_path, small_mnist_npz):
-    config = quick_config(small_mnist_npz)
-    first = train(config, tmp_path / "a", progress=False, report=lambda m: None)
+def test_same_seed_same_run_and_another_seed_differs(tmp_path, small_mnist_npz, one_epoch_run):
+    # conftest's shared vae run is the first; the same config trained again is the second.
+    config = quick_config(small_mnist_npz, strategy="vae", latent_dim=3)
+    first = one_epoch_run("vae")
+    assert first.config == config, "the shared run must be this test's config"
     second = train(config, tmp_path / "b", progress=False, report=lambda m: None)
     for x, y in zip(weights(first), weights(second), strict=True):
         np.testing.assert_array_equal(x, y)
     assert first.metrics["test"] == second.metrics["test"]
 
-    other = quick_config(small_mnist_npz, train={"seed": 1})
+    other = quick_config(small_mnist_npz, strategy="vae", latent_dim=3, train={"seed": 1})
     third = train(other, tmp_path / "c", progress=False, report=lambda m: None)
     assert any(
         not np.array_equal(x, y) for x, y in zip(weights(first), weights(third), strict=True)

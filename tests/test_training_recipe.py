@@ -133,7 +133,7 @@ def test_cli_trains_with_burdas_recipe_and_records_it(tmp_path, small_mnist_npz)
     result = invoke("train", "--arch", "mlp", "--latent-dim", 4, "--epochs", 2,
                     "--train-size", 100, "--batch-size", 50, "--binarize", "dynamic",
                     "--lr-schedule", "burda", "--adam-epsilon", "1e-4", "--adam-beta1", "0.99",
-                    "--output-bias", "mean",
+                    "--output-bias", "mean", "--no-figures",
                     "--data", small_mnist_npz, "--out", out, "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
     train = json.loads((out / "config.json").read_text())["train"]
