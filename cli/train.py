@@ -293,7 +293,8 @@ class TrainSize(click.ParamType):
     "ends with the same weights. Each checkpoint writes weights and optimizer state (net1: "
     "15-45 ms, under 1% of its 600-step epoch at batch 100): a small N trades time and "
     f"disk writes for less lost work. Training runs min(N, {STEPS_PER_CALL}) steps per "
-    "compiled call; a larger N is rounded down to a multiple of the steps per call.",
+    f"compiled call (one, in a training of at most {STEPS_PER_CALL} steps in all); a larger N is "
+    "rounded down to a multiple of the steps per call.",
 )
 @click.option(
     "--resume",
