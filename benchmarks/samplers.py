@@ -31,7 +31,7 @@ from mnist_vae.models.sampling import prior_codes, sample_digits
 from mnist_vae.runs import load_run
 from mnist_vae.runs.figures import INK, save_figure, tile
 from mnist_vae.runs.versions import package_versions
-from mnist_vae.training.latent_samplers import run_sampler, training_codes
+from mnist_vae.training.sampler_fitting import run_sampler, training_codes
 
 SAMPLERS = ("prior", "gmm", "second_stage")
 VERSION_KEYS = ("mnist-vae", "tensorflow", "keras", "numpy")

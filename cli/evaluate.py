@@ -97,7 +97,7 @@ def evaluate(run, iw_samples, binarize, samples, reference_classifier, no_qualit
     mnist = data_for_run(loaded, data, report=say)
     if keys:
         from mnist_vae.models.sampling import check_sampler_use
-        from mnist_vae.training.latent_samplers import run_sampler
+        from mnist_vae.training.sampler_fitting import run_sampler
 
         model = loaded.load_model()
         check_sampler_use(model)

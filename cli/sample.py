@@ -168,7 +168,7 @@ def sample(run, saved_model, count, class_, digit, noise_variance, sampler, refi
         conditional = source.conditional
     else:
         from mnist_vae.models.sampling import check_sampler_use, sample_digits
-        from mnist_vae.training.latent_samplers import run_sampler
+        from mnist_vae.training.sampler_fitting import run_sampler
 
         model = loaded.load_model()
         conditional = model.conditional

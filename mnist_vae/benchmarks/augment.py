@@ -131,7 +131,7 @@ def run_benchmark(
     another, it is a usage error unless ``restart`` (discard it).
     """
     from mnist_vae.backend import prepare_backend
-    from mnist_vae.benchmarks.steps import data_identity, resumable_stage
+    from mnist_vae.benchmarks.resumable_steps import data_identity, resumable_stage
 
     prepare_backend()
     started = time.perf_counter()
@@ -249,7 +249,7 @@ def _generator(
     config: AugmentConfig, half_a: MnistData, seed: int, stage: Path, strategy: str, report
 ):
     """A VAE or CVAE trained on half A (or the run given with --generator/--cvae-generator)."""
-    from mnist_vae.benchmarks.steps import resuming_only
+    from mnist_vae.benchmarks.resumable_steps import resuming_only
     from mnist_vae.models import model_config
     from mnist_vae.runs import load_run
     from mnist_vae.training import train

@@ -122,7 +122,7 @@ def run_label_budget(
     every model trained is a run in the stage's ``generators/``.
     """
     from mnist_vae.backend import prepare_backend
-    from mnist_vae.benchmarks.steps import data_identity, resumable_stage
+    from mnist_vae.benchmarks.resumable_steps import data_identity, resumable_stage
 
     prepare_backend()
     started = time.perf_counter()
@@ -257,7 +257,7 @@ def _with_digits(config: LabelBudgetConfig, model, images, labels, seed: int, da
 def _trained(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path,
              strategy: str, count: int | None, report):  # fmt: skip
     """A run of ``strategy`` with ``count`` labels in the stage (trained unless it exists)."""
-    from mnist_vae.benchmarks.steps import resuming_only
+    from mnist_vae.benchmarks.resumable_steps import resuming_only
     from mnist_vae.models import model_config
     from mnist_vae.runs import load_run
     from mnist_vae.training import train

@@ -207,7 +207,7 @@ def run_nll_benchmark(
     steps, with the time left for the whole benchmark, and each step's own task
     (``mnist_vae.progress``).
     """
-    from mnist_vae.benchmarks.steps import data_identity, resumable_stage, resuming_only
+    from mnist_vae.benchmarks.resumable_steps import data_identity, resumable_stage, resuming_only
     from mnist_vae.runs import load_run
     from mnist_vae.training import train
 
