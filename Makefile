@@ -29,8 +29,10 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-## docs: render docs/cli.md from the commands (tests/test_docs.py checks it is current)
+## docs: render docs/cli.md from the commands and mnist_vae/zoo/index.json, the built-in
+## names --help and completion read, from the registries (tests check both are current)
 docs: $(STAMP)
+	$(BIN)/python -m mnist_vae.cli.builtin_index --write
 	$(BIN)/python -m mnist_vae.cli.reference --write docs/cli.md
 
 ## demo: the report's protocol on net1 (about 2-3 minutes on 2 cores), then samples

@@ -19,8 +19,10 @@ DEFAULTS = TrainConfig()
 class RegisteredName(click.ParamType):
     """A name from one of the registries, completed in the shell from what is registered.
 
-    The value is checked where it is used, as before (one-line errors with close
-    matches); the registry, and so Keras, loads only when a shell asks to complete.
+    The value is checked where it is used, against the live registry (one-line errors
+    with close matches). The names offered come from the index of the built-in ones
+    (``mnist_vae.cli.builtin_index``) unless plugins are installed, so completing and
+    ``--help`` load no Keras.
     With ``separator`` the value is a list and its last item is completed.
     """
 
@@ -31,9 +33,10 @@ class RegisteredName(click.ParamType):
         self.separator = separator
 
     def names(self) -> list[str]:
-        from mnist_vae import registry
+        """The names to offer and list: the index's while nothing else may be registered."""
+        from mnist_vae.cli.builtin_index import registered_names
 
-        return list(getattr(registry, self.registry).names())
+        return registered_names(self.registry)
 
     def shell_complete(self, ctx, param, incomplete: str) -> list:
         from click.shell_completion import CompletionItem
@@ -152,8 +155,9 @@ def run_argument(command: Callable[..., Any]) -> Callable[..., Any]:
 def builtin_strategy_options() -> dict[str, list[tuple[str, dataclasses.Field, type]]]:
     """Each option name of the built-in strategies -> [(strategy, field, options class)].
 
-    The flags come from the options dataclasses themselves (help, type, bounds);
-    plugins' strategies keep ``--option NAME=VALUE``.
+    Read from the live registry (so the zoo, and Keras, load): the source of
+    ``strategy_flag_specs``, which the index keeps for ``--help`` and completion.
+    Plugins' strategies keep ``--option NAME=VALUE``.
     """
     from mnist_vae.registry import strategies
 
@@ -167,52 +171,78 @@ def builtin_strategy_options() -> dict[str, list[tuple[str, dataclasses.Field, t
     return found
 
 
-def _click_type(spec: dataclasses.Field, annotation) -> Any:
-    from mnist_vae.config import option_type
-
-    kind, _ = option_type(annotation)
-    meta = spec.metadata
-    if meta.get("choices"):
-        return click.Choice(list(meta["choices"]))
-    if kind in (int, float) and meta.get("minimum") is not None:
-        range_type = click.IntRange if kind is int else click.FloatRange
-        extra = {"min_open": True} if meta.get("exclusive_minimum") else {}
-        return range_type(min=meta["minimum"], **extra)
-    if meta.get("metavar") == "FILE":
-        return click.Path(dir_okay=False)
-    return kind
+def strategy_flag_specs() -> list[dict[str, Any]]:
+    """The built-in strategies' flags as plain data (name, type, bounds, help), from their
+    options dataclasses, sorted by name: what ``mnist_vae/zoo/index.json`` keeps."""
+    return [
+        _strategy_flag_spec(name, owners)
+        for name, owners in sorted(builtin_strategy_options().items())
+    ]
 
 
-def _strategy_flag(option_name: str, owners: list) -> Callable[[Callable[..., Any]], Any]:
-    """One click option for ``option_name``, shared by the strategies that declare it."""
+def _strategy_flag_spec(option_name: str, owners: list) -> dict[str, Any]:
+    """One flag for ``option_name``, shared by the strategies that declare it."""
     import typing
+
+    from mnist_vae.config import option_type
 
     _, spec, options_type = owners[0]
     annotation = typing.get_type_hints(options_type)[option_name]
-    flag = "--" + option_name.replace("_", "-")
+    kind, _ = option_type(annotation)
     tags = "/".join(owner for owner, _, _ in owners)
     default = spec.default
-    help_text = f"[{tags}] {spec.metadata.get('help', '')}"
-    if spec.metadata.get("needs") is not None:  # giving it without that is refused
+    meta = spec.metadata
+    help_text = f"[{tags}] {meta.get('help', '')}"
+    if meta.get("needs") is not None:  # giving it without that is refused
         from mnist_vae.config import needs_text
 
-        help_text += f" Only with {needs_text(options_type, spec.metadata['needs'])}."
+        help_text += f" Only with {needs_text(options_type, meta['needs'])}."
     defaults = {owner: _shown(owner_spec.default) for owner, owner_spec, _ in owners}
     if len(set(defaults.values())) > 1:  # strategies that share an option may differ here
         help_text += " [default: " + ", ".join(f"{o} {d}" for o, d in defaults.items()) + "]"
     elif default is not None and not isinstance(default, bool):
         help_text += f" [default: {_shown(default)}]"
     if annotation is bool:
-        no_flag = "--no-" + option_name.replace("_", "-")
-        help_text += f" [default: {flag[2:] if default else no_flag[2:]}]"
-        return click.option(f"{flag}/{no_flag}", option_name, default=None, help=help_text)
+        no_flag = "no-" + option_name.replace("_", "-")
+        help_text += f" [default: {option_name.replace('_', '-') if default else no_flag}]"
+    return {
+        "name": option_name,
+        "type": "flag" if annotation is bool else kind.__name__,
+        "choices": list(meta["choices"]) if meta.get("choices") else None,
+        "minimum": meta.get("minimum"),
+        "exclusive_minimum": bool(meta.get("exclusive_minimum")),
+        "metavar": meta.get("metavar"),
+        "help": help_text,
+    }
+
+
+def _click_type(spec: dict[str, Any]) -> Any:
+    kind = {"bool": bool, "int": int, "float": float, "str": str}[spec["type"]]
+    if spec["choices"]:
+        return click.Choice(spec["choices"])
+    if kind in (int, float) and spec["minimum"] is not None:
+        range_type = click.IntRange if kind is int else click.FloatRange
+        extra = {"min_open": True} if spec["exclusive_minimum"] else {}
+        return range_type(min=spec["minimum"], **extra)
+    if spec["metavar"] == "FILE":
+        return click.Path(dir_okay=False)
+    return kind
+
+
+def _strategy_flag(spec: dict[str, Any]) -> Callable[[Callable[..., Any]], Any]:
+    """The click option of one flag of ``strategy_flag_specs``."""
+    name = spec["name"]
+    flag = "--" + name.replace("_", "-")
+    if spec["type"] == "flag":
+        no_flag = "--no-" + name.replace("_", "-")
+        return click.option(f"{flag}/{no_flag}", name, default=None, help=spec["help"])
     return click.option(
         flag,
-        option_name,
-        type=_click_type(spec, annotation),
+        name,
+        type=_click_type(spec),
         default=None,
-        metavar=spec.metadata.get("metavar"),
-        help=help_text,
+        metavar=spec["metavar"],
+        help=spec["help"],
     )
 
 
@@ -220,11 +250,22 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def strategy_flag_names() -> list[str]:
+    """The built-in strategies' option names, each a flag of ``train`` (from the index)."""
+    from mnist_vae.cli.builtin_index import load_index
+
+    return [spec["name"] for spec in load_index()["strategy_flags"]]
+
+
 def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The built-in strategies' options as flags; only the ones given reach ModelConfig."""
-    declarations = [
-        _strategy_flag(name, owners) for name, owners in sorted(builtin_strategy_options().items())
-    ]
+    """The built-in strategies' options as flags; only the ones given reach ModelConfig.
+
+    The flags come from the index (``mnist_vae.cli.builtin_index``), so declaring them
+    loads no Keras; the values are checked by the strategy's own options class.
+    """
+    from mnist_vae.cli.builtin_index import load_index
+
+    declarations = [_strategy_flag(spec) for spec in load_index()["strategy_flags"]]
     declarations.append(
         click.option(
             "--option",
@@ -257,6 +298,6 @@ def given_strategy_options(values: dict[str, Any]) -> dict[str, Any]:
     """The strategy options the user set, from their own flags or from ``--option``."""
     options = parse_option_pairs(values.get("option") or ())
     options.update(
-        {name: values[name] for name in builtin_strategy_options() if values.get(name) is not None}
+        {name: values[name] for name in strategy_flag_names() if values.get(name) is not None}
     )
     return options

@@ -13,13 +13,13 @@ from mnist_vae.cli.help_sections import SectionedCommand
 from mnist_vae.cli.options import (
     DEFAULTS,
     RegisteredOption,
-    builtin_strategy_options,
     data_option,
     debug_option,
     given_strategy_options,
     overwrite_option,
     quiet_option,
     seed_option,
+    strategy_flag_names,
     strategy_options,
 )
 from mnist_vae.config import LR_SCHEDULES, OUTPUT_BIASES, ModelConfig
@@ -81,7 +81,7 @@ def help_sections() -> dict[str, list[str]]:
         "Output and resuming": ["out", "overwrite", "figures", "checkpoint_steps", "resume",
                                 "restart"],
         "Monitoring": ["quiet", "tensorboard", "tensorboard_images_every"],
-        STRATEGY_SECTION: [*sorted(builtin_strategy_options()), "option"],
+        STRATEGY_SECTION: [*strategy_flag_names(), "option"],
         "Other": ["debug", "help"],
     }  # fmt: skip
 

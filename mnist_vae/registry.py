@@ -211,6 +211,17 @@ def load_registrations() -> None:
     _loader.load()
 
 
+def is_loaded() -> bool:
+    """Whether the built-in zoo and the plugins are loaded (``names()`` is then cheap)."""
+    return _loader.loaded
+
+
+def plugins_installed() -> bool:
+    """Whether any plugin is installed: read from the installed packages' metadata, with
+    no plugin (and so no Keras) imported."""
+    return any(True for _ in importlib.metadata.entry_points(group=PLUGIN_GROUP))
+
+
 def plugin_failures() -> dict[str, str]:
     """Plugins that failed to load, with the reason (after loading)."""
     return dict(_loader.failures)

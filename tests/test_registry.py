@@ -644,6 +644,33 @@ from mnist_vae.cli.main import cli
 help_result = CliRunner().invoke(cli, ["--help"])
 stages["cli --help"] = heavy()
 
+from mnist_vae import registry
+
+# With a plugin installed its names come from the registry (and so load Keras), by design.
+plugins = registry.plugins_installed()
+if plugins:
+    registry.plugins_installed = lambda: False
+helps = {}
+for command in (["train"], ["sample"], ["evaluate"], ["benchmark", "nll"]):
+    result = CliRunner().invoke(cli, [*command, "--help"], terminal_width=400)
+    helps[" ".join(command)] = (result.exit_code, result.output)
+    stages[" ".join(command) + " --help"] = heavy()
+
+
+def complete(words):
+    parts = words.split(" ")
+    env = {"_MNIST_VAE_COMPLETE": "bash_complete", "COMP_WORDS": "mnist-vae " + words,
+           "COMP_CWORD": str(len(parts))}
+    result = CliRunner().invoke(cli, [], prog_name="mnist-vae", env=env)
+    return [line.split(",", 1)[1] for line in result.output.splitlines()]
+
+
+completions = {words: complete(words) for words in (
+    "train --strategy ", "train --arch net", "sample run --sampler ",
+    "benchmark nll --strategies vae,iw")}
+stages["completion"] = heavy()
+loaded_for_help = registry.is_loaded()
+
 from mnist_vae.models import model_config
 
 try:
@@ -655,6 +682,10 @@ else:
 config = model_config("net1", latent_dim=4)
 print(json.dumps({
     "stages": stages,
+    "plugins": plugins,
+    "loaded_for_help": loaded_for_help,
+    "helps": helps,
+    "completions": completions,
     "architectures": mnist_vae.architectures.names(),
     "unknown": unknown,
     "encoder": config.encoder,
@@ -666,11 +697,31 @@ print(json.dumps({
 
 def test_import_and_cli_help_do_not_import_tensorflow(tmp_path):
     # Listing names loads the zoo, whose strategies define Keras classes (and so
-    # import TensorFlow); the package import and the root --help must stay instant.
+    # import TensorFlow); the package import, every --help and shell completion must
+    # stay instant: the help and completion read the built-in names from the index
+    # (mnist_vae/zoo/index.json). One fresh interpreter for all of them.
     result = _run_python(NO_TENSORFLOW_CODE, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["stages"] == {"import": [], "cli --help": []}
+    assert report["stages"] == {
+        "import": [], "cli --help": [], "train --help": [], "sample --help": [],
+        "evaluate --help": [], "benchmark nll --help": [], "completion": [],
+    }  # fmt: skip
+    assert not report["loaded_for_help"]
+    strategies = mnist_vae.strategies.builtin_names()
+    nets = [name for name in mnist_vae.architectures.builtin_names() if name.startswith("net")]
+    for command, (exit_code, output) in report["helps"].items():
+        assert exit_code == 0, (command, output)
+        assert "Choices: " in output, command
+    train_help = report["helps"]["train"][1]
+    assert f"Choices: {', '.join(strategies)}." in train_help
+    assert "--kl-warmup-epochs" in train_help  # a strategy's own flag
+    assert report["completions"] == {
+        "train --strategy ": strategies,
+        "train --arch net": nets,
+        "sample run --sampler ": mnist_vae.samplers.builtin_names(),
+        "benchmark nll --strategies vae,iw": ["vae," + n for n in strategies if n.startswith("iw")],
+    }
     assert report["architectures"] == ["mlp", "net1", "net2", "net3", "net4", "resconv"]
     assert "did you mean 'net1'" in report["unknown"]
     assert report["encoder"] == "net1"
