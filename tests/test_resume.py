@@ -113,6 +113,9 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
     assert "resuming" in resumed.output and "after epoch 2 of 4" in resumed.output
     assert not training_stage_path(killed).exists()
     assert_same_training(killed, uninterrupted)  # epochs 0-3, once each
+    # The run records the command that started it, not the resume: how to train it again.
+    command = json.loads((killed / "config.json").read_text())["command"]
+    assert "--resume" not in command and "train --arch net1" in command, command
 
 
 @pytest.mark.parametrize("index", ["missing", "damaged"])

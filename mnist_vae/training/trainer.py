@@ -19,6 +19,7 @@ import dataclasses
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -309,7 +310,9 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
     with locked_stage(out, overwrite=overwrite, scratch=SCRATCH,
                       progress=(CHECKPOINTS,)) as (stage, existed):  # fmt: skip
         if not (stage / INTENT).exists():
-            write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": command})
+            started = command or " ".join(sys.argv)
+            write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": started})
+        command = started_by(stage / INTENT) or command  # after a resume too: how to repeat it
         with scope():  # the optimizer's variables must be created under the distribution too
             fitter = Fitter(model, config, x_train, arrays.seen_labels, data.x_test, data.y_test,
                             labelled=arrays.labelled)  # fmt: skip
@@ -383,6 +386,20 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
             command=command,
         )
     return load_run(out)
+
+
+def started_by(intent: Path) -> str | None:
+    """The command that started a run, from its intent file (None if it holds none).
+
+    A resumed run records this, not ``train --resume OUT``, so that its config.json and
+    a shipped model's card say how to train it again."""
+    import json
+
+    try:
+        command = json.loads(intent.read_text()).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return command if isinstance(command, str) and command else None
 
 
 def keep_history_before(path: Path, epoch: int) -> None:
