@@ -152,9 +152,10 @@ class Registry(Generic[T]):
         return [name for name in self.names() if is_builtin(self._entries[name])]
 
     def summary(self, name: str) -> str:
-        """First line of the builder's docstring: what it is, for listings."""
+        """The first paragraph of the builder's docstring, on one line: what it is, for
+        listings (its first line alone may stop mid-sentence)."""
         doc = inspect.getdoc(self.get(name)) or ""
-        return doc.splitlines()[0] if doc else ""
+        return " ".join(doc.split("\n\n")[0].split())
 
     def __contains__(self, name: object) -> bool:
         self._ensure_loaded()

@@ -162,7 +162,7 @@ def test_names_sorted(widgets):
     assert widgets.names() == ["Mid", "alpha", "beta", "zeta"]
 
 
-def test_summary_is_first_docstring_line(widgets):
+def test_summary_is_the_first_docstring_paragraph_on_one_line(widgets):
     @widgets.register
     def documented():
         """First line here.
@@ -171,10 +171,19 @@ def test_summary_is_first_docstring_line(widgets):
         """
 
     @widgets.register
+    def wrapped():
+        """A first sentence that runs on
+        to a second line.
+
+        More detail.
+        """
+
+    @widgets.register
     def undocumented():
         return None
 
     assert widgets.summary("documented") == "First line here."
+    assert widgets.summary("wrapped") == "A first sentence that runs on to a second line."
     assert widgets.summary("undocumented") == ""
     with pytest.raises(UnknownNameError):
         widgets.summary("missing")
