@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     text, path = render(live_index()), index_path()
     if args == ["--write"]:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            from mnist_vae.io.files import atomic_file
+
+            with atomic_file(path, "w") as handle:  # never a half-written index
+                handle.write(text)
         print(f"wrote {path}")
         return 0
     if path.read_text(encoding="utf-8") != text:

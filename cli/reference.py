@@ -248,7 +248,13 @@ def main(path: Path | None) -> None:
     if path is None:
         sys.stdout.write(text)
     else:
-        path.write_text(text, encoding="utf-8")
+        from mnist_vae.io.files import atomic_file
+
+        try:  # renamed into place whole: a failed write leaves the old reference
+            with atomic_file(path, "w") as handle:
+                handle.write(text)
+        except OSError as error:
+            raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
         click.echo(f"wrote {path}", err=True)
 
 

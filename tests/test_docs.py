@@ -241,3 +241,21 @@ def test_links_between_the_docs_land_on_a_heading():
             elif anchor and linked.suffix == ".md" and anchor not in github_anchors(read(linked)):
                 broken.append(f"{page.name}: {target} (no such heading)")
     assert not broken, "\n".join(broken)
+
+
+def test_the_reference_is_written_whole_or_not_at_all(tmp_path):
+    from click.testing import CliRunner
+
+    from mnist_vae.cli.reference import main
+    from tests.helpers import assert_one_line_error
+
+    missing = tmp_path / "no-such-folder" / "cli.md"
+    assert_one_line_error(CliRunner().invoke(main, ["--write", str(missing)]), 1,
+                          f"cannot write {missing}")  # fmt: skip
+    assert not missing.parent.exists()
+    written = tmp_path / "cli.md"
+    written.write_text("the old reference")
+    assert CliRunner().invoke(main, ["--write", str(written)]).exit_code == 0
+    assert written.read_text().startswith("# ") and sorted(p.name for p in tmp_path.iterdir()) == [
+        "cli.md"
+    ]  # renamed into place: no staging file left beside it
