@@ -130,11 +130,15 @@ def test_marginalised_bound_equals_the_sum_over_labels_by_hand(two_images, monke
     want = 0.5 * (loss[0, 3] + -expected[1]) + 0.1 * -np.log(q[0, 3])
     assert float(model.objective(mixed)) == pytest.approx(want, rel=1e-5)
 
-    # The test metrics: U(x) per image, whatever the labels say.
+    # The test metrics: U(x) per image, whatever the labels say, and the classifier's
+    # error on the labels given: argmax q(y|x) against them.
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     results = model.evaluate(two_images, labels, batch_size=2, verbose=0, return_dict=True)
-    assert set(results) == {"loss", "reconstruction", "kl"}
+    assert set(results) == {"loss", "reconstruction", "kl", "classifier_error"}
     assert results["loss"] == pytest.approx(float(np.mean(-expected)), rel=1e-5)
+    assert results["classifier_error"] == pytest.approx(np.mean(np.argmax(q, axis=1) != labels))
+    unlabelled = model.evaluate(two_images, batch_size=2, verbose=0, return_dict=True)
+    assert set(unlabelled) == {"loss", "reconstruction", "kl"}
 
 
 def test_importance_terms_marginalise_the_label_whatever_labels_are_given(two_images):

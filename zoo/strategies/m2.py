@@ -105,9 +105,15 @@ class M2(CVAE):
         self.classifier = classifier
         names = ("labelled_bound", "classification_loss", "labelled_accuracy")
         self.labelled_trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        # Per epoch on the watched test images: the error curve of the classifier.
+        self.test_error_tracker = keras.metrics.Mean(name="classifier_error")
 
     @property
     def metrics(self) -> list:
+        return [*self.training_metrics(), self.test_error_tracker]
+
+    def training_metrics(self) -> list:
+        """The trackers a training step reports (the test error is the test step's)."""
         return [*super().metrics, *self.labelled_trackers.values()]
 
     @property
@@ -281,15 +287,20 @@ class M2(CVAE):
         gradients = tape.gradient(objective, variables)
         self.optimizer.apply(gradients, variables)
         self.update_m2_metrics(terms)
-        return self.metric_results()
+        return self.metric_results(self.training_metrics())
 
     def test_step(self, data):
-        """The negative ELBO of each image alone, U(x): the test labels are not used."""
-        images, _ = unpack(data)
+        """The negative ELBO of each image alone, U(x), which does not read the labels;
+        with labels, also the classifier's error (argmax q(y|x), as ``classify``)."""
+        images, labels = unpack(data)
         terms = self.bound_terms(images, training=False)
         self.update_elbo_metrics(terms["unlabelled_reconstruction"], terms["unlabelled_kl"])
-        return self.metric_results([self.loss_tracker, self.reconstruction_tracker,
-                                    self.kl_tracker])  # fmt: skip
+        reported = [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+        if labels is not None:
+            wrong = keras.ops.not_equal(self.classify(images), keras.ops.cast(labels, "int32"))
+            self.test_error_tracker.update_state(keras.ops.cast(wrong, "float32"))
+            reported.append(self.test_error_tracker)
+        return self.metric_results(reported)
 
     def log_density_terms(self, images, labels, samples: int, seed_generator) -> dict:
         """Importance terms of (y_k, z_k) ~ q(y|x) q(z|x, y_k), whatever ``labels`` says.
