@@ -58,50 +58,39 @@ def help_sections() -> dict[str, list[str]]:
     cls=SectionedCommand, help_sections=help_sections, context_settings={"show_default": True}
 )
 @click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    metavar="FILE",
+    "--config", "config_file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
     help="Settings from a TOML or JSON file laid out as a run's config.json ([model] and "
     "[train] tables; a run's own config.json repeats that run). Options given on the "
     "command line override it; defaults do not. See docs/usage.md.",
-)
+)  # fmt: skip
 @record_options
 @strategy_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    default=None,
     help="Run directory to create. [default: runs/ARCH-STRATEGY-zLATENT-sSEED-TIME]",
 )
 @overwrite_option
 @click.option(
-    "--resume",
-    type=click.Path(file_okay=False),
-    default=None,
-    metavar="OUT",
+    "--resume", type=click.Path(file_okay=False), metavar="OUT",
     help="Continue the interrupted run OUT (killed, crashed or Ctrl-C'd) from its last "
     "checkpoint, with its own settings. Running the same command again does the same.",
-)
+)  # fmt: skip
 @click.option(
     "--restart", is_flag=True, help="Discard an interrupted run of --out and start afresh."
 )
 @quiet_option(help="No progress: no bars, no progress lines, no per-epoch lines.")
 @click.option(
-    "--tensorboard",
-    type=click.Path(file_okay=False),
-    default=None,
-    metavar="DIR",
+    "--tensorboard", type=click.Path(file_okay=False), metavar="DIR",
     help="Also log the training for TensorBoard into DIR: every loss per epoch (training "
     "and test), the learning rate, and test reconstructions and prior samples as images. "
     "View with 'tensorboard --logdir DIR'. Needs pip install 'mnist-vae[tensorboard]'.",
-)
+)  # fmt: skip
 @click.option(
     "--tensorboard-images-every",
     type=click.IntRange(min=1),
-    default=TENSORBOARD_IMAGES_EVERY,
     metavar="N",
+    default=TENSORBOARD_IMAGES_EVERY,
     help="With --tensorboard: log the images every N epochs, and after the last.",
 )
 @debug_option
@@ -119,36 +108,45 @@ def train(ctx, config_file, out, overwrite, resume, restart, quiet, tensorboard,
     if resume is not None:
         _train_resumed(ctx, resume, quiet, log)
         return
-
     run_config = build_run_config(*resolve_settings(ctx, config_file))
-    model, seed = run_config.model, run_config.train.seed
-    if out is None:
-        name = model.architecture or f"{model.encoder}+{model.decoder}"
-        out = f"runs/{name}-{model.strategy}-z{model.latent_dim}-s{seed}-" \
-            f"{time.strftime('%Y%m%d-%H%M%S')}"  # fmt: skip
-
-    from mnist_vae.io import check_output_dir
-    from mnist_vae.runs.interrupted import TRAINING, leftover_intent
-
-    if log is not None:
-        log.check_outside(out)
-    if leftover_intent(out, TRAINING) is None:  # else a finished run to tidy, if the same
-        check_output_dir(out, overwrite=overwrite)  # fail before loading data or training
+    out = _default_out(run_config) if out is None else out
+    _check_out(out, overwrite, log)
     from mnist_vae.training import train as run_training
 
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
     start = time.perf_counter()
-    run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=say,
+    run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=_say,
                        restart=restart, tensorboard=log)  # fmt: skip
     if run is None:  # a multi-worker task other than the chief: the chief writes the run
         seconds = time.perf_counter() - start
         click.echo(f"worker finished in {seconds:.0f} s; the chief writes {out}")
         return
     if not quiet:
-        say(f"finished in {time.perf_counter() - start:.0f} s")
+        _say(f"finished in {time.perf_counter() - start:.0f} s")
     click.echo(_result_line(run))
+
+
+def _say(message: str) -> None:
+    """Progress and notes go to stderr; stdout keeps the result line."""
+    click.echo(message, err=True)
+
+
+def _default_out(config: RunConfig) -> str:
+    """``runs/ARCH-STRATEGY-zLATENT-sSEED-TIME``."""
+    model = config.model
+    name = model.architecture or f"{model.encoder}+{model.decoder}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"runs/{name}-{model.strategy}-z{model.latent_dim}-s{config.train.seed}-{stamp}"
+
+
+def _check_out(out: str, overwrite: bool, log) -> None:
+    """Fail on an unusable run directory before loading data or training."""
+    from mnist_vae.io import check_output_dir
+    from mnist_vae.runs.interrupted import TRAINING, leftover_intent
+
+    if log is not None:
+        log.check_outside(out)
+    if leftover_intent(out, TRAINING) is None:  # else a finished run to tidy, if the same
+        check_output_dir(out, overwrite=overwrite)
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -305,11 +303,7 @@ def _train_resumed(ctx: click.Context, out: str, quiet: bool, log=None) -> None:
     if log is not None:
         log.check_outside(out)
     config = interrupted_config(out)
-
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    run = run_training(config, out, progress=not quiet, report=say, resume=True, tensorboard=log)
+    run = run_training(config, out, progress=not quiet, report=_say, resume=True, tensorboard=log)
     click.echo(_result_line(run))
 
 
