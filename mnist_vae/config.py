@@ -146,7 +146,9 @@ def _check_value(name: str, value: Any, kind: type, meta: Mapping[str, Any]) -> 
     if kind is bool:
         _require(isinstance(value, bool), f"{name} must be true or false, got {value!r}")
     elif kind is int:
-        what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, "an integer")
+        what = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
         whole = isinstance(value, int) and not isinstance(value, bool)
         _require(whole and (minimum is None or value >= minimum),
                  f"{name} must be {what}, got {value!r}")  # fmt: skip
