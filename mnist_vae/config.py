@@ -70,6 +70,7 @@ def option(
     shown_default: str | None = None,
     path: bool = False,
     legacy: dict[Any, Any] | None = None,
+    kw_only: bool = False,
 ) -> Any:
     """A setting: its default, help text, bounds and what it needs, in one place.
 
@@ -106,7 +107,7 @@ def option(
         "path": path,
         "legacy": legacy,
     }
-    return field(default=default, metadata=metadata)
+    return field(default=default, metadata=metadata, kw_only=kw_only)
 
 
 def check_declared(record: Any) -> None:
@@ -190,10 +191,8 @@ class ModelConfig:
     its help and its config-file key from the declaration, and the checks below read it.
     """
 
-    encoder: str = option(REQUIRED, "Registered encoder, overriding the architecture's.",
-                          registry="encoders", section=MODEL_SECTION)  # fmt: skip
-    decoder: str = option(REQUIRED, "Registered decoder, overriding the architecture's.",
-                          registry="decoders", section=MODEL_SECTION)  # fmt: skip
+    # Keyword-only, so that ModelConfig(encoder, decoder, ...) still works; first, as
+    # train --help lists it.
     architecture: str | None = option(
         None,
         "Registered architecture (encoder + decoder pair); see 'mnist-vae zoo'. "
@@ -201,7 +200,12 @@ class ModelConfig:
         registry="architectures",
         flag="arch",
         section=MODEL_SECTION,
+        kw_only=True,
     )
+    encoder: str = option(REQUIRED, "Registered encoder, overriding the architecture's.",
+                          registry="encoders", section=MODEL_SECTION)  # fmt: skip
+    decoder: str = option(REQUIRED, "Registered decoder, overriding the architecture's.",
+                          registry="decoders", section=MODEL_SECTION)  # fmt: skip
     strategy: str = option("vae", "Registered training strategy.", registry="strategies",
                            section=MODEL_SECTION)  # fmt: skip
     latent_dim: int = option(2, "Size of z.", minimum=1, maximum=4096, section=MODEL_SECTION)
@@ -211,7 +215,6 @@ class ModelConfig:
         registry="likelihoods",
         section=MODEL_SECTION,
     )
-    beta: float = option(1.0, "Weight on the KL term.", minimum=0, section=MODEL_SECTION)
     # None: the sigma-VAE's optimal variance, the batch's mean squared error (it learns
     # where a fixed 1.0 collapses); a number fixes it.
     gaussian_variance: float | None = option(
@@ -222,6 +225,7 @@ class ModelConfig:
         shown_default="the batch's mean squared error (sigma-VAE)",
         section=MODEL_SECTION,
     )
+    beta: float = option(1.0, "Weight on the KL term.", minimum=0, section=MODEL_SECTION)
     # Strategy-specific settings (e.g. VAE-GAN's gamma), checked by the strategy's
     # own options dataclass; see mnist_vae.models.factory.strategy_options.
     options: dict[str, Any] = field(default_factory=dict)
@@ -296,6 +300,19 @@ class TrainConfig:
         none_as="all",
         section=DATA_SECTION,
     )
+    # Labelled training images (balanced over the classes, seeded: see
+    # mnist_vae.data.select_labelled_set); None: every image keeps its label. A
+    # semi-supervised strategy sees the rest unlabelled, a supervised conditional one
+    # trains on these alone, an unconditional one refuses (mnist_vae.training.trainer).
+    labels: int | None = option(
+        None,
+        "Labelled images the run may use, balanced over classes and seeded; the rest are "
+        "used without labels by semi-supervised strategies (m2); supervised conditional "
+        "strategies (cvae) train on these N images only.",
+        minimum=1,
+        metavar="N",
+        section=DATA_SECTION,
+    )
     seed: int = option(
         0,
         "Random seed: subset choice, initial weights, shuffling and sampling noise.",
@@ -353,6 +370,15 @@ class TrainConfig:
         metavar="N",
         section=TRAINING_SECTION,
     )
+    # Draw the run's figures (figures/*.png) when it finishes; without them the run is
+    # complete all the same (class means, metrics), and evaluate draws its own.
+    figures: bool = option(
+        True,
+        "Draw the run's figures (figures/*.png: codes, reconstructions, samples, losses) "
+        "when it finishes. Without them the run is complete all the same; for quick runs and "
+        "sweeps, where they take a good part of the time.",
+        section=OUTPUT_SECTION,
+    )
     # Also checkpoint every this many training steps within an epoch (None or 0: only at
     # epoch ends); mnist_vae.training.fitter.Fitter rounds it to whole compiled calls.
     checkpoint_steps: int | None = option(
@@ -369,28 +395,6 @@ class TrainConfig:
         metavar="N",
         flag="checkpoint_every_steps",
         shown_default="0: only at epoch ends",
-        section=OUTPUT_SECTION,
-    )
-    # Labelled training images (balanced over the classes, seeded: see
-    # mnist_vae.data.select_labelled_set); None: every image keeps its label. A
-    # semi-supervised strategy sees the rest unlabelled, a supervised conditional one
-    # trains on these alone, an unconditional one refuses (mnist_vae.training.trainer).
-    labels: int | None = option(
-        None,
-        "Labelled images the run may use, balanced over classes and seeded; the rest are "
-        "used without labels by semi-supervised strategies (m2); supervised conditional "
-        "strategies (cvae) train on these N images only.",
-        minimum=1,
-        metavar="N",
-        section=DATA_SECTION,
-    )
-    # Draw the run's figures (figures/*.png) when it finishes; without them the run is
-    # complete all the same (class means, metrics), and evaluate draws its own.
-    figures: bool = option(
-        True,
-        "Draw the run's figures (figures/*.png: codes, reconstructions, samples, losses) "
-        "when it finishes. Without them the run is complete all the same; for quick runs and "
-        "sweeps, where they take a good part of the time.",
         section=OUTPUT_SECTION,
     )
 
