@@ -13,6 +13,7 @@ from mnist_vae.cli.options import (
     run_argument,
     seed_option,
 )
+from mnist_vae.config import BINARIZATIONS
 
 
 @click.command(context_settings={"show_default": True})
@@ -25,7 +26,7 @@ from mnist_vae.cli.options import (
 )
 @click.option(
     "--binarize",
-    type=click.Choice(["none", "threshold", "dynamic"]),
+    type=click.Choice(BINARIZATIONS),
     is_flag=False,
     flag_value="threshold",
     default=None,

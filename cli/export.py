@@ -6,6 +6,7 @@ import click
 
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import debug_option, overwrite_option, quiet_option, run_argument
+from mnist_vae.config import EXPORT_FORMATS
 
 
 @click.command(context_settings={"show_default": True})
@@ -14,8 +15,8 @@ from mnist_vae.cli.options import debug_option, overwrite_option, quiet_option, 
 @click.option(
     "--format",
     "export_format",
-    type=click.Choice(["savedmodel", "tflite"]),
-    default="savedmodel",
+    type=click.Choice(EXPORT_FORMATS),
+    default=EXPORT_FORMATS[0],
     help="savedmodel: every signature; tflite: model.tflite with decode, sample and each "
     "sample_NAME.",
 )

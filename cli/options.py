@@ -1,19 +1,43 @@
-"""Options shared by several commands, defined once; strategy flags generated from the
-strategies' own options dataclasses."""
+"""Options shared by several commands, defined once; flags generated from the settings'
+declarations (``mnist_vae.config.option``): the run's records (``ModelConfig``,
+``TrainConfig``) and the strategies' own options dataclasses, by one generator."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mnist_vae.config import TrainConfig
+from mnist_vae.config import CONFIG_SECTIONS, option_type
 
-DEFAULTS = TrainConfig()
+# What a record's declaration adds to a strategy option's (see mnist_vae.config.option).
+RECORD_KEYS = ("maximum", "exclusive_maximum", "section", "flag", "registry", "none_as",
+               "flag_value", "shown_default", "path", "legacy")  # fmt: skip
+
+
+class CountOrWord(click.ParamType):
+    """A positive whole number, or the word that stands for None (``--train-size all``)."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.name = f"N|{word}"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == self.word:
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number nor {self.word!r}", param, ctx)
+        if number < 1:
+            self.fail(f"{number} is not a positive number", param, ctx)
+        return number
 
 
 class RegisteredName(click.ParamType):
@@ -101,25 +125,14 @@ def quiet_option(command: Callable[..., Any] | None = None, *, help: str = QUIET
 def seed_option(
     help: str = "Random seed.",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--seed``, with a help text saying what the seed controls in that command."""
-    return click.option(
-        "--seed",
-        type=click.IntRange(0, 2**32 - 1),
-        default=DEFAULTS.seed,
-        show_default=True,
-        help=help,
-    )
+    """``--seed`` as ``TrainConfig`` declares it, with a help text saying what the seed
+    controls in that command."""
+    return declared_option(record_specs()["seed"], help=help, show_default=True)
 
 
 def data_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--data",
-        type=click.Path(exists=True, readable=True, dir_okay=True, file_okay=True),
-        default=None,
-        help="A Keras-layout .npz (x_train, y_train, x_test, y_test) or a directory of "
-        "MNIST IDX files (.gz or raw), with its class names if it names them (classes.txt, "
-        "docs/data.md). Default: $MNIST_VAE_DATA, the local cache, TFDS, PyPI.",
-    )(command)
+    """``--data`` as ``TrainConfig`` declares it."""
+    return declared_option(record_specs()["data"])(command)
 
 
 def overwrite_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -182,20 +195,15 @@ def strategy_flag_specs() -> list[dict[str, Any]]:
 
 def _strategy_flag_spec(option_name: str, owners: list) -> dict[str, Any]:
     """One flag for ``option_name``, shared by the strategies that declare it."""
-    import typing
-
-    from mnist_vae.config import option_type
+    from mnist_vae.config import needs_text
 
     _, spec, options_type = owners[0]
     annotation = typing.get_type_hints(options_type)[option_name]
-    kind, _ = option_type(annotation)
+    flag = declared_spec(option_name, annotation, spec.metadata)
+    default, meta = spec.default, spec.metadata
     tags = "/".join(owner for owner, _, _ in owners)
-    default = spec.default
-    meta = spec.metadata
-    help_text = f"[{tags}] {meta.get('help', '')}"
+    help_text = f"[{tags}] {flag['help']}"
     if meta.get("needs") is not None:  # giving it without that is refused
-        from mnist_vae.config import needs_text
-
         help_text += f" Only with {needs_text(options_type, meta['needs'])}."
     defaults = {owner: _shown(owner_spec.default) for owner, owner_spec, _ in owners}
     if len(set(defaults.values())) > 1:  # strategies that share an option may differ here
@@ -205,45 +213,109 @@ def _strategy_flag_spec(option_name: str, owners: list) -> dict[str, Any]:
     if annotation is bool:
         no_flag = "no-" + option_name.replace("_", "-")
         help_text += f" [default: {option_name.replace('_', '-') if default else no_flag}]"
+    return {**flag, "help": help_text}
+
+
+def declared_spec(name: str, annotation: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A setting declared with ``option`` as plain data: what its flag is made from (the
+    index keeps the strategies' this way, so ``--help`` loads no Keras)."""
+    kind, _ = option_type(annotation)
     return {
-        "name": option_name,
+        "name": name,
         "type": "flag" if annotation is bool else kind.__name__,
         "choices": list(meta["choices"]) if meta.get("choices") else None,
         "minimum": meta.get("minimum"),
         "exclusive_minimum": bool(meta.get("exclusive_minimum")),
         "metavar": meta.get("metavar"),
-        "help": help_text,
+        "help": meta.get("help", ""),
     }
 
 
-def _click_type(spec: dict[str, Any]) -> Any:
-    kind = {"bool": bool, "int": int, "float": float, "str": str}[spec["type"]]
-    if spec["choices"]:
-        return click.Choice(spec["choices"])
-    if kind in (int, float) and spec["minimum"] is not None:
+@functools.cache
+def record_specs() -> dict[str, dict[str, Any]]:
+    """Each ``ModelConfig``/``TrainConfig`` setting ``train`` sets, by field name: its
+    declaration as plain data, with its record (``model``/``train``) and default."""
+    specs = {}
+    for record, kind in CONFIG_SECTIONS.items():
+        hints = typing.get_type_hints(kind)
+        for spec in dataclasses.fields(kind):
+            if "help" in spec.metadata:
+                default = None if spec.default is dataclasses.MISSING else spec.default
+                specs[spec.name] = {
+                    **declared_spec(spec.name, hints[spec.name], spec.metadata),
+                    **{key: spec.metadata.get(key) for key in RECORD_KEYS},
+                    "record": record,
+                    "default": default,
+                }
+    return specs
+
+
+def record_sections() -> dict[str, list[str]]:
+    """The records' settings by ``--help`` section, in the records' order."""
+    sections: dict[str, list[str]] = {}
+    for name, spec in record_specs().items():
+        sections.setdefault(spec["section"], []).append(name)
+    return sections
+
+
+def config_fields() -> dict[str, tuple[str, str]]:
+    """Each record setting's option -> its place in a config file (``model``/``train``,
+    the field): the option is named as the field, its flag may differ (--lr)."""
+    return {name: (spec["record"], name) for name, spec in record_specs().items()}
+
+
+def record_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Every ``ModelConfig``/``TrainConfig`` setting as a flag, from its declaration."""
+    for spec in reversed(record_specs().values()):
+        command = declared_option(spec)(command)
+    return command
+
+
+def _click_type(spec: Mapping[str, Any]) -> Any:
+    kind = {"flag": bool, "int": int, "float": float, "str": str}[spec["type"]]
+    none_as = spec.get("none_as")
+    if isinstance(none_as, str):
+        return CountOrWord(none_as)
+    if spec["choices"]:  # a flag_value option's absence is its default, not a choice
+        absent = spec.get("default") if spec.get("flag_value") else None
+        return click.Choice([choice for choice in spec["choices"] if choice != absent])
+    minimum, maximum = spec["minimum"], spec.get("maximum")
+    if kind in (int, float) and (minimum is not None or maximum is not None):
+        if none_as is not None and minimum is not None:
+            minimum = min(minimum, none_as)  # the value standing for None is accepted too
         range_type = click.IntRange if kind is int else click.FloatRange
-        extra = {"min_open": True} if spec["exclusive_minimum"] else {}
-        return range_type(min=spec["minimum"], **extra)
+        return range_type(min=minimum, max=maximum, min_open=spec["exclusive_minimum"],
+                          max_open=bool(spec.get("exclusive_maximum")))  # fmt: skip
+    if spec.get("path"):
+        return click.Path(exists=True, readable=True, dir_okay=True, file_okay=True)
     if spec["metavar"] == "FILE":
         return click.Path(dir_okay=False)
     return kind
 
 
-def _strategy_flag(spec: dict[str, Any]) -> Callable[[Callable[..., Any]], Any]:
-    """The click option of one flag of ``strategy_flag_specs``."""
+def declared_option(spec: Mapping[str, Any], **overrides: Any) -> Callable[..., Any]:
+    """The click option of a declared setting (``declared_spec``, ``record_specs``): a
+    strategy's flag (default None: only the ones given count) or a record's."""
     name = spec["name"]
-    flag = "--" + name.replace("_", "-")
+    flag = "--" + (spec.get("flag") or name).replace("_", "-")
+    settings: dict[str, Any] = {"default": spec.get("default"), "help": spec["help"]}
+    if spec.get("shown_default"):
+        settings["show_default"] = spec["shown_default"]
+    settings.update(overrides)
     if spec["type"] == "flag":
-        no_flag = "--no-" + name.replace("_", "-")
-        return click.option(f"{flag}/{no_flag}", name, default=None, help=spec["help"])
-    return click.option(
-        flag,
-        name,
-        type=_click_type(spec),
-        default=None,
-        metavar=spec["metavar"],
-        help=spec["help"],
-    )
+        return click.option(f"{flag}/--no-{flag[2:]}", name, **settings)
+    if spec.get("registry"):
+        return click.option(flag, name, cls=RegisteredOption, registry=spec["registry"],
+                            **settings)  # fmt: skip
+    if spec.get("flag_value"):  # given plain: flag_value; left out: the default
+        absent = settings["default"]
+
+        def absent_is_default(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+            return absent if value is None else value
+
+        settings.update(default=None, is_flag=False, flag_value=spec["flag_value"],
+                        callback=absent_is_default)  # fmt: skip
+    return click.option(flag, name, type=_click_type(spec), metavar=spec["metavar"], **settings)
 
 
 def _shown(value: Any) -> str:
@@ -265,7 +337,7 @@ def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """
     from mnist_vae.cli.builtin_index import load_index
 
-    declarations = [_strategy_flag(spec) for spec in load_index()["strategy_flags"]]
+    declarations = [declared_option(spec) for spec in load_index()["strategy_flags"]]
     declarations.append(
         click.option(
             "--option",

@@ -110,7 +110,7 @@ def test_intervals_fall_on_whole_compiled_calls(small, small_mnist_npz):
 
 
 def test_the_help_states_the_steps_per_call():
-    from mnist_vae.cli.train import STEPS_PER_CALL
+    from mnist_vae.config import STEPS_PER_CALL
     from mnist_vae.training.fitter import STEPS_PER_EXECUTION
 
     assert STEPS_PER_CALL == STEPS_PER_EXECUTION

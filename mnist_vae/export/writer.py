@@ -33,13 +33,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from mnist_vae.config import IMAGE_SHAPE
+from mnist_vae.config import EXPORT_FORMATS, IMAGE_SHAPE
 from mnist_vae.errors import RunError, UsageError, first_line
 from mnist_vae.io import staged_dir
 from mnist_vae.progress import task
 from mnist_vae.runs import Run
 
-FORMATS = ("savedmodel", "tflite")
+FORMATS = EXPORT_FORMATS
 TFLITE_SIGNATURES = ("decode", "sample")
 SAMPLER_SIGNATURE = "sample_{}"
 MODEL_CONFIG = "model.json"  # in assets/: the model's Keras configuration

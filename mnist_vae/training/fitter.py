@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 
-from mnist_vae.config import RunConfig
+from mnist_vae.config import STEPS_PER_CALL, RunConfig
 from mnist_vae.data import EpochClock, make_dataset, select_training_set
 
 # Training steps per call into the compiled graph: fewer Python round trips per epoch.
-STEPS_PER_EXECUTION = 200
+STEPS_PER_EXECUTION = STEPS_PER_CALL
 # Test images scored after every epoch (the loss curves); the final metrics use all.
 VALIDATION_IMAGES = 2_000
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -265,16 +265,58 @@ def _clear_unfinished(stage: Path) -> None:
     _remove(stage, tuple(sorted(set(os.listdir(stage)) - kept)))
 
 
+def _scope(distribution):
+    """The distribution's scope (variables made in it are the replicas'), or none."""
+    return distribution.scope() if distribution is not None else contextlib.nullcontext()
+
+
+class Prepared(NamedTuple):
+    """The model and the data it trains on, ready before the run's folder is touched."""
+
+    model: Any
+    data: MnistData
+    arrays: TrainingArrays
+    provenance: dict
+    data_seconds: float
+
+
 def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command,
            tensorboard=None) -> Run:  # fmt: skip
-    import keras
-
-    from mnist_vae.models import TrainingContext, build_model, strategy_options
-
-    def scope():
-        return distribution.scope() if distribution is not None else contextlib.nullcontext()
+    from mnist_vae.models import strategy_options
 
     strategy_options(config.model)  # a bad option fails before the data is loaded
+    ready = _prepare(config, distribution, data, say)
+    arrays = ready.arrays
+    with locked_stage(out, overwrite=overwrite, scratch=SCRATCH,
+                      progress=(CHECKPOINTS,)) as (stage, existed):  # fmt: skip
+        if not (stage / INTENT).exists():
+            started = command or " ".join(sys.argv)
+            write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": started})
+        command = started_by(stage / INTENT) or command  # after a resume too: how to repeat it
+        with _scope(distribution):  # the optimizer's variables: under the distribution too
+            fitter = Fitter(ready.model, config, arrays.images, arrays.seen_labels,
+                            ready.data.x_test, ready.data.y_test,
+                            labelled=arrays.labelled)  # fmt: skip
+        # Record what ran: "auto" precision becomes the one this machine used.
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, precision=fitter.precision)
+        )
+        history, fit_seconds = _fit(fitter, ready, config, stage, resumed=existed, out=out,
+                                    progress=progress, say=say,
+                                    tensorboard=tensorboard)  # fmt: skip
+        _check_finite(history, ready.model, config)
+        _clear_unfinished(stage)
+        _write_run(stage, ready, config, history, fit_seconds, progress=progress,
+                   command=command)  # fmt: skip
+    return load_run(out)
+
+
+def _prepare(config: RunConfig, distribution, data: MnistData | None, say: Reporter) -> Prepared:
+    """Load (and binarize) the data, choose the training set, build the model for it."""
+    import keras
+
+    from mnist_vae.models import TrainingContext, build_model
+
     started = time.perf_counter()
     if data is None:
         data = load_mnist(config.train.data, report=say)
@@ -290,102 +332,97 @@ def _train(config, distribution, out: Path, data, *, overwrite, progress, say, c
     seed = config.train.seed
     keras.utils.set_random_seed(seed)
     context = TrainingContext.for_training(config.train, available=len(data.x_train))
-    with scope():
+    with _scope(distribution):
         model = build_model(config.model, seed=seed, context=context)
     if distribution is not None:
         model.check_distributable()
     chosen = select_training_set(data.x_train, data.y_train, config.train.train_size, seed)
     arrays = training_arrays(model, config, data.x_train[chosen], data.y_train[chosen])
-    x_train, y_train = arrays.images, arrays.labels
-    if len(x_train) < len(chosen):  # the N labelled images alone: build for that training set
+    if len(arrays.images) < len(chosen):  # the N labelled images alone: build for those
         keras.utils.set_random_seed(seed)
-        context = TrainingContext(train_images=len(x_train), batch_size=config.train.batch_size)
-        with scope():
+        context = TrainingContext(train_images=len(arrays.images),
+                                  batch_size=config.train.batch_size)  # fmt: skip
+        with _scope(distribution):
             model = build_model(config.model, seed=seed, context=context)
     if config.train.output_bias == "mean":  # a resumed run's checkpoint replaces it
         from mnist_vae.models.output_bias import set_output_bias_to_mean
 
-        set_output_bias_to_mean(model, x_train)
+        set_output_bias_to_mean(model, arrays.images)
+    return Prepared(model, data, arrays, provenance, data_seconds)
 
-    with locked_stage(out, overwrite=overwrite, scratch=SCRATCH,
-                      progress=(CHECKPOINTS,)) as (stage, existed):  # fmt: skip
-        if not (stage / INTENT).exists():
-            started = command or " ".join(sys.argv)
-            write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": started})
-        command = started_by(stage / INTENT) or command  # after a resume too: how to repeat it
-        with scope():  # the optimizer's variables must be created under the distribution too
-            fitter = Fitter(model, config, x_train, arrays.seen_labels, data.x_test, data.y_test,
-                            labelled=arrays.labelled)  # fmt: skip
-        # Record what ran: "auto" precision becomes the one this machine used.
-        config = dataclasses.replace(
-            config, train=dataclasses.replace(config.train, precision=fitter.precision)
-        )
-        from mnist_vae.training.checkpoints import EpochCheckpoint
 
-        checkpoint = EpochCheckpoint(stage / CHECKPOINTS, steps=fitter.checkpoint_steps,
-                                     report=say)  # fmt: skip
-        checkpoint.set_model(model)
-        initial_epoch, initial_step = checkpoint.restore() if existed else (0, 0)
-        if initial_epoch or initial_step:
-            into = f" and {initial_step}/{fitter.steps_per_epoch} steps of epoch " \
-                f"{initial_epoch + 1}" if initial_step else ""  # fmt: skip
-            say(f"resuming {out} after epoch {initial_epoch} of {config.train.epochs}{into}")
-        history_path = stage / HISTORY
-        keep_history_before(history_path, initial_epoch)
-        callbacks = [keras.callbacks.CSVLogger(str(history_path), append=True), checkpoint]
-        watched = contextlib.nullcontext()  # the progress task, ended also by an error
-        if progress:
-            from mnist_vae.training.progress import TrainingProgress
+def _fit(fitter: Fitter, ready: Prepared, config: RunConfig, stage: Path, *, resumed: bool,
+         out: Path, progress, say: Reporter, tensorboard) -> tuple[dict, float]:  # fmt: skip
+    """Train from the stage's last checkpoint (if ``resumed``) to the last epoch,
+    checkpointing as it goes; returns the history and the seconds it took."""
+    import keras
 
-            watched = TrainingProgress(
-                config.train.epochs, fitter.steps_per_epoch, epoch_lines=progress is True,
-                completed=initial_epoch * fitter.steps_per_epoch + initial_step,
-            )  # fmt: skip
-            callbacks.append(watched)
-        if tensorboard is not None:
-            callbacks += tensorboard.callbacks(
-                to_float_images(data.x_test), data.y_test, epochs=config.train.epochs,
-                seed=seed, conditional=bool(model.conditional),
-            )  # fmt: skip
-        fit_start = time.perf_counter()
-        with watched:
-            fitter.fit(config.train.epochs, callbacks, initial_epoch=initial_epoch,
-                       initial_step=initial_step)  # fmt: skip
-        fit_seconds = time.perf_counter() - fit_start
-        history = read_history(history_path)
-        _check_finite(history, model, config)
+    from mnist_vae.training.checkpoints import EpochCheckpoint
 
-        from mnist_vae.progress import task
+    model, epochs = ready.model, config.train.epochs
+    checkpoint = EpochCheckpoint(stage / CHECKPOINTS, steps=fitter.checkpoint_steps,
+                                 report=say)  # fmt: skip
+    checkpoint.set_model(model)
+    initial_epoch, initial_step = checkpoint.restore() if resumed else (0, 0)
+    if initial_epoch or initial_step:
+        into = f" and {initial_step}/{fitter.steps_per_epoch} steps of epoch " \
+            f"{initial_epoch + 1}" if initial_step else ""  # fmt: skip
+        say(f"resuming {out} after epoch {initial_epoch} of {epochs}{into}")
+    history_path = stage / HISTORY
+    keep_history_before(history_path, initial_epoch)
+    callbacks = [keras.callbacks.CSVLogger(str(history_path), append=True), checkpoint]
+    watched = contextlib.nullcontext()  # the progress task, ended also by an error
+    if progress:
+        from mnist_vae.training.progress import TrainingProgress
 
-        _clear_unfinished(stage)
-        with task("writing the run: metrics, figures", total=3, unit="parts",
-                  show=bool(progress)) as written:  # fmt: skip
-            model.save(stage / "model.keras")
-            for name, network in model.extra_networks().items():
-                network.save(stage / f"{name}.keras")  # usable on its own: --classifier-weights
-            written()
-            metrics = _final_metrics(model, data, history, fit_seconds, data_seconds,
-                                     len(x_train), config)  # fmt: skip
-            written()
-            from mnist_vae.training.run_figures import training_class_means, write_run_figures
+        watched = TrainingProgress(
+            epochs, fitter.steps_per_epoch, epoch_lines=progress is True,
+            completed=initial_epoch * fitter.steps_per_epoch + initial_step,
+        )  # fmt: skip
+        callbacks.append(watched)
+    if tensorboard is not None:
+        callbacks += tensorboard.callbacks(
+            to_float_images(ready.data.x_test), ready.data.y_test, epochs=epochs,
+            seed=config.train.seed, conditional=bool(model.conditional),
+        )  # fmt: skip
+    fit_start = time.perf_counter()
+    with watched:
+        fitter.fit(epochs, callbacks, initial_epoch=initial_epoch, initial_step=initial_step)
+    return read_history(history_path), time.perf_counter() - fit_start
 
-            means = (write_run_figures(model, data, x_train, y_train, history, stage, seed)
-                     if config.train.figures else training_class_means(model, x_train, y_train))
-            written()
-        write_run_files(
-            stage,
-            config=config,
-            data={
-                **provenance,
-                "train_images": len(x_train),
-                "test_images": len(data.x_test),
-            },
-            metrics=metrics,
-            class_means=means,
-            latent_shape=tuple(model.latent_shape),
-            command=command,
-        )
-    return load_run(out)
+
+def _write_run(stage: Path, ready: Prepared, config: RunConfig, history: dict,
+               fit_seconds: float, *, progress, command: str | None) -> None:  # fmt: skip
+    """The finished run's files into the stage: model, metrics, figures, config, card."""
+    from mnist_vae.progress import task
+    from mnist_vae.training.run_figures import training_class_means, write_run_figures
+
+    model, data, arrays = ready.model, ready.data, ready.arrays
+    x_train, y_train = arrays.images, arrays.labels
+    with task("writing the run: metrics, figures", total=3, unit="parts",
+              show=bool(progress)) as written:  # fmt: skip
+        model.save(stage / "model.keras")
+        for name, network in model.extra_networks().items():
+            network.save(stage / f"{name}.keras")  # usable on its own: --classifier-weights
+        written()
+        metrics = _final_metrics(model, data, history, fit_seconds, ready.data_seconds,
+                                 len(x_train), config)  # fmt: skip
+        written()
+        if config.train.figures:
+            means = write_run_figures(model, data, x_train, y_train, history, stage,
+                                      config.train.seed)  # fmt: skip
+        else:
+            means = training_class_means(model, x_train, y_train)
+        written()
+    write_run_files(
+        stage,
+        config=config,
+        data={**ready.provenance, "train_images": len(x_train), "test_images": len(data.x_test)},
+        metrics=metrics,
+        class_means=means,
+        latent_shape=tuple(model.latent_shape),
+        command=command,
+    )
 
 
 def started_by(intent: Path) -> str | None:
