@@ -107,6 +107,12 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
 ):
     killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
     assert not killed.exists() and training_stage_path(killed).is_dir()
+    # The part before the kill trained (say) 1000 s: the checkpoint carries it over.
+    state = training_stage_path(killed) / "checkpoint" / "epoch-2.seeds.npz"
+    with np.load(state) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    assert 0 < arrays["elapsed_seconds"] < 300
+    np.savez(state, **{**arrays, "elapsed_seconds": np.float64(1000.0)})
 
     resumed = CliRunner().invoke(cli, ["train", "--resume", str(killed), "--quiet"])
     assert resumed.exit_code == 0, resumed.output
@@ -116,6 +122,9 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
     # The run records the command that started it, not the resume: how to train it again.
     command = json.loads((killed / "config.json").read_text())["command"]
     assert "--resume" not in command and "train --arch net1" in command, command
+    # Its training time is the whole training's: the 1000 s before the kill, and this part.
+    seconds = json.loads((killed / "metrics.json").read_text())["train_seconds"]
+    assert 1000 < seconds < 1300, seconds
 
 
 @pytest.mark.parametrize("index", ["missing", "damaged"])

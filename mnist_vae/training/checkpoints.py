@@ -13,7 +13,9 @@ epochs and S steps of the next (S = 0 at an epoch end), and
 * ``epoch-E[-step-S].seeds.npz``: the state of every ``keras.random.SeedGenerator``
   in the model's layers (the reparameterisation noise, dropout), in layer order, and
   mid-epoch the running totals of the model's metrics (``model.metrics``), so that
-  the resumed epoch logs the loss an uninterrupted one logs;
+  the resumed epoch logs the loss an uninterrupted one logs; and the seconds spent
+  training up to it, over every resumed part (``elapsed_seconds``), so that a resumed
+  run's ``train_seconds`` is the whole training's, not its last part's;
 * ``checkpoint.json``: the positions whose files are complete, oldest first, renamed
   into place only after both files are; it is the one source of truth. It also lists
   the epoch-end ones alone under ``"epochs"``, the whole index before mid-epoch
@@ -35,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -143,6 +146,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.report = report or (lambda message: None)
         self._epoch = 0
         self._resumed_metrics: tuple[int, list] | None = None  # (epoch, values)
+        # Training seconds before this part: the restored checkpoint's (0 if it has none).
+        self.elapsed_before = 0.0
+        self._part_started = time.perf_counter()
+
+    def on_train_begin(self, logs=None) -> None:
+        self._part_started = time.perf_counter()
+
+    def elapsed_seconds(self) -> float:
+        """Seconds spent training so far, the parts before a resume included."""
+        return self.elapsed_before + time.perf_counter() - self._part_started
 
     def _paths(self, position: Position) -> tuple[Path, Path]:
         name = f"epoch-{position.epoch}" + (f"-step-{position.step}" if position.step else "")
@@ -184,8 +197,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if position.step:  # at an epoch end fit resets them before they are used again
             values = [keras.ops.convert_to_numpy(v) for v in metric_variables(self.model)]
             metrics = {f"metric_{n}": value for n, value in enumerate(values)}
+        elapsed = np.float64(self.elapsed_seconds())
         with atomic_file(state, "wb") as handle:
-            np.savez(handle, *seeds, **metrics)
+            np.savez(handle, *seeds, **metrics, elapsed_seconds=elapsed)
         listed, _ = checked_index(self.folder)  # a damaged index: the files are the list
         kept = sorted({p for p in listed if p < position} | {position})
         write_json_atomic(self.folder / INDEX, {
@@ -213,6 +227,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 self.model.load_weights(weights)
                 with np.load(state) as stored:
                     seeds, metrics = _arrays(stored, "arr_"), _arrays(stored, "metric_")
+                    # Checkpoints of earlier versions lack it: their parts are not counted.
+                    elapsed = float(stored["elapsed_seconds"]) if "elapsed_seconds" in \
+                        stored.files else 0.0  # fmt: skip
                 generators = seed_generators(self.model)
                 if len(seeds) != len(generators):
                     raise ValueError(f"{len(seeds)} random states for {len(generators)}")
@@ -222,6 +239,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 for generator, seed in zip(generators, seeds, strict=True):
                     generator.state.assign(seed)
                 self._resumed_metrics = (position.epoch, metrics) if position.step else None
+                self.elapsed_before = elapsed
                 return position
             except Exception as error:  # any unreadable file: try the one before
                 cause = str(error).splitlines()[0] if str(error) else type(error).__name__

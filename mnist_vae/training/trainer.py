@@ -354,7 +354,8 @@ def _prepare(config: RunConfig, distribution, data: MnistData | None, say: Repor
 def _fit(fitter: Fitter, ready: Prepared, config: RunConfig, stage: Path, *, resumed: bool,
          out: Path, progress, say: Reporter, tensorboard) -> tuple[dict, float]:  # fmt: skip
     """Train from the stage's last checkpoint (if ``resumed``) to the last epoch,
-    checkpointing as it goes; returns the history and the seconds it took."""
+    checkpointing as it goes; returns the history and the seconds the whole training
+    took, the parts before a resume included (the checkpoint carries them)."""
     import keras
 
     from mnist_vae.training.checkpoints import EpochCheckpoint
@@ -385,10 +386,9 @@ def _fit(fitter: Fitter, ready: Prepared, config: RunConfig, stage: Path, *, res
             to_float_images(ready.data.x_test), ready.data.y_test, epochs=epochs,
             seed=config.train.seed, conditional=bool(model.conditional),
         )  # fmt: skip
-    fit_start = time.perf_counter()
     with watched:
         fitter.fit(epochs, callbacks, initial_epoch=initial_epoch, initial_step=initial_step)
-    return read_history(history_path), time.perf_counter() - fit_start
+    return read_history(history_path), checkpoint.elapsed_seconds()
 
 
 def _write_run(stage: Path, ready: Prepared, config: RunConfig, history: dict,
