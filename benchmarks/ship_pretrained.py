@@ -132,7 +132,7 @@ def main() -> None:
 
 def refresh_docs_table() -> None:
     """docs/zoo.md's table of shipped models, from every card now in the package."""
-    from mnist_vae.cli.pretrained import markdown_table
+    from mnist_vae.runs.pretrained import markdown_table
 
     cards = [json.loads(path.read_text()) for path in sorted(SHIPPED.glob("*/card.json"))]
     docs = REPO / "docs" / "zoo.md"

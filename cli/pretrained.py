@@ -28,7 +28,7 @@ def pretrained(as_json, markdown, reproduce, out) -> None:
     data hashes, epochs and updates, the mnist-vae version) and what it scores.
     """
     from mnist_vae.errors import UsageError
-    from mnist_vae.runs.pretrained import catalogue, lookup
+    from mnist_vae.runs.pretrained import catalogue, lookup, markdown_table, reproduce_arguments
 
     if out is not None and reproduce is None:
         raise UsageError("--out goes with --reproduce NAME")
@@ -36,7 +36,11 @@ def pretrained(as_json, markdown, reproduce, out) -> None:
         if as_json or markdown:
             raise UsageError("--json and --markdown list the cards; --reproduce trains: give "
                              "one of them")  # fmt: skip
-        _reproduce(lookup(reproduce), out)
+        import shlex
+
+        arguments = reproduce_arguments(lookup(reproduce), out)
+        click.echo(f"mnist-vae {shlex.join(arguments)}", err=True)
+        run_mnist_vae(arguments)
         return
     cards = [model.card for model in catalogue().values()]
     if as_json and markdown:
@@ -45,29 +49,10 @@ def pretrained(as_json, markdown, reproduce, out) -> None:
         import json
 
         click.echo(json.dumps(cards, indent=2))
-        return
-    if markdown:
+    elif markdown:
         click.echo(markdown_table(cards))
-        return
-    _table(cards)
-
-
-def _reproduce(model, out) -> None:
-    """Run the card's command with --out OUT, or resume OUT's interrupted training."""
-    import shlex
-    from pathlib import Path
-
-    from mnist_vae.io import training_stage_path
-
-    out = Path(out or f"runs/{model.name}")
-    if training_stage_path(out).is_dir():
-        arguments = ["train", "--resume", str(out)]
     else:
-        tokens = shlex.split(model.card["command"])[1:]  # without "mnist-vae"
-        tokens[tokens.index("--out") + 1] = str(out)
-        arguments = tokens
-    click.echo(f"mnist-vae {shlex.join(arguments)}", err=True)
-    run_mnist_vae(arguments)
+        _table(cards)
 
 
 def run_mnist_vae(arguments: list[str]) -> None:
@@ -77,38 +62,11 @@ def run_mnist_vae(arguments: list[str]) -> None:
     cli.main(arguments, prog_name="mnist-vae")
 
 
-COLUMNS = ("name", "strategy", "arch", "z", "data", "NLL", "K", "-ELBO", "FD", "updates",
-           "train", "paper")  # fmt: skip
-LEFT = ("name", "strategy", "arch", "data", "paper")
-PIXELS = {"none": "grey levels", "dynamic": "dynamic binary", "threshold": "thresholded"}
-
-
-def card_row(card: dict) -> list[str]:
-    """One card as the table's cells (nats per image)."""
-    paper = card.get("paper") or {}
-    updates = card.get("updates")
-    pixels = PIXELS.get(card["binarize"], card["binarize"])
-    return [
-        card["name"], card["strategy"], str(card.get("architecture") or "-"),
-        str(card.get("latent_dim", "-")), f"MNIST, {pixels}",
-        _number(card.get("nll")), str(card.get("iw_samples") or "-"),
-        _number(card.get("negative_elbo")), _number(card.get("fd")),
-        "-" if updates is None else f"{updates:,}", _duration(card.get("train_seconds")),
-        f"{paper.get('row', '')} {_number(_paper_value(paper))}".strip() if paper else "-",
-    ]  # fmt: skip
-
-
-def markdown_table(cards: list[dict]) -> str:
-    """The table in Markdown, as docs/zoo.md shows it."""
-    lines = ["| " + " | ".join(COLUMNS) + " |",
-             "|" + "|".join("---" if c in LEFT else "---:" for c in COLUMNS) + "|"]  # fmt: skip
-    lines += ["| " + " | ".join(card_row(card)) + " |" for card in cards]
-    return "\n".join(lines)
-
-
 def _table(cards: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from mnist_vae.runs.pretrained import COLUMNS, LEFT, card_row
 
     table = Table(title="pretrained models (nats per image; open one as pretrained:NAME)")
     for column in COLUMNS:
@@ -119,18 +77,3 @@ def _table(cards: list[dict]) -> None:
     if not console.is_terminal:
         console = Console(width=170)
     console.print(table)
-
-
-def _paper_value(paper: dict):
-    """The paper's number: its NLL, else its test error (semi-supervised rows)."""
-    return paper.get("nll") if paper.get("nll") is not None else paper.get("error")
-
-
-def _number(value) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"

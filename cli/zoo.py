@@ -22,7 +22,7 @@ from mnist_vae.cli.options import debug_option
 @handle_errors
 def zoo(latent_dim: int, as_json: bool) -> None:
     """List registered architectures, networks, strategies, likelihoods and optimizers."""
-    from mnist_vae.cli.registry_listing import zoo_listing
+    from mnist_vae.models.registry_listing import zoo_listing
 
     listing = zoo_listing(latent_dim)
     if as_json:

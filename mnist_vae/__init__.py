@@ -53,6 +53,8 @@ _LAZY = {
     "train": "mnist_vae.training",
     "fit_sampler": "mnist_vae.training",
     "sample_run": "mnist_vae.training",
+    "SampleRequest": "mnist_vae.training",
+    "draw_samples": "mnist_vae.training",
     "load_run": "mnist_vae.runs",
     "load_pretrained": "mnist_vae.runs",
     "Run": "mnist_vae.runs",

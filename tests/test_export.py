@@ -149,6 +149,32 @@ def test_sample_from_a_saved_model(trained, tmp_path, one_epoch_export):
     np.testing.assert_allclose(images, want, atol=1e-5)
 
 
+def test_one_library_call_draws_from_a_run_and_from_its_export_alike(
+    trained, tmp_path, one_epoch_export
+):
+    """``draw_samples`` from Python: a run and its export are the same kind of source
+    (the export is a GenerativeModel too), so the same request gives the same images."""
+    from mnist_vae.export import ExportedModel
+    from mnist_vae.models import GenerativeModel
+    from mnist_vae.training import SampleRequest, SampleResult, draw_samples
+
+    run, _ = trained
+    export = one_epoch_export(run.config.model.strategy)
+    assert isinstance(ExportedModel(export), GenerativeModel)
+    notes = []
+    results = [
+        draw_samples(SampleRequest(**source, count=6, digit=4, seed=2, out=tmp_path / f"{name}.png",
+                                   npy=tmp_path / f"{name}.npy"), report=notes.append)
+        for name, source in (("run", {"run": run.path}), ("export", {"saved_model": export}))
+    ]  # fmt: skip
+    for result, name in zip(results, ("run", "export"), strict=True):
+        assert isinstance(result, SampleResult) and result.images.shape == (6, 28, 28)
+        assert result.out == tmp_path / f"{name}.png" and result.out.exists()
+        np.testing.assert_array_equal(np.load(result.npy), result.images)
+    np.testing.assert_allclose(results[0].images, results[1].images, atol=1e-5)
+    assert notes == []  # the prior and a class need no sampler
+
+
 def test_a_savedmodel_that_is_not_an_mnist_vae_export_is_refused_unopened(tmp_path):
     """A crafted SavedModel whose ``metadata`` writes a file: refused before TensorFlow runs it."""
     import tensorflow as tf

@@ -2,10 +2,11 @@
 
 The ground floor (errors, config, registry, io, backend, progress and the package root)
 imports nothing above it; data, models and runs import only the ground floor;
-training and evaluation may add data, models and runs; export may add models and
-runs; benchmarks may use the core below them; no core module imports the zoo, which
-only the registry's loader brings in, by its one module name. The zoo and the CLI
-may import anything.
+export may add models and runs; training may add data, models, runs and export (to
+draw from an export as from a run); evaluation may add training too (the latent
+samplers it judges are fitted there); benchmarks may use the core below them; no core
+module imports the zoo, which only the registry's loader brings in, by its one module
+name. The zoo and the CLI may import anything.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ ALLOWED = {
     "data": set(),
     "models": set(),
     "runs": set(),
-    "training": {"data", "models", "runs"},
-    "evaluation": {"data", "models", "runs"},
+    "training": {"data", "models", "runs", "export"},
+    "evaluation": {"data", "models", "runs", "training"},
     "export": {"models", "runs"},
     "benchmarks": {"data", "models", "runs", "training", "evaluation"},
 }

@@ -86,7 +86,7 @@ def test_the_cli_lists_the_cards():
     assert [card["name"] for card in cards] == SHIPPED
     table = invoke("pretrained")
     assert table.exit_code == 0 and FIRST in table.output
-    from mnist_vae.cli.pretrained import markdown_table
+    from mnist_vae.runs.pretrained import markdown_table
 
     markdown = invoke("pretrained", "--markdown")
     assert markdown.exit_code == 0 and markdown.output.strip() == markdown_table(cards)

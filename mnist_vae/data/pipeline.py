@@ -100,24 +100,46 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    if (resample_binary or raw) and not shuffle:
-        raise ValueError("resample_binary and raw are for training batches; they need shuffle=True")
-    if labelled is not None and not (shuffle and labelled_per_batch > 0 and len(labelled[0])):
-        raise ValueError("labelled rows are drawn per training batch: they need shuffle=True, "
-                         "labelled_per_batch > 0 and a non-empty labelled set")  # fmt: skip
     batches_per_pass = -(-len(images) // batch_size)
-    if skip_batches and not (shuffle and 0 <= skip_batches < batches_per_pass):
-        raise ValueError(f"skip_batches must be in [0, {batches_per_pass}) of a shuffled "
-                         f"pipeline, got {skip_batches}")  # fmt: skip
+    _check_pipeline(shuffle, resample_binary, raw, labelled, labelled_per_batch, skip_batches,
+                    batches_per_pass)  # fmt: skip
     if not shuffle:
         dataset = tf.data.Dataset.from_tensor_slices(
             (to_float_images(images), labels.astype(np.int32))
         )
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    clock = clock or EpochClock()
-    pixels = tf.constant(images)
-    classes = tf.constant(labels.astype(np.int32))
-    count, seed = len(images), int(seed)
+    seed = int(seed)
+    epoch_batches = _epoch_orders(clock or EpochClock(), len(images), batch_size, seed,
+                                  skip_batches)  # fmt: skip
+    gather = _batch_gather(images, labels, seed, resample_binary, labelled, labelled_per_batch,
+                           raw)  # fmt: skip
+    passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
+    cardinality = batches_per_pass - skip_batches
+    passes = passes.apply(tf.data.experimental.assert_cardinality(cardinality))  # for Keras
+    if raw:  # a gather of uint8 rows: done in the step's own thread when it asks
+        return passes.map(gather).with_options(one_thread_options())
+    passes = passes.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return passes.with_options(one_thread_options())
+
+
+def _check_pipeline(shuffle: bool, resample_binary: bool, raw: bool, labelled,
+                    labelled_per_batch: int, skip_batches: int,
+                    batches_per_pass: int) -> None:  # fmt: skip
+    """What only a shuffled (training) pipeline can do, refused on another."""
+    if (resample_binary or raw) and not shuffle:
+        raise ValueError("resample_binary and raw are for training batches; they need shuffle=True")
+    if labelled is not None and not (shuffle and labelled_per_batch > 0 and len(labelled[0])):
+        raise ValueError("labelled rows are drawn per training batch: they need shuffle=True, "
+                         "labelled_per_batch > 0 and a non-empty labelled set")  # fmt: skip
+    if skip_batches and not (shuffle and 0 <= skip_batches < batches_per_pass):
+        raise ValueError(f"skip_batches must be in [0, {batches_per_pass}) of a shuffled "
+                         f"pipeline, got {skip_batches}")  # fmt: skip
+
+
+def _epoch_orders(clock: EpochClock, count: int, batch_size: int, seed: int,
+                  skip_batches: int):  # fmt: skip
+    """A pass's batches of indices: a permutation of (seed, the clock's epoch), numbered."""
+    import tensorflow as tf
 
     def epoch_batches(_):
         epoch = tf.reshape(tf.py_function(clock.advance, [], tf.int64), [])
@@ -128,6 +150,16 @@ def make_dataset(
         batches = batches.skip(skip_batches)  # after enumerate: the numbers stay the pass's
         return batches.map(lambda number, indices: (epoch, number, indices))
 
+    return epoch_batches
+
+
+def _batch_gather(images: np.ndarray, labels: np.ndarray, seed: int, resample_binary: bool,
+                  labelled, labelled_per_batch: int, raw: bool):  # fmt: skip
+    """(epoch, number, indices) -> a batch: its rows (and labelled ones), decoded unless raw."""
+    import tensorflow as tf
+
+    pixels = tf.constant(images)
+    classes = tf.constant(labels.astype(np.int32))
     if labelled is not None:
         labelled_pixels = tf.constant(labelled[0])
         labelled_classes = tf.constant(np.asarray(labelled[1]).astype(np.int32))
@@ -146,13 +178,7 @@ def make_dataset(
             return (batch, batch_classes, key) if resample_binary else (batch, batch_classes)
         return float_images(batch, key if resample_binary else None), batch_classes
 
-    passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
-    cardinality = batches_per_pass - skip_batches
-    passes = passes.apply(tf.data.experimental.assert_cardinality(cardinality))  # for Keras
-    if raw:  # a gather of uint8 rows: done in the step's own thread when it asks
-        return passes.map(gather).with_options(one_thread_options())
-    passes = passes.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    return passes.with_options(one_thread_options())
+    return gather
 
 
 def one_thread_options():

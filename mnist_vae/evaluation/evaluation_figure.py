@@ -44,11 +44,33 @@ def save_evaluation_figure(
     panels = 1 + (sample_confidence is not None) + (agreement_by_class is not None)
     figure = Figure(figsize=(4.3 * panels, 3.5))
     axes = list(figure.subplots(1, panels, squeeze=False)[0])
-    colours = [DIGIT_COLOURS(c) for c in range(len(names))]
-    slanted = any(len(name) > 2 for name in names)  # class names, not the digits 0-9
+    _bound_panel(axes.pop(0), names, nll_by_class, nll_mean, iw_samples)
+    if sample_confidence is not None:
+        _confidence_panel(axes.pop(0), sample_confidence, test_confidence)
+    if agreement_by_class is not None:
+        _agreement_panel(axes.pop(0), names, agreement_by_class, agreement_note)
+    if agreement_note is not None:
+        title = f"{title}; class agreement: NOT the run's classes" if title \
+            else "class agreement: NOT the run's classes"  # fmt: skip
+    if title:
+        figure.suptitle(title, fontsize=10, color="tab:red" if agreement_note else "black")
+    return save_figure(figure, path)
 
-    axis = axes.pop(0)
-    axis.bar(names, nll_by_class, color=colours)
+
+def _colours(names: list[str]) -> list:
+    return [DIGIT_COLOURS(c) for c in range(len(names))]
+
+
+def _name_ticks(axis, names: list[str]) -> None:
+    """Class names, not the digits 0-9, are slanted so they do not overlap."""
+    if any(len(name) > 2 for name in names):
+        axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
+
+
+def _bound_panel(axis, names: list[str], nll_by_class: np.ndarray, nll_mean: float,
+                 iw_samples: int) -> None:  # fmt: skip
+    """The -log p(x) bound per class, the mean over all as a line."""
+    axis.bar(names, nll_by_class, color=_colours(names))
     axis.axhline(nll_mean, color="0.25", lw=1, ls="--", label=f"all: {nll_mean:.2f}")
     finite = nll_by_class[np.isfinite(nll_by_class)]
     if len(finite):
@@ -58,41 +80,37 @@ def save_evaluation_figure(
     axis.set_ylabel("nats per image")
     axis.legend(fontsize=8, loc="upper left")
     axis.grid(axis="y", alpha=0.3)
-    if slanted:
-        axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
+    _name_ticks(axis, names)
 
-    if sample_confidence is not None:
-        axis = axes.pop(0)
-        bins = np.linspace(0.0, 1.0, 21)
-        axis.hist(test_confidence, bins=bins, alpha=0.55, color="tab:gray", density=True,
-                  label=f"test images (mean {np.mean(test_confidence):.3f})")  # fmt: skip
-        axis.hist(sample_confidence, bins=bins, alpha=0.65, color="tab:blue", density=True,
-                  label=f"prior samples (mean {np.mean(sample_confidence):.3f})")  # fmt: skip
-        axis.set_title("judge's top-class probability", fontsize=10)
-        axis.set_xlabel("confidence")
-        axis.set_ylabel("density")
-        axis.legend(fontsize=8, loc="upper left")
 
-    if agreement_by_class is not None:
-        axis = axes.pop(0)
-        axis.bar(names, 100 * np.asarray(agreement_by_class), color=colours)
-        mean = 100 * float(np.mean(agreement_by_class))
-        axis.axhline(mean, color="0.25", lw=1, ls="--", label=f"mean: {mean:.1f}%")
-        axis.set_ylim(0, 105)
-        axis.set_title("judge agrees with the class asked for" if agreement_note is None
-                       else "judge agrees with the label number asked for", fontsize=10)
-        axis.set_ylabel("% of labelled draws")
-        axis.legend(fontsize=8, loc="lower right")
-        axis.grid(axis="y", alpha=0.3)
-        if slanted:
-            axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
-        if agreement_note is not None:
-            import textwrap
+def _confidence_panel(axis, sample_confidence: np.ndarray,
+                      test_confidence: np.ndarray | None) -> None:  # fmt: skip
+    """The judge's confidence on samples against its confidence on test images."""
+    bins = np.linspace(0.0, 1.0, 21)
+    axis.hist(test_confidence, bins=bins, alpha=0.55, color="tab:gray", density=True,
+              label=f"test images (mean {np.mean(test_confidence):.3f})")  # fmt: skip
+    axis.hist(sample_confidence, bins=bins, alpha=0.65, color="tab:blue", density=True,
+              label=f"prior samples (mean {np.mean(sample_confidence):.3f})")  # fmt: skip
+    axis.set_title("judge's top-class probability", fontsize=10)
+    axis.set_xlabel("confidence")
+    axis.set_ylabel("density")
+    axis.legend(fontsize=8, loc="upper left")
 
-            axis.set_xlabel(textwrap.fill(agreement_note, 60), color="tab:red", fontsize=7)
+
+def _agreement_panel(axis, names: list[str], agreement_by_class: np.ndarray,
+                     agreement_note: str | None) -> None:  # fmt: skip
+    """How often the judge agrees with the class a labelled draw asked for, per class."""
+    axis.bar(names, 100 * np.asarray(agreement_by_class), color=_colours(names))
+    mean = 100 * float(np.mean(agreement_by_class))
+    axis.axhline(mean, color="0.25", lw=1, ls="--", label=f"mean: {mean:.1f}%")
+    axis.set_ylim(0, 105)
+    axis.set_title("judge agrees with the class asked for" if agreement_note is None
+                   else "judge agrees with the label number asked for", fontsize=10)
+    axis.set_ylabel("% of labelled draws")
+    axis.legend(fontsize=8, loc="lower right")
+    axis.grid(axis="y", alpha=0.3)
+    _name_ticks(axis, names)
     if agreement_note is not None:
-        title = f"{title}; class agreement: NOT the run's classes" if title \
-            else "class agreement: NOT the run's classes"  # fmt: skip
-    if title:
-        figure.suptitle(title, fontsize=10, color="tab:red" if agreement_note else "black")
-    return save_figure(figure, path)
+        import textwrap
+
+        axis.set_xlabel(textwrap.fill(agreement_note, 60), color="tab:red", fontsize=7)

@@ -10,7 +10,9 @@ latent samplers fitted to the run (``samplers``).
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,114 @@ from mnist_vae.runs import Run
 DEFAULT_IW_SAMPLES = 200
 DEFAULT_QUALITY_SAMPLES = 10_000
 LABELLED_PER_DIGIT = 1_000
+# How the title of evaluate's table names the test set each binarization gives.
+TEST_SET_SUFFIX = {"none": "", "threshold": " (thresholded test set)",
+                   "dynamic": " (dynamically binarized test set)"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What ``mnist-vae evaluate`` is asked: the run, the bound's K, the test pixels,
+    the sample-quality settings (``samples`` per set, the judge, latent samplers) and
+    the data (left out: the run's own)."""
+
+    run: str | os.PathLike
+    iw_samples: int = DEFAULT_IW_SAMPLES
+    binarize: str | None = None
+    samples: int = DEFAULT_QUALITY_SAMPLES
+    reference_classifier: str | os.PathLike | None = None
+    no_quality: bool = False
+    sampler_names: tuple[str, ...] = ()
+    seed: int = 0
+    data: str | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An evaluation done: the run, the data it was on, its key in metrics.json, the result."""
+
+    run: Run
+    data: MnistData
+    key: str
+    result: dict
+
+    def rows(self) -> list[tuple[str, float]]:
+        """The result's numbers by name (a latent sampler's as ``NAME: metric``)."""
+        note = self.result.get("labelled_agreement_note")
+        rows = list(self.result.items())
+        for sampler, numbers in self.result.get("samplers", {}).items():
+            rows += [(f"{sampler}: {name}", value) for name, value in numbers.items()]
+        return [("labelled_agreement (by label number: not the run's classes)"
+                 if name == "labelled_agreement" and note is not None else name, value)
+                for name, value in rows if isinstance(value, float)]  # fmt: skip
+
+    @property
+    def title(self) -> str:
+        """The run, and which binarization of the test set it was judged on."""
+        return f"{self.run.path}{TEST_SET_SUFFIX[self.result['binarized']]}"
+
+
+def evaluate_request(request: EvaluationRequest, *, report=print) -> Evaluation:
+    """``mnist-vae evaluate`` as one call: check, fit missing samplers, evaluate, write.
+
+    Usage errors come before any long work. ``report`` gets the notes (data, judge,
+    samplers) and, at the end, where the result was stored::
+
+        from mnist_vae.evaluation import EvaluationRequest, evaluate_request
+
+        done = evaluate_request(EvaluationRequest("runs/net1", sampler_names=("gmm",)))
+        done.result["frechet_distance"]
+    """
+    from mnist_vae.data import data_label
+    from mnist_vae.errors import UsageError
+    from mnist_vae.io import check_writable_dir
+    from mnist_vae.runs import load_run
+
+    check_writable_dir(request.run, "evaluate adds its results to the run's metrics.json")
+    if request.reference_classifier and request.no_quality:
+        raise UsageError("--reference-classifier judges sample quality; drop --no-quality")
+    run = load_run(request.run)
+    if request.sampler_names and request.no_quality:
+        raise UsageError("--sampler asks for sample quality; drop --no-quality")
+    keys = _sampler_keys(request.sampler_names)  # an unknown name fails before any work
+    data = data_for_run(run, request.data, report=report)
+    result = evaluate_run(
+        run, data=data, iw_samples=request.iw_samples, binarize=request.binarize,
+        quality=not request.no_quality, quality_samples=request.samples,
+        reference_path=request.reference_classifier, seed=request.seed, report=report,
+        samplers=_fitted_samplers(run, keys, data, report),
+    )  # fmt: skip
+    done = Evaluation(run, data, evaluation_key(run, data, result["binarized"]), result)
+    other = result["data"]["trained_on_this_data"] is False
+    report(f"evaluated on {data_label(data.provenance)}"
+           + (f", not the run's training data ({data_label(run.record.get('data'))})"
+              if other else "")
+           + f"; stored as {done.key!r} in {run.path / 'metrics.json'}, drawn in "
+           f"{run.path / 'figures' / (done.key + '.png')}")  # fmt: skip
+    if result.get("labelled_agreement_note") is not None:
+        report(f"warning: {result['labelled_agreement_note']}")
+    return done
+
+
+def _sampler_keys(names) -> list[str]:
+    """The latent samplers asked for, by registry key, once each; the prior is always judged."""
+    from mnist_vae.models.latent_samplers import PRIOR, sampler_key
+
+    return [key for key in dict.fromkeys(map(sampler_key, names)) if key != PRIOR]
+
+
+def _fitted_samplers(run: Run, keys: list[str], data: MnistData, report) -> dict | None:
+    """The run's latent samplers ``keys`` by display name, fitted first where missing."""
+    if not keys:
+        return None
+    from mnist_vae.models.latent_samplers import display_name
+    from mnist_vae.models.sampling import check_sampler_use
+    from mnist_vae.training.sampler_fitting import run_sampler
+
+    model = run.load_model()
+    check_sampler_use(model)
+    return {display_name(key): run_sampler(run, key, model=model, data=data, report=report)
+            for key in keys}  # fmt: skip
 
 
 def evaluate_run(
@@ -53,10 +163,6 @@ def evaluate_run(
     ``samplers`` maps names to fitted latent samplers (``Run.load_sampler``) whose
     samples are judged beside the prior's, under ``samplers`` in the result.
     """
-    from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
-    from mnist_vae.evaluation.metrics import reconstruction_errors
-    from mnist_vae.models.inference import evaluate_elbo, reconstruct
-
     started = time.perf_counter()
     # A model trained on binary pixels is judged on them, in the same way, by default.
     binarize = binarize or run.config.train.binarize
@@ -64,26 +170,10 @@ def evaluate_run(
     # The judge first: a judge of other data is refused before the long work.
     judge = _judge(data, reference_path, report) if quality else None
     model = run.load_model()
-    x_float = to_float_images(binarize_test_set(data.x_test, binarize))
-    labels = data.y_test.astype("int32") if model.conditional else None
-    elbo = evaluate_elbo(model, x_float, data.y_test)
-    with progress.task(f"IWAE bound, K={iw_samples}", total=len(x_float), unit="images") as bound:
-        iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed,
-                                            on_chunk=lambda done: bound.update(completed=done))
-    result = {
-        "data": {**data.provenance,
-                 "trained_on_this_data": same_data(run.record.get("data"), data.provenance)},
-        "binarized": binarize,
-        "negative_elbo": elbo["loss"],
-        "reconstruction": elbo["reconstruction"],
-        "kl": elbo["kl"],
-        "iwae_negative_log_likelihood": float(np.mean(iwae)),
-        "iw_samples": iw_samples,
-        **reconstruction_errors(x_float[..., 0], reconstruct(model, x_float, labels)),
-    }
-    extra = getattr(model, "extra_test_metrics", None)  # e.g. m2's classifier error
-    if extra is not None:
-        result.update(extra(x_float, data.y_test))
+    result, iwae = _test_set_numbers(model, data, binarize, iw_samples, seed)
+    result = {"data": {**data.provenance,
+                       "trained_on_this_data": same_data(run.record.get("data"), data.provenance)},
+              **result}  # fmt: skip
     seen: dict = {}  # per-sample arrays for the figure
     if quality:
         result.update(sample_quality(model, run, judge, quality_samples, seed, samplers=samplers,
@@ -101,6 +191,35 @@ def evaluate_run(
         run.add_metrics(key, result)
         _draw(run.path / "figures" / f"{key}.png", result, iwae, data, judge, seen)
     return result
+
+
+def _test_set_numbers(model, data: MnistData, binarize: str, iw_samples: int,
+                      seed: int) -> tuple[dict, np.ndarray]:  # fmt: skip
+    """The ELBO, the IWAE bound (with each image's) and reconstruction errors on the
+    test set, binarized as asked; and what the model adds (e.g. m2's classifier error)."""
+    from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
+    from mnist_vae.evaluation.metrics import reconstruction_errors
+    from mnist_vae.models.inference import evaluate_elbo, reconstruct
+
+    x_float = to_float_images(binarize_test_set(data.x_test, binarize))
+    labels = data.y_test.astype("int32") if model.conditional else None
+    elbo = evaluate_elbo(model, x_float, data.y_test)
+    with progress.task(f"IWAE bound, K={iw_samples}", total=len(x_float), unit="images") as bound:
+        iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed,
+                                            on_chunk=lambda done: bound.update(completed=done))
+    result = {
+        "binarized": binarize,
+        "negative_elbo": elbo["loss"],
+        "reconstruction": elbo["reconstruction"],
+        "kl": elbo["kl"],
+        "iwae_negative_log_likelihood": float(np.mean(iwae)),
+        "iw_samples": iw_samples,
+        **reconstruction_errors(x_float[..., 0], reconstruct(model, x_float, labels)),
+    }
+    extra = getattr(model, "extra_test_metrics", None)  # e.g. m2's classifier error
+    if extra is not None:
+        result.update(extra(x_float, data.y_test))
+    return result, iwae
 
 
 def _draw(path: Path, result: dict, iwae: np.ndarray, data: MnistData, judge, seen) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def read_export_record(path: Path) -> tuple[dict, dict, dict]:
 
 
 class ExportedModel:
-    """An mnist-vae export read as data, with the sampling interface ``mnist-vae sample`` needs.
+    """An mnist-vae export read as data: a ``GenerativeModel``, like the run's own model.
 
     A SavedModel is a program: loading it and calling its signatures runs whatever graph
     its ``saved_model.pb`` holds, and a crafted one can carry a genuine export's assets.
@@ -43,8 +44,10 @@ class ExportedModel:
     mnist-vae's registered classes), its weights are read from the variables checkpoint
     (``tf.train.load_checkpoint`` reads tensors, it runs nothing) and checked against the
     rebuilt model's shapes, and the fitted samplers are loaded from ``assets/samplers``.
-    The images are then the ones the export's own signatures give (the same methods,
-    the same weights); serving the export with TensorFlow alone is unchanged.
+    The protocol's methods are the rebuilt model's, so the images are the ones the
+    export's own signatures give (the same methods, the same weights), and whatever
+    draws from a run draws from an export the same way; serving the export with
+    TensorFlow alone is unchanged.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -71,58 +74,43 @@ class ExportedModel:
         )  # fmt: skip
 
     def load_sampler(self, key: str):
-        """The fitted sampler ``key`` the export carries, loaded from its files."""
+        """The fitted sampler ``key`` the export carries; a usage error if it has none."""
         from mnist_vae.registry import samplers
 
+        key = str(key).replace("-", "_")
+        if key not in self.samplers:
+            have = ", ".join(s.replace("_", "-") for s in self.samplers) or "none"
+            raise UsageError(
+                f"{self.path} has no {key!r} sampler (exported samplers: "
+                f"{have}); fit it with 'mnist-vae sample RUN --sampler NAME', then export "
+                "the run again"
+            )
         folder = next(entry for entry in (self.path / "assets" / SAMPLERS).iterdir()
                       if entry.name.replace("-", "_") == key)  # fmt: skip
         record = json.loads((folder / SAMPLER_RECORD).read_text())
         return samplers.get(record["sampler"]).load(folder)
 
-    def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        from mnist_vae.models.sampling import decode_batched
+    # The generative-model protocol (mnist_vae.models.GenerativeModel): the rebuilt model's.
 
-        return decode_batched(self.model, np.asarray(z, np.float32),
-                              None if labels is None else np.asarray(labels, np.int32))
+    def encode(self, images: Any, labels: Any = None) -> Any:
+        return self.model.encode(images, labels)
 
-    def sample(
-        self,
-        count: int,
-        seed: int,
-        digit: int | None = None,
-        noise_variance: float = 0.1,
-        sampler: str | None = None,
-    ) -> np.ndarray:
-        """The export's own ``sample`` signature, or a digit drawn as ``mnist-vae sample`` does.
+    def posterior_parameters(self, images: Any, labels: Any = None) -> dict[str, Any]:
+        return self.model.posterior_parameters(images, labels)
 
-        ``sampler`` names a latent sampler exported with the run (its ``sample_NAME``
-        signature); ``None`` or ``"prior"`` is the model's prior.
-        """
-        import keras
+    def decode(self, z: Any, labels: Any = None) -> Any:
+        return self.model.decode(z, labels)
 
-        key = None if sampler is None else str(sampler).replace("-", "_")
-        if key not in (None, "prior"):
-            from mnist_vae.models.latent_samplers import refuse_digit
+    def sample_prior(self, count: Any, seed: Any) -> Any:
+        return self.model.sample_prior(count, seed)
 
-            refuse_digit(digit)
-            if key not in self.samplers:
-                have = ", ".join(s.replace("_", "-") for s in self.samplers) or "none"
-                raise UsageError(
-                    f"{self.path} has no {sampler!r} sampler (exported samplers: {have}); fit it "
-                    "with 'mnist-vae sample RUN --sampler NAME', then export the run again"
-                )
-            codes = keras.ops.convert_to_numpy(self.load_sampler(key).sample(count, seed))
-            return self.decode(codes.reshape(count, *self.latent_shape))
-        if self.conditional:
-            labels = np.arange(count) % 10 if digit is None else np.full(count, digit)
-            images = self.model.sample(count, seed, labels.astype(np.int32))
-            return keras.ops.convert_to_numpy(images)[..., 0]
-        if digit is None:
-            return keras.ops.convert_to_numpy(self.model.sample(count, seed))[..., 0]
-        from mnist_vae.models.sampling import class_mean_codes
+    def sample(self, count: Any, seed: Any = 0, labels: Any = None) -> Any:
+        return self.model.sample(count, seed, labels)
 
-        codes = class_mean_codes(self.digit_means, digit, count, seed, noise_variance)
-        return self.decode(codes.reshape(count, *self.latent_shape))
+    def log_density_terms(
+        self, images: Any, labels: Any, samples: int, seed_generator: Any
+    ) -> dict[str, Any]:
+        return self.model.log_density_terms(images, labels, samples, seed_generator)
 
 
 def rebuild_exported_model(path: Path):

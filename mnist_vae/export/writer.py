@@ -88,10 +88,6 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
     import keras
     import tensorflow as tf
 
-    images = tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32, name="images")
-    codes = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
-    labels = tf.TensorSpec([None], tf.int32, name="labels")
-    conditional = bool(model.conditional)
     sampler_names = exported_samplers(model, run)
     metadata = {
         "config": json.dumps(run.record),
@@ -99,35 +95,9 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
         "latent": (run.path / "latent.json").read_text(),
         "samplers": json.dumps({name: run.sampler_record(name) for name in sampler_names}),
     }
-
-    def decode(z, y=None):
-        return {"images": model.decode(z, y)}
-
     archive = keras.export.ExportArchive()
     archive.track(model)
-    if conditional:
-        endpoints = {
-            "reconstruct": (lambda x, y: {"images": model.reconstruct(x, y)}, [images, labels]),
-            "encode": (lambda x, y: model.posterior_parameters(x, y), [images, labels]),
-            "decode": (lambda z, y: decode(z, y), [codes, labels]),
-            "sample": (
-                lambda y, seed: {"images": model.sample(tf.shape(y)[0], seed, y)},
-                [labels, tf.TensorSpec([], tf.int32, name="seed")],
-            ),
-        }
-    else:
-        endpoints = {
-            "reconstruct": (lambda x: {"images": model.reconstruct(x)}, [images]),
-            "encode": (lambda x: model.posterior_parameters(x), [images]),
-            "decode": (lambda z: decode(z), [codes]),
-            "sample": (
-                lambda count, seed: {"images": model.sample(count, seed)},
-                [
-                    tf.TensorSpec([], tf.int32, name="count"),
-                    tf.TensorSpec([], tf.int32, name="seed"),
-                ],
-            ),
-        }
+    endpoints = _model_endpoints(model)
     draw_signature = [tf.TensorSpec([], tf.int32, name="count"),
                       tf.TensorSpec([], tf.int32, name="seed")]  # fmt: skip
     for name in sampler_names:
@@ -145,6 +115,41 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
     archive.write_out(str(path), verbose=False)
     _copy_run_files(run, path / "assets", rebuildable=True)
     return path
+
+
+def _model_endpoints(model) -> dict:
+    """The model's own signatures by name, as (function, input signature): reconstruct,
+    encode, decode and sample, with a ``labels`` input for conditional models."""
+    import tensorflow as tf
+
+    images = tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32, name="images")
+    codes = tf.TensorSpec([None, *model.latent_shape], tf.float32, name="z")
+    labels = tf.TensorSpec([None], tf.int32, name="labels")
+    count_spec = tf.TensorSpec([], tf.int32, name="count")
+    seed_spec = tf.TensorSpec([], tf.int32, name="seed")
+
+    def decode(z, y=None):
+        return {"images": model.decode(z, y)}
+
+    if model.conditional:
+        return {
+            "reconstruct": (lambda x, y: {"images": model.reconstruct(x, y)}, [images, labels]),
+            "encode": (lambda x, y: model.posterior_parameters(x, y), [images, labels]),
+            "decode": (lambda z, y: decode(z, y), [codes, labels]),
+            "sample": (
+                lambda y, seed: {"images": model.sample(tf.shape(y)[0], seed, y)},
+                [labels, seed_spec],
+            ),
+        }
+    return {
+        "reconstruct": (lambda x: {"images": model.reconstruct(x)}, [images]),
+        "encode": (lambda x: model.posterior_parameters(x), [images]),
+        "decode": (lambda z: decode(z), [codes]),
+        "sample": (
+            lambda count, seed: {"images": model.sample(count, seed)},
+            [count_spec, seed_spec],
+        ),
+    }
 
 
 def _sampler_draw(model, sampler):

@@ -112,17 +112,7 @@ def locked_stage(
     once the result is in place (a training names its intent file last: it marks a
     result still holding scratch, ``runs.interrupted.leftover_intent``).
     """
-    from mnist_vae.errors import RunError
-
-    final = Path(final).expanduser()
-    try:
-        check_output_dir(final, overwrite=overwrite)
-    except UsageError:
-        if final.is_dir():  # checked before the work began: someone wrote it since
-            raise RunError(
-                f"another process wrote {final} meanwhile; choose another --out"
-            ) from None
-        raise
+    final = _still_free(Path(final).expanduser(), overwrite)
     final.parent.mkdir(parents=True, exist_ok=True)
     stage = training_stage_path(final)
     try:
@@ -132,38 +122,14 @@ def locked_stage(
         existed = True
     descriptor = os.open(stage, os.O_RDONLY)
     try:
-        if not take_lock(descriptor):
-            raise RunError(
-                f"{final} is being written by another mnist-vae process (its work is in "
-                f"{stage.name}); wait for it to finish or choose another --out"
-            ) from None
-        if not stage.exists() or os.stat(stage).st_ino != os.fstat(descriptor).st_ino:
-            raise RunError(
-                f"another process wrote {final} meanwhile; choose another --out"
-            ) from None
-        if existed and foreign_stage(stage, TRAINING, final):
-            raise UsageError(unrecognised_stage(stage, final))
-        if not has_stage_marker(stage, TRAINING, final):  # new (or empty): ours now
-            write_stage_marker(stage, TRAINING, final)  # first: proof that it is ours
+        _claim_stage(stage, final, descriptor, existed)
         try:
             yield stage, existed
         except BaseException as error:
             if _no_use(error, stage, progress):
                 shutil.rmtree(stage, ignore_errors=True)
             raise
-        try:
-            _publish(stage, final, overwrite=overwrite)
-        except BaseException as error:  # e.g. no room for the rename itself
-            if stage.is_dir():
-                write_stage_marker(stage, TRAINING, final)  # kept: still ours, resumable
-            if not isinstance(error, RunError):
-                raise
-            if overwrite:  # files that are not ours appeared in final meanwhile
-                raise RunError(f"{error}; this run is kept in {stage.name}") from None
-            raise RunError(
-                f"another process wrote {final} while this run trained; this run is kept in "
-                f"{stage.name}: move it, or rerun with --overwrite"
-            ) from None
+        _publish_or_keep(stage, final, overwrite)
         for name in scratch:  # after the rename: a kill before it keeps the work resumable
             leftover = final / name
             if leftover.is_dir():
@@ -172,6 +138,60 @@ def locked_stage(
                 leftover.unlink(missing_ok=True)
     finally:
         os.close(descriptor)
+
+
+def _still_free(final: Path, overwrite: bool) -> Path:
+    """``final`` checked as an output folder; written since the command's own check, an error."""
+    from mnist_vae.errors import RunError
+
+    try:
+        check_output_dir(final, overwrite=overwrite)
+    except UsageError:
+        if final.is_dir():  # checked before the work began: someone wrote it since
+            raise RunError(
+                f"another process wrote {final} meanwhile; choose another --out"
+            ) from None
+        raise
+    return final
+
+
+def _claim_stage(stage: Path, final: Path, descriptor: int, existed: bool) -> None:
+    """Lock the stage opened as ``descriptor``, make sure it is still the one opened and
+    ours (or new, then marked ours), else refuse."""
+    from mnist_vae.errors import RunError
+
+    if not take_lock(descriptor):
+        raise RunError(
+            f"{final} is being written by another mnist-vae process (its work is in "
+            f"{stage.name}); wait for it to finish or choose another --out"
+        ) from None
+    if not stage.exists() or os.stat(stage).st_ino != os.fstat(descriptor).st_ino:
+        raise RunError(
+            f"another process wrote {final} meanwhile; choose another --out"
+        ) from None
+    if existed and foreign_stage(stage, TRAINING, final):
+        raise UsageError(unrecognised_stage(stage, final))
+    if not has_stage_marker(stage, TRAINING, final):  # new (or empty): ours now
+        write_stage_marker(stage, TRAINING, final)  # first: proof that it is ours
+
+
+def _publish_or_keep(stage: Path, final: Path, overwrite: bool) -> None:
+    """Rename the finished stage to ``final``; if that fails, the stage stays, resumable."""
+    from mnist_vae.errors import RunError
+
+    try:
+        _publish(stage, final, overwrite=overwrite)
+    except BaseException as error:  # e.g. no room for the rename itself
+        if stage.is_dir():
+            write_stage_marker(stage, TRAINING, final)  # kept: still ours, resumable
+        if not isinstance(error, RunError):
+            raise
+        if overwrite:  # files that are not ours appeared in final meanwhile
+            raise RunError(f"{error}; this run is kept in {stage.name}") from None
+        raise RunError(
+            f"another process wrote {final} while this run trained; this run is kept in "
+            f"{stage.name}: move it, or rerun with --overwrite"
+        ) from None
 
 
 def unrecognised_stage(stage: Path, final: Path) -> str:

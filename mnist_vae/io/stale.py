@@ -293,3 +293,73 @@ def human_age(seconds: float) -> str:
         if seconds < limit:
             return f"{seconds / scale:.0f} {unit}"
     return f"{seconds / 86400:.0f} days"
+
+
+@dataclass(frozen=True)
+class CleanRequest:
+    """What ``mnist-vae clean`` is asked: the folders to look in (none: the current
+    one), whether to remove (``yes``), and whether interrupted runs go too."""
+
+    folders: tuple[Path, ...] = ()
+    yes: bool = False
+    include_interrupted: bool = False
+
+
+def clean_stages(request: CleanRequest, *, report=print, failed=print) -> list[StaleStage]:
+    """List what killed processes left in the folders; with ``yes``, remove it.
+
+    ``report`` gets the listing and each removal, ``failed`` each item that could not
+    be removed; those make a ``RunError`` at the end. Interrupted runs (resumable) are
+    removed only with ``include_interrupted``. Returns what was found::
+
+        from mnist_vae.io import CleanRequest, clean_stages
+
+        clean_stages(CleanRequest((Path("runs"),), yes=True))
+    """
+    from mnist_vae.errors import RunError
+
+    searched = request.folders or (Path("."),)
+    found = [stage for folder in searched for stage in stale_stages(folder)]
+    for path in (path for folder in searched for path in unrecognised_stages(folder)):
+        report(f"{path}: not recognised as mnist-vae's (no staging marker), left alone")
+    if not found:
+        where = ", ".join(map(str, request.folders)) if request.folders else "the current folder"
+        report(f"nothing to clean in {where}")
+        return found
+    width = max(len(str(stage.path)) for stage in found)
+    for stage in found:
+        report(f"{stage.path!s:<{width}}  {human_size(stage.size):>8}  "
+               f"{human_age(stage.age):>7} old  {stage.describe()}")  # fmt: skip
+    loose = [stage for stage in found if not stage.resumable]
+    resumable = [stage for stage in found if stage.resumable]
+    if not request.yes:
+        if loose:
+            report(f"{_items(loose)} left by killed processes; pass --yes to remove "
+                   f"{_them(loose)}")  # fmt: skip
+        if resumable:
+            report(f"{_items(resumable, 'interrupted run')} can be resumed; pass --yes "
+                   f"--include-interrupted to remove {_them(resumable)} as well")  # fmt: skip
+        return found
+    chosen = loose + (resumable if request.include_interrupted else [])
+    failures = 0
+    for stage in chosen:
+        try:
+            report(remove_stale(stage))
+        except OSError as error:
+            failures += 1
+            failed(f"could not remove {stage.path}: {error.strerror or error}")
+    if resumable and not request.include_interrupted:
+        report(f"kept {_items(resumable, 'interrupted run')} (resumable); pass "
+               f"--include-interrupted to remove {_them(resumable)} as well")  # fmt: skip
+    if failures:
+        raise RunError(f"{failures} of {len(chosen)} could not be removed (see above)")
+    return found
+
+
+def _items(stages: list[StaleStage], noun: str = "staging item") -> str:
+    size = human_size(sum(stage.size for stage in stages))
+    return f"{len(stages)} {noun}{'' if len(stages) == 1 else 's'} ({size})"
+
+
+def _them(stages: list[StaleStage]) -> str:
+    return "it" if len(stages) == 1 else "them"

@@ -154,16 +154,24 @@ def check_interrupted(
                 f"{stage.name} holds an interrupted {other.noun} of {out}, not a {kind.noun}; "
                 "choose another --out, or pass --restart to discard it"
             )
-        differences = _differences(normalise(stored) if normalise else stored, intent)
-        if resume or not differences:
-            return True
-        shown = ", ".join(differences[:3]) + (", ..." if len(differences) > 3 else "")
-        raise UsageError(
-            f"an interrupted {kind.noun} of {out} with other settings ({shown}) is in "
-            f"{stage.name}; {advice}"
-        )
+        _check_same_settings(out, kind, normalise(stored) if normalise else stored, intent,
+                             advice=advice, resume=resume)  # fmt: skip
+        return True
     finally:
         os.close(descriptor)
+
+
+def _check_same_settings(out: Path, kind: WorkKind, stored: dict, intent: dict[str, Any], *,
+                         advice: str, resume: bool) -> None:  # fmt: skip
+    """Earlier work continues only with the settings it began with (or ``resume``: any)."""
+    differences = _differences(stored, intent)
+    if resume or not differences:
+        return
+    shown = ", ".join(differences[:3]) + (", ..." if len(differences) > 3 else "")
+    raise UsageError(
+        f"an interrupted {kind.noun} of {out} with other settings ({shown}) is in "
+        f"{training_stage_path(out).name}; {advice}"
+    )
 
 
 def _other_work(out: Path, kind: WorkKind) -> WorkKind | None:

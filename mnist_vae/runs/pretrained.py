@@ -126,3 +126,64 @@ def _matches(folder: Path, model: Pretrained) -> bool:
         (folder / name).is_file() and sha256(folder / name) == expected
         for name, expected in model.card["sha256"].items()
     )
+
+
+def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None) -> list[str]:
+    """The ``mnist-vae`` arguments that train ``model`` again into ``out`` (default
+    ``runs/NAME``): its card's command, or ``train --resume OUT`` when OUT's training
+    was interrupted."""
+    import shlex
+
+    from mnist_vae.io import training_stage_path
+
+    out = Path(out or f"runs/{model.name}")
+    if training_stage_path(out).is_dir():
+        return ["train", "--resume", str(out)]
+    tokens = shlex.split(model.card["command"])[1:]  # without "mnist-vae"
+    tokens[tokens.index("--out") + 1] = str(out)
+    return tokens
+
+
+# The table of shipped models: ``mnist-vae pretrained`` and docs/zoo.md (``--markdown``).
+COLUMNS = ("name", "strategy", "arch", "z", "data", "NLL", "K", "-ELBO", "FD", "updates",
+           "train", "paper")  # fmt: skip
+LEFT = ("name", "strategy", "arch", "data", "paper")
+PIXELS = {"none": "grey levels", "dynamic": "dynamic binary", "threshold": "thresholded"}
+
+
+def card_row(card: dict) -> list[str]:
+    """One card as the table's cells (nats per image)."""
+    paper = card.get("paper") or {}
+    updates = card.get("updates")
+    pixels = PIXELS.get(card["binarize"], card["binarize"])
+    return [
+        card["name"], card["strategy"], str(card.get("architecture") or "-"),
+        str(card.get("latent_dim", "-")), f"MNIST, {pixels}",
+        _number(card.get("nll")), str(card.get("iw_samples") or "-"),
+        _number(card.get("negative_elbo")), _number(card.get("fd")),
+        "-" if updates is None else f"{updates:,}", _duration(card.get("train_seconds")),
+        f"{paper.get('row', '')} {_number(_paper_value(paper))}".strip() if paper else "-",
+    ]  # fmt: skip
+
+
+def markdown_table(cards: list[dict]) -> str:
+    """The table in Markdown, as docs/zoo.md shows it."""
+    lines = ["| " + " | ".join(COLUMNS) + " |",
+             "|" + "|".join("---" if c in LEFT else "---:" for c in COLUMNS) + "|"]  # fmt: skip
+    lines += ["| " + " | ".join(card_row(card)) + " |" for card in cards]
+    return "\n".join(lines)
+
+
+def _paper_value(paper: dict):
+    """The paper's number: its NLL, else its test error (semi-supervised rows)."""
+    return paper.get("nll") if paper.get("nll") is not None else paper.get("error")
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"

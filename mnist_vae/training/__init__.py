@@ -1,9 +1,19 @@
 """Training: orchestration (``train``), the fit loop (``Fitter``), callbacks, precision
 and tf.distribute set-ups (``distribution``); latent samplers fitted after training
-(``latent_samplers``)."""
+(``latent_samplers``); drawing images from a run or an export (``draw_samples``)."""
 
+from mnist_vae.training.drawing import SampleRequest, SampleResult, draw_samples
 from mnist_vae.training.fitter import Fitter
 from mnist_vae.training.sampler_fitting import fit_sampler, run_sampler, sample_run
 from mnist_vae.training.trainer import train
 
-__all__ = ["Fitter", "fit_sampler", "run_sampler", "sample_run", "train"]
+__all__ = [
+    "Fitter",
+    "SampleRequest",
+    "SampleResult",
+    "draw_samples",
+    "fit_sampler",
+    "run_sampler",
+    "sample_run",
+    "train",
+]

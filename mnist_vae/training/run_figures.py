@@ -86,28 +86,37 @@ def write_run_figures(
             title="each row one z from the prior, decoded as classes 0-9",
             column_labels=columns,
         )
-    elif tuple(model.latent_shape) == (2,):
+    else:
+        _code_space_figures(model, test_codes, x_test, data.y_test, out)
+    figures.save_loss_curves(history, out / "loss.png")
+    write_json_atomic(out / "figures.json", {"latent_projection": projection})
+    return means
+
+
+def _code_space_figures(model, test_codes: np.ndarray, x_test: np.ndarray,
+                        y_test: np.ndarray, out: Path) -> None:  # fmt: skip
+    """An unconditional model's walks through its code space: the decoded 2-D grid (a
+    latent of 2), sweeps of the most active dimensions, and interpolations."""
+    from mnist_vae.runs import figures
+
+    if tuple(model.latent_shape) == (2,):
         codes = figures.latent_grid_codes(test_codes, GRID_SIZE)
         extent = (codes[:, 0].min(), codes[:, 0].max(), codes[:, 1].min(), codes[:, 1].max())
         figures.save_latent_grid(
             decode_batched(model, codes), GRID_SIZE, extent, out / "latent_grid.png"
         )
-    if not conditional:  # any latent size: sweeps of the most active dimensions
-        dimensions = figures.most_active_dimensions(test_codes, TRAVERSED_DIMENSIONS)
-        codes = figures.latent_traversal_codes(test_codes[0], test_codes, dimensions,
-                                               TRAVERSAL_STEPS)  # fmt: skip
-        figures.save_latent_traversals(
-            decode_batched(model, codes), dimensions, TRAVERSAL_STEPS, out / "traversals.png",
-            title="the first test image's code, one dimension swept per row (most active first)",
-        )
-        starts, ends = interpolation_pairs(data.y_test)
-        figures.save_interpolations(
-            x_test[starts][..., 0],
-            decode_batched(model, figures.interpolation_codes(test_codes[starts], test_codes[ends],
-                                                              INTERPOLATION_STEPS)),
-            x_test[ends][..., 0],
-            out / "interpolations.png",
-        )  # fmt: skip
-    figures.save_loss_curves(history, out / "loss.png")
-    write_json_atomic(out / "figures.json", {"latent_projection": projection})
-    return means
+    dimensions = figures.most_active_dimensions(test_codes, TRAVERSED_DIMENSIONS)
+    codes = figures.latent_traversal_codes(test_codes[0], test_codes, dimensions,
+                                           TRAVERSAL_STEPS)  # fmt: skip
+    figures.save_latent_traversals(
+        decode_batched(model, codes), dimensions, TRAVERSAL_STEPS, out / "traversals.png",
+        title="the first test image's code, one dimension swept per row (most active first)",
+    )
+    starts, ends = interpolation_pairs(y_test)
+    figures.save_interpolations(
+        x_test[starts][..., 0],
+        decode_batched(model, figures.interpolation_codes(test_codes[starts], test_codes[ends],
+                                                          INTERPOLATION_STEPS)),
+        x_test[ends][..., 0],
+        out / "interpolations.png",
+    )  # fmt: skip
