@@ -12,6 +12,10 @@ from click.testing import CliRunner, Result
 
 from mnist_vae.cli.main import cli
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository's root folder (docs/, benchmarks/, the package's sources), wherever in
+tests/ a test module lives."""
+
 
 def invoke(*args, env: dict | None = None) -> Result:
     """``mnist-vae ARGS`` in this process (every argument passed as text)."""
