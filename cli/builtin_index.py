@@ -4,7 +4,7 @@ Loading the zoo imports Keras and TensorFlow (seconds), yet a command's ``--help
 a shell's TAB only need names: the registered names of each registry and the built-in
 strategies' flags. ``mnist_vae/zoo/index.json`` keeps them, written from the live
 registries by ``make docs`` (``python -m mnist_vae.cli.builtin_index --write``);
-tests/test_registry.py fails when it differs from what the zoo registers.
+tests/ground/test_registry.py fails when it differs from what the zoo registers.
 
 Plugins are not in it: when any is installed (its entry point is read from the package
 metadata, nothing imported) the names come from the live registry, as they do once the

@@ -131,6 +131,12 @@ def tiny_images() -> np.ndarray:
     return np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
 
 
+@pytest.fixture
+def two_images() -> np.ndarray:
+    """Two random float images in [0, 1], shape (2, 28, 28, 1)."""
+    return np.random.default_rng(1).random((2, 28, 28, 1)).astype("float32")
+
+
 @pytest.fixture(scope="session")
 def one_epoch_export(one_epoch_run, tmp_path_factory):
     """``one_epoch_export(strategy)``: the SavedModel export of ``one_epoch_run(strategy)``,

@@ -12,6 +12,10 @@ from click.testing import CliRunner, Result
 
 from mnist_vae.cli.main import cli
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository's root folder (docs/, benchmarks/, the package's sources), wherever in
+tests/ a test module lives."""
+
 
 def invoke(*args, env: dict | None = None) -> Result:
     """``mnist-vae ARGS`` in this process (every argument passed as text)."""
@@ -63,6 +67,61 @@ def one_line_message(error, *fragments) -> str:
     for fragment in fragments:
         assert str(fragment) in message, (fragment, message)
     return message
+
+
+def numpy(value):
+    """A tensor's (or an array's) values as a numpy array."""
+    import keras
+
+    return keras.ops.convert_to_numpy(value)
+
+
+def log_normal(values, mean, log_variance):
+    """log N(values; mean, exp(log_variance)) summed over the last axis, written out in numpy."""
+    import math
+
+    import numpy as np
+
+    variance = np.exp(log_variance)
+    return np.sum(-0.5 * (values - mean) ** 2 / variance - 0.5 * log_variance
+                  - 0.5 * math.log(2 * math.pi), axis=-1)  # fmt: skip
+
+
+def real_batch(mnist, count: int = 16):
+    """MNIST's first ``count`` test images, float (count, 28, 28, 1) in [0, 1], and their
+    int32 labels."""
+    images = (mnist.x_test[:count, ..., None] / 255.0).astype("float32")
+    return images, mnist.y_test[:count].astype("int32")
+
+
+def idx_bytes(array) -> bytes:
+    """An IDX file's bytes for a uint8 array: magic 0x0000080N, N big-endian dims, data."""
+    import struct
+
+    import numpy as np
+
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(">I", 0x00000800 | array.ndim)
+    return header + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def fixed_vae(mean, log_variance, logits, likelihood="bernoulli", beta=1.0):
+    """A VAE whose encoder always outputs (mean, log_variance) and decoder always ``logits``."""
+    import keras
+    import numpy as np
+
+    from mnist_vae.models import VAE
+
+    latent = len(mean)
+    encoder = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(2 * latent)]
+    )
+    encoder.layers[-1].set_weights([np.zeros((784, 2 * latent)), np.array([*mean, *log_variance])])
+    decoder = keras.Sequential(
+        [keras.Input((latent,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))]
+    )
+    decoder.layers[0].set_weights([np.zeros((latent, 784)), np.full(784, logits)])
+    return VAE(encoder, decoder, latent_dim=latent, likelihood=likelihood, beta=beta, seed=1)
 
 
 def record_bound_rows(model, monkeypatch) -> dict:

@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from mnist_vae.evaluation.cards import CARD_KEYS, check_score
 from mnist_vae.runs import load_pretrained, load_run
 from mnist_vae.runs.compact import HALF_TOLERANCE
 from mnist_vae.runs.pretrained import cache_root, catalogue, run_path, sha256
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import ROOT, assert_one_line_error, invoke
 
 SHIPPED = sorted(catalogue())
 FIRST = "net1-report" if "net1-report" in SHIPPED else SHIPPED[0]  # the commands' example
@@ -90,7 +89,7 @@ def test_the_cli_lists_the_cards():
 
     markdown = invoke("pretrained", "--markdown")
     assert markdown.exit_code == 0 and markdown.output.strip() == markdown_table(cards)
-    docs = (Path(__file__).parent.parent / "docs" / "zoo.md").read_text()
+    docs = (ROOT / "docs" / "zoo.md").read_text()
     shown = docs.split("<!-- pretrained-table:start -->")[1].split("<!-- pretrained-table:end")[0]
     assert shown.strip() == markdown_table(cards), "docs/zoo.md: paste 'pretrained --markdown'"
 

@@ -29,6 +29,7 @@ from mnist_vae.registry import (
     strategies,
     synthesis_methods,
 )
+from tests.helpers import numpy, real_batch
 
 BATCH = 16
 # A small and a large architecture, each at the latent size it is used with.
@@ -46,15 +47,10 @@ def finite(value) -> bool:
     return bool(np.all(np.isfinite(keras.ops.convert_to_numpy(value))))
 
 
-def numpy(value) -> np.ndarray:
-    return keras.ops.convert_to_numpy(value)
-
-
 @pytest.fixture(scope="module")
 def real(mnist):
     """Sixteen real test images, float (16, 28, 28, 1) in [0, 1], and int32 labels."""
-    images = (mnist.x_test[:BATCH, ..., None] / 255.0).astype("float32")
-    return images, mnist.y_test[:BATCH].astype("int32")
+    return real_batch(mnist, BATCH)
 
 
 # The contracts below, by registry: a registry added to ALL_REGISTRIES needs one too.

@@ -13,7 +13,7 @@ from mnist_vae.evaluation import (
     iwae_negative_log_likelihood,
     reconstruction_errors,
 )
-from tests.test_vae_model import fixed_vae
+from tests.helpers import fixed_vae
 
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 GROUND = "ground floor"
 # What each part of the core may import besides itself and the ground floor.
 ALLOWED = {

@@ -10,20 +10,7 @@ import pytest
 import tensorflow as tf
 
 from mnist_vae.models import VAE, build_model, model_config
-
-
-def fixed_vae(mean, log_variance, logits, likelihood="bernoulli", beta=1.0) -> VAE:
-    """A VAE whose encoder always outputs (mean, log_variance) and decoder always ``logits``."""
-    latent = len(mean)
-    encoder = keras.Sequential(
-        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(2 * latent)]
-    )
-    encoder.layers[-1].set_weights([np.zeros((784, 2 * latent)), np.array([*mean, *log_variance])])
-    decoder = keras.Sequential(
-        [keras.Input((latent,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))]
-    )
-    decoder.layers[0].set_weights([np.zeros((latent, 784)), np.full(784, logits)])
-    return VAE(encoder, decoder, latent_dim=latent, likelihood=likelihood, beta=beta, seed=1)
+from tests.helpers import fixed_vae
 
 
 def test_evaluate_reports_the_negative_elbo_computed_by_hand():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnist_vae.models import build_model, model_config
-from tests.helpers import invoke
+from tests.helpers import invoke, log_normal
 
 LATENT, TOP = 4, 3
 
@@ -24,13 +24,6 @@ def model():
 
 def numpy_of(network, values) -> np.ndarray:
     return keras.ops.convert_to_numpy(network(np.asarray(values, "float32")))
-
-
-def log_normal(values, mean, log_variance) -> np.ndarray:
-    """log N(values; mean, exp(log_variance)) summed over the last axis, written out."""
-    variance = np.exp(log_variance)
-    return np.sum(-0.5 * (values - mean) ** 2 / variance - 0.5 * log_variance
-                  - 0.5 * math.log(2 * math.pi), axis=-1)  # fmt: skip
 
 
 def test_log_weights_match_a_direct_computation(model, tiny_images):

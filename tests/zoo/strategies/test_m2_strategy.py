@@ -100,11 +100,6 @@ def numpy_bounds(model: M2, images: np.ndarray, noise: np.ndarray):
     return -bound, q / q.sum(axis=1, keepdims=True)
 
 
-@pytest.fixture
-def two_images():
-    return np.random.default_rng(1).random((2, 28, 28, 1)).astype("float32")
-
-
 def test_marginalised_bound_equals_the_sum_over_labels_by_hand(two_images, monkeypatch):
     """-U(x) = sum_y q(y|x) (-L(x, y)) + H(q(y|x)), each L(x, y) computed in numpy."""
     model = tiny_m2()

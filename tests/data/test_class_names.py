@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import struct
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from mnist_vae.data import classes, load_mnist, select_training_set
 from mnist_vae.data.sources.arrays import KEYS
 from mnist_vae.errors import DataFormatError, UsageError
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import assert_one_line_error, idx_bytes, invoke
 from tests.helpers import one_line_message as one_line
 
 FRUITS = ("apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "kiwi", "lemon",
@@ -33,10 +32,7 @@ IDX_NAMES = {
 
 def idx_file(array: np.ndarray) -> bytes:
     """A gzipped IDX file of a uint8 array (magic 0x0000080N, big-endian dims, data)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">I", 0x00000800 | array.ndim)
-    raw = header + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-    return gzip.compress(raw, mtime=0)
+    return gzip.compress(idx_bytes(array), mtime=0)
 
 
 def write_names(path, names) -> None:

@@ -17,7 +17,7 @@ import pytest
 from mnist_vae.data.sources.arrays import KEYS, MnistArrays
 from mnist_vae.data.sources.files import read_idx, read_idx_dir, read_npz, read_path
 from mnist_vae.errors import DataError, DataFormatError, UsageError
-from tests.helpers import one_line_message
+from tests.helpers import idx_bytes, one_line_message
 
 N_TRAIN, N_TEST = 100, 50
 
@@ -62,13 +62,6 @@ def sample(mnist) -> MnistArrays:
         mnist.x_test[:N_TEST].copy(),
         mnist.y_test[:N_TEST].copy(),
     )
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """An IDX file's bytes for a uint8 array: magic 0x0000080N, N big-endian dims, data."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">I", 0x00000800 | array.ndim)
-    return header + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
 
 
 def write_idx(path, array: np.ndarray) -> None:

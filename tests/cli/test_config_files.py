@@ -13,9 +13,9 @@ import mnist_vae.training
 from mnist_vae.cli.train import CONFIG_FIELDS
 from mnist_vae.config import ModelConfig, RunConfig, TrainConfig, read_config_file
 from mnist_vae.errors import ConfigError, RunError
-from tests.helpers import assert_one_line_error, invoke, never_called
+from tests.helpers import ROOT, assert_one_line_error, invoke, never_called
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "net1.toml"
+EXAMPLE = ROOT / "docs" / "examples" / "net1.toml"
 TINY = ["--epochs", "1", "--train-size", "100", "--batch-size", "50"]
 
 

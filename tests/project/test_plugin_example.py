@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -16,8 +15,9 @@ from mnist_vae.cli.main import cli
 from mnist_vae.models import build_model, model_config
 from mnist_vae.registry import strategies
 from mnist_vae.runs import load_run
+from tests.helpers import ROOT
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+DOC = ROOT / "docs" / "plugins.md"
 
 
 def example_source() -> str:

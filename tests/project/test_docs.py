@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 DOCS = ROOT / "docs"
 SOURCE_FOLDERS = ("mnist_vae", "zoo", "cli")
 

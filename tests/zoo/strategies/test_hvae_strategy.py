@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from mnist_vae.cli.main import cli
 from mnist_vae.models import build_model, model_config, portable_random
 from mnist_vae.zoo.strategies.hvae import gaussian_kl_per_dimension, precision_weighted
+from tests.helpers import log_normal
 
 
 def numpy(value) -> np.ndarray:
@@ -44,11 +45,6 @@ def hvae():
         for variable in network.weights:
             variable.assign(rng.normal(0, 0.4, variable.shape).astype("float32"))
     return model
-
-
-def log_normal(z, mean, log_variance):
-    return -0.5 * np.sum((z - mean) ** 2 / np.exp(log_variance) + log_variance
-                         + np.log(2 * np.pi), axis=-1)  # fmt: skip
 
 
 def test_importance_terms_score_both_layers(hvae, tiny_images):

@@ -1,4 +1,4 @@
-"""Serve an export the way a user without mnist-vae would (run by tests/test_export.py).
+"""Serve an export the way a user without mnist-vae would (run by tests/export/test_export.py).
 
     python serve_export.py EXPORT_DIR INPUTS.npz OUTPUTS.npz
 

@@ -1,4 +1,4 @@
-"""Train on two logical CPU devices and on one (run by tests/test_distribute.py).
+"""Train on two logical CPU devices and on one (run by tests/training/test_distribution.py).
 
     python mirrored_training.py DATA.npz OUT_DIR RESULT.json
 

@@ -23,12 +23,7 @@ from mnist_vae.zoo.strategies.vqvae import (
     restart_dead_codes,
     straight_through,
 )
-from tests.helpers import invoke
-
-
-def numpy(value) -> np.ndarray:
-    return keras.ops.convert_to_numpy(value)
-
+from tests.helpers import invoke, numpy
 
 # -- quantisation ---------------------------------------------------------------------
 

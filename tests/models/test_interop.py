@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from mnist_vae.cli.main import cli
 from mnist_vae.models import build_model, model_config
 from mnist_vae.registry import strategies
+from tests.helpers import real_batch
 
 
 def _python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess:
@@ -33,16 +34,11 @@ def _python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess
                           timeout=300, check=False)  # fmt: skip
 
 
-def _tiny_batch(mnist, count: int = 16):
-    images = (mnist.x_test[:count, ..., None] / 255.0).astype("float32")
-    return images, mnist.y_test[:count].astype("int32")
-
-
 @pytest.fixture(scope="module")
 def trained_models(mnist):
     """One net1 model per registered strategy (latent 2, seed 0), trained for a step with
-    SGD on ``_tiny_batch``. Shared: tests save or export them, and change nothing."""
-    images, labels = _tiny_batch(mnist)
+    SGD on ``real_batch``. Shared: tests save or export them, and change nothing."""
+    images, labels = real_batch(mnist)
     models = {}
     for name in strategies.names():
         model = build_model(model_config("net1", strategy=name, latent_dim=2), seed=0)
@@ -56,7 +52,7 @@ def trained_models(mnist):
 def saved_models(tmp_path_factory, mnist, trained_models):
     """One trained-for-a-step .keras file per registered strategy, with a reference output."""
     folder = tmp_path_factory.mktemp("keras-files")
-    images, labels = _tiny_batch(mnist)
+    images, labels = real_batch(mnist)
     saved = {}
     for name, model in trained_models.items():
         path = folder / f"{name}.keras"
@@ -111,7 +107,7 @@ def test_plain_keras_loads_every_strategy_after_import_mnist_vae(saved_models, i
 
 @pytest.mark.parametrize("strategy", ["vae", "cvae"])
 def test_model_export_works_on_a_trained_model(tmp_path, mnist, trained_models, strategy):
-    images, labels = _tiny_batch(mnist)
+    images, labels = real_batch(mnist)
     model = trained_models[strategy]  # net1, trained for a step on these images
     model.export(str(tmp_path / "export"), verbose=False)
     served = tf.saved_model.load(str(tmp_path / "export"))

@@ -95,11 +95,6 @@ def numpy_stacked_bounds(model, images, noise1, noise2):
     return np.array(m1_costs), labelled, np.array(posteriors)
 
 
-@pytest.fixture
-def two_images():
-    return np.random.default_rng(1).random((2, 28, 28, 1)).astype("float32")
-
-
 def test_stacked_bounds_equal_a_hand_computation(two_images, monkeypatch):
     """-log p(x) <= -log p(x|z1) + log q(z1|x) + sum_y q(y|z1) L(z1, y) - H(q(y|z1))."""
     model = tiny_m1_m2()
