@@ -2,7 +2,7 @@
 
 The CLI end to end (the locking primitive alone is raced in test_resume.py, in the
 default suite). About 10 s per attempt on two cores, so it is marked slow:
-``pytest -m slow tests/test_concurrent_trains.py``.
+``pytest -m slow tests/io/test_concurrent_trains.py``.
 """
 
 from __future__ import annotations
