@@ -132,6 +132,36 @@ def overwrite_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def restart_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--restart",
+        is_flag=True,
+        help="Discard an interrupted benchmark of --out and start afresh (by default the "
+        "same command continues it at the step it reached).",
+    )(command)
+
+
+def out_option(name: str, files: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A benchmark's ``--out``: the folder for ``files``, by default ``runs/NAME-TIME``."""
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False),
+        default=None,
+        help=f"Folder for {files}. [default: runs/{name}-TIME]",
+    )
+
+
+def benchmark_out(name: str, out: str | None, *, overwrite: bool) -> str:
+    """``out``, or ``runs/NAME-TIME``, checked writable before any work."""
+    import time
+
+    from mnist_vae.io import check_output_dir
+
+    out = out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output_dir(out, overwrite=overwrite)
+    return out
+
+
 class RunPath(click.ParamType):
     """A run directory that exists, or ``pretrained:NAME`` (a model shipped with mnist-vae)."""
 
@@ -181,72 +211,167 @@ def strategy_flag_specs() -> list[dict[str, Any]]:
 
 
 def _strategy_flag_spec(option_name: str, owners: list) -> dict[str, Any]:
-    """One flag for ``option_name``, shared by the strategies that declare it."""
+    """One flag for ``option_name``, shared by the strategies that declare it; with the
+    owner None, a field of a settings record (``config_flag_specs``)."""
     import typing
-
-    from mnist_vae.config import option_type
 
     _, spec, options_type = owners[0]
     annotation = typing.get_type_hints(options_type)[option_name]
-    kind, _ = option_type(annotation)
-    tags = "/".join(owner for owner, _, _ in owners)
-    default = spec.default
+    kind, items = _flag_type(annotation)
+    tags = "/".join(owner for owner, _, _ in owners if owner)
+    default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
     meta = spec.metadata
-    help_text = f"[{tags}] {meta.get('help', '')}"
+    cli = meta.get("cli") or {}
+    help_text = f"[{tags}] {meta.get('help', '')}" if tags else meta.get("help", "")
     if meta.get("needs") is not None:  # giving it without that is refused
         from mnist_vae.config import needs_text
 
         help_text += f" Only with {needs_text(options_type, meta['needs'])}."
+    if items == "list" and meta.get("choices"):  # a list's items are checked by its record
+        help_text += f" Choices: {', '.join(meta['choices'])}."
     defaults = {owner: _shown(owner_spec.default) for owner, owner_spec, _ in owners}
-    if len(set(defaults.values())) > 1:  # strategies that share an option may differ here
+    if tags and len(set(defaults.values())) > 1:  # strategies that share an option may differ
         help_text += " [default: " + ", ".join(f"{o} {d}" for o, d in defaults.items()) + "]"
-    elif default is not None and not isinstance(default, bool):
+    elif default not in (None, (), {}) and not isinstance(default, bool):
         help_text += f" [default: {_shown(default)}]"
-    if annotation is bool:
+    if annotation is bool and tags:
         no_flag = "no-" + option_name.replace("_", "-")
         help_text += f" [default: {option_name.replace('_', '-') if default else no_flag}]"
-    return {
+    flag_spec = {
         "name": option_name,
         "type": "flag" if annotation is bool else kind.__name__,
-        "choices": list(meta["choices"]) if meta.get("choices") else None,
+        "choices": list(meta["choices"]) if meta.get("choices") and not items else None,
         "minimum": meta.get("minimum"),
         "exclusive_minimum": bool(meta.get("exclusive_minimum")),
         "metavar": meta.get("metavar"),
         "help": help_text,
     }
+    extension = {"flag": cli.get("flag"), "registry": cli.get("registry"),
+                 "maximum": cli.get("maximum"), "run": cli.get("path") == "run",
+                 "items": "repeat" if cli.get("repeat") else items,
+                 "switch": annotation is bool and not tags}  # fmt: skip
+    return {**flag_spec, **{key: value for key, value in extension.items() if value}}
+
+
+def _flag_type(annotation: Any) -> tuple[type, str | None]:
+    """A flag's value type, and ``list`` (comma-separated) or ``pairs`` (NAME=VALUE) when
+    the field holds several: ``tuple[int, ...]``, ``dict[str, Any]``."""
+    import typing
+
+    from mnist_vae.config import option_type
+
+    if typing.get_origin(annotation) is tuple:
+        return option_type(typing.get_args(annotation)[0])[0], "list"
+    if typing.get_origin(annotation) is dict:
+        return str, "pairs"
+    return option_type(annotation)[0], None
+
+
+def config_flag_specs(config_type: type) -> list[dict[str, Any]]:
+    """A settings record's flags, one per field declared with ``option`` (in field order):
+    the same specs, and so the same flags, as the strategies' options get."""
+    return [
+        _strategy_flag_spec(spec.name, [(None, spec, config_type)])
+        for spec in dataclasses.fields(config_type)
+        if "help" in spec.metadata
+    ]
+
+
+def config_options(
+    specs: list[dict[str, Any]], *, hidden: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare ``specs`` (``config_flag_specs``) as a command's flags, in their order.
+
+    Each defaults to None, "not given", so the record's own default applies
+    (``given_settings``); ``hidden``: names kept working but left out of ``--help``.
+    """
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for spec in reversed(specs):
+            command = _strategy_flag(spec, hidden=spec["name"] in hidden)(command)
+        return command
+
+    return decorate
+
+
+def given_settings(config_type: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``config_type`` the user set (not None) among a command's ``values``."""
+    names = {spec.name for spec in dataclasses.fields(config_type)}
+    return {name: value for name, value in values.items() if name in names and value is not None}
 
 
 def _click_type(spec: dict[str, Any]) -> Any:
     kind = {"bool": bool, "int": int, "float": float, "str": str}[spec["type"]]
+    if spec.get("run"):
+        return RunPath()
     if spec["choices"]:
         return click.Choice(spec["choices"])
     if kind in (int, float) and spec["minimum"] is not None:
         range_type = click.IntRange if kind is int else click.FloatRange
         extra = {"min_open": True} if spec["exclusive_minimum"] else {}
-        return range_type(min=spec["minimum"], **extra)
+        return range_type(min=spec["minimum"], max=spec.get("maximum"), **extra)
     if spec["metavar"] == "FILE":
         return click.Path(dir_okay=False)
     return kind
 
 
-def _strategy_flag(spec: dict[str, Any]) -> Callable[[Callable[..., Any]], Any]:
-    """The click option of one flag of ``strategy_flag_specs``."""
+def _strategy_flag(
+    spec: dict[str, Any], *, hidden: bool = False
+) -> Callable[[Callable[..., Any]], Any]:
+    """The click option of one flag of ``strategy_flag_specs`` (or ``config_flag_specs``)."""
     name = spec["name"]
-    flag = "--" + name.replace("_", "-")
+    flag = "--" + spec.get("flag", name).replace("_", "-")
+    if spec.get("switch"):
+        return click.option(flag, name, is_flag=True, default=None, help=spec["help"],
+                            hidden=hidden)  # fmt: skip
     if spec["type"] == "flag":
         no_flag = "--no-" + name.replace("_", "-")
-        return click.option(f"{flag}/{no_flag}", name, default=None, help=spec["help"])
-    return click.option(
-        flag,
-        name,
-        type=_click_type(spec),
-        default=None,
-        metavar=spec["metavar"],
-        help=spec["help"],
-    )
+        return click.option(f"{flag}/{no_flag}", name, default=None, help=spec["help"],
+                            hidden=hidden)  # fmt: skip
+    settings: dict[str, Any] = {"default": None, "help": spec["help"], "hidden": hidden}
+    if spec["metavar"]:
+        settings["metavar"] = spec["metavar"]
+    items = spec.get("items")
+    if items:
+        settings["callback"] = _collected(spec)
+        settings["multiple"] = items != "list"
+    if spec.get("registry"):
+        separator = "," if items == "list" else None
+        settings.update(cls=RegisteredOption, registry=spec["registry"], separator=separator)
+    elif items not in ("list", "pairs"):
+        settings["type"] = _click_type(spec)
+    return click.option(flag, name, **settings)
+
+
+def _collected(spec: dict[str, Any]) -> Callable[..., Any]:
+    """The callback turning a flag of several values into the record's: a tuple (from a
+    comma-separated list, or a repeated flag) or a dict of NAME=VALUE pairs; None when
+    the flag is not given."""
+    items, kind = spec["items"], spec["type"]
+
+    def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if items == "pairs":
+            return parse_option_pairs(value) if value else None
+        if items == "repeat":
+            return tuple(value) if value else None
+        if value is None:
+            return None
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if kind == "str":
+            return tuple(part.replace("-", "_") for part in parts)  # class-mean: class_mean
+        try:
+            return tuple({"int": int, "float": float}[kind](part) for part in parts)
+        except ValueError:
+            what = "whole numbers" if kind == "int" else "numbers"
+            raise click.BadParameter(f"{value!r} is not a comma-separated list of {what}") from None
+
+    return convert
 
 
 def _shown(value: Any) -> str:
+    """A default as typed: ``0.001``, ``0.2,0.5,1.0``."""
+    if isinstance(value, tuple):
+        return ",".join(_shown(item) for item in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

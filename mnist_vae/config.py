@@ -262,6 +262,7 @@ def option(
     exclusive_minimum: bool = False,
     metavar: str | None = None,
     needs: str | tuple[str, Any] | None = None,
+    cli: Mapping[str, Any] | None = None,
 ) -> Any:
     """A strategy option: its default, help text, bounds and what it needs, in one place.
 
@@ -270,7 +271,10 @@ def option(
     setting without which the option does nothing, so giving it alone is refused
     (``StrategyOptions.check_given``): a name (another option of the strategy, or a
     ``ModelConfig``/``TrainConfig`` field) that must be on (true, above 0, set), or a
-    (name, value) pair that must hold.
+    (name, value) pair that must hold. ``cli``: how a command-line flag spells it where
+    the field alone does not say (``flag`` name, ``registry`` of its names, ``maximum``,
+    ``repeat`` for a repeatable flag, ``path: "run"``), for settings records beyond
+    strategies (e.g. the benchmarks' configs).
     """
     metadata = {
         "help": help,
@@ -280,6 +284,10 @@ def option(
         "metavar": metavar,
         "needs": needs,
     }
+    if cli:
+        metadata["cli"] = dict(cli)
+    if isinstance(default, dict):  # mutable: each record gets its own copy
+        return field(default_factory=lambda: dict(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
