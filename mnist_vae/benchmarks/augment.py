@@ -34,6 +34,7 @@ from mnist_vae.benchmarks.skeleton import (
     score_record,
     seeds_option,
     summarise_seeds,
+    trained_run,
     write_summary_csv,
 )
 from mnist_vae.config import RunConfig, TrainConfig, option
@@ -272,26 +273,22 @@ def _one_fraction(config: AugmentConfig, data: MnistData, seed: int, fraction: f
 def _generator(config: AugmentConfig, half_a: MnistData, seed: int, stage: Path,
                generator: Generator, report):  # fmt: skip
     """A VAE or CVAE trained on half A (or the run given with --generator/--cvae-generator)."""
-    from mnist_vae.benchmarks.resumable_steps import resuming_only
     from mnist_vae.models import model_config
     from mnist_vae.runs import load_run
-    from mnist_vae.training import train
 
     given, strategy = generator.given_run(config), generator.strategy
-    trained = stage / "generators" / f"{strategy}-seed{seed}"
     if given is not None:
         run = load_run(given)
         generator.check(run, given)
-    elif trained.is_dir():  # trained before an interruption
-        run = load_run(trained)
     else:
-        report(f"seed {seed}: training the {strategy} generator ({config.arch}) on half A ...")
-        run_config = RunConfig(
-            model=model_config(config.arch, strategy=strategy, latent_dim=config.latent_dim),
-            train=config.generator_training(seed),
-        )
-        run = train(run_config, trained, data=half_a, progress="bar",
-                    report=resuming_only(report))  # fmt: skip
+        run = trained_run(
+            stage / "generators" / f"{strategy}-seed{seed}",
+            lambda: RunConfig(model=model_config(config.arch, strategy=strategy,
+                                                 latent_dim=config.latent_dim),
+                              train=config.generator_training(seed)),
+            half_a, report,
+            f"seed {seed}: training the {strategy} generator ({config.arch}) on half A ...",
+        )  # fmt: skip
     return run.load_model(), run.digit_means()
 
 

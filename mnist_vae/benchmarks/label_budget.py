@@ -50,6 +50,7 @@ from mnist_vae.benchmarks.skeleton import (
     score_record,
     seeds_option,
     summarise_seeds,
+    trained_run,
     write_summary_csv,
 )
 from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig, option
@@ -331,33 +332,30 @@ def _score(budget: Budget, name: str) -> dict:
 
 def _trained(budget: Budget, model: Model):
     """``model``'s run for ``budget`` in the stage (trained unless it exists), loaded."""
-    from mnist_vae.benchmarks.resumable_steps import resuming_only
     from mnist_vae.models import model_config
-    from mnist_vae.runs import load_run
-    from mnist_vae.training import train
 
     config, seed, count = budget.config, budget.seed, budget.count
-    folder = budget.folder(model)
-    if not folder.is_dir():
-        data, labels = budget.data, None if model.labels == "none" else count
-        epochs = model.epochs if isinstance(model.epochs, int) else getattr(config, model.epochs)
+    data, labels = budget.data, None if model.labels == "none" else count
+    if model.labels == "alone":  # the N labelled images alone, repeated: no labels given
+        data, labels = _repeated_labelled_set(config, data, seed, count), None
+    epochs = model.epochs if isinstance(model.epochs, int) else getattr(config, model.epochs)
+
+    def run_config() -> RunConfig:
         options = dict(getattr(config, model.options)) if model.options else {}
         if model.on is not None:  # on its run, trained first if no step needed it yet
             budget.model(model.on)
             options[model.on_option] = str(budget.folder(model.on))
-        if model.labels == "alone":  # the N labelled images alone, repeated: no labels given
-            data, labels = _repeated_labelled_set(config, data, seed, count), None
-        budget.bench.report(f"seed {seed}: training {model.strategy} ({config.arch}, latent "
-                            f"{config.latent_dim}" + ("" if model.labels == "none" else
-                                                      f", {count} labels") + ") ...")  # fmt: skip
-        run_config = RunConfig(
+        return RunConfig(
             model=model_config(config.arch, strategy=model.strategy,
                                latent_dim=config.latent_dim, options=options),
             train=config.generator_training(seed, labels, epochs),
         )  # fmt: skip
-        train(run_config, folder, data=data, progress="bar",
-              report=resuming_only(budget.bench.report))  # fmt: skip
-    return load_run(folder).load_model()
+
+    announce = (f"seed {seed}: training {model.strategy} ({config.arch}, latent "
+                f"{config.latent_dim}" + ("" if model.labels == "none" else f", {count} labels")
+                + ") ...")  # fmt: skip
+    return trained_run(budget.folder(model), run_config, data, budget.bench.report,
+                       announce).load_model()  # fmt: skip
 
 
 def _repeated_labelled_set(config: LabelBudgetConfig, data: MnistData, seed: int,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.benchmarks.skeleton import Bench, bench_stage
+from mnist_vae.benchmarks.skeleton import Bench, bench_stage, trained_run
 from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig, option
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
 from mnist_vae.errors import ConfigError
@@ -266,18 +266,10 @@ def run_nll_benchmark(
 
 def _trained(config: NllConfig, data: MnistData, strategy: str, bench: Bench):
     """Step ``train-STRATEGY``: its run in the stage, trained unless it is there."""
-    from mnist_vae.benchmarks.resumable_steps import resuming_only
-    from mnist_vae.runs import load_run
-    from mnist_vae.training import train
-
     trained = bench.stage / "runs" / strategy
-    if trained.is_dir():  # trained before an interruption
-        run = load_run(trained)
-    else:
-        bench.report(f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
-                     f"{config.binarize} binarization) ...")  # fmt: skip
-        run = train(config.run_config(strategy), trained, data=data, progress="bar",
-                    report=resuming_only(bench.report))  # fmt: skip
+    run = trained_run(trained, lambda: config.run_config(strategy), data, bench.report,
+                      f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
+                      f"{config.binarize} binarization) ...")  # fmt: skip
     test = run.metrics["test"]["negative_elbo"]
     bench.step(f"train-{strategy}", lambda: {"run": trained.name, "negative_elbo": test},
                lambda _: f"  {strategy}: test negative ELBO {test:.2f} nats "

@@ -167,6 +167,22 @@ def plot_by_method(axis: Any, summary: list[dict], *, x: str, y: str, methods: S
                       label=label(method))  # fmt: skip
 
 
+def trained_run(folder: Path, run_config: Callable[[], Any], data: Any,
+                report: Callable[[str], None], announce: str):  # fmt: skip
+    """The run in ``folder``, trained there (``run_config()``, which may train what it
+    builds on first, then ``announce``, on ``data``) unless the benchmark did before an
+    interruption; a training cut short resumes from its checkpoint, and says only that."""
+    from mnist_vae.benchmarks.resumable_steps import resuming_only
+    from mnist_vae.runs import load_run
+    from mnist_vae.training import train
+
+    if folder.is_dir():
+        return load_run(folder)
+    config = run_config()
+    report(announce)
+    return train(config, folder, data=data, progress="bar", report=resuming_only(report))
+
+
 def fit_classifier(config: Any, images, labels, seed: int, what: str):
     """The benchmark's image classifier (``config.classifier``, its epochs and minimum
     steps; tiny with ``config.quick``) trained on ``images``, seeded before its weights
