@@ -1,32 +1,32 @@
-"""``mnist-vae benchmark``: measurements beyond a single run."""
+"""``mnist-vae benchmark``: measurements beyond a single run.
+
+Each benchmark's flags are its config record's fields (``config_flag_specs``): their
+defaults, bounds and help are declared there once.
+"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
+from mnist_vae.benchmarks.augment import AugmentConfig
+from mnist_vae.benchmarks.nll import NllConfig
+from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_budget_table, run_labels
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
-    RegisteredOption,
-    RunPath,
+    benchmark_out,
+    config_flag_specs,
+    config_options,
     data_option,
     debug_option,
+    given_settings,
+    out_option,
     overwrite_option,
     quiet_option,
-    seed_option,
+    restart_option,
 )
 from mnist_vae.errors import first_line
-
-
-def restart_option(command):
-    return click.option(
-        "--restart",
-        is_flag=True,
-        help="Discard an interrupted benchmark of --out and start afresh (by default the "
-        "same command continues it at the step it reached).",
-    )(command)
 
 
 @click.group()
@@ -34,157 +34,58 @@ def benchmark() -> None:
     """Benchmarks: does VAE-made data help a classifier? Test NLL beside the papers."""
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers") from None
+benchmark.add_command(labels)
 
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not a comma-separated list of whole numbers"
-        ) from None
-
-
-# Options of the report's protocol that the label-budget protocol has no use for.
-HALVES_ONLY = ("fractions", "synthetic_ratio", "synthetic_count", "generator", "cvae_generator")
+AUGMENT_FLAGS = config_flag_specs(AugmentConfig)
+# ``augment --labels``, the former name of ``benchmark labels``: its --labels flag, and
+# hidden, the flags only the label-budget protocol has; the report's own flags are
+# refused with it (HALVES_ONLY).
+_AUGMENT_NAMES = {spec["name"] for spec in AUGMENT_FLAGS}
+_LABEL_NAMES = {spec["name"] for spec in LABEL_FLAGS}
+ALIAS_FLAGS = [
+    {**spec, "help": "The label-budget protocol instead of the report's: an alias of "
+     "'benchmark labels --labels N,...', which has its flags."} if spec["name"] == "labels"
+    else spec for spec in LABEL_FLAGS if spec["name"] not in _AUGMENT_NAMES
+]  # fmt: skip
+ALIAS_HIDDEN = tuple(spec["name"] for spec in ALIAS_FLAGS if spec["name"] != "labels")
+HALVES_ONLY = tuple(spec["name"] for spec in AUGMENT_FLAGS if spec["name"] not in _LABEL_NAMES)
+ALIAS_NOTE = "note: 'benchmark augment --labels' is now 'benchmark labels' (the same flags)"
 
 
 @benchmark.command(context_settings={"show_default": True})
-@click.option(
-    "--fractions", default="0.2,0.5,1.0", help="Fractions of half B to train the classifier on."
-)
-@click.option(
-    "--labels",
-    "label_budgets",
-    default=None,
-    metavar="N,N,...",
-    help="The label-budget protocol instead of the report's: for each N (e.g. "
-    "100,600,1000,3000), N labelled training images (balanced, seeded) and every other "
-    "image without its label, for the classifier and the generators alike. Methods: m1, "
-    "m2, m2-digits, cvae-digits, m1-m2 (docs/benchmarks.md).",
-)
-@click.option(
-    "--methods",
-    default="class-mean",
-    help="Comma-separated: class-mean, encode-noise, cvae, filtered. [with --labels: "
-    "m1,m2,m2-digits,cvae-digits,m1-m2]",
-)
-@click.option(
-    "--synthetic-ratio",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    help="Synthetic images per real image.",
-)
-@click.option(
-    "--synthetic-count",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Add this many synthetic images at every fraction (overrides --synthetic-ratio).",
-)
-@click.option(
-    "--seeds", default="0", help="Comma-separated seeds (split, generators, classifiers)."
-)
-@click.option("--arch", cls=RegisteredOption, registry="architectures", default="net1",
-              help="Architecture of generators trained on the fly. [with --labels: "
-              "mlp]")  # fmt: skip
-@click.option(
-    "--latent-dim",
-    type=click.IntRange(min=1),
-    default=2,
-    help="Latent size of generators trained on the fly. [with --labels: 50]",
-)
-@click.option(
-    "--generator-epochs",
-    type=click.IntRange(min=1),
-    default=10,
-    help="With --labels: epochs over all training images of the M1 VAE and of each m2.",
-)
-@click.option(
-    "--m1-m2-epochs",
-    type=click.IntRange(min=1),
-    default=30,
-    help="With --labels: epochs over all training images of each m1_m2 (M2 on M1's codes).",
-)
-@click.option(
-    "--generator",
-    type=RunPath(),
-    default=None,
-    help="A vae run to use instead of training one on half A (one seed only).",
-)
-@click.option(
-    "--cvae-generator",
-    type=RunPath(),
-    default=None,
-    help="A cvae run for the cvae and filtered methods.",
-)
-@click.option("--classifier", cls=RegisteredOption, registry="classifiers", default="small",
-              help="Registered classifier to train.")  # fmt: skip
-@click.option(
-    "--classifier-epochs",
-    type=click.IntRange(min=1),
-    default=10,
-    help="Epochs (at least 1,000 steps on small sets).",
-)
-@click.option(
-    "--quick",
-    is_flag=True,
-    help="Tiny generators and classifiers: checks the pipeline, not the answer.",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder for results.json, results.csv, accuracy.png. [default: runs/augment-TIME]",
-)
+@config_options([*AUGMENT_FLAGS, *ALIAS_FLAGS], hidden=ALIAS_HIDDEN)
+@out_option("augment", "results.json, results.csv, accuracy.png")
 @overwrite_option
 @restart_option
 @data_option
 @quiet_option
 @debug_option
 @handle_errors
-@click.pass_context
-def augment(ctx, fractions, label_budgets, methods, synthetic_ratio, synthetic_count, seeds, arch,
-            latent_dim, generator_epochs, m1_m2_epochs, generator, cvae_generator, classifier,
-            classifier_epochs, quick, out, overwrite, restart, data, quiet) -> None:  # fmt: skip
+def augment(out, overwrite, restart, data, quiet, **values) -> None:
     """Train a classifier on real digits with and without VAE-made ones and compare.
 
     The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0; its
     generators learn from half A's 30,000 labels). With --labels N,... the label-budget
-    protocol: every method has the same N labels. Progress shows every step with the
-    time left for the whole benchmark.
+    protocol, 'benchmark labels'. Progress shows every step with the time left for the
+    whole benchmark.
     """
-    from mnist_vae.benchmarks import AugmentConfig, run_benchmark
+    from mnist_vae.benchmarks import run_benchmark
+    from mnist_vae.benchmarks.augment import check_given_runs
     from mnist_vae.data import load_mnist
     from mnist_vae.errors import UsageError
-    from mnist_vae.io import check_output_dir
 
-    if label_budgets is not None:
-        _label_budget(ctx, label_budgets, methods, seeds, arch, latent_dim, generator_epochs,
-                      m1_m2_epochs, classifier, classifier_epochs, quick, out, overwrite,
-                      restart, data)  # fmt: skip
+    if values["labels"] is not None:
+        unused = [name for name in HALVES_ONLY if values.get(name) is not None]
+        if unused:
+            flag = "--" + unused[0].replace("_", "-")
+            raise UsageError(f"{flag} belongs to the report's protocol; with --labels every "
+                             "method gets the same labelled images (see docs/benchmarks.md)")
+        run_labels(values, out=out, overwrite=overwrite, restart=restart, data=data,
+                   note=ALIAS_NOTE)  # fmt: skip
         return
-    names = tuple(m.strip().replace("-", "_") for m in methods.split(",") if m.strip())
-    config = AugmentConfig(
-        fractions=_floats(fractions), methods=names, synthetic_ratio=synthetic_ratio,
-        synthetic_count=synthetic_count,
-        seeds=_ints(seeds), arch=arch, latent_dim=latent_dim, generator=generator,
-        cvae_generator=cvae_generator, classifier=classifier,
-        classifier_epochs=classifier_epochs, quick=quick,
-    )  # fmt: skip
-    if (generator or cvae_generator) and len(config.seeds) > 1:
-        raise UsageError("a given --generator was trained on one split: use it with a single seed")
-    if cvae_generator is not None:
-        from mnist_vae.runs import load_run
-
-        if load_run(cvae_generator).config.model.strategy != "cvae":
-            raise UsageError(f"--cvae-generator {cvae_generator} is not a cvae run")
-    out = out or f"runs/augment-{time.strftime('%Y%m%d-%H%M%S')}"
-    check_output_dir(out, overwrite=overwrite)
+    config = AugmentConfig(**given_settings(AugmentConfig, values))
+    check_given_runs(config)
+    out = benchmark_out("augment", out, overwrite=overwrite)
 
     def say(message: str) -> None:
         click.echo(message, err=True)
@@ -193,68 +94,6 @@ def augment(ctx, fractions, label_budgets, methods, synthetic_ratio, synthetic_c
                             restart=restart, report=say)  # fmt: skip
     _print_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
-
-
-def _given(ctx: click.Context, name: str) -> bool:
-    from click.core import ParameterSource
-
-    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-
-
-def _label_budget(ctx, label_budgets, methods, seeds, arch, latent_dim, generator_epochs,
-                  m1_m2_epochs, classifier, classifier_epochs, quick, out, overwrite, restart,
-                  data) -> None:  # fmt: skip
-    """``benchmark augment --labels``: the label-budget protocol (docs/benchmarks.md)."""
-    from mnist_vae.benchmarks.label_budget import METHODS, LabelBudgetConfig, run_label_budget
-    from mnist_vae.data import load_mnist
-    from mnist_vae.errors import UsageError
-    from mnist_vae.io import check_output_dir
-
-    unused = [name for name in HALVES_ONLY if _given(ctx, name)]
-    if unused:
-        flag = "--" + unused[0].replace("_", "-")
-        raise UsageError(f"{flag} belongs to the report's protocol; with --labels every "
-                         "method gets the same labelled images (see docs/benchmarks.md)")
-    names = (tuple(m.strip().replace("-", "_") for m in methods.split(",") if m.strip())
-             if _given(ctx, "methods") else METHODS)  # fmt: skip
-    config = LabelBudgetConfig(
-        labels=_ints(label_budgets), methods=names, seeds=_ints(seeds),
-        arch=arch if _given(ctx, "arch") else "mlp",
-        latent_dim=latent_dim if _given(ctx, "latent_dim") else 50,
-        generator_epochs=generator_epochs, m1_m2_epochs=m1_m2_epochs, classifier=classifier,
-        classifier_epochs=classifier_epochs, quick=quick,
-    )  # fmt: skip
-    out = out or f"runs/labels-{time.strftime('%Y%m%d-%H%M%S')}"
-    check_output_dir(out, overwrite=overwrite)
-
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    results = run_label_budget(config, load_mnist(data, report=say), out, overwrite=overwrite,
-                               restart=restart, report=say)  # fmt: skip
-    _print_budget_table(results)
-    click.echo(f"wrote {out}/results.json, results.csv and error.png")
-
-
-def _print_budget_table(results: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    paper = results.get("paper") or {}
-    table = Table(title="test error (%), mean +- std over seeds; accuracy gain vs real only "
-                  "(paired t-test); the paper's M2 and M1+M2 beside")  # fmt: skip
-    for column in ("labels", "method", "error", "gain", "p", "paper M2", "paper M1+M2"):
-        table.add_column(column, justify="left" if column == "method" else "right")
-    for row in results["summary"]:
-        test = row.get("vs_real")
-        gain = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
-        p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
-        error = f"{100 * row['error']:.2f} +- {100 * row['std']:.2f}"
-        anchors = [f"{paper[name][row['labels']]:.2f}" if row["labels"] in paper.get(name, {})
-                   and row["method"] == "real" else "" for name in ("M2", "M1+M2")]  # fmt: skip
-        table.add_row(str(row["labels"]), row["method"].replace("_", "-"), error, gain, p,
-                      *anchors)  # fmt: skip
-    Console().print(table)
 
 
 def _print_table(results: dict) -> None:
@@ -277,88 +116,27 @@ def _print_table(results: dict) -> None:
 
 
 @benchmark.command(context_settings={"show_default": True})
-@click.option(
-    "--strategies",
-    cls=RegisteredOption,
-    registry="strategies",
-    separator=",",
-    default="vae,iwae,vamp",
-    help="Comma-separated strategies to train with the same networks and budget ('' for none).",
-)
-@click.option(
-    "--run",
-    "runs",
-    multiple=True,
-    type=RunPath(),
-    help="Also measure this existing run (repeatable).",
-)
-@click.option("--arch", cls=RegisteredOption, registry="architectures", default="mlp",
-              help="Architecture of the models trained here.")  # fmt: skip
-@click.option("--latent-dim", type=click.IntRange(min=1, max=4096), default=50, help="Size of z.")
-@click.option("--epochs", type=click.IntRange(min=1), default=100, help="Epochs per model.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=100, help="Images per step.")
-@click.option(
-    "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, help="Adam's learning rate."
-)
-@click.option(
-    "--binarize",
-    type=click.Choice(["none", "threshold", "dynamic"]),
-    default="dynamic",
-    help="Training pixels (the test set follows): dynamic is the literature's setting.",
-)
-@click.option(
-    "--iw-samples",
-    type=click.IntRange(min=1, max=100_000),
-    default=5000,
-    help="K, the importance samples per test image (the IWAE paper used 5000).",
-)
-@click.option(
-    "--option",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A strategy option, for every strategy that declares it (e.g. iw_samples=50, "
-    "pseudo_inputs=500). Repeatable.",
-)
-@seed_option("Random seed: initial weights, shuffling, binary draws and importance samples.")
-@click.option(
-    "--quick", is_flag=True, help="One epoch per model, 200 test images: checks the pipeline."
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder for results.json, nll.png and the trained runs. [default: runs/nll-TIME]",
-)
+@config_options(config_flag_specs(NllConfig))
+@out_option("nll", "results.json, nll.png and the trained runs")
 @overwrite_option
 @restart_option
 @data_option
 @quiet_option
 @debug_option
 @handle_errors
-def nll(strategies, runs, arch, latent_dim, epochs, batch_size, lr, binarize, iw_samples,
-        option, seed, quick, out, overwrite, restart, data, quiet) -> None:  # fmt: skip
+def nll(out, overwrite, restart, data, quiet, **values) -> None:
     """Test-set negative log-likelihood by importance sampling, beside the papers' figures.
 
     Trains each strategy with the same networks and budget (default: the IWAE paper's
     MLP, latent 50, on dynamically binarized MNIST), or measures given runs.
     """
-    from mnist_vae.benchmarks.nll import NllConfig, run_nll_benchmark
-    from mnist_vae.cli.options import parse_option_pairs
+    from mnist_vae.benchmarks.nll import run_nll_benchmark
     from mnist_vae.data import load_mnist
-    from mnist_vae.io import check_output_dir
-    from mnist_vae.registry import architectures
 
-    names = tuple(s.strip() for s in strategies.split(",") if s.strip())
-    architectures.check(arch)
-    config = NllConfig(
-        strategies=names, runs=tuple(runs), arch=arch, latent_dim=latent_dim, epochs=epochs,
-        batch_size=batch_size, learning_rate=lr, binarize=binarize, iw_samples=iw_samples,
-        seed=seed, options=parse_option_pairs(option), quick=quick,
-    )  # fmt: skip
-    for name in names:  # every option and value checked before any training
+    config = NllConfig(**given_settings(NllConfig, values))
+    for name in config.strategies:  # every option and value checked before any training
         config.run_config(name)
-    out = out or f"runs/nll-{time.strftime('%Y%m%d-%H%M%S')}"
-    check_output_dir(out, overwrite=overwrite)
+    out = benchmark_out("nll", out, overwrite=overwrite)
 
     def say(message: str) -> None:
         click.echo(message, err=True)
@@ -435,7 +213,7 @@ def merge(results, out, overwrite) -> None:
             raise UsageError(f"cannot read a results.json from {given}: "
                              f"{first_line(error)}") from None  # fmt: skip
     merged = merge_results(parts, out, overwrite=overwrite, names=[str(p) for p in paths])
-    _print_budget_table(merged)
+    print_budget_table(merged)
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
 
 

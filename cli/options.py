@@ -1,6 +1,7 @@
 """Options shared by several commands, defined once; flags generated from the settings'
 declarations (``mnist_vae.config.option``): the run's records (``ModelConfig``,
-``TrainConfig``) and the strategies' own options dataclasses, by one generator."""
+``TrainConfig``), the strategies' own options dataclasses and the benchmarks' configs,
+by one generator (``declared_spec`` -> ``declared_option``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from mnist_vae.config import CONFIG_SECTIONS, option_type
 
 # What a record's declaration adds to a strategy option's (see mnist_vae.config.option).
 RECORD_KEYS = ("maximum", "exclusive_maximum", "section", "flag", "registry", "none_as",
-               "flag_value", "shown_default", "path", "legacy")  # fmt: skip
+               "flag_value", "shown_default", "path", "repeat", "legacy")  # fmt: skip
 
 
 class CountOrWord(click.ParamType):
@@ -145,6 +146,36 @@ def overwrite_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def restart_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--restart",
+        is_flag=True,
+        help="Discard an interrupted benchmark of --out and start afresh (by default the "
+        "same command continues it at the step it reached).",
+    )(command)
+
+
+def out_option(name: str, files: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A benchmark's ``--out``: the folder for ``files``, by default ``runs/NAME-TIME``."""
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False),
+        default=None,
+        help=f"Folder for {files}. [default: runs/{name}-TIME]",
+    )
+
+
+def benchmark_out(name: str, out: str | None, *, overwrite: bool) -> str:
+    """``out``, or ``runs/NAME-TIME``, checked writable before any work."""
+    import time
+
+    from mnist_vae.io import check_output_dir
+
+    out = out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output_dir(out, overwrite=overwrite)
+    return out
+
+
 class RunPath(click.ParamType):
     """A run directory that exists, or ``pretrained:NAME`` (a model shipped with mnist-vae)."""
 
@@ -208,8 +239,8 @@ def _strategy_flag_spec(option_name: str, owners: list) -> dict[str, Any]:
     defaults = {owner: _shown(owner_spec.default) for owner, owner_spec, _ in owners}
     if len(set(defaults.values())) > 1:  # strategies that share an option may differ here
         help_text += " [default: " + ", ".join(f"{o} {d}" for o, d in defaults.items()) + "]"
-    elif default is not None and not isinstance(default, bool):
-        help_text += f" [default: {_shown(default)}]"
+    else:
+        help_text += _default_note(default)
     if annotation is bool:
         no_flag = "no-" + option_name.replace("_", "-")
         help_text += f" [default: {option_name.replace('_', '-') if default else no_flag}]"
@@ -218,17 +249,53 @@ def _strategy_flag_spec(option_name: str, owners: list) -> dict[str, Any]:
 
 def declared_spec(name: str, annotation: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
     """A setting declared with ``option`` as plain data: what its flag is made from (the
-    index keeps the strategies' this way, so ``--help`` loads no Keras)."""
-    kind, _ = option_type(annotation)
-    return {
+    index keeps the strategies' this way, so ``--help`` loads no Keras). A field of
+    several values adds ``items``: ``list`` (comma-separated), ``repeat`` (a repeated
+    flag) or ``pairs`` (NAME=VALUE); a list's choices are its items', said in the help."""
+    kind, items = _flag_type(annotation)
+    help_text = meta.get("help", "")
+    if items and meta.get("choices"):  # a list's items are checked by its record
+        help_text += f" Choices: {', '.join(meta['choices'])}."
+    spec = {
         "name": name,
         "type": "flag" if annotation is bool else kind.__name__,
-        "choices": list(meta["choices"]) if meta.get("choices") else None,
+        "choices": list(meta["choices"]) if meta.get("choices") and not items else None,
         "minimum": meta.get("minimum"),
         "exclusive_minimum": bool(meta.get("exclusive_minimum")),
         "metavar": meta.get("metavar"),
-        "help": meta.get("help", ""),
+        "help": help_text,
     }
+    if items:
+        spec["items"] = "repeat" if meta.get("repeat") else items
+    return spec
+
+
+def _flag_type(annotation: Any) -> tuple[type, str | None]:
+    """A flag's value type, and ``list`` or ``pairs`` when the field holds several:
+    ``tuple[int, ...]``, ``dict[str, Any]``."""
+    if typing.get_origin(annotation) is tuple:
+        return option_type(typing.get_args(annotation)[0])[0], "list"
+    if typing.get_origin(annotation) is dict:
+        return str, "pairs"
+    return option_type(annotation)[0], None
+
+
+def _declared_fields(kind: type) -> list[tuple[dataclasses.Field, dict[str, Any]]]:
+    """The fields of a settings record declared with ``option``, each with its flag's spec."""
+    hints = typing.get_type_hints(kind)
+    return [
+        (spec, {**declared_spec(spec.name, hints[spec.name], spec.metadata),
+                **{key: spec.metadata.get(key) for key in RECORD_KEYS}})
+        for spec in dataclasses.fields(kind)
+        if "help" in spec.metadata
+    ]  # fmt: skip
+
+
+def _field_default(spec: dataclasses.Field) -> Any:
+    """A field's default (a fresh one where it has a factory); None for a required field."""
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return None if spec.default is dataclasses.MISSING else spec.default
 
 
 @functools.cache
@@ -237,16 +304,8 @@ def record_specs() -> dict[str, dict[str, Any]]:
     declaration as plain data, with its record (``model``/``train``) and default."""
     specs = {}
     for record, kind in CONFIG_SECTIONS.items():
-        hints = typing.get_type_hints(kind)
-        for spec in dataclasses.fields(kind):
-            if "help" in spec.metadata:
-                default = None if spec.default is dataclasses.MISSING else spec.default
-                specs[spec.name] = {
-                    **declared_spec(spec.name, hints[spec.name], spec.metadata),
-                    **{key: spec.metadata.get(key) for key in RECORD_KEYS},
-                    "record": record,
-                    "default": default,
-                }
+        for spec, flag in _declared_fields(kind):
+            specs[spec.name] = {**flag, "record": record, "default": _field_default(spec)}
     return specs
 
 
@@ -266,9 +325,43 @@ def config_fields() -> dict[str, tuple[str, str]]:
 
 def record_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Every ``ModelConfig``/``TrainConfig`` setting as a flag, from its declaration."""
-    for spec in reversed(record_specs().values()):
-        command = declared_option(spec)(command)
-    return command
+    return config_options(list(record_specs().values()))(command)
+
+
+def config_flag_specs(config_type: type) -> list[dict[str, Any]]:
+    """Another settings record's flags (the benchmarks' configs), one per field declared
+    with ``option``, in field order. As the strategies' flags, each defaults to None,
+    "not given", so the record's own default applies (``given_settings``), and the help
+    says that default; a bool field is a plain switch (``--quick``)."""
+    specs = []
+    for spec, flag in _declared_fields(config_type):
+        if flag["type"] == "flag":
+            flag["switch"] = True
+        else:
+            flag["help"] += _default_note(_field_default(spec))
+        specs.append(flag)
+    return specs
+
+
+def config_options(
+    specs: list[dict[str, Any]], *, hidden: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare ``specs`` (``record_specs``, ``config_flag_specs``, the index's strategy
+    flags) as a command's flags, in their order; ``hidden``: names kept working but left
+    out of ``--help``."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for spec in reversed(specs):
+            command = declared_option(spec, hidden=spec["name"] in hidden)(command)
+        return command
+
+    return decorate
+
+
+def given_settings(config_type: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``config_type`` the user set (not None) among a command's ``values``."""
+    names = {spec.name for spec in dataclasses.fields(config_type)}
+    return {name: value for name, value in values.items() if name in names and value is not None}
 
 
 def _click_type(spec: Mapping[str, Any]) -> Any:
@@ -286,6 +379,8 @@ def _click_type(spec: Mapping[str, Any]) -> Any:
         range_type = click.IntRange if kind is int else click.FloatRange
         return range_type(min=minimum, max=maximum, min_open=spec["exclusive_minimum"],
                           max_open=bool(spec.get("exclusive_maximum")))  # fmt: skip
+    if spec.get("path") == "run":
+        return RunPath()
     if spec.get("path"):
         return click.Path(exists=True, readable=True, dir_okay=True, file_okay=True)
     if spec["metavar"] == "FILE":
@@ -294,19 +389,25 @@ def _click_type(spec: Mapping[str, Any]) -> Any:
 
 
 def declared_option(spec: Mapping[str, Any], **overrides: Any) -> Callable[..., Any]:
-    """The click option of a declared setting (``declared_spec``, ``record_specs``): a
-    strategy's flag (default None: only the ones given count) or a record's."""
+    """The click option of a declared setting (``declared_spec``, ``record_specs``,
+    ``config_flag_specs``): a strategy's or a benchmark's flag (default None: only the
+    ones given count) or a record's."""
     name = spec["name"]
     flag = "--" + (spec.get("flag") or name).replace("_", "-")
     settings: dict[str, Any] = {"default": spec.get("default"), "help": spec["help"]}
     if spec.get("shown_default"):
         settings["show_default"] = spec["shown_default"]
     settings.update(overrides)
+    if spec.get("switch"):
+        return click.option(flag, name, is_flag=True, **settings)
     if spec["type"] == "flag":
         return click.option(f"{flag}/--no-{flag[2:]}", name, **settings)
+    items = spec.get("items")
+    if items:  # several values, collected into the record's tuple or dict
+        settings.update(callback=_collected(spec), multiple=items != "list")
     if spec.get("registry"):
         return click.option(flag, name, cls=RegisteredOption, registry=spec["registry"],
-                            **settings)  # fmt: skip
+                            separator="," if items == "list" else None, **settings)  # fmt: skip
     if spec.get("flag_value"):  # given plain: flag_value; left out: the default
         absent = settings["default"]
 
@@ -315,10 +416,46 @@ def declared_option(spec: Mapping[str, Any], **overrides: Any) -> Callable[..., 
 
         settings.update(default=None, is_flag=False, flag_value=spec["flag_value"],
                         callback=absent_is_default)  # fmt: skip
-    return click.option(flag, name, type=_click_type(spec), metavar=spec["metavar"], **settings)
+    kind = str if items in ("list", "pairs") else _click_type(spec)
+    return click.option(flag, name, type=kind, metavar=spec["metavar"], **settings)
+
+
+def _collected(spec: Mapping[str, Any]) -> Callable[..., Any]:
+    """The callback turning a flag of several values into the record's: a tuple (from a
+    comma-separated list, or a repeated flag) or a dict of NAME=VALUE pairs; None when
+    the flag is not given."""
+    items, kind = spec["items"], spec["type"]
+
+    def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if items == "pairs":
+            return parse_option_pairs(value) if value else None
+        if items == "repeat":
+            return tuple(value) if value else None
+        if value is None:
+            return None
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if kind == "str":
+            return tuple(part.replace("-", "_") for part in parts)  # class-mean: class_mean
+        try:
+            return tuple({"int": int, "float": float}[kind](part) for part in parts)
+        except ValueError:
+            what = "whole numbers" if kind == "int" else "numbers"
+            raise click.BadParameter(f"{value!r} is not a comma-separated list of {what}") from None
+
+    return convert
+
+
+def _default_note(default: Any) -> str:
+    """`` [default: X]`` for a flag whose default None stands for the record's."""
+    if default in (None, (), {}) or isinstance(default, bool):
+        return ""
+    return f" [default: {_shown(default)}]"
 
 
 def _shown(value: Any) -> str:
+    """A default as typed: ``0.001``, ``0.2,0.5,1.0``."""
+    if isinstance(value, tuple):
+        return ",".join(_shown(item) for item in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -337,19 +474,14 @@ def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """
     from mnist_vae.cli.builtin_index import load_index
 
-    declarations = [declared_option(spec) for spec in load_index()["strategy_flags"]]
-    declarations.append(
-        click.option(
-            "--option",
-            multiple=True,
-            metavar="NAME=VALUE",
-            help="Set any strategy option by name, including a plugin strategy's; VALUE is "
-            'read as JSON when it parses (0.5, true, "text"). Repeatable.',
-        )
-    )
-    for declaration in reversed(declarations):
-        command = declaration(command)
-    return command
+    command = click.option(
+        "--option",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set any strategy option by name, including a plugin strategy's; VALUE is "
+        'read as JSON when it parses (0.5, true, "text"). Repeatable.',
+    )(command)
+    return config_options(load_index()["strategy_flags"])(command)
 
 
 def parse_option_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:

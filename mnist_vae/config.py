@@ -68,7 +68,8 @@ def option(
     none_as: Any = None,
     flag_value: str | None = None,
     shown_default: str | None = None,
-    path: bool = False,
+    path: bool | str = False,
+    repeat: bool = False,
     legacy: dict[Any, Any] | None = None,
     kw_only: bool = False,
 ) -> Any:
@@ -87,7 +88,11 @@ def option(
     whose names it takes; ``none_as`` the value that stands for None (``all``
     images, ``0`` steps); ``flag_value`` what the flag means given plain (its absence
     is the default); ``shown_default`` the default as ``--help`` says it; ``path`` an
-    existing file or folder; ``legacy`` old recorded values and what they mean now.
+    existing file or folder (``path="run"``: a run directory or pretrained:NAME);
+    ``legacy`` old recorded values and what they mean now. Other settings records (the
+    benchmarks' configs) use the same keywords; there a ``tuple[...]`` field is a
+    comma-separated flag, or with ``repeat`` a repeatable one, and a ``dict`` field a
+    repeatable NAME=VALUE flag (a dict default is copied for each record).
     """
     metadata = {
         "help": help,
@@ -105,8 +110,11 @@ def option(
         "flag_value": flag_value,
         "shown_default": shown_default,
         "path": path,
+        "repeat": repeat,
         "legacy": legacy,
     }
+    if isinstance(default, dict):  # mutable: each record gets its own copy
+        return field(default_factory=lambda: dict(default), metadata=metadata, kw_only=kw_only)
     return field(default=default, metadata=metadata, kw_only=kw_only)
 
 

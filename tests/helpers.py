@@ -179,22 +179,29 @@ def staged_file_name(target: Path) -> str:
 
 
 def benchmarks_without_run_figures(monkeypatch) -> None:
-    """Train the benchmarks' runs (augment's generators, nll's models) without their
-    figures/*.png, for tests whose point is elsewhere: drawing them is a third of a tiny
-    run's time, and training tests check them. Everything else trains as it would."""
+    """Train the benchmarks' runs (augment's and the label budget's generators, nll's
+    models) without their figures/*.png, for tests whose point is elsewhere: drawing them
+    is a third of a tiny run's time, and training tests check them. Everything else
+    trains as it would."""
     import dataclasses
 
     from mnist_vae.benchmarks.augment import AugmentConfig
+    from mnist_vae.benchmarks.label_budget import LabelBudgetConfig
     from mnist_vae.benchmarks.nll import NllConfig
 
     generator_training, run_config = AugmentConfig.generator_training, NllConfig.run_config
+    budget_training = LabelBudgetConfig.generator_training
 
     def generator_without(self, seed):
         return dataclasses.replace(generator_training(self, seed), figures=False)
+
+    def budget_without(self, seed, labels, epochs):
+        return dataclasses.replace(budget_training(self, seed, labels, epochs), figures=False)
 
     def run_without(self, strategy):
         config = run_config(self, strategy)
         return dataclasses.replace(config, train=dataclasses.replace(config.train, figures=False))
 
     monkeypatch.setattr(AugmentConfig, "generator_training", generator_without)
+    monkeypatch.setattr(LabelBudgetConfig, "generator_training", budget_without)
     monkeypatch.setattr(NllConfig, "run_config", run_without)

@@ -13,18 +13,34 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mnist_vae.benchmarks.stats import mean_std, paired_t_test
-from mnist_vae.config import RunConfig, TrainConfig
+from mnist_vae.benchmarks.skeleton import (
+    REAL,
+    Bench,
+    arch_option,
+    bench_stage,
+    check_names,
+    check_seeds,
+    classifier_epochs_option,
+    classifier_option,
+    fit_classifier,
+    latent_dim_option,
+    plot_by_method,
+    quick_option,
+    score_record,
+    seeds_option,
+    summarise_seeds,
+    trained_run,
+    write_summary_csv,
+)
+from mnist_vae.config import RunConfig, TrainConfig, option
 from mnist_vae.data import MnistData, data_label, select_training_set, to_float_images
 from mnist_vae.errors import ConfigError
 from mnist_vae.io import write_json_atomic
-from mnist_vae.progress import task
 from mnist_vae.registry import synthesis_methods
 
 REPORT_RESULTS = {  # the report's test accuracies, one run each, class-mean method
@@ -55,31 +71,43 @@ def report_reference(data: MnistData) -> dict:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    fractions: tuple[float, ...] = (0.2, 0.5, 1.0)
-    methods: tuple[str, ...] = ("class_mean",)
-    synthetic_ratio: float = 1.0
-    synthetic_count: int | None = None  # a fixed number at every fraction, instead of the ratio
-    seeds: tuple[int, ...] = (0,)
-    arch: str = "net1"
-    latent_dim: int = 2
-    generator: str | None = None
-    cvae_generator: str | None = None
-    classifier: str = "small"
-    classifier_epochs: int = 10
+    """The report's protocol and its extensions; each field with ``option`` is a flag of
+    ``benchmark augment``, declared here only."""
+
+    fractions: tuple[float, ...] = option(
+        (0.2, 0.5, 1.0), "Fractions of half B to train the classifier on."
+    )
+    methods: tuple[str, ...] = option(
+        ("class_mean",), "Comma-separated synthesis methods.", registry="synthesis_methods"
+    )
+    synthetic_ratio: float = option(
+        1.0, "Synthetic images per real image.", minimum=0, exclusive_minimum=True
+    )
+    synthetic_count: int | None = option(
+        None, "Add this many synthetic images at every fraction (overrides --synthetic-ratio).",
+        minimum=1,
+    )  # fmt: skip
+    seeds: tuple[int, ...] = seeds_option()
+    arch: str = arch_option("net1")
+    latent_dim: int = latent_dim_option(2)
+    generator: str | None = option(
+        None, "A vae run to use instead of training one on half A (one seed only).",
+        path="run",
+    )  # fmt: skip
+    cvae_generator: str | None = option(
+        None, "A cvae run for the cvae and filtered methods.", path="run"
+    )
+    classifier: str = classifier_option()
+    classifier_epochs: int = classifier_epochs_option()
     classifier_min_steps: int = 1000
     filter_threshold: float = 0.9
-    quick: bool = False
+    quick: bool = quick_option()
 
     def __post_init__(self) -> None:
         if not self.fractions or not all(0 < f <= 1 for f in self.fractions):
             raise ConfigError(f"fractions must be in (0, 1], got {self.fractions}")
-        if len(set(self.fractions)) != len(self.fractions):  # a repeat would train twice
-            shown = ",".join(f"{f:g}" for f in self.fractions)
-            raise ConfigError(f"fractions must be distinct, got {shown}")
-        if not self.methods:
-            raise ConfigError("give at least one method")
-        if len(set(self.methods)) != len(self.methods):
-            raise ConfigError(f"methods must be distinct, got {', '.join(self.methods)}")
+        check_names("fraction", self.fractions, "--fractions 0.5")  # a repeat trains twice
+        check_names("method", self.methods, "--methods class-mean")
         for method in self.methods:
             synthesis_methods.check(method)
         from mnist_vae.registry import architectures, classifiers
@@ -92,19 +120,49 @@ class AugmentConfig:
             raise ConfigError(f"synthetic ratio must be > 0, got {self.synthetic_ratio}")
         if self.synthetic_count is not None and self.synthetic_count < 1:
             raise ConfigError(f"synthetic count must be >= 1, got {self.synthetic_count}")
-        if not self.seeds:
-            raise ConfigError("give at least one seed, e.g. --seeds 0,1,2")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds must be distinct, got {self.seeds}")
-        negative = [seed for seed in self.seeds if seed < 0]
-        if negative:
-            raise ConfigError(f"seeds must be 0 or more, got {negative[0]}")
+        check_seeds(self.seeds)
+        if (self.generator or self.cvae_generator) and len(self.seeds) > 1:
+            raise ConfigError("a given --generator was trained on one split: use it with a "
+                              "single seed")  # fmt: skip
 
     def generator_training(self, seed: int) -> TrainConfig:
         """The report's protocol for the generators; tiny in quick mode."""
         if self.quick:
             return TrainConfig(epochs=1, batch_size=100, train_size=None, seed=seed)
         return TrainConfig(seed=seed)
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A generator the synthesis methods may ask for: its strategy, the config field of a
+    run given instead of training one, and whether that run must be conditional."""
+
+    strategy: str
+    given: str
+    conditional: bool = False
+
+    def given_run(self, config: AugmentConfig) -> str | None:
+        return getattr(config, self.given)
+
+    def check(self, run, given: str) -> None:
+        """A given run that cannot serve (a conditional one of another strategy): a
+        one-line usage error."""
+        if self.conditional and run.config.model.strategy != self.strategy:
+            flag = "--" + self.given.replace("_", "-")
+            raise ConfigError(f"{flag} {given} is not a conditional ({self.strategy}) run")
+
+
+VAE, CVAE = Generator("vae", "generator"), Generator("cvae", "cvae_generator", conditional=True)
+
+
+def check_given_runs(config: AugmentConfig) -> None:
+    """The runs given as generators, checked before any work (their strategy)."""
+    from mnist_vae.runs import load_run
+
+    for generator in (VAE, CVAE):
+        given = generator.given_run(config)
+        if given is not None:
+            generator.check(load_run(given), given)
 
 
 def split_halves(data: MnistData, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,24 +188,12 @@ def run_benchmark(
     it stopped (every classifier score is a step, kept as soon as it is known); with
     another, it is a usage error unless ``restart`` (discard it).
     """
-    from mnist_vae.backend import prepare_backend
-    from mnist_vae.benchmarks.resumable_steps import data_identity, resumable_stage
-
-    prepare_backend()
-    started = time.perf_counter()
-    records = []
-    intent = {"benchmark": "augment", "config": dataclasses.asdict(config),
-              "data": data_identity(data)}  # fmt: skip
     names = [step_name(seed, fraction, method) for seed in config.seeds
-             for fraction in config.fractions for method in ("real", *config.methods)]  # fmt: skip
-    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
-                                started=started, names=names, report=report)  # fmt: skip
-    with resumable as (stage, steps):
-        # Progress: the steps, with the time left for the whole benchmark, and each step's.
-        with task("benchmark augment", total=len(names), unit="steps",
-                  completed=steps.done(names), every=True) as overall:  # fmt: skip
-            for seed in config.seeds:
-                records.extend(_one_seed(config, data, seed, stage, steps, report, overall))
+             for fraction in config.fractions for method in (REAL, *config.methods)]  # fmt: skip
+    with bench_stage("augment", config, data, out, names, overwrite=overwrite, restart=restart,
+                     report=report) as bench:  # fmt: skip
+        records = [record for seed in config.seeds for record in _one_seed(config, data, seed,
+                                                                           bench)]  # fmt: skip
         summary = summarise(records, config)
         reference = report_reference(data)
         if reference["report"] is None:
@@ -158,11 +204,13 @@ def run_benchmark(
             "runs": records,
             "summary": summary,
             **reference,
-            "seconds": steps.seconds(),
+            "seconds": bench.steps.seconds(),
         }
-        write_json_atomic(stage / "results.json", results)
-        _write_csv(stage / "results.csv", summary)
-        _plot(summary, config, stage / "accuracy.png",
+        write_json_atomic(bench.stage / "results.json", results)
+        write_summary_csv(bench.stage / "results.csv", summary, columns=("method", "fraction"),
+                          statistic=("mean_accuracy", "mean"),
+                          difference="mean_difference_vs_real")  # fmt: skip
+        _plot(summary, config, bench.stage / "accuracy.png",
               data=None if data.canonical else data_label(data.provenance))  # fmt: skip
     return results
 
@@ -172,106 +220,76 @@ def step_name(seed: int, fraction: float, method: str) -> str:
     return f"seed{seed}-f{fraction!r}-{method}"
 
 
-def _one_seed(
-    config: AugmentConfig, data: MnistData, seed: int, stage: Path, steps, report, overall
-) -> list[dict]:
-    import keras
-
+def _one_seed(config: AugmentConfig, data: MnistData, seed: int, bench: Bench) -> list[dict]:
+    """Every step of one seed: its halves, its generators (trained once, on half A, and
+    only if a step needs them) and each fraction of half B."""
     from mnist_vae.benchmarks.synthesis import SynthesisContext
-    from mnist_vae.evaluation.classifier_training import accuracy, train_classifier
-    from mnist_vae.registry import classifiers
 
     a, b = split_halves(data, seed)
     half_a = dataclasses.replace(data, x_train=data.x_train[a], y_train=data.y_train[a])
-    # One context per seed: its generators are trained once and serve every fraction.
+    stage, report = bench.stage, bench.report
     context = SynthesisContext(
         real_images=data.x_train[:0], real_labels=data.y_train[:0],
-        make_vae=lambda: _generator(config, half_a, seed, stage, "vae", report),
-        make_cvae=lambda: _generator(config, half_a, seed, stage, "cvae", report)[0],
+        make_vae=lambda: _generator(config, half_a, seed, stage, VAE, report),
+        make_cvae=lambda: _generator(config, half_a, seed, stage, CVAE, report)[0],
         make_filter=lambda: _filter_classifier(config, half_a, seed),
         filter_threshold=config.filter_threshold,
     )  # fmt: skip
-    epochs, min_steps = (
-        (1, 20) if config.quick else (config.classifier_epochs, config.classifier_min_steps)
-    )
-
-    def fit_and_score(images, labels, step: str) -> float:
-        # Seeded here, before the weights are made: a step's score must not depend on the
-        # steps before it, or a resumed benchmark would differ from an uninterrupted one.
-        keras.utils.set_random_seed(seed)
-        network = classifiers.get(config.classifier)()
-        train_classifier(network, images, labels, epochs=epochs, min_steps=min_steps, seed=seed,
-                         description=f"classifier {config.classifier}, {step}")  # fmt: skip
-        return accuracy(network, data.x_test, data.y_test)
-
-    records = []
-    for fraction in config.fractions:
-        size = min(len(b), max(10, round(fraction * len(b))))
-        real = b[select_training_set(data.x_train[b], data.y_train[b], size, seed)]
-        context.real_images, context.real_labels = data.x_train[real], data.y_train[real]
-        name = step_name(seed, fraction, "real")
-        record = steps.get(name)
-        new = record is None
-        if new:
-            score = fit_and_score(context.real_images, context.real_labels,
-                                  f"seed {seed} f={fraction:g} real only")  # fmt: skip
-            record = steps.record(name, _record(seed, fraction, "real", score, len(real), 0))
-        records.append(record)
-        report(f"seed {seed}  f={fraction:g}  real only ({len(real)} images): "
-               f"{100 * record['accuracy']:.2f}%")  # fmt: skip
-        overall(1 if new else 0)
-        count = config.synthetic_count or max(1, round(config.synthetic_ratio * len(real)))
-        for method in config.methods:
-            name = step_name(seed, fraction, method)
-            record = steps.get(name)
-            new = record is None
-            if new:
-                images, labels = synthesis_methods.get(method)(context, count, seed)
-                mixed = np.concatenate([to_float_images(context.real_images),
-                                        to_float_images(images)])  # fmt: skip
-                score = fit_and_score(mixed, np.concatenate([context.real_labels, labels]),
-                                      f"seed {seed} f={fraction:g} + {count} {method}")  # fmt: skip
-                record = steps.record(name, _record(seed, fraction, method, score, len(real),
-                                                    count))  # fmt: skip
-            records.append(record)
-            report(f"seed {seed}  f={fraction:g}  + {count} {method}: "
-                   f"{100 * record['accuracy']:.2f}%")  # fmt: skip
-            overall(1 if new else 0)  # the time left, for the whole benchmark
-    return records
+    return [record for fraction in config.fractions
+            for record in _one_fraction(config, data, seed, fraction, b, context,
+                                        bench)]  # fmt: skip
 
 
-def _record(seed, fraction, method, score, real, synthetic) -> dict:
-    return {"seed": seed, "fraction": fraction, "method": method, "accuracy": score,
-            "real_images": real, "synthetic_images": synthetic}  # fmt: skip
+def _one_fraction(config: AugmentConfig, data: MnistData, seed: int, fraction: float,
+                  b: np.ndarray, context, bench: Bench) -> list[dict]:  # fmt: skip
+    """The scores at one fraction of half B: real only, then with each method's images."""
+    from mnist_vae.evaluation.classifier_training import accuracy
+
+    size = min(len(b), max(10, round(fraction * len(b))))
+    real = b[select_training_set(data.x_train[b], data.y_train[b], size, seed)]
+    context.real_images, context.real_labels = data.x_train[real], data.y_train[real]
+    count = config.synthetic_count or max(1, round(config.synthetic_ratio * len(real)))
+
+    def score(method: str) -> dict:
+        images, labels, what = context.real_images, context.real_labels, "real only"
+        if method != REAL:
+            drawn, drawn_labels = synthesis_methods.get(method)(context, count, seed)
+            images = np.concatenate([to_float_images(images), to_float_images(drawn)])
+            labels, what = np.concatenate([labels, drawn_labels]), f"+ {count} {method}"
+        network = fit_classifier(config, images, labels, seed, f"seed {seed} f={fraction:g} {what}")
+        return score_record(seed, ("fraction", fraction), method,
+                            accuracy(network, data.x_test, data.y_test), len(real),
+                            0 if method == REAL else count)  # fmt: skip
+
+    def said(method: str):
+        what = f"real only ({len(real)} images)" if method == REAL else f"+ {count} {method}"
+        return lambda record: (f"seed {seed}  f={fraction:g}  {what}: "
+                               f"{100 * record['accuracy']:.2f}%")
+
+    return [bench.step(step_name(seed, fraction, method), lambda m=method: score(m), said(method))
+            for method in (REAL, *config.methods)]  # fmt: skip
 
 
-def _generator(
-    config: AugmentConfig, half_a: MnistData, seed: int, stage: Path, strategy: str, report
-):
+def _generator(config: AugmentConfig, half_a: MnistData, seed: int, stage: Path,
+               generator: Generator, report):  # fmt: skip
     """A VAE or CVAE trained on half A (or the run given with --generator/--cvae-generator)."""
-    from mnist_vae.benchmarks.resumable_steps import resuming_only
     from mnist_vae.models import model_config
     from mnist_vae.runs import load_run
-    from mnist_vae.training import train
 
-    given = config.generator if strategy == "vae" else config.cvae_generator
-    trained = stage / "generators" / f"{strategy}-seed{seed}"
+    given, strategy = generator.given_run(config), generator.strategy
     if given is not None:
         run = load_run(given)
-    elif trained.is_dir():  # trained before an interruption
-        run = load_run(trained)
+        generator.check(run, given)
     else:
-        report(f"seed {seed}: training the {strategy} generator ({config.arch}) on half A ...")
-        run_config = RunConfig(
-            model=model_config(config.arch, strategy=strategy, latent_dim=config.latent_dim),
-            train=config.generator_training(seed),
-        )
-        run = train(run_config, trained, data=half_a, progress="bar",
-                    report=resuming_only(report))  # fmt: skip
-    model = run.load_model()
-    if strategy == "cvae" and not model.conditional:
-        raise ConfigError(f"--cvae-generator {given} is not a conditional (cvae) run")
-    return model, run.digit_means()
+        run = trained_run(
+            stage / "generators" / f"{strategy}-seed{seed}",
+            lambda: RunConfig(model=model_config(config.arch, strategy=strategy,
+                                                 latent_dim=config.latent_dim),
+                              train=config.generator_training(seed)),
+            half_a, report,
+            f"seed {seed}: training the {strategy} generator ({config.arch}) on half A ...",
+        )  # fmt: skip
+    return run.load_model(), run.digit_means()
 
 
 def _filter_classifier(config: AugmentConfig, half_a: MnistData, seed: int):
@@ -289,45 +307,8 @@ def _filter_classifier(config: AugmentConfig, half_a: MnistData, seed: int):
 
 
 def summarise(records: list[dict], config: AugmentConfig) -> list[dict]:
-    """Mean +- std over seeds per (method, fraction), and each method's paired test against real."""
-    rows = []
-    for fraction in config.fractions:
-        by_method = {
-            method: {
-                r["seed"]: r["accuracy"]
-                for r in records
-                if r["fraction"] == fraction and r["method"] == method
-            }
-            for method in ("real", *config.methods)
-        }
-        seeds = sorted(by_method["real"])
-        for method, scores in by_method.items():
-            values = [scores[s] for s in seeds]
-            mean, std = mean_std(values)
-            row = {
-                "method": method,
-                "fraction": fraction,
-                "mean": mean,
-                "std": std,
-                "n": len(values),
-            }
-            if method != "real":
-                row["vs_real"] = paired_t_test(values, [by_method["real"][s] for s in seeds])
-            rows.append(row)
-    return rows
-
-
-def _write_csv(path: Path, summary: list[dict]) -> None:
-    from mnist_vae.io import atomic_file
-
-    with atomic_file(path, "w") as handle:
-        handle.write("method,fraction,mean_accuracy,std,seeds,mean_difference_vs_real,p_value\n")
-        for row in summary:
-            test = row.get("vs_real", {})
-            handle.write(
-                f"{row['method']},{row['fraction']},{row['mean']:.6f},{row['std']:.6f},{row['n']},"
-                f"{test.get('mean_difference', '')},{test.get('p', '')}\n"
-            )
+    """Mean +- std over seeds per (fraction, method), and each method's paired test against real."""
+    return summarise_seeds(records, by="fraction", levels=config.fractions, methods=config.methods)
 
 
 def _plot(summary: list[dict], config: AugmentConfig, path: Path, data: str | None = None) -> None:
@@ -335,13 +316,8 @@ def _plot(summary: list[dict], config: AugmentConfig, path: Path, data: str | No
     from mnist_vae.runs.figures import new_figure, save_figure
 
     figure, axis = new_figure(7, 4.5)
-    for method in ("real", *config.methods):
-        rows = [r for r in summary if r["method"] == method]
-        axis.errorbar(
-            [r["fraction"] for r in rows], [100 * r["mean"] for r in rows],
-            yerr=[100 * r["std"] for r in rows], marker="o", capsize=3,
-            label="real only" if method == "real" else f"+ {method.replace('_', '-')}",
-        )  # fmt: skip
+    plot_by_method(axis, summary, x="fraction", y="mean", methods=config.methods,
+                   label=lambda m: "real only" if m == REAL else f"+ {m.replace('_', '-')}")
     axis.set_xscale("log")
     axis.set_xlabel("fraction of half B used (log scale)")
     axis.set_ylabel("test accuracy (%)")

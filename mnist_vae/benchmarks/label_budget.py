@@ -1,4 +1,4 @@
-"""The label-budget protocol of ``mnist-vae benchmark augment --labels N,...``.
+"""The label-budget protocol of ``mnist-vae benchmark labels --labels N,...``.
 
 The report's protocol trains its generator on half A with A's 30,000 labels, which the
 classifier side never has. Here every method sees the same labels: N training images
@@ -17,28 +17,47 @@ other training images without. Per budget N and seed:
 * ``m1_m2``: M2 trained on the codes of the seed's M1 VAE, frozen (strategy ``m1_m2``,
   the paper's M1+M2), with the N labels; its classifier q(y|z1) scored.
 
-Test error on the 10,000 test images; several seeds give mean +- std and each
-method's paired t-test against ``real``.
+Each method is a record (``Method``): the model it trains (``Model``: its strategy and
+what that strategy needs, e.g. labels, epochs, another model's run) and how it is
+scored; the benchmark reads them and asks no strategy's name. Test error on the 10,000
+test images; several seeds give mean +- std and each method's paired t-test against
+``real``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mnist_vae.benchmarks.stats import mean_std, paired_t_test
-from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig
+from mnist_vae.benchmarks.skeleton import (
+    REAL,
+    Bench,
+    arch_option,
+    bench_stage,
+    check_names,
+    check_seeds,
+    classifier_epochs_option,
+    classifier_option,
+    fit_classifier,
+    latent_dim_option,
+    plot_by_method,
+    quick_option,
+    score_record,
+    seeds_option,
+    summarise_seeds,
+    trained_run,
+    write_summary_csv,
+)
+from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig, option
 from mnist_vae.data import MnistData, data_label, select_labelled_set, to_float_images
 from mnist_vae.errors import ConfigError
 from mnist_vae.io import write_json_atomic
-from mnist_vae.progress import task
 
-METHODS = ("m1", "m2", "m2_digits", "cvae_digits", "m1_m2")
 # Kingma et al. 2014, Table 1: MNIST test error (%) by number of labels.
 PAPER_ERRORS = {
     "M1+TSVM": {100: 11.82, 600: 5.72, 1000: 4.24, 3000: 3.49},
@@ -50,43 +69,172 @@ CVAE_EPOCHS = 10  # the budget-only cvae's epochs over its repeated labelled set
 
 
 @dataclass(frozen=True)
-class LabelBudgetConfig:
-    """What the label-budget benchmark measures and how long it trains each model."""
+class Model:
+    """A model a method trains, and what its strategy needs to train it.
 
-    labels: tuple[int, ...] = (100, 600, 1000, 3000)
-    methods: tuple[str, ...] = METHODS
-    seeds: tuple[int, ...] = (0,)
-    arch: str = "mlp"
-    latent_dim: int = 50
-    generator_epochs: int = 10  # the M1 VAE's and each m2's, over all 60,000 images
-    m1_m2_epochs: int = 30  # M2 on M1's codes: small networks, so more epochs
+    ``labels``: ``none`` (every image without labels: one per seed, for every budget),
+    ``budget`` (every image, the budget's N labelled) or ``alone`` (the N labelled
+    images alone, repeated to whole epochs: ``_repeated_labelled_set``). ``epochs``: a
+    config field or a number; ``options``: the config field with the strategy's options;
+    ``on``: a model whose run this one is stacked on, given as its option ``on_option``.
+    """
+
+    strategy: str
+    labels: str = "budget"
+    epochs: str | int = "generator_epochs"
+    options: str | None = None
+    on: Model | None = None
+    on_option: str | None = None
+
+
+M1 = Model("vae", labels="none")
+M2 = Model("m2", options="m2_options")
+M1_M2 = Model("m1_m2", epochs="m1_m2_epochs", on=M1, on_option="m1_run")
+CVAE = Model("cvae", labels="alone", epochs=CVAE_EPOCHS)
+
+
+@dataclass
+class Budget:
+    """One seed's label budget: its labelled images, and each model trained for it once
+    a step needs it."""
+
+    config: LabelBudgetConfig
+    data: MnistData
+    seed: int
+    count: int
+    bench: Bench
+    test_images: np.ndarray
+    models: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        chosen = select_labelled_set(self.data.x_train, self.data.y_train, self.count, self.seed)
+        self.images, self.labels = self.data.x_train[chosen], self.data.y_train[chosen]
+
+    def model(self, model: Model):
+        if model not in self.models:
+            self.models[model] = _trained(self, model)
+        return self.models[model]
+
+    def folder(self, model: Model) -> Path:
+        per_budget = "" if model.labels == "none" else f"-n{self.count}"
+        return self.bench.stage / "generators" / f"{model.strategy}-seed{self.seed}{per_budget}"
+
+
+def _real_accuracy(budget: Budget, name: str, model) -> float:
+    """The benchmark's classifier on the labelled images alone."""
+    from mnist_vae.evaluation.classifier_training import accuracy
+
+    network = fit_classifier(budget.config, budget.images, budget.labels, budget.seed,
+                             f"{len(budget.images)} images, {name}")  # fmt: skip
+    return accuracy(network, budget.data.x_test, budget.data.y_test)
+
+
+def _own_classifier_accuracy(budget: Budget, name: str, model) -> float:
+    """The model's own classifier q(y|x) on the test images."""
+    return float(np.mean(model.classify(budget.test_images) == budget.data.y_test))
+
+
+def _codes_accuracy(budget: Budget, name: str, vae) -> float:
+    """M1: a dense classifier on the labelled images' codes from a VAE trained without labels."""
+    from mnist_vae.models.inference import encode_codes
+
+    codes = encode_codes(vae, to_float_images(budget.images))
+    test_codes = encode_codes(vae, budget.test_images)
+    config = budget.config
+    return code_classifier_accuracy(codes, budget.labels, test_codes, budget.data.y_test,
+                                    seed=budget.seed, min_steps=20 if config.quick
+                                    else config.classifier_min_steps)  # fmt: skip
+
+
+def _with_digits_accuracy(budget: Budget, name: str, model) -> float:
+    """The classifier on the labelled images plus the model's digits for each class."""
+    from mnist_vae.evaluation.classifier_training import accuracy
+    from mnist_vae.models.sampling import sample_digits
+
+    per_class, seed = budget.config.synthetic_per_class, budget.seed
+    drawn = [sample_digits(model, per_class, seed + 7919 * digit, digit=digit)
+             for digit in range(NUM_CLASSES)]  # fmt: skip
+    real = to_float_images(budget.images)
+    mixed = np.concatenate([real, *[np.reshape(d, (-1, *real.shape[1:])) for d in drawn]])
+    mixed_labels = np.concatenate([budget.labels, np.repeat(np.arange(NUM_CLASSES), per_class)])
+    network = fit_classifier(budget.config, mixed, mixed_labels, seed,
+                             f"{len(mixed)} images, {name}")  # fmt: skip
+    return accuracy(network, budget.data.x_test, budget.data.y_test)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method: the model it trains (None: the labelled images alone), how it scores a
+    budget (``score(budget, name, model)``: test accuracy), whether it adds digits of
+    the model (``synthetic_per_class`` per class), and its legend in the plot."""
+
+    model: Model | None
+    score: Callable[[Budget, str, object], float]
+    synthetic: bool = False
+    label: str | None = None
+
+
+REAL_METHOD = Method(None, _real_accuracy, label="real only")
+METHOD_RECORDS = {
+    "m1": Method(M1, _codes_accuracy),
+    "m2": Method(M2, _own_classifier_accuracy, label="m2's own classifier q(y|x)"),
+    "m2_digits": Method(M2, _with_digits_accuracy, synthetic=True),
+    "cvae_digits": Method(CVAE, _with_digits_accuracy, synthetic=True),
+    "m1_m2": Method(M1_M2, _own_classifier_accuracy, label="m1_m2 (M1+M2): its classifier q(y|z1)"),
+}
+METHODS = tuple(METHOD_RECORDS)
+
+
+def method_record(name: str) -> Method:
+    return REAL_METHOD if name == REAL else METHOD_RECORDS[name]
+
+
+@dataclass(frozen=True)
+class LabelBudgetConfig:
+    """What the label-budget benchmark measures and how long it trains each model; each
+    field with ``option`` is a flag of ``benchmark labels``, declared here only."""
+
+    labels: tuple[int, ...] = option(
+        (100, 600, 1000, 3000),
+        "Label budgets: for each N, N labelled training images (balanced, seeded) and every "
+        "other image without its label, for the classifier and the generators alike.",
+        metavar="N,N,...",
+    )
+    methods: tuple[str, ...] = option(
+        METHODS, "Comma-separated methods besides real only (docs/benchmarks.md).",
+        choices=METHODS,
+    )  # fmt: skip
+    seeds: tuple[int, ...] = seeds_option()
+    arch: str = arch_option("mlp")
+    latent_dim: int = latent_dim_option(50)
+    generator_epochs: int = option(
+        10, "Epochs over all training images of the M1 VAE and of each m2.", minimum=1
+    )
+    m1_m2_epochs: int = option(
+        30, "Epochs over all training images of each m1_m2 (M2 on M1's codes).", minimum=1
+    )
     cvae_steps: int = 3000  # the budget-only cvae: steps, since its set is tiny
     synthetic_per_class: int = 1000
-    classifier: str = "small"
-    classifier_epochs: int = 10
+    classifier: str = classifier_option()
+    classifier_epochs: int = classifier_epochs_option()
     classifier_min_steps: int = 1000
     m2_options: tuple[tuple[str, object], ...] = ()
-    quick: bool = False
+    quick: bool = quick_option()
 
     def __post_init__(self) -> None:
         from mnist_vae.registry import architectures, classifiers
 
-        if not self.labels:
-            raise ConfigError("give at least one label budget, e.g. --labels 100,1000")
+        check_names("label budget", self.labels, "--labels 100,1000")
         for count in self.labels:
             if count < NUM_CLASSES or count % NUM_CLASSES:
                 raise ConfigError(f"each label budget must be a positive multiple of the "
                                   f"{NUM_CLASSES} classes, got {count}")  # fmt: skip
-        if len(set(self.labels)) != len(self.labels):
-            raise ConfigError(f"label budgets must be distinct, got {self.labels}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
             raise ConfigError(f"unknown label-budget method {unknown[0]!r}; choose from "
                               f"{', '.join(METHODS)} (real is always measured)")  # fmt: skip
-        if len(set(self.methods)) != len(self.methods):
-            raise ConfigError(f"methods must be distinct, got {', '.join(self.methods)}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
-            raise ConfigError(f"seeds must be distinct and 0 or more, got {self.seeds}")
+        check_names("method", self.methods, "--methods m2")
+        check_seeds(self.seeds)
         architectures.check(self.arch)
         classifiers.check(self.classifier)
         for name, value in (("latent dim", self.latent_dim),
@@ -121,23 +269,15 @@ def run_label_budget(
     Resumes like ``benchmark augment``: every score is a step kept as soon as known, and
     every model trained is a run in the stage's ``generators/``.
     """
-    from mnist_vae.backend import prepare_backend
-    from mnist_vae.benchmarks.resumable_steps import data_identity, resumable_stage
+    from mnist_vae.benchmarks.resumable_steps import data_identity
 
-    prepare_backend()
-    started = time.perf_counter()
-    intent = {"benchmark": "label_budget", "config": dataclasses.asdict(config),
-              "data": data_identity(data)}  # fmt: skip
     names = [step_name(seed, count, method) for seed in config.seeds for count in config.labels
-             for method in ("real", *config.methods)]  # fmt: skip
-    records = []
-    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
-                                started=started, names=names, report=report)  # fmt: skip
-    with resumable as (stage, steps):
-        with task("benchmark augment --labels", total=len(names), unit="steps",
-                  completed=steps.done(names), every=True) as overall:  # fmt: skip
-            for seed in config.seeds:
-                records.extend(_one_seed(config, data, seed, stage, steps, report, overall))
+             for method in (REAL, *config.methods)]  # fmt: skip
+    with bench_stage("label_budget", config, data, out, names, overwrite=overwrite,
+                     restart=restart, report=report,
+                     title="benchmark labels") as bench:  # fmt: skip
+        records = [record for seed in config.seeds
+                   for record in _one_seed(config, data, seed, bench)]  # fmt: skip
         summary = summarise(records, config)
         results = {
             "protocol": "label_budget",
@@ -150,140 +290,72 @@ def run_label_budget(
             "paper_note": PAPER if data.canonical else
             f"no reference: the paper measured canonical MNIST, this is "
             f"{data_label(data.provenance)}",
-            "seconds": steps.seconds(),
+            "seconds": bench.steps.seconds(),
         }
-        write_json_atomic(stage / "results.json", results)
-        _write_csv(stage / "results.csv", summary)
-        plot_errors(summary, config, stage / "error.png", paper=data.canonical)
+        _write(bench.stage, results, config)
     return results
 
 
-def _one_seed(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path, steps,
-              report, overall) -> list[dict]:  # fmt: skip
-    records = []
+def _write(stage: Path, results: dict, config: LabelBudgetConfig) -> None:
+    """results.json, results.csv and error.png, of a run or a merge."""
+    write_json_atomic(stage / "results.json", results)
+    write_summary_csv(stage / "results.csv", results["summary"], columns=("labels", "method"),
+                      statistic=("mean_error", "error"),
+                      difference="accuracy_gain_vs_real")  # fmt: skip
+    plot_errors(results["summary"], config, stage / "error.png",
+                paper=results.get("paper") is not None)  # fmt: skip
 
-    def keep(count: int, method: str, measure, real: int, synthetic: int = 0) -> None:
-        """Step (seed, count, method): its record, measured unless kept from before."""
-        name = step_name(seed, count, method)
-        record = steps.get(name)
-        new = record is None
-        if new:
-            record = steps.record(name, {"seed": seed, "labels": count, "method": method,
-                                         "accuracy": float(measure()), "real_images": real,
-                                         "synthetic_images": synthetic})  # fmt: skip
-        records.append(record)
-        report(f"seed {seed}  {count} labels  {method}: "
-               f"error {100 * (1 - record['accuracy']):.2f}%")  # fmt: skip
-        overall(1 if new else 0)
 
+def _one_seed(config: LabelBudgetConfig, data: MnistData, seed: int, bench: Bench) -> list[dict]:
+    """Every step of one seed; models are trained only for steps still to do."""
     test_images = to_float_images(data.x_test)
+    records = []
     for count in config.labels:
-        _one_budget(config, data, seed, count, stage, keep, test_images, report)
+        budget = Budget(config, data, seed, count, bench, test_images)
+        for method in (REAL, *config.methods):
+            records.append(bench.step(
+                step_name(seed, count, method), lambda m=method, b=budget: _score(b, m),
+                lambda r: (f"seed {r['seed']}  {r['labels']} labels  {r['method']}: "
+                           f"error {100 * (1 - r['accuracy']):.2f}%"),
+            ))  # fmt: skip
     return records
 
 
-def _one_budget(config: LabelBudgetConfig, data: MnistData, seed: int, count: int, stage: Path,
-                keep, test_images: np.ndarray, report) -> None:  # fmt: skip
-    """Every method's step at one label budget; models are trained only for steps to do."""
-    from mnist_vae.evaluation.classifier_training import accuracy
-
-    chosen = select_labelled_set(data.x_train, data.y_train, count, seed)
-    images, labels = data.x_train[chosen], data.y_train[chosen]
-    digits = NUM_CLASSES * config.synthetic_per_class
-    m2 = _lazy(lambda: _trained(config, data, seed, stage, "m2", count, report))
-    cvae = _lazy(lambda: _trained(config, data, seed, stage, "cvae", count, report))
-    measures = {
-        "real": (lambda: accuracy(_classifier(config, images, labels, seed, "real"),
-                                  data.x_test, data.y_test), 0),
-        "m1": (lambda: _m1_accuracy(config, data, seed, stage, images, labels, test_images,
-                                    report), 0),
-        "m2": (lambda: np.mean(m2().classify(test_images) == data.y_test), 0),
-        "m2_digits": (lambda: _with_digits(config, m2(), images, labels, seed, data,
-                                           "m2_digits"), digits),
-        "cvae_digits": (lambda: _with_digits(config, cvae(), images, labels, seed, data,
-                                             "cvae_digits"), digits),
-        "m1_m2": (lambda: np.mean(_trained(config, data, seed, stage, "m1_m2", count, report)
-                                  .classify(test_images) == data.y_test), 0),
-    }
-    for method in ("real", *config.methods):
-        measure, synthetic = measures[method]
-        keep(count, method, measure, count, synthetic)
+def _score(budget: Budget, name: str) -> dict:
+    """One step: method ``name`` scored at ``budget``, as its record."""
+    method = method_record(name)
+    model = None if method.model is None else budget.model(method.model)
+    digits = NUM_CLASSES * budget.config.synthetic_per_class if method.synthetic else 0
+    return score_record(budget.seed, ("labels", budget.count), name,
+                        method.score(budget, name, model), budget.count, digits)  # fmt: skip
 
 
-def _lazy(make):
-    """``make()`` on first call, then the same value: a model trained only if a step needs it."""
-    kept = []
-
-    def get():
-        if not kept:
-            kept.append(make())
-        return kept[0]
-
-    return get
-
-
-def _classifier(config: LabelBudgetConfig, images, labels, seed: int, what: str):
-    """The benchmark's image classifier trained on ``images``, seeded before its weights."""
-    import keras
-
-    from mnist_vae.evaluation.classifier_training import train_classifier
-    from mnist_vae.registry import classifiers
-
-    keras.utils.set_random_seed(seed)
-    network = classifiers.get(config.classifier)()
-    epochs, min_steps = ((1, 20) if config.quick
-                         else (config.classifier_epochs, config.classifier_min_steps))  # fmt: skip
-    return train_classifier(network, images, labels, epochs=epochs, min_steps=min_steps,
-                            seed=seed, description=f"classifier {config.classifier}, "
-                            f"{len(images)} images, {what}")  # fmt: skip
-
-
-def _with_digits(config: LabelBudgetConfig, model, images, labels, seed: int, data: MnistData,
-                 what: str) -> float:  # fmt: skip
-    """Accuracy of the classifier on the labelled images plus the model's digits per class."""
-    from mnist_vae.evaluation.classifier_training import accuracy
-    from mnist_vae.models.sampling import sample_digits
-
-    per_class = config.synthetic_per_class
-    drawn = [sample_digits(model, per_class, seed + 7919 * digit, digit=digit)
-             for digit in range(NUM_CLASSES)]  # fmt: skip
-    real = to_float_images(images)
-    mixed = np.concatenate([real, *[np.reshape(d, (-1, *real.shape[1:])) for d in drawn]])
-    mixed_labels = np.concatenate([labels, np.repeat(np.arange(NUM_CLASSES), per_class)])
-    network = _classifier(config, mixed, mixed_labels, seed, what)
-    return accuracy(network, data.x_test, data.y_test)
-
-
-def _trained(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path,
-             strategy: str, count: int | None, report):  # fmt: skip
-    """A run of ``strategy`` with ``count`` labels in the stage (trained unless it exists)."""
-    from mnist_vae.benchmarks.resumable_steps import resuming_only
+def _trained(budget: Budget, model: Model):
+    """``model``'s run for ``budget`` in the stage (trained unless it exists), loaded."""
     from mnist_vae.models import model_config
-    from mnist_vae.runs import load_run
-    from mnist_vae.training import train
 
-    name = f"{strategy}-seed{seed}" + ("" if count is None else f"-n{count}")
-    folder = stage / "generators" / name
-    if not folder.is_dir():
-        epochs, labels, options = config.generator_epochs, count, {}
-        if strategy == "m2":
-            options = dict(config.m2_options)
-        elif strategy == "m1_m2":  # on the seed's M1, trained first if no step needed it yet
-            _trained(config, data, seed, stage, "vae", None, report)
-            options = {"m1_run": str(stage / "generators" / f"vae-seed{seed}")}
-            epochs = config.m1_m2_epochs
-        elif strategy == "cvae":  # the N labelled images alone, repeated: steps, not epochs
-            data, labels = _repeated_labelled_set(config, data, seed, count), None
-            epochs = CVAE_EPOCHS
-        report(f"seed {seed}: training {strategy} ({config.arch}, latent {config.latent_dim}"
-               + ("" if count is None else f", {count} labels") + ") ...")
-        run_config = RunConfig(
-            model=model_config(config.arch, strategy=strategy, latent_dim=config.latent_dim,
-                               options=options),
+    config, seed, count = budget.config, budget.seed, budget.count
+    data, labels = budget.data, None if model.labels == "none" else count
+    if model.labels == "alone":  # the N labelled images alone, repeated: no labels given
+        data, labels = _repeated_labelled_set(config, data, seed, count), None
+    epochs = model.epochs if isinstance(model.epochs, int) else getattr(config, model.epochs)
+
+    def run_config() -> RunConfig:
+        options = dict(getattr(config, model.options)) if model.options else {}
+        if model.on is not None:  # on its run, trained first if no step needed it yet
+            budget.model(model.on)
+            options[model.on_option] = str(budget.folder(model.on))
+        return RunConfig(
+            model=model_config(config.arch, strategy=model.strategy,
+                               latent_dim=config.latent_dim, options=options),
             train=config.generator_training(seed, labels, epochs),
         )  # fmt: skip
-        train(run_config, folder, data=data, progress="bar", report=resuming_only(report))
-    return load_run(folder).load_model()
+
+    announce = (f"seed {seed}: training {model.strategy} ({config.arch}, latent "
+                f"{config.latent_dim}" + ("" if model.labels == "none" else f", {count} labels")
+                + ") ...")  # fmt: skip
+    return trained_run(budget.folder(model), run_config, data, budget.bench.report,
+                       announce).load_model()  # fmt: skip
 
 
 def _repeated_labelled_set(config: LabelBudgetConfig, data: MnistData, seed: int,
@@ -301,18 +373,6 @@ def _repeated_labelled_set(config: LabelBudgetConfig, data: MnistData, seed: int
         y_train=np.concatenate([data.y_train[chosen]] * repeats),
         source=f"{data.source} (the {count} labelled images of seed {seed}, x{repeats})",
     )  # fmt: skip
-
-
-def _m1_accuracy(config: LabelBudgetConfig, data: MnistData, seed: int, stage: Path, images,
-                 labels, test_images, report) -> float:  # fmt: skip
-    """M1: a dense classifier on the labelled images' codes from a VAE trained without labels."""
-    from mnist_vae.models.inference import encode_codes
-
-    vae = _trained(config, data, seed, stage, "vae", None, report)
-    codes = encode_codes(vae, to_float_images(images))
-    test_codes = encode_codes(vae, test_images)
-    return code_classifier_accuracy(codes, labels, test_codes, data.y_test, seed=seed,
-                                    min_steps=20 if config.quick else config.classifier_min_steps)
 
 
 def code_classifier_accuracy(codes: np.ndarray, labels: np.ndarray, test_codes: np.ndarray,
@@ -339,6 +399,7 @@ def code_classifier_accuracy(codes: np.ndarray, labels: np.ndarray, test_codes: 
     return float(np.mean(np.argmax(logits, axis=-1) == test_labels))
 
 
+
 # What may differ between label-budget results that ``merge_results`` combines.
 MERGEABLE = ("labels", "methods", "seeds")
 
@@ -361,32 +422,52 @@ def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False
         raise ConfigError("give two or more label-budget results.json files to merge")
     names = names or [f"result {index + 1}" for index in range(len(parts))]
     configs = [check_result(part, name) for part, name in zip(parts, names, strict=True)]
-
-    def fixed(config: LabelBudgetConfig) -> dict:
-        return {k: v for k, v in dataclasses.asdict(config).items() if k not in MERGEABLE}
-
-    for part, config, name in zip(parts, configs, names, strict=True):
-        different = sorted(k for k in fixed(config) if fixed(config)[k] != fixed(configs[0])[k])
-        if different:
-            raise ConfigError(f"{name}: config.{different[0]} is {fixed(config)[different[0]]!r}"
-                              f" but {fixed(configs[0])[different[0]]!r} in {names[0]}: only "
-                              f"{', '.join(MERGEABLE)} may differ between the results of one "
-                              "experiment")  # fmt: skip
-        if not _same_data(part, parts[0]):
-            raise ConfigError(f"{name}: measured on other data than {names[0]} "
-                              f"({_data_words(part)}, not {_data_words(parts[0])}); merge "
-                              "only the results of one experiment")  # fmt: skip
+    _check_one_experiment(parts, configs, names)
     merged = dataclasses.replace(
         configs[0],
         labels=tuple(sorted({n for c in configs for n in c.labels})),
         seeds=tuple(sorted({s for c in configs for s in c.seeds})),
         methods=tuple(m for m in METHODS if any(m in c.methods for c in configs)),
     )  # fmt: skip
+    records = _merged_records(parts, names, merged)
+    summary = summarise(records, merged)
+    results = {**parts[0], "config": dataclasses.asdict(merged), "runs": records,
+               "summary": summary, "seconds": sum(p.get("seconds", 0.0) for p in parts),
+               "merged_from": len(parts)}  # fmt: skip
+    with locked_stage(Path(out), overwrite=overwrite) as (stage, _):
+        _write(stage, results, merged)
+    return results
+
+
+def _check_one_experiment(parts: list[dict], configs: list[LabelBudgetConfig],
+                          names: list[str]) -> None:  # fmt: skip
+    """Every part has the first one's settings (but ``MERGEABLE``) and data."""
+
+    def fixed(config: LabelBudgetConfig) -> dict:
+        return {k: v for k, v in dataclasses.asdict(config).items() if k not in MERGEABLE}
+
+    first = fixed(configs[0])
+    for part, config, name in zip(parts, configs, names, strict=True):
+        different = sorted(k for k, v in fixed(config).items() if v != first[k])
+        if different:
+            key = different[0]
+            raise ConfigError(f"{name}: config.{key} is {fixed(config)[key]!r} but "
+                              f"{first[key]!r} in {names[0]}: only {', '.join(MERGEABLE)} may "
+                              "differ between the results of one experiment")  # fmt: skip
+        if not _same_data(part, parts[0]):
+            raise ConfigError(f"{name}: measured on other data than {names[0]} "
+                              f"({_data_words(part)}, not {_data_words(parts[0])}); merge "
+                              "only the results of one experiment")  # fmt: skip
+
+
+def _merged_records(parts: list[dict], names: list[str], merged: LabelBudgetConfig) -> list[dict]:
+    """The parts' records, each step once and every step of ``merged`` there, in a run's
+    order."""
     records, seen = [], {}
     for part, name in zip(parts, names, strict=True):
         for record in part["runs"]:
             key = (record["seed"], record["labels"], record["method"])
-            if key in seen and record["method"] == "real":
+            if key in seen and record["method"] == REAL:
                 continue  # every run measures the reference: the first result's is kept
             if key in seen:
                 where = "twice in it" if seen[key] == name else f"also in {seen[key]}"
@@ -394,22 +475,15 @@ def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False
                                   f"result ({where}); merge each step once")  # fmt: skip
             seen[key] = name
             records.append(record)
+    methods = (REAL, *merged.methods)
     missing = [step_name(s, n, m) for s in merged.seeds for n in merged.labels
-               for m in ("real", *merged.methods) if (s, n, m) not in seen]  # fmt: skip
+               for m in methods if (s, n, m) not in seen]  # fmt: skip
     if missing:
         raise ConfigError(f"the results do not cover {len(missing)} step(s) of their union, "
                           f"e.g. {missing[0]}: run those too, then merge")  # fmt: skip
     records.sort(key=lambda r: (r["seed"], merged.labels.index(r["labels"]),
-                                ("real", *merged.methods).index(r["method"])))  # fmt: skip
-    summary = summarise(records, merged)
-    results = {**parts[0], "config": dataclasses.asdict(merged), "runs": records,
-               "summary": summary, "seconds": sum(p.get("seconds", 0.0) for p in parts),
-               "merged_from": len(parts)}  # fmt: skip
-    with locked_stage(Path(out), overwrite=overwrite) as (stage, _):
-        write_json_atomic(stage / "results.json", results)
-        _write_csv(stage / "results.csv", summary)
-        plot_errors(summary, merged, stage / "error.png", paper=parts[0].get("paper") is not None)
-    return results
+                                methods.index(r["method"])))  # fmt: skip
+    return records
 
 
 def _finite_number(value: object) -> bool:
@@ -432,7 +506,7 @@ def check_result(part: object, name: str) -> LabelBudgetConfig:
     if part.get("protocol") != "label_budget":
         raise ConfigError(f"{name}: not a label-budget result (protocol "
                           f"{part.get('protocol')!r}); merge joins the results of "
-                          "'benchmark augment --labels'")  # fmt: skip
+                          "'benchmark labels'")  # fmt: skip
     recorded = part.get("config")
     if not isinstance(recorded, dict):
         raise ConfigError(f"{name}: config is missing or not an object")
@@ -507,32 +581,8 @@ def _config_fields(recorded: dict) -> dict:
 def summarise(records: list[dict], config: LabelBudgetConfig) -> list[dict]:
     """Mean +- std of the test error per (labels, method), and each method's paired test
     against ``real`` (on accuracy: a positive difference is fewer errors)."""
-    rows = []
-    for count in config.labels:
-        by_method = {method: {r["seed"]: r["accuracy"] for r in records
-                              if r["labels"] == count and r["method"] == method}
-                     for method in ("real", *config.methods)}  # fmt: skip
-        seeds = sorted(by_method["real"])
-        for method, scores in by_method.items():
-            errors = [1 - scores[s] for s in seeds]
-            mean, std = mean_std(errors)
-            row = {"labels": count, "method": method, "error": mean, "std": std, "n": len(errors)}
-            if method != "real":
-                row["vs_real"] = paired_t_test([scores[s] for s in seeds],
-                                               [by_method["real"][s] for s in seeds])  # fmt: skip
-            rows.append(row)
-    return rows
-
-
-def _write_csv(path: Path, summary: list[dict]) -> None:
-    from mnist_vae.io import atomic_file
-
-    with atomic_file(path, "w") as handle:
-        handle.write("labels,method,mean_error,std,seeds,accuracy_gain_vs_real,p_value\n")
-        for row in summary:
-            test = row.get("vs_real", {})
-            handle.write(f"{row['labels']},{row['method']},{row['error']:.6f},{row['std']:.6f},"
-                         f"{row['n']},{test.get('mean_difference', '')},{test.get('p', '')}\n")
+    return summarise_seeds(records, by="labels", levels=config.labels, methods=config.methods,
+                           statistic="error", error=True)  # fmt: skip
 
 
 def plot_errors(summary: list[dict], config: LabelBudgetConfig, path: Path, *,
@@ -541,14 +591,8 @@ def plot_errors(summary: list[dict], config: LabelBudgetConfig, path: Path, *,
     from mnist_vae.runs.figures import new_figure, save_figure
 
     figure, axis = new_figure(7, 4.5)
-    for method in ("real", *config.methods):
-        rows = [r for r in summary if r["method"] == method]
-        label = {"real": "real only", "m2": "m2's own classifier q(y|x)",
-                 "m1_m2": "m1_m2 (M1+M2): its classifier q(y|z1)"}.get(
-            method, method.replace("_", " "))
-        axis.errorbar([r["labels"] for r in rows], [100 * r["error"] for r in rows],
-                      yerr=[100 * r["std"] for r in rows], marker="o", capsize=3,
-                      label=label)  # fmt: skip
+    plot_by_method(axis, summary, x="labels", y="error", methods=config.methods,
+                   label=lambda m: method_record(m).label or m.replace("_", " "))
     if paper:
         for name, errors in PAPER_ERRORS.items():
             budgets = [n for n in sorted(config.labels) if n in errors]

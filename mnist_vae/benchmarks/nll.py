@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig
+from mnist_vae.benchmarks.skeleton import Bench, bench_stage, trained_run
+from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig, option
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
 from mnist_vae.errors import ConfigError
 from mnist_vae.io import write_json_atomic
@@ -69,26 +70,51 @@ def anchor_for(strategy: str, architecture: str | None, latent_dim: int, binariz
 
 @dataclass(frozen=True)
 class NllConfig:
-    """What to train (or which runs to measure) and how to measure them."""
+    """What to train (or which runs to measure) and how to measure them; each field with
+    ``option`` is a flag of ``benchmark nll``, declared here only."""
 
-    strategies: tuple[str, ...] = ("vae", "iwae", "vamp")
-    runs: tuple[str, ...] = ()
-    arch: str = "mlp"
-    latent_dim: int = 50
-    epochs: int = 100
-    batch_size: int = 100
-    learning_rate: float = 1e-3
-    binarize: str = "dynamic"
-    iw_samples: int = 5000
-    seed: int = 0
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    quick: bool = False
+    strategies: tuple[str, ...] = option(
+        ("vae", "iwae", "vamp"),
+        "Comma-separated strategies to train with the same networks and budget ('' for none).",
+        registry="strategies",
+    )
+    runs: tuple[str, ...] = option(
+        (), "Also measure this existing run (repeatable).",
+        flag="run", repeat=True, path="run",
+    )  # fmt: skip
+    arch: str = option("mlp", "Architecture of the models trained here.", registry="architectures")
+    latent_dim: int = option(50, "Size of z.", minimum=1, maximum=4096)
+    epochs: int = option(100, "Epochs per model.", minimum=1)
+    batch_size: int = option(100, "Images per step.", minimum=1)
+    learning_rate: float = option(
+        1e-3, "Adam's learning rate.", minimum=0, exclusive_minimum=True, flag="lr"
+    )
+    binarize: str = option(
+        "dynamic", "Training pixels (the test set follows): dynamic is the literature's setting.",
+        choices=BINARIZATIONS,
+    )  # fmt: skip
+    iw_samples: int = option(
+        5000, "K, the importance samples per test image (the IWAE paper used 5000).",
+        minimum=1, maximum=100_000,
+    )  # fmt: skip
+    seed: int = option(
+        0, "Random seed: initial weights, shuffling, binary draws and importance samples.",
+        minimum=0, maximum=2**32 - 1,
+    )  # fmt: skip
+    options: dict[str, Any] = option(  # noqa: RUF009 (option gives each record its own dict)
+        {}, "A strategy option, for every strategy that declares it (e.g. iw_samples=50, "
+        "pseudo_inputs=500). Repeatable.", metavar="NAME=VALUE", flag="option",
+    )  # fmt: skip
+    quick: bool = option(False, "One epoch per model, 200 test images: checks the pipeline.")
 
     def __post_init__(self) -> None:
         if not self.runs and not self.strategies:
             raise ConfigError("give strategies to train or runs to measure")
         for name in self.strategies:
             strategies.check(name)
+        from mnist_vae.registry import architectures
+
+        architectures.check(self.arch)
         if self.binarize not in BINARIZATIONS:
             raise ConfigError(f"binarize must be one of {', '.join(BINARIZATIONS)}")
         if self.iw_samples < 1:
@@ -161,12 +187,7 @@ def measure_run(
         nll = iwae_negative_log_likelihood(model, images, labels, samples=iw_samples, seed=seed,
                                            on_chunk=done)  # fmt: skip
     seconds = time.perf_counter() - started
-    return {
-        "run": str(run.path),
-        "strategy": run.config.model.strategy,
-        "architecture": run.config.model.architecture,
-        "latent_dim": run.config.model.latent_dim,
-        "binarize": mode,
+    measured = {
         "test_images": len(images),
         "iw_samples": iw_samples,
         "nll": float(np.mean(nll)),
@@ -174,18 +195,30 @@ def measure_run(
         "kl": elbo["kl"],
         "active_units": active_units(encode_codes(model, images, labels)),
         "parameters": int(model.count_params()),
+    }
+    return _row(run, measured, seconds)
+
+
+def _row(run, measured: dict, seconds: float) -> dict:
+    """One row of the table: the run's settings, what was ``measured`` and the times."""
+    model = run.config.model
+    mode = run.config.train.binarize
+    return {
+        "run": str(run.path),
+        "strategy": model.strategy,
+        "architecture": model.architecture,
+        "latent_dim": model.latent_dim,
+        "binarize": mode,
+        **measured,
         "epochs": run.metrics.get("epochs"),
         "train_seconds": run.metrics.get("train_seconds"),
         "nll_seconds": round(seconds, 1),
-        "nll_decoder_passes_per_second": round(iw_samples * len(images) / seconds),
-        "options": dict(run.config.model.options),
-        "anchor": anchor_for(
-            run.config.model.strategy,
-            run.config.model.architecture,
-            run.config.model.latent_dim,
-            mode,
-            run.config.model.options,
+        "nll_decoder_passes_per_second": round(
+            measured["iw_samples"] * measured["test_images"] / seconds
         ),
+        "options": dict(model.options),
+        "anchor": anchor_for(model.strategy, model.architecture, model.latent_dim, mode,
+                             model.options),
     }
 
 
@@ -207,63 +240,55 @@ def run_nll_benchmark(
     steps, with the time left for the whole benchmark, and each step's own task
     (``mnist_vae.progress``).
     """
-    from mnist_vae.benchmarks.resumable_steps import data_identity, resumable_stage, resuming_only
     from mnist_vae.runs import load_run
-    from mnist_vae.training import train
 
-    started = time.perf_counter()
-    rows = []
-    intent = {"benchmark": "nll", "config": dataclasses.asdict(config),
-              "data": data_identity(data)}  # fmt: skip
     measured = [*(f"measure-run{index}" for index in range(len(config.runs))),
                 *(f"measure-{strategy}" for strategy in config.strategies)]  # fmt: skip
     names = [*(f"train-{strategy}" for strategy in config.strategies), *measured]
-    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
-                                started=started, names=names, report=report)  # fmt: skip
-    with resumable as (stage, steps), task("benchmark nll", total=len(names), unit="steps",
-                                            completed=steps.done(names), every=True) as overall:
+    with bench_stage("nll", config, data, out, names, overwrite=overwrite, restart=restart,
+                     report=report) as bench:  # fmt: skip
         runs = [load_run(path) for path in config.runs]
-        for strategy in config.strategies:
-            trained = stage / "runs" / strategy
-            if trained.is_dir():  # trained before an interruption
-                runs.append(load_run(trained))
-            else:
-                report(f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
-                       f"{config.binarize} binarization) ...")  # fmt: skip
-                runs.append(train(config.run_config(strategy), trained, data=data,
-                                  progress="bar", report=resuming_only(report)))  # fmt: skip
-            test = runs[-1].metrics["test"]["negative_elbo"]
-            new = steps.get(f"train-{strategy}") is None
-            if new:
-                steps.record(f"train-{strategy}", {"run": trained.name, "negative_elbo": test})
-            report(f"  {strategy}: test negative ELBO {test:.2f} nats "
-                   f"({runs[-1].metrics['train_seconds']:.0f} s)")  # fmt: skip
-            overall(1 if new else 0)  # the time left, for the whole benchmark
-        for run, step in zip(runs, measured, strict=True):
-            name = f"{run.config.model.strategy} ({run.path.name})"
-            row = steps.get(step)
-            new = row is None
-            if new:
-                row = measure_run(
-                    run, data, iw_samples=config.iw_samples, seed=config.seed,
-                    test_images=200 if config.quick else None,
-                )  # fmt: skip
-                if run.path.is_relative_to(stage):  # where the run will be once out is in place
-                    row["run"] = str(Path(out) / run.path.relative_to(stage))
-                row = steps.record(step, row)
-            report(f"  {name}: NLL {row['nll']:.2f} nats (K={config.iw_samples}, "
-                   f"{row['nll_seconds']:.0f} s)")  # fmt: skip
-            overall(1 if new else 0)
-            rows.append(row)
+        runs += [_trained(config, data, strategy, bench) for strategy in config.strategies]
+        rows = [_measured(config, data, run, step, Path(out), bench)
+                for run, step in zip(runs, measured, strict=True)]  # fmt: skip
         results = {
             "config": dataclasses.asdict(config),
             "data": data.source,
             "rows": rows,
-            "seconds": steps.seconds(),
+            "seconds": bench.steps.seconds(),
         }
-        write_json_atomic(stage / "results.json", results)
-        plot_nll(rows, stage / "nll.png")
+        write_json_atomic(bench.stage / "results.json", results)
+        plot_nll(rows, bench.stage / "nll.png")
     return results
+
+
+def _trained(config: NllConfig, data: MnistData, strategy: str, bench: Bench):
+    """Step ``train-STRATEGY``: its run in the stage, trained unless it is there."""
+    trained = bench.stage / "runs" / strategy
+    run = trained_run(trained, lambda: config.run_config(strategy), data, bench.report,
+                      f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
+                      f"{config.binarize} binarization) ...")  # fmt: skip
+    test = run.metrics["test"]["negative_elbo"]
+    bench.step(f"train-{strategy}", lambda: {"run": trained.name, "negative_elbo": test},
+               lambda _: f"  {strategy}: test negative ELBO {test:.2f} nats "
+               f"({run.metrics['train_seconds']:.0f} s)")  # fmt: skip
+    return run
+
+
+def _measured(config: NllConfig, data: MnistData, run, step: str, out: Path,
+              bench: Bench) -> dict:  # fmt: skip
+    """Step ``step``: ``run``'s row, measured unless it was before an interruption."""
+
+    def measure() -> dict:
+        row = measure_run(run, data, iw_samples=config.iw_samples, seed=config.seed,
+                          test_images=200 if config.quick else None)  # fmt: skip
+        if run.path.is_relative_to(bench.stage):  # where the run will be once out is in place
+            row["run"] = str(out / run.path.relative_to(bench.stage))
+        return row
+
+    name = f"{run.config.model.strategy} ({run.path.name})"
+    return bench.step(step, measure, lambda row: f"  {name}: NLL {row['nll']:.2f} nats "
+                      f"(K={config.iw_samples}, {row['nll_seconds']:.0f} s)")  # fmt: skip
 
 
 def plot_nll(rows: list[dict], path: Path) -> None:

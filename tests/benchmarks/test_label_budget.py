@@ -1,4 +1,4 @@
-"""The label-budget protocol of ``benchmark augment --labels``: every method, one budget."""
+"""The label-budget protocol, ``benchmark labels`` (alias ``benchmark augment --labels``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from mnist_vae.benchmarks.label_budget import (
 )
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import UsageError
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import assert_one_line_error, benchmarks_without_run_figures, invoke
 
 
 @pytest.mark.parametrize(
@@ -249,6 +249,35 @@ def test_usage_errors_exit_2_in_one_line_before_any_work(tmp_path, args, fragmen
     assert fragment in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["labels"], ["augment"]])
+def test_labels_usage_errors_exit_2_in_one_line_before_any_work(tmp_path, command):
+    result = invoke("benchmark", *command, "--labels", "100,100", "--out", tmp_path / "out")
+    assert_one_line_error(result, 2, "label budgets must be distinct")
+    assert not (tmp_path / "out").exists()
+
+
+def test_benchmark_labels_runs_and_its_alias_gives_the_same(tmp_path, small_mnist_npz,
+                                                            monkeypatch):  # fmt: skip
+    benchmarks_without_run_figures(monkeypatch)
+    tiny = ["--labels", "100", "--methods", "m1", "--quick", "--latent-dim", "4",
+            "--data", small_mnist_npz]  # fmt: skip
+    result = invoke("benchmark", "labels", *tiny, "--out", tmp_path / "labels")
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "now 'benchmark labels'" not in result.output
+    alias = invoke("benchmark", "augment", *tiny, "--out", tmp_path / "alias")
+    assert alias.exit_code == 0, alias.output
+    assert "note: 'benchmark augment --labels' is now 'benchmark labels'" in alias.output
+    first, second = (json.loads((tmp_path / name / "results.json").read_text())
+                     for name in ("labels", "alias"))  # fmt: skip
+    assert first["protocol"] == "label_budget" and first["config"] == second["config"]
+    assert [r["method"] for r in first["runs"]] == ["real", "m1"]
+    assert first["runs"] == second["runs"] and first["summary"] == second["summary"]
+    for name in ("labels", "alias"):
+        assert sorted(p.name for p in (tmp_path / name).glob("[!.]*")) == [
+            "error.png", "generators", "results.csv", "results.json"]  # fmt: skip
+        assert [p.name for p in (tmp_path / name / "generators").iterdir()] == ["vae-seed0"]
 
 
 @pytest.mark.slow  # every method end to end: make test-all

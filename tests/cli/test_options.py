@@ -174,3 +174,65 @@ def test_a_new_strategy_file_in_the_zoo_gets_its_flag_without_a_cli_edit(monkeyp
     assert "--ramp-steps" in flags
     ramp_param = next(p for p in command.params if "--ramp-steps" in p.opts)
     assert isinstance(ramp_param.type, click.IntRange) and ramp_param.type.min == 1
+
+
+# -- benchmark flags: generated from the benchmarks' config records -------------------
+
+COMMON_BENCHMARK_FLAGS = {"out", "overwrite", "restart", "data", "quiet", "debug"}
+
+
+def benchmark_commands() -> list[tuple[click.Command, type, set[str]]]:
+    """(command, its config record, the flags it has beyond the record and the common)."""
+    from mnist_vae.benchmarks.augment import AugmentConfig
+    from mnist_vae.benchmarks.label_budget import LabelBudgetConfig
+    from mnist_vae.benchmarks.nll import NllConfig
+    from mnist_vae.cli.benchmark import ALIAS_HIDDEN, augment, labels, nll
+
+    return [(augment, AugmentConfig, {"labels", *ALIAS_HIDDEN}), (labels, LabelBudgetConfig, set()),
+            (nll, NllConfig, set())]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_benchmark_flags_are_their_config_records_fields(index):
+    command, record, extra = benchmark_commands()[index]
+    params = {param.name: param for param in command.params}
+    declared = [spec for spec in dataclasses.fields(record) if "help" in spec.metadata]
+    assert set(params) == {spec.name for spec in declared} | COMMON_BENCHMARK_FLAGS | extra
+    ctx = click.Context(command)
+    for spec in declared:
+        param = params[spec.name]
+        flag = "--" + (spec.metadata["flag"] or spec.name).replace("_", "-")
+        assert param.opts == [flag], spec.name
+        assert param.default is None  # not given: the record's own default applies
+        assert param.help.startswith(spec.metadata["help"]), spec.name
+        assert param.get_help_record(ctx) is not None or spec.name in extra
+        default = spec.default if spec.default is not dataclasses.MISSING else None
+        if default is None or default is False or default == ():
+            assert "[default: " not in param.help, spec.name
+            continue
+        # The default the help shows, typed back, is the record's own.
+        written = param.help.rpartition("[default: ")[2].removesuffix("]")
+        typed = command.make_context(command.name, [flag, written]).params[spec.name]
+        assert typed == default, (spec.name, written)
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_a_benchmark_without_flags_runs_its_records_defaults(index, monkeypatch):
+    command, record, _ = benchmark_commands()[index]
+    from mnist_vae.cli.options import given_settings
+
+    ctx = command.make_context(command.name, [])
+    assert given_settings(record, ctx.params) == {}
+    assert record(**given_settings(record, ctx.params)) == record()
+
+
+def test_benchmark_flags_convert_to_the_records_values():
+    from mnist_vae.benchmarks.nll import NllConfig
+    from mnist_vae.cli.benchmark import nll
+    from mnist_vae.cli.options import given_settings
+
+    args = ["--strategies", "vae,iwae", "--run", ".", "--run", ".", "--lr", "0.01",
+            "--option", "iw_samples=7", "--quick"]  # fmt: skip
+    given = given_settings(NllConfig, nll.make_context("nll", args).params)
+    assert given == {"strategies": ("vae", "iwae"), "runs": (".", "."), "learning_rate": 0.01,
+                     "options": {"iw_samples": 7}, "quick": True}  # fmt: skip

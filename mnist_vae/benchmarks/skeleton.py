@@ -1,0 +1,218 @@
+"""What every benchmark shares: a resumable stage of named steps with the whole
+benchmark's progress, summaries over seeds against real-only, their CSV and plot.
+
+A benchmark declares its steps' names, then measures each one through ``Bench.step``,
+which reads back a step kept before an interruption instead of measuring it again
+(``resumable_steps``); augment, label_budget and nll differ only in what a step is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mnist_vae.benchmarks.resumable_steps import Steps, data_identity, resumable_stage
+from mnist_vae.benchmarks.stats import mean_std, paired_t_test
+from mnist_vae.config import option
+from mnist_vae.errors import ConfigError
+from mnist_vae.progress import task
+
+REAL = "real"  # the reference every method is compared with: real images alone
+
+
+# -- settings the classifier benchmarks (augment, label budget) declare alike ----------
+
+
+def seeds_option() -> Any:
+    return option((0,), "Comma-separated seeds (split, generators, classifiers).")
+
+
+def arch_option(default: str) -> Any:
+    return option(default, "Architecture of generators trained on the fly.",
+                  registry="architectures")  # fmt: skip
+
+
+def latent_dim_option(default: int) -> Any:
+    return option(default, "Latent size of generators trained on the fly.", minimum=1)
+
+
+def classifier_option() -> Any:
+    return option("small", "Registered classifier to train.", registry="classifiers")
+
+
+def classifier_epochs_option() -> Any:
+    return option(10, "Epochs (at least 1,000 steps on small sets).", minimum=1)
+
+
+def quick_option() -> Any:
+    return option(False, "Tiny generators and classifiers: checks the pipeline, not the answer.")
+
+
+@dataclasses.dataclass
+class Bench:
+    """A benchmark at work in its stage: ``step`` measures, or reads back, each result."""
+
+    stage: Path
+    steps: Steps
+    overall: Callable[[int], None]
+    report: Callable[[str], None]
+
+    def step(self, name: str, measure: Callable[[], Any],
+             said: Callable[[Any], str] | None = None) -> Any:  # fmt: skip
+        """Step ``name``'s result: kept from before, else ``measure()`` kept at once;
+        ``said(result)`` is reported and the benchmark's progress moves on."""
+        result = self.steps.get(name)
+        new = result is None
+        if new:
+            result = self.steps.record(name, measure())
+        if said is not None:
+            self.report(said(result))
+        self.overall(1 if new else 0)  # the time left, for the whole benchmark
+        return result
+
+
+@contextmanager
+def bench_stage(
+    kind: str,
+    config: Any,
+    data: Any,
+    out: str | Path,
+    names: list[str],
+    *,
+    overwrite: bool,
+    restart: bool,
+    report: Callable[[str], None],
+    title: str | None = None,
+) -> Iterator[Bench]:
+    """``out``'s stage for benchmark ``kind`` of ``config`` on ``data``, whose steps are
+    ``names``: resumed if an interrupted run of the same intent left it, else new.
+
+    Progress shows as one task over the steps, with the time left for the whole
+    benchmark (each training or measurement shows its own as well), named ``title``
+    (default: ``benchmark KIND``).
+    """
+    from mnist_vae.backend import prepare_backend
+
+    prepare_backend()
+    started = time.perf_counter()
+    intent = {"benchmark": kind, "config": dataclasses.asdict(config),
+              "data": data_identity(data)}  # fmt: skip
+    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
+                                started=started, names=names, report=report)  # fmt: skip
+    with resumable as (stage, steps), task(title or f"benchmark {kind}", total=len(names),
+                                            unit="steps", completed=steps.done(names),
+                                            every=True) as overall:
+        yield Bench(stage, steps, overall, report)
+
+
+def score_record(seed: int, level: tuple[str, Any], method: str, accuracy: float, real: int,
+                 synthetic: int) -> dict:  # fmt: skip
+    """One classifier score: ``level`` is (key, value) of what the seed's steps vary
+    (``fraction``, ``labels``), ``real`` and ``synthetic`` the images it learnt from."""
+    return {"seed": seed, level[0]: level[1], "method": method, "accuracy": float(accuracy),
+            "real_images": real, "synthetic_images": synthetic}  # fmt: skip
+
+
+def summarise_seeds(records: list[dict], *, by: str, levels: Sequence[Any],
+                    methods: Sequence[str], statistic: str = "mean",
+                    error: bool = False) -> list[dict]:  # fmt: skip
+    """Per level of ``by`` and method (``real`` first): the mean +- std over seeds of the
+    accuracy (of the error, 1 - accuracy, with ``error``) as ``statistic``, and each
+    method's paired t-test against ``real`` on accuracy (a positive difference helps)."""
+    rows = []
+    for level in levels:
+        by_method = {method: {r["seed"]: r["accuracy"] for r in records
+                              if r[by] == level and r["method"] == method}
+                     for method in (REAL, *methods)}  # fmt: skip
+        seeds = sorted(by_method[REAL])
+        for method, scores in by_method.items():
+            values = [1 - scores[s] if error else scores[s] for s in seeds]
+            mean, std = mean_std(values)
+            row = {by: level, "method": method, statistic: mean, "std": std, "n": len(values)}
+            if method != REAL:
+                row["vs_real"] = paired_t_test([scores[s] for s in seeds],
+                                               [by_method[REAL][s] for s in seeds])  # fmt: skip
+            rows.append(row)
+    return rows
+
+
+def write_summary_csv(path: Path, summary: list[dict], *, columns: Sequence[str],
+                      statistic: tuple[str, str], difference: str) -> None:  # fmt: skip
+    """The summary as CSV: ``columns`` as they are, then ``statistic`` (header, key) and
+    the std to 6 places, the seeds, the paired difference (headed ``difference``) and p."""
+    from mnist_vae.io import atomic_file
+
+    header = [*columns, statistic[0], "std", "seeds", difference, "p_value"]
+    with atomic_file(path, "w") as handle:
+        handle.write(",".join(header) + "\n")
+        for row in summary:
+            test = row.get("vs_real", {})
+            cells = [*(str(row[c]) for c in columns), f"{row[statistic[1]]:.6f}",
+                     f"{row['std']:.6f}", str(row["n"]), str(test.get("mean_difference", "")),
+                     str(test.get("p", ""))]  # fmt: skip
+            handle.write(",".join(cells) + "\n")
+
+
+def plot_by_method(axis: Any, summary: list[dict], *, x: str, y: str, methods: Sequence[str],
+                   label: Callable[[str], str]) -> None:  # fmt: skip
+    """One error-bar line per method (``real`` first): ``y`` in % against ``x``."""
+    for method in (REAL, *methods):
+        rows = [r for r in summary if r["method"] == method]
+        axis.errorbar([r[x] for r in rows], [100 * r[y] for r in rows],
+                      yerr=[100 * r["std"] for r in rows], marker="o", capsize=3,
+                      label=label(method))  # fmt: skip
+
+
+def trained_run(folder: Path, run_config: Callable[[], Any], data: Any,
+                report: Callable[[str], None], announce: str):  # fmt: skip
+    """The run in ``folder``, trained there (``run_config()``, which may train what it
+    builds on first, then ``announce``, on ``data``) unless the benchmark did before an
+    interruption; a training cut short resumes from its checkpoint, and says only that."""
+    from mnist_vae.benchmarks.resumable_steps import resuming_only
+    from mnist_vae.runs import load_run
+    from mnist_vae.training import train
+
+    if folder.is_dir():
+        return load_run(folder)
+    config = run_config()
+    report(announce)
+    return train(config, folder, data=data, progress="bar", report=resuming_only(report))
+
+
+def fit_classifier(config: Any, images, labels, seed: int, what: str):
+    """The benchmark's image classifier (``config.classifier``, its epochs and minimum
+    steps; tiny with ``config.quick``) trained on ``images``, seeded before its weights
+    are made: a step's score must not depend on the steps before it, or a resumed
+    benchmark would differ from an uninterrupted one."""
+    import keras
+
+    from mnist_vae.evaluation.classifier_training import train_classifier
+    from mnist_vae.registry import classifiers
+
+    keras.utils.set_random_seed(seed)
+    network = classifiers.get(config.classifier)()
+    epochs, min_steps = ((1, 20) if config.quick
+                         else (config.classifier_epochs, config.classifier_min_steps))  # fmt: skip
+    return train_classifier(network, images, labels, epochs=epochs, min_steps=min_steps,
+                            seed=seed, description=f"classifier {config.classifier}, {what}")
+
+
+def check_names(kind: str, names: Sequence[Any], example: str) -> None:
+    """At least one, each once: a repeat would measure the same steps twice."""
+    if not names:
+        raise ConfigError(f"give at least one {kind}, e.g. {example}")
+    if len(set(names)) != len(names):
+        shown = ",".join(f"{n:g}" if isinstance(n, float) else str(n) for n in names)
+        raise ConfigError(f"{kind}s must be distinct, got {shown}")
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    """Seeds: at least one, each once, none negative."""
+    check_names("seed", seeds, "--seeds 0,1,2")
+    negative = [seed for seed in seeds if seed < 0]
+    if negative:
+        raise ConfigError(f"seeds must be 0 or more, got {negative[0]}")
