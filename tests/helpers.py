@@ -205,3 +205,60 @@ def benchmarks_without_run_figures(monkeypatch) -> None:
     monkeypatch.setattr(AugmentConfig, "generator_training", generator_without)
     monkeypatch.setattr(LabelBudgetConfig, "generator_training", budget_without)
     monkeypatch.setattr(NllConfig, "run_config", run_without)
+
+
+def _report_outcome(work, path: str, barrier, results) -> None:
+    from mnist_vae.errors import RunError
+
+    try:
+        work(Path(path), barrier)
+        results.put("ok")
+    except RunError as error:
+        results.put(f"refused: {error}")
+
+
+def race_two_processes(work, path: Path) -> list[str]:
+    """``work(path, barrier)`` in two forked processes at once (``barrier`` lines them up):
+    their outcomes, sorted: ``"ok"``, or ``"refused: <the RunError>"``."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(2), context.Queue()
+    racers = [context.Process(target=_report_outcome, args=(work, str(path), barrier, results))
+              for _ in range(2)]  # fmt: skip
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(30)
+    return sorted(results.get(timeout=5) for _ in racers)
+
+
+def kill_when(process, ready, failure: str, poll: float = 0.01) -> None:
+    """``kill -9`` ``process`` (no cleanup code runs) as soon as ``ready()`` is true;
+    ``failure`` is the assertion's message if five minutes pass first."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + 300
+    while not ready():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, failure
+        time.sleep(poll)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def stop_before_training(monkeypatch) -> dict:
+    """``mnist_vae.training.train`` replaced by one that keeps the config it is given,
+    as ``seen["config"]``, and stops with the RunError "stopped before training"."""
+    import mnist_vae.training
+    from mnist_vae.errors import RunError
+
+    seen = {}
+
+    def fake_train(config, out, **kwargs):
+        seen["config"] = config
+        raise RunError("stopped before training")
+
+    monkeypatch.setattr(mnist_vae.training, "train", fake_train)
+    return seen

@@ -5,30 +5,14 @@ fills the registries in ``mnist_vae.registry`` and registers the strategies' Ker
 classes, which reloading a saved model needs.
 """
 
-from mnist_vae.zoo import (
-    architectures,
-    classifiers,
-    decoders,
-    discriminators,
-    encoders,
-    likelihoods,
-    optimizers,
-    posteriors,
-    samplers,
-    strategies,
-    synthesis,
-)
+import importlib
 
-__all__ = [
-    "architectures",
-    "classifiers",
-    "decoders",
-    "discriminators",
-    "encoders",
-    "likelihoods",
-    "optimizers",
-    "posteriors",
-    "samplers",
-    "strategies",
-    "synthesis",
-]
+# Each module registers what it defines; their order is the import order.
+ZOO_MODULES = ("architectures", "classifiers", "decoders", "discriminators", "encoders",
+               "likelihoods", "optimizers", "posteriors", "samplers", "strategies",
+               "synthesis")  # fmt: skip
+
+for _name in ZOO_MODULES:
+    importlib.import_module(f"{__name__}.{_name}")
+
+__all__ = list(ZOO_MODULES)

@@ -12,58 +12,47 @@ from mnist_vae.zoo.blocks import residual_block
 from mnist_vae.zoo.encoders import NET3_DROPOUT
 
 
-def _latent_as_pixel(input_dim: int) -> list:
-    """The report feeds decoders a 1x1xlatent image; the first layer grows it to 7x7."""
-    return [keras.Input((input_dim,)), keras.layers.Reshape((1, 1, input_dim))]
+def _report_decoder(name: str, input_dim: int, *layers) -> keras.Model:
+    """``<name>_decoder``: the report feeds its decoders a 1x1xlatent image, and the
+    first of ``layers`` grows it to 7x7."""
+    pixel = [keras.Input((input_dim,)), keras.layers.Reshape((1, 1, input_dim))]
+    return keras.Sequential([*pixel, *layers], name=f"{name}_decoder")
+
+
+def _tconv(filters: int, size: int, stride: int, activation: str | None = "relu"):
+    """The report's "tconv SIZExSIZE/FILTERS sSTRIDE", 'same'-padded."""
+    return keras.layers.Conv2DTranspose(filters, size, strides=stride, padding="same",
+                                        activation=activation)  # fmt: skip
 
 
 @decoders.register
 def net1(input_dim: int) -> keras.Model:
     """Report net1/net4 decoder: tconv 7x7/64 s7, tconv 3x3/32 s2, tconv 3x3/1 s2."""
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            *_latent_as_pixel(input_dim),
-            layers.Conv2DTranspose(64, 7, strides=7, padding="same", activation="relu"),
-            layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
-            layers.Conv2DTranspose(1, 3, strides=2, padding="same"),
-        ],
-        name="net1_decoder",
-    )
+    return _report_decoder("net1", input_dim, _tconv(64, 7, 7), _tconv(32, 3, 2),
+                           _tconv(1, 3, 2, activation=None))  # fmt: skip
 
 
 @decoders.register
 def net2(input_dim: int) -> keras.Model:
     """Report net2 decoder: tconv 7x7/64 s7, 3x3/64 s2, 3x3/32 s2, 3x3/1 s1."""
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            *_latent_as_pixel(input_dim),
-            layers.Conv2DTranspose(64, 7, strides=7, padding="same", activation="relu"),
-            layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu"),
-            layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
-            layers.Conv2DTranspose(1, 3, strides=1, padding="same"),
-        ],
-        name="net2_decoder",
-    )
+    return _report_decoder("net2", input_dim, _tconv(64, 7, 7), _tconv(64, 3, 2),
+                           _tconv(32, 3, 2), _tconv(1, 3, 1, activation=None))  # fmt: skip
 
 
 @decoders.register
 def net3(input_dim: int) -> keras.Model:
     """Report net3 decoder: tconv 7x7/64 s7, 4x4/32 s2, 4x4/1 s2, with dropout."""
     layers = keras.layers
-    return keras.Sequential(
-        [
-            *_latent_as_pixel(input_dim),
-            layers.Conv2DTranspose(64, 7, strides=7, padding="same"),
-            layers.Dropout(NET3_DROPOUT),
-            layers.ReLU(),
-            layers.Conv2DTranspose(32, 4, strides=2, padding="same"),
-            layers.Dropout(NET3_DROPOUT),
-            layers.ReLU(),
-            layers.Conv2DTranspose(1, 4, strides=2, padding="same"),
-        ],
-        name="net3_decoder",
+    return _report_decoder(
+        "net3",
+        input_dim,
+        _tconv(64, 7, 7, activation=None),
+        layers.Dropout(NET3_DROPOUT),
+        layers.ReLU(),
+        _tconv(32, 4, 2, activation=None),
+        layers.Dropout(NET3_DROPOUT),
+        layers.ReLU(),
+        _tconv(1, 4, 2, activation=None),
     )
 
 

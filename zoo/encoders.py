@@ -18,40 +18,33 @@ from mnist_vae.zoo.layers import FlattenWithCondition
 NET3_DROPOUT = 0.1
 
 
+def _report_encoder(name: str, input_shape, latent_dim: int, *layers) -> keras.Model:
+    """``<name>_encoder``: ``layers`` on the images, flattened into 2*latent values."""
+    head = [keras.layers.Flatten(), keras.layers.Dense(2 * latent_dim)]
+    return keras.Sequential([keras.Input(input_shape), *layers, *head], name=f"{name}_encoder")
+
+
+def _conv(filters: int, size: int, stride: int):
+    """The report's "conv SIZExSIZE/FILTERS sSTRIDE", 'same'-padded, ReLU."""
+    return keras.layers.Conv2D(filters, size, strides=stride, padding="same", activation="relu")
+
+
 @encoders.register
 def net1(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
     """Report net1/net2 encoder: conv 3x3/32 s2, conv 3x3/64 s2, dense 2*latent."""
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            keras.Input(input_shape),
-            layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
-            layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
-            layers.Flatten(),
-            layers.Dense(2 * latent_dim),
-        ],
-        name="net1_encoder",
-    )
+    return _report_encoder("net1", input_shape, latent_dim, _conv(32, 3, 2), _conv(64, 3, 2))
 
 
 @encoders.register
 def net3(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
     """Report net3 encoder: three conv 4x4/64 (s2, s2, s1) with dropout, dense 2*latent."""
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            keras.Input(input_shape),
-            layers.Conv2D(64, 4, strides=2, padding="same", activation="relu"),
-            layers.Dropout(NET3_DROPOUT),
-            layers.Conv2D(64, 4, strides=2, padding="same", activation="relu"),
-            layers.Dropout(NET3_DROPOUT),
-            layers.Conv2D(64, 4, strides=1, padding="same", activation="relu"),
-            layers.Dropout(NET3_DROPOUT),
-            layers.Flatten(),
-            layers.Dense(2 * latent_dim),
-        ],
-        name="net3_encoder",
-    )
+    dropout = keras.layers.Dropout
+    return _report_encoder(
+        "net3", input_shape, latent_dim,
+        _conv(64, 4, 2), dropout(NET3_DROPOUT),
+        _conv(64, 4, 2), dropout(NET3_DROPOUT),
+        _conv(64, 4, 1), dropout(NET3_DROPOUT),
+    )  # fmt: skip
 
 
 @encoders.register

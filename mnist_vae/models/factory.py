@@ -176,6 +176,33 @@ def vae_arguments(config: ModelConfig, seed: int) -> dict[str, Any]:
     }
 
 
+def build_vae(
+    model_class: type[keras.Model],
+    config: ModelConfig,
+    options: StrategyOptions,
+    seed: int,
+    networks: Callable[[], tuple[keras.Model, ...]] | None = None,
+    condition_dim: int = 0,
+    **arguments: Any,
+) -> keras.Model:
+    """A strategy's model: ``model_class`` on the configured encoder and decoder.
+
+    ``networks`` builds the class's other networks (in its ``network_keys`` order)
+    after those two, so the weights draw from the seed in the same order whatever
+    the strategy; ``arguments`` go to the class beside ``options`` and the base VAE's.
+    """
+    encoder, decoder = build_networks(config, condition_dim)
+    others = networks() if networks is not None else ()
+    return model_class(encoder, decoder, *others, options=options, **arguments,
+                       **vae_arguments(config, seed))  # fmt: skip
+
+
+def require_unit_beta(config: ModelConfig, reason: str) -> None:
+    """A ConfigError ``"<reason>; leave --beta at 1"`` unless --beta is 1."""
+    if config.beta != 1.0:
+        raise ConfigError(f"{reason}; leave --beta at 1")
+
+
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """The configured optimizer, with its learning-rate schedule.
 

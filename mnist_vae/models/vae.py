@@ -341,11 +341,17 @@ class VAE(keras.Model):
             reconstruction, kl = self.elbo_terms(images, labels, training=True)
             objective = keras.ops.mean(reconstruction) + self.kl_weight() * keras.ops.mean(kl)
             objective = replica_scaled(objective)  # inside the tape, so it is differentiated
-        variables = self.optimized_variables()
-        gradients = tape.gradient(objective, variables)
-        self.optimizer.apply(gradients, variables)
+        self.minimise(tape, objective)
         self.update_elbo_metrics(reconstruction, kl)
         return self.metric_results()
+
+    def minimise(self, tape, objective) -> None:
+        """One optimizer step on ``objective``, recorded by ``tape``, over ``optimized_variables``.
+
+        ``objective`` is already ``replica_scaled`` (inside the tape).
+        """
+        variables = self.optimized_variables()
+        self.optimizer.apply(tape.gradient(objective, variables), variables)
 
     def test_step(self, data):
         """The negative ELBO and its terms: the same numbers for every strategy."""

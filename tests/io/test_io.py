@@ -21,7 +21,7 @@ from mnist_vae.io import (
     write_json_atomic,
     write_npy_atomic,
 )
-from tests.helpers import marked_stage, one_line_message, staged_file_name
+from tests.helpers import marked_stage, one_line_message, race_two_processes, staged_file_name
 
 
 def _listing(folder: Path) -> list[str]:
@@ -392,32 +392,16 @@ def test_check_output_file_unwritable_folder(tmp_path, monkeypatch):
     assert "is not writable" in one_line_message(info)
 
 
-def _write_once(path: str, barrier, results) -> None:
-    from mnist_vae.errors import RunError
-
-    try:
-        with staged_file(Path(path), replace=False) as staging:
-            staging.write_text(str(os.getpid()))
-            barrier.wait()  # both staged: now both try to put theirs in place
-        results.put("ok")
-    except RunError as error:
-        results.put(f"refused: {error}")
+def _write_once(path: Path, barrier) -> None:
+    with staged_file(path, replace=False) as staging:
+        staging.write_text(str(os.getpid()))
+        barrier.wait()  # both staged: now both try to put theirs in place
 
 
 def test_no_replace_writers_to_one_file_never_both_succeed_twenty_times(tmp_path):
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")
     for attempt in range(20):
         target = tmp_path / f"samples{attempt}.png"
-        barrier, results = context.Barrier(2), context.Queue()
-        writers = [context.Process(target=_write_once, args=(str(target), barrier, results))
-                   for _ in range(2)]  # fmt: skip
-        for writer in writers:
-            writer.start()
-        for writer in writers:
-            writer.join(30)
-        outcomes = sorted(results.get(timeout=5) for _ in writers)
+        outcomes = race_two_processes(_write_once, target)
         assert outcomes[0] == "ok" and outcomes[1].startswith("refused"), outcomes
         assert target.read_text().isdigit()
         assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []

@@ -12,23 +12,11 @@ import keras
 import numpy as np
 import pytest
 
+from mnist_vae import registry
 from mnist_vae.benchmarks.synthesis import SynthesisContext
 from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES
 from mnist_vae.models import GenerativeModel, build_model, model_config
 from mnist_vae.models.latent_samplers import LatentSampler, sample_codes
-from mnist_vae.registry import (
-    ALL_REGISTRIES,
-    architectures,
-    classifiers,
-    decoders,
-    discriminators,
-    encoders,
-    likelihoods,
-    optimizers,
-    samplers,
-    strategies,
-    synthesis_methods,
-)
 from tests.helpers import numpy, real_batch
 
 BATCH = 16
@@ -38,9 +26,9 @@ DENSITY_TERMS = {"log_likelihood", "log_prior", "log_posterior"}
 ELBO_METRICS = {"loss", "reconstruction", "kl"}
 
 
-def every(registry):
-    """Every registered name, as parameters whose ids are the names."""
-    return pytest.mark.parametrize("name", registry.names())
+def every(entries):
+    """Every name registered in ``entries``, as parameters whose ids are the names."""
+    return pytest.mark.parametrize("name", entries.names())
 
 
 def finite(value) -> bool:
@@ -69,24 +57,24 @@ CONTRACTS = {
 
 
 def test_every_registry_has_a_contract():
-    assert set(CONTRACTS) == set(ALL_REGISTRIES)
+    assert set(CONTRACTS) == set(registry.ALL_REGISTRIES)
     for test in CONTRACTS.values():
         assert callable(globals()[test])
 
 
 def test_every_registry_has_entries():
-    for kind, registry in ALL_REGISTRIES.items():
-        assert registry.names(), f"no {kind} registered: its contract would test nothing"
+    for kind, entries in registry.ALL_REGISTRIES.items():
+        assert entries.names(), f"no {kind} registered: its contract would test nothing"
 
 
 # -- networks ----------------------------------------------------------------------------
 
 
-@every(architectures)
+@every(registry.architectures)
 def test_architecture_names_registered_networks(name):
-    pair = architectures.get(name)()
-    assert pair.encoder in encoders, (name, pair.encoder)
-    assert pair.decoder in decoders, (name, pair.decoder)
+    pair = registry.architectures.get(name)()
+    assert pair.encoder in registry.encoders, (name, pair.encoder)
+    assert pair.decoder in registry.decoders, (name, pair.decoder)
     config = model_config(name)
     assert (config.architecture, config.encoder, config.decoder) == (
         name,
@@ -95,13 +83,13 @@ def test_architecture_names_registered_networks(name):
     )
 
 
-@every(encoders)
+@every(registry.encoders)
 @pytest.mark.parametrize("condition_dim", [0, NUM_CLASSES], ids=["plain", "conditioned"])
 def test_encoder_maps_images_to_mean_and_log_variance(name, condition_dim):
     input_shape = (*IMAGE_SHAPE[:2], IMAGE_SHAPE[2] + condition_dim)
     images = np.random.default_rng(0).random((3, *input_shape)).astype("float32")
     for latent_dim in (2, 5):
-        encoder = encoders.get(name)(latent_dim, input_shape=input_shape)
+        encoder = registry.encoders.get(name)(latent_dim, input_shape=input_shape)
         assert isinstance(encoder, keras.Model)
         assert tuple(encoder.input_shape)[1:] == input_shape
         stats = encoder(images, training=False)
@@ -109,11 +97,11 @@ def test_encoder_maps_images_to_mean_and_log_variance(name, condition_dim):
         assert finite(stats)
 
 
-@every(decoders)
+@every(registry.decoders)
 @pytest.mark.parametrize("condition_dim", [0, NUM_CLASSES], ids=["plain", "conditioned"])
 def test_decoder_maps_codes_to_image_logits(name, condition_dim):
     latent_dim = 3
-    decoder = decoders.get(name)(latent_dim + condition_dim)
+    decoder = registry.decoders.get(name)(latent_dim + condition_dim)
     assert isinstance(decoder, keras.Model)
     codes = np.random.default_rng(0).standard_normal((3, latent_dim + condition_dim))
     logits = decoder(codes.astype("float32"), training=False)
@@ -121,39 +109,35 @@ def test_decoder_maps_codes_to_image_logits(name, condition_dim):
     assert finite(logits)
 
 
-@every(classifiers)
-def test_classifier_returns_hidden_layers_then_class_logits(name, real):
-    images = real[0][:3]
-    network = classifiers.get(name)()
+def check_hidden_layers_then_logits(network, images, logits: int) -> None:
+    """``network`` on ``images``: its hidden layers (a feature layer at least), then logits."""
     assert tuple(network.input_shape)[1:] == IMAGE_SHAPE
     outputs = network(images, training=False)
     assert isinstance(outputs, (list, tuple)) and len(outputs) >= 2
-    assert tuple(outputs[-1].shape) == (3, NUM_CLASSES)
+    assert tuple(outputs[-1].shape) == (len(images), logits)
     for output in outputs:
-        assert output.shape[0] == 3 and finite(output)
+        assert output.shape[0] == len(images) and finite(output)
 
 
-@every(discriminators)
+@every(registry.classifiers)
+def test_classifier_returns_hidden_layers_then_class_logits(name, real):
+    check_hidden_layers_then_logits(registry.classifiers.get(name)(), real[0][:3], NUM_CLASSES)
+
+
+@every(registry.discriminators)
 def test_discriminator_returns_hidden_layers_then_one_logit(name, real):
-    images = real[0][:3]
-    network = discriminators.get(name)()
-    assert tuple(network.input_shape)[1:] == IMAGE_SHAPE
-    outputs = network(images, training=False)
-    assert isinstance(outputs, (list, tuple)) and len(outputs) >= 2  # a feature layer, a logit
-    assert tuple(outputs[-1].shape) == (3, 1)
-    for output in outputs:
-        assert output.shape[0] == 3 and finite(output)
+    check_hidden_layers_then_logits(registry.discriminators.get(name)(), real[0][:3], 1)
 
 
 # -- likelihoods and optimizers -----------------------------------------------------------
 
 
-@every(likelihoods)
+@every(registry.likelihoods)
 def test_likelihood_is_a_finite_per_image_nll_lowest_at_the_images(name, real):
     images = real[0][:4]
     p = np.clip(images, 1e-3, 1 - 1e-3)
     matching = np.log(p / (1 - p)).astype("float32")  # sigmoid(matching) is the image
-    likelihood = likelihoods.get(name)
+    likelihood = registry.likelihoods.get(name)
 
     for variance in (1.0, 0.5):
         nll = {
@@ -170,10 +154,10 @@ def test_likelihood_is_a_finite_per_image_nll_lowest_at_the_images(name, real):
         assert np.all(nll["flat"] < nll["inverted"]), nll
 
 
-@every(optimizers)
+@every(registry.optimizers)
 @pytest.mark.parametrize("lr_decay", [None, 0.1])
 def test_optimizer_builds_with_and_without_decay(name, lr_decay):
-    optimizer = optimizers.get(name)(0.01, lr_decay, 10)
+    optimizer = registry.optimizers.get(name)(0.01, lr_decay, 10)
     assert isinstance(optimizer, keras.optimizers.Optimizer)
     assert float(numpy(optimizer.learning_rate)) == pytest.approx(0.01)  # at step 0
     variable = keras.Variable(np.ones(3, "float32"))
@@ -187,7 +171,7 @@ def test_optimizer_builds_with_and_without_decay(name, lr_decay):
 def strategy_cases():
     return [
         pytest.param(name, arch, latent, id=f"{name}-{arch}")
-        for name in strategies.names()
+        for name in registry.strategies.names()
         for arch, latent in STRATEGY_ARCHITECTURES
     ]
 
@@ -279,14 +263,14 @@ def synthesis_context(mnist):
         real_labels=mnist.y_train[:20],
         make_vae=make_vae,
         make_cvae=make_cvae,
-        make_filter=classifiers.get("small"),
+        make_filter=registry.classifiers.get("small"),
     )
 
 
-@every(synthesis_methods)
+@every(registry.synthesis_methods)
 def test_synthesis_method_returns_labelled_unit_images(name, synthesis_context):
     count = 6
-    images, labels = synthesis_methods.get(name)(synthesis_context, count, 0)
+    images, labels = registry.synthesis_methods.get(name)(synthesis_context, count, 0)
     images, labels = np.asarray(images), np.asarray(labels)
     assert images.shape == (count, 28, 28)
     assert np.issubdtype(images.dtype, np.floating)
@@ -299,7 +283,7 @@ def test_synthesis_method_returns_labelled_unit_images(name, synthesis_context):
 # -- latent samplers ----------------------------------------------------------------------
 
 
-@every(samplers)
+@every(registry.samplers)
 def test_sampler_fits_samples_deterministically_and_round_trips(name, tmp_path):
     import json
 
@@ -307,7 +291,7 @@ def test_sampler_fits_samples_deterministically_and_round_trips(name, tmp_path):
 
     rng = np.random.default_rng(0)
     codes = np.concatenate([rng.normal(-2.0, 0.5, (40, 3)), rng.normal(2.0, 0.5, (40, 3))])
-    kind = samplers.get(name)
+    kind = registry.samplers.get(name)
     sampler = kind().fit(codes.astype("float32"), seed=0)
     assert isinstance(sampler, LatentSampler)
     assert sampler.latent_dim == 3

@@ -458,6 +458,15 @@ def _no_space(path) -> OSError:
     return OSError(errno.ENOSPC, "No space left on device", str(path))
 
 
+def _stop_writing(fault, path, content: bytes, staging: str | None = None):
+    """The fault while ``path`` is written: a kill leaves ``content``, the file's start, in
+    it (or in its folder's ``staging`` file); otherwise the disk is full."""
+    if fault == "kill":
+        Path(path).with_name(staging or Path(path).name).write_bytes(content)
+        raise Killed
+    raise _no_space(path)
+
+
 def _fault_model_save(fault, network="model.keras"):
     """Stop while ``network`` is written: half a zip, then the kill (or no space)."""
     import keras
@@ -467,10 +476,7 @@ def _fault_model_save(fault, network="model.keras"):
     def save(self, path, *args, **kwargs):
         if Path(path).name != network:
             return saved(self, path, *args, **kwargs)
-        if fault == "kill":
-            Path(path).write_bytes(b"PK\x03\x04 half a model")
-            raise Killed
-        raise _no_space(path)
+        _stop_writing(fault, path, b"PK\x03\x04 half a model")
 
     return keras.Model, "save", save
 
@@ -498,10 +504,7 @@ def _fault_figures(fault):
     from mnist_vae.runs import figures
 
     def loss_curves(history, path):
-        if fault == "kill":
-            (Path(path).parent / ".loss.abcd1234.partial.png").write_bytes(b"\x89PNG half")
-            raise Killed
-        raise _no_space(path)
+        _stop_writing(fault, path, b"\x89PNG half", staging=".loss.abcd1234.partial.png")
 
     return figures, "save_loss_curves", loss_curves
 
@@ -515,10 +518,7 @@ def _fault_run_files(fault):
     def write_json(path, data):
         if Path(path).name != "config.json":
             return write(path, data)
-        if fault == "kill":
-            (Path(path).parent / ".config.abcd1234.partial.json").write_text('{"mnist_vae_')
-            raise Killed
-        raise _no_space(path)
+        _stop_writing(fault, path, b'{"mnist_vae_', staging=".config.abcd1234.partial.json")
 
     return run_format, "write_json_atomic", write_json
 

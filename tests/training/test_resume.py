@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import errno
 import json
-import multiprocessing
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +19,13 @@ from click.testing import CliRunner
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import RunError, WorkKeptError
 from mnist_vae.io import locked_stage, training_stage_path
-from tests.helpers import assert_last_line_error, assert_one_line_error, invoke
+from tests.helpers import (
+    assert_last_line_error,
+    assert_one_line_error,
+    invoke,
+    kill_when,
+    race_two_processes,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -69,13 +73,8 @@ def killed_after_epoch_2(small_mnist_npz, tmp_path_factory) -> Path:
     """
     killed = tmp_path_factory.mktemp("killed") / "run"
     process = spawn(train_args(small_mnist_npz, killed))
-    deadline = time.monotonic() + 300
-    while 2 not in checkpointed_epochs(killed):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no checkpoint after epoch 2"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)  # no cleanup code runs
-    process.wait()
+    kill_when(process, lambda: 2 in checkpointed_epochs(killed), "no checkpoint after epoch 2",
+              poll=0.05)  # fmt: skip
     assert not killed.exists() and training_stage_path(killed).is_dir()
     return training_stage_path(killed)
 
@@ -191,13 +190,11 @@ def test_a_run_killed_mid_epoch_loses_at_most_the_interval_and_resumes_bit_equal
     assert CliRunner().invoke(cli, [*train_args(small_mnist_npz, whole), *every]).exit_code == 0
 
     process = spawn([*train_args(small_mnist_npz, killed), *every])
-    deadline = time.monotonic() + 300
-    while not [p for p in checkpoint_positions(killed)[-1:] if p[0] >= 1 and p[1] > 0]:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no mid-epoch checkpoint after epoch 1"
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+
+    def mid_epoch() -> bool:
+        return any(p[0] >= 1 and p[1] > 0 for p in checkpoint_positions(killed)[-1:])
+
+    kill_when(process, mid_epoch, "no mid-epoch checkpoint after epoch 1")
     before, (epoch, step) = checkpoint_positions(killed)
     assert step > 0 and before == (epoch, step - 2)  # the newest two: 2 steps apart
 
@@ -223,30 +220,18 @@ def test_two_trainings_into_one_out_give_one_result(small_mnist_npz, tmp_path):
     assert (out / "model.keras").exists() and not training_stage_path(out).exists()
 
 
-def _race(final: str, barrier, results) -> None:
-    try:
-        barrier.wait()
-        with locked_stage(Path(final), overwrite=False) as (stage, _):
-            (stage / "owner").write_text(str(os.getpid()))
-            time.sleep(0.05)
-        results.put("ok")
-    except RunError as error:
-        results.put(f"refused: {error}")
+def _race(final: Path, barrier) -> None:
+    barrier.wait()
+    with locked_stage(final, overwrite=False) as (stage, _):
+        (stage / "owner").write_text(str(os.getpid()))
+        time.sleep(0.05)
 
 
 def test_concurrent_writers_never_both_succeed_twenty_times(tmp_path):
     """The locking primitive itself, raced 20 times by two processes."""
-    context = multiprocessing.get_context("fork")
     for attempt in range(20):
         final = tmp_path / f"out{attempt}"
-        barrier, results = context.Barrier(2), context.Queue()
-        racers = [context.Process(target=_race, args=(str(final), barrier, results))
-                  for _ in range(2)]  # fmt: skip
-        for racer in racers:
-            racer.start()
-        for racer in racers:
-            racer.join(30)
-        outcomes = sorted(results.get(timeout=5) for _ in racers)
+        outcomes = race_two_processes(_race, final)
         assert outcomes[0] == "ok" and outcomes[1].startswith("refused"), outcomes
         assert (final / "owner").exists() and not training_stage_path(final).exists()
 

@@ -32,8 +32,7 @@ import keras
 import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
-from mnist_vae.errors import ConfigError
-from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import VAE, TrainingContext, build_vae, require_unit_beta, with_options
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.models.steps import replica_scaled, unpack
 from mnist_vae.registry import strategies
@@ -104,8 +103,7 @@ class BetaTCVAE(VAE):
                 weight * keras.ops.mean(terms[name]) for name, weight in weights.items()
             )
             objective = replica_scaled(objective)
-        variables = self.optimized_variables()
-        self.optimizer.apply(tape.gradient(objective, variables), variables)
+        self.minimise(tape, objective)
         kl = sum(terms.values())  # the one-sample KL estimate the three parts add up to
         self.update_elbo_metrics(reconstruction, kl)
         for name, values in terms.items():
@@ -125,9 +123,6 @@ def btcvae(
 
     Its KL weights are its own options, so --beta must stay 1.
     """
-    if config.beta != 1.0:
-        raise ConfigError("btcvae weighs its KL with --mi-weight, --tc-weight and "
-                          "--dimension-kl-weight; leave --beta at 1")  # fmt: skip
-    encoder, decoder = build_networks(config)
-    return BetaTCVAE(encoder, decoder, options=options, dataset_size=context.train_images,
-                     **vae_arguments(config, seed))  # fmt: skip
+    require_unit_beta(config, "btcvae weighs its KL with --mi-weight, --tc-weight and "
+                      "--dimension-kl-weight")  # fmt: skip
+    return build_vae(BetaTCVAE, config, options, seed, dataset_size=context.train_images)

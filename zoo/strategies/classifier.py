@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
 from mnist_vae.errors import UsageError, first_line
-from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import VAE, TrainingContext, build_vae, with_options
 from mnist_vae.models.losses import half_squared_distance, kl_to_standard_normal
 from mnist_vae.models.steps import clone_optimizer, replica_scaled, unpack
 from mnist_vae.registry import classifiers, strategies
@@ -233,8 +233,11 @@ def classifier(
     config: ModelConfig, options: TaskOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """Task-driven VAE: a classifier's loss on reconstructions shapes the VAE."""
-    encoder, decoder = build_networks(config)
-    network = classifiers.get(options.classifier)()
-    if options.classifier_weights is not None:
-        load_classifier_weights(network, options.classifier_weights)
-    return TaskVAE(encoder, decoder, network, options=options, **vae_arguments(config, seed))
+
+    def task_classifier():
+        network = classifiers.get(options.classifier)()
+        if options.classifier_weights is not None:
+            load_classifier_weights(network, options.classifier_weights)
+        return (network,)
+
+    return build_vae(TaskVAE, config, options, seed, task_classifier)

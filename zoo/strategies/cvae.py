@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import keras
 
 from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES, ModelConfig, StrategyOptions
-from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import VAE, TrainingContext, build_vae, with_options
 from mnist_vae.registry import strategies
 from mnist_vae.zoo.encoders import ConditionSplit, split_encoder
 
@@ -95,5 +95,4 @@ def cvae(
     config: ModelConfig, options: CvaeOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """Conditional VAE: encoder and decoder also see the one-hot class label."""
-    encoder, decoder = build_networks(config, condition_dim=NUM_CLASSES)
-    return CVAE(encoder, decoder, options=options, **vae_arguments(config, seed))
+    return build_vae(CVAE, config, options, seed, condition_dim=NUM_CLASSES)

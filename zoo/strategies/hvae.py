@@ -27,18 +27,15 @@ import keras
 import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
-from mnist_vae.models import (
-    VAE,
-    TrainingContext,
-    build_networks,
-    portable_random,
-    vae_arguments,
-    with_options,
-)
+from mnist_vae.models import VAE, TrainingContext, build_vae, portable_random, with_options
 from mnist_vae.models.losses import LOG_TWO_PI, kl_per_dimension
-from mnist_vae.models.steps import replica_scaled, unpack
 from mnist_vae.registry import strategies
-from mnist_vae.zoo.strategies.vae import VaeOptions, kl_objective
+from mnist_vae.zoo.strategies.vae import (
+    StepScheduled,
+    VaeOptions,
+    free_bits_option,
+    kl_warmup_option,
+)
 
 
 @dataclass(frozen=True)
@@ -56,15 +53,8 @@ class TopLayerOptions(StrategyOptions):
 class HvaeOptions(TopLayerOptions):
     """The top layer's size and the KL tricks the ladder VAE needs."""
 
-    kl_warmup_epochs: int = option(
-        50, "Epochs over which the KL weight rises linearly from 0 to --beta (0: off).", minimum=0
-    )
-    free_bits: float = option(
-        0.0,
-        "Nats of KL per latent dimension (batch mean) that are free: below it a dimension "
-        "is not pushed towards the prior (0: off).",
-        minimum=0,
-    )
+    kl_warmup_epochs: int = kl_warmup_option(50)
+    free_bits: float = free_bits_option()
 
 
 def gaussian_kl_per_dimension(mean_q, log_variance_q, mean_p, log_variance_p):
@@ -105,28 +95,34 @@ def gaussian_head(inputs: int, hidden: int, outputs: int, name: str,
     return keras.Model(x, stats, name=name)
 
 
+def top_networks(config: ModelConfig, options: TopLayerOptions, inputs: int,
+                 activation: str = "elu") -> tuple[keras.Model, keras.Model]:  # fmt: skip
+    """The two top networks: q(z2 | ``inputs`` values) and p(z1 | z2)."""
+    dim, top, hidden = config.latent_dim, options.top_latent_dim, options.top_hidden
+    return (gaussian_head(inputs, hidden, top, name="top_encoder", activation=activation),
+            gaussian_head(top, hidden, dim, name="top_decoder", activation=activation))  # fmt: skip
+
+
 @keras.saving.register_keras_serializable(package="mnist_vae")
-class HierarchicalVAE(VAE):
-    """Two stochastic layers with a shared top-down path (a ladder VAE)."""
+class HierarchicalVAE(StepScheduled, VAE):
+    """Two stochastic layers with a shared top-down path (a ladder VAE).
+
+    ``steps_per_epoch`` (a keyword, ``StepScheduled``'s) paces the KL warm-up.
+    """
 
     options_class = HvaeOptions
     network_keys = ("encoder", "decoder", "top_encoder", "top_decoder")
 
     def __init__(self, encoder, decoder, top_encoder, top_decoder, latent_dim: int,
-                 options=None, steps_per_epoch: int = TrainingContext().steps_per_epoch,
-                 **kwargs) -> None:  # fmt: skip
+                 options=None, **kwargs) -> None:  # fmt: skip
         super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
         self.top_encoder = top_encoder  # q(z2|x) from the bottom-up statistics of z1
         self.top_decoder = top_decoder  # p(z1|z2)
         self.top_dim = self.options.top_latent_dim
-        self.steps_per_epoch = int(steps_per_epoch)  # the warm-up counts optimizer steps
 
     def optimized_variables(self) -> list:
         top = [*self.top_encoder.trainable_variables, *self.top_decoder.trainable_variables]
         return [*super().optimized_variables(), *top]
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "steps_per_epoch": self.steps_per_epoch}
 
     # -- the two layers ------------------------------------------------------------
 
@@ -230,20 +226,9 @@ class HierarchicalVAE(VAE):
         return reconstruction, keras.ops.sum(kl_dims, axis=-1)
 
     def train_step(self, data):
-        images, labels = unpack(data)
-        step = keras.ops.cast(self.optimizer.iterations, "float32")
         schedule = VaeOptions(kl_warmup_epochs=self.options.kl_warmup_epochs,
                               free_bits=self.options.free_bits)  # fmt: skip
-        with tf.GradientTape() as tape:
-            reconstruction, kl_dims = self.kl_dimensions(images, labels, training=True)
-            objective = keras.ops.mean(reconstruction) + kl_objective(
-                kl_dims, step, schedule, self.beta, self.steps_per_epoch
-            )
-            objective = replica_scaled(objective)
-        variables = self.optimized_variables()
-        self.optimizer.apply(tape.gradient(objective, variables), variables)
-        self.update_elbo_metrics(reconstruction, keras.ops.sum(kl_dims, axis=-1))
-        return self.metric_results()
+        return self.scheduled_step(data, schedule)
 
 
 @strategies.register
@@ -252,10 +237,6 @@ def hvae(
     config: ModelConfig, options: HvaeOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """Hierarchical (ladder) VAE, two stochastic layers (Sønderby et al. 2016)."""
-    encoder, decoder = build_networks(config)
-    dim, top, hidden = config.latent_dim, options.top_latent_dim, options.top_hidden
-    top_encoder = gaussian_head(2 * dim, hidden, top, name="top_encoder")
-    top_decoder = gaussian_head(top, hidden, dim, name="top_decoder")
-    return HierarchicalVAE(encoder, decoder, top_encoder, top_decoder, options=options,
-                           steps_per_epoch=context.steps_per_epoch,
-                           **vae_arguments(config, seed))  # fmt: skip
+    return build_vae(HierarchicalVAE, config, options, seed,
+                     lambda: top_networks(config, options, inputs=2 * config.latent_dim),
+                     steps_per_epoch=context.steps_per_epoch)  # fmt: skip

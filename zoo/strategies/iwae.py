@@ -17,8 +17,7 @@ import keras
 import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
-from mnist_vae.errors import ConfigError
-from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import VAE, TrainingContext, build_vae, require_unit_beta, with_options
 from mnist_vae.models.steps import replica_scaled, unpack
 from mnist_vae.registry import strategies
 from mnist_vae.zoo.posteriors import FlowPosterior, PosteriorOptions
@@ -44,6 +43,26 @@ def importance_weighted_bound(log_weights):
     return keras.ops.logsumexp(log_weights, axis=0) - keras.ops.log(
         keras.ops.cast(samples, log_weights.dtype)
     )
+
+
+def importance_weighted_step(model, data, samples: int, seed_generator, bound_tracker) -> dict:
+    """One optimizer step of ``model`` on -L_K, from its ``log_density_terms``.
+
+    The ELBO metrics come from the first draw: its reconstruction and a one-sample KL
+    estimate; ``bound_tracker`` gets -L_K per image.
+    """
+    images, labels = unpack(data)
+    with tf.GradientTape() as tape:
+        terms = model.log_density_terms(images, labels, samples, seed_generator)
+        log_weights = terms["log_likelihood"] + terms["log_prior"] - terms["log_posterior"]
+        bound = importance_weighted_bound(log_weights)
+        objective = replica_scaled(-keras.ops.mean(bound))
+    model.minimise(tape, objective)
+    model.update_elbo_metrics(
+        -terms["log_likelihood"][0], terms["log_posterior"][0] - terms["log_prior"][0]
+    )
+    bound_tracker.update_state(-bound)
+    return model.metric_results()
 
 
 class ImportanceWeighted:
@@ -73,34 +92,11 @@ class IWAE(ImportanceWeighted, FlowPosterior, VAE):
     options_class = IwaeOptions
 
 
-def importance_weighted_step(model, data, samples: int, seed_generator, bound_tracker) -> dict:
-    """One optimizer step of ``model`` on -L_K, from its ``log_density_terms``.
-
-    The ELBO metrics come from the first draw: its reconstruction and a one-sample KL
-    estimate; ``bound_tracker`` gets -L_K per image.
-    """
-    images, labels = unpack(data)
-    with tf.GradientTape() as tape:
-        terms = model.log_density_terms(images, labels, samples, seed_generator)
-        log_weights = terms["log_likelihood"] + terms["log_prior"] - terms["log_posterior"]
-        bound = importance_weighted_bound(log_weights)
-        objective = replica_scaled(-keras.ops.mean(bound))
-    variables = model.optimized_variables()
-    model.optimizer.apply(tape.gradient(objective, variables), variables)
-    model.update_elbo_metrics(
-        -terms["log_likelihood"][0], terms["log_posterior"][0] - terms["log_prior"][0]
-    )
-    bound_tracker.update_state(-bound)
-    return model.metric_results()
-
-
 @strategies.register
 @with_options(IwaeOptions)
 def iwae(
     config: ModelConfig, options: IwaeOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """IWAE (Burda et al. 2016): trains on the K-sample importance-weighted bound."""
-    if config.beta != 1.0:
-        raise ConfigError("iwae's bound has no KL weight; leave --beta at 1")
-    encoder, decoder = build_networks(config)
-    return IWAE(encoder, decoder, options=options, **vae_arguments(config, seed))
+    require_unit_beta(config, "iwae's bound has no KL weight")
+    return build_vae(IWAE, config, options, seed)

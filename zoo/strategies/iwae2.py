@@ -24,15 +24,14 @@ from dataclasses import dataclass
 import keras
 
 from mnist_vae.config import ModelConfig
-from mnist_vae.errors import ConfigError
-from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import VAE, TrainingContext, build_vae, require_unit_beta, with_options
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.registry import strategies
 from mnist_vae.zoo.strategies.hvae import (
     HierarchicalVAE,
     TopLayerOptions,
-    gaussian_head,
     gaussian_log_density,
+    top_networks,
 )
 from mnist_vae.zoo.strategies.iwae import ImportanceSampleOptions, ImportanceWeighted
 
@@ -106,12 +105,9 @@ def iwae2(
     config: ModelConfig, options: Iwae2Options, context: TrainingContext, seed: int
 ) -> keras.Model:
     """Burda et al. (2016)'s two-stochastic-layer model, bottom-up inference, trained on L_K."""
-    if config.beta != 1.0:
-        raise ConfigError("iwae2's bound has no KL weight; leave --beta at 1")
-    encoder, decoder = build_networks(config)
-    dim, top, hidden = config.latent_dim, options.top_latent_dim, options.top_hidden
-    top_encoder = gaussian_head(dim, hidden, top, name="top_encoder", activation="tanh")
-    top_decoder = gaussian_head(top, hidden, dim, name="top_decoder", activation="tanh")
-    return BottomUpTwoLayerVAE(encoder, decoder, top_encoder, top_decoder, options=options,
-                               steps_per_epoch=context.steps_per_epoch,
-                               **vae_arguments(config, seed))  # fmt: skip
+    require_unit_beta(config, "iwae2's bound has no KL weight")
+    return build_vae(
+        BottomUpTwoLayerVAE, config, options, seed,
+        lambda: top_networks(config, options, inputs=config.latent_dim, activation="tanh"),
+        steps_per_epoch=context.steps_per_epoch,
+    )  # fmt: skip

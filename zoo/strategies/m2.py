@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES, ModelConfig, StrategyOptions, option
 from mnist_vae.errors import ConfigError
-from mnist_vae.models import TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import TrainingContext, build_vae, with_options
 from mnist_vae.models.losses import LOG_TWO_PI, standard_normal_log_density
 from mnist_vae.models.steps import cross_replica_mean, replica_scaled, unpack
 from mnist_vae.registry import encoders, strategies
@@ -283,9 +283,7 @@ class M2(CVAE):
         with tf.GradientTape() as tape:
             terms = self.bound_terms(images, labels, training=True)
             objective = replica_scaled(self.objective(terms))
-        variables = self.optimized_variables()
-        gradients = tape.gradient(objective, variables)
-        self.optimizer.apply(gradients, variables)
+        self.minimise(tape, objective)
         self.update_m2_metrics(terms)
         return self.metric_results(self.training_metrics())
 
@@ -337,6 +335,5 @@ class M2(CVAE):
 @with_options(M2Options)
 def m2(config: ModelConfig, options: M2Options, context: TrainingContext, seed: int) -> keras.Model:
     """Semi-supervised M2 (Kingma et al. 2014): a classifier q(y|x) with a conditional VAE."""
-    encoder, decoder = build_networks(config, condition_dim=NUM_CLASSES)
-    return M2(encoder, decoder, classifier_network(config), options=options,
-              **vae_arguments(config, seed))  # fmt: skip
+    return build_vae(M2, config, options, seed, lambda: (classifier_network(config),),
+                     condition_dim=NUM_CLASSES)  # fmt: skip

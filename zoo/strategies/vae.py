@@ -26,26 +26,31 @@ import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, option
 from mnist_vae.errors import ConfigError
-from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import VAE, TrainingContext, build_vae, require_unit_beta, with_options
 from mnist_vae.models.losses import kl_per_dimension
 from mnist_vae.models.steps import replica_scaled, unpack
 from mnist_vae.registry import strategies
 from mnist_vae.zoo.posteriors import FlowPosterior, PosteriorOptions
 
 
+def kl_warmup_option(default: int):
+    """The ``kl_warmup_epochs`` option, off by default or on for ``default`` epochs."""
+    return option(default, "Epochs over which the KL weight rises linearly from 0 to --beta "
+                  "(0: off).", minimum=0)  # fmt: skip
+
+
+def free_bits_option():
+    """The ``free_bits`` option (Kingma et al. 2016), off by default."""
+    return option(0.0, "Nats of KL per latent dimension (batch mean) that are free: below it a "
+                  "dimension is not pushed towards the prior (0: off).", minimum=0)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class VaeOptions(PosteriorOptions):
     """The plain VAE's KL schedule (all off by default: the report's protocol) and posterior."""
 
-    kl_warmup_epochs: int = option(
-        0, "Epochs over which the KL weight rises linearly from 0 to --beta (0: off).", minimum=0
-    )
-    free_bits: float = option(
-        0.0,
-        "Nats of KL per latent dimension (batch mean) that are free: below it a dimension "
-        "is not pushed towards the prior (0: off).",
-        minimum=0,
-    )
+    kl_warmup_epochs: int = kl_warmup_option(0)
+    free_bits: float = free_bits_option()
     capacity: float = option(
         0.0,
         "Capacity annealing: the KL is pulled towards a target rising linearly to this many "
@@ -107,41 +112,59 @@ def kl_objective(kl_dims, step, options: VaeOptions, beta: float, steps_per_epoc
     return weight * kl
 
 
+class StepScheduled:
+    """Mixin, first among a ``VAE``'s bases, for a KL schedule that counts optimizer steps:
+    the model keeps (and saves) ``steps_per_epoch``, and ``scheduled_step`` trains on
+    reconstruction + ``kl_objective`` of the model's ``kl_dimensions``."""
+
+    def __init__(self, *args, steps_per_epoch: int = TrainingContext().steps_per_epoch,
+                 **kwargs) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.steps_per_epoch = int(steps_per_epoch)  # the schedules count optimizer steps
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "steps_per_epoch": self.steps_per_epoch}
+
+    def optimizer_step(self):
+        """The optimizer updates so far, a float tensor: what the schedules count."""
+        return keras.ops.cast(self.optimizer.iterations, "float32")
+
+    def scheduled_step(self, data, schedule: VaeOptions):
+        """One training step on reconstruction + ``kl_objective`` under ``schedule``."""
+        images, labels = unpack(data)
+        step = self.optimizer_step()
+        with tf.GradientTape() as tape:
+            reconstruction, kl_dims = self.kl_dimensions(images, labels, training=True)
+            objective = keras.ops.mean(reconstruction) + kl_objective(
+                kl_dims, step, schedule, self.beta, self.steps_per_epoch
+            )
+            objective = replica_scaled(objective)
+        self.minimise(tape, objective)
+        self.update_elbo_metrics(reconstruction, keras.ops.sum(kl_dims, axis=-1))
+        return self.metric_results()
+
+
 @keras.saving.register_keras_serializable(package="mnist_vae")
-class PlainVAE(FlowPosterior, VAE):
+class PlainVAE(StepScheduled, FlowPosterior, VAE):
     """``mnist_vae.models.VAE`` with the KL schedules and posteriors of ``VaeOptions``."""
 
     options_class = VaeOptions
 
-    def __init__(self, encoder, decoder, latent_dim: int, options=None,
-                 steps_per_epoch: int = TrainingContext().steps_per_epoch, **kwargs):  # fmt: skip
-        super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
-        self.steps_per_epoch = int(steps_per_epoch)  # the schedules count optimizer steps
+    def kl_dimensions(self, images, labels=None, training: bool = False):
+        """Reconstruction per image and the KL per latent dimension [batch, d] (a flow's
+        KL is one estimate per image, [batch, 1]: free bits are refused for it)."""
+        draw = self.posterior_draw(images, labels, training=training)
+        logits = self.decode_logits(draw[3], labels, training=training)
+        if self.analytic_kl():
+            kl_dims = kl_per_dimension(*draw[:2])
+        else:
+            kl_dims = self.kl_terms(*draw)[:, None]
+        return self.reconstruction_terms(images, logits), kl_dims
 
     def train_step(self, data):
         if self.options.plain:
             return super().train_step(data)
-        images, labels = unpack(data)
-        step = keras.ops.cast(self.optimizer.iterations, "float32")
-        with tf.GradientTape() as tape:
-            draw = self.posterior_draw(images, labels, training=True)
-            logits = self.decode_logits(draw[3], labels, training=True)
-            reconstruction = self.reconstruction_terms(images, logits)
-            if self.analytic_kl():
-                kl_dims = kl_per_dimension(*draw[:2])
-            else:  # a flow: one KL estimate per image (free bits are refused for it)
-                kl_dims = self.kl_terms(*draw)[:, None]
-            objective = keras.ops.mean(reconstruction) + kl_objective(
-                kl_dims, step, self.options, self.beta, self.steps_per_epoch
-            )
-            objective = replica_scaled(objective)
-        variables = self.optimized_variables()
-        self.optimizer.apply(tape.gradient(objective, variables), variables)
-        self.update_elbo_metrics(reconstruction, keras.ops.sum(kl_dims, axis=-1))
-        return self.metric_results()
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "steps_per_epoch": self.steps_per_epoch}
+        return self.scheduled_step(data, self.options)
 
 
 @strategies.register
@@ -153,8 +176,6 @@ def vae(
 
     With --capacity the KL is pulled towards the target instead, so --beta must stay 1.
     """
-    if options.capacity and config.beta != 1.0:
-        raise ConfigError("--capacity replaces --beta's KL weight; leave --beta at 1")
-    encoder, decoder = build_networks(config)
-    return PlainVAE(encoder, decoder, options=options, steps_per_epoch=context.steps_per_epoch,
-                    **vae_arguments(config, seed))  # fmt: skip
+    if options.capacity:
+        require_unit_beta(config, "--capacity replaces --beta's KL weight")
+    return build_vae(PlainVAE, config, options, seed, steps_per_epoch=context.steps_per_epoch)

@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions, option
 from mnist_vae.errors import ConfigError
-from mnist_vae.models import VAE, TrainingContext, build_networks, vae_arguments, with_options
+from mnist_vae.models import VAE, TrainingContext, build_vae, with_options
 from mnist_vae.models.losses import (
     binary_cross_entropy_with_logits,
     half_squared_distance,
@@ -264,12 +264,15 @@ def vaegan(
     config: ModelConfig, options: VaeGanOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """VAE-GAN (Larsen et al. 2016): reconstruction measured in a discriminator's features."""
-    encoder, decoder = build_networks(config)
-    discriminator = discriminators.get(options.discriminator)()
-    hidden = len(discriminator.outputs) - 1
-    if options.feature_layer > hidden:
-        raise ConfigError(
-            f"--feature-layer {options.feature_layer} is past discriminator "
-            f"{options.discriminator!r}'s {hidden} hidden layers"
-        )
-    return VAEGAN(encoder, decoder, discriminator, options=options, **vae_arguments(config, seed))
+
+    def critic():
+        discriminator = discriminators.get(options.discriminator)()
+        hidden = len(discriminator.outputs) - 1
+        if options.feature_layer > hidden:
+            raise ConfigError(
+                f"--feature-layer {options.feature_layer} is past discriminator "
+                f"{options.discriminator!r}'s {hidden} hidden layers"
+            )
+        return (discriminator,)
+
+    return build_vae(VAEGAN, config, options, seed, critic)

@@ -20,17 +20,10 @@ import keras
 import tensorflow as tf
 
 from mnist_vae.config import IMAGE_SHAPE, ModelConfig, StrategyOptions, option
-from mnist_vae.models import (
-    VAE,
-    TrainingContext,
-    build_networks,
-    portable_random,
-    vae_arguments,
-    with_options,
-)
+from mnist_vae.models import VAE, TrainingContext, build_vae, portable_random, with_options
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.registry import strategies
-from mnist_vae.zoo.strategies.vae import ramp
+from mnist_vae.zoo.strategies.vae import StepScheduled, kl_warmup_option, ramp
 
 
 @dataclass(frozen=True)
@@ -42,9 +35,7 @@ class VampOptions(StrategyOptions):
     )
     # Tomczak & Welling warmed the KL up too: a learned prior can otherwise meet the
     # posteriors half-way before the decoder uses z, and the codes collapse.
-    kl_warmup_epochs: int = option(
-        50, "Epochs over which the KL weight rises linearly from 0 to --beta (0: off).", minimum=0
-    )
+    kl_warmup_epochs: int = kl_warmup_option(50)
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
@@ -97,22 +88,16 @@ def mixture_log_density(z, means, log_variances):
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
-class VampVAE(VAE):
-    """A VAE whose prior is the mixture of its posteriors at learned pseudo-inputs."""
+class VampVAE(StepScheduled, VAE):
+    """A VAE whose prior is the mixture of its posteriors at learned pseudo-inputs.
+
+    ``steps_per_epoch`` (a keyword, ``StepScheduled``'s) paces the KL warm-up.
+    """
 
     options_class = VampOptions
 
-    def __init__(
-        self,
-        encoder,
-        decoder,
-        latent_dim: int,
-        options=None,
-        steps_per_epoch: int = TrainingContext().steps_per_epoch,
-        **kwargs,
-    ) -> None:
+    def __init__(self, encoder, decoder, latent_dim: int, options=None, **kwargs) -> None:
         super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
-        self.steps_per_epoch = int(steps_per_epoch)  # the warm-up counts optimizer steps
         self.pseudo_inputs = PseudoInputs(
             self.options.pseudo_inputs, seed=self.seed, name="pseudo_inputs"
         )
@@ -125,11 +110,7 @@ class VampVAE(VAE):
         epochs = self.options.kl_warmup_epochs
         if not epochs:
             return self.beta
-        step = keras.ops.cast(self.optimizer.iterations, "float32")
-        return self.beta * ramp(step, epochs, self.steps_per_epoch)  # vae's schedule
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "steps_per_epoch": self.steps_per_epoch}
+        return self.beta * ramp(self.optimizer_step(), epochs, self.steps_per_epoch)  # vae's
 
     def prior_components(self):
         """(means, log_variances) [K, D] of the mixture: the posteriors of the pseudo-inputs."""
@@ -164,7 +145,5 @@ def vamp(
     config: ModelConfig, options: VampOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """VampPrior VAE (Tomczak & Welling 2018): the prior mixes learned pseudo-inputs' posteriors."""
-    encoder, decoder = build_networks(config)
-    return VampVAE(encoder, decoder, options=options, steps_per_epoch=context.steps_per_epoch,
-                   **vae_arguments(config, seed))  # fmt: skip
+    return build_vae(VampVAE, config, options, seed, steps_per_epoch=context.steps_per_epoch)
 

@@ -36,9 +36,9 @@ from mnist_vae.errors import ConfigError
 from mnist_vae.models import (
     VAE,
     TrainingContext,
-    build_networks,
+    build_vae,
     portable_random,
-    vae_arguments,
+    require_unit_beta,
     with_options,
 )
 from mnist_vae.models.steps import replica_scaled, unpack
@@ -440,8 +440,7 @@ class VQVAE(VAE):
                 + ops.mean(prior_nll)  # reaches only the prior: the codes are integers
             )
             objective = replica_scaled(objective)
-        variables = self.optimized_variables()
-        self.optimizer.apply(tape.gradient(objective, variables), variables)
+        self.minimise(tape, objective)
         restarted = self.quantizer.update(
             ops.reshape(z_e, (-1, self.options.code_dim)), ops.reshape(indices, (-1,))
         )
@@ -460,7 +459,5 @@ def vqvae(
 ) -> keras.Model:
     """VQ-VAE (van den Oord et al. 2017): EMA codebook and a learned autoregressive prior."""
     check_code_dim(config.latent_dim, options.code_dim)
-    if config.beta != 1.0:
-        raise ConfigError("vqvae's ELBO has no KL weight; leave --beta at 1")
-    encoder, decoder = build_networks(config)
-    return VQVAE(encoder, decoder, options=options, **vae_arguments(config, seed))
+    require_unit_beta(config, "vqvae's ELBO has no KL weight")
+    return build_vae(VQVAE, config, options, seed)

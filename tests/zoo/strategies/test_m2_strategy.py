@@ -11,16 +11,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import mnist_vae.training
 from mnist_vae.config import NUM_CLASSES, ModelConfig, RunConfig, TrainConfig
 from mnist_vae.data import EpochClock, make_dataset, select_labelled_set, select_training_set
-from mnist_vae.errors import ConfigError, RunError, UsageError
+from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.training.trainer import training_arrays
 from mnist_vae.zoo.strategies.m2 import M2
 
 # One error line, the last (progress lines such as 'data: ...' may come first).
 from tests.helpers import assert_last_line_error as assert_one_line_error
-from tests.helpers import invoke, record_bound_rows
+from tests.helpers import invoke, kill_when, record_bound_rows, stop_before_training
 
 LATENT = 2
 
@@ -579,13 +578,7 @@ def test_an_m2_run_samples_a_class(m2_run, tmp_path):
 
 def test_a_run_config_repeats_its_labels(m2_run, monkeypatch, tmp_path):
     out, _ = m2_run
-    seen = {}
-
-    def fake_train(config, out, **kwargs):
-        seen["config"] = config
-        raise RunError("stopped before training")
-
-    monkeypatch.setattr(mnist_vae.training, "train", fake_train)
+    seen = stop_before_training(monkeypatch)
     result = invoke("train", "--config", out / "config.json", "--out", tmp_path / "again")
     assert result.exit_code == 1 and "stopped before training" in result.output, result.output
     recorded = json.loads((out / "config.json").read_text())
@@ -627,10 +620,8 @@ def test_cvae_with_labels_trains_on_the_labelled_images_only(tmp_path, small_mni
 @pytest.mark.faults
 def test_an_m2_run_killed_mid_epoch_resumes_bit_equal(small_mnist_npz, tmp_path):
     """The labelled rows are drawn by (seed, epoch, batch): a resumed epoch draws the same."""
-    import signal
     import subprocess
     import sys
-    import time
 
     from mnist_vae.io import training_stage_path
 
@@ -652,13 +643,8 @@ def test_an_m2_run_killed_mid_epoch_resumes_bit_equal(small_mnist_npz, tmp_path)
     process = subprocess.Popen([sys.executable, "-c", "from mnist_vae.cli.main import cli; cli()",
                                 *args(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not [p for p in positions(killed)[-1:] if p[0] >= 1 and p[1] > 0]:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no mid-epoch checkpoint in epoch 2"
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when(process, lambda: [p for p in positions(killed)[-1:] if p[0] >= 1 and p[1] > 0],
+              "no mid-epoch checkpoint in epoch 2")  # fmt: skip
 
     resumed = invoke("train", "--resume", killed, "--quiet")
     assert resumed.exit_code == 0, resumed.output
