@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## test: lint, then the default test suite (unit tests and small real-MNIST runs)
+## test: lint and the formatter's check, then the default test suite (unit tests and
+## small real-MNIST runs); `ruff format .` formats the tree
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(XDIST)
 
 ## test-all: also the slow end-to-end tests
@@ -28,6 +30,7 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## docs: render docs/cli.md from the commands and mnist_vae/zoo/index.json, the built-in
 ## names --help and completion read, from the registries (tests check both are current)

@@ -49,18 +49,19 @@ def main() -> None:
     data = load_mnist(args.data)
     config = RunConfig(
         model=model_config(args.arch, latent_dim=args.latent_dim),
-        train=TrainConfig(batch_size=args.batch_size, train_size=None,
-                          checkpoint_steps=args.every),
-    )  # fmt: skip
+        train=TrainConfig(batch_size=args.batch_size, train_size=None, checkpoint_steps=args.every),
+    )
     keras.utils.set_random_seed(0)
     context = TrainingContext.for_training(config.train, available=len(data.x_train))
     model = build_model(config.model, seed=0, context=context)
     fitter = Fitter(model, config, data.x_train, data.y_train, data.x_test, data.y_test)
     every = fitter.checkpoint_steps
     mid_epoch = (fitter.steps_per_epoch - 1) // every
-    print(f"{args.arch}, {len(data.x_train)} images, batch {args.batch_size}: "
-          f"{fitter.steps_per_epoch} steps per epoch, {model.steps_per_execution} per call; "
-          f"checkpoints every {every} steps: {mid_epoch} mid-epoch + 1 at the end")  # fmt: skip
+    print(
+        f"{args.arch}, {len(data.x_train)} images, batch {args.batch_size}: "
+        f"{fitter.steps_per_epoch} steps per epoch, {model.steps_per_execution} per call; "
+        f"checkpoints every {every} steps: {mid_epoch} mid-epoch + 1 at the end"
+    )
 
     with tempfile.TemporaryDirectory() as scratch:
         folders = {name: Path(scratch) / name for name in ("end", "every", "single")}
@@ -86,17 +87,23 @@ def main() -> None:
 
     epoch = statistics.median(epochs["no checkpoint"])
     save = statistics.median(saves)
-    print(f"one checkpoint: median {save * 1000:.0f} ms of {len(saves)} "
-          f"(fastest {min(saves) * 1000:.0f} ms); an epoch without: median {epoch:.2f} s "
-          f"of {args.repeats}")  # fmt: skip
-    print(f"one checkpoint = {save / epoch:.2%} of an epoch; every {every} steps predicts "
-          f"+{(mid_epoch + 1) * save / epoch:.1%} per epoch")  # fmt: skip
+    print(
+        f"one checkpoint: median {save * 1000:.0f} ms of {len(saves)} "
+        f"(fastest {min(saves) * 1000:.0f} ms); an epoch without: median {epoch:.2f} s "
+        f"of {args.repeats}"
+    )
+    print(
+        f"one checkpoint = {save / epoch:.2%} of an epoch; every {every} steps predicts "
+        f"+{(mid_epoch + 1) * save / epoch:.1%} per epoch"
+    )
     fastest = min(epochs["no checkpoint"])
     for name, times in epochs.items():
         seconds = statistics.median(times)
-        print(f"  {name:>18}: median {seconds:.2f} s per epoch ({seconds / epoch - 1:+.1%}), "
-              f"fastest {min(times):.2f} s ({min(times) / fastest - 1:+.1%}); "
-              f"runs {', '.join(f'{t:.2f}' for t in times)}")  # fmt: skip
+        print(
+            f"  {name:>18}: median {seconds:.2f} s per epoch ({seconds / epoch - 1:+.1%}), "
+            f"fastest {min(times):.2f} s ({min(times) / fastest - 1:+.1%}); "
+            f"runs {', '.join(f'{t:.2f}' for t in times)}"
+        )
 
 
 if __name__ == "__main__":

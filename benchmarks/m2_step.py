@@ -120,8 +120,11 @@ def worker(tree: Path, strategy: str, batches_file: Path, steps: int, warmup: in
         times.append(time.perf_counter() - started)
     if not all(np.isfinite(value) for value in logs.values()):
         raise RuntimeError(f"non-finite logs {logs}")
-    return {"median_step_seconds": statistics.median(times), "steps": steps,
-            "loss": float(logs["loss"])}  # fmt: skip
+    return {
+        "median_step_seconds": statistics.median(times),
+        "steps": steps,
+        "loss": float(logs["loss"]),
+    }
 
 
 # -- the parent: data, the baseline's tree, alternation ---------------------------------------
@@ -141,8 +144,7 @@ def fixed_batches(path: Path, seed: int = 0) -> str:
     for i in range(BATCHES):
         rows = rng.choice(len(data.x_train), BATCH, replace=False)
         extra = rng.choice(labelled, LABELLED_PER_BATCH, replace=True)
-        images = sampled_binary(np.concatenate([data.x_train[rows], data.x_train[extra]]),
-                                seed + i)  # fmt: skip
+        images = sampled_binary(np.concatenate([data.x_train[rows], data.x_train[extra]]), seed + i)
         arrays[f"x{i}"] = to_float_images(images)
         arrays[f"y{i}"] = np.concatenate([np.full(BATCH, -1), data.y_train[extra]]).astype("int32")
     np.savez(path, **arrays)
@@ -153,13 +155,16 @@ def fixed_batches(path: Path, seed: int = 0) -> str:
 def baseline_tree(commit: str) -> Iterator[Path]:
     """A detached ``git worktree`` of ``commit`` in a temporary folder, removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="m2-step-baseline-")) / "tree"
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet",
-                    str(folder), commit], check=True)  # fmt: skip
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(folder), commit],
+        check=True,
+    )
     try:
         yield folder
     finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(folder)],
-                       check=False)  # fmt: skip
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(folder)], check=False
+        )
         with contextlib.suppress(OSError):
             folder.parent.rmdir()
 
@@ -178,9 +183,20 @@ def overlay(tree: Path, paths: list[str]) -> Path:
 
 def measure(tree: Path, strategy: str, batches: Path, args, environment: dict) -> dict:
     """One subprocess measurement; its JSON line."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(tree),
-               "--strategies", strategy, "--batches", str(batches), "--steps", str(args.steps),
-               "--warmup", str(args.warmup)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        str(tree),
+        "--strategies",
+        strategy,
+        "--batches",
+        str(batches),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+    ]
     done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"{strategy} in {tree} failed:\n{done.stderr[-3000:]}")
@@ -196,11 +212,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=positive_int, default=5, help="paired measurements")
     parser.add_argument("--steps", type=positive_int, default=30, help="timed steps per process")
     parser.add_argument("--warmup", type=positive_int, default=5, help="untimed steps first")
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="TensorFlow intra-op (and inter-op) threads, both sides")
-    parser.add_argument("--paths", nargs="*", default=[],
-                        help="also measure the baseline with only these files (relative to "
-                             "the repository) from the working tree")  # fmt: skip
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="TensorFlow intra-op (and inter-op) threads, both sides",
+    )
+    parser.add_argument(
+        "--paths",
+        nargs="*",
+        default=[],
+        help="also measure the baseline with only these files (relative to "
+        "the repository) from the working tree",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--batches", type=Path, default=None, help=argparse.SUPPRESS)
@@ -208,68 +232,108 @@ def main() -> None:
     strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
 
     if args.worker is not None:
-        print(json.dumps(worker(args.worker, strategies[0], args.batches, args.steps,
-                                args.warmup)))  # fmt: skip
+        print(json.dumps(worker(args.worker, strategies[0], args.batches, args.steps, args.warmup)))
         return
 
-    environment = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(args.threads),
-                   "TF_NUM_INTEROP_THREADS": str(args.threads),
-                   "OMP_NUM_THREADS": str(args.threads), "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
+    environment = {
+        **os.environ,
+        "TF_NUM_INTRAOP_THREADS": str(args.threads),
+        "TF_NUM_INTEROP_THREADS": str(args.threads),
+        "OMP_NUM_THREADS": str(args.threads),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     environment.pop("PYTHONPATH", None)
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()  # fmt: skip
-    dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain"],
-                                capture_output=True, text=True, check=True).stdout.strip())
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     results: dict = {
         "benchmark": "m2_step",
-        "setting": {"arch": ARCH, "latent_dim": LATENT, "binarize": "dynamic", "labels": LABELS,
-                    "batch_size": BATCH, "labelled_per_batch": LABELLED_PER_BATCH,
-                    "rows_per_step": BATCH + LABELLED_PER_BATCH, "optimizer": "adam 1e-3"},
+        "setting": {
+            "arch": ARCH,
+            "latent_dim": LATENT,
+            "binarize": "dynamic",
+            "labels": LABELS,
+            "batch_size": BATCH,
+            "labelled_per_batch": LABELLED_PER_BATCH,
+            "rows_per_step": BATCH + LABELLED_PER_BATCH,
+            "optimizer": "adam 1e-3",
+        },
         "baseline": args.baseline,
         "tree": {"head": head, "uncommitted_changes": dirty},
         "threads": {"intra_op": args.threads, "inter_op": args.threads},
-        "repeats": args.repeats, "steps_per_process": args.steps, "warmup_steps": args.warmup,
+        "repeats": args.repeats,
+        "steps_per_process": args.steps,
+        "warmup_steps": args.warmup,
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or None},
         "strategies": {},
-    }  # fmt: skip
+    }
     results["paths_from_working_tree"] = list(args.paths)
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="m2-step-")))
         trees = {"baseline": stack.enter_context(baseline_tree(args.baseline)), "tree": REPO}
         if args.paths:
-            trees["change_only"] = overlay(stack.enter_context(baseline_tree(args.baseline)),
-                                           args.paths)  # fmt: skip
+            trees["change_only"] = overlay(
+                stack.enter_context(baseline_tree(args.baseline)), args.paths
+            )
         batches = scratch / "batches.npz"
         results["data"] = fixed_batches(batches)
         for strategy in strategies:
             repeats = []
             for repeat in range(args.repeats):
                 order = list(trees)
-                order = order[repeat % len(order):] + order[: repeat % len(order)]
-                times = {side: measure(trees[side], strategy, batches, args, environment)
-                         for side in order}  # fmt: skip
-                ratios = {side: times["baseline"]["median_step_seconds"]
-                          / times[side]["median_step_seconds"] for side in trees
-                          if side != "baseline"}  # fmt: skip
+                order = order[repeat % len(order) :] + order[: repeat % len(order)]
+                times = {
+                    side: measure(trees[side], strategy, batches, args, environment)
+                    for side in order
+                }
+                ratios = {
+                    side: times["baseline"]["median_step_seconds"]
+                    / times[side]["median_step_seconds"]
+                    for side in trees
+                    if side != "baseline"
+                }
                 repeats.append({"order": order, "measurements": times, "ratios": ratios})
-                print(f"{strategy} repeat {repeat + 1}/{args.repeats}: " + ", ".join(
-                    f"{side} {1e3 * times[side]['median_step_seconds']:.1f} ms" for side in trees)
-                    + "; baseline / " + ", ".join(f"{side} {ratio:.2f}"
-                                                  for side, ratio in ratios.items()),
-                    flush=True)  # fmt: skip
-            medians = {side: statistics.median(r["measurements"][side]["median_step_seconds"]
-                                               for r in repeats) for side in trees}  # fmt: skip
-            speedups = {side: statistics.median(r["ratios"][side] for r in repeats)
-                        for side in trees if side != "baseline"}  # fmt: skip
+                print(
+                    f"{strategy} repeat {repeat + 1}/{args.repeats}: "
+                    + ", ".join(
+                        f"{side} {1e3 * times[side]['median_step_seconds']:.1f} ms"
+                        for side in trees
+                    )
+                    + "; baseline / "
+                    + ", ".join(f"{side} {ratio:.2f}" for side, ratio in ratios.items()),
+                    flush=True,
+                )
+            medians = {
+                side: statistics.median(
+                    r["measurements"][side]["median_step_seconds"] for r in repeats
+                )
+                for side in trees
+            }
+            speedups = {
+                side: statistics.median(r["ratios"][side] for r in repeats)
+                for side in trees
+                if side != "baseline"
+            }
             results["strategies"][strategy] = {
                 "median_step_seconds": medians,
                 "speedup_median_of_paired_ratios": speedups,
                 "repeats": repeats,
             }
             for side, speedup in speedups.items():
-                print(f"{strategy}: baseline {1e3 * medians['baseline']:.1f} ms/step, {side} "
-                      f"{1e3 * medians[side]:.1f} ms/step: {speedup:.2f}x faster (median of "
-                      f"{args.repeats} paired ratios)", flush=True)  # fmt: skip
+                print(
+                    f"{strategy}: baseline {1e3 * medians['baseline']:.1f} ms/step, {side} "
+                    f"{1e3 * medians[side]:.1f} ms/step: {speedup:.2f}x faster (median of "
+                    f"{args.repeats} paired ratios)",
+                    flush=True,
+                )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

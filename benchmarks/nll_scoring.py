@@ -54,8 +54,11 @@ def worker(tree: Path, run: Path, images: Path, samples: int) -> dict:
     started = time.perf_counter()
     nll = iwae_negative_log_likelihood(model, x, samples=samples, seed=1)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "mean_nll": float(np.mean(nll)),
-            "decoder_passes_per_second": len(x) * samples / seconds}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "mean_nll": float(np.mean(nll)),
+        "decoder_passes_per_second": len(x) * samples / seconds,
+    }
 
 
 def test_images(path: Path, count: int) -> str:
@@ -72,8 +75,14 @@ def test_images(path: Path, count: int) -> str:
 def quick_run(folder: Path, tree: Path) -> Path:
     """A 1-epoch MLP vae on all of MNIST (latent 50, dynamic binarization, batch 100),
     trained by ``tree`` (the baseline's), so that both sides can read its config."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--train", str(tree),
-               "--run", str(folder / "mlp-vae")]  # fmt: skip
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--train",
+        str(tree),
+        "--run",
+        str(folder / "mlp-vae"),
+    ]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return folder / "mlp-vae"
 
@@ -82,14 +91,44 @@ def train_worker(tree: Path, out: Path) -> None:
     sys.meta_path.insert(0, TreeFinder(tree))
     from mnist_vae.cli.main import cli
 
-    cli(["train", "--arch", "mlp", "--latent-dim", "50", "--binarize", "dynamic",
-         "--train-size", "all", "--batch-size", "100", "--lr", "1e-3", "--epochs", "1",
-         "--quiet", "--out", str(out)], standalone_mode=False)  # fmt: skip
+    cli(
+        [
+            "train",
+            "--arch",
+            "mlp",
+            "--latent-dim",
+            "50",
+            "--binarize",
+            "dynamic",
+            "--train-size",
+            "all",
+            "--batch-size",
+            "100",
+            "--lr",
+            "1e-3",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        standalone_mode=False,
+    )
 
 
 def measure(tree: Path, run: Path, images: Path, samples: int, environment: dict) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(tree),
-               "--run", str(run), "--image-file", str(images), "--samples", str(samples)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        str(tree),
+        "--run",
+        str(run),
+        "--image-file",
+        str(images),
+        "--samples",
+        str(samples),
+    ]
     done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"scoring in {tree} failed:\n{done.stderr[-3000:]}")
@@ -119,11 +158,15 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.run, args.image_file, args.samples)))
         return
 
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("PYTHONPATH", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
-    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"  # fmt: skip
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()  # fmt: skip
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+    }
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nll-scoring-")))
         trees = {"baseline": stack.enter_context(baseline_tree(args.baseline)), "tree": REPO}
@@ -133,29 +176,45 @@ def main() -> None:
         repeats = []
         for repeat in range(args.repeats):
             order = list(trees) if repeat % 2 == 0 else list(reversed(trees))
-            times = {side: measure(trees[side], run, images, args.samples, environment)
-                     for side in order}  # fmt: skip
+            times = {
+                side: measure(trees[side], run, images, args.samples, environment) for side in order
+            }
             ratio = times["baseline"]["seconds"] / times["tree"]["seconds"]
             repeats.append({"order": order, "measurements": times, "ratio": ratio})
-            print(f"repeat {repeat + 1}/{args.repeats}: baseline {times['baseline']['seconds']:.2f}"
-                  f" s, tree {times['tree']['seconds']:.2f} s: {ratio:.2f}x", flush=True)
-    medians = {side: statistics.median(r["measurements"][side]["seconds"] for r in repeats)
-               for side in trees}  # fmt: skip
+            print(
+                f"repeat {repeat + 1}/{args.repeats}: baseline {times['baseline']['seconds']:.2f}"
+                f" s, tree {times['tree']['seconds']:.2f} s: {ratio:.2f}x",
+                flush=True,
+            )
+    medians = {
+        side: statistics.median(r["measurements"][side]["seconds"] for r in repeats)
+        for side in trees
+    }
     speedup = statistics.median(r["ratio"] for r in repeats)
     passes = args.images * args.samples
     results = {
-        "benchmark": "nll_scoring", "baseline": args.baseline, "tree": {"head": head},
-        "setting": {"arch": "mlp", "latent_dim": 50, "binarize": "dynamic",
-                    "images": args.images, "samples": args.samples,
-                    "run": "given" if args.run else "1-epoch mlp vae, all of MNIST"},
-        "data": data, "repeats": repeats,
+        "benchmark": "nll_scoring",
+        "baseline": args.baseline,
+        "tree": {"head": head},
+        "setting": {
+            "arch": "mlp",
+            "latent_dim": 50,
+            "binarize": "dynamic",
+            "images": args.images,
+            "samples": args.samples,
+            "run": "given" if args.run else "1-epoch mlp vae, all of MNIST",
+        },
+        "data": data,
+        "repeats": repeats,
         "median_seconds": medians,
         "decoder_passes_per_second": {side: passes / s for side, s in medians.items()},
         "speedup_median_of_paired_ratios": speedup,
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or None},
-    }  # fmt: skip
-    print(f"baseline {medians['baseline']:.2f} s, tree {medians['tree']:.2f} s for {passes:,} "
-          f"decoder passes: {speedup:.2f}x (median of {args.repeats} paired ratios)")
+    }
+    print(
+        f"baseline {medians['baseline']:.2f} s, tree {medians['tree']:.2f} s for {passes:,} "
+        f"decoder passes: {speedup:.2f}x (median of {args.repeats} paired ratios)"
+    )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

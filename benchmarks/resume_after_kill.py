@@ -40,8 +40,9 @@ def arrays(run: Path) -> dict[str, np.ndarray]:
         data = io.BytesIO(archive.read("model.weights.h5"))
     with h5py.File(data) as handle:
         handle.visititems(
-            lambda name, item: found.__setitem__(name, item[()])
-            if isinstance(item, h5py.Dataset) else None
+            lambda name, item: (
+                found.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None
+            )
         )
     return found
 
@@ -61,12 +62,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         whole, killed = Path(scratch) / "whole", Path(scratch) / "killed"
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", CLI, "train", *FLAGS, "--out", str(whole)],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", CLI, "train", *FLAGS, "--out", str(whole)],
+            check=True,
+            capture_output=True,
+        )
         whole_seconds = time.perf_counter() - started
 
-        process = subprocess.Popen([sys.executable, "-c", CLI, "train", *FLAGS, "--out",
-                                    str(killed)], stderr=subprocess.PIPE)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-c", CLI, "train", *FLAGS, "--out", str(killed)],
+            stderr=subprocess.PIPE,
+        )
         seen: dict[int, float] = {}
         while 2 not in seen:
             for epoch in checkpointed(killed):
@@ -96,8 +102,11 @@ def main() -> None:
             "epochs_lost": round(lost / epoch_seconds, 2),
             "uninterrupted_seconds": round(whole_seconds, 1),
             "resume_seconds": round(resume_seconds, 1),
-            "resume_message": [line.replace(str(killed), "OUT")
-                               for line in resumed.stderr.splitlines() if "resum" in line],
+            "resume_message": [
+                line.replace(str(killed), "OUT")
+                for line in resumed.stderr.splitlines()
+                if "resum" in line
+            ],
             "saved_arrays": len(ours),
             "bit_equal": bool(equal),
             "versions": package_versions(),

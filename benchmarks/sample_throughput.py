@@ -81,17 +81,29 @@ def measure(args) -> None:
         rates["SavedModel decode"] = args.count / seconds
 
         out = Path(scratch)
-        command = [sys.executable, "-m", "mnist_vae.cli.main", "sample", str(args.run),
-                   "--count", str(args.count), "--cols", "100", "--overwrite",
-                   "--out", str(out / "s.png"), "--npy", str(out / "s.npy")]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "mnist_vae.cli.main",
+            "sample",
+            str(args.run),
+            "--count",
+            str(args.count),
+            "--cols",
+            "100",
+            "--overwrite",
+            "--out",
+            str(out / "s.png"),
+            "--npy",
+            str(out / "s.npy"),
+        ]
         seconds = median_seconds(
             lambda: subprocess.run(command, check=True, capture_output=True), args.repeats
         )
         rates["mnist-vae sample (whole command)"] = args.count / seconds
 
     shape = tuple(model.latent_shape)
-    print(f"{args.count} images from {args.run} (latent shape {shape}), median of "
-          f"{args.repeats}:")  # fmt: skip
+    print(f"{args.count} images from {args.run} (latent shape {shape}), median of {args.repeats}:")
     for name, rate in rates.items():
         print(f"  {name:34s} {rate:10.0f} images/s")
 

@@ -40,8 +40,12 @@ VERSION_KEYS = ("mnist-vae", "tensorflow", "keras", "numpy")
 def measure(path: Path, data, judge, test_features, count: int, seed: int) -> dict:
     run = load_run(path)
     model = run.load_model()
-    row = {"run": path.name, "command": _train_command(run), "test": run.metrics["test"],
-           "samplers": {}}  # fmt: skip
+    row = {
+        "run": path.name,
+        "command": _train_command(run),
+        "test": run.metrics["test"],
+        "samplers": {},
+    }
     for name in SAMPLERS:
         fitted = run_sampler(run, name, model=model, data=data)
         started = time.perf_counter()
@@ -50,12 +54,17 @@ def measure(path: Path, data, judge, test_features, count: int, seed: int) -> di
         numbers["sample_seconds"] = round(time.perf_counter() - started, 1)
         if fitted is not None:
             record = run.sampler_record(name)
-            numbers["fit"] = {key: value for key, value in record.items()
-                              if key not in ("versions", "created", "fitted_on")}  # fmt: skip
+            numbers["fit"] = {
+                key: value
+                for key, value in record.items()
+                if key not in ("versions", "created", "fitted_on")
+            }
         row["samplers"][display_name(name)] = numbers
-        print(f"{path.name} {display_name(name)}: FD {numbers['frechet_distance']:.1f}, "
-              f"confidence {numbers['sample_confidence']:.3f}, "
-              f"blank {100 * numbers['blank_fraction']:.1f}%")  # fmt: skip
+        print(
+            f"{path.name} {display_name(name)}: FD {numbers['frechet_distance']:.1f}, "
+            f"confidence {numbers['sample_confidence']:.3f}, "
+            f"blank {100 * numbers['blank_fraction']:.1f}%"
+        )
     return row
 
 
@@ -86,12 +95,18 @@ def figure(path: Path, data, out: Path, seed: int, rows: list[dict]) -> None:
     shown = codes[np.random.default_rng(0).permutation(len(codes))[:5000]]
     for column, name in enumerate(SAMPLERS):
         fitted = run_sampler(run, name, model=model, data=data)
-        drawn = prior_codes(model, 2000, seed) if fitted is None else sample_codes(
-            fitted, 2000, seed)  # fmt: skip
+        drawn = (
+            prior_codes(model, 2000, seed) if fitted is None else sample_codes(fitted, 2000, seed)
+        )
         label = display_name(name)
         top = axes[0, column]
-        top.scatter(shown[:, 0], shown[:, 1], s=1, c="0.75",
-                    label=f"training codes ({len(shown):,} of {len(codes):,})")  # fmt: skip
+        top.scatter(
+            shown[:, 0],
+            shown[:, 1],
+            s=1,
+            c="0.75",
+            label=f"training codes ({len(shown):,} of {len(codes):,})",
+        )
         top.scatter(drawn[:, 0], drawn[:, 1], s=1, c="tab:red", alpha=0.5, label=f"{label} draws")
         top.set_xlim(-4.5, 4.5)
         top.set_ylim(-4.5, 4.5)
@@ -103,9 +118,11 @@ def figure(path: Path, data, out: Path, seed: int, rows: list[dict]) -> None:
         bottom.imshow(1.0 - tile(np.clip(images, 0, 1), 10, 10), **INK)
         bottom.set_axis_off()
         n = numbers[label]
-        bottom.set_title(f"{label}: FD {n['frechet_distance']:.1f}, confidence "
-                         f"{n['sample_confidence']:.2f}, blank {100 * n['blank_fraction']:.1f}%",
-                         fontsize=10)  # fmt: skip
+        bottom.set_title(
+            f"{label}: FD {n['frechet_distance']:.1f}, confidence "
+            f"{n['sample_confidence']:.2f}, blank {100 * n['blank_fraction']:.1f}%",
+            fontsize=10,
+        )
     save_figure(plot, out)
     print(f"wrote {out}")
 
@@ -126,8 +143,11 @@ def main() -> None:
     test_features = judge.features(data.x_test[: args.count])
     real = data.x_train[: args.count] / 255.0
     rows = [measure(path, data, judge, test_features, args.count, args.seed) for path in args.runs]
-    command = ["python benchmarks/samplers.py", *(f"runs/samplers/{p.name}" for p in args.runs),
-               f"--count {args.count} --seed {args.seed} --out benchmarks/results/samplers.json"]
+    command = [
+        "python benchmarks/samplers.py",
+        *(f"runs/samplers/{p.name}" for p in args.runs),
+        f"--count {args.count} --seed {args.seed} --out benchmarks/results/samplers.json",
+    ]
     if args.figure is not None:
         command.append("--figure docs/figures/samplers.png")
     result = {

@@ -43,8 +43,10 @@ def shipped_command(command: str, name: str) -> str:
         tokens += ["--out", f"runs/{name}"]
     for token in tokens:
         if token.startswith("/") or token.startswith("--data"):
-            raise SystemExit(f"the recorded command names a path ({token}): train with the "
-                             "default MNIST or MNIST_VAE_DATA, then ship")  # fmt: skip
+            raise SystemExit(
+                f"the recorded command names a path ({token}): train with the "
+                "default MNIST or MNIST_VAE_DATA, then ship"
+            )
     return shlex.join(tokens)
 
 
@@ -54,8 +56,12 @@ def main() -> None:
     )
     parser.add_argument("run", type=Path)
     parser.add_argument("name")
-    parser.add_argument("--nll-from", type=Path, default=None,
-                        help="a benchmark nll results.json with a row for this run")
+    parser.add_argument(
+        "--nll-from",
+        type=Path,
+        default=None,
+        help="a benchmark nll results.json with a row for this run",
+    )
     parser.add_argument("--paper", default=None, help="JSON: the paper row compared with")
     parser.add_argument("--note", default="", help="what differs from the paper, in words")
     parser.add_argument("--overwrite", action="store_true")
@@ -78,8 +84,15 @@ def main() -> None:
     nll = iw_samples = None
     if args.nll_from is not None:
         rows = json.loads(args.nll_from.read_text())["rows"]
-        row = next((r for r in rows if r.get("train_seconds") == run.metrics.get("train_seconds")
-                    or str(args.run.name) in str(r.get("run"))), None)  # fmt: skip
+        row = next(
+            (
+                r
+                for r in rows
+                if r.get("train_seconds") == run.metrics.get("train_seconds")
+                or str(args.run.name) in str(r.get("run"))
+            ),
+            None,
+        )
         if row is None:
             sys.exit(f"no row for {args.run} in {args.nll_from}")
         nll, iw_samples = row["nll"], row["iw_samples"]
@@ -116,8 +129,7 @@ def main() -> None:
         "check_float16_rounded": half,
     }
     shipped = load_run(staging)
-    card = make_card(shipped, args.name, nll=nll, iw_samples=iw_samples, paper=paper,
-                     note=note)  # fmt: skip
+    card = make_card(shipped, args.name, nll=nll, iw_samples=iw_samples, paper=paper, note=note)
     card["storage"] = storage
     (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     if target.exists():
@@ -125,9 +137,11 @@ def main() -> None:
     staging.rename(target)
     refresh_docs_table()
     size = sum(p.stat().st_size for p in target.iterdir())
-    print(f"shipped {args.name}: {size / 1e6:.2f} MB, check score {card['check']['nll']:.4f} "
-          f"nats ({card['check']['images']} images, K={card['check']['iw_samples']}); weights "
-          f"{storage['weights']} (rounding moved it {half - full:+.5f} nats)")
+    print(
+        f"shipped {args.name}: {size / 1e6:.2f} MB, check score {card['check']['nll']:.4f} "
+        f"nats ({card['check']['images']} images, K={card['check']['iw_samples']}); weights "
+        f"{storage['weights']} (rounding moved it {half - full:+.5f} nats)"
+    )
 
 
 def refresh_docs_table() -> None:

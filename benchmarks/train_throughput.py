@@ -48,12 +48,23 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 SETTINGS = {
-    "report": {"arch": "net1", "latent_dim": 2, "batch_size": 400, "train_size": 20_000,
-               "binarize": "none", "learning_rate": 0.005},
-    "mlp": {"arch": "mlp", "latent_dim": 50, "batch_size": 100, "train_size": None,
-            "binarize": "dynamic", "learning_rate": 1e-3},
-}  # fmt: skip
-
+    "report": {
+        "arch": "net1",
+        "latent_dim": 2,
+        "batch_size": 400,
+        "train_size": 20_000,
+        "binarize": "none",
+        "learning_rate": 0.005,
+    },
+    "mlp": {
+        "arch": "mlp",
+        "latent_dim": 50,
+        "batch_size": 100,
+        "train_size": None,
+        "binarize": "dynamic",
+        "learning_rate": 1e-3,
+    },
+}
 
 
 def main() -> None:
@@ -66,15 +77,23 @@ def main() -> None:
     parser.add_argument("--batch-size", type=positive_int, default=None)
     parser.add_argument("--train-size", type=positive_int, default=None)
     parser.add_argument("--repeats", type=positive_int, default=5, help="timed epochs of each loop")
-    parser.add_argument("--loops", default="ours,torch,keras",
-                        help="comma-separated: ours, torch (skipped without PyTorch), keras")
-    parser.add_argument("--strategies", default="",
-                        help="also time these strategies (ours only), e.g. iwae,iwae:50,vamp;"
-                        " NAME:K sets an IWAE's samples")  # fmt: skip
     parser.add_argument(
-        "--precision", choices=("float32", "mixed_bfloat16", "auto"), default=None,
+        "--loops",
+        default="ours,torch,keras",
+        help="comma-separated: ours, torch (skipped without PyTorch), keras",
+    )
+    parser.add_argument(
+        "--strategies",
+        default="",
+        help="also time these strategies (ours only), e.g. iwae,iwae:50,vamp;"
+        " NAME:K sets an IWAE's samples",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "mixed_bfloat16", "auto"),
+        default=None,
         help="ours: as 'mnist-vae train' (default: its default)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--steps-per-execution", type=positive_int, default=None, help="ours: override the default"
     )
@@ -111,8 +130,10 @@ def parse_strategies(text: str) -> list[tuple[str, dict]]:
         strategies.check(name)
         if samples:
             if not samples.isdigit() or int(samples) < 1:
-                raise UsageError(f"--strategies {item!r}: K after ':' must be a positive whole "
-                                 "number, e.g. iwae:50")  # fmt: skip
+                raise UsageError(
+                    f"--strategies {item!r}: K after ':' must be a positive whole "
+                    "number, e.g. iwae:50"
+                )
             options["iw_samples"] = int(samples)
         found.append((name, options))
     return found
@@ -154,11 +175,11 @@ def run(args) -> None:
     for name, options in extra:
         key = strategy_key(name, options)
         if key != "vae":
-            loops[key] = OurLoop(setting, name, options, args, x_train, y_train, x_test,
-                                 data.y_test)  # fmt: skip
+            loops[key] = OurLoop(
+                setting, name, options, args, x_train, y_train, x_test, data.y_test
+            )
     flops = {name: loop.flops_per_image() for name, loop in loops.items()}
-    print(f"matmul peak (float32): {peak:.1f} GFLOP/s; {args.setting} setting: "
-          f"{setting}")  # fmt: skip
+    print(f"matmul peak (float32): {peak:.1f} GFLOP/s; {args.setting} setting: {setting}")
 
     for loop in loops.values():  # tracing and pipeline warm-up
         loop.epoch()
@@ -167,19 +188,28 @@ def run(args) -> None:
         for name, loop in loops.items():
             started = time.perf_counter()
             loss = loop.epoch()
-            seconds[name].append(getattr(loop, "epoch_seconds", None)
-                                 or time.perf_counter() - started)  # fmt: skip
-            print(f"repeat {repeat + 1}/{args.repeats}  {name:12s} {seconds[name][-1]:6.2f} s"
-                  f"  {len(x_train) / seconds[name][-1]:8.0f} images/s  train loss {loss:.2f}",
-                  flush=True)  # fmt: skip
+            seconds[name].append(
+                getattr(loop, "epoch_seconds", None) or time.perf_counter() - started
+            )
+            print(
+                f"repeat {repeat + 1}/{args.repeats}  {name:12s} {seconds[name][-1]:6.2f} s"
+                f"  {len(x_train) / seconds[name][-1]:8.0f} images/s  train loss {loss:.2f}",
+                flush=True,
+            )
 
     results = summarise(seconds, flops, peak, len(x_train), loops)
-    results.update({
-        "setting": args.setting, **setting, "train_images": len(x_train),
-        "repeats": args.repeats, "precision": loops["ours"].fitter.precision,
-        "threads": thread_settings(), "matmul_peak_gflops": round(peak, 1),
-        "training_mflops_per_image": flops["ours"] / 1e6,
-    })  # fmt: skip
+    results.update(
+        {
+            "setting": args.setting,
+            **setting,
+            "train_images": len(x_train),
+            "repeats": args.repeats,
+            "precision": loops["ours"].fitter.precision,
+            "threads": thread_settings(),
+            "matmul_peak_gflops": round(peak, 1),
+            "training_mflops_per_image": flops["ours"] / 1e6,
+        }
+    )
     print_table(results, loops)
     if args.json:
         from mnist_vae.io import write_json_atomic
@@ -216,13 +246,17 @@ def print_table(results: dict, loops: dict) -> None:
     print(f"{'loop':12s} {'images/s':>10s} {'% of peak':>10s} {'best':>8s} {'final loss':>11s}")
     for name in loops:
         row = results[name]
-        print(f"{name:12s} {row['images_per_second']:10.0f} {row['percent_of_peak']:9.1f}% "
-              f"{row['best_images_per_second']:8.0f} {row['final_train_loss']:11.2f}")  # fmt: skip
+        print(
+            f"{name:12s} {row['images_per_second']:10.0f} {row['percent_of_peak']:9.1f}% "
+            f"{row['best_images_per_second']:8.0f} {row['final_train_loss']:11.2f}"
+        )
     for other in ("torch", "keras"):
         if f"ratio_to_{other}" in results:
-            print(f"ours / {other}: {results[f'ratio_to_{other}']:.2f}x (median of "
-                  f"{len(results[f'ratios_to_{other}'])} paired repeats: "
-                  f"{results[f'ratios_to_{other}']})")  # fmt: skip
+            print(
+                f"ours / {other}: {results[f'ratio_to_{other}']:.2f}x (median of "
+                f"{len(results[f'ratios_to_{other}'])} paired repeats: "
+                f"{results[f'ratios_to_{other}']})"
+            )
 
 
 def strategy_key(name: str, options: dict) -> str:
@@ -234,8 +268,10 @@ def thread_settings() -> dict:
     """The thread layout TensorFlow started with (mnist_vae.backend sets it)."""
     import os
 
-    return {"intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS", "TensorFlow's default"),
-            "inter_op": os.environ.get("TF_NUM_INTEROP_THREADS", "TensorFlow's default")}
+    return {
+        "intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS", "TensorFlow's default"),
+        "inter_op": os.environ.get("TF_NUM_INTEROP_THREADS", "TensorFlow's default"),
+    }
 
 
 def torch_available() -> bool:
@@ -260,18 +296,31 @@ class OurLoop:
         from mnist_vae.training import Fitter
 
         config = RunConfig(
-            model=model_config(setting["arch"], strategy=strategy,
-                               latent_dim=setting["latent_dim"], options=options),
+            model=model_config(
+                setting["arch"],
+                strategy=strategy,
+                latent_dim=setting["latent_dim"],
+                options=options,
+            ),
             train=TrainConfig(
-                batch_size=setting["batch_size"], train_size=len(x_train),
-                learning_rate=setting["learning_rate"], binarize=setting["binarize"],
+                batch_size=setting["batch_size"],
+                train_size=len(x_train),
+                learning_rate=setting["learning_rate"],
+                binarize=setting["binarize"],
                 precision=args.precision or TrainConfig().precision,
             ),
-        )  # fmt: skip
+        )
         self.model = build_model(config.model, seed=0)
         self.samples = getattr(self.model.options, "iw_samples", 1)  # decoder passes per image
-        self.fitter = Fitter(self.model, config, x_train, y_train, x_test, y_test,
-                             steps_per_execution=args.steps_per_execution)  # fmt: skip
+        self.fitter = Fitter(
+            self.model,
+            config,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            steps_per_execution=args.steps_per_execution,
+        )
         self.epochs = 0
         self.last_loss = float("nan")
         self.timer = EpochTimer()
@@ -306,8 +355,9 @@ class KerasExampleLoop:
 
         config = model_config(setting["arch"], latent_dim=setting["latent_dim"])
         encoder, decoder = build_networks(config)
-        self.model = ReferenceVAE(encoder, decoder, setting["latent_dim"],
-                                  dynamic=setting["binarize"] == "dynamic")  # fmt: skip
+        self.model = ReferenceVAE(
+            encoder, decoder, setting["latent_dim"], dynamic=setting["binarize"] == "dynamic"
+        )
         self.model.compile(optimizer=keras.optimizers.Adam(setting["learning_rate"]))
         self.x = (x_train.astype("float32") / 255.0)[..., None]
         self.batch_size = setting["batch_size"]
@@ -319,8 +369,9 @@ class KerasExampleLoop:
         return training_flops_per_image(self.model)
 
     def epoch(self) -> float:
-        history = self.model.fit(self.x, epochs=1, batch_size=self.batch_size, verbose=0,
-                                 callbacks=[self.timer])  # fmt: skip
+        history = self.model.fit(
+            self.x, epochs=1, batch_size=self.batch_size, verbose=0, callbacks=[self.timer]
+        )
         self.epoch_seconds = self.timer.seconds
         self.last_loss = float(history.history["loss"][-1])
         return self.last_loss
@@ -401,8 +452,9 @@ class TorchLoop:
         from mnist_vae.models import build_model, model_config
 
         # The same layer shapes as ours: count them on our model.
-        return training_flops_per_image(build_model(model_config(self.arch,
-                                                                 latent_dim=self.latent_dim)))
+        return training_flops_per_image(
+            build_model(model_config(self.arch, latent_dim=self.latent_dim))
+        )
 
     def epoch(self) -> float:
         torch, functional = self.torch, self.torch.nn.functional
@@ -416,7 +468,8 @@ class TorchLoop:
             z = mean + torch.exp(0.5 * log_variance) * torch.randn_like(mean)
             logits = self.decoder(z).reshape(batch.shape)
             reconstruction = functional.binary_cross_entropy_with_logits(
-                logits, batch, reduction="none").sum(dim=(1, 2, 3))  # fmt: skip
+                logits, batch, reduction="none"
+            ).sum(dim=(1, 2, 3))
             kl = -0.5 * (1 + log_variance - mean**2 - log_variance.exp()).sum(dim=1)
             loss = (reconstruction + kl).mean()
             self.optimizer.zero_grad()
@@ -432,26 +485,43 @@ def torch_networks(arch: str, latent_dim: int):
     from torch import nn
 
     if arch == "mlp":
-        encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 200), nn.Tanh(), nn.Linear(200, 200),
-                                nn.Tanh(), nn.Linear(200, 2 * latent_dim))  # fmt: skip
-        decoder = nn.Sequential(nn.Linear(latent_dim, 200), nn.Tanh(), nn.Linear(200, 200),
-                                nn.Tanh(), nn.Linear(200, 784))  # fmt: skip
+        encoder = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(784, 200),
+            nn.Tanh(),
+            nn.Linear(200, 200),
+            nn.Tanh(),
+            nn.Linear(200, 2 * latent_dim),
+        )
+        decoder = nn.Sequential(
+            nn.Linear(latent_dim, 200),
+            nn.Tanh(),
+            nn.Linear(200, 200),
+            nn.Tanh(),
+            nn.Linear(200, 784),
+        )
         return encoder, decoder
     if arch == "net1":
         encoder = nn.Sequential(
-            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(64 * 7 * 7, 2 * latent_dim),
-        )  # fmt: skip
+            nn.Conv2d(1, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 2 * latent_dim),
+        )
         decoder = nn.Sequential(
             nn.Unflatten(1, (latent_dim, 1, 1)),
-            nn.ConvTranspose2d(latent_dim, 64, 7, stride=7), nn.ReLU(),
-            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(latent_dim, 64, 7, stride=7),
+            nn.ReLU(),
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
             nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1),
-        )  # fmt: skip
+        )
         return encoder, decoder
-    raise UsageError(f"the torch loop has the mlp and net1 networks only, not {arch!r}; "
-                     "pass --loops ours,keras")  # fmt: skip
+    raise UsageError(
+        f"the torch loop has the mlp and net1 networks only, not {arch!r}; pass --loops ours,keras"
+    )
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 7) -> float:

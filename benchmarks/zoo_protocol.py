@@ -48,10 +48,15 @@ def main() -> None:
         wall = time.perf_counter() - start
         test = run.metrics["test"]
         rows.append(
-            {"arch": arch, "latent_dim": args.latent_dim, "wall_seconds": round(wall, 1),
-             "train_seconds": run.metrics["train_seconds"], "run": str(out),
-             **{key: round(value, 2) for key, value in test.items()}}
-        )  # fmt: skip
+            {
+                "arch": arch,
+                "latent_dim": args.latent_dim,
+                "wall_seconds": round(wall, 1),
+                "train_seconds": run.metrics["train_seconds"],
+                "run": str(out),
+                **{key: round(value, 2) for key, value in test.items()},
+            }
+        )
         print(f"{arch}: {wall:.0f} s, test -ELBO {test['negative_elbo']:.2f}", flush=True)
 
     print("\n| arch | latent | wall time (s) | test -ELBO (nats) | reconstruction | KL |")

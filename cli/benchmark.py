@@ -43,10 +43,16 @@ AUGMENT_FLAGS = config_flag_specs(AugmentConfig)
 _AUGMENT_NAMES = {spec["name"] for spec in AUGMENT_FLAGS}
 _LABEL_NAMES = {spec["name"] for spec in LABEL_FLAGS}
 ALIAS_FLAGS = [
-    {**spec, "help": "The label-budget protocol instead of the report's: an alias of "
-     "'benchmark labels --labels N,...', which has its flags."} if spec["name"] == "labels"
-    else spec for spec in LABEL_FLAGS if spec["name"] not in _AUGMENT_NAMES
-]  # fmt: skip
+    {
+        **spec,
+        "help": "The label-budget protocol instead of the report's: an alias of "
+        "'benchmark labels --labels N,...', which has its flags.",
+    }
+    if spec["name"] == "labels"
+    else spec
+    for spec in LABEL_FLAGS
+    if spec["name"] not in _AUGMENT_NAMES
+]
 ALIAS_HIDDEN = tuple(spec["name"] for spec in ALIAS_FLAGS if spec["name"] != "labels")
 HALVES_ONLY = tuple(spec["name"] for spec in AUGMENT_FLAGS if spec["name"] not in _LABEL_NAMES)
 ALIAS_NOTE = "note: 'benchmark augment --labels' is now 'benchmark labels' (the same flags)"
@@ -78,10 +84,13 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
         unused = [name for name in HALVES_ONLY if values.get(name) is not None]
         if unused:
             flag = "--" + unused[0].replace("_", "-")
-            raise UsageError(f"{flag} belongs to the report's protocol; with --labels every "
-                             "method gets the same labelled images (see docs/benchmarks.md)")
-        run_labels(values, out=out, overwrite=overwrite, restart=restart, data=data,
-                   note=ALIAS_NOTE)  # fmt: skip
+            raise UsageError(
+                f"{flag} belongs to the report's protocol; with --labels every "
+                "method gets the same labelled images (see docs/benchmarks.md)"
+            )
+        run_labels(
+            values, out=out, overwrite=overwrite, restart=restart, data=data, note=ALIAS_NOTE
+        )
         return
     config = AugmentConfig(**given_settings(AugmentConfig, values))
     check_given_runs(config)
@@ -90,8 +99,9 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    results = run_benchmark(config, load_mnist(data, report=say), out, overwrite=overwrite,
-                            restart=restart, report=say)  # fmt: skip
+    results = run_benchmark(
+        config, load_mnist(data, report=say), out, overwrite=overwrite, restart=restart, report=say
+    )
     _print_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
 
@@ -142,8 +152,9 @@ def nll(out, overwrite, restart, data, quiet, **values) -> None:
         click.echo(message, err=True)
 
     mnist = load_mnist(data, report=say)
-    results = run_nll_benchmark(config, mnist, out, overwrite=overwrite, restart=restart,
-                                report=say)  # fmt: skip
+    results = run_nll_benchmark(
+        config, mnist, out, overwrite=overwrite, restart=restart, report=say
+    )
     _print_nll_table(results)
     click.echo(f"wrote {out}/results.json and nll.png")
 
@@ -156,8 +167,14 @@ def _print_nll_table(results: dict) -> None:
 
     rows = results["rows"]
     k = rows[0]["iw_samples"] if rows else "?"
-    setting = (f"{rows[0]['architecture']}, latent {rows[0]['latent_dim']}, "
-               f"{rows[0]['binarize']} binarization") if rows else ""  # fmt: skip
+    setting = (
+        (
+            f"{rows[0]['architecture']}, latent {rows[0]['latent_dim']}, "
+            f"{rows[0]['binarize']} binarization"
+        )
+        if rows
+        else ""
+    )
     table = Table(title=f"test NLL (nats), importance sampling with K = {k}; {setting}")
     columns = ("model", "NLL", "paper", "-ELBO", "KL", "active", "params", "epochs", "train s")
     for column in columns:
@@ -169,11 +186,15 @@ def _print_nll_table(results: dict) -> None:
             sources.append(f"{model_key(row['strategy'], row.get('options'))}: {anchor[0]}")
         table.add_row(
             model_key(row["strategy"], row.get("options")),
-            f"{row['nll']:.2f}", f"{anchor[1]:.2f}" if anchor else "-",
-            f"{row['negative_elbo']:.2f}", f"{row['kl']:.2f}",
-            f"{row['active_units']}", f"{row['parameters'] / 1000:.0f}k", str(row["epochs"]),
+            f"{row['nll']:.2f}",
+            f"{anchor[1]:.2f}" if anchor else "-",
+            f"{row['negative_elbo']:.2f}",
+            f"{row['kl']:.2f}",
+            f"{row['active_units']}",
+            f"{row['parameters'] / 1000:.0f}k",
+            str(row["epochs"]),
             f"{row['train_seconds']:.0f}",
-        )  # fmt: skip
+        )
     console = Console()
     console.print(table)
     for source in sources:
@@ -181,10 +202,13 @@ def _print_nll_table(results: dict) -> None:
 
 
 @benchmark.command()
-@click.argument("results", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=True))  # fmt: skip
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Folder for the merged results.json, results.csv and error.png.")  # fmt: skip
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for the merged results.json, results.csv and error.png.",
+)
 @overwrite_option
 @debug_option
 @handle_errors
@@ -210,8 +234,9 @@ def merge(results, out, overwrite) -> None:
         try:
             parts.append(json.loads(path.read_text()))
         except (OSError, ValueError) as error:
-            raise UsageError(f"cannot read a results.json from {given}: "
-                             f"{first_line(error)}") from None  # fmt: skip
+            raise UsageError(
+                f"cannot read a results.json from {given}: {first_line(error)}"
+            ) from None
     merged = merge_results(parts, out, overwrite=overwrite, names=[str(p) for p in paths])
     print_budget_table(merged)
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
@@ -233,9 +258,12 @@ def _check_merge_paths(results: tuple[str, ...], paths: list[Path], out: str) ->
     for given, path in zip(results, paths, strict=True):
         resolved = path.resolve()
         if resolved == target or target in resolved.parents:
-            raise UsageError(f"{given} is in --out {out}, where merge writes results.json, "
-                             "results.csv and error.png; choose another --out")  # fmt: skip
+            raise UsageError(
+                f"{given} is in --out {out}, where merge writes results.json, "
+                "results.csv and error.png; choose another --out"
+            )
         if resolved in seen:
-            raise UsageError(f"{given} is given twice (also as {seen[resolved]}); give each "
-                             "result once")  # fmt: skip
+            raise UsageError(
+                f"{given} is given twice (also as {seen[resolved]}); give each result once"
+            )
         seen[resolved] = given

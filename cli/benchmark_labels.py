@@ -48,8 +48,15 @@ def labels(out, overwrite, restart, data, quiet, **values) -> None:
     run_labels(values, out=out, overwrite=overwrite, restart=restart, data=data)
 
 
-def run_labels(values: dict[str, Any], *, out: str | None, overwrite: bool, restart: bool,
-               data: str | None, note: str | None = None) -> None:  # fmt: skip
+def run_labels(
+    values: dict[str, Any],
+    *,
+    out: str | None,
+    overwrite: bool,
+    restart: bool,
+    data: str | None,
+    note: str | None = None,
+) -> None:
     """The benchmark of the flags' ``values``; ``note`` is said once they are checked."""
     from mnist_vae.benchmarks.label_budget import run_label_budget
     from mnist_vae.data import load_mnist
@@ -62,8 +69,9 @@ def run_labels(values: dict[str, Any], *, out: str | None, overwrite: bool, rest
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    results = run_label_budget(config, load_mnist(data, report=say), out, overwrite=overwrite,
-                               restart=restart, report=say)  # fmt: skip
+    results = run_label_budget(
+        config, load_mnist(data, report=say), out, overwrite=overwrite, restart=restart, report=say
+    )
     print_budget_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
 
@@ -73,8 +81,10 @@ def print_budget_table(results: dict) -> None:
     from rich.table import Table
 
     paper = results.get("paper") or {}
-    table = Table(title="test error (%), mean +- std over seeds; accuracy gain vs real only "
-                  "(paired t-test); the paper's M2 and M1+M2 beside")  # fmt: skip
+    table = Table(
+        title="test error (%), mean +- std over seeds; accuracy gain vs real only "
+        "(paired t-test); the paper's M2 and M1+M2 beside"
+    )
     for column in ("labels", "method", "error", "gain", "p", "paper M2", "paper M1+M2"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for row in results["summary"]:
@@ -82,8 +92,11 @@ def print_budget_table(results: dict) -> None:
         gain = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
         p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
         error = f"{100 * row['error']:.2f} +- {100 * row['std']:.2f}"
-        anchors = [f"{paper[name][row['labels']]:.2f}" if row["labels"] in paper.get(name, {})
-                   and row["method"] == "real" else "" for name in ("M2", "M1+M2")]  # fmt: skip
-        table.add_row(str(row["labels"]), row["method"].replace("_", "-"), error, gain, p,
-                      *anchors)  # fmt: skip
+        anchors = [
+            f"{paper[name][row['labels']]:.2f}"
+            if row["labels"] in paper.get(name, {}) and row["method"] == "real"
+            else ""
+            for name in ("M2", "M1+M2")
+        ]
+        table.add_row(str(row["labels"]), row["method"].replace("_", "-"), error, gain, p, *anchors)
     Console().print(table)

@@ -44,8 +44,7 @@ def live_index() -> dict[str, Any]:
     from mnist_vae.registry import ALL_REGISTRIES
 
     return {
-        "about": "Written by " + WRITE_COMMAND + " from the built-in registries; "
-        "do not edit.",
+        "about": "Written by " + WRITE_COMMAND + " from the built-in registries; do not edit.",
         "registries": {kind: reg.builtin_names() for kind, reg in ALL_REGISTRIES.items()},
         "strategy_flags": strategy_flag_specs(),
     }

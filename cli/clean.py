@@ -48,5 +48,8 @@ def clean(folders, yes, include_interrupted) -> None:
     """
     from mnist_vae.io import CleanRequest, clean_stages
 
-    clean_stages(CleanRequest(folders, yes, include_interrupted), report=click.echo,
-                 failed=lambda message: click.echo(message, err=True))  # fmt: skip
+    clean_stages(
+        CleanRequest(folders, yes, include_interrupted),
+        report=click.echo,
+        failed=lambda message: click.echo(message, err=True),
+    )

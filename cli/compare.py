@@ -44,8 +44,7 @@ def compare(runs, as_json, out, overwrite) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title="runs (nats per image; FD, confidence, agreement: mnist-vae "
-                      "evaluate)")  # fmt: skip
+        table = Table(title="runs (nats per image; FD, confidence, agreement: mnist-vae evaluate)")
         for column in SHOWN:
             table.add_column(column, justify="left" if column in ("run", "strategy") else "right")
         for row in comparison.rows:

@@ -104,11 +104,15 @@ def full_disk_message(error: OSError, command: str = "") -> str:
         found = re.search(r"filename = '([^']+)'", str(error))
         name = found.group(1) if found else None
     where = f" while writing {name}" if name else ""
-    again = {"train": " (it resumes from its last checkpoint)",
-             "augment": " (it resumes after its last finished step)",
-             "nll": " (it resumes after its last finished step)"}.get(command, "")  # fmt: skip
-    return (f"{FULL_DISK[error.errno]}{where}; nothing was published: free some space (or "
-            f"raise the limit) and run the command again{again}")  # fmt: skip
+    again = {
+        "train": " (it resumes from its last checkpoint)",
+        "augment": " (it resumes after its last finished step)",
+        "nll": " (it resumes after its last finished step)",
+    }.get(command, "")
+    return (
+        f"{FULL_DISK[error.errno]}{where}; nothing was published: free some space (or "
+        f"raise the limit) and run the command again{again}"
+    )
 
 
 @contextlib.contextmanager
@@ -148,8 +152,14 @@ def held_back_unraisable(show_on_error: bool) -> Iterator[None]:
 
     def hold_unraisable(unraisable) -> None:
         where = f"Exception ignored in: {unraisable.object!r}\n" if unraisable.object else ""
-        held.append(where + "".join(traceback.format_exception(
-            unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback)))  # fmt: skip
+        held.append(
+            where
+            + "".join(
+                traceback.format_exception(
+                    unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback
+                )
+            )
+        )
 
     def hold_printed(kind, value, trace) -> None:
         held.append("".join(traceback.format_exception(kind, value, trace)))

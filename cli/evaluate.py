@@ -78,8 +78,9 @@ def evaluate(quiet: bool, **options) -> None:
 
     from mnist_vae.evaluation import EvaluationRequest, evaluate_request
 
-    done = evaluate_request(EvaluationRequest(**options),
-                            report=lambda message: click.echo(message, err=True))  # fmt: skip
+    done = evaluate_request(
+        EvaluationRequest(**options), report=lambda message: click.echo(message, err=True)
+    )
     table = Table(title=done.title)
     table.add_column("metric")
     table.add_column("value", justify="right")

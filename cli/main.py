@@ -115,8 +115,10 @@ def version_message() -> str:
             return "not installed"
 
     python = ".".join(map(str, sys.version_info[:3]))
-    return (f"mnist-vae {__version__} (TensorFlow {version('tensorflow')}, "
-            f"Keras {version('keras')}, Python {python})")  # fmt: skip
+    return (
+        f"mnist-vae {__version__} (TensorFlow {version('tensorflow')}, "
+        f"Keras {version('keras')}, Python {python})"
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,8 +18,19 @@ import click
 from mnist_vae.config import CONFIG_SECTIONS, option_type
 
 # What a record's declaration adds to a strategy option's (see mnist_vae.config.option).
-RECORD_KEYS = ("maximum", "exclusive_maximum", "section", "flag", "registry", "none_as",
-               "flag_value", "shown_default", "path", "repeat", "legacy")  # fmt: skip
+RECORD_KEYS = (
+    "maximum",
+    "exclusive_maximum",
+    "section",
+    "flag",
+    "registry",
+    "none_as",
+    "flag_value",
+    "shown_default",
+    "path",
+    "repeat",
+    "legacy",
+)
 
 
 class CountOrWord(click.ParamType):
@@ -186,8 +197,12 @@ class RunPath(click.ParamType):
         if text.startswith("pretrained:"):
             return text  # the name is checked where it is opened, with close matches
         if not Path(text).expanduser().is_dir():
-            self.fail(f"{text!r} is not a run directory (nor pretrained:NAME; "
-                      "'mnist-vae pretrained' lists those)", param, ctx)  # fmt: skip
+            self.fail(
+                f"{text!r} is not a run directory (nor pretrained:NAME; "
+                "'mnist-vae pretrained' lists those)",
+                param,
+                ctx,
+            )
         return text
 
 
@@ -284,11 +299,16 @@ def _declared_fields(kind: type) -> list[tuple[dataclasses.Field, dict[str, Any]
     """The fields of a settings record declared with ``option``, each with its flag's spec."""
     hints = typing.get_type_hints(kind)
     return [
-        (spec, {**declared_spec(spec.name, hints[spec.name], spec.metadata),
-                **{key: spec.metadata.get(key) for key in RECORD_KEYS}})
+        (
+            spec,
+            {
+                **declared_spec(spec.name, hints[spec.name], spec.metadata),
+                **{key: spec.metadata.get(key) for key in RECORD_KEYS},
+            },
+        )
         for spec in dataclasses.fields(kind)
         if "help" in spec.metadata
-    ]  # fmt: skip
+    ]
 
 
 def _field_default(spec: dataclasses.Field) -> Any:
@@ -377,8 +397,12 @@ def _click_type(spec: Mapping[str, Any]) -> Any:
         if none_as is not None and minimum is not None:
             minimum = min(minimum, none_as)  # the value standing for None is accepted too
         range_type = click.IntRange if kind is int else click.FloatRange
-        return range_type(min=minimum, max=maximum, min_open=spec["exclusive_minimum"],
-                          max_open=bool(spec.get("exclusive_maximum")))  # fmt: skip
+        return range_type(
+            min=minimum,
+            max=maximum,
+            min_open=spec["exclusive_minimum"],
+            max_open=bool(spec.get("exclusive_maximum")),
+        )
     if spec.get("path") == "run":
         return RunPath()
     if spec.get("path"):
@@ -406,16 +430,23 @@ def declared_option(spec: Mapping[str, Any], **overrides: Any) -> Callable[..., 
     if items:  # several values, collected into the record's tuple or dict
         settings.update(callback=_collected(spec), multiple=items != "list")
     if spec.get("registry"):
-        return click.option(flag, name, cls=RegisteredOption, registry=spec["registry"],
-                            separator="," if items == "list" else None, **settings)  # fmt: skip
+        return click.option(
+            flag,
+            name,
+            cls=RegisteredOption,
+            registry=spec["registry"],
+            separator="," if items == "list" else None,
+            **settings,
+        )
     if spec.get("flag_value"):  # given plain: flag_value; left out: the default
         absent = settings["default"]
 
         def absent_is_default(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
             return absent if value is None else value
 
-        settings.update(default=None, is_flag=False, flag_value=spec["flag_value"],
-                        callback=absent_is_default)  # fmt: skip
+        settings.update(
+            default=None, is_flag=False, flag_value=spec["flag_value"], callback=absent_is_default
+        )
     kind = str if items in ("list", "pairs") else _click_type(spec)
     return click.option(flag, name, type=kind, metavar=spec["metavar"], **settings)
 

@@ -10,13 +10,24 @@ from mnist_vae.cli.options import debug_option
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the cards as a JSON list.")
-@click.option("--markdown", is_flag=True,
-              help="Print the table as Markdown (docs/zoo.md carries it; a test compares).")
-@click.option("--reproduce", metavar="NAME", default=None,
-              help="Train NAME again from its card's command into --out (run it again to "
-                   "resume after an interruption).")  # fmt: skip
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="With --reproduce: the run folder. [default: runs/NAME]")  # fmt: skip
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the table as Markdown (docs/zoo.md carries it; a test compares).",
+)
+@click.option(
+    "--reproduce",
+    metavar="NAME",
+    default=None,
+    help="Train NAME again from its card's command into --out (run it again to "
+    "resume after an interruption).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="With --reproduce: the run folder. [default: runs/NAME]",
+)
 @debug_option
 @handle_errors
 def pretrained(as_json, markdown, reproduce, out) -> None:
@@ -34,8 +45,9 @@ def pretrained(as_json, markdown, reproduce, out) -> None:
         raise UsageError("--out goes with --reproduce NAME")
     if reproduce is not None:
         if as_json or markdown:
-            raise UsageError("--json and --markdown list the cards; --reproduce trains: give "
-                             "one of them")  # fmt: skip
+            raise UsageError(
+                "--json and --markdown list the cards; --reproduce trains: give one of them"
+            )
         import shlex
 
         arguments = reproduce_arguments(lookup(reproduce), out)

@@ -87,8 +87,9 @@ def sample(quiet: bool, **options) -> None:
     (--sampler) or around one chosen class (--class, by label or name)."""
     from mnist_vae.training.drawing import SampleRequest, draw_samples
 
-    result = draw_samples(SampleRequest(**options),
-                          report=lambda message: click.echo(message, err=True))  # fmt: skip
+    result = draw_samples(
+        SampleRequest(**options), report=lambda message: click.echo(message, err=True)
+    )
     for written in (result.out, result.npy):
         if written is not None:
             click.echo(f"wrote {written}")

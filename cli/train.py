@@ -58,11 +58,14 @@ def help_sections() -> dict[str, list[str]]:
     cls=SectionedCommand, help_sections=help_sections, context_settings={"show_default": True}
 )
 @click.option(
-    "--config", "config_file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
     help="Settings from a TOML or JSON file laid out as a run's config.json ([model] and "
     "[train] tables; a run's own config.json repeats that run). Options given on the "
     "command line override it; defaults do not. See docs/usage.md.",
-)  # fmt: skip
+)
 @record_options
 @strategy_options
 @click.option(
@@ -72,20 +75,24 @@ def help_sections() -> dict[str, list[str]]:
 )
 @overwrite_option
 @click.option(
-    "--resume", type=click.Path(file_okay=False), metavar="OUT",
+    "--resume",
+    type=click.Path(file_okay=False),
+    metavar="OUT",
     help="Continue the interrupted run OUT (killed, crashed or Ctrl-C'd) from its last "
     "checkpoint, with its own settings. Running the same command again does the same.",
-)  # fmt: skip
+)
 @click.option(
     "--restart", is_flag=True, help="Discard an interrupted run of --out and start afresh."
 )
 @quiet_option(help="No progress: no bars, no progress lines, no per-epoch lines.")
 @click.option(
-    "--tensorboard", type=click.Path(file_okay=False), metavar="DIR",
+    "--tensorboard",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
     help="Also log the training for TensorBoard into DIR: every loss per epoch (training "
     "and test), the learning rate, and test reconstructions and prior samples as images. "
     "View with 'tensorboard --logdir DIR'. Needs pip install 'mnist-vae[tensorboard]'.",
-)  # fmt: skip
+)
 @click.option(
     "--tensorboard-images-every",
     type=click.IntRange(min=1),
@@ -96,8 +103,18 @@ def help_sections() -> dict[str, list[str]]:
 @debug_option
 @handle_errors
 @click.pass_context
-def train(ctx, config_file, out, overwrite, resume, restart, quiet, tensorboard,
-          tensorboard_images_every, **settings) -> None:  # fmt: skip
+def train(
+    ctx,
+    config_file,
+    out,
+    overwrite,
+    resume,
+    restart,
+    quiet,
+    tensorboard,
+    tensorboard_images_every,
+    **settings,
+) -> None:
     """Train a VAE and write a run directory (config, model, metrics, figures).
 
     The defaults are the report's protocol: net1, 2-D latent, 20,000 training
@@ -114,8 +131,15 @@ def train(ctx, config_file, out, overwrite, resume, restart, quiet, tensorboard,
     from mnist_vae.training import train as run_training
 
     start = time.perf_counter()
-    run = run_training(run_config, out, overwrite=overwrite, progress=not quiet, report=_say,
-                       restart=restart, tensorboard=log)  # fmt: skip
+    run = run_training(
+        run_config,
+        out,
+        overwrite=overwrite,
+        progress=not quiet,
+        report=_say,
+        restart=restart,
+        tensorboard=log,
+    )
     if run is None:  # a multi-worker task other than the chief: the chief writes the run
         seconds = time.perf_counter() - start
         click.echo(f"worker finished in {seconds:.0f} s; the chief writes {out}")
@@ -153,8 +177,9 @@ def _given(ctx: click.Context, name: str) -> bool:
     """Whether the option ``name`` was given (command line or environment), not defaulted."""
     source = ctx.get_parameter_source(name)
     return source is not None and source not in (
-        click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP
-    )  # fmt: skip
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
 
 
 def _flag(ctx: click.Context, name: str) -> str:
@@ -215,8 +240,9 @@ def _file_value(ctx: click.Context, name: str, value: Any, path: str) -> Any:
         return spec["default"]  # the flag left out, as a run's config.json records it
 
     def refuse(problem: str) -> ConfigError:
-        return ConfigError(f"{key} in {path}: {problem}; correct the file, or override it "
-                           f"with {flag}")  # fmt: skip
+        return ConfigError(
+            f"{key} in {path}: {problem}; correct the file, or override it with {flag}"
+        )
 
     if value is None:
         if spec["default"] is None or spec["none_as"] is not None:
@@ -224,8 +250,9 @@ def _file_value(ctx: click.Context, name: str, value: Any, path: str) -> Any:
         raise refuse(f"needs a value, as {flag} does")
     wanted = _file_kinds(param)
     if not isinstance(value, wanted) or (bool not in wanted and isinstance(value, bool)):
-        kind = {bool: "true or false", int: "a whole number", float: "a number",
-                str: "text"}[wanted[-1]]  # fmt: skip
+        kind = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}[
+            wanted[-1]
+        ]
         raise refuse(f"must be {kind} (as {flag} takes), got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise refuse(f"must be a finite number, got {value!r}")
@@ -310,8 +337,10 @@ def _train_resumed(ctx: click.Context, out: str, quiet: bool, log=None) -> None:
 def _result_line(run) -> str:
     """The line a finished training prints: the test negative ELBO (and classifier error)."""
     test = run.metrics["test"]
-    line = (f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
-            f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})")  # fmt: skip
+    line = (
+        f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
+        f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})"
+    )
     if "classifier_error" in test:
         line += f"; classifier error {100 * test['classifier_error']:.2f}%"
     return line

@@ -40,9 +40,13 @@ def zoo(latent_dim: int, as_json: bool) -> None:
     architectures.add_column("description", ratio=1)
     for row in listing["architectures"]:
         architectures.add_row(
-            row["name"], row.get("encoder", "?"), row.get("decoder", "?"),
-            _count(row.get("encoder_params")), _count(row.get("decoder_params")), _describe(row),
-        )  # fmt: skip
+            row["name"],
+            row.get("encoder", "?"),
+            row.get("decoder", "?"),
+            _count(row.get("encoder_params")),
+            _count(row.get("decoder_params")),
+            _describe(row),
+        )
     console.print(architectures)
     from mnist_vae.registry import ALL_REGISTRIES
 

@@ -159,11 +159,16 @@ def _check_value(name: str, value: Any, kind: type, meta: Mapping[str, Any]) -> 
             minimum, f"an integer >= {minimum}"
         )
         whole = isinstance(value, int) and not isinstance(value, bool)
-        _require(whole and (minimum is None or value >= minimum),
-                 f"{name} must be {what}, got {value!r}")  # fmt: skip
+        _require(
+            whole and (minimum is None or value >= minimum), f"{name} must be {what}, got {value!r}"
+        )
     elif kind is float:
-        _finite_number(name, value, minimum=minimum if minimum is not None else -math.inf,
-                       strict=meta.get("exclusive_minimum", False))  # fmt: skip
+        _finite_number(
+            name,
+            value,
+            minimum=minimum if minimum is not None else -math.inf,
+            strict=meta.get("exclusive_minimum", False),
+        )
     elif meta.get("choices") is not None:
         choices = meta["choices"]
         _require(value in choices, f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -172,8 +177,10 @@ def _check_value(name: str, value: Any, kind: type, meta: Mapping[str, Any]) -> 
     if maximum is not None:
         strict = meta.get("exclusive_maximum", False)
         relation = "<" if strict else "at most"
-        _require(value < maximum if strict else value <= maximum,
-                 f"{name} must be {relation} {_shown(maximum)}, got {value!r}")  # fmt: skip
+        _require(
+            value < maximum if strict else value <= maximum,
+            f"{name} must be {relation} {_shown(maximum)}, got {value!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -210,12 +217,21 @@ class ModelConfig:
         section=MODEL_SECTION,
         kw_only=True,
     )
-    encoder: str = option(REQUIRED, "Registered encoder, overriding the architecture's.",
-                          registry="encoders", section=MODEL_SECTION)  # fmt: skip
-    decoder: str = option(REQUIRED, "Registered decoder, overriding the architecture's.",
-                          registry="decoders", section=MODEL_SECTION)  # fmt: skip
-    strategy: str = option("vae", "Registered training strategy.", registry="strategies",
-                           section=MODEL_SECTION)  # fmt: skip
+    encoder: str = option(
+        REQUIRED,
+        "Registered encoder, overriding the architecture's.",
+        registry="encoders",
+        section=MODEL_SECTION,
+    )
+    decoder: str = option(
+        REQUIRED,
+        "Registered decoder, overriding the architecture's.",
+        registry="decoders",
+        section=MODEL_SECTION,
+    )
+    strategy: str = option(
+        "vae", "Registered training strategy.", registry="strategies", section=MODEL_SECTION
+    )
     latent_dim: int = option(2, "Size of z.", minimum=1, maximum=4096, section=MODEL_SECTION)
     likelihood: str = option(
         "bernoulli",
@@ -247,11 +263,18 @@ class ModelConfig:
 class TrainConfig:
     """How to train: the report's protocol is the default (declared as ``ModelConfig``)."""
 
-    epochs: int = option(40, "Passes over the training subset.", minimum=1,
-                         section=TRAINING_SECTION)  # fmt: skip
+    epochs: int = option(
+        40, "Passes over the training subset.", minimum=1, section=TRAINING_SECTION
+    )
     batch_size: int = option(400, "Images per step.", minimum=1, section=TRAINING_SECTION)
-    learning_rate: float = option(0.005, "Learning rate.", minimum=0, exclusive_minimum=True,
-                                  flag="lr", section=TRAINING_SECTION)  # fmt: skip
+    learning_rate: float = option(
+        0.005,
+        "Learning rate.",
+        minimum=0,
+        exclusive_minimum=True,
+        flag="lr",
+        section=TRAINING_SECTION,
+    )
     optimizer: str = option(
         "adam",
         "Registered optimizer; sgdm is momentum 0.9 with time-based decay.",
@@ -517,8 +540,10 @@ class StrategyOptions:
             value = getattr(self, other) if hasattr(self, other) else settings.get(other)
             if not (bool(value) if wanted is None else value == wanted):
                 flag = _flag(spec.name)
-                raise ConfigError(f"{flag} takes effect only with {needs_text(type(self), needs)}"
-                                  f"; add that, or drop {flag}")  # fmt: skip
+                raise ConfigError(
+                    f"{flag} takes effect only with {needs_text(type(self), needs)}"
+                    f"; add that, or drop {flag}"
+                )
 
 
 def needs_text(options_type: type[StrategyOptions], needs: str | tuple[str, Any]) -> str:
@@ -613,8 +638,10 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
     path = Path(path)
     content = _parse_config_file(path)
     if not isinstance(content, dict):
-        raise ConfigError(f"{path} must hold a table of settings ('model', 'train'), "
-                          f"not a {type(content).__name__}")  # fmt: skip
+        raise ConfigError(
+            f"{path} must hold a table of settings ('model', 'train'), "
+            f"not a {type(content).__name__}"
+        )
     is_run_record = "mnist_vae_run" in content or "versions" in content
     settings: dict[str, dict[str, Any]] = {}
     unknown: list[str] = []
@@ -632,8 +659,10 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
     settings.setdefault("train", {})
     model = settings.setdefault("model", {})
     if not isinstance(model.get("options", {}), dict):
-        raise ConfigError(f"'model.options' in {path} must be a table of strategy options, "
-                          f"got {model['options']!r}")  # fmt: skip
+        raise ConfigError(
+            f"'model.options' in {path} must be a table of strategy options, "
+            f"got {model['options']!r}"
+        )
     for section, kind in CONFIG_SECTIONS.items():  # TOML has no null: train_size = "all"
         for spec in dataclasses.fields(kind):
             none_as = spec.metadata.get("none_as")
@@ -665,8 +694,10 @@ def _parse_config_file(path: Path) -> Any:
         try:
             import tomli as tomllib
         except ImportError:
-            raise ConfigError(f"{path}: TOML config files need Python 3.11 or later (or the "
-                              "tomli package); use a .json file") from None  # fmt: skip
+            raise ConfigError(
+                f"{path}: TOML config files need Python 3.11 or later (or the "
+                "tomli package); use a .json file"
+            ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -116,8 +116,9 @@ class Task:
     steps); the time left is estimated from the work done since the task opened.
     """
 
-    def __init__(self, description: str, total: float | None, unit: str, completed: float,
-                 every: bool) -> None:  # fmt: skip
+    def __init__(
+        self, description: str, total: float | None, unit: str, completed: float, every: bool
+    ) -> None:
         self.description = description
         self.title = description  # as opened: the start and end lines say this
         self.total = total
@@ -133,8 +134,13 @@ class Task:
     def __call__(self, amount: float = 1) -> None:
         self.update(completed=self.completed + amount)
 
-    def update(self, *, completed: float | None = None, description: str | None = None,
-               total: float | None = None) -> None:  # fmt: skip
+    def update(
+        self,
+        *,
+        completed: float | None = None,
+        description: str | None = None,
+        total: float | None = None,
+    ) -> None:
         """Set the work done (not added: ``advance`` adds), the description or the total."""
         if completed is not None:
             self.completed = completed
@@ -195,8 +201,15 @@ class Task:
 
 
 @contextmanager
-def task(description: str, total: float | None = None, unit: str = "", *, completed: float = 0,
-         every: bool = False, show: bool = True) -> Iterator[Task]:  # fmt: skip
+def task(
+    description: str,
+    total: float | None = None,
+    unit: str = "",
+    *,
+    completed: float = 0,
+    every: bool = False,
+    show: bool = True,
+) -> Iterator[Task]:
     """Open a task: yields the ``Task``, to call with each amount of work done.
 
     ``total`` None: the amount is not known ahead (no percentage, no time left).
@@ -335,9 +348,13 @@ class _Live(_Display):
             return _shortened(f"{INDENT * work.depth}{work.description}", console.width - 56)
 
         self.progress = Progress(
-            _column(description), BarColumn(bar_width=16), _column(_live_counts),
-            _column(_live_times), console=console, transient=True,
-        )  # fmt: skip
+            _column(description),
+            BarColumn(bar_width=16),
+            _column(_live_counts),
+            _column(_live_times),
+            console=console,
+            transient=True,
+        )
         self.ids: dict[int, Any] = {}
         self.progress.start()
 

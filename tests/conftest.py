@@ -82,8 +82,12 @@ def plain_training(small, small_mnist_npz, tmp_path_factory):
     stream = io.StringIO()
     previous = progress.configure(mode="plain", stream=stream)
     try:
-        run = train(config, tmp_path_factory.mktemp("runs") / "net1", data=small,
-                    report=lambda message: None)  # fmt: skip
+        run = train(
+            config,
+            tmp_path_factory.mktemp("runs") / "net1",
+            data=small,
+            report=lambda message: None,
+        )
     finally:
         progress.restore(previous)
     return run, stream.getvalue().splitlines()
@@ -105,11 +109,17 @@ def one_epoch_run(small_mnist_npz, tmp_path_factory):
         if strategy not in runs:
             config = RunConfig(
                 model=model_config("net1", strategy=strategy, latent_dim=3),
-                train=TrainConfig(epochs=1, batch_size=50, train_size=100,
-                                  data=str(small_mnist_npz), figures=False),
-            )  # fmt: skip
-            runs[strategy] = train(config, folder / strategy, progress=False,
-                                   report=lambda message: None)  # fmt: skip
+                train=TrainConfig(
+                    epochs=1,
+                    batch_size=50,
+                    train_size=100,
+                    data=str(small_mnist_npz),
+                    figures=False,
+                ),
+            )
+            runs[strategy] = train(
+                config, folder / strategy, progress=False, report=lambda message: None
+            )
         return runs[strategy]
 
     return trained

@@ -83,8 +83,10 @@ def log_normal(values, mean, log_variance):
     import numpy as np
 
     variance = np.exp(log_variance)
-    return np.sum(-0.5 * (values - mean) ** 2 / variance - 0.5 * log_variance
-                  - 0.5 * math.log(2 * math.pi), axis=-1)  # fmt: skip
+    return np.sum(
+        -0.5 * (values - mean) ** 2 / variance - 0.5 * log_variance - 0.5 * math.log(2 * math.pi),
+        axis=-1,
+    )
 
 
 def real_batch(mnist, count: int = 16):
@@ -224,8 +226,10 @@ def race_two_processes(work, path: Path) -> list[str]:
 
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(2), context.Queue()
-    racers = [context.Process(target=_report_outcome, args=(work, str(path), barrier, results))
-              for _ in range(2)]  # fmt: skip
+    racers = [
+        context.Process(target=_report_outcome, args=(work, str(path), barrier, results))
+        for _ in range(2)
+    ]
     for racer in racers:
         racer.start()
     for racer in racers:

@@ -8,9 +8,19 @@ classes, which reloading a saved model needs.
 import importlib
 
 # Each module registers what it defines; their order is the import order.
-ZOO_MODULES = ("architectures", "classifiers", "decoders", "discriminators", "encoders",
-               "likelihoods", "optimizers", "posteriors", "samplers", "strategies",
-               "synthesis")  # fmt: skip
+ZOO_MODULES = (
+    "architectures",
+    "classifiers",
+    "decoders",
+    "discriminators",
+    "encoders",
+    "likelihoods",
+    "optimizers",
+    "posteriors",
+    "samplers",
+    "strategies",
+    "synthesis",
+)
 
 for _name in ZOO_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

@@ -13,4 +13,3 @@ def residual_block(x, channels: int):
     h = layers.Activation("swish")(h)
     h = layers.Conv2D(channels, 3, padding="same")(h)
     return layers.Add()([x, h])
-

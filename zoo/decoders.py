@@ -21,22 +21,30 @@ def _report_decoder(name: str, input_dim: int, *layers) -> keras.Model:
 
 def _tconv(filters: int, size: int, stride: int, activation: str | None = "relu"):
     """The report's "tconv SIZExSIZE/FILTERS sSTRIDE", 'same'-padded."""
-    return keras.layers.Conv2DTranspose(filters, size, strides=stride, padding="same",
-                                        activation=activation)  # fmt: skip
+    return keras.layers.Conv2DTranspose(
+        filters, size, strides=stride, padding="same", activation=activation
+    )
 
 
 @decoders.register
 def net1(input_dim: int) -> keras.Model:
     """Report net1/net4 decoder: tconv 7x7/64 s7, tconv 3x3/32 s2, tconv 3x3/1 s2."""
-    return _report_decoder("net1", input_dim, _tconv(64, 7, 7), _tconv(32, 3, 2),
-                           _tconv(1, 3, 2, activation=None))  # fmt: skip
+    return _report_decoder(
+        "net1", input_dim, _tconv(64, 7, 7), _tconv(32, 3, 2), _tconv(1, 3, 2, activation=None)
+    )
 
 
 @decoders.register
 def net2(input_dim: int) -> keras.Model:
     """Report net2 decoder: tconv 7x7/64 s7, 3x3/64 s2, 3x3/32 s2, 3x3/1 s1."""
-    return _report_decoder("net2", input_dim, _tconv(64, 7, 7), _tconv(64, 3, 2),
-                           _tconv(32, 3, 2), _tconv(1, 3, 1, activation=None))  # fmt: skip
+    return _report_decoder(
+        "net2",
+        input_dim,
+        _tconv(64, 7, 7),
+        _tconv(64, 3, 2),
+        _tconv(32, 3, 2),
+        _tconv(1, 3, 1, activation=None),
+    )
 
 
 @decoders.register

@@ -40,11 +40,16 @@ def net3(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> ke
     """Report net3 encoder: three conv 4x4/64 (s2, s2, s1) with dropout, dense 2*latent."""
     dropout = keras.layers.Dropout
     return _report_encoder(
-        "net3", input_shape, latent_dim,
-        _conv(64, 4, 2), dropout(NET3_DROPOUT),
-        _conv(64, 4, 2), dropout(NET3_DROPOUT),
-        _conv(64, 4, 1), dropout(NET3_DROPOUT),
-    )  # fmt: skip
+        "net3",
+        input_shape,
+        latent_dim,
+        _conv(64, 4, 2),
+        dropout(NET3_DROPOUT),
+        _conv(64, 4, 2),
+        dropout(NET3_DROPOUT),
+        _conv(64, 4, 1),
+        dropout(NET3_DROPOUT),
+    )
 
 
 @encoders.register
@@ -120,8 +125,9 @@ class ConditionSplit:
     ``"conv"`` (a convolution of the planes, the same for every image of a class).
     """
 
-    def __init__(self, layer, part: str, input_shape: tuple, condition_dim: int,
-                 rest: list) -> None:  # fmt: skip
+    def __init__(
+        self, layer, part: str, input_shape: tuple, condition_dim: int, rest: list
+    ) -> None:
         self.layer = layer
         self.part = part
         self.input_shape = tuple(input_shape)  # the encoder's, condition included, no batch
@@ -138,9 +144,14 @@ class ConditionSplit:
         kernel = self._kernel()
         channels = self.input_shape[-1] - self.condition_dim
         if self.part == "conv":
-            return ops.conv(inputs, kernel[..., :channels, :], strides=list(self.layer.strides),
-                            padding=self.layer.padding, dilation_rate=self.layer.dilation_rate,
-                            data_format=self.layer.data_format)  # fmt: skip
+            return ops.conv(
+                inputs,
+                kernel[..., :channels, :],
+                strides=list(self.layer.strides),
+                padding=self.layer.padding,
+                dilation_rate=self.layer.dilation_rate,
+                data_format=self.layer.data_format,
+            )
         flat = ops.reshape(inputs[..., :channels], (ops.shape(inputs)[0], -1))
         if self.part == "flatten":
             kernel = ops.reshape(kernel, (*self.input_shape, -1))[..., :channels, :]
@@ -157,9 +168,14 @@ class ConditionSplit:
                 ops.eye(self.condition_dim, dtype=self.layer.compute_dtype)[:, None, None, :],
                 (self.condition_dim, *self.input_shape[:-1], self.condition_dim),
             )
-            return ops.conv(planes, kernel[..., channels:, :], strides=list(self.layer.strides),
-                            padding=self.layer.padding, dilation_rate=self.layer.dilation_rate,
-                            data_format=self.layer.data_format)  # fmt: skip
+            return ops.conv(
+                planes,
+                kernel[..., channels:, :],
+                strides=list(self.layer.strides),
+                padding=self.layer.padding,
+                dilation_rate=self.layer.dilation_rate,
+                data_format=self.layer.data_format,
+            )
         if self.part == "flatten":
             kernel = ops.reshape(kernel, (*self.input_shape, -1))[..., channels:, :]
             return ops.sum(kernel, axis=tuple(range(len(self.input_shape) - 1)))
@@ -184,8 +200,9 @@ class ConditionSplit:
         The same values as ``encoder(concatenate([inputs[rows], condition(classes)]))``.
         """
         ops = keras.ops
-        pre_activation = (ops.take(self.input_part(inputs), rows, axis=0)
-                          + ops.take(self.condition_part(), classes, axis=0))  # fmt: skip
+        pre_activation = ops.take(self.input_part(inputs), rows, axis=0) + ops.take(
+            self.condition_part(), classes, axis=0
+        )
         return self.finish(pre_activation, training=training)
 
 
@@ -222,8 +239,13 @@ def split_encoder(encoder, condition_dim: int) -> ConditionSplit | None:
             part = "flatten"
         else:
             part = None
-    elif (type(first) is layers.Conv2D and flatten is None and len(input_shape) == 3
-          and first.data_format == "channels_last" and first.groups == 1):  # fmt: skip
+    elif (
+        type(first) is layers.Conv2D
+        and flatten is None
+        and len(input_shape) == 3
+        and first.data_format == "channels_last"
+        and first.groups == 1
+    ):
         part = "conv"
     else:
         part = None

@@ -33,8 +33,10 @@ class FlattenWithCondition(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         height, width, channels = input_shape[1:]
-        return (input_shape[0], height * width * self.image_channels
-                + channels - self.image_channels)  # fmt: skip
+        return (
+            input_shape[0],
+            height * width * self.image_channels + channels - self.image_channels,
+        )
 
     def get_config(self) -> dict:
         return {**super().get_config(), "image_channels": self.image_channels}

@@ -33,9 +33,7 @@ def gaussian(x, logits, *, variance: float | None = None):
     squared = keras.ops.square(x - keras.ops.sigmoid(logits))
     if variance is None:
         variance = keras.ops.maximum(keras.ops.mean(squared), MIN_VARIANCE)
-    return sum_over_pixels(
-        0.5 * squared / variance + 0.5 * keras.ops.log(2.0 * math.pi * variance)
-    )
+    return sum_over_pixels(0.5 * squared / variance + 0.5 * keras.ops.log(2.0 * math.pi * variance))
 
 
 MIN_VARIANCE = 1e-6  # sigma >= 0.001, as the sigma-VAE bounds log sigma

@@ -44,7 +44,9 @@ class PosteriorOptions(StrategyOptions):
         4, "Inverse autoregressive flow steps.", minimum=1, needs=("posterior", "iaf")
     )
     flow_hidden: int = option(
-        64, "Hidden units of each flow step's masked network.", minimum=1,
+        64,
+        "Hidden units of each flow step's masked network.",
+        minimum=1,
         needs=("posterior", "iaf"),
     )
 
@@ -68,23 +70,28 @@ def autoregressive_masks(dimension: int, hidden: int, reverse: bool) -> tuple:
 class IAFStep(keras.layers.Layer):
     """One inverse autoregressive flow step: z -> g * z + (1 - g) * m, with sum log g."""
 
-    def __init__(self, dimension: int, context_dim: int, hidden: int, reverse: bool,
-                 **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self, dimension: int, context_dim: int, hidden: int, reverse: bool, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.dimension, self.context_dim = int(dimension), int(context_dim)
         self.hidden, self.reverse = int(hidden), bool(reverse)
         hidden_mask, output_mask = autoregressive_masks(self.dimension, self.hidden, self.reverse)
         self.hidden_mask, self.output_mask = hidden_mask, output_mask
         glorot = keras.initializers.GlorotUniform(seed=0)
-        self.w_in = self.add_weight(shape=(self.dimension, self.hidden), initializer=glorot,
-                                    name="w_in")  # fmt: skip
-        self.w_context = self.add_weight(shape=(self.context_dim, self.hidden),
-                                         initializer=glorot, name="w_context")  # fmt: skip
+        self.w_in = self.add_weight(
+            shape=(self.dimension, self.hidden), initializer=glorot, name="w_in"
+        )
+        self.w_context = self.add_weight(
+            shape=(self.context_dim, self.hidden), initializer=glorot, name="w_context"
+        )
         self.b_hidden = self.add_weight(shape=(self.hidden,), initializer="zeros", name="b_hidden")
-        self.w_m = self.add_weight(shape=(self.hidden, self.dimension), initializer="zeros",
-                                   name="w_m")  # fmt: skip
-        self.w_s = self.add_weight(shape=(self.hidden, self.dimension), initializer="zeros",
-                                   name="w_s")  # fmt: skip
+        self.w_m = self.add_weight(
+            shape=(self.hidden, self.dimension), initializer="zeros", name="w_m"
+        )
+        self.w_s = self.add_weight(
+            shape=(self.hidden, self.dimension), initializer="zeros", name="w_s"
+        )
         self.b_m = self.add_weight(shape=(self.dimension,), initializer="zeros", name="b_m")
         # sigmoid(2) ~ 0.88: each step starts close to the identity (Kingma et al.'s advice)
         self.b_s = self.add_weight(
@@ -105,9 +112,13 @@ class IAFStep(keras.layers.Layer):
         return gate * z + (1.0 - gate) * m, ops.sum(ops.log_sigmoid(s), axis=-1)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "dimension": self.dimension,
-                "context_dim": self.context_dim, "hidden": self.hidden,
-                "reverse": self.reverse}  # fmt: skip
+        return {
+            **super().get_config(),
+            "dimension": self.dimension,
+            "context_dim": self.context_dim,
+            "hidden": self.hidden,
+            "reverse": self.reverse,
+        }
 
 
 def iaf_steps(latent_dim: int, steps: int, hidden: int) -> list[IAFStep]:

@@ -118,8 +118,13 @@ class GaussianMixtureSampler:
         self.max_iterations = int(max_iterations)
         self.tolerance = float(tolerance)
         self.kmeans_iterations = int(kmeans_iterations)
-        _check_positive(self.kind, components=self.components, max_iterations=self.max_iterations,
-                        tolerance=self.tolerance, regularization=self.regularization)  # fmt: skip
+        _check_positive(
+            self.kind,
+            components=self.components,
+            max_iterations=self.max_iterations,
+            tolerance=self.tolerance,
+            regularization=self.regularization,
+        )
         self.weights: np.ndarray | None = None
         self.means: np.ndarray | None = None
         self.covariances: np.ndarray | None = None
@@ -234,8 +239,9 @@ class GaussianMixtureSampler:
                 setattr(sampler, name, np.load(directory / f"{name}.npy"))
         except (OSError, ValueError) as exc:
             raise RunError(f"{directory}: unreadable mixture ({first_line(exc)})") from None
-        sampler.fit_info = {key: value for key, value in settings.items()
-                            if key not in sampler.settings()}  # fmt: skip
+        sampler.fit_info = {
+            key: value for key, value in settings.items() if key not in sampler.settings()
+        }
         return sampler
 
 
@@ -266,18 +272,27 @@ class SecondStageVAE(keras.Model):
     with KL 0.6 nats and draws that barely varied. From 0.3 it encodes at once.
     """
 
-    def __init__(self, latent_dim: int, hidden: int = 256, depth: int = 3, seed: int = 0,
-                 initial_gamma: float = 0.3, **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden: int = 256,
+        depth: int = 3,
+        seed: int = 0,
+        initial_gamma: float = 0.3,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
         self.hidden = int(hidden)
         self.depth = int(depth)
         self.seed = int(seed)
         self.initial_gamma = float(initial_gamma)
-        self.encoder = _mlp(self.latent_dim, 2 * self.latent_dim, self.hidden, self.depth,
-                            "second_stage_encoder")  # fmt: skip
-        self.decoder = _mlp(self.latent_dim, self.latent_dim, self.hidden, self.depth,
-                            "second_stage_decoder")  # fmt: skip
+        self.encoder = _mlp(
+            self.latent_dim, 2 * self.latent_dim, self.hidden, self.depth, "second_stage_encoder"
+        )
+        self.decoder = _mlp(
+            self.latent_dim, self.latent_dim, self.hidden, self.depth, "second_stage_decoder"
+        )
         self.log_gamma = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(math.log(self.initial_gamma)),
@@ -298,8 +313,13 @@ class SecondStageVAE(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(latent_dim=self.latent_dim, hidden=self.hidden, depth=self.depth,
-                      seed=self.seed, initial_gamma=self.initial_gamma)  # fmt: skip
+        config.update(
+            latent_dim=self.latent_dim,
+            hidden=self.hidden,
+            depth=self.depth,
+            seed=self.seed,
+            initial_gamma=self.initial_gamma,
+        )
         return config
 
     @property
@@ -333,8 +353,11 @@ class SecondStageVAE(keras.Model):
             loss = keras.ops.mean(reconstruction + kl)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        for name, value in (("loss", reconstruction + kl), ("reconstruction", reconstruction),
-                            ("kl", kl)):  # fmt: skip
+        for name, value in (
+            ("loss", reconstruction + kl),
+            ("reconstruction", reconstruction),
+            ("kl", kl),
+        ):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
@@ -347,8 +370,9 @@ class SecondStageVAE(keras.Model):
 
     def sample_codes(self, count, seed):
         """u ~ N(0, I) from portable noise, decoded to its mean code, in the codes' scale."""
-        u = portable_random.standard_normal(tf.stack([tf.cast(count, tf.int32),
-                                                      self.latent_dim]), seed)  # fmt: skip
+        u = portable_random.standard_normal(
+            tf.stack([tf.cast(count, tf.int32), self.latent_dim]), seed
+        )
         return self.code_mean + self.code_scale * self.decoder(u, training=False)
 
 
@@ -373,9 +397,15 @@ class SecondStageSampler:
         self.batch_size = int(batch_size)
         self.learning_rate = float(learning_rate)
         self.initial_gamma = float(initial_gamma)
-        _check_positive(self.kind, hidden=self.hidden, depth=self.depth, epochs=self.epochs,
-                        batch_size=self.batch_size, learning_rate=self.learning_rate,
-                        initial_gamma=self.initial_gamma)  # fmt: skip
+        _check_positive(
+            self.kind,
+            hidden=self.hidden,
+            depth=self.depth,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            initial_gamma=self.initial_gamma,
+        )
         self.model: SecondStageVAE | None = None
         self.fit_info: dict[str, Any] = {}
 
@@ -399,8 +429,9 @@ class SecondStageSampler:
         """Adam with a cosine decay over ``epochs``; seeded weights, shuffling and noise."""
         codes = check_codes(codes).astype("float32")
         keras.utils.set_random_seed(seed)
-        model = SecondStageVAE(codes.shape[1], self.hidden, self.depth, seed=seed,
-                               initial_gamma=self.initial_gamma)  # fmt: skip
+        model = SecondStageVAE(
+            codes.shape[1], self.hidden, self.depth, seed=seed, initial_gamma=self.initial_gamma
+        )
         model.adapt(codes)
         steps_per_epoch = math.ceil(len(codes) / self.batch_size)
         schedule = keras.optimizers.schedules.CosineDecay(
@@ -408,10 +439,14 @@ class SecondStageSampler:
         )
         # A small MLP: XLA's compile time costs more than it saves, and running several
         # steps per call spares Keras's per-step overhead.
-        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=False,
-                      steps_per_execution=min(steps_per_epoch, 32))  # fmt: skip
-        history = model.fit(codes, batch_size=self.batch_size, epochs=self.epochs, shuffle=True,
-                            verbose=0).history  # fmt: skip
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            jit_compile=False,
+            steps_per_execution=min(steps_per_epoch, 32),
+        )
+        history = model.fit(
+            codes, batch_size=self.batch_size, epochs=self.epochs, shuffle=True, verbose=0
+        ).history
         self.model = model
         self.fit_info = {
             "codes": len(codes),
@@ -449,10 +484,12 @@ class SecondStageSampler:
         try:
             sampler.model = keras.saving.load_model(directory / cls.MODEL_FILE, compile=False)
         except Exception as exc:
-            raise RunError(f"{directory / cls.MODEL_FILE} cannot be loaded "
-                           f"({first_line(exc)})") from None  # fmt: skip
-        sampler.fit_info = {key: value for key, value in settings.items()
-                            if key not in sampler.settings()}  # fmt: skip
+            raise RunError(
+                f"{directory / cls.MODEL_FILE} cannot be loaded ({first_line(exc)})"
+            ) from None
+        sampler.fit_info = {
+            key: value for key, value in settings.items() if key not in sampler.settings()
+        }
         return sampler
 
 

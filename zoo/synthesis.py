@@ -32,8 +32,14 @@ def class_mean(context: SynthesisContext, count: int, seed: int) -> tuple[np.nda
     labels = context.target_labels(count)
 
     def draw(digit: int, n: int) -> np.ndarray:
-        return sample_digits(model, n, seed + 7919 * digit, digit=digit, digit_means=means,
-                             noise_variance=context.noise_variance)  # fmt: skip
+        return sample_digits(
+            model,
+            n,
+            seed + 7919 * digit,
+            digit=digit,
+            digit_means=means,
+            noise_variance=context.noise_variance,
+        )
 
     return _by_digit(labels, draw), labels
 

@@ -56,8 +56,9 @@ def report_reference(data: MnistData) -> dict:
     what they are (``report_note``): on canonical MNIST only, since they were measured
     there; on other data ``report`` is None and the note says why."""
     if data.canonical:
-        reference = [{"method": m, "fraction": f, "accuracy": a}
-                     for (m, f), a in REPORT_RESULTS.items()]  # fmt: skip
+        reference = [
+            {"method": m, "fraction": f, "accuracy": a} for (m, f), a in REPORT_RESULTS.items()
+        ]
         return {
             "report": reference,
             "report_note": "the report's test accuracies on canonical MNIST, one run each",
@@ -84,16 +85,18 @@ class AugmentConfig:
         1.0, "Synthetic images per real image.", minimum=0, exclusive_minimum=True
     )
     synthetic_count: int | None = option(
-        None, "Add this many synthetic images at every fraction (overrides --synthetic-ratio).",
+        None,
+        "Add this many synthetic images at every fraction (overrides --synthetic-ratio).",
         minimum=1,
-    )  # fmt: skip
+    )
     seeds: tuple[int, ...] = seeds_option()
     arch: str = arch_option("net1")
     latent_dim: int = latent_dim_option(2)
     generator: str | None = option(
-        None, "A vae run to use instead of training one on half A (one seed only).",
+        None,
+        "A vae run to use instead of training one on half A (one seed only).",
         path="run",
-    )  # fmt: skip
+    )
     cvae_generator: str | None = option(
         None, "A cvae run for the cvae and filtered methods.", path="run"
     )
@@ -122,8 +125,9 @@ class AugmentConfig:
             raise ConfigError(f"synthetic count must be >= 1, got {self.synthetic_count}")
         check_seeds(self.seeds)
         if (self.generator or self.cvae_generator) and len(self.seeds) > 1:
-            raise ConfigError("a given --generator was trained on one split: use it with a "
-                              "single seed")  # fmt: skip
+            raise ConfigError(
+                "a given --generator was trained on one split: use it with a single seed"
+            )
 
     def generator_training(self, seed: int) -> TrainConfig:
         """The report's protocol for the generators; tiny in quick mode."""
@@ -188,12 +192,18 @@ def run_benchmark(
     it stopped (every classifier score is a step, kept as soon as it is known); with
     another, it is a usage error unless ``restart`` (discard it).
     """
-    names = [step_name(seed, fraction, method) for seed in config.seeds
-             for fraction in config.fractions for method in (REAL, *config.methods)]  # fmt: skip
-    with bench_stage("augment", config, data, out, names, overwrite=overwrite, restart=restart,
-                     report=report) as bench:  # fmt: skip
-        records = [record for seed in config.seeds for record in _one_seed(config, data, seed,
-                                                                           bench)]  # fmt: skip
+    names = [
+        step_name(seed, fraction, method)
+        for seed in config.seeds
+        for fraction in config.fractions
+        for method in (REAL, *config.methods)
+    ]
+    with bench_stage(
+        "augment", config, data, out, names, overwrite=overwrite, restart=restart, report=report
+    ) as bench:
+        records = [
+            record for seed in config.seeds for record in _one_seed(config, data, seed, bench)
+        ]
         summary = summarise(records, config)
         reference = report_reference(data)
         if reference["report"] is None:
@@ -207,11 +217,19 @@ def run_benchmark(
             "seconds": bench.steps.seconds(),
         }
         write_json_atomic(bench.stage / "results.json", results)
-        write_summary_csv(bench.stage / "results.csv", summary, columns=("method", "fraction"),
-                          statistic=("mean_accuracy", "mean"),
-                          difference="mean_difference_vs_real")  # fmt: skip
-        _plot(summary, config, bench.stage / "accuracy.png",
-              data=None if data.canonical else data_label(data.provenance))  # fmt: skip
+        write_summary_csv(
+            bench.stage / "results.csv",
+            summary,
+            columns=("method", "fraction"),
+            statistic=("mean_accuracy", "mean"),
+            difference="mean_difference_vs_real",
+        )
+        _plot(
+            summary,
+            config,
+            bench.stage / "accuracy.png",
+            data=None if data.canonical else data_label(data.provenance),
+        )
     return results
 
 
@@ -229,19 +247,29 @@ def _one_seed(config: AugmentConfig, data: MnistData, seed: int, bench: Bench) -
     half_a = dataclasses.replace(data, x_train=data.x_train[a], y_train=data.y_train[a])
     stage, report = bench.stage, bench.report
     context = SynthesisContext(
-        real_images=data.x_train[:0], real_labels=data.y_train[:0],
+        real_images=data.x_train[:0],
+        real_labels=data.y_train[:0],
         make_vae=lambda: _generator(config, half_a, seed, stage, VAE, report),
         make_cvae=lambda: _generator(config, half_a, seed, stage, CVAE, report)[0],
         make_filter=lambda: _filter_classifier(config, half_a, seed),
         filter_threshold=config.filter_threshold,
-    )  # fmt: skip
-    return [record for fraction in config.fractions
-            for record in _one_fraction(config, data, seed, fraction, b, context,
-                                        bench)]  # fmt: skip
+    )
+    return [
+        record
+        for fraction in config.fractions
+        for record in _one_fraction(config, data, seed, fraction, b, context, bench)
+    ]
 
 
-def _one_fraction(config: AugmentConfig, data: MnistData, seed: int, fraction: float,
-                  b: np.ndarray, context, bench: Bench) -> list[dict]:  # fmt: skip
+def _one_fraction(
+    config: AugmentConfig,
+    data: MnistData,
+    seed: int,
+    fraction: float,
+    b: np.ndarray,
+    context,
+    bench: Bench,
+) -> list[dict]:
     """The scores at one fraction of half B: real only, then with each method's images."""
     from mnist_vae.evaluation.classifier_training import accuracy
 
@@ -257,21 +285,30 @@ def _one_fraction(config: AugmentConfig, data: MnistData, seed: int, fraction: f
             images = np.concatenate([to_float_images(images), to_float_images(drawn)])
             labels, what = np.concatenate([labels, drawn_labels]), f"+ {count} {method}"
         network = fit_classifier(config, images, labels, seed, f"seed {seed} f={fraction:g} {what}")
-        return score_record(seed, ("fraction", fraction), method,
-                            accuracy(network, data.x_test, data.y_test), len(real),
-                            0 if method == REAL else count)  # fmt: skip
+        return score_record(
+            seed,
+            ("fraction", fraction),
+            method,
+            accuracy(network, data.x_test, data.y_test),
+            len(real),
+            0 if method == REAL else count,
+        )
 
     def said(method: str):
         what = f"real only ({len(real)} images)" if method == REAL else f"+ {count} {method}"
-        return lambda record: (f"seed {seed}  f={fraction:g}  {what}: "
-                               f"{100 * record['accuracy']:.2f}%")
+        return lambda record: (
+            f"seed {seed}  f={fraction:g}  {what}: {100 * record['accuracy']:.2f}%"
+        )
 
-    return [bench.step(step_name(seed, fraction, method), lambda m=method: score(m), said(method))
-            for method in (REAL, *config.methods)]  # fmt: skip
+    return [
+        bench.step(step_name(seed, fraction, method), lambda m=method: score(m), said(method))
+        for method in (REAL, *config.methods)
+    ]
 
 
-def _generator(config: AugmentConfig, half_a: MnistData, seed: int, stage: Path,
-               generator: Generator, report):  # fmt: skip
+def _generator(
+    config: AugmentConfig, half_a: MnistData, seed: int, stage: Path, generator: Generator, report
+):
     """A VAE or CVAE trained on half A (or the run given with --generator/--cvae-generator)."""
     from mnist_vae.models import model_config
     from mnist_vae.runs import load_run
@@ -283,12 +320,14 @@ def _generator(config: AugmentConfig, half_a: MnistData, seed: int, stage: Path,
     else:
         run = trained_run(
             stage / "generators" / f"{strategy}-seed{seed}",
-            lambda: RunConfig(model=model_config(config.arch, strategy=strategy,
-                                                 latent_dim=config.latent_dim),
-                              train=config.generator_training(seed)),
-            half_a, report,
+            lambda: RunConfig(
+                model=model_config(config.arch, strategy=strategy, latent_dim=config.latent_dim),
+                train=config.generator_training(seed),
+            ),
+            half_a,
+            report,
             f"seed {seed}: training the {strategy} generator ({config.arch}) on half A ...",
-        )  # fmt: skip
+        )
     return run.load_model(), run.digit_means()
 
 
@@ -302,8 +341,14 @@ def _filter_classifier(config: AugmentConfig, half_a: MnistData, seed: int):
     keras.utils.set_random_seed(seed + 1)  # its weights, whichever step first needs it
     network = classifiers.get(config.classifier)()
     epochs = 1 if config.quick else config.classifier_epochs
-    return train_classifier(network, half_a.x_train, half_a.y_train, epochs=epochs, seed=seed + 1,
-                            description=f"filter classifier, seed {seed}")  # fmt: skip
+    return train_classifier(
+        network,
+        half_a.x_train,
+        half_a.y_train,
+        epochs=epochs,
+        seed=seed + 1,
+        description=f"filter classifier, seed {seed}",
+    )
 
 
 def summarise(records: list[dict], config: AugmentConfig) -> list[dict]:
@@ -316,8 +361,14 @@ def _plot(summary: list[dict], config: AugmentConfig, path: Path, data: str | No
     from mnist_vae.runs.figures import new_figure, save_figure
 
     figure, axis = new_figure(7, 4.5)
-    plot_by_method(axis, summary, x="fraction", y="mean", methods=config.methods,
-                   label=lambda m: "real only" if m == REAL else f"+ {m.replace('_', '-')}")
+    plot_by_method(
+        axis,
+        summary,
+        x="fraction",
+        y="mean",
+        methods=config.methods,
+        label=lambda m: "real only" if m == REAL else f"+ {m.replace('_', '-')}",
+    )
     axis.set_xscale("log")
     axis.set_xlabel("fraction of half B used (log scale)")
     axis.set_ylabel("test accuracy (%)")
@@ -329,4 +380,3 @@ def _plot(summary: list[dict], config: AugmentConfig, path: Path, data: str | No
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     save_figure(figure, path)
-

@@ -124,8 +124,13 @@ def _real_accuracy(budget: Budget, name: str, model) -> float:
     """The benchmark's classifier on the labelled images alone."""
     from mnist_vae.evaluation.classifier_training import accuracy
 
-    network = fit_classifier(budget.config, budget.images, budget.labels, budget.seed,
-                             f"{len(budget.images)} images, {name}")  # fmt: skip
+    network = fit_classifier(
+        budget.config,
+        budget.images,
+        budget.labels,
+        budget.seed,
+        f"{len(budget.images)} images, {name}",
+    )
     return accuracy(network, budget.data.x_test, budget.data.y_test)
 
 
@@ -141,9 +146,14 @@ def _codes_accuracy(budget: Budget, name: str, vae) -> float:
     codes = encode_codes(vae, to_float_images(budget.images))
     test_codes = encode_codes(vae, budget.test_images)
     config = budget.config
-    return code_classifier_accuracy(codes, budget.labels, test_codes, budget.data.y_test,
-                                    seed=budget.seed, min_steps=20 if config.quick
-                                    else config.classifier_min_steps)  # fmt: skip
+    return code_classifier_accuracy(
+        codes,
+        budget.labels,
+        test_codes,
+        budget.data.y_test,
+        seed=budget.seed,
+        min_steps=20 if config.quick else config.classifier_min_steps,
+    )
 
 
 def _with_digits_accuracy(budget: Budget, name: str, model) -> float:
@@ -152,13 +162,16 @@ def _with_digits_accuracy(budget: Budget, name: str, model) -> float:
     from mnist_vae.models.sampling import sample_digits
 
     per_class, seed = budget.config.synthetic_per_class, budget.seed
-    drawn = [sample_digits(model, per_class, seed + 7919 * digit, digit=digit)
-             for digit in range(NUM_CLASSES)]  # fmt: skip
+    drawn = [
+        sample_digits(model, per_class, seed + 7919 * digit, digit=digit)
+        for digit in range(NUM_CLASSES)
+    ]
     real = to_float_images(budget.images)
     mixed = np.concatenate([real, *[np.reshape(d, (-1, *real.shape[1:])) for d in drawn]])
     mixed_labels = np.concatenate([budget.labels, np.repeat(np.arange(NUM_CLASSES), per_class)])
-    network = fit_classifier(budget.config, mixed, mixed_labels, seed,
-                             f"{len(mixed)} images, {name}")  # fmt: skip
+    network = fit_classifier(
+        budget.config, mixed, mixed_labels, seed, f"{len(mixed)} images, {name}"
+    )
     return accuracy(network, budget.data.x_test, budget.data.y_test)
 
 
@@ -201,9 +214,10 @@ class LabelBudgetConfig:
         metavar="N,N,...",
     )
     methods: tuple[str, ...] = option(
-        METHODS, "Comma-separated methods besides real only (docs/benchmarks.md).",
+        METHODS,
+        "Comma-separated methods besides real only (docs/benchmarks.md).",
         choices=METHODS,
-    )  # fmt: skip
+    )
     seeds: tuple[int, ...] = seeds_option()
     arch: str = arch_option("mlp")
     latent_dim: int = latent_dim_option(50)
@@ -227,28 +241,40 @@ class LabelBudgetConfig:
         check_names("label budget", self.labels, "--labels 100,1000")
         for count in self.labels:
             if count < NUM_CLASSES or count % NUM_CLASSES:
-                raise ConfigError(f"each label budget must be a positive multiple of the "
-                                  f"{NUM_CLASSES} classes, got {count}")  # fmt: skip
+                raise ConfigError(
+                    f"each label budget must be a positive multiple of the "
+                    f"{NUM_CLASSES} classes, got {count}"
+                )
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
-            raise ConfigError(f"unknown label-budget method {unknown[0]!r}; choose from "
-                              f"{', '.join(METHODS)} (real is always measured)")  # fmt: skip
+            raise ConfigError(
+                f"unknown label-budget method {unknown[0]!r}; choose from "
+                f"{', '.join(METHODS)} (real is always measured)"
+            )
         check_names("method", self.methods, "--methods m2")
         check_seeds(self.seeds)
         architectures.check(self.arch)
         classifiers.check(self.classifier)
-        for name, value in (("latent dim", self.latent_dim),
-                            ("generator epochs", self.generator_epochs),
-                            ("cvae steps", self.cvae_steps),
-                            ("m1_m2 epochs", self.m1_m2_epochs),
-                            ("synthetic digits per class", self.synthetic_per_class)):  # fmt: skip
+        for name, value in (
+            ("latent dim", self.latent_dim),
+            ("generator epochs", self.generator_epochs),
+            ("cvae steps", self.cvae_steps),
+            ("m1_m2 epochs", self.m1_m2_epochs),
+            ("synthetic digits per class", self.synthetic_per_class),
+        ):
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
 
     def generator_training(self, seed: int, labels: int | None, epochs: int) -> TrainConfig:
         """All training images (``labels`` of them labelled), Adam at 1e-3, batch 100."""
-        return TrainConfig(epochs=1 if self.quick else epochs, batch_size=100, train_size=None,
-                           learning_rate=1e-3, seed=seed, labels=labels)  # fmt: skip
+        return TrainConfig(
+            epochs=1 if self.quick else epochs,
+            batch_size=100,
+            train_size=None,
+            learning_rate=1e-3,
+            seed=seed,
+            labels=labels,
+        )
 
 
 def step_name(seed: int, labels: int, method: str) -> str:
@@ -271,13 +297,26 @@ def run_label_budget(
     """
     from mnist_vae.benchmarks.resumable_steps import data_identity
 
-    names = [step_name(seed, count, method) for seed in config.seeds for count in config.labels
-             for method in (REAL, *config.methods)]  # fmt: skip
-    with bench_stage("label_budget", config, data, out, names, overwrite=overwrite,
-                     restart=restart, report=report,
-                     title="benchmark labels") as bench:  # fmt: skip
-        records = [record for seed in config.seeds
-                   for record in _one_seed(config, data, seed, bench)]  # fmt: skip
+    names = [
+        step_name(seed, count, method)
+        for seed in config.seeds
+        for count in config.labels
+        for method in (REAL, *config.methods)
+    ]
+    with bench_stage(
+        "label_budget",
+        config,
+        data,
+        out,
+        names,
+        overwrite=overwrite,
+        restart=restart,
+        report=report,
+        title="benchmark labels",
+    ) as bench:
+        records = [
+            record for seed in config.seeds for record in _one_seed(config, data, seed, bench)
+        ]
         summary = summarise(records, config)
         results = {
             "protocol": "label_budget",
@@ -287,8 +326,9 @@ def run_label_budget(
             "runs": records,
             "summary": summary,
             "paper": PAPER_ERRORS if data.canonical else None,
-            "paper_note": PAPER if data.canonical else
-            f"no reference: the paper measured canonical MNIST, this is "
+            "paper_note": PAPER
+            if data.canonical
+            else f"no reference: the paper measured canonical MNIST, this is "
             f"{data_label(data.provenance)}",
             "seconds": bench.steps.seconds(),
         }
@@ -299,11 +339,16 @@ def run_label_budget(
 def _write(stage: Path, results: dict, config: LabelBudgetConfig) -> None:
     """results.json, results.csv and error.png, of a run or a merge."""
     write_json_atomic(stage / "results.json", results)
-    write_summary_csv(stage / "results.csv", results["summary"], columns=("labels", "method"),
-                      statistic=("mean_error", "error"),
-                      difference="accuracy_gain_vs_real")  # fmt: skip
-    plot_errors(results["summary"], config, stage / "error.png",
-                paper=results.get("paper") is not None)  # fmt: skip
+    write_summary_csv(
+        stage / "results.csv",
+        results["summary"],
+        columns=("labels", "method"),
+        statistic=("mean_error", "error"),
+        difference="accuracy_gain_vs_real",
+    )
+    plot_errors(
+        results["summary"], config, stage / "error.png", paper=results.get("paper") is not None
+    )
 
 
 def _one_seed(config: LabelBudgetConfig, data: MnistData, seed: int, bench: Bench) -> list[dict]:
@@ -313,11 +358,16 @@ def _one_seed(config: LabelBudgetConfig, data: MnistData, seed: int, bench: Benc
     for count in config.labels:
         budget = Budget(config, data, seed, count, bench, test_images)
         for method in (REAL, *config.methods):
-            records.append(bench.step(
-                step_name(seed, count, method), lambda m=method, b=budget: _score(b, m),
-                lambda r: (f"seed {r['seed']}  {r['labels']} labels  {r['method']}: "
-                           f"error {100 * (1 - r['accuracy']):.2f}%"),
-            ))  # fmt: skip
+            records.append(
+                bench.step(
+                    step_name(seed, count, method),
+                    lambda m=method, b=budget: _score(b, m),
+                    lambda r: (
+                        f"seed {r['seed']}  {r['labels']} labels  {r['method']}: "
+                        f"error {100 * (1 - r['accuracy']):.2f}%"
+                    ),
+                )
+            )
     return records
 
 
@@ -326,8 +376,14 @@ def _score(budget: Budget, name: str) -> dict:
     method = method_record(name)
     model = None if method.model is None else budget.model(method.model)
     digits = NUM_CLASSES * budget.config.synthetic_per_class if method.synthetic else 0
-    return score_record(budget.seed, ("labels", budget.count), name,
-                        method.score(budget, name, model), budget.count, digits)  # fmt: skip
+    return score_record(
+        budget.seed,
+        ("labels", budget.count),
+        name,
+        method.score(budget, name, model),
+        budget.count,
+        digits,
+    )
 
 
 def _trained(budget: Budget, model: Model):
@@ -346,20 +402,24 @@ def _trained(budget: Budget, model: Model):
             budget.model(model.on)
             options[model.on_option] = str(budget.folder(model.on))
         return RunConfig(
-            model=model_config(config.arch, strategy=model.strategy,
-                               latent_dim=config.latent_dim, options=options),
+            model=model_config(
+                config.arch, strategy=model.strategy, latent_dim=config.latent_dim, options=options
+            ),
             train=config.generator_training(seed, labels, epochs),
-        )  # fmt: skip
+        )
 
-    announce = (f"seed {seed}: training {model.strategy} ({config.arch}, latent "
-                f"{config.latent_dim}" + ("" if model.labels == "none" else f", {count} labels")
-                + ") ...")  # fmt: skip
-    return trained_run(budget.folder(model), run_config, data, budget.bench.report,
-                       announce).load_model()  # fmt: skip
+    announce = (
+        f"seed {seed}: training {model.strategy} ({config.arch}, latent "
+        f"{config.latent_dim}" + ("" if model.labels == "none" else f", {count} labels") + ") ..."
+    )
+    return trained_run(
+        budget.folder(model), run_config, data, budget.bench.report, announce
+    ).load_model()
 
 
-def _repeated_labelled_set(config: LabelBudgetConfig, data: MnistData, seed: int,
-                           count: int) -> MnistData:  # fmt: skip
+def _repeated_labelled_set(
+    config: LabelBudgetConfig, data: MnistData, seed: int, count: int
+) -> MnistData:
     """The budget's N labelled images repeated so that ``CVAE_EPOCHS`` epochs of batch 100
     make ``config.cvae_steps`` steps.
 
@@ -369,15 +429,23 @@ def _repeated_labelled_set(config: LabelBudgetConfig, data: MnistData, seed: int
     chosen = select_labelled_set(data.x_train, data.y_train, count, seed)
     repeats = 1 if config.quick else max(1, round(config.cvae_steps * 100 / (CVAE_EPOCHS * count)))
     return dataclasses.replace(
-        data, x_train=np.concatenate([data.x_train[chosen]] * repeats),
+        data,
+        x_train=np.concatenate([data.x_train[chosen]] * repeats),
         y_train=np.concatenate([data.y_train[chosen]] * repeats),
         source=f"{data.source} (the {count} labelled images of seed {seed}, x{repeats})",
-    )  # fmt: skip
+    )
 
 
-def code_classifier_accuracy(codes: np.ndarray, labels: np.ndarray, test_codes: np.ndarray,
-                             test_labels: np.ndarray, *, seed: int, min_steps: int = 1000,
-                             batch_size: int = 100) -> float:  # fmt: skip
+def code_classifier_accuracy(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    test_codes: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    seed: int,
+    min_steps: int = 1000,
+    batch_size: int = 100,
+) -> float:
     """Test accuracy of a dense network (256 ReLU units, 10 logits) fitted to ``codes``.
 
     The codes are standardised with the labelled codes' mean and spread, so the network
@@ -387,25 +455,37 @@ def code_classifier_accuracy(codes: np.ndarray, labels: np.ndarray, test_codes: 
 
     keras.utils.set_random_seed(seed)
     mean, spread = codes.mean(axis=0), codes.std(axis=0) + 1e-6
-    network = keras.Sequential([keras.Input((codes.shape[1],)),
-                                keras.layers.Dense(256, activation="relu"),
-                                keras.layers.Dense(NUM_CLASSES)])  # fmt: skip
-    network.compile(optimizer=keras.optimizers.Adam(1e-3),
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+    network = keras.Sequential(
+        [
+            keras.Input((codes.shape[1],)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(NUM_CLASSES),
+        ]
+    )
+    network.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     steps = math.ceil(len(codes) / batch_size)
-    network.fit((codes - mean) / spread, labels.astype("int32"), batch_size=batch_size,
-                epochs=max(1, math.ceil(min_steps / steps)), verbose=0, shuffle=True)  # fmt: skip
+    network.fit(
+        (codes - mean) / spread,
+        labels.astype("int32"),
+        batch_size=batch_size,
+        epochs=max(1, math.ceil(min_steps / steps)),
+        verbose=0,
+        shuffle=True,
+    )
     logits = network.predict((test_codes - mean) / spread, batch_size=2000, verbose=0)
     return float(np.mean(np.argmax(logits, axis=-1) == test_labels))
-
 
 
 # What may differ between label-budget results that ``merge_results`` combines.
 MERGEABLE = ("labels", "methods", "seeds")
 
 
-def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False,
-                  names: list[str] | None = None) -> dict:  # fmt: skip
+def merge_results(
+    parts: list[dict], out: str | Path, *, overwrite: bool = False, names: list[str] | None = None
+) -> dict:
     """One label-budget result from several (seeds or methods run apart, e.g. side by side).
 
     The parts must share the data and every setting but ``MERGEABLE``, hold no step
@@ -428,19 +508,25 @@ def merge_results(parts: list[dict], out: str | Path, *, overwrite: bool = False
         labels=tuple(sorted({n for c in configs for n in c.labels})),
         seeds=tuple(sorted({s for c in configs for s in c.seeds})),
         methods=tuple(m for m in METHODS if any(m in c.methods for c in configs)),
-    )  # fmt: skip
+    )
     records = _merged_records(parts, names, merged)
     summary = summarise(records, merged)
-    results = {**parts[0], "config": dataclasses.asdict(merged), "runs": records,
-               "summary": summary, "seconds": sum(p.get("seconds", 0.0) for p in parts),
-               "merged_from": len(parts)}  # fmt: skip
+    results = {
+        **parts[0],
+        "config": dataclasses.asdict(merged),
+        "runs": records,
+        "summary": summary,
+        "seconds": sum(p.get("seconds", 0.0) for p in parts),
+        "merged_from": len(parts),
+    }
     with locked_stage(Path(out), overwrite=overwrite) as (stage, _):
         _write(stage, results, merged)
     return results
 
 
-def _check_one_experiment(parts: list[dict], configs: list[LabelBudgetConfig],
-                          names: list[str]) -> None:  # fmt: skip
+def _check_one_experiment(
+    parts: list[dict], configs: list[LabelBudgetConfig], names: list[str]
+) -> None:
     """Every part has the first one's settings (but ``MERGEABLE``) and data."""
 
     def fixed(config: LabelBudgetConfig) -> dict:
@@ -451,13 +537,17 @@ def _check_one_experiment(parts: list[dict], configs: list[LabelBudgetConfig],
         different = sorted(k for k, v in fixed(config).items() if v != first[k])
         if different:
             key = different[0]
-            raise ConfigError(f"{name}: config.{key} is {fixed(config)[key]!r} but "
-                              f"{first[key]!r} in {names[0]}: only {', '.join(MERGEABLE)} may "
-                              "differ between the results of one experiment")  # fmt: skip
+            raise ConfigError(
+                f"{name}: config.{key} is {fixed(config)[key]!r} but "
+                f"{first[key]!r} in {names[0]}: only {', '.join(MERGEABLE)} may "
+                "differ between the results of one experiment"
+            )
         if not _same_data(part, parts[0]):
-            raise ConfigError(f"{name}: measured on other data than {names[0]} "
-                              f"({_data_words(part)}, not {_data_words(parts[0])}); merge "
-                              "only the results of one experiment")  # fmt: skip
+            raise ConfigError(
+                f"{name}: measured on other data than {names[0]} "
+                f"({_data_words(part)}, not {_data_words(parts[0])}); merge "
+                "only the results of one experiment"
+            )
 
 
 def _merged_records(parts: list[dict], names: list[str], merged: LabelBudgetConfig) -> list[dict]:
@@ -471,25 +561,34 @@ def _merged_records(parts: list[dict], names: list[str], merged: LabelBudgetConf
                 continue  # every run measures the reference: the first result's is kept
             if key in seen:
                 where = "twice in it" if seen[key] == name else f"also in {seen[key]}"
-                raise ConfigError(f"{name}: step {step_name(*key)} is in more than one "
-                                  f"result ({where}); merge each step once")  # fmt: skip
+                raise ConfigError(
+                    f"{name}: step {step_name(*key)} is in more than one "
+                    f"result ({where}); merge each step once"
+                )
             seen[key] = name
             records.append(record)
     methods = (REAL, *merged.methods)
-    missing = [step_name(s, n, m) for s in merged.seeds for n in merged.labels
-               for m in methods if (s, n, m) not in seen]  # fmt: skip
+    missing = [
+        step_name(s, n, m)
+        for s in merged.seeds
+        for n in merged.labels
+        for m in methods
+        if (s, n, m) not in seen
+    ]
     if missing:
-        raise ConfigError(f"the results do not cover {len(missing)} step(s) of their union, "
-                          f"e.g. {missing[0]}: run those too, then merge")  # fmt: skip
-    records.sort(key=lambda r: (r["seed"], merged.labels.index(r["labels"]),
-                                methods.index(r["method"])))  # fmt: skip
+        raise ConfigError(
+            f"the results do not cover {len(missing)} step(s) of their union, "
+            f"e.g. {missing[0]}: run those too, then merge"
+        )
+    records.sort(
+        key=lambda r: (r["seed"], merged.labels.index(r["labels"]), methods.index(r["method"]))
+    )
     return records
 
 
 def _finite_number(value: object) -> bool:
     """A JSON number that is a real, finite value (not a bool, NaN or infinity)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))  # fmt: skip
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_result(part: object, name: str) -> LabelBudgetConfig:
@@ -501,21 +600,27 @@ def check_result(part: object, name: str) -> LabelBudgetConfig:
     reads as p = 0.000), so each record is checked, not trusted.
     """
     if not isinstance(part, dict):
-        raise ConfigError(f"{name}: not a results.json (a JSON object), but a "
-                          f"{type(part).__name__}")  # fmt: skip
+        raise ConfigError(
+            f"{name}: not a results.json (a JSON object), but a {type(part).__name__}"
+        )
     if part.get("protocol") != "label_budget":
-        raise ConfigError(f"{name}: not a label-budget result (protocol "
-                          f"{part.get('protocol')!r}); merge joins the results of "
-                          "'benchmark labels'")  # fmt: skip
+        raise ConfigError(
+            f"{name}: not a label-budget result (protocol "
+            f"{part.get('protocol')!r}); merge joins the results of "
+            "'benchmark labels'"
+        )
     recorded = part.get("config")
     if not isinstance(recorded, dict):
         raise ConfigError(f"{name}: config is missing or not an object")
     for key, kind in (("labels", int), ("methods", str), ("seeds", int)):
         values = recorded.get(key)
         if not isinstance(values, list) or not all(
-                isinstance(v, kind) and not isinstance(v, bool) for v in values):
-            raise ConfigError(f"{name}: config.{key} is {values!r}, not a list of "
-                              f"{'whole numbers' if kind is int else 'names'}")  # fmt: skip
+            isinstance(v, kind) and not isinstance(v, bool) for v in values
+        ):
+            raise ConfigError(
+                f"{name}: config.{key} is {values!r}, not a list of "
+                f"{'whole numbers' if kind is int else 'names'}"
+            )
     try:
         config = LabelBudgetConfig(**_config_fields(recorded))
     except ConfigError as error:
@@ -525,10 +630,11 @@ def check_result(part: object, name: str) -> LabelBudgetConfig:
     if not isinstance(part.get("data"), str):
         raise ConfigError(f"{name}: data (where the images came from) is missing or not text")
     identity = part.get("data_identity")
-    if identity is not None and not (isinstance(identity, dict) and all(
-            isinstance(identity.get(k), str) for k in ("train_sha256", "test_sha256"))):
-        raise ConfigError(f"{name}: data_identity is not the data's train_sha256 and "
-                          "test_sha256")  # fmt: skip
+    if identity is not None and not (
+        isinstance(identity, dict)
+        and all(isinstance(identity.get(k), str) for k in ("train_sha256", "test_sha256"))
+    ):
+        raise ConfigError(f"{name}: data_identity is not the data's train_sha256 and test_sha256")
     seconds = part.get("seconds", 0.0)
     if not _finite_number(seconds) or seconds < 0:
         raise ConfigError(f"{name}: seconds is {seconds!r}, not a finite number >= 0")
@@ -545,12 +651,16 @@ def check_result(part: object, name: str) -> LabelBudgetConfig:
             if key not in record:
                 raise ConfigError(f"{where}.{key} is missing")
             if value not in allowed or isinstance(value, bool) or type(value) is float:
-                raise ConfigError(f"{where}.{key} is {value!r}, not one of the result's "
-                                  f"config.{key}s {list(allowed)}")  # fmt: skip
+                raise ConfigError(
+                    f"{where}.{key} is {value!r}, not one of the result's "
+                    f"config.{key}s {list(allowed)}"
+                )
         accuracy = record.get("accuracy")
         if not _finite_number(accuracy) or not 0.0 <= accuracy <= 1.0:
-            raise ConfigError(f"{where}.accuracy is {accuracy!r}, not a finite number from "
-                              "0 to 1; rerun that step rather than merge it")  # fmt: skip
+            raise ConfigError(
+                f"{where}.accuracy is {accuracy!r}, not a finite number from "
+                "0 to 1; rerun that step rather than merge it"
+            )
     return config
 
 
@@ -573,35 +683,66 @@ def _config_fields(recorded: dict) -> dict:
     """A recorded config as ``LabelBudgetConfig`` arguments (JSON lists back to tuples;
     fields added since the result was written keep their defaults)."""
     names = {field.name for field in dataclasses.fields(LabelBudgetConfig)}
-    return {key: tuple(tuple(v) if isinstance(v, list) else v for v in value)
-            if isinstance(value, list) else value
-            for key, value in recorded.items() if key in names}  # fmt: skip
+    return {
+        key: tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        if isinstance(value, list)
+        else value
+        for key, value in recorded.items()
+        if key in names
+    }
 
 
 def summarise(records: list[dict], config: LabelBudgetConfig) -> list[dict]:
     """Mean +- std of the test error per (labels, method), and each method's paired test
     against ``real`` (on accuracy: a positive difference is fewer errors)."""
-    return summarise_seeds(records, by="labels", levels=config.labels, methods=config.methods,
-                           statistic="error", error=True)  # fmt: skip
+    return summarise_seeds(
+        records,
+        by="labels",
+        levels=config.labels,
+        methods=config.methods,
+        statistic="error",
+        error=True,
+    )
 
 
-def plot_errors(summary: list[dict], config: LabelBudgetConfig, path: Path, *,
-                paper: bool = True) -> None:  # fmt: skip
+def plot_errors(
+    summary: list[dict], config: LabelBudgetConfig, path: Path, *, paper: bool = True
+) -> None:
     """Test error against the number of labels (log-log), the paper's rows dashed."""
     from mnist_vae.runs.figures import new_figure, save_figure
 
     figure, axis = new_figure(7, 4.5)
-    plot_by_method(axis, summary, x="labels", y="error", methods=config.methods,
-                   label=lambda m: method_record(m).label or m.replace("_", " "))
+    plot_by_method(
+        axis,
+        summary,
+        x="labels",
+        y="error",
+        methods=config.methods,
+        label=lambda m: method_record(m).label or m.replace("_", " "),
+    )
     if paper:
         for name, errors in PAPER_ERRORS.items():
             budgets = [n for n in sorted(config.labels) if n in errors]
             if not budgets:
                 continue
-            axis.plot(budgets, [errors[n] for n in budgets], linestyle="--", marker="x",
-                      color="0.55", alpha=0.8, linewidth=1)  # fmt: skip
-            axis.annotate(f"paper {name}", (budgets[-1], errors[budgets[-1]]), fontsize=7,
-                          color="0.4", xytext=(5, 0), textcoords="offset points", va="center")
+            axis.plot(
+                budgets,
+                [errors[n] for n in budgets],
+                linestyle="--",
+                marker="x",
+                color="0.55",
+                alpha=0.8,
+                linewidth=1,
+            )
+            axis.annotate(
+                f"paper {name}",
+                (budgets[-1], errors[budgets[-1]]),
+                fontsize=7,
+                color="0.4",
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+            )
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     axis.set_xscale("log")
@@ -614,9 +755,11 @@ def plot_errors(summary: list[dict], config: LabelBudgetConfig, path: Path, *,
     axis.margins(x=0.12)
     axis.set_xlabel("labelled training images (log scale)")
     axis.set_ylabel("test error (%, log scale)")
-    axis.set_title(f"label budget: classifier '{config.classifier}', generators {config.arch} "
-                   f"latent {config.latent_dim}; mean +- std over {len(config.seeds)} seed(s)",
-                   fontsize=9)  # fmt: skip
+    axis.set_title(
+        f"label budget: classifier '{config.classifier}', generators {config.arch} "
+        f"latent {config.latent_dim}; mean +- std over {len(config.seeds)} seed(s)",
+        fontsize=9,
+    )
     axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=8)
     save_figure(figure, path)

@@ -64,8 +64,13 @@ def model_key(strategy: str, options: dict | None = None) -> str:
     return strategy + ("+iaf" if options.get("posterior") == "iaf" else "")
 
 
-def anchor_for(strategy: str, architecture: str | None, latent_dim: int, binarize: str,
-               options: dict | None = None):  # fmt: skip
+def anchor_for(
+    strategy: str,
+    architecture: str | None,
+    latent_dim: int,
+    binarize: str,
+    options: dict | None = None,
+):
     """The paper's (label, figure) for this model, if it was measured in the paper's setting."""
     anchor = ANCHORS.get(model_key(strategy, options))
     setting = {"architecture": architecture, "latent_dim": latent_dim, "binarize": binarize}
@@ -83,9 +88,12 @@ class NllConfig:
         registry="strategies",
     )
     runs: tuple[str, ...] = option(
-        (), "Also measure this existing run (repeatable).",
-        flag="run", repeat=True, path="run",
-    )  # fmt: skip
+        (),
+        "Also measure this existing run (repeatable).",
+        flag="run",
+        repeat=True,
+        path="run",
+    )
     arch: str = option("mlp", "Architecture of the models trained here.", registry="architectures")
     latent_dim: int = option(50, "Size of z.", minimum=1, maximum=4096)
     epochs: int = option(100, "Epochs per model.", minimum=1)
@@ -94,21 +102,29 @@ class NllConfig:
         1e-3, "Adam's learning rate.", minimum=0, exclusive_minimum=True, flag="lr"
     )
     binarize: str = option(
-        "dynamic", "Training pixels (the test set follows): dynamic is the literature's setting.",
+        "dynamic",
+        "Training pixels (the test set follows): dynamic is the literature's setting.",
         choices=BINARIZATIONS,
-    )  # fmt: skip
+    )
     iw_samples: int = option(
-        5000, "K, the importance samples per test image (the IWAE paper used 5000).",
-        minimum=1, maximum=100_000,
-    )  # fmt: skip
+        5000,
+        "K, the importance samples per test image (the IWAE paper used 5000).",
+        minimum=1,
+        maximum=100_000,
+    )
     seed: int = option(
-        0, "Random seed: initial weights, shuffling, binary draws and importance samples.",
-        minimum=0, maximum=2**32 - 1,
-    )  # fmt: skip
+        0,
+        "Random seed: initial weights, shuffling, binary draws and importance samples.",
+        minimum=0,
+        maximum=2**32 - 1,
+    )
     options: dict[str, Any] = option(  # noqa: RUF009 (option gives each record its own dict)
-        {}, "A strategy option, for every strategy that declares it (e.g. iw_samples=50, "
-        "pseudo_inputs=500). Repeatable.", metavar="NAME=VALUE", flag="option",
-    )  # fmt: skip
+        {},
+        "A strategy option, for every strategy that declares it (e.g. iw_samples=50, "
+        "pseudo_inputs=500). Repeatable.",
+        metavar="NAME=VALUE",
+        flag="option",
+    )
     quick: bool = option(False, "One epoch per model, 200 test images: checks the pipeline.")
 
     def __post_init__(self) -> None:
@@ -141,12 +157,16 @@ class NllConfig:
         declared = {field.name for field in dataclasses.fields(strategies.get(strategy).options)}
         options = {name: value for name, value in self.options.items() if name in declared}
         train = TrainConfig(
-            epochs=1 if self.quick else self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, train_size=None,
-            seed=self.seed, binarize=self.binarize,
-        )  # fmt: skip
-        model = model_config(self.arch, strategy=strategy, latent_dim=self.latent_dim,
-                             options=options)  # fmt: skip
+            epochs=1 if self.quick else self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            train_size=None,
+            seed=self.seed,
+            binarize=self.binarize,
+        )
+        model = model_config(
+            self.arch, strategy=strategy, latent_dim=self.latent_dim, options=options
+        )
         return RunConfig(model=model, train=train)
 
 
@@ -188,8 +208,9 @@ def measure_run(
             if progress is not None:
                 progress(count)
 
-        nll = iwae_negative_log_likelihood(model, images, labels, samples=iw_samples, seed=seed,
-                                           on_chunk=done)  # fmt: skip
+        nll = iwae_negative_log_likelihood(
+            model, images, labels, samples=iw_samples, seed=seed, on_chunk=done
+        )
     seconds = time.perf_counter() - started
     measured = {
         "test_images": len(images),
@@ -221,8 +242,9 @@ def _row(run, measured: dict, seconds: float) -> dict:
             measured["iw_samples"] * measured["test_images"] / seconds
         ),
         "options": dict(model.options),
-        "anchor": anchor_for(model.strategy, model.architecture, model.latent_dim, mode,
-                             model.options),
+        "anchor": anchor_for(
+            model.strategy, model.architecture, model.latent_dim, mode, model.options
+        ),
     }
 
 
@@ -246,15 +268,20 @@ def run_nll_benchmark(
     """
     from mnist_vae.runs import load_run
 
-    measured = [*(f"measure-run{index}" for index in range(len(config.runs))),
-                *(f"measure-{strategy}" for strategy in config.strategies)]  # fmt: skip
+    measured = [
+        *(f"measure-run{index}" for index in range(len(config.runs))),
+        *(f"measure-{strategy}" for strategy in config.strategies),
+    ]
     names = [*(f"train-{strategy}" for strategy in config.strategies), *measured]
-    with bench_stage("nll", config, data, out, names, overwrite=overwrite, restart=restart,
-                     report=report) as bench:  # fmt: skip
+    with bench_stage(
+        "nll", config, data, out, names, overwrite=overwrite, restart=restart, report=report
+    ) as bench:
         runs = [load_run(path) for path in config.runs]
         runs += [_trained(config, data, strategy, bench) for strategy in config.strategies]
-        rows = [_measured(config, data, run, step, Path(out), bench)
-                for run, step in zip(runs, measured, strict=True)]  # fmt: skip
+        rows = [
+            _measured(config, data, run, step, Path(out), bench)
+            for run, step in zip(runs, measured, strict=True)
+        ]
         results = {
             "config": dataclasses.asdict(config),
             "data": data.source,
@@ -269,30 +296,50 @@ def run_nll_benchmark(
 def _trained(config: NllConfig, data: MnistData, strategy: str, bench: Bench):
     """Step ``train-STRATEGY``: its run in the stage, trained unless it is there."""
     trained = bench.stage / "runs" / strategy
-    run = trained_run(trained, lambda: config.run_config(strategy), data, bench.report,
-                      f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
-                      f"{config.binarize} binarization) ...")  # fmt: skip
+    run = trained_run(
+        trained,
+        lambda: config.run_config(strategy),
+        data,
+        bench.report,
+        f"training {strategy} ({config.arch}, latent {config.latent_dim}, "
+        f"{config.binarize} binarization) ...",
+    )
     test = run.metrics["test"]["negative_elbo"]
-    bench.step(f"train-{strategy}", lambda: {"run": trained.name, "negative_elbo": test},
-               lambda _: f"  {strategy}: test negative ELBO {test:.2f} nats "
-               f"({run.metrics['train_seconds']:.0f} s)")  # fmt: skip
+    bench.step(
+        f"train-{strategy}",
+        lambda: {"run": trained.name, "negative_elbo": test},
+        lambda _: (
+            f"  {strategy}: test negative ELBO {test:.2f} nats "
+            f"({run.metrics['train_seconds']:.0f} s)"
+        ),
+    )
     return run
 
 
-def _measured(config: NllConfig, data: MnistData, run, step: str, out: Path,
-              bench: Bench) -> dict:  # fmt: skip
+def _measured(config: NllConfig, data: MnistData, run, step: str, out: Path, bench: Bench) -> dict:
     """Step ``step``: ``run``'s row, measured unless it was before an interruption."""
 
     def measure() -> dict:
-        row = measure_run(run, data, iw_samples=config.iw_samples, seed=config.seed,
-                          test_images=200 if config.quick else None)  # fmt: skip
+        row = measure_run(
+            run,
+            data,
+            iw_samples=config.iw_samples,
+            seed=config.seed,
+            test_images=200 if config.quick else None,
+        )
         if run.path.is_relative_to(bench.stage):  # where the run will be once out is in place
             row["run"] = str(out / run.path.relative_to(bench.stage))
         return row
 
     name = f"{run.config.model.strategy} ({run.path.name})"
-    return bench.step(step, measure, lambda row: f"  {name}: NLL {row['nll']:.2f} nats "
-                      f"(K={config.iw_samples}, {row['nll_seconds']:.0f} s)")  # fmt: skip
+    return bench.step(
+        step,
+        measure,
+        lambda row: (
+            f"  {name}: NLL {row['nll']:.2f} nats "
+            f"(K={config.iw_samples}, {row['nll_seconds']:.0f} s)"
+        ),
+    )
 
 
 def plot_nll(rows: list[dict], path: Path) -> None:
@@ -301,18 +348,32 @@ def plot_nll(rows: list[dict], path: Path) -> None:
 
     figure, axis = new_figure(7, 0.6 * len(rows) + 1.6)
     budgets = {r.get("epochs") for r in rows}  # the epochs go in the label when they differ
-    names = [f"{model_key(r['strategy'], r.get('options'))} ({r['architecture'] or '?'}, "
-             f"z{r['latent_dim']}" + (f", {r.get('epochs')} ep)" if len(budgets) > 1 else ")")
-             for r in rows]  # fmt: skip
+    names = [
+        f"{model_key(r['strategy'], r.get('options'))} ({r['architecture'] or '?'}, "
+        f"z{r['latent_dim']}" + (f", {r.get('epochs')} ep)" if len(budgets) > 1 else ")")
+        for r in rows
+    ]
     positions = np.arange(len(rows))
     axis.barh(positions, [r["nll"] for r in rows], color="tab:blue", label="ours")
     labelled = False
     for position, row in zip(positions, rows, strict=True):
-        axis.annotate(f"{row['nll']:.2f}", (row["nll"], position), xytext=(4, 0),
-                      textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+        axis.annotate(
+            f"{row['nll']:.2f}",
+            (row["nll"], position),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
         if row["anchor"]:
-            axis.plot(row["anchor"][1], position, marker="D", color="tab:orange",
-                      linestyle="none", label=None if labelled else "paper")  # fmt: skip
+            axis.plot(
+                row["anchor"][1],
+                position,
+                marker="D",
+                color="tab:orange",
+                linestyle="none",
+                label=None if labelled else "paper",
+            )
             labelled = True
     axis.set_yticks(positions, names, fontsize=8)
     lowest = min([r["nll"] for r in rows] + [r["anchor"][1] for r in rows if r["anchor"]])

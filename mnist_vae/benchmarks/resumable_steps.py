@@ -42,8 +42,9 @@ class Steps:
             if isinstance(step, dict) and "result" in step:
                 self._done[path.stem] = step
         # The wall time of the work kept so far (up to the last step finished before).
-        self.earlier_seconds = max((s.get("seconds", 0.0) for s in self._done.values()),
-                                   default=0.0)  # fmt: skip
+        self.earlier_seconds = max(
+            (s.get("seconds", 0.0) for s in self._done.values()), default=0.0
+        )
 
     def done(self, names: list[str]) -> int:
         """How many of ``names`` are finished."""
@@ -93,9 +94,12 @@ def resumable_stage(
     ``restart`` (discard it); ``names`` are all the steps, for the "resuming" line.
     """
     resuming = check_interrupted(
-        out, BENCHMARK, intent, restart=restart,
+        out,
+        BENCHMARK,
+        intent,
+        restart=restart,
         advice="rerun it with its own settings to continue it, or pass --restart to discard it",
-    )  # fmt: skip
+    )
     with locked_stage(out, overwrite=overwrite, scratch=(BENCHMARK.file, FOLDER)) as (stage, _):
         write_intent(stage, BENCHMARK, intent)
         steps = Steps(stage, started)

@@ -32,8 +32,9 @@ def seeds_option() -> Any:
 
 
 def arch_option(default: str) -> Any:
-    return option(default, "Architecture of generators trained on the fly.",
-                  registry="architectures")  # fmt: skip
+    return option(
+        default, "Architecture of generators trained on the fly.", registry="architectures"
+    )
 
 
 def latent_dim_option(default: int) -> Any:
@@ -61,8 +62,9 @@ class Bench:
     overall: Callable[[int], None]
     report: Callable[[str], None]
 
-    def step(self, name: str, measure: Callable[[], Any],
-             said: Callable[[Any], str] | None = None) -> Any:  # fmt: skip
+    def step(
+        self, name: str, measure: Callable[[], Any], said: Callable[[Any], str] | None = None
+    ) -> Any:
         """Step ``name``'s result: kept from before, else ``measure()`` kept at once;
         ``said(result)`` is reported and the benchmark's progress moves on."""
         result = self.steps.get(name)
@@ -99,49 +101,87 @@ def bench_stage(
 
     prepare_backend()
     started = time.perf_counter()
-    intent = {"benchmark": kind, "config": dataclasses.asdict(config),
-              "data": data_identity(data)}  # fmt: skip
-    resumable = resumable_stage(Path(out), intent, overwrite=overwrite, restart=restart,
-                                started=started, names=names, report=report)  # fmt: skip
-    with resumable as (stage, steps), task(title or f"benchmark {kind}", total=len(names),
-                                            unit="steps", completed=steps.done(names),
-                                            every=True) as overall:
+    intent = {"benchmark": kind, "config": dataclasses.asdict(config), "data": data_identity(data)}
+    resumable = resumable_stage(
+        Path(out),
+        intent,
+        overwrite=overwrite,
+        restart=restart,
+        started=started,
+        names=names,
+        report=report,
+    )
+    with (
+        resumable as (stage, steps),
+        task(
+            title or f"benchmark {kind}",
+            total=len(names),
+            unit="steps",
+            completed=steps.done(names),
+            every=True,
+        ) as overall,
+    ):
         yield Bench(stage, steps, overall, report)
 
 
-def score_record(seed: int, level: tuple[str, Any], method: str, accuracy: float, real: int,
-                 synthetic: int) -> dict:  # fmt: skip
+def score_record(
+    seed: int, level: tuple[str, Any], method: str, accuracy: float, real: int, synthetic: int
+) -> dict:
     """One classifier score: ``level`` is (key, value) of what the seed's steps vary
     (``fraction``, ``labels``), ``real`` and ``synthetic`` the images it learnt from."""
-    return {"seed": seed, level[0]: level[1], "method": method, "accuracy": float(accuracy),
-            "real_images": real, "synthetic_images": synthetic}  # fmt: skip
+    return {
+        "seed": seed,
+        level[0]: level[1],
+        "method": method,
+        "accuracy": float(accuracy),
+        "real_images": real,
+        "synthetic_images": synthetic,
+    }
 
 
-def summarise_seeds(records: list[dict], *, by: str, levels: Sequence[Any],
-                    methods: Sequence[str], statistic: str = "mean",
-                    error: bool = False) -> list[dict]:  # fmt: skip
+def summarise_seeds(
+    records: list[dict],
+    *,
+    by: str,
+    levels: Sequence[Any],
+    methods: Sequence[str],
+    statistic: str = "mean",
+    error: bool = False,
+) -> list[dict]:
     """Per level of ``by`` and method (``real`` first): the mean +- std over seeds of the
     accuracy (of the error, 1 - accuracy, with ``error``) as ``statistic``, and each
     method's paired t-test against ``real`` on accuracy (a positive difference helps)."""
     rows = []
     for level in levels:
-        by_method = {method: {r["seed"]: r["accuracy"] for r in records
-                              if r[by] == level and r["method"] == method}
-                     for method in (REAL, *methods)}  # fmt: skip
+        by_method = {
+            method: {
+                r["seed"]: r["accuracy"]
+                for r in records
+                if r[by] == level and r["method"] == method
+            }
+            for method in (REAL, *methods)
+        }
         seeds = sorted(by_method[REAL])
         for method, scores in by_method.items():
             values = [1 - scores[s] if error else scores[s] for s in seeds]
             mean, std = mean_std(values)
             row = {by: level, "method": method, statistic: mean, "std": std, "n": len(values)}
             if method != REAL:
-                row["vs_real"] = paired_t_test([scores[s] for s in seeds],
-                                               [by_method[REAL][s] for s in seeds])  # fmt: skip
+                row["vs_real"] = paired_t_test(
+                    [scores[s] for s in seeds], [by_method[REAL][s] for s in seeds]
+                )
             rows.append(row)
     return rows
 
 
-def write_summary_csv(path: Path, summary: list[dict], *, columns: Sequence[str],
-                      statistic: tuple[str, str], difference: str) -> None:  # fmt: skip
+def write_summary_csv(
+    path: Path,
+    summary: list[dict],
+    *,
+    columns: Sequence[str],
+    statistic: tuple[str, str],
+    difference: str,
+) -> None:
     """The summary as CSV: ``columns`` as they are, then ``statistic`` (header, key) and
     the std to 6 places, the seeds, the paired difference (headed ``difference``) and p."""
     from mnist_vae.io import atomic_file
@@ -151,24 +191,46 @@ def write_summary_csv(path: Path, summary: list[dict], *, columns: Sequence[str]
         handle.write(",".join(header) + "\n")
         for row in summary:
             test = row.get("vs_real", {})
-            cells = [*(str(row[c]) for c in columns), f"{row[statistic[1]]:.6f}",
-                     f"{row['std']:.6f}", str(row["n"]), str(test.get("mean_difference", "")),
-                     str(test.get("p", ""))]  # fmt: skip
+            cells = [
+                *(str(row[c]) for c in columns),
+                f"{row[statistic[1]]:.6f}",
+                f"{row['std']:.6f}",
+                str(row["n"]),
+                str(test.get("mean_difference", "")),
+                str(test.get("p", "")),
+            ]
             handle.write(",".join(cells) + "\n")
 
 
-def plot_by_method(axis: Any, summary: list[dict], *, x: str, y: str, methods: Sequence[str],
-                   label: Callable[[str], str]) -> None:  # fmt: skip
+def plot_by_method(
+    axis: Any,
+    summary: list[dict],
+    *,
+    x: str,
+    y: str,
+    methods: Sequence[str],
+    label: Callable[[str], str],
+) -> None:
     """One error-bar line per method (``real`` first): ``y`` in % against ``x``."""
     for method in (REAL, *methods):
         rows = [r for r in summary if r["method"] == method]
-        axis.errorbar([r[x] for r in rows], [100 * r[y] for r in rows],
-                      yerr=[100 * r["std"] for r in rows], marker="o", capsize=3,
-                      label=label(method))  # fmt: skip
+        axis.errorbar(
+            [r[x] for r in rows],
+            [100 * r[y] for r in rows],
+            yerr=[100 * r["std"] for r in rows],
+            marker="o",
+            capsize=3,
+            label=label(method),
+        )
 
 
-def trained_run(folder: Path, run_config: Callable[[], Any], data: Any,
-                report: Callable[[str], None], announce: str):  # fmt: skip
+def trained_run(
+    folder: Path,
+    run_config: Callable[[], Any],
+    data: Any,
+    report: Callable[[str], None],
+    announce: str,
+):
     """The run in ``folder``, trained there (``run_config()``, which may train what it
     builds on first, then ``announce``, on ``data``) unless the benchmark did before an
     interruption; a training cut short resumes from its checkpoint, and says only that."""
@@ -195,10 +257,18 @@ def fit_classifier(config: Any, images, labels, seed: int, what: str):
 
     keras.utils.set_random_seed(seed)
     network = classifiers.get(config.classifier)()
-    epochs, min_steps = ((1, 20) if config.quick
-                         else (config.classifier_epochs, config.classifier_min_steps))  # fmt: skip
-    return train_classifier(network, images, labels, epochs=epochs, min_steps=min_steps,
-                            seed=seed, description=f"classifier {config.classifier}, {what}")
+    epochs, min_steps = (
+        (1, 20) if config.quick else (config.classifier_epochs, config.classifier_min_steps)
+    )
+    return train_classifier(
+        network,
+        images,
+        labels,
+        epochs=epochs,
+        min_steps=min_steps,
+        seed=seed,
+        description=f"classifier {config.classifier}, {what}",
+    )
 
 
 def check_names(kind: str, names: Sequence[Any], example: str) -> None:

@@ -66,7 +66,9 @@ class KnownDataset:
 # of the files inside it (give an EMNIST-MNIST folder a classes.txt of 0-9 instead).
 KNOWN_DATASETS = (
     KnownDataset(
-        "MNIST", DIGITS, digits=True,
+        "MNIST",
+        DIGITS,
+        digits=True,
         files={
             "x_train": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
             "y_train": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
@@ -76,8 +78,18 @@ KNOWN_DATASETS = (
     ),
     KnownDataset(
         "Fashion-MNIST",
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-         "Bag", "Ankle boot"),
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         digits=False,
         files={
             "x_train": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
@@ -97,7 +109,7 @@ KNOWN_DATASETS = (
             "y_test": "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
         },
     ),
-)  # fmt: skip
+)
 
 
 def known_dataset(file_sha256: Mapping[str, str]) -> KnownDataset | None:
@@ -113,8 +125,12 @@ def known_classes(file_sha256: Mapping[str, str]) -> ClassNames | None:
     dataset = known_dataset(file_sha256)
     if dataset is None:
         return None
-    return ClassNames(dataset.names, f"{dataset.name} (recognised by its files' sha256)",
-                      digits=dataset.digits, dataset=dataset.name)  # fmt: skip
+    return ClassNames(
+        dataset.names,
+        f"{dataset.name} (recognised by its files' sha256)",
+        digits=dataset.digits,
+        dataset=dataset.name,
+    )
 
 
 def names_file(path: str | Path) -> Path:
@@ -141,8 +157,10 @@ def read_names_file(path: str | Path) -> ClassNames | None:
         lines.pop()
     empty = [number for number, line in enumerate(lines, 1) if not line]
     if empty:
-        raise DataFormatError(f"{path}: line {empty[0]} is empty; expected one class name per "
-                              f"line, {NUM_CLASSES} lines in label order")  # fmt: skip
+        raise DataFormatError(
+            f"{path}: line {empty[0]} is empty; expected one class name per "
+            f"line, {NUM_CLASSES} lines in label order"
+        )
     names = check_names(lines, str(path))
     return ClassNames(names, path.name, digits=names == DIGITS)
 
@@ -155,14 +173,17 @@ def check_names(names: Sequence[str], origin: str) -> tuple[str, ...]:
     """
     names = tuple(str(name).strip() for name in names)
     if len(names) != NUM_CLASSES:
-        raise DataFormatError(f"{origin}: {len(names)} class names, expected {NUM_CLASSES} "
-                              "(one per label 0-9, in label order)")  # fmt: skip
+        raise DataFormatError(
+            f"{origin}: {len(names)} class names, expected {NUM_CLASSES} "
+            "(one per label 0-9, in label order)"
+        )
     for label, name in enumerate(names):
         if not name:
             raise DataFormatError(f"{origin}: the name of class {label} is empty")
         if any(unicodedata.category(c).startswith("C") for c in name):
-            raise DataFormatError(f"{origin}: the name of class {label} ({name!r}) holds "
-                                  "control characters")  # fmt: skip
+            raise DataFormatError(
+                f"{origin}: the name of class {label} ({name!r}) holds control characters"
+            )
         if name.isdecimal() and int(name) != label:
             raise DataFormatError(
                 f"{origin}: class {label} is named {name!r}, another "
@@ -171,19 +192,21 @@ def check_names(names: Sequence[str], origin: str) -> tuple[str, ...]:
     folded = [name.casefold() for name in names]
     twice = next((name for i, name in enumerate(names) if folded[i] in folded[:i]), None)
     if twice is not None:
-        raise DataFormatError(f"{origin}: the class name {twice!r} is given twice (names are "
-                              "compared ignoring case)")  # fmt: skip
+        raise DataFormatError(
+            f"{origin}: the class name {twice!r} is given twice (names are compared ignoring case)"
+        )
     return names
 
 
-def choose(
-    given: ClassNames | None, known: ClassNames | None, canonical: bool
-) -> ClassNames:  # fmt: skip
+def choose(given: ClassNames | None, known: ClassNames | None, canonical: bool) -> ClassNames:
     """The names to use: the data's own first, then a known dataset's, then MNIST's digits."""
     if given is not None:
-        return ClassNames(given.names, given.origin, digits=given.digits or canonical
-                          or (known is not None and known.digits),
-                          dataset=known.dataset if known else None)  # fmt: skip
+        return ClassNames(
+            given.names,
+            given.origin,
+            digits=given.digits or canonical or (known is not None and known.digits),
+            dataset=known.dataset if known else None,
+        )
     if known is not None:
         return known
     return MNIST_CLASSES if canonical else UNNAMED
@@ -199,19 +222,24 @@ def class_index(value: str | int, names: Sequence[str], option: str = "--class")
         label = int(text)
         if 0 <= label < len(names):
             return label
-        raise UsageError(f"{option} {text}: a label is 0-{len(names) - 1}, or give a class "
-                         f"name: {listing(names)}")  # fmt: skip
+        raise UsageError(
+            f"{option} {text}: a label is 0-{len(names) - 1}, or give a class "
+            f"name: {listing(names)}"
+        )
     for label, name in enumerate(names):
         if name.casefold() == text.casefold():
             return label
-    raise UsageError(f"{option} {text!r}: no such class; the classes are {listing(names)} "
-                     f"(or a label 0-{len(names) - 1})")  # fmt: skip
+    raise UsageError(
+        f"{option} {text!r}: no such class; the classes are {listing(names)} "
+        f"(or a label 0-{len(names) - 1})"
+    )
 
 
 def listing(names: Sequence[str]) -> str:
     """``0 apple, 1 banana, ...``: the names with their labels, for messages."""
-    return ", ".join(f"{label} {name}" if name != str(label) else name
-                     for label, name in enumerate(names))  # fmt: skip
+    return ", ".join(
+        f"{label} {name}" if name != str(label) else name for label, name in enumerate(names)
+    )
 
 
 def display(label: int, names: Sequence[str]) -> str:

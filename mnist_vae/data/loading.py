@@ -42,9 +42,12 @@ class MnistData:
 
     @classmethod
     def from_arrays(
-        cls, arrays: MnistArrays, source: str, canonical: bool,
+        cls,
+        arrays: MnistArrays,
+        source: str,
+        canonical: bool,
         classes: naming.ClassNames | None = None,
-    ) -> MnistData:  # fmt: skip
+    ) -> MnistData:
         return cls(**arrays.as_dict(), source=source, canonical=canonical, classes=classes)
 
     @property
@@ -101,9 +104,12 @@ class MnistData:
 
 
 def load_recorded(
-    path: str | os.PathLike | None, recorded: dict | None, *, owner: str,
+    path: str | os.PathLike | None,
+    recorded: dict | None,
+    *,
+    owner: str,
     report: Reporter | None = None,
-) -> MnistData:  # fmt: skip
+) -> MnistData:
     """``load_mnist(path)``, checked to be the data ``owner`` (a run) recorded it used.
 
     Data found through ``MNIST_VAE_DATA`` or the automatic sources can change between
@@ -143,7 +149,9 @@ def same_data(recorded: dict | None, provenance: dict) -> bool | None:
         return None
     if recorded.get("train_sha256") and recorded.get("test_sha256"):
         return (recorded["train_sha256"], recorded["test_sha256"]) == (
-            provenance["train_sha256"], provenance["test_sha256"])  # fmt: skip
+            provenance["train_sha256"],
+            provenance["test_sha256"],
+        )
     if recorded.get("canonical_mnist") and provenance["canonical_mnist"]:
         return True
     return None

@@ -101,18 +101,19 @@ def make_dataset(
     import tensorflow as tf
 
     batches_per_pass = -(-len(images) // batch_size)
-    _check_pipeline(shuffle, resample_binary, raw, labelled, labelled_per_batch, skip_batches,
-                    batches_per_pass)  # fmt: skip
+    _check_pipeline(
+        shuffle, resample_binary, raw, labelled, labelled_per_batch, skip_batches, batches_per_pass
+    )
     if not shuffle:
         dataset = tf.data.Dataset.from_tensor_slices(
             (to_float_images(images), labels.astype(np.int32))
         )
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     seed = int(seed)
-    epoch_batches = _epoch_orders(clock or EpochClock(), len(images), batch_size, seed,
-                                  skip_batches)  # fmt: skip
-    gather = _batch_gather(images, labels, seed, resample_binary, labelled, labelled_per_batch,
-                           raw)  # fmt: skip
+    epoch_batches = _epoch_orders(
+        clock or EpochClock(), len(images), batch_size, seed, skip_batches
+    )
+    gather = _batch_gather(images, labels, seed, resample_binary, labelled, labelled_per_batch, raw)
     passes = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
     cardinality = batches_per_pass - skip_batches
     passes = passes.apply(tf.data.experimental.assert_cardinality(cardinality))  # for Keras
@@ -122,22 +123,31 @@ def make_dataset(
     return passes.with_options(one_thread_options())
 
 
-def _check_pipeline(shuffle: bool, resample_binary: bool, raw: bool, labelled,
-                    labelled_per_batch: int, skip_batches: int,
-                    batches_per_pass: int) -> None:  # fmt: skip
+def _check_pipeline(
+    shuffle: bool,
+    resample_binary: bool,
+    raw: bool,
+    labelled,
+    labelled_per_batch: int,
+    skip_batches: int,
+    batches_per_pass: int,
+) -> None:
     """What only a shuffled (training) pipeline can do, refused on another."""
     if (resample_binary or raw) and not shuffle:
         raise ValueError("resample_binary and raw are for training batches; they need shuffle=True")
     if labelled is not None and not (shuffle and labelled_per_batch > 0 and len(labelled[0])):
-        raise ValueError("labelled rows are drawn per training batch: they need shuffle=True, "
-                         "labelled_per_batch > 0 and a non-empty labelled set")  # fmt: skip
+        raise ValueError(
+            "labelled rows are drawn per training batch: they need shuffle=True, "
+            "labelled_per_batch > 0 and a non-empty labelled set"
+        )
     if skip_batches and not (shuffle and 0 <= skip_batches < batches_per_pass):
-        raise ValueError(f"skip_batches must be in [0, {batches_per_pass}) of a shuffled "
-                         f"pipeline, got {skip_batches}")  # fmt: skip
+        raise ValueError(
+            f"skip_batches must be in [0, {batches_per_pass}) of a shuffled "
+            f"pipeline, got {skip_batches}"
+        )
 
 
-def _epoch_orders(clock: EpochClock, count: int, batch_size: int, seed: int,
-                  skip_batches: int):  # fmt: skip
+def _epoch_orders(clock: EpochClock, count: int, batch_size: int, seed: int, skip_batches: int):
     """A pass's batches of indices: a permutation of (seed, the clock's epoch), numbered."""
     import tensorflow as tf
 
@@ -153,8 +163,15 @@ def _epoch_orders(clock: EpochClock, count: int, batch_size: int, seed: int,
     return epoch_batches
 
 
-def _batch_gather(images: np.ndarray, labels: np.ndarray, seed: int, resample_binary: bool,
-                  labelled, labelled_per_batch: int, raw: bool):  # fmt: skip
+def _batch_gather(
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    resample_binary: bool,
+    labelled,
+    labelled_per_batch: int,
+    raw: bool,
+):
     """(epoch, number, indices) -> a batch: its rows (and labelled ones), decoded unless raw."""
     import tensorflow as tf
 
@@ -169,9 +186,11 @@ def _batch_gather(images: np.ndarray, labels: np.ndarray, seed: int, resample_bi
         batch, batch_classes = tf.gather(pixels, indices), tf.gather(classes, indices)
         if labelled is not None:  # its own stream: the draw of the same key folded with 1
             picks = tf.random.stateless_uniform(
-                [labelled_per_batch], seed=tf.random.experimental.stateless_fold_in(key, 1),
-                maxval=len(labelled[0]), dtype=tf.int64,
-            )  # fmt: skip
+                [labelled_per_batch],
+                seed=tf.random.experimental.stateless_fold_in(key, 1),
+                maxval=len(labelled[0]),
+                dtype=tf.int64,
+            )
             batch = tf.concat([batch, tf.gather(labelled_pixels, picks)], axis=0)
             batch_classes = tf.concat([batch_classes, tf.gather(labelled_classes, picks)], 0)
         if raw:

@@ -61,9 +61,7 @@ def select_training_set(
     return picked[np.argsort(keys[picked], kind="stable")]
 
 
-def select_labelled_set(
-    images: np.ndarray, labels: np.ndarray, size: int, seed: int
-) -> np.ndarray:
+def select_labelled_set(images: np.ndarray, labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     """Indices of ``size`` images, ``size / NUM_CLASSES`` of each class: the labelled set.
 
     A semi-supervised run keeps the labels of these images only. Each class's images
@@ -78,16 +76,20 @@ def select_labelled_set(
     ``NUM_CLASSES`` or some class has fewer than ``size / NUM_CLASSES`` images.
     """
     if not (isinstance(size, (int, np.integer)) and size > 0 and size % NUM_CLASSES == 0):
-        raise ConfigError(f"labels must be a positive multiple of the {NUM_CLASSES} classes "
-                          f"(the labelled set is balanced over them), got {size!r}")  # fmt: skip
+        raise ConfigError(
+            f"labels must be a positive multiple of the {NUM_CLASSES} classes "
+            f"(the labelled set is balanced over them), got {size!r}"
+        )
     per_class = size // NUM_CLASSES
     labels = np.asarray(labels)
     counts = np.bincount(labels[labels >= 0], minlength=NUM_CLASSES)[:NUM_CLASSES]
     if counts.min() < per_class:
         short = int(np.argmin(counts))
-        raise ConfigError(f"labels {size} needs {per_class} images of each class; class "
-                          f"{short} has only {counts[short]} in the {len(images)} training "
-                          "images")  # fmt: skip
+        raise ConfigError(
+            f"labels {size} needs {per_class} images of each class; class "
+            f"{short} has only {counts[short]} in the {len(images)} training "
+            "images"
+        )
     keys = content_keys(images, seed)
     chosen = []
     for digit in range(NUM_CLASSES):

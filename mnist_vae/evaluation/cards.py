@@ -18,8 +18,19 @@ import numpy as np
 from mnist_vae.runs.format import Run
 
 CHECK_IMAGES, CHECK_SAMPLES, CHECK_SEED = 200, 50, 0
-CARD_KEYS = ("name", "strategy", "architecture", "data", "binarize", "nll", "iw_samples",
-             "negative_elbo", "paper", "command", "train_seconds")  # fmt: skip
+CARD_KEYS = (
+    "name",
+    "strategy",
+    "architecture",
+    "data",
+    "binarize",
+    "nll",
+    "iw_samples",
+    "negative_elbo",
+    "paper",
+    "command",
+    "train_seconds",
+)
 
 
 def weight_files(run: Run) -> list[str]:
@@ -39,14 +50,25 @@ def check_score(run: Run, data=None, model=None) -> float:
     labels = data.y_test.astype("int32") if model.conditional else None
     shown = slice(0, CHECK_IMAGES)
     bounds = iwae_negative_log_likelihood(
-        model, images[shown], None if labels is None else labels[shown],
-        samples=CHECK_SAMPLES, seed=CHECK_SEED,
-    )  # fmt: skip
+        model,
+        images[shown],
+        None if labels is None else labels[shown],
+        samples=CHECK_SAMPLES,
+        seed=CHECK_SEED,
+    )
     return float(np.mean(bounds))
 
 
-def make_card(run: Run, name: str, *, nll: float | None = None, iw_samples: int | None = None,
-              paper: dict | None = None, note: str = "", data=None) -> dict[str, Any]:  # fmt: skip
+def make_card(
+    run: Run,
+    name: str,
+    *,
+    nll: float | None = None,
+    iw_samples: int | None = None,
+    paper: dict | None = None,
+    note: str = "",
+    data=None,
+) -> dict[str, Any]:
     """The card of ``run`` shipped as ``name``; ``nll`` at ``iw_samples`` from ``benchmark nll``."""
     from mnist_vae.runs.pretrained import sha256
 
@@ -78,7 +100,11 @@ def make_card(run: Run, name: str, *, nll: float | None = None, iw_samples: int 
         "mnist_vae_version": record.get("versions", {}).get("mnist-vae"),
         "versions": record.get("versions", {}),
         "sha256": {file: sha256(Path(run.path) / file) for file in weight_files(run)},
-        "check": {"images": CHECK_IMAGES, "iw_samples": CHECK_SAMPLES, "seed": CHECK_SEED,
-                  "nll": check_score(run, data)},
+        "check": {
+            "images": CHECK_IMAGES,
+            "iw_samples": CHECK_SAMPLES,
+            "seed": CHECK_SEED,
+            "nll": check_score(run, data),
+        },
         "note": note,
     }

@@ -74,8 +74,9 @@ def train_classifier(
     return network
 
 
-def predict_outputs(network, images: np.ndarray, batch_size: int = PREDICT_BATCH,
-                    advance=None) -> list[np.ndarray]:  # fmt: skip
+def predict_outputs(
+    network, images: np.ndarray, batch_size: int = PREDICT_BATCH, advance=None
+) -> list[np.ndarray]:
     """All outputs ([hidden..., logits]) for uint8 or float images, batched.
 
     ``advance(n)`` (a progress task) is called with each batch's size.
@@ -83,6 +84,7 @@ def predict_outputs(network, images: np.ndarray, batch_size: int = PREDICT_BATCH
     x = to_float_images(images)
     bench = _workbench(network)
     if bench is None:
+
         def run(batch):
             return network(batch, training=False)
     else:

@@ -13,13 +13,23 @@ from mnist_vae.runs.figures import INK, save_figure, tile
 
 SAMPLES_PER_RUN = 36  # a 6 x 6 grid
 # (label, what lower/higher means) for the bar charts, when some run has the number
-CHARTED = (("-ELBO", "lower is better"), ("IWAE", "lower is better"),
-           ("FD", "lower is better"), ("agree", "higher is better"))  # fmt: skip
+CHARTED = (
+    ("-ELBO", "lower is better"),
+    ("IWAE", "lower is better"),
+    ("FD", "lower is better"),
+    ("agree", "higher is better"),
+)
 
 
-def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
-                       seed: int = 0, *, warnings: Sequence[str] = (),
-                       mixed_data: bool = False) -> Path:  # fmt: skip
+def save_compare_sheet(
+    rows: list[dict],
+    samples: list[np.ndarray],
+    path: Path,
+    seed: int = 0,
+    *,
+    warnings: Sequence[str] = (),
+    mixed_data: bool = False,
+) -> Path:
     """``rows`` as ``compare`` builds them (``run``, metrics by column label) and each
     run's samples [N, 28, 28]; draws the grids above and the charts below.
 
@@ -28,17 +38,20 @@ def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
     each run's grid also names its data.
     """
     runs = len(rows)
-    charts = [(label, hint) for label, hint in CHARTED
-              if any(row.get(label) is not None for row in rows)]  # fmt: skip
+    charts = [
+        (label, hint) for label, hint in CHARTED if any(row.get(label) is not None for row in rows)
+    ]
     width = max(2.3 * runs, 2.6 * max(len(charts), 1))
     import textwrap
 
     notes = [textwrap.fill(f"WARNING: {w}", max(40, int(12 * width))) for w in warnings]
     lines = sum(note.count("\n") + 1 for note in notes)
-    figure = Figure(figsize=(width, 2.7 + (2.4 if charts else 0) + 0.2 * lines
-                             + (0.3 if mixed_data else 0)))
-    grid = figure.add_gridspec(2 if charts else 1, runs * len(charts) or runs,
-                               height_ratios=[2.7, 2.4] if charts else None)  # fmt: skip
+    figure = Figure(
+        figsize=(width, 2.7 + (2.4 if charts else 0) + 0.2 * lines + (0.3 if mixed_data else 0))
+    )
+    grid = figure.add_gridspec(
+        2 if charts else 1, runs * len(charts) or runs, height_ratios=[2.7, 2.4] if charts else None
+    )
     per_chart = runs
     span = max(len(charts), 1)
     names = [Path(row["run"]).name for row in rows]
@@ -59,11 +72,17 @@ def save_compare_sheet(rows: list[dict], samples: list[np.ndarray], path: Path,
         bars = axis.bar(range(runs), shown, color=colours)
         for bar, value in zip(bars, shown, strict=True):
             text = "-" if not np.isfinite(value) else f"{value:.1f}"
-            axis.annotate(text, (bar.get_x() + bar.get_width() / 2, 0 if not np.isfinite(value)
-                                 else value), ha="center", va="bottom", fontsize=7)  # fmt: skip
+            axis.annotate(
+                text,
+                (bar.get_x() + bar.get_width() / 2, 0 if not np.isfinite(value) else value),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
         axis.set_xticks(range(runs), names, rotation=30, ha="right", fontsize=7)
-        axis.set_title(f"{label} ({hint})" if label != "agree" else f"agree, % ({hint})",
-                       fontsize=9)  # fmt: skip
+        axis.set_title(
+            f"{label} ({hint})" if label != "agree" else f"agree, % ({hint})", fontsize=9
+        )
         finite = [v for v in shown if np.isfinite(v)]
         if finite and label != "agree":
             low, high = min(finite), max(finite)

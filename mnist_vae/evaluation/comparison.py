@@ -22,8 +22,15 @@ COLUMNS = (
     ("bin. -ELBO", ("evaluation_binarized", "negative_elbo"), False),
     ("train s", ("train_seconds",), False),
 )
-SHOWN = ("run", "arch", "strategy", "z", "data", *(label for label, _, shown in COLUMNS if shown),
-         "judge")  # fmt: skip
+SHOWN = (
+    "run",
+    "arch",
+    "strategy",
+    "z",
+    "data",
+    *(label for label, _, shown in COLUMNS if shown),
+    "judge",
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +67,7 @@ def compare_runs(request: CompareRequest) -> Comparison:
 
     if request.out is not None:
         if Path(request.out).suffix.lower() != ".png":
-            raise UsageError(f"--out {request.out}: the sheet is a PNG; give a name ending "
-                             "in .png")  # fmt: skip
+            raise UsageError(f"--out {request.out}: the sheet is a PNG; give a name ending in .png")
         check_output_file(Path(request.out), overwrite=request.overwrite)
     runs = [load_run(path) for path in request.runs]
     rows = [run_row(run) for run in runs]
@@ -70,8 +76,13 @@ def compare_runs(request: CompareRequest) -> Comparison:
     if request.out is not None:
         from mnist_vae.evaluation.compare_sheet import run_samples, save_compare_sheet
 
-        save_compare_sheet(rows, [run_samples(run) for run in runs], Path(request.out),
-                           warnings=warnings, mixed_data=len(set(identities)) > 1)  # fmt: skip
+        save_compare_sheet(
+            rows,
+            [run_samples(run) for run in runs],
+            Path(request.out),
+            warnings=warnings,
+            mixed_data=len(set(identities)) > 1,
+        )
     return Comparison(rows, warnings)
 
 
@@ -118,11 +129,15 @@ def mismatches(rows: list[dict], identities: list[tuple]) -> list[str]:
         labels = {}
         for row, identity in zip(rows, identities, strict=True):
             labels.setdefault(identity, row["data"])
-        found.append(f"these runs were trained and evaluated on different data "
-                     f"({', '.join(labels.values())}); their numbers do not "
-                     "compare")  # fmt: skip
+        found.append(
+            f"these runs were trained and evaluated on different data "
+            f"({', '.join(labels.values())}); their numbers do not "
+            "compare"
+        )
     judges = sorted({row["judge"] for row in rows if row["FD"] is not None and row["judge"]})
     if len(judges) > 1:
-        found.append(f"FD and confidence come from different reference classifiers "
-                     f"({', '.join(judges)}); they do not compare")  # fmt: skip
+        found.append(
+            f"FD and confidence come from different reference classifiers "
+            f"({', '.join(judges)}); they do not compare"
+        )
     return found

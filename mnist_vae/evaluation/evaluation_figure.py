@@ -18,8 +18,9 @@ from mnist_vae.runs.figures import DIGIT_COLOURS, save_figure
 
 def per_class_means(values: np.ndarray, labels: np.ndarray, classes: int = 10) -> np.ndarray:
     """The mean of ``values`` over each class's images (NaN for a class with none)."""
-    return np.array([values[labels == c].mean() if np.any(labels == c) else np.nan
-                     for c in range(classes)])  # fmt: skip
+    return np.array(
+        [values[labels == c].mean() if np.any(labels == c) else np.nan for c in range(classes)]
+    )
 
 
 def save_evaluation_figure(
@@ -50,8 +51,11 @@ def save_evaluation_figure(
     if agreement_by_class is not None:
         _agreement_panel(axes.pop(0), names, agreement_by_class, agreement_note)
     if agreement_note is not None:
-        title = f"{title}; class agreement: NOT the run's classes" if title \
-            else "class agreement: NOT the run's classes"  # fmt: skip
+        title = (
+            f"{title}; class agreement: NOT the run's classes"
+            if title
+            else "class agreement: NOT the run's classes"
+        )
     if title:
         figure.suptitle(title, fontsize=10, color="tab:red" if agreement_note else "black")
     return save_figure(figure, path)
@@ -67,8 +71,9 @@ def _name_ticks(axis, names: list[str]) -> None:
         axis.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
 
 
-def _bound_panel(axis, names: list[str], nll_by_class: np.ndarray, nll_mean: float,
-                 iw_samples: int) -> None:  # fmt: skip
+def _bound_panel(
+    axis, names: list[str], nll_by_class: np.ndarray, nll_mean: float, iw_samples: int
+) -> None:
     """The -log p(x) bound per class, the mean over all as a line."""
     axis.bar(names, nll_by_class, color=_colours(names))
     axis.axhline(nll_mean, color="0.25", lw=1, ls="--", label=f"all: {nll_mean:.2f}")
@@ -83,29 +88,47 @@ def _bound_panel(axis, names: list[str], nll_by_class: np.ndarray, nll_mean: flo
     _name_ticks(axis, names)
 
 
-def _confidence_panel(axis, sample_confidence: np.ndarray,
-                      test_confidence: np.ndarray | None) -> None:  # fmt: skip
+def _confidence_panel(
+    axis, sample_confidence: np.ndarray, test_confidence: np.ndarray | None
+) -> None:
     """The judge's confidence on samples against its confidence on test images."""
     bins = np.linspace(0.0, 1.0, 21)
-    axis.hist(test_confidence, bins=bins, alpha=0.55, color="tab:gray", density=True,
-              label=f"test images (mean {np.mean(test_confidence):.3f})")  # fmt: skip
-    axis.hist(sample_confidence, bins=bins, alpha=0.65, color="tab:blue", density=True,
-              label=f"prior samples (mean {np.mean(sample_confidence):.3f})")  # fmt: skip
+    axis.hist(
+        test_confidence,
+        bins=bins,
+        alpha=0.55,
+        color="tab:gray",
+        density=True,
+        label=f"test images (mean {np.mean(test_confidence):.3f})",
+    )
+    axis.hist(
+        sample_confidence,
+        bins=bins,
+        alpha=0.65,
+        color="tab:blue",
+        density=True,
+        label=f"prior samples (mean {np.mean(sample_confidence):.3f})",
+    )
     axis.set_title("judge's top-class probability", fontsize=10)
     axis.set_xlabel("confidence")
     axis.set_ylabel("density")
     axis.legend(fontsize=8, loc="upper left")
 
 
-def _agreement_panel(axis, names: list[str], agreement_by_class: np.ndarray,
-                     agreement_note: str | None) -> None:  # fmt: skip
+def _agreement_panel(
+    axis, names: list[str], agreement_by_class: np.ndarray, agreement_note: str | None
+) -> None:
     """How often the judge agrees with the class a labelled draw asked for, per class."""
     axis.bar(names, 100 * np.asarray(agreement_by_class), color=_colours(names))
     mean = 100 * float(np.mean(agreement_by_class))
     axis.axhline(mean, color="0.25", lw=1, ls="--", label=f"mean: {mean:.1f}%")
     axis.set_ylim(0, 105)
-    axis.set_title("judge agrees with the class asked for" if agreement_note is None
-                   else "judge agrees with the label number asked for", fontsize=10)
+    axis.set_title(
+        "judge agrees with the class asked for"
+        if agreement_note is None
+        else "judge agrees with the label number asked for",
+        fontsize=10,
+    )
     axis.set_ylabel("% of labelled draws")
     axis.legend(fontsize=8, loc="lower right")
     axis.grid(axis="y", alpha=0.3)

@@ -23,10 +23,16 @@ def iwae_log_weights(model, images, labels, samples: int, seed_generator):
 
 
 def iwae_negative_log_likelihood(
-    model, images: np.ndarray, labels: np.ndarray | None = None, *, samples: int = 200,
-    seed: int = 0, images_per_call: int = 20_000, on_chunk=None,
+    model,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    samples: int = 200,
+    seed: int = 0,
+    images_per_call: int = 20_000,
+    on_chunk=None,
     rows_per_block: int = ROWS_PER_BLOCK,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Per-image IWAE bound on -log p(x) (or -log p(x|y)) in nats; ``images`` float [0, 1].
 
     Each call into the compiled graph scores ``images_per_call // samples`` images

@@ -32,8 +32,9 @@ def data_for_run(run: Run, path: str | Path | None = None, *, report=print) -> M
     """
     if path is not None:
         return load_mnist(path, report=report)
-    return load_recorded(run.config.train.data, run.record.get("data"), owner=str(run.path),
-                         report=report)  # fmt: skip
+    return load_recorded(
+        run.config.train.data, run.record.get("data"), owner=str(run.path), report=report
+    )
 
 
 def evaluation_key(run: Run, data: MnistData, binarize: str) -> str:
@@ -79,6 +80,8 @@ def class_agreement_note(recorded: dict | None, provenance: dict) -> str | None:
     if same or (same is None and same_data(recorded, provenance) is None):
         return None  # a run too old to record its data counts as on its own, as for its key
     verb = "are not" if same is False else "are not known to be"
-    return (f"class agreement by label number only: the run's classes "
-            f"({data_label(recorded)}) {verb} this data's ({data_label(provenance)}), so its "
-            f"label k is judged as this data's class k")
+    return (
+        f"class agreement by label number only: the run's classes "
+        f"({data_label(recorded)}) {verb} this data's ({data_label(provenance)}), so its "
+        f"label k is judged as this data's class k"
+    )

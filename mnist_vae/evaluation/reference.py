@@ -50,8 +50,9 @@ class ReferenceClassifier:
             "recorded_test_accuracy": self.test_accuracy,
         }
 
-    def features_and_probabilities(self, images: np.ndarray,
-                                   advance=None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def features_and_probabilities(
+        self, images: np.ndarray, advance=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Penultimate-layer features (the dense 256 layer) and class probabilities, one pass.
 
         ``advance(n)`` (a progress task) is called with the images of each batch judged.
@@ -97,8 +98,10 @@ def check_judge_fits(judge: ReferenceClassifier, data, report=print) -> None:
 
     trained_on = judge.trained_on
     if trained_on is None:
-        report(f"warning: the reference classifier {judge.path} does not record the data it was "
-               "trained on; its numbers mean something only if that was this data")  # fmt: skip
+        report(
+            f"warning: the reference classifier {judge.path} does not record the data it was "
+            "trained on; its numbers mean something only if that was this data"
+        )
         return
     if trained_on.get("train_sha256") != data.provenance["train_sha256"]:
         raise UsageError(
@@ -122,12 +125,17 @@ def pinned_reference() -> ReferenceClassifier:
 
     prepare_backend()
     if not PINNED.is_file() or _file_sha256(PINNED) != PINNED_SHA256:
-        raise RunError(f"{PINNED} is missing or damaged (its sha256 is not the one this "
-                       "mnist-vae shipped); reinstall mnist-vae")  # fmt: skip
+        raise RunError(
+            f"{PINNED} is missing or damaged (its sha256 is not the one this "
+            "mnist-vae shipped); reinstall mnist-vae"
+        )
     network = classifiers.get("reference")()
     network.load_weights(PINNED)
-    trained_on = {"source": "canonical MNIST, the 60,000 training images",
-                  "canonical_mnist": True, "train_sha256": MULTISET_SHA256["train"]}  # fmt: skip
+    trained_on = {
+        "source": "canonical MNIST, the 60,000 training images",
+        "canonical_mnist": True,
+        "train_sha256": MULTISET_SHA256["train"],
+    }
     return ReferenceClassifier(network, PINNED_TEST_ACCURACY, PINNED, trained_on)
 
 
@@ -154,8 +162,15 @@ def reference_classifier(
         f"({epochs} epochs, once; it is cached) ..."
     )
     network = classifiers.get("reference")()
-    train_classifier(network, data.x_train, data.y_train, epochs=epochs, augment=True, seed=0,
-                     description="training the reference classifier")  # fmt: skip
+    train_classifier(
+        network,
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        augment=True,
+        seed=0,
+        description="training the reference classifier",
+    )
     test_accuracy = accuracy(network, data.x_test, data.y_test)
     report(f"reference classifier: {100 * test_accuracy:.2f}% test accuracy, cached at {target}")
     if test_accuracy < MIN_TEST_ACCURACY:

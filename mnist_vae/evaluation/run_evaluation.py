@@ -32,8 +32,11 @@ DEFAULT_IW_SAMPLES = 200
 DEFAULT_QUALITY_SAMPLES = 10_000
 LABELLED_PER_DIGIT = 1_000
 # How the title of evaluate's table names the test set each binarization gives.
-TEST_SET_SUFFIX = {"none": "", "threshold": " (thresholded test set)",
-                   "dynamic": " (dynamically binarized test set)"}  # fmt: skip
+TEST_SET_SUFFIX = {
+    "none": "",
+    "threshold": " (thresholded test set)",
+    "dynamic": " (dynamically binarized test set)",
+}
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,16 @@ class Evaluation:
         rows = list(self.result.items())
         for sampler, numbers in self.result.get("samplers", {}).items():
             rows += [(f"{sampler}: {name}", value) for name, value in numbers.items()]
-        return [("labelled_agreement (by label number: not the run's classes)"
-                 if name == "labelled_agreement" and note is not None else name, value)
-                for name, value in rows if isinstance(value, float)]  # fmt: skip
+        return [
+            (
+                "labelled_agreement (by label number: not the run's classes)"
+                if name == "labelled_agreement" and note is not None
+                else name,
+                value,
+            )
+            for name, value in rows
+            if isinstance(value, float)
+        ]
 
     @property
     def title(self) -> str:
@@ -103,18 +113,25 @@ def evaluate_request(request: EvaluationRequest, *, report=print) -> Evaluation:
     keys = _sampler_keys(request.sampler_names)  # an unknown name fails before any work
     data = data_for_run(run, request.data, report=report)
     result = evaluate_run(
-        run, data=data, iw_samples=request.iw_samples, binarize=request.binarize,
-        quality=not request.no_quality, quality_samples=request.samples,
-        reference_path=request.reference_classifier, seed=request.seed, report=report,
+        run,
+        data=data,
+        iw_samples=request.iw_samples,
+        binarize=request.binarize,
+        quality=not request.no_quality,
+        quality_samples=request.samples,
+        reference_path=request.reference_classifier,
+        seed=request.seed,
+        report=report,
         samplers=_fitted_samplers(run, keys, data, report),
-    )  # fmt: skip
+    )
     done = Evaluation(run, data, evaluation_key(run, data, result["binarized"]), result)
     other = result["data"]["trained_on_this_data"] is False
-    report(f"evaluated on {data_label(data.provenance)}"
-           + (f", not the run's training data ({data_label(run.record.get('data'))})"
-              if other else "")
-           + f"; stored as {done.key!r} in {run.path / 'metrics.json'}, drawn in "
-           f"{run.path / 'figures' / (done.key + '.png')}")  # fmt: skip
+    report(
+        f"evaluated on {data_label(data.provenance)}"
+        + (f", not the run's training data ({data_label(run.record.get('data'))})" if other else "")
+        + f"; stored as {done.key!r} in {run.path / 'metrics.json'}, drawn in "
+        f"{run.path / 'figures' / (done.key + '.png')}"
+    )
     if result.get("labelled_agreement_note") is not None:
         report(f"warning: {result['labelled_agreement_note']}")
     return done
@@ -137,8 +154,10 @@ def _fitted_samplers(run: Run, keys: list[str], data: MnistData, report) -> dict
 
     model = run.load_model()
     check_sampler_use(model)
-    return {display_name(key): run_sampler(run, key, model=model, data=data, report=report)
-            for key in keys}  # fmt: skip
+    return {
+        display_name(key): run_sampler(run, key, model=model, data=data, report=report)
+        for key in keys
+    }
 
 
 def evaluate_run(
@@ -171,13 +190,18 @@ def evaluate_run(
     judge = _judge(data, reference_path, report) if quality else None
     model = run.load_model()
     result, iwae = _test_set_numbers(model, data, binarize, iw_samples, seed)
-    result = {"data": {**data.provenance,
-                       "trained_on_this_data": same_data(run.record.get("data"), data.provenance)},
-              **result}  # fmt: skip
+    result = {
+        "data": {
+            **data.provenance,
+            "trained_on_this_data": same_data(run.record.get("data"), data.provenance),
+        },
+        **result,
+    }
     seen: dict = {}  # per-sample arrays for the figure
     if quality:
-        result.update(sample_quality(model, run, judge, quality_samples, seed, samplers=samplers,
-                                     seen=seen))  # fmt: skip
+        result.update(
+            sample_quality(model, run, judge, quality_samples, seed, samplers=samplers, seen=seen)
+        )
         # The run draws its label k; the judge knows this data's class k: say so when
         # those need not be one class (another dataset's classes are scored by number).
         recorded = run.record.get("data")
@@ -193,8 +217,9 @@ def evaluate_run(
     return result
 
 
-def _test_set_numbers(model, data: MnistData, binarize: str, iw_samples: int,
-                      seed: int) -> tuple[dict, np.ndarray]:  # fmt: skip
+def _test_set_numbers(
+    model, data: MnistData, binarize: str, iw_samples: int, seed: int
+) -> tuple[dict, np.ndarray]:
     """The ELBO, the IWAE bound (with each image's) and reconstruction errors on the
     test set, binarized as asked; and what the model adds (e.g. m2's classifier error)."""
     from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
@@ -205,8 +230,14 @@ def _test_set_numbers(model, data: MnistData, binarize: str, iw_samples: int,
     labels = data.y_test.astype("int32") if model.conditional else None
     elbo = evaluate_elbo(model, x_float, data.y_test)
     with progress.task(f"IWAE bound, K={iw_samples}", total=len(x_float), unit="images") as bound:
-        iwae = iwae_negative_log_likelihood(model, x_float, labels, samples=iw_samples, seed=seed,
-                                            on_chunk=lambda done: bound.update(completed=done))
+        iwae = iwae_negative_log_likelihood(
+            model,
+            x_float,
+            labels,
+            samples=iw_samples,
+            seed=seed,
+            on_chunk=lambda done: bound.update(completed=done),
+        )
     result = {
         "binarized": binarize,
         "negative_elbo": elbo["loss"],
@@ -238,8 +269,8 @@ def _draw(path: Path, result: dict, iwae: np.ndarray, data: MnistData, judge, se
         agreement_by_class=result.get("labelled_agreement_by_digit") if quality else None,
         class_names=list(data.class_names),
         agreement_note=result.get("labelled_agreement_note") if quality else None,
-        title=f"evaluation on {data_label(data.provenance)}, "
-        f"{result['binarized']} binarization" if result["binarized"] != "none"
+        title=f"evaluation on {data_label(data.provenance)}, {result['binarized']} binarization"
+        if result["binarized"] != "none"
         else f"evaluation on {data_label(data.provenance)}",
     )
 
@@ -249,8 +280,9 @@ class _Judge:
 
     def __init__(self, classifier, data: MnistData) -> None:
         self.classifier = classifier
-        with progress.task("judging the test images", total=len(data.x_test),
-                           unit="images") as judged:  # fmt: skip
+        with progress.task(
+            "judging the test images", total=len(data.x_test), unit="images"
+        ) as judged:
             features, probabilities = classifier.features_and_probabilities(data.x_test, judged)
         self.test_features = features
         self.test_confidence = probabilities.max(axis=1)
@@ -259,7 +291,8 @@ class _Judge:
         self.record = {
             **classifier.describe(),
             "test_accuracy": self.test_accuracy,
-            "trained_on_this_data": None if classifier.trained_on is None
+            "trained_on_this_data": None
+            if classifier.trained_on is None
             else classifier.trained_on.get("train_sha256") == data.provenance["train_sha256"],
         }
 
@@ -268,19 +301,23 @@ def _judge(data: MnistData, reference_path, report) -> _Judge:
     from mnist_vae.evaluation.reference import MIN_TEST_ACCURACY, reference_classifier
 
     classifier = reference_classifier(data, path=reference_path, report=report)
-    pinned = " (pinned: the same on every machine)" if classifier.path.parent.name == "pinned" \
-        else ""  # fmt: skip
+    pinned = (
+        " (pinned: the same on every machine)" if classifier.path.parent.name == "pinned" else ""
+    )
     report(f"judge: reference classifier {classifier.path.name}{pinned}")
     judge = _Judge(classifier, data)
     if judge.test_accuracy < MIN_TEST_ACCURACY and data.canonical:
-        report(f"warning: the reference classifier scores {100 * judge.test_accuracy:.2f}% on "
-               f"this test set (below {100 * MIN_TEST_ACCURACY:.1f}%); its Frechet distances "
-               "and confidences are less trustworthy")  # fmt: skip
+        report(
+            f"warning: the reference classifier scores {100 * judge.test_accuracy:.2f}% on "
+            f"this test set (below {100 * MIN_TEST_ACCURACY:.1f}%); its Frechet distances "
+            "and confidences are less trustworthy"
+        )
     return judge
 
 
-def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray,
-                  seen: dict | None = None, advance=None) -> dict:  # fmt: skip
+def judge_samples(
+    judge, test_features: np.ndarray, samples: np.ndarray, seen: dict | None = None, advance=None
+) -> dict:
     """Fréchet distance to the test features, mean confidence and the blank fraction.
 
     ``seen``, if given, receives each sample's confidence (``confidence``); ``advance``
@@ -299,9 +336,14 @@ def judge_samples(judge, test_features: np.ndarray, samples: np.ndarray,
 
 
 def sample_quality(
-    model, run: Run, judge: _Judge, count: int, seed: int, samplers: dict | None = None,
+    model,
+    run: Run,
+    judge: _Judge,
+    count: int,
+    seed: int,
+    samplers: dict | None = None,
     seen: dict | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """Fréchet distance, confidence, blank fraction and labelled agreement under the
     reference classifier; the first three also for each fitted sampler in ``samplers``."""
     from mnist_vae.models.sampling import DIGIT_NOISE_VARIANCE, sample_digits
@@ -310,16 +352,21 @@ def sample_quality(
     total = count * (1 + len(samplers or {})) + NUM_CLASSES * LABELLED_PER_DIGIT
     with progress.task("sample quality", total=total, unit="images") as done:
         done.update(description="sample quality: prior samples")
-        judged = judge_samples(judge.classifier, test_features, sample_digits(model, count, seed),
-                               seen, done)  # fmt: skip
+        judged = judge_samples(
+            judge.classifier, test_features, sample_digits(model, count, seed), seen, done
+        )
         agreement = []
         means = run.digit_means()
         for digit in range(NUM_CLASSES):
             done.update(description=f"sample quality: labelled draws of class {digit}")
             drawn = sample_digits(
-                model, LABELLED_PER_DIGIT, seed + digit, digit=digit, digit_means=means,
+                model,
+                LABELLED_PER_DIGIT,
+                seed + digit,
+                digit=digit,
+                digit_means=means,
                 noise_variance=DIGIT_NOISE_VARIANCE,
-            )  # fmt: skip
+            )
             probabilities = judge.classifier.probabilities(drawn, done)
             agreement.append(np.mean(np.argmax(probabilities, axis=1) == digit))
         result = {

@@ -68,10 +68,15 @@ class ExportedModel:
             [np.full(size, np.nan) if m is None else m for m in latent["digit_means"]]
         )
         folder = self.path / "assets" / SAMPLERS
-        self.samplers = [] if self.conditional or not folder.is_dir() else sorted(
-            entry.name.replace("-", "_") for entry in folder.iterdir()
-            if (entry / SAMPLER_RECORD).is_file()
-        )  # fmt: skip
+        self.samplers = (
+            []
+            if self.conditional or not folder.is_dir()
+            else sorted(
+                entry.name.replace("-", "_")
+                for entry in folder.iterdir()
+                if (entry / SAMPLER_RECORD).is_file()
+            )
+        )
 
     def load_sampler(self, key: str):
         """The fitted sampler ``key`` the export carries; a usage error if it has none."""
@@ -85,8 +90,11 @@ class ExportedModel:
                 f"{have}); fit it with 'mnist-vae sample RUN --sampler NAME', then export "
                 "the run again"
             )
-        folder = next(entry for entry in (self.path / "assets" / SAMPLERS).iterdir()
-                      if entry.name.replace("-", "_") == key)  # fmt: skip
+        folder = next(
+            entry
+            for entry in (self.path / "assets" / SAMPLERS).iterdir()
+            if entry.name.replace("-", "_") == key
+        )
         record = json.loads((folder / SAMPLER_RECORD).read_text())
         return samplers.get(record["sampler"]).load(folder)
 
@@ -128,8 +136,10 @@ def rebuild_exported_model(path: Path):
     load_registrations()
     config_file = Path(path) / "assets" / MODEL_CONFIG
     if not config_file.is_file():
-        raise RunError(f"{path} was exported by an older mnist-vae (no assets/{MODEL_CONFIG}); "
-                       "export the run again to sample from it")  # fmt: skip
+        raise RunError(
+            f"{path} was exported by an older mnist-vae (no assets/{MODEL_CONFIG}); "
+            "export the run again to sample from it"
+        )
     try:
         config = json.loads(config_file.read_text())
         config.pop("compile_config", None)  # a model to sample from: nothing to compile
@@ -141,10 +151,14 @@ def rebuild_exported_model(path: Path):
     for index, variable in enumerate(model.variables):
         key = f"variables/{index}/.ATTRIBUTES/VARIABLE_VALUE"
         value = reader.get_tensor(key) if key in stored else None
-        if value is None or tuple(value.shape) != tuple(variable.shape) or (
-            np.dtype(value.dtype) != np.dtype(variable.dtype)
-        ):  # fmt: skip
-            raise RunError(f"{path}: its variables do not fit the model it describes "
-                           f"({variable.path}); export the run again")  # fmt: skip
+        if (
+            value is None
+            or tuple(value.shape) != tuple(variable.shape)
+            or (np.dtype(value.dtype) != np.dtype(variable.dtype))
+        ):
+            raise RunError(
+                f"{path}: its variables do not fit the model it describes "
+                f"({variable.path}); export the run again"
+            )
         variable.assign(value)
     return model

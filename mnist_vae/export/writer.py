@@ -55,8 +55,10 @@ def export_run(
     out = Path(out).expanduser()
     target, source = out.resolve(), Path(run.path).resolve()
     if target == source or target in source.parents:
-        raise UsageError(f"--out {out} would replace the run {run.path} itself; export it to "
-                         "a folder outside the run")  # fmt: skip
+        raise UsageError(
+            f"--out {out} would replace the run {run.path} itself; export it to "
+            "a folder outside the run"
+        )
     # Parts: loading the model, tracing and writing the SavedModel, converting to TFLite.
     parts = 2 if format == "savedmodel" else 3
     with task(f"exporting {run.path.name} ({format})", total=parts, unit="parts") as advance:
@@ -98,8 +100,10 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
     archive = keras.export.ExportArchive()
     archive.track(model)
     endpoints = _model_endpoints(model)
-    draw_signature = [tf.TensorSpec([], tf.int32, name="count"),
-                      tf.TensorSpec([], tf.int32, name="seed")]  # fmt: skip
+    draw_signature = [
+        tf.TensorSpec([], tf.int32, name="count"),
+        tf.TensorSpec([], tf.int32, name="seed"),
+    ]
     for name in sampler_names:
         sampler = run.load_sampler(name)
         for trackable in sampler.trackables():  # e.g. the second stage's networks

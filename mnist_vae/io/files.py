@@ -59,8 +59,10 @@ def _link_new(staging: Path, path: Path) -> None:
     try:
         os.link(staging, path)
     except FileExistsError:
-        raise RunError(f"another process wrote {path} meanwhile; it was left as it is, and "
-                       "this result was not written") from None  # fmt: skip
+        raise RunError(
+            f"another process wrote {path} meanwhile; it was left as it is, and "
+            "this result was not written"
+        ) from None
 
 
 @contextmanager

@@ -75,8 +75,9 @@ def _move_into_place(staging: Path, final: Path) -> None:
                 raise
             from mnist_vae.errors import RunError
 
-            raise RunError(f"another process wrote {final} meanwhile; it was left as it "
-                           "is") from None  # fmt: skip
+            raise RunError(
+                f"another process wrote {final} meanwhile; it was left as it is"
+            ) from None
     os.chmod(final, 0o755)
 
 
@@ -166,9 +167,7 @@ def _claim_stage(stage: Path, final: Path, descriptor: int, existed: bool) -> No
             f"{stage.name}); wait for it to finish or choose another --out"
         ) from None
     if not stage.exists() or os.stat(stage).st_ino != os.fstat(descriptor).st_ino:
-        raise RunError(
-            f"another process wrote {final} meanwhile; choose another --out"
-        ) from None
+        raise RunError(f"another process wrote {final} meanwhile; choose another --out") from None
     if existed and foreign_stage(stage, TRAINING, final):
         raise UsageError(unrecognised_stage(stage, final))
     if not has_stage_marker(stage, TRAINING, final):  # new (or empty): ours now
@@ -196,9 +195,11 @@ def _publish_or_keep(stage: Path, final: Path, overwrite: bool) -> None:
 
 def unrecognised_stage(stage: Path, final: Path) -> str:
     """The error for a ``.NAME.training`` folder in the way that mnist-vae did not mark."""
-    return (f"{stage} is in the way of {final} and was not made by this version of "
-            "mnist-vae (it has no staging marker), so it is neither resumed nor deleted: "
-            "move it away, or choose another --out")
+    return (
+        f"{stage} is in the way of {final} and was not made by this version of "
+        "mnist-vae (it has no staging marker), so it is neither resumed nor deleted: "
+        "move it away, or choose another --out"
+    )
 
 
 def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:

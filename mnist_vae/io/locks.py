@@ -59,8 +59,9 @@ def claim(create: Callable[[], Any]) -> tuple[Path, int]:
         if take_lock(descriptor) and still_names(name, descriptor):
             return Path(name), descriptor
         os.close(descriptor)
-    raise RunError(f"could not lock a staging place beside {name} (is another process "
-                   "removing them?)")  # fmt: skip
+    raise RunError(
+        f"could not lock a staging place beside {name} (is another process removing them?)"
+    )
 
 
 def path_exists(path: Path) -> bool:

@@ -48,8 +48,11 @@ def has_stage_marker(folder: Path, kind: str, target: Path) -> bool:
     and a stage moved to another run's name is that run, interrupted.
     """
     record = _read(Path(folder) / STAGE_MARKER)
-    return (record.get("mnist_vae") == "staging" and record.get("kind") == kind
-            and (kind == TRAINING or record.get("target") == Path(target).name))  # fmt: skip
+    return (
+        record.get("mnist_vae") == "staging"
+        and record.get("kind") == kind
+        and (kind == TRAINING or record.get("target") == Path(target).name)
+    )
 
 
 def earlier_training_stage(folder: Path) -> bool:
@@ -59,8 +62,12 @@ def earlier_training_stage(folder: Path) -> bool:
     an earlier version does, and resuming it must not be refused."""
     record = _read(Path(folder) / "training.json")
     config = record.get("config")
-    return (isinstance(config, dict) and isinstance(config.get("model"), dict)
-            and isinstance(config.get("train"), dict) and "command" in record)  # fmt: skip
+    return (
+        isinstance(config, dict)
+        and isinstance(config.get("model"), dict)
+        and isinstance(config.get("train"), dict)
+        and "command" in record
+    )
 
 
 def foreign_stage(folder: Path, kind: str, target: Path) -> bool:
@@ -119,15 +126,40 @@ ADDED_LATER = {"run": ("metrics.json", "figures/*.png", "samples/*.png", "sample
 # Results written before manifests: the files mnist-vae writes for each kind. A folder
 # holding anything else is not replaced.
 LEGACY_FILES = {
-    "run": ("config.json", "metrics.json", "latent.json", "history.csv", "*.keras",
-            "figures.json", "figures/*.png", "samples/*.png", "samples/*.npy", "training.json",
-            "checkpoint/*"),
-    "export": ("saved_model.pb", "fingerprint.pb", "model.tflite", "variables/*", "assets/*",
-               "config.json", "metrics.json", "latent.json"),
-    "benchmark": ("results.json", "results.csv", "*.png", "benchmark.json", "steps/*",
-                  "runs/*", "generators/*"),
+    "run": (
+        "config.json",
+        "metrics.json",
+        "latent.json",
+        "history.csv",
+        "*.keras",
+        "figures.json",
+        "figures/*.png",
+        "samples/*.png",
+        "samples/*.npy",
+        "training.json",
+        "checkpoint/*",
+    ),
+    "export": (
+        "saved_model.pb",
+        "fingerprint.pb",
+        "model.tflite",
+        "variables/*",
+        "assets/*",
+        "config.json",
+        "metrics.json",
+        "latent.json",
+    ),
+    "benchmark": (
+        "results.json",
+        "results.csv",
+        "*.png",
+        "benchmark.json",
+        "steps/*",
+        "runs/*",
+        "generators/*",
+    ),
     "sampler": ("*", "*/*"),
-}  # fmt: skip
+}
 
 
 def result_kind(folder: Path) -> str | None:
@@ -154,15 +186,20 @@ def overwrite_problem(folder: Path) -> str | None:
     folder = Path(folder)
     unlisted = _unlisted(folder)
     if unlisted is None:
-        return (f"{folder} is not an mnist-vae result (no {RESULT_MANIFEST}, config.json, "
-                "results.json or saved_model.pb); --overwrite replaces only earlier results: "
-                "choose another --out")  # fmt: skip
+        return (
+            f"{folder} is not an mnist-vae result (no {RESULT_MANIFEST}, config.json, "
+            "results.json or saved_model.pb); --overwrite replaces only earlier results: "
+            "choose another --out"
+        )
     if not unlisted:
         return None
-    shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5
-                                       else "")  # fmt: skip
-    return (f"{folder} holds files mnist-vae did not write ({shown}); --overwrite would "
-            "delete them: move them out, or choose another --out")
+    shown = ", ".join(unlisted[:5]) + (
+        f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
+    )
+    return (
+        f"{folder} holds files mnist-vae did not write ({shown}); --overwrite would "
+        "delete them: move them out, or choose another --out"
+    )
 
 
 def _unlisted(folder: Path) -> list[str] | None:

@@ -87,11 +87,12 @@ class StaleStage:
         """What it is, in a few words, for listings."""
         name = self.target.name
         if self.kind == INTERRUPTED and self.work == "training":
-            return f"interrupted training of {name}: 'mnist-vae train --resume " \
-                   f"{shlex.quote(str(self.target))}' continues it"  # fmt: skip
+            return (
+                f"interrupted training of {name}: 'mnist-vae train --resume "
+                f"{shlex.quote(str(self.target))}' continues it"
+            )
         if self.kind == INTERRUPTED:
-            return f"interrupted {self.work} of {name}: the same command run again " \
-                   "continues it"  # fmt: skip
+            return f"interrupted {self.work} of {name}: the same command run again continues it"
         if self.kind == OLD_FOLDER:
             text = f"the previous {name}, moved aside by a killed --overwrite"
             if not path_exists(self.target):
@@ -149,13 +150,22 @@ def _scan(folder: Path) -> tuple[list[StaleStage], list[Path]]:
                 break
             work = None
             if kind == INTERRUPTED:
-                work = next((work for file, work in INTENT_FILES.items()
-                             if (Path(entry.path) / file).is_file()), None)  # fmt: skip
+                work = next(
+                    (
+                        work
+                        for file, work in INTENT_FILES.items()
+                        if (Path(entry.path) / file).is_file()
+                    ),
+                    None,
+                )
                 kind = INTERRUPTED if work else PARTIAL_FOLDER  # killed before its intent
             if _abandoned(Path(entry.path)):
                 size, newest = _size_and_newest(Path(entry.path))
-                found.append(StaleStage(Path(entry.path), kind, target, size,
-                                        max(0.0, time.time() - newest), work))  # fmt: skip
+                found.append(
+                    StaleStage(
+                        Path(entry.path), kind, target, size, max(0.0, time.time() - newest), work
+                    )
+                )
             break
     return found, foreign
 
@@ -240,9 +250,15 @@ def warn_stale_stages(folder: Path, *, writing: Path | None = None) -> None:
     out: the training or benchmark writing it resumes it or says why not.
     """
     try:
-        stages = [stage for stage in stale_stages(folder)
-                  if not (writing is not None and stage.target == Path(writing)
-                          and stage.path.name.endswith(".training"))]  # fmt: skip
+        stages = [
+            stage
+            for stage in stale_stages(folder)
+            if not (
+                writing is not None
+                and stage.target == Path(writing)
+                and stage.path.name.endswith(".training")
+            )
+        ]
     except Exception:  # a note must never stop the work
         return
     note = stale_note(folder, stages)
@@ -261,17 +277,28 @@ def stale_note(folder: Path, stages: list[StaleStage]) -> str | None:
     resumable = [stage for stage in stages if stage.resumable]
     if loose:
         folders = all(stage.kind != PARTIAL_FILE for stage in loose)
-        noun = "staging folder" if folders else "staging file" if all(
-            stage.kind == PARTIAL_FILE for stage in loose) else "staging item"  # fmt: skip
-        text = (f"{_count(len(loose), 'abandoned ' + noun)} in {where} (from killed "
-                f"processes, {human_size(sum(stage.size for stage in loose))})")  # fmt: skip
+        noun = (
+            "staging folder"
+            if folders
+            else "staging file"
+            if all(stage.kind == PARTIAL_FILE for stage in loose)
+            else "staging item"
+        )
+        text = (
+            f"{_count(len(loose), 'abandoned ' + noun)} in {where} (from killed "
+            f"processes, {human_size(sum(stage.size for stage in loose))})"
+        )
         if resumable:
-            return (f"{text}, and {_count(len(resumable), 'interrupted run')} "
-                    f"to resume or remove; see '{command}'")  # fmt: skip
+            return (
+                f"{text}, and {_count(len(resumable), 'interrupted run')} "
+                f"to resume or remove; see '{command}'"
+            )
         return f"{text}; remove them with '{command}'"
-    return (f"{_count(len(resumable), 'interrupted run')} in {where} (from killed "
-            f"processes, {human_size(sum(stage.size for stage in resumable))}); resume or "
-            f"remove: see '{command}'")  # fmt: skip
+    return (
+        f"{_count(len(resumable), 'interrupted run')} in {where} (from killed "
+        f"processes, {human_size(sum(stage.size for stage in resumable))}); resume or "
+        f"remove: see '{command}'"
+    )
 
 
 def _count(number: int, noun: str) -> str:
@@ -328,17 +355,20 @@ def clean_stages(request: CleanRequest, *, report=print, failed=print) -> list[S
         return found
     width = max(len(str(stage.path)) for stage in found)
     for stage in found:
-        report(f"{stage.path!s:<{width}}  {human_size(stage.size):>8}  "
-               f"{human_age(stage.age):>7} old  {stage.describe()}")  # fmt: skip
+        report(
+            f"{stage.path!s:<{width}}  {human_size(stage.size):>8}  "
+            f"{human_age(stage.age):>7} old  {stage.describe()}"
+        )
     loose = [stage for stage in found if not stage.resumable]
     resumable = [stage for stage in found if stage.resumable]
     if not request.yes:
         if loose:
-            report(f"{_items(loose)} left by killed processes; pass --yes to remove "
-                   f"{_them(loose)}")  # fmt: skip
+            report(f"{_items(loose)} left by killed processes; pass --yes to remove {_them(loose)}")
         if resumable:
-            report(f"{_items(resumable, 'interrupted run')} can be resumed; pass --yes "
-                   f"--include-interrupted to remove {_them(resumable)} as well")  # fmt: skip
+            report(
+                f"{_items(resumable, 'interrupted run')} can be resumed; pass --yes "
+                f"--include-interrupted to remove {_them(resumable)} as well"
+            )
         return found
     chosen = loose + (resumable if request.include_interrupted else [])
     failures = 0
@@ -349,8 +379,10 @@ def clean_stages(request: CleanRequest, *, report=print, failed=print) -> list[S
             failures += 1
             failed(f"could not remove {stage.path}: {error.strerror or error}")
     if resumable and not request.include_interrupted:
-        report(f"kept {_items(resumable, 'interrupted run')} (resumable); pass "
-               f"--include-interrupted to remove {_them(resumable)} as well")  # fmt: skip
+        report(
+            f"kept {_items(resumable, 'interrupted run')} (resumable); pass "
+            f"--include-interrupted to remove {_them(resumable)} as well"
+        )
     if failures:
         raise RunError(f"{failures} of {len(chosen)} could not be removed (see above)")
     return found

@@ -89,8 +89,10 @@ def model_config(
     )
     likelihoods.check(config.likelihood)
     if config.gaussian_variance is not None and config.likelihood != "gaussian":
-        raise ConfigError("--gaussian-variance takes effect only with --likelihood gaussian; "
-                          "add that, or drop --gaussian-variance")  # fmt: skip
+        raise ConfigError(
+            "--gaussian-variance takes effect only with --likelihood gaussian; "
+            "add that, or drop --gaussian-variance"
+        )
     chosen = strategy_options(config)
     if hasattr(chosen, "check_files"):  # files the options read (weights): only when new
         chosen.check_files()
@@ -193,8 +195,9 @@ def build_vae(
     """
     encoder, decoder = build_networks(config, condition_dim)
     others = networks() if networks is not None else ()
-    return model_class(encoder, decoder, *others, options=options, **arguments,
-                       **vae_arguments(config, seed))  # fmt: skip
+    return model_class(
+        encoder, decoder, *others, options=options, **arguments, **vae_arguments(config, seed)
+    )
 
 
 def require_unit_beta(config: ModelConfig, reason: str) -> None:

@@ -22,8 +22,9 @@ def _check_count(count: int) -> None:
         raise UsageError(f"count must be a positive integer, got {count!r}")
 
 
-def decode_batched(model, codes: np.ndarray, labels: np.ndarray | None = None,
-                   on_batch=None) -> np.ndarray:  # fmt: skip
+def decode_batched(
+    model, codes: np.ndarray, labels: np.ndarray | None = None, on_batch=None
+) -> np.ndarray:
     """Mean images for many codes, float (N, 28, 28), decoded in batches.
 
     ``on_batch(n)`` (e.g. a progress task) is called with each batch's size.
@@ -110,8 +111,9 @@ def sample_digits(
     if not 0 <= digit < NUM_CLASSES:
         raise UsageError(f"class must be 0-{NUM_CLASSES - 1}, got {digit}")
     if model.conditional:
-        return decode_batched(model, prior_codes(model, count, seed), np.full(count, digit),
-                              on_batch)  # fmt: skip
+        return decode_batched(
+            model, prior_codes(model, count, seed), np.full(count, digit), on_batch
+        )
     return decode_batched(
         model, class_mean_codes(digit_means, digit, count, seed, noise_variance), on_batch=on_batch
     )

@@ -248,8 +248,9 @@ class VAE(keras.Model):
             shape = (samples, batch, self.latent_dim)
             return ops.reshape(ops.broadcast_to(tensor, shape), (-1, self.latent_dim))
 
-        flat_z, log_det = self.transform_posterior_draws(flat(z), flat(mean[None]),
-                                                         flat(log_variance[None]))  # fmt: skip
+        flat_z, log_det = self.transform_posterior_draws(
+            flat(z), flat(mean[None]), flat(log_variance[None])
+        )
         tiled_labels = None if labels is None else ops.tile(labels, (samples,))
         logits = self.decode_logits(flat_z, tiled_labels)
         nll = self.reconstruction_terms(ops.tile(images, (samples, 1, 1, 1)), logits)
@@ -274,8 +275,9 @@ class VAE(keras.Model):
         """What ``call`` takes, for ``model.export``: a batch of images."""
         return [keras.InputSpec(shape=(None, *IMAGE_SHAPE), dtype="float32")]
 
-    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
-               **kwargs):  # fmt: skip
+    def export(
+        self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs
+    ):
         """Keras's ``Model.export``, with the input signature filled in.
 
         The model is built from its networks and never called, so Keras cannot
@@ -283,8 +285,9 @@ class VAE(keras.Model):
         """
         if input_signature is None:
             input_signature = self.export_input_signature()
-        return super().export(filepath, format=format, verbose=verbose,
-                              input_signature=input_signature, **kwargs)  # fmt: skip
+        return super().export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs
+        )
 
     # -- the ELBO ----------------------------------------------------------------
 
@@ -309,9 +312,10 @@ class VAE(keras.Model):
         if self.analytic_kl():
             return kl_to_standard_normal(mean, log_variance)
         noise = (z0 - mean) * keras.ops.exp(-0.5 * log_variance)
-        log_posterior = -0.5 * keras.ops.sum(
-            keras.ops.square(noise) + log_variance + LOG_TWO_PI, axis=-1
-        ) - log_det
+        log_posterior = (
+            -0.5 * keras.ops.sum(keras.ops.square(noise) + log_variance + LOG_TWO_PI, axis=-1)
+            - log_det
+        )
         return log_posterior - self.prior_log_density(z)
 
     def elbo_terms(self, images, labels=None, training: bool = False):
@@ -371,9 +375,11 @@ class VAE(keras.Model):
             "beta": self.beta,
             "gaussian_variance": self.gaussian_variance,
             "seed": self.seed,
-            **{key: keras.saving.serialize_keras_object(getattr(self, key))
-               for key in self.network_keys},
-        }  # fmt: skip
+            **{
+                key: keras.saving.serialize_keras_object(getattr(self, key))
+                for key in self.network_keys
+            },
+        }
         if self.options is not None:
             config["options"] = dataclasses.asdict(self.options)
         return config
@@ -390,7 +396,6 @@ class VAE(keras.Model):
             legacy = {key: config.pop(key) for key in list(config) if key in names}
             config["options"] = {**legacy, **(config.get("options") or {})}
         return cls(**networks, **config)
-
 
 
 def check_networks(

@@ -72,8 +72,7 @@ def store_exact_halves(path: Path) -> int:
         members = {name: archive.read(name) for name in archive.namelist()}
     halved = 0
     packed = io.BytesIO()
-    with h5py.File(io.BytesIO(members[weights]), "r") as source, \
-            h5py.File(packed, "w") as copy:  # fmt: skip
+    with h5py.File(io.BytesIO(members[weights]), "r") as source, h5py.File(packed, "w") as copy:
         copy.attrs.update(source.attrs)
 
         def visit(name: str, item) -> None:

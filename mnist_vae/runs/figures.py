@@ -32,13 +32,15 @@ def new_figure(width: float, height: float):
 GUTTER_INK = 0.18
 
 
-def tile(images: np.ndarray, rows: int, cols: int, pad: int = 1,
-         gutter: float = GUTTER_INK) -> np.ndarray:  # fmt: skip
+def tile(
+    images: np.ndarray, rows: int, cols: int, pad: int = 1, gutter: float = GUTTER_INK
+) -> np.ndarray:
     """Arrange (N, H, W) images in a rows x cols mosaic; gutters of ``gutter`` ink,
     empty cells blank."""
     count, height, width = images.shape
-    canvas = np.full((rows * (height + pad) + pad, cols * (width + pad) + pad), gutter,
-                     dtype=np.float32)  # fmt: skip
+    canvas = np.full(
+        (rows * (height + pad) + pad, cols * (width + pad) + pad), gutter, dtype=np.float32
+    )
     for i in range(rows * cols):
         r, c = divmod(i, cols)
         top, left = pad + r * (height + pad), pad + c * (width + pad)
@@ -47,9 +49,13 @@ def tile(images: np.ndarray, rows: int, cols: int, pad: int = 1,
 
 
 def save_image_grid(
-    images: np.ndarray, path: Path, *, cols: int = 10, title: str = "",
+    images: np.ndarray,
+    path: Path,
+    *,
+    cols: int = 10,
+    title: str = "",
     column_labels: list[str] | None = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """A grid of images, dark ink on white as people read them.
 
     ``column_labels`` (one per column) are written above the columns, e.g. the class
@@ -64,9 +70,13 @@ def save_image_grid(
     if labels:
         width = images.shape[2] + 1
         axis.xaxis.tick_top()
-        axis.set_xticks([1 + width * c + (width - 2) / 2 for c in range(len(labels))], labels,
-                        fontsize=7, rotation=40 if slanted else 0,
-                        ha="left" if slanted else "center")  # fmt: skip
+        axis.set_xticks(
+            [1 + width * c + (width - 2) / 2 for c in range(len(labels))],
+            labels,
+            fontsize=7,
+            rotation=40 if slanted else 0,
+            ha="left" if slanted else "center",
+        )
         axis.tick_params(axis="x", length=0, pad=1)
         axis.set_yticks([])
         for side in axis.spines.values():
@@ -103,23 +113,30 @@ def save_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, pat
     """Test images beside their reconstructions, in labelled pairs."""
     cols = 8
     count = min(len(originals), 6 * cols)
-    mosaic = pair_mosaic(np.clip(originals[:count], 0, 1), np.clip(reconstructions[:count], 0, 1),
-                         cols)  # fmt: skip
+    mosaic = pair_mosaic(
+        np.clip(originals[:count], 0, 1), np.clip(reconstructions[:count], 0, 1), cols
+    )
     rows = int(np.ceil(count / cols))
     figure, axis = new_figure(cols * 1.05 + 0.3, rows * 0.55 + 0.75)
     axis.imshow(1.0 - mosaic, **INK)
     width = originals.shape[2]
     pair_width, gap = 2 * width + 1, 6
-    centres = [gap + c * (pair_width + gap) + offset + width / 2
-               for c in range(min(cols, count)) for offset in (0, width + 1)]  # fmt: skip
+    centres = [
+        gap + c * (pair_width + gap) + offset + width / 2
+        for c in range(min(cols, count))
+        for offset in (0, width + 1)
+    ]
     axis.xaxis.tick_top()
     axis.set_xticks(centres, ["test", "recon."] * (len(centres) // 2), fontsize=7)
     axis.tick_params(axis="x", length=0, pad=1)
     axis.set_yticks([])
     for side in axis.spines.values():
         side.set_visible(False)
-    axis.set_title("each pair: a test image and its reconstruction (decoded posterior mean)",
-                   fontsize=9, pad=14)  # fmt: skip
+    axis.set_title(
+        "each pair: a test image and its reconstruction (decoded posterior mean)",
+        fontsize=9,
+        pad=14,
+    )
     return save_figure(figure, path)
 
 
@@ -174,9 +191,13 @@ def latent_legend(class_names: list[str] | None = None, what: str | None = None)
 
 
 def save_latent_scatter(
-    codes: np.ndarray, labels: np.ndarray, means: np.ndarray, path: Path,
-    class_names: list[str] | None = None, what: str | None = None,
-) -> str:  # fmt: skip
+    codes: np.ndarray,
+    labels: np.ndarray,
+    means: np.ndarray,
+    path: Path,
+    class_names: list[str] | None = None,
+    what: str | None = None,
+) -> str:
     """Test-set codes coloured by class with each class's mean marked; returns the projection.
 
     The legend (``latent_legend``) sits outside the axes, and the means' labels are
@@ -192,24 +213,45 @@ def save_latent_scatter(
     figure, axis = new_figure(7.6, 6)
     for digit in range(10):
         members = points[labels == digit]
-        axis.scatter(members[:, 0], members[:, 1], s=2, alpha=0.4, color=DIGIT_COLOURS(digit),
-                     label=names[digit], rasterized=True)  # fmt: skip
+        axis.scatter(
+            members[:, 0],
+            members[:, 1],
+            s=2,
+            alpha=0.4,
+            color=DIGIT_COLOURS(digit),
+            label=names[digit],
+            rasterized=True,
+        )
     finite = np.isfinite(marks).all(axis=1)
     low, high = np.percentile(points, [0.5, 99.5], axis=0)
     span = np.maximum(high - low, 1e-9)
     placed = spread_labels((marks[finite] - low) / span, 0.06) * span + low
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    for digit, (x, y), (tx, ty) in zip(np.flatnonzero(finite), marks[finite], placed,
-                                       strict=True):  # fmt: skip
-        axis.scatter(x, y, s=60, color=DIGIT_COLOURS(digit), edgecolors="black", linewidths=1.0,
-                     zorder=3)  # fmt: skip
+    for digit, (x, y), (tx, ty) in zip(np.flatnonzero(finite), marks[finite], placed, strict=True):
+        axis.scatter(
+            x, y, s=60, color=DIGIT_COLOURS(digit), edgecolors="black", linewidths=1.0, zorder=3
+        )
         moved = np.hypot((tx - x) / span[0], (ty - y) / span[1]) > 0.01
-        axis.annotate(names[digit], (x, y), xytext=(tx, ty), ha="center", va="center",
-                      fontsize=10, weight="bold", zorder=4, path_effects=halo,
-                      arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.2"} if moved
-                      else None)  # fmt: skip
-    axis.legend(title=what, markerscale=5, fontsize=8,
-                loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
+        axis.annotate(
+            names[digit],
+            (x, y),
+            xytext=(tx, ty),
+            ha="center",
+            va="center",
+            fontsize=10,
+            weight="bold",
+            zorder=4,
+            path_effects=halo,
+            arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.2"} if moved else None,
+        )
+    axis.legend(
+        title=what,
+        markerscale=5,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+    )
     first, second = ("z1", "z2") if label == "z" else ("PC1", "PC2")
     axis.set_xlabel(first)
     axis.set_ylabel(second)
@@ -246,8 +288,12 @@ def save_latent_grid(
     """Decoded grid with the latent coordinates on the axes."""
     figure, axis = new_figure(8, 8.3)
     left, right, bottom, top = extent
-    axis.imshow(1.0 - tile(np.clip(images, 0, 1), size, size, pad=0), **INK,
-                extent=(left, right, bottom, top), aspect="auto")  # fmt: skip
+    axis.imshow(
+        1.0 - tile(np.clip(images, 0, 1), size, size, pad=0),
+        **INK,
+        extent=(left, right, bottom, top),
+        aspect="auto",
+    )
     axis.set_xlabel("z1")
     axis.set_ylabel("z2")
     axis.set_title(
@@ -267,9 +313,12 @@ def most_active_dimensions(codes: np.ndarray, count: int = 10) -> np.ndarray:
 
 
 def latent_traversal_codes(
-    base: np.ndarray, codes: np.ndarray, dimensions: np.ndarray, steps: int = 9,
+    base: np.ndarray,
+    codes: np.ndarray,
+    dimensions: np.ndarray,
+    steps: int = 9,
     coverage: float = 98.0,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Codes that sweep each of ``dimensions`` in turn while the others stay at ``base``.
 
     Each dimension runs over the central ``coverage`` % of its values in ``codes``
@@ -296,8 +345,11 @@ def save_latent_traversals(
     height = images.shape[1] + 1
     axis.imshow(1.0 - tile(np.clip(images, 0, 1), rows, steps), **INK)
     axis.set_xticks([])
-    axis.set_yticks([1 + height * (r + 0.5) for r in range(rows)],
-                    [f"z{int(d) + 1}" for d in dimensions], fontsize=8)  # fmt: skip
+    axis.set_yticks(
+        [1 + height * (r + 0.5) for r in range(rows)],
+        [f"z{int(d) + 1}" for d in dimensions],
+        fontsize=8,
+    )
     for side in axis.spines.values():
         side.set_visible(False)
     axis.set_xlabel("low  \u2190  value of the swept dimension  \u2192  high", fontsize=8)
@@ -347,16 +399,17 @@ def save_interpolations(
     mosaic = np.concatenate([starts[:, None], rows, ends[:, None]], axis=1)
     cols = steps + 2
     figure, axis = new_figure(cols * 0.6 + 0.3, pairs * 0.6 + 0.8)
-    axis.imshow(1.0 - tile(np.clip(mosaic.reshape(-1, *decoded.shape[1:]), 0, 1), pairs, cols),
-                **INK)  # fmt: skip
+    axis.imshow(
+        1.0 - tile(np.clip(mosaic.reshape(-1, *decoded.shape[1:]), 0, 1), pairs, cols), **INK
+    )
     width = decoded.shape[2] + 1
-    axis.set_xticks([1 + width * 0.5, 1 + width * (cols - 0.5)], ["test image A", "test image B"],
-                    fontsize=7)  # fmt: skip
+    axis.set_xticks(
+        [1 + width * 0.5, 1 + width * (cols - 0.5)], ["test image A", "test image B"], fontsize=7
+    )
     axis.set_yticks([])
     for side in axis.spines.values():
         side.set_visible(False)
-    axis.set_title("decoded codes on the straight line from A's to B's (A, B outside)",
-                   fontsize=9)  # fmt: skip
+    axis.set_title("decoded codes on the straight line from A's to B's (A, B outside)", fontsize=9)
     return save_figure(figure, path)
 
 
@@ -383,9 +436,15 @@ def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
         if limits is not None:
             axis.set_ylim(*limits)
             firsts = ", ".join(f"{label} {values[0]:.4g}" for label, values in curves)
-            axis.annotate(f"epoch 1 off scale: {firsts}", (0.98, 0.97),
-                          xycoords="axes fraction", ha="right", va="top", fontsize=7,
-                          color="0.35")  # fmt: skip
+            axis.annotate(
+                f"epoch 1 off scale: {firsts}",
+                (0.98, 0.97),
+                xycoords="axes fraction",
+                ha="right",
+                va="top",
+                fontsize=7,
+                color="0.35",
+            )
         axis.set_xlim(0.5, max(len(epochs), 1) + 0.5)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
         axis.set_title({"loss": "negative ELBO"}.get(name, name) + " (nats / image)", fontsize=10)

@@ -42,8 +42,11 @@ def recorded_class_names(record: dict[str, Any]) -> tuple[str, ...]:
     Runs from before class names were recorded, or with a damaged entry: "0" to "9".
     """
     names = (record.get("data") or {}).get("class_names")
-    if isinstance(names, list) and len(names) == NUM_CLASSES \
-            and all(isinstance(name, str) and name for name in names):  # fmt: skip
+    if (
+        isinstance(names, list)
+        and len(names) == NUM_CLASSES
+        and all(isinstance(name, str) and name for name in names)
+    ):
         return tuple(names)
     return DIGIT_NAMES
 
@@ -96,8 +99,10 @@ class Run:
         load_registrations()  # the zoo's and plugins' Keras classes a model may contain
         path = self.path / "model.keras"
         if not zipfile.is_zipfile(path):  # truncated or overwritten: not a plugin matter
-            raise RunError(f"{path} is damaged (not a complete .keras archive); retrain the run "
-                           "or restore the file from a backup")  # fmt: skip
+            raise RunError(
+                f"{path} is damaged (not a complete .keras archive); retrain the run "
+                "or restore the file from a backup"
+            )
         try:
             model = keras.saving.load_model(path)
         except Exception as exc:
@@ -146,8 +151,11 @@ class Run:
         folder = self.path / SAMPLERS_FOLDER
         if not folder.is_dir():
             return []
-        return sorted(p.name for p in folder.iterdir()
-                      if not p.name.startswith(".") and (p / SAMPLER_RECORD).is_file())  # fmt: skip
+        return sorted(
+            p.name
+            for p in folder.iterdir()
+            if not p.name.startswith(".") and (p / SAMPLER_RECORD).is_file()
+        )
 
     def save_sampler(self, name: str, sampler, *, overwrite: bool = False) -> Path:
         """Write a fitted sampler to ``samplers/NAME`` whole or not at all; returns the folder.

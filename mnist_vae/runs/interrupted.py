@@ -62,8 +62,9 @@ def damaged_intent(out: str | Path, kind: WorkKind) -> str | None:
     if not path.is_file() or _read(path) is not None:
         return None
     try:
-        others = [entry for entry in os.listdir(stage)
-                  if entry != kind.file and not entry.startswith(".")]  # fmt: skip
+        others = [
+            entry for entry in os.listdir(stage) if entry != kind.file and not entry.startswith(".")
+        ]
     except OSError:
         others = []
     if not others:
@@ -154,15 +155,22 @@ def check_interrupted(
                 f"{stage.name} holds an interrupted {other.noun} of {out}, not a {kind.noun}; "
                 "choose another --out, or pass --restart to discard it"
             )
-        _check_same_settings(out, kind, normalise(stored) if normalise else stored, intent,
-                             advice=advice, resume=resume)  # fmt: skip
+        _check_same_settings(
+            out,
+            kind,
+            normalise(stored) if normalise else stored,
+            intent,
+            advice=advice,
+            resume=resume,
+        )
         return True
     finally:
         os.close(descriptor)
 
 
-def _check_same_settings(out: Path, kind: WorkKind, stored: dict, intent: dict[str, Any], *,
-                         advice: str, resume: bool) -> None:  # fmt: skip
+def _check_same_settings(
+    out: Path, kind: WorkKind, stored: dict, intent: dict[str, Any], *, advice: str, resume: bool
+) -> None:
     """Earlier work continues only with the settings it began with (or ``resume``: any)."""
     differences = _differences(stored, intent)
     if resume or not differences:
@@ -176,8 +184,9 @@ def _check_same_settings(out: Path, kind: WorkKind, stored: dict, intent: dict[s
 
 def _other_work(out: Path, kind: WorkKind) -> WorkKind | None:
     """Another kind of work whose intent is in ``out``'s stage, if any."""
-    return next((other for other in KINDS
-                 if other != kind and read_intent(out, other) is not None), None)  # fmt: skip
+    return next(
+        (other for other in KINDS if other != kind and read_intent(out, other) is not None), None
+    )
 
 
 def _differences(stored: dict, given: dict) -> list[str]:
@@ -188,15 +197,21 @@ def _differences(stored: dict, given: dict) -> list[str]:
     out of the names: the user knows them as settings.
     """
     stored, given = _plain(stored), _plain(given)
-    return [name.removeprefix("config.")
-            for key in given for name in _changed(stored.get(key), given[key], key)]  # fmt: skip
+    return [
+        name.removeprefix("config.")
+        for key in given
+        for name in _changed(stored.get(key), given[key], key)
+    ]
 
 
 def _changed(stored: Any, given: Any, name: str) -> list[str]:
     if isinstance(stored, dict) and isinstance(given, dict):
         keys = sorted(set(stored) | set(given))
-        return [changed for key in keys
-                for changed in _changed(stored.get(key), given.get(key), f"{name}.{key}")]
+        return [
+            changed
+            for key in keys
+            for changed in _changed(stored.get(key), given.get(key), f"{name}.{key}")
+        ]
     return [] if stored == given else [name]
 
 

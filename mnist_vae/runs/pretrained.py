@@ -145,8 +145,20 @@ def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None)
 
 
 # The table of shipped models: ``mnist-vae pretrained`` and docs/zoo.md (``--markdown``).
-COLUMNS = ("name", "strategy", "arch", "z", "data", "NLL", "K", "-ELBO", "FD", "updates",
-           "train", "paper")  # fmt: skip
+COLUMNS = (
+    "name",
+    "strategy",
+    "arch",
+    "z",
+    "data",
+    "NLL",
+    "K",
+    "-ELBO",
+    "FD",
+    "updates",
+    "train",
+    "paper",
+)
 LEFT = ("name", "strategy", "arch", "data", "paper")
 PIXELS = {"none": "grey levels", "dynamic": "dynamic binary", "threshold": "thresholded"}
 
@@ -157,19 +169,27 @@ def card_row(card: dict) -> list[str]:
     updates = card.get("updates")
     pixels = PIXELS.get(card["binarize"], card["binarize"])
     return [
-        card["name"], card["strategy"], str(card.get("architecture") or "-"),
-        str(card.get("latent_dim", "-")), f"MNIST, {pixels}",
-        _number(card.get("nll")), str(card.get("iw_samples") or "-"),
-        _number(card.get("negative_elbo")), _number(card.get("fd")),
-        "-" if updates is None else f"{updates:,}", _duration(card.get("train_seconds")),
+        card["name"],
+        card["strategy"],
+        str(card.get("architecture") or "-"),
+        str(card.get("latent_dim", "-")),
+        f"MNIST, {pixels}",
+        _number(card.get("nll")),
+        str(card.get("iw_samples") or "-"),
+        _number(card.get("negative_elbo")),
+        _number(card.get("fd")),
+        "-" if updates is None else f"{updates:,}",
+        _duration(card.get("train_seconds")),
         f"{paper.get('row', '')} {_number(_paper_value(paper))}".strip() if paper else "-",
-    ]  # fmt: skip
+    ]
 
 
 def markdown_table(cards: list[dict]) -> str:
     """The table in Markdown, as docs/zoo.md shows it."""
-    lines = ["| " + " | ".join(COLUMNS) + " |",
-             "|" + "|".join("---" if c in LEFT else "---:" for c in COLUMNS) + "|"]  # fmt: skip
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join("---" if c in LEFT else "---:" for c in COLUMNS) + "|",
+    ]
     lines += ["| " + " | ".join(card_row(card)) + " |" for card in cards]
     return "\n".join(lines)
 

@@ -165,8 +165,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._epoch = int(epoch)
         if self._resumed_metrics is not None and self._resumed_metrics[0] == epoch:
             # fit has just reset the metrics; the resumed epoch continues their totals.
-            for variable, value in zip(metric_variables(self.model), self._resumed_metrics[1],
-                                       strict=True):  # fmt: skip
+            for variable, value in zip(
+                metric_variables(self.model), self._resumed_metrics[1], strict=True
+            ):
                 variable.assign(value)
             self._resumed_metrics = None
 
@@ -202,10 +203,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             np.savez(handle, *seeds, **metrics, elapsed_seconds=elapsed)
         listed, _ = checked_index(self.folder)  # a damaged index: the files are the list
         kept = sorted({p for p in listed if p < position} | {position})
-        write_json_atomic(self.folder / INDEX, {
-            "checkpoints": [p._asdict() for p in kept[-KEPT:]],
-            "epochs": [p.epoch for p in kept[-KEPT:] if not p.step],
-        })  # fmt: skip
+        write_json_atomic(
+            self.folder / INDEX,
+            {
+                "checkpoints": [p._asdict() for p in kept[-KEPT:]],
+                "epochs": [p.epoch for p in kept[-KEPT:] if not p.step],
+            },
+        )
         for old in {*listed, *on_disk(self.folder)} - set(kept[-KEPT:]):
             for path in self._paths(old):
                 path.unlink(missing_ok=True)
@@ -218,8 +222,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         """
         positions, problem = checked_index(self.folder)
         if problem is not None:
-            self.report(f"checkpoint index {problem}; looking for the checkpoint files "
-                        "themselves")  # fmt: skip
+            self.report(f"checkpoint index {problem}; looking for the checkpoint files themselves")
         failures = []
         for position in reversed(positions):
             weights, state = self._paths(position)
@@ -228,8 +231,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 with np.load(state) as stored:
                     seeds, metrics = _arrays(stored, "arr_"), _arrays(stored, "metric_")
                     # Checkpoints of earlier versions lack it: their parts are not counted.
-                    elapsed = float(stored["elapsed_seconds"]) if "elapsed_seconds" in \
-                        stored.files else 0.0  # fmt: skip
+                    elapsed = (
+                        float(stored["elapsed_seconds"])
+                        if "elapsed_seconds" in stored.files
+                        else 0.0
+                    )
                 generators = seed_generators(self.model)
                 if len(seeds) != len(generators):
                     raise ValueError(f"{len(seeds)} random states for {len(generators)}")
@@ -244,11 +250,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
             except Exception as error:  # any unreadable file: try the one before
                 cause = str(error).splitlines()[0] if str(error) else type(error).__name__
                 failures.append(f"{weights.name}: {cause}")
-                self.report(f"checkpoint after {position.describe()} is unreadable ({cause}); "
-                            "trying the one before")  # fmt: skip
+                self.report(
+                    f"checkpoint after {position.describe()} is unreadable ({cause}); "
+                    "trying the one before"
+                )
         if failures or (problem is not None and not positions):  # a damaged index, no files
-            found = f"none of its checkpoints reads back (newest {failures[0]})" if failures \
-                else f"{problem} and no checkpoint file is left"  # fmt: skip
+            found = (
+                f"none of its checkpoints reads back (newest {failures[0]})"
+                if failures
+                else f"{problem} and no checkpoint file is left"
+            )
             raise WorkKeptError(
                 f"cannot resume from {self.folder}: {found}; it is kept as it is: pass "
                 "--restart to discard it and train from the start"

@@ -84,20 +84,28 @@ def check_task(task: Any, cluster: Any) -> None:
     index within that list): else this process would wait for a peer that never comes,
     or stand in for another task."""
     if not isinstance(cluster, dict) or not all(isinstance(v, list) for v in cluster.values()):
-        raise UsageError("TF_CONFIG's 'cluster' must map each task type to a list of "
-                         "host:port addresses (see docs/scaling.md)")  # fmt: skip
+        raise UsageError(
+            "TF_CONFIG's 'cluster' must map each task type to a list of "
+            "host:port addresses (see docs/scaling.md)"
+        )
     if not isinstance(task, dict) or "type" not in task or "index" not in task:
-        raise UsageError("TF_CONFIG needs a 'task' entry naming this process, e.g. "
-                         '{"type": "worker", "index": 0} (see docs/scaling.md)')  # fmt: skip
+        raise UsageError(
+            "TF_CONFIG needs a 'task' entry naming this process, e.g. "
+            '{"type": "worker", "index": 0} (see docs/scaling.md)'
+        )
     kind, index = task["type"], task["index"]
     if kind not in cluster:
-        raise UsageError(f"TF_CONFIG's task type {kind!r} is not in its cluster (which lists "
-                         f"{', '.join(map(repr, cluster))}); see docs/scaling.md")  # fmt: skip
+        raise UsageError(
+            f"TF_CONFIG's task type {kind!r} is not in its cluster (which lists "
+            f"{', '.join(map(repr, cluster))}); see docs/scaling.md"
+        )
     count = len(cluster[kind])
     if not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < count):
-        raise UsageError(f"TF_CONFIG's task is {kind} {index!r}, but its cluster lists {count} "
-                         f"{kind} task(s), indices 0 to {count - 1}; set task.index to one of "
-                         "them (see docs/scaling.md)")  # fmt: skip
+        raise UsageError(
+            f"TF_CONFIG's task is {kind} {index!r}, but its cluster lists {count} "
+            f"{kind} task(s), indices 0 to {count - 1}; set task.index to one of "
+            "them (see docs/scaling.md)"
+        )
 
 
 FACTORIES: dict[str, Callable] = {"mirrored": _mirrored, "multiworker": _multiworker}
@@ -162,15 +170,19 @@ def describe_distribution(distribution, batch_size: int) -> list[str]:
     if not isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy):
         lines = [f"mirrored: {count} on {', '.join(devices)} ({batch})"]
         if replicas == 1 and not tf.config.list_physical_devices("GPU"):
-            lines.append("one replica: this machine has no GPU; --cpu-devices N splits the "
-                         "CPU into N logical devices")  # fmt: skip
+            lines.append(
+                "one replica: this machine has no GPU; --cpu-devices N splits the "
+                "CPU into N logical devices"
+            )
         return lines
     resolver = distribution.cluster_resolver
     cluster = resolver.cluster_spec().as_dict()
     workers = sum(len(cluster.get(job, ())) for job in ("chief", "worker"))
     task = f"{resolver.task_type} {resolver.task_id}"
-    return [f"multiworker: {workers} workers, {count} in all; this task ({task}) on "
-            f"{', '.join(devices)} ({batch})"]  # fmt: skip
+    return [
+        f"multiworker: {workers} workers, {count} in all; this task ({task}) on "
+        f"{', '.join(devices)} ({batch})"
+    ]
 
 
 def is_chief(distribution) -> bool:

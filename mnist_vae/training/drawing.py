@@ -101,10 +101,12 @@ def draw_samples(request: SampleRequest, *, report: Reporter = print) -> SampleR
     stem = key.replace("_", "-") if index is None else f"{word}{index}"
     out, npy = _output_files(request, source, key, stem)
     images, conditional = _draw(request, source, key, index, report)
-    title = grid_title(index, names, "digit" if digits else "class", conditional,
-                       request.noise_variance, key)  # fmt: skip
-    _write(request, images, out, npy, title, _column_labels(request, names, conditional,
-                                                            index, key))  # fmt: skip
+    title = grid_title(
+        index, names, "digit" if digits else "class", conditional, request.noise_variance, key
+    )
+    _write(
+        request, images, out, npy, title, _column_labels(request, names, conditional, index, key)
+    )
     return SampleResult(images, out, npy)
 
 
@@ -114,12 +116,15 @@ def _check_request(request: SampleRequest) -> tuple[str, str, Any]:
         raise UsageError("give either a RUN directory or --saved-model DIR")
     if request.class_ is not None and request.digit is not None:
         raise UsageError("--digit is the older name of --class: give one of them")
-    option, wanted = ("--digit", request.digit) if request.digit is not None \
-        else ("--class", request.class_)  # fmt: skip
+    option, wanted = (
+        ("--digit", request.digit) if request.digit is not None else ("--class", request.class_)
+    )
     key = request.sampler.strip().replace("-", "_")
     if key != PRIOR and wanted is not None:
-        raise UsageError(f"--sampler and {option} do not combine: a sampler draws from all "
-                         f"training codes, {option} around one class's mean code")  # fmt: skip
+        raise UsageError(
+            f"--sampler and {option} do not combine: a sampler draws from all "
+            f"training codes, {option} around one class's mean code"
+        )
     if request.refit and request.saved_model is not None:
         raise UsageError("--refit needs a RUN: an export carries the samplers it was made with")
     if request.refit and key == PRIOR:
@@ -138,9 +143,12 @@ def _open(request: SampleRequest, key: str) -> _Source:
 
         exported = ExportedModel(request.saved_model)
         return _Source(
-            exported.record, exported.path.name, lambda: exported, lambda: exported.digit_means,
+            exported.record,
+            exported.path.name,
+            lambda: exported,
+            lambda: exported.digit_means,
             lambda name, model, report: exported.load_sampler(name),
-        )  # fmt: skip
+        )
     from mnist_vae.runs import load_run
 
     run = load_run(request.run)
@@ -153,8 +161,9 @@ def _open(request: SampleRequest, key: str) -> _Source:
     return _Source(run.record, "", run.load_model, run.digit_means, latent_sampler, run)
 
 
-def _output_files(request: SampleRequest, source: _Source, key: str,
-                  stem: str) -> tuple[Path, Path | None]:  # fmt: skip
+def _output_files(
+    request: SampleRequest, source: _Source, key: str, stem: str
+) -> tuple[Path, Path | None]:
     """``--out`` and ``--npy``, checked (free, writable, an image suffix) before any work."""
     from mnist_vae.io import check_output_file, check_writable_dir
 
@@ -179,16 +188,18 @@ def _output_files(request: SampleRequest, source: _Source, key: str,
             out = run.path / "samples" / f"{stem}-s{request.seed}.png"
     out = check_output_file(Path(out), overwrite=request.overwrite)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
-        raise UsageError(f"--out {out}: an image file is needed, ending in "
-                         f"{', '.join(IMAGE_SUFFIXES)}")  # fmt: skip
+        raise UsageError(
+            f"--out {out}: an image file is needed, ending in {', '.join(IMAGE_SUFFIXES)}"
+        )
     npy = request.npy and check_output_file(Path(request.npy), overwrite=request.overwrite)
     if npy and npy.resolve() == out.resolve():
         raise UsageError(f"--out and --npy are both {out}; give the array its own file")
     return out, npy or None
 
 
-def _draw(request: SampleRequest, source: _Source, key: str, index: int | None,
-          report: Reporter) -> tuple[np.ndarray, bool]:  # fmt: skip
+def _draw(
+    request: SampleRequest, source: _Source, key: str, index: int | None, report: Reporter
+) -> tuple[np.ndarray, bool]:
     """The images, and whether the model is conditional: the same for a run and an export."""
     from mnist_vae.models.sampling import DECODE_BATCH, check_sampler_use, sample_digits
     from mnist_vae.progress import task
@@ -199,29 +210,48 @@ def _draw(request: SampleRequest, source: _Source, key: str, index: int | None,
         check_sampler_use(model, index)  # before any fitting
         fitted = source.latent_sampler(key, model, report)
     count = request.count
-    with task(f"decoding {count:,} images", total=count, unit="images",
-              show=count > DECODE_BATCH) as decoded:  # fmt: skip
+    with task(
+        f"decoding {count:,} images", total=count, unit="images", show=count > DECODE_BATCH
+    ) as decoded:
         images = sample_digits(
-            model, count, request.seed, digit=index, digit_means=source.digit_means(),
-            noise_variance=request.noise_variance, sampler=fitted, on_batch=decoded,
-        )  # fmt: skip
+            model,
+            count,
+            request.seed,
+            digit=index,
+            digit_means=source.digit_means(),
+            noise_variance=request.noise_variance,
+            sampler=fitted,
+            on_batch=decoded,
+        )
     return images, bool(model.conditional)
 
 
-def _column_labels(request: SampleRequest, names: tuple[str, ...], conditional: bool,
-                   index: int | None, key: str) -> list[str] | None:  # fmt: skip
+def _column_labels(
+    request: SampleRequest, names: tuple[str, ...], conditional: bool, index: int | None, key: str
+) -> list[str] | None:
     """A conditional model's prior draws take the classes in turn: with ten columns, one
     class per column, named when the names say more than the labels."""
     from mnist_vae.runs.format import DIGIT_NAMES
 
-    if conditional and index is None and key == PRIOR and request.cols == len(names) \
-            and names != DIGIT_NAMES:  # fmt: skip
+    if (
+        conditional
+        and index is None
+        and key == PRIOR
+        and request.cols == len(names)
+        and names != DIGIT_NAMES
+    ):
         return list(names)
     return None
 
 
-def _write(request: SampleRequest, images: np.ndarray, out: Path, npy: Path | None,
-           title: str, columns: list[str] | None) -> None:  # fmt: skip
+def _write(
+    request: SampleRequest,
+    images: np.ndarray,
+    out: Path,
+    npy: Path | None,
+    title: str,
+    columns: list[str] | None,
+) -> None:
     """The grid, then the array, each whole or not at all."""
     from mnist_vae.io import staged_file, write_npy_atomic
     from mnist_vae.models.sampling import DECODE_BATCH
@@ -230,15 +260,23 @@ def _write(request: SampleRequest, images: np.ndarray, out: Path, npy: Path | No
 
     count = len(images)
     # Without overwrite a file another process wrote meanwhile is never replaced.
-    with staged_file(out, replace=request.overwrite) as staging, \
-            task(f"drawing the grid of {count:,} images", show=count > DECODE_BATCH):  # fmt: skip
+    with (
+        staged_file(out, replace=request.overwrite) as staging,
+        task(f"drawing the grid of {count:,} images", show=count > DECODE_BATCH),
+    ):
         save_image_grid(images, staging, cols=request.cols, title=title, column_labels=columns)
     if npy is not None:
         write_npy_atomic(npy, images.astype("float32"), replace=request.overwrite)
 
 
-def grid_title(index: int | None, names: tuple[str, ...], noun: str, conditional: bool,
-               noise_variance: float, sampler: str = PRIOR) -> str:  # fmt: skip
+def grid_title(
+    index: int | None,
+    names: tuple[str, ...],
+    noun: str,
+    conditional: bool,
+    noise_variance: float,
+    sampler: str = PRIOR,
+) -> str:
     """The grid's title: ``digit 3: ...`` for MNIST, ``class 7 (Sneaker): ...`` otherwise."""
     from mnist_vae.data.classes import display
 

@@ -98,12 +98,18 @@ class Fitter:
         train = self.config.train
         extra = {}
         if self.labelled is not None:
-            extra = {"labelled": self.labelled,
-                     "labelled_per_batch": self.model.labelled_per_batch}  # fmt: skip
-        return make_dataset(*self._train_arrays, train.batch_size, shuffle=True, seed=train.seed,
-                            resample_binary=train.binarize == "dynamic", clock=self.clock,
-                            skip_batches=skip_batches, raw=self.raw_batches,
-                            **extra)  # fmt: skip
+            extra = {"labelled": self.labelled, "labelled_per_batch": self.model.labelled_per_batch}
+        return make_dataset(
+            *self._train_arrays,
+            train.batch_size,
+            shuffle=True,
+            seed=train.seed,
+            resample_binary=train.binarize == "dynamic",
+            clock=self.clock,
+            skip_batches=skip_batches,
+            raw=self.raw_batches,
+            **extra,
+        )
 
     def fit(
         self,
@@ -123,14 +129,24 @@ class Fitter:
         from mnist_vae.training.callbacks import EpochClockSync, ResumedTraining, StopOnNonFinite
         from mnist_vae.training.precision import set_network_precision
 
-        callbacks = [EpochClockSync(self.clock), *(callbacks or []), StopOnNonFinite(),
-                     *self.model.training_callbacks()]  # fmt: skip
+        callbacks = [
+            EpochClockSync(self.clock),
+            *(callbacks or []),
+            StopOnNonFinite(),
+            *self.model.training_callbacks(),
+        ]
         set_network_precision(self.model, self.precision)
         try:
             if not initial_step:
                 return self._fit(self.train_ds, epochs, callbacks, initial_epoch).history
-            together = ResumedTraining(callbacks, initial_step, model=self.model, verbose=0,
-                                       epochs=epochs, steps=self.steps_per_epoch)  # fmt: skip
+            together = ResumedTraining(
+                callbacks,
+                initial_step,
+                model=self.model,
+                verbose=0,
+                epochs=epochs,
+                steps=self.steps_per_epoch,
+            )
             rest = self.train_dataset(skip_batches=initial_step)
             history = self._fit(rest, initial_epoch + 1, together, initial_epoch)
             if not self.model.stop_training and initial_epoch + 1 < epochs:

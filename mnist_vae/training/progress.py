@@ -41,14 +41,22 @@ class TrainingProgress(keras.callbacks.Callback):
     benchmark's trainings).
     """
 
-    def __init__(self, epochs: int, steps_per_epoch: int, *, completed: int = 0,
-                 epoch_lines: bool = True, description: str = "training") -> None:  # fmt: skip
+    def __init__(
+        self,
+        epochs: int,
+        steps_per_epoch: int,
+        *,
+        completed: int = 0,
+        epoch_lines: bool = True,
+        description: str = "training",
+    ) -> None:
         super().__init__()
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
         self.epoch_lines = epoch_lines
-        self._task = progress.task(description, total=epochs * steps_per_epoch, unit="steps",
-                                   completed=completed)  # fmt: skip
+        self._task = progress.task(
+            description, total=epochs * steps_per_epoch, unit="steps", completed=completed
+        )
         self._description = description
         self._bar: progress.Task | None = None
         self._epoch_start = 0.0
@@ -76,5 +84,7 @@ class TrainingProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None) -> None:
         if self.epoch_lines:
             seconds = time.perf_counter() - self._epoch_start
-            progress.note(f"epoch {epoch + 1:>3}/{self.epochs}  {format_metrics(logs or {})}  "
-                          f"({seconds:.1f} s)")  # fmt: skip
+            progress.note(
+                f"epoch {epoch + 1:>3}/{self.epochs}  {format_metrics(logs or {})}  "
+                f"({seconds:.1f} s)"
+            )

@@ -63,9 +63,13 @@ def write_run_figures(
     out.mkdir(exist_ok=True)  # drawn again by a run resumed after a kill while drawing
     names, what = list(data.class_names), data.class_noun
     projection = figures.save_latent_scatter(
-        test_codes, data.y_test, class_means(test_codes, data.y_test), out / "latent.png",
-        class_names=names, what=what,
-    )  # fmt: skip
+        test_codes,
+        data.y_test,
+        class_means(test_codes, data.y_test),
+        out / "latent.png",
+        class_names=names,
+        what=what,
+    )
     shown = slice(0, 48)
     figures.save_reconstructions(
         x_test[shown][..., 0],
@@ -76,8 +80,9 @@ def write_run_figures(
     # when the names are more than the labels 0-9 the titles give.
     columns = names if conditional and tuple(names) != DIGITS else None
     title = "samples from the prior" + (", classes 0-9 by column" if conditional else "")
-    figures.save_image_grid(sample_digits(model, 100, seed), out / "samples.png", title=title,
-                            column_labels=columns)  # fmt: skip
+    figures.save_image_grid(
+        sample_digits(model, 100, seed), out / "samples.png", title=title, column_labels=columns
+    )
     if conditional:
         styles = np.repeat(prior_codes(model, NUM_CLASSES, seed + 1), NUM_CLASSES, axis=0)
         figures.save_image_grid(
@@ -93,8 +98,9 @@ def write_run_figures(
     return means
 
 
-def _code_space_figures(model, test_codes: np.ndarray, x_test: np.ndarray,
-                        y_test: np.ndarray, out: Path) -> None:  # fmt: skip
+def _code_space_figures(
+    model, test_codes: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, out: Path
+) -> None:
     """An unconditional model's walks through its code space: the decoded 2-D grid (a
     latent of 2), sweeps of the most active dimensions, and interpolations."""
     from mnist_vae.runs import figures
@@ -106,17 +112,21 @@ def _code_space_figures(model, test_codes: np.ndarray, x_test: np.ndarray,
             decode_batched(model, codes), GRID_SIZE, extent, out / "latent_grid.png"
         )
     dimensions = figures.most_active_dimensions(test_codes, TRAVERSED_DIMENSIONS)
-    codes = figures.latent_traversal_codes(test_codes[0], test_codes, dimensions,
-                                           TRAVERSAL_STEPS)  # fmt: skip
+    codes = figures.latent_traversal_codes(test_codes[0], test_codes, dimensions, TRAVERSAL_STEPS)
     figures.save_latent_traversals(
-        decode_batched(model, codes), dimensions, TRAVERSAL_STEPS, out / "traversals.png",
+        decode_batched(model, codes),
+        dimensions,
+        TRAVERSAL_STEPS,
+        out / "traversals.png",
         title="the first test image's code, one dimension swept per row (most active first)",
     )
     starts, ends = interpolation_pairs(y_test)
     figures.save_interpolations(
         x_test[starts][..., 0],
-        decode_batched(model, figures.interpolation_codes(test_codes[starts], test_codes[ends],
-                                                          INTERPOLATION_STEPS)),
+        decode_batched(
+            model,
+            figures.interpolation_codes(test_codes[starts], test_codes[ends], INTERPOLATION_STEPS),
+        ),
         x_test[ends][..., 0],
         out / "interpolations.png",
-    )  # fmt: skip
+    )

@@ -28,8 +28,9 @@ def training_codes(
     from mnist_vae.models.inference import encode_codes
 
     train = run.config.train
-    data = data or load_recorded(train.data, run.record.get("data"), owner=str(run.path),
-                                 report=report)  # fmt: skip
+    data = data or load_recorded(
+        train.data, run.record.get("data"), owner=str(run.path), report=report
+    )
     images = binarized(data.x_train) if train.binarize == "threshold" else data.x_train
     chosen = select_training_set(images, data.y_train, train.train_size, train.seed)
     return encode_codes(model, to_float_images(images[chosen]))
@@ -66,8 +67,10 @@ def fit_sampler(
     check_sampler_use(model)
     seed = run.config.train.seed if seed is None else int(seed)
     codes = training_codes(run, model, data, report)
-    report(f"fitting the {display_name(key)} sampler to {len(codes)} training codes "
-           f"of {run.path} (seed {seed}) ...")  # fmt: skip
+    report(
+        f"fitting the {display_name(key)} sampler to {len(codes)} training codes "
+        f"of {run.path} (seed {seed}) ..."
+    )
     started = time.perf_counter()
     sampler.fit(codes, seed=seed)
     sampler.fit_info["fit_seconds"] = round(time.perf_counter() - started, 1)
@@ -98,8 +101,10 @@ def run_sampler(
         return None
     if not refit and key in run.fitted_samplers():
         record = run.sampler_record(key)
-        report(f"using the {display_name(key)} sampler in {run.sampler_path(key)} "
-               f"(fitted {record.get('created', '?')})")  # fmt: skip
+        report(
+            f"using the {display_name(key)} sampler in {run.sampler_path(key)} "
+            f"(fitted {record.get('created', '?')})"
+        )
         return run.load_sampler(key)
     return fit_sampler(run, key, seed=seed, model=model, data=data, report=report)
 

@@ -58,19 +58,23 @@ class TensorBoardLog:
         require_tensorboard()
         from mnist_vae.io import check_writable_dir
 
-        check_writable_dir(Path(self.log_dir), "--tensorboard would write its log there",
-                           create=True)  # fmt: skip
+        check_writable_dir(
+            Path(self.log_dir), "--tensorboard would write its log there", create=True
+        )
 
     def check_outside(self, out: str | Path) -> None:
         """The log cannot live in the run directory: that appears only when training ends."""
         log, run = Path(self.log_dir).resolve(), Path(out).resolve()
         if log == run or run in log.parents:
-            raise UsageError(f"--tensorboard {self.log_dir} is inside the run directory {out}, "
-                             "which is written only when training ends; pick a folder "
-                             "outside it")  # fmt: skip
+            raise UsageError(
+                f"--tensorboard {self.log_dir} is inside the run directory {out}, "
+                "which is written only when training ends; pick a folder "
+                "outside it"
+            )
 
-    def callbacks(self, x_test: np.ndarray, y_test: np.ndarray, *, epochs: int,
-                  seed: int, conditional: bool) -> list[keras.callbacks.Callback]:  # fmt: skip
+    def callbacks(
+        self, x_test: np.ndarray, y_test: np.ndarray, *, epochs: int, seed: int, conditional: bool
+    ) -> list[keras.callbacks.Callback]:
         """Keras's TensorBoard (scalars) and ours (images) for a fit of ``epochs`` epochs.
 
         ``x_test`` are float images in [0, 1] as trained on (binarized if the run is).
@@ -100,8 +104,16 @@ class TensorBoardImages(keras.callbacks.Callback):
     image, reconstruction) and ``samples``.
     """
 
-    def __init__(self, log_dir: str | Path, images: np.ndarray, labels: np.ndarray | None,
-                 *, every: int, epochs: int, seed: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        log_dir: str | Path,
+        images: np.ndarray,
+        labels: np.ndarray | None,
+        *,
+        every: int,
+        epochs: int,
+        seed: int,
+    ) -> None:
         super().__init__()
         self.log_dir = str(log_dir)
         self.images = images
@@ -130,19 +142,23 @@ class TensorBoardImages(keras.callbacks.Callback):
         originals = self.images[..., 0]
         reconstructions = reconstruct(self.model, self.images, self.labels)
         pairs = pair_mosaic(
-            np.clip(originals, 0, 1), np.clip(reconstructions.astype(np.float32), 0, 1),
+            np.clip(originals, 0, 1),
+            np.clip(reconstructions.astype(np.float32), 0, 1),
             PAIRS_PER_ROW,
-        )  # fmt: skip
+        )
         samples = sample_digits(self.model, SAMPLES, self.seed).astype(np.float32)
         grid = tile(np.clip(samples, 0, 1), SAMPLES // 10, 10)
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():
             for tag, mosaic, text in (
-                ("reconstructions", pairs, "each pair: a test image and its reconstruction "
-                 "(decoded posterior mean)"),
+                (
+                    "reconstructions",
+                    pairs,
+                    "each pair: a test image and its reconstruction (decoded posterior mean)",
+                ),
                 ("samples", grid, "samples from the prior"),
-            ):  # fmt: skip
+            ):
                 ink = np.nan_to_num(1.0 - mosaic)  # dark on white, as the run's figures; a
                 # diverging model's NaN pixels black (training stops after the epoch)
                 tf.summary.image(tag, ink[None, :, :, None], step=step, description=text)

@@ -105,8 +105,16 @@ def train(
     if not is_chief(distribution):
         with tempfile.TemporaryDirectory(prefix="mnist-vae-worker-") as scratch:
             scratch_run = Path(scratch) / "run"
-            _train(config, distribution, scratch_run, data, overwrite=False, progress=False,
-                   say=say, command=command)  # fmt: skip
+            _train(
+                config,
+                distribution,
+                scratch_run,
+                data,
+                overwrite=False,
+                progress=False,
+                say=say,
+                command=command,
+            )
         return None
     finished = finish_leftover(config, Path(out), resume=resume, say=say)
     if finished is not None:
@@ -115,8 +123,17 @@ def train(
     if tensorboard is not None:
         tensorboard.check_outside(out)
     check_interrupted(config, out, resume=resume, restart=restart)
-    return _train(config, distribution, out, data, overwrite=overwrite, progress=progress,
-                  say=say, command=command, tensorboard=tensorboard)  # fmt: skip
+    return _train(
+        config,
+        distribution,
+        out,
+        data,
+        overwrite=overwrite,
+        progress=progress,
+        say=say,
+        command=command,
+        tensorboard=tensorboard,
+    )
 
 
 def with_absolute_data(config: RunConfig) -> RunConfig:
@@ -140,8 +157,9 @@ class TrainingArrays(NamedTuple):
     labelled: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def training_arrays(model, config: RunConfig, images: np.ndarray,
-                    labels: np.ndarray) -> TrainingArrays:  # fmt: skip
+def training_arrays(
+    model, config: RunConfig, images: np.ndarray, labels: np.ndarray
+) -> TrainingArrays:
     """The training set under ``train.labels`` (``--labels N``), for this model.
 
     Without it every image keeps its label. With it the N labelled images are
@@ -155,9 +173,11 @@ def training_arrays(model, config: RunConfig, images: np.ndarray,
         return TrainingArrays(images, labels, labels)
     semi_supervised = bool(getattr(model, "semi_supervised", False))
     if not (semi_supervised or model.conditional):
-        raise UsageError(f"--labels {count}: strategy {config.model.strategy!r} uses no labels; "
-                         "give it to a semi-supervised (m2) or conditional (cvae) "
-                         "strategy")  # fmt: skip
+        raise UsageError(
+            f"--labels {count}: strategy {config.model.strategy!r} uses no labels; "
+            "give it to a semi-supervised (m2) or conditional (cvae) "
+            "strategy"
+        )
     chosen = select_labelled_set(images, labels, count, config.train.seed)
     if not semi_supervised:
         return TrainingArrays(images[chosen], labels[chosen], labels[chosen])
@@ -204,8 +224,10 @@ def interrupted_config(out: str | Path) -> RunConfig:
     if problem is not None:
         raise damaged_intent_error(out, TRAINING, problem)
     if stored is None:
-        raise UsageError(f"nothing to resume: no interrupted run of {out} (its work would be "
-                         f"in {training_stage_path(Path(out)).name})")  # fmt: skip
+        raise UsageError(
+            f"nothing to resume: no interrupted run of {out} (its work would be "
+            f"in {training_stage_path(Path(out)).name})"
+        )
     return RunConfig.from_dict(stored["config"])
 
 
@@ -214,12 +236,17 @@ def check_interrupted(config: RunConfig, out: Path, *, resume: bool, restart: bo
     if resume and not training_stage_path(out).exists():
         interrupted_config(out)  # says there is nothing to resume
     check_interrupted_work(
-        out, TRAINING, {"config": _comparable(config.to_dict())}, resume=resume,
-        restart=restart, normalise=lambda stored: {
-            "config": _comparable(RunConfig.from_dict(stored["config"]).to_dict())},
+        out,
+        TRAINING,
+        {"config": _comparable(config.to_dict())},
+        resume=resume,
+        restart=restart,
+        normalise=lambda stored: {
+            "config": _comparable(RunConfig.from_dict(stored["config"]).to_dict())
+        },
         advice=f"continue it with 'mnist-vae train --resume {out}', or pass --restart to "
         "discard it",
-    )  # fmt: skip
+    )
 
 
 def finish_leftover(config: RunConfig, out: Path, *, resume: bool, say: Reporter) -> Run | None:
@@ -280,34 +307,50 @@ class Prepared(NamedTuple):
     data_seconds: float
 
 
-def _train(config, distribution, out: Path, data, *, overwrite, progress, say, command,
-           tensorboard=None) -> Run:  # fmt: skip
+def _train(
+    config, distribution, out: Path, data, *, overwrite, progress, say, command, tensorboard=None
+) -> Run:
     from mnist_vae.models import strategy_options
 
     strategy_options(config.model)  # a bad option fails before the data is loaded
     ready = _prepare(config, distribution, data, say)
     arrays = ready.arrays
-    with locked_stage(out, overwrite=overwrite, scratch=SCRATCH,
-                      progress=(CHECKPOINTS,)) as (stage, existed):  # fmt: skip
+    with locked_stage(out, overwrite=overwrite, scratch=SCRATCH, progress=(CHECKPOINTS,)) as (
+        stage,
+        existed,
+    ):
         if not (stage / INTENT).exists():
             started = command or " ".join(sys.argv)
             write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": started})
         command = started_by(stage / INTENT) or command  # after a resume too: how to repeat it
         with _scope(distribution):  # the optimizer's variables: under the distribution too
-            fitter = Fitter(ready.model, config, arrays.images, arrays.seen_labels,
-                            ready.data.x_test, ready.data.y_test,
-                            labelled=arrays.labelled)  # fmt: skip
+            fitter = Fitter(
+                ready.model,
+                config,
+                arrays.images,
+                arrays.seen_labels,
+                ready.data.x_test,
+                ready.data.y_test,
+                labelled=arrays.labelled,
+            )
         # Record what ran: "auto" precision becomes the one this machine used.
         config = dataclasses.replace(
             config, train=dataclasses.replace(config.train, precision=fitter.precision)
         )
-        history, fit_seconds = _fit(fitter, ready, config, stage, resumed=existed, out=out,
-                                    progress=progress, say=say,
-                                    tensorboard=tensorboard)  # fmt: skip
+        history, fit_seconds = _fit(
+            fitter,
+            ready,
+            config,
+            stage,
+            resumed=existed,
+            out=out,
+            progress=progress,
+            say=say,
+            tensorboard=tensorboard,
+        )
         _check_finite(history, ready.model, config)
         _clear_unfinished(stage)
-        _write_run(stage, ready, config, history, fit_seconds, progress=progress,
-                   command=command)  # fmt: skip
+        _write_run(stage, ready, config, history, fit_seconds, progress=progress, command=command)
     return load_run(out)
 
 
@@ -340,8 +383,9 @@ def _prepare(config: RunConfig, distribution, data: MnistData | None, say: Repor
     arrays = training_arrays(model, config, data.x_train[chosen], data.y_train[chosen])
     if len(arrays.images) < len(chosen):  # the N labelled images alone: build for those
         keras.utils.set_random_seed(seed)
-        context = TrainingContext(train_images=len(arrays.images),
-                                  batch_size=config.train.batch_size)  # fmt: skip
+        context = TrainingContext(
+            train_images=len(arrays.images), batch_size=config.train.batch_size
+        )
         with _scope(distribution):
             model = build_model(config.model, seed=seed, context=context)
     if config.train.output_bias == "mean":  # a resumed run's checkpoint replaces it
@@ -351,8 +395,18 @@ def _prepare(config: RunConfig, distribution, data: MnistData | None, say: Repor
     return Prepared(model, data, arrays, provenance, data_seconds)
 
 
-def _fit(fitter: Fitter, ready: Prepared, config: RunConfig, stage: Path, *, resumed: bool,
-         out: Path, progress, say: Reporter, tensorboard) -> tuple[dict, float]:  # fmt: skip
+def _fit(
+    fitter: Fitter,
+    ready: Prepared,
+    config: RunConfig,
+    stage: Path,
+    *,
+    resumed: bool,
+    out: Path,
+    progress,
+    say: Reporter,
+    tensorboard,
+) -> tuple[dict, float]:
     """Train from the stage's last checkpoint (if ``resumed``) to the last epoch,
     checkpointing as it goes; returns the history and the seconds the whole training
     took, the parts before a resume included (the checkpoint carries them)."""
@@ -361,13 +415,15 @@ def _fit(fitter: Fitter, ready: Prepared, config: RunConfig, stage: Path, *, res
     from mnist_vae.training.checkpoints import EpochCheckpoint
 
     model, epochs = ready.model, config.train.epochs
-    checkpoint = EpochCheckpoint(stage / CHECKPOINTS, steps=fitter.checkpoint_steps,
-                                 report=say)  # fmt: skip
+    checkpoint = EpochCheckpoint(stage / CHECKPOINTS, steps=fitter.checkpoint_steps, report=say)
     checkpoint.set_model(model)
     initial_epoch, initial_step = checkpoint.restore() if resumed else (0, 0)
     if initial_epoch or initial_step:
-        into = f" and {initial_step}/{fitter.steps_per_epoch} steps of epoch " \
-            f"{initial_epoch + 1}" if initial_step else ""  # fmt: skip
+        into = (
+            f" and {initial_step}/{fitter.steps_per_epoch} steps of epoch {initial_epoch + 1}"
+            if initial_step
+            else ""
+        )
         say(f"resuming {out} after epoch {initial_epoch} of {epochs}{into}")
     history_path = stage / HISTORY
     keep_history_before(history_path, initial_epoch)
@@ -377,40 +433,56 @@ def _fit(fitter: Fitter, ready: Prepared, config: RunConfig, stage: Path, *, res
         from mnist_vae.training.progress import TrainingProgress
 
         watched = TrainingProgress(
-            epochs, fitter.steps_per_epoch, epoch_lines=progress is True,
+            epochs,
+            fitter.steps_per_epoch,
+            epoch_lines=progress is True,
             completed=initial_epoch * fitter.steps_per_epoch + initial_step,
-        )  # fmt: skip
+        )
         callbacks.append(watched)
     if tensorboard is not None:
         callbacks += tensorboard.callbacks(
-            to_float_images(ready.data.x_test), ready.data.y_test, epochs=epochs,
-            seed=config.train.seed, conditional=bool(model.conditional),
-        )  # fmt: skip
+            to_float_images(ready.data.x_test),
+            ready.data.y_test,
+            epochs=epochs,
+            seed=config.train.seed,
+            conditional=bool(model.conditional),
+        )
     with watched:
         fitter.fit(epochs, callbacks, initial_epoch=initial_epoch, initial_step=initial_step)
     return read_history(history_path), checkpoint.elapsed_seconds()
 
 
-def _write_run(stage: Path, ready: Prepared, config: RunConfig, history: dict,
-               fit_seconds: float, *, progress, command: str | None) -> None:  # fmt: skip
+def _write_run(
+    stage: Path,
+    ready: Prepared,
+    config: RunConfig,
+    history: dict,
+    fit_seconds: float,
+    *,
+    progress,
+    command: str | None,
+) -> None:
     """The finished run's files into the stage: model, metrics, figures, config, card."""
     from mnist_vae.progress import task
     from mnist_vae.training.run_figures import training_class_means, write_run_figures
 
     model, data, arrays = ready.model, ready.data, ready.arrays
     x_train, y_train = arrays.images, arrays.labels
-    with task("writing the run: metrics, figures", total=3, unit="parts",
-              show=bool(progress)) as written:  # fmt: skip
+    with task(
+        "writing the run: metrics, figures", total=3, unit="parts", show=bool(progress)
+    ) as written:
         model.save(stage / "model.keras")
         for name, network in model.extra_networks().items():
             network.save(stage / f"{name}.keras")  # usable on its own: --classifier-weights
         written()
-        metrics = _final_metrics(model, data, history, fit_seconds, ready.data_seconds,
-                                 len(x_train), config)  # fmt: skip
+        metrics = _final_metrics(
+            model, data, history, fit_seconds, ready.data_seconds, len(x_train), config
+        )
         written()
         if config.train.figures:
-            means = write_run_figures(model, data, x_train, y_train, history, stage,
-                                      config.train.seed)  # fmt: skip
+            means = write_run_figures(
+                model, data, x_train, y_train, history, stage, config.train.seed
+            )
         else:
             means = training_class_means(model, x_train, y_train)
         written()
@@ -459,8 +531,11 @@ def read_history(path: Path) -> dict[str, list[float]]:
     """The per-epoch metrics of the whole run, resumed parts included, from its CSV log."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})
-            if key != "epoch"}  # fmt: skip
+    return {
+        key: [float(row[key]) for row in rows]
+        for key in (rows[0] if rows else {})
+        if key != "epoch"
+    }
 
 
 def _check_finite(history: dict, model, config: RunConfig) -> None:
@@ -477,8 +552,11 @@ def _check_finite(history: dict, model, config: RunConfig) -> None:
     finite = finite and all(np.isfinite(w).all() for w in model.get_weights())
     if not finite:
         worst = max((abs(v) for v in values if math.isfinite(v)), default=float("nan"))
-        seen = "were not finite" if any(not math.isfinite(v) for v in values) or not values \
-            else f"reached {worst:.3g} nats per image"  # fmt: skip
+        seen = (
+            "were not finite"
+            if any(not math.isfinite(v) for v in values) or not values
+            else f"reached {worst:.3g} nats per image"
+        )
         raise RunError(
             f"training diverged (losses {seen} by epoch {epochs}); try "
             f"{divergence_remedies(config)}; nothing was written"
@@ -491,10 +569,15 @@ def divergence_remedies(config: RunConfig) -> str:
     model = config.model
     if model.beta > 1.0:
         remedies.append(f"a --beta nearer 1 than {model.beta:g}")
-    if model.likelihood == "gaussian" and model.gaussian_variance is not None \
-            and model.gaussian_variance < 0.01:  # fmt: skip
-        remedies.append(f"a larger --gaussian-variance than {model.gaussian_variance:g} "
-                        "(or leave it out: the sigma-VAE default)")  # fmt: skip
+    if (
+        model.likelihood == "gaussian"
+        and model.gaussian_variance is not None
+        and model.gaussian_variance < 0.01
+    ):
+        remedies.append(
+            f"a larger --gaussian-variance than {model.gaussian_variance:g} "
+            "(or leave it out: the sigma-VAE default)"
+        )
     if config.train.optimizer == "sgdm" and (config.train.lr_decay or 0) == 0:
         remedies.append("a positive --lr-decay")
     return " or ".join(remedies)

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.faults
 def without_run_figures(monkeypatch):
     benchmarks_without_run_figures(monkeypatch)
 
+
 TIMING = {"seconds", "nll_seconds", "nll_decoder_passes_per_second", "train_seconds"}
 
 
@@ -90,11 +91,14 @@ def test_augment_resumes_after_the_last_finished_score(small, tmp_path, monkeypa
     assert not training_stage_path(out).exists()
 
 
-def test_nll_resumes_after_the_last_finished_training_or_measurement(small, tmp_path,
-                                                                     monkeypatch):  # fmt: skip
+def test_nll_resumes_after_the_last_finished_training_or_measurement(small, tmp_path, monkeypatch):
     quick = {"latent_dim": 4, "iw_samples": 20, "quick": True}
-    whole = run_nll_benchmark(NllConfig(strategies=("vae",), **quick), small, tmp_path / "whole",
-                              report=lambda message: None)  # fmt: skip
+    whole = run_nll_benchmark(
+        NllConfig(strategies=("vae",), **quick),
+        small,
+        tmp_path / "whole",
+        report=lambda message: None,
+    )
     (reference,) = whole["rows"]
 
     # Measure the run trained above, and train and measure another vae the same way;
@@ -169,8 +173,10 @@ def test_interrupted_work_is_continued_refused_or_discarded(tmp_path):
 
     marked_stage(stage, marks.TRAINING, out)
     write_json_atomic(stage / BENCHMARK.file, {**intent, "command": "x"})
-    assert check_interrupted(out, BENCHMARK, {"config": {"a": 1, "b": {"c": (1, 2)}}},
-                             advice=advice) is True  # fmt: skip
+    assert (
+        check_interrupted(out, BENCHMARK, {"config": {"a": 1, "b": {"c": (1, 2)}}}, advice=advice)
+        is True
+    )
     with pytest.raises(UsageError, match=r"interrupted benchmark .* \(a, b.c\) .*--restart"):
         check_interrupted(out, BENCHMARK, {"config": {"a": 2, "b": {"c": [1]}}}, advice=advice)
     with pytest.raises(UsageError, match=r"holds an interrupted benchmark .* not a run"):
@@ -188,11 +194,22 @@ def test_interrupted_work_is_continued_refused_or_discarded(tmp_path):
     assert not stage.exists()
 
 
-def test_cli_benchmark_resumes_refuses_other_settings_and_restarts(small_mnist_npz, tmp_path,
-                                                                   monkeypatch):  # fmt: skip
+def test_cli_benchmark_resumes_refuses_other_settings_and_restarts(
+    small_mnist_npz, tmp_path, monkeypatch
+):
     def args(out: Path, *more: str) -> list[str]:
-        return ["benchmark", "augment", "--quick", "--fractions", "1.0",
-                "--data", str(small_mnist_npz), "--out", str(out), *more]  # fmt: skip
+        return [
+            "benchmark",
+            "augment",
+            "--quick",
+            "--fractions",
+            "1.0",
+            "--data",
+            str(small_mnist_npz),
+            "--out",
+            str(out),
+            *more,
+        ]
 
     def interrupted(out: Path, *more: str, crash_at: int):
         with monkeypatch.context() as patch:  # Ctrl-C while classifier crash_at trains

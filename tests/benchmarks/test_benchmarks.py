@@ -40,9 +40,21 @@ def test_training_flops_of_net1_by_hand():
 def test_train_throughput_runs_end_to_end(tmp_path, small_mnist_npz, monkeypatch):
     throughput = _load("train_throughput")
     out = tmp_path / "throughput.json"
-    monkeypatch.setattr(sys, "argv", ["train_throughput.py", "--train-size", "400",
-                                      "--repeats", "1", "--data", str(small_mnist_npz),
-                                      "--json", str(out)])  # fmt: skip
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "train_throughput.py",
+            "--train-size",
+            "400",
+            "--repeats",
+            "1",
+            "--data",
+            str(small_mnist_npz),
+            "--json",
+            str(out),
+        ],
+    )
     throughput.main()
     results = json.loads(out.read_text())
     assert results["ratio"] > 0 and results["matmul_peak_gflops"] > 0
@@ -53,12 +65,17 @@ def test_train_throughput_runs_end_to_end(tmp_path, small_mnist_npz, monkeypatch
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--repeats", "0"], "not a positive whole number"), (["--arch", "net9"], "net9"),
-     (["--strategies", "iwae:0"], "positive whole number"), (["--strategies", "vea"], "vea"),
-     (["--loops", "ours,jax"], "--loops takes ours")],
+    [
+        (["--repeats", "0"], "not a positive whole number"),
+        (["--arch", "net9"], "net9"),
+        (["--strategies", "iwae:0"], "positive whole number"),
+        (["--strategies", "vea"], "vea"),
+        (["--loops", "ours,jax"], "--loops takes ours"),
+    ],
 )
-def test_train_throughput_bad_input_is_a_usage_error(args, fragment, small_mnist_npz,
-                                                     monkeypatch, capsys):  # fmt: skip
+def test_train_throughput_bad_input_is_a_usage_error(
+    args, fragment, small_mnist_npz, monkeypatch, capsys
+):
     throughput = _load("train_throughput")
     argv = ["train_throughput.py", "--data", str(small_mnist_npz), *args]
     monkeypatch.setattr(sys, "argv", argv)

@@ -143,9 +143,24 @@ def trained_run(tmp_path_factory, small_mnist_npz):
     out = tmp_path_factory.mktemp("runs") / "net1"
     result = CliRunner().invoke(
         cli,
-        ["train", "--arch", "net1", "--epochs", "2", "--train-size", "300", "--batch-size", "100",
-         "--data", str(small_mnist_npz), "--seed", "3", "--out", str(out)],
-    )  # fmt: skip
+        [
+            "train",
+            "--arch",
+            "net1",
+            "--epochs",
+            "2",
+            "--train-size",
+            "300",
+            "--batch-size",
+            "100",
+            "--data",
+            str(small_mnist_npz),
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -311,11 +326,24 @@ def strategy_run(tmp_path_factory, small_mnist_npz):
     def trained(strategy: str):
         if strategy not in runs:
             out = folder / strategy
-            runs[strategy] = out, invoke(
-                "train", "--strategy", strategy, *STRATEGY_OPTIONS[strategy],
-                "--train-size", "100", "--batch-size", "50", "--data", small_mnist_npz,
-                "--out", out, "--quiet",
-            )  # fmt: skip
+            runs[strategy] = (
+                out,
+                invoke(
+                    "train",
+                    "--strategy",
+                    strategy,
+                    *STRATEGY_OPTIONS[strategy],
+                    "--train-size",
+                    "100",
+                    "--batch-size",
+                    "50",
+                    "--data",
+                    small_mnist_npz,
+                    "--out",
+                    out,
+                    "--quiet",
+                ),
+            )
         return runs[strategy]
 
     return trained
@@ -329,8 +357,9 @@ def strategy_run(tmp_path_factory, small_mnist_npz):
         ("cvae", "figures/digits_by_style.png"),
     ],
 )
-def test_each_strategy_trains_and_samples_from_the_cli(tmp_path, strategy_run, strategy,
-                                                       extra_file):  # fmt: skip
+def test_each_strategy_trains_and_samples_from_the_cli(
+    tmp_path, strategy_run, strategy, extra_file
+):
     from mnist_vae.runs import load_run
 
     out, result = strategy_run(strategy)
@@ -351,8 +380,20 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
 
     first_run, trained = strategy_run("classifier")  # the classifier run of the test above
     assert trained.exit_code == 0, trained.output
-    base = ["--strategy", "classifier", "--epochs", "1", "--train-size", "100",
-            "--batch-size", "50", "--data", small_mnist_npz, "--quiet", "--no-figures"]  # fmt: skip
+    base = [
+        "--strategy",
+        "classifier",
+        "--epochs",
+        "1",
+        "--train-size",
+        "100",
+        "--batch-size",
+        "50",
+        "--data",
+        small_mnist_npz,
+        "--quiet",
+        "--no-figures",
+    ]
     weights = first_run / "classifier.keras"
     result = invoke("train", *base, "--classifier-weights", weights, "--out", tmp_path / "second")
     assert result.exit_code == 0, result.output
@@ -363,9 +404,23 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
 
 
 def test_divergence_within_one_epoch_is_reported_and_nothing_written(tmp_path, small_mnist_npz):
-    args = ["train", "--lr", "1e30", "--epochs", "1", "--train-size", "100", "--batch-size", "50",
-            "--data", small_mnist_npz, "--out", tmp_path / "run", "--quiet",
-            "--no-figures"]  # fmt: skip
+    args = [
+        "train",
+        "--lr",
+        "1e30",
+        "--epochs",
+        "1",
+        "--train-size",
+        "100",
+        "--batch-size",
+        "50",
+        "--data",
+        small_mnist_npz,
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+        "--no-figures",
+    ]
     assert_one_line_error(invoke(*args), 1, "training diverged", "lower --lr", alone=False)
     assert not (tmp_path / "run").exists()
 
@@ -384,8 +439,9 @@ def test_a_run_from_a_newer_format_is_refused_in_one_line(trained_run, tmp_path)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
-def test_a_damaged_model_file_is_named_as_damaged_not_as_a_missing_plugin(trained_run, tmp_path,
-                                                                           damage):  # fmt: skip
+def test_a_damaged_model_file_is_named_as_damaged_not_as_a_missing_plugin(
+    trained_run, tmp_path, damage
+):
     import shutil
 
     broken = tmp_path / "broken"
@@ -435,9 +491,23 @@ def test_version_names_what_it_runs_on():
 
 def test_a_run_without_figures_is_complete_and_says_so(tmp_path, small_mnist_npz):
     out = tmp_path / "plain"
-    trained = invoke("train", "--no-figures", "--latent-dim", 3, "--epochs", 1,
-                     "--train-size", 100, "--batch-size", 50, "--quiet",
-                     "--data", small_mnist_npz, "--out", out)  # fmt: skip
+    trained = invoke(
+        "train",
+        "--no-figures",
+        "--latent-dim",
+        3,
+        "--epochs",
+        1,
+        "--train-size",
+        100,
+        "--batch-size",
+        50,
+        "--quiet",
+        "--data",
+        small_mnist_npz,
+        "--out",
+        out,
+    )
     assert trained.exit_code == 0, trained.output
     assert not (out / "figures").exists()
     config = json.loads((out / "config.json").read_text())

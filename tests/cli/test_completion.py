@@ -44,9 +44,13 @@ def test_a_plugin_registration_is_offered_too():
 
 @pytest.mark.parametrize(
     "command, option, registry",
-    [(["train"], "--arch", architectures), (["train"], "--strategy", strategies),
-     (["sample"], "--sampler", samplers), (["benchmark", "nll"], "--strategies", strategies)],
-)  # fmt: skip
+    [
+        (["train"], "--arch", architectures),
+        (["train"], "--strategy", strategies),
+        (["sample"], "--sampler", samplers),
+        (["benchmark", "nll"], "--strategies", strategies),
+    ],
+)
 def test_help_lists_the_registered_choices(command, option, registry):
     result = CliRunner().invoke(cli, [*command, "--help"], terminal_width=400)
     assert result.exit_code == 0, result.output

@@ -45,8 +45,11 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_every_config_field_is_set_by_one_flag():
-    fields = {(section, spec.name) for section, kind in (("model", ModelConfig),
-              ("train", TrainConfig)) for spec in dataclasses.fields(kind)}  # fmt: skip
+    fields = {
+        (section, spec.name)
+        for section, kind in (("model", ModelConfig), ("train", TrainConfig))
+        for spec in dataclasses.fields(kind)
+    }
     mapped = list(CONFIG_FIELDS.values())
     assert len(mapped) == len(set(mapped))
     assert set(mapped) | {("model", "options")} == fields
@@ -58,10 +61,15 @@ def test_the_documented_example_is_the_report_protocol(trained_config, tmp_path)
 
 
 def test_toml_and_json_files_load_alike(tmp_path, trained_config):
-    settings = {"model": {"architecture": "net2", "latent_dim": 8, "strategy": "vae",
-                          "options": {"free_bits": 0.5}},
-                "train": {"epochs": 3, "learning_rate": 0.001, "train_size": "all",
-                          "binarize": "dynamic"}}  # fmt: skip
+    settings = {
+        "model": {
+            "architecture": "net2",
+            "latent_dim": 8,
+            "strategy": "vae",
+            "options": {"free_bits": 0.5},
+        },
+        "train": {"epochs": 3, "learning_rate": 0.001, "train_size": "all", "binarize": "dynamic"},
+    }
     toml = write(
         tmp_path / "c.toml",
         """
@@ -96,9 +104,25 @@ def first_run(tmp_path_factory, small_mnist_npz):
     """One tiny real run whose config.json the tests below repeat (read only: they train
     or resolve the repeat elsewhere). Non-default settings throughout, figures off."""
     first = tmp_path_factory.mktemp("first") / "run"
-    result = invoke("train", *TINY, "--arch", "net2", "--latent-dim", "3", "--seed", "4",
-                    "--kl-warmup-epochs", "2", "--binarize", "--no-figures",
-                    "--data", small_mnist_npz, "--out", first, "--quiet")  # fmt: skip
+    result = invoke(
+        "train",
+        *TINY,
+        "--arch",
+        "net2",
+        "--latent-dim",
+        "3",
+        "--seed",
+        "4",
+        "--kl-warmup-epochs",
+        "2",
+        "--binarize",
+        "--no-figures",
+        "--data",
+        small_mnist_npz,
+        "--out",
+        first,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     return first
 
@@ -124,13 +148,22 @@ def test_a_runs_config_json_repeats_the_run(first_run, tmp_path, monkeypatch):
     assert seen["config"].to_dict() == {key: recorded[key] for key in ("model", "train")}
 
 
-def test_a_run_repeated_from_its_config_json_has_the_same_test_elbo(first_run, tmp_path,
-                                                                     small_mnist_npz):  # fmt: skip
+def test_a_run_repeated_from_its_config_json_has_the_same_test_elbo(
+    first_run, tmp_path, small_mnist_npz
+):
     """The issue's check, end to end: same config, seed and data give the same -ELBO
     to the last bit (training is deterministic on CPU)."""
     first, second = first_run, tmp_path / "second"
-    again = invoke("train", "--config", first / "config.json", "--data", small_mnist_npz,
-                   "--out", second, "--quiet")  # fmt: skip
+    again = invoke(
+        "train",
+        "--config",
+        first / "config.json",
+        "--data",
+        small_mnist_npz,
+        "--out",
+        second,
+        "--quiet",
+    )
     assert again.exit_code == 0, again.output
     metrics = [json.loads((run / "metrics.json").read_text()) for run in (first, second)]
     assert metrics[0]["test"] == metrics[1]["test"]
@@ -162,11 +195,21 @@ batch_size = 64
 
 
 def test_an_arch_or_strategy_flag_replaces_what_belongs_to_the_files(tmp_path, trained_config):
-    config_file = write(tmp_path / "c.json", json.dumps({
-        "model": {"architecture": "net1", "encoder": "net1", "decoder": "net1",
-                  "strategy": "vae", "options": {"free_bits": 0.25}},
-        "train": {},
-    }))  # fmt: skip
+    config_file = write(
+        tmp_path / "c.json",
+        json.dumps(
+            {
+                "model": {
+                    "architecture": "net1",
+                    "encoder": "net1",
+                    "decoder": "net1",
+                    "strategy": "vae",
+                    "options": {"free_bits": 0.25},
+                },
+                "train": {},
+            }
+        ),
+    )
     out = ["--out", tmp_path / "run"]
     # The file's networks are net1's: --arch net3 brings net3's own.
     net3 = trained_config("--config", config_file, "--arch", "net3", *out).model
@@ -185,11 +228,16 @@ def test_an_arch_or_strategy_flag_replaces_what_belongs_to_the_files(tmp_path, t
         ("[train]\nlatent_dim = 3\n", ["'train.latent_dim'", "did you mean 'model.latent_dim'?"]),
         ("[training]\nepochs = 3\n", ["unknown key 'training'", "did you mean 'train'?"]),
         ("data = 'mnist.npz'\n", ["unknown key 'data'", "did you mean 'train.data'?"]),
-        ("[model]\nlatent = 3\n[train]\nepoch = 3\n",
-         ["unknown keys in", "'model.latent' (did you mean 'model.latent_dim'?)",
-          "'train.epoch' (did you mean 'train.epochs'?)"]),
+        (
+            "[model]\nlatent = 3\n[train]\nepoch = 3\n",
+            [
+                "unknown keys in",
+                "'model.latent' (did you mean 'model.latent_dim'?)",
+                "'train.epoch' (did you mean 'train.epochs'?)",
+            ],
+        ),
     ],
-)  # fmt: skip
+)
 def test_unknown_keys_exit_2_naming_the_key_and_the_file(tmp_path, text, fragments):
     config_file = write(tmp_path / "c.toml", text)
     result = invoke("train", "--config", config_file, "--out", tmp_path / "run")
@@ -225,8 +273,10 @@ def test_a_malformed_file_exits_2_in_one_line(tmp_path, name, text, fragments):
         ("[train]\nseed = -1\n", ["train.seed", "-1 is not in the range"]),
         ("[model]\nlatent_dim = 5000\n", ["model.latent_dim", "5000 is not in the range"]),
         ("[train]\nlearning_rate = 0\n", ["train.learning_rate", "--lr", "not in the range"]),
-        ("[train]\ncheckpoint_steps = -5\n", ["train.checkpoint_steps",
-                                               "--checkpoint-every-steps"]),
+        (
+            "[train]\ncheckpoint_steps = -5\n",
+            ["train.checkpoint_steps", "--checkpoint-every-steps"],
+        ),
         ("[train]\ntrain_size = 0\n", ["train.train_size", "not a positive number"]),
         # The flags' types: no silent int(), float() or bool() of another type.
         ("[train]\ndata = 5\n", ["train.data", "must be text", "got 5"]),
@@ -241,12 +291,16 @@ def test_a_malformed_file_exits_2_in_one_line(tmp_path, name, text, fragments):
         ("[train]\ndata = 'no/such.npz'\n", ["train.data", "does not exist"]),
         ("[train]\nepochs = 3\nseed = 4294967296\n", ["train.seed", "--seed"]),
         # Strategy options: each checked as its flag is, named as the file's.
-        ("[model]\nstrategy = 'vaegan'\noptions = { gamma = -1 }\n",
-         ["model.options", "--gamma must be >= 0"]),
-        ("[model]\noptions = { flow_steps = 'many' }\n",
-         ["model.options", "--flow-steps must be a whole number"]),
+        (
+            "[model]\nstrategy = 'vaegan'\noptions = { gamma = -1 }\n",
+            ["model.options", "--gamma must be >= 0"],
+        ),
+        (
+            "[model]\noptions = { flow_steps = 'many' }\n",
+            ["model.options", "--flow-steps must be a whole number"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_file_values_are_checked_like_flags(tmp_path, text, fragments, monkeypatch):
     """A value the flag would refuse exits 2 before any work, naming the key and the file."""
     monkeypatch.setattr(mnist_vae.training, "train", never_called)
@@ -266,28 +320,47 @@ def test_a_bad_file_value_is_refused_even_where_a_flag_overrides_it(tmp_path, mo
 def test_a_runs_recorded_values_of_absent_flags_are_accepted(tmp_path, trained_config):
     """config.json records a left-out flag as null, --binarize's absence as "none" (0.3
     runs: true/false): those mean the flag left out, not a bad value."""
-    recorded = {"model": {"architecture": None, "encoder": "net1", "decoder": "net1",
-                          "gaussian_variance": None},
-                "train": {"binarize": "none", "lr_decay": None, "train_size": None,
-                          "labels": None, "checkpoint_steps": None, "data": None}}  # fmt: skip
+    recorded = {
+        "model": {
+            "architecture": None,
+            "encoder": "net1",
+            "decoder": "net1",
+            "gaussian_variance": None,
+        },
+        "train": {
+            "binarize": "none",
+            "lr_decay": None,
+            "train_size": None,
+            "labels": None,
+            "checkpoint_steps": None,
+            "data": None,
+        },
+    }
     config_file = write(tmp_path / "c.json", json.dumps(recorded))
     config = trained_config("--config", config_file, "--out", tmp_path / "run")
     assert (config.model.encoder, config.train.binarize, config.train.train_size) == (
-        "net1", "none", None)  # fmt: skip
+        "net1",
+        "none",
+        None,
+    )
     legacy = write(tmp_path / "d.json", json.dumps({"train": {"binarize": True}}))
     assert trained_config("--config", legacy, "--out", tmp_path / "run").train.binarize == (
-        "threshold")  # fmt: skip
+        "threshold"
+    )
 
 
 def test_config_is_refused_beside_resume(tmp_path):
     config_file = write(tmp_path / "c.toml", "[train]\nepochs = 3\n")
     result = invoke("train", "--config", config_file, "--resume", tmp_path / "run")
-    assert_one_line_error(result, 2, "--resume continues with the run's own settings",
-                          "drop --config")  # fmt: skip
+    assert_one_line_error(
+        result, 2, "--resume continues with the run's own settings", "drop --config"
+    )
 
 
 def test_read_config_file_keeps_only_what_the_file_sets(tmp_path):
     assert read_config_file(write(tmp_path / "c.toml", "[train]\nseed = 3\n")) == {
-        "model": {}, "train": {"seed": 3}}  # fmt: skip
+        "model": {},
+        "train": {"seed": 3},
+    }
     with pytest.raises(ConfigError, match="unknown key 'created'"):
         read_config_file(write(tmp_path / "d.json", '{"created": "today", "train": {}}'))

@@ -67,8 +67,10 @@ def test_numbers_are_converted_to_the_declared_type():
 
 
 def test_option_from_the_cli_is_type_checked_before_any_work(tmp_path):
-    result = CliRunner().invoke(cli, ["train", "--strategy", "vaegan", "--option", "balance=no",
-                                      "--out", str(tmp_path / "run")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--strategy", "vaegan", "--option", "balance=no", "--out", str(tmp_path / "run")],
+    )
     assert result.exit_code == 2
     assert "--balance must be true or false, got 'no'" in result.output
     assert not (tmp_path / "run").exists()
@@ -83,17 +85,20 @@ def test_option_from_the_cli_is_type_checked_before_any_work(tmp_path):
         (["--capacity-epochs", "5"], ["--capacity-epochs takes effect only with --capacity > 0"]),
         (["--capacity", "0", "--capacity-weight", "5"], ["--capacity-weight", "--capacity > 0"]),
         (["--capacity", "5", "--beta", "4"], ["--beta 4 does nothing under --capacity"]),
-        (["--strategy", "vaegan", "--no-balance", "--margin", "0.1"],
-         ["--margin takes effect only with --balance"]),
+        (
+            ["--strategy", "vaegan", "--no-balance", "--margin", "0.1"],
+            ["--margin takes effect only with --balance"],
+        ),
         (["--strategy", "vaegan", "--no-balance", "--equilibrium", "0.5"], ["--equilibrium"]),
-        (["--strategy", "m2", "--labelled-per-batch", "20"],
-         ["--labelled-per-batch takes effect only with --labels"]),
+        (
+            ["--strategy", "m2", "--labelled-per-batch", "20"],
+            ["--labelled-per-batch takes effect only with --labels"],
+        ),
         (["--gaussian-variance", "0.1"], ["--gaussian-variance", "--likelihood gaussian"]),
         (["--strategy", "vaegan", "--equilibrium", "-1"], ["--equilibrium", "-1"]),
     ],
-)  # fmt: skip
-def test_an_option_that_would_do_nothing_is_a_usage_error(tmp_path, args, fragments,
-                                                           monkeypatch):  # fmt: skip
+)
+def test_an_option_that_would_do_nothing_is_a_usage_error(tmp_path, args, fragments, monkeypatch):
     """Used to be recorded in config.json and trained without any effect."""
     import mnist_vae.training
 
@@ -118,8 +123,9 @@ def test_an_option_with_what_it_needs_is_accepted():
     from mnist_vae.zoo.strategies.vae import VaeOptions
 
     VaeOptions(posterior="iaf", flow_steps=2).check_given({"posterior", "flow_steps"}, {})
-    VaeOptions(capacity=5.0, capacity_epochs=3).check_given({"capacity", "capacity_epochs"},
-                                                            {"beta": 1.0})  # fmt: skip
+    VaeOptions(capacity=5.0, capacity_epochs=3).check_given(
+        {"capacity", "capacity_epochs"}, {"beta": 1.0}
+    )
     VaeGanOptions(margin=0.1).check_given({"margin"}, {})  # --balance is the default
     M2Options(labelled_per_batch=20).check_given({"labelled_per_batch"}, {"labels": 100})
     # Not given: a default that does nothing is no mistake of the user's.
@@ -188,8 +194,11 @@ def benchmark_commands() -> list[tuple[click.Command, type, set[str]]]:
     from mnist_vae.benchmarks.nll import NllConfig
     from mnist_vae.cli.benchmark import ALIAS_HIDDEN, augment, labels, nll
 
-    return [(augment, AugmentConfig, {"labels", *ALIAS_HIDDEN}), (labels, LabelBudgetConfig, set()),
-            (nll, NllConfig, set())]  # fmt: skip
+    return [
+        (augment, AugmentConfig, {"labels", *ALIAS_HIDDEN}),
+        (labels, LabelBudgetConfig, set()),
+        (nll, NllConfig, set()),
+    ]
 
 
 @pytest.mark.parametrize("index", range(3))
@@ -231,8 +240,24 @@ def test_benchmark_flags_convert_to_the_records_values():
     from mnist_vae.cli.benchmark import nll
     from mnist_vae.cli.options import given_settings
 
-    args = ["--strategies", "vae,iwae", "--run", ".", "--run", ".", "--lr", "0.01",
-            "--option", "iw_samples=7", "--quick"]  # fmt: skip
+    args = [
+        "--strategies",
+        "vae,iwae",
+        "--run",
+        ".",
+        "--run",
+        ".",
+        "--lr",
+        "0.01",
+        "--option",
+        "iw_samples=7",
+        "--quick",
+    ]
     given = given_settings(NllConfig, nll.make_context("nll", args).params)
-    assert given == {"strategies": ("vae", "iwae"), "runs": (".", "."), "learning_rate": 0.01,
-                     "options": {"iw_samples": 7}, "quick": True}  # fmt: skip
+    assert given == {
+        "strategies": ("vae", "iwae"),
+        "runs": (".", "."),
+        "learning_rate": 0.01,
+        "options": {"iw_samples": 7},
+        "quick": True,
+    }

@@ -28,8 +28,11 @@ def test_every_train_option_is_in_a_section():
 def test_train_help_shows_the_sections_in_order():
     result = CliRunner().invoke(cli, ["train", "--help"], terminal_width=100)
     assert result.exit_code == 0, result.output
-    titles = [line[:-1] for line in result.output.splitlines()
-              if line.endswith(":") and not line.startswith(" ")]  # fmt: skip
+    titles = [
+        line[:-1]
+        for line in result.output.splitlines()
+        if line.endswith(":") and not line.startswith(" ")
+    ]
     assert titles == list(help_sections())
     assert UNSECTIONED not in result.output and "Options:" not in result.output
     model = result.output.index("Model:")
@@ -38,8 +41,10 @@ def test_train_help_shows_the_sections_in_order():
 
 
 def test_an_option_left_out_of_the_sections_is_still_shown(monkeypatch):
-    sections = {title: [name for name in names if name != "beta"]
-                for title, names in help_sections().items()}  # fmt: skip
+    sections = {
+        title: [name for name in names if name != "beta"]
+        for title, names in help_sections().items()
+    }
     monkeypatch.setattr(train, "help_sections", lambda: sections)
     assert train.unsectioned(click.Context(train)) == ["beta"]
     result = CliRunner().invoke(cli, ["train", "--help"])
@@ -53,9 +58,13 @@ CLI = ROOT / "cli"
 
 def declared_fields() -> list[tuple[dataclasses.Field, type]]:
     """Every ModelConfig/TrainConfig field declared with ``option`` (all but options)."""
-    return [(spec, hints[spec.name]) for kind in (ModelConfig, TrainConfig)
-            for hints in [typing.get_type_hints(kind)] for spec in dataclasses.fields(kind)
-            if "help" in spec.metadata]  # fmt: skip
+    return [
+        (spec, hints[spec.name])
+        for kind in (ModelConfig, TrainConfig)
+        for hints in [typing.get_type_hints(kind)]
+        for spec in dataclasses.fields(kind)
+        if "help" in spec.metadata
+    ]
 
 
 def flag_of(spec: dataclasses.Field) -> str:
@@ -91,22 +100,31 @@ def test_trains_flags_are_the_records_declarations():
             none_as = meta["none_as"]
             minimum = meta["minimum"] if none_as is None else min(meta["minimum"], none_as)
             assert (kind.min, kind.max) == (minimum, meta["maximum"]), spec.name
-            assert (kind.min_open, kind.max_open) == (meta["exclusive_minimum"],
-                                                      meta["exclusive_maximum"])  # fmt: skip
+            assert (kind.min_open, kind.max_open) == (
+                meta["exclusive_minimum"],
+                meta["exclusive_maximum"],
+            )
         elif meta["minimum"] is not None:  # a range the flag's type must check
             assert kind.convert(str(meta["minimum"]), None, None) == meta["minimum"]
             with pytest.raises(click.BadParameter):
                 kind.convert(str(meta["minimum"] - 1), None, None)
         assert spec.name in help_sections()[meta["section"]], spec.name
     model = {spec.name for spec in dataclasses.fields(ModelConfig)}
-    places = {spec.name: ("model" if spec.name in model else "train", spec.name)
-              for spec, _ in declared_fields()}  # fmt: skip
+    places = {
+        spec.name: ("model" if spec.name in model else "train", spec.name)
+        for spec, _ in declared_fields()
+    }
     assert places == CONFIG_FIELDS
 
 
 def calls(tree: ast.AST, name: str) -> list[ast.Call]:
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute) and node.func.attr == name]  # fmt: skip
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == name
+    ]
 
 
 def declared_again(source: str) -> list[str]:
@@ -117,15 +135,23 @@ def declared_again(source: str) -> list[str]:
     names = {spec.name for spec, _ in declared_fields()}
     found = []
     for call in calls(tree, "option"):
-        words = {part for arg in call.args if isinstance(arg, ast.Constant)
-                 for part in str(arg.value).split("/")}  # fmt: skip
+        words = {
+            part
+            for arg in call.args
+            if isinstance(arg, ast.Constant)
+            for part in str(arg.value).split("/")
+        }
         found += [f"line {call.lineno}: option {word}" for word in sorted(words & (flags | names))]
     defaults = [spec.default for spec, _ in declared_fields()]  # all but 0, 1, 2, None, flags
     values = {d for d in defaults if type(d) in (str, int, float) and d not in (0, 1, 2)}
     values |= {choice for spec, _ in declared_fields() for choice in spec.metadata["choices"] or ()}
-    found += [f"line {node.lineno}: {node.value!r}" for node in ast.walk(tree)
-              if isinstance(node, ast.Constant) and type(node.value) in (str, int, float)
-              and node.value in values]  # fmt: skip
+    found += [
+        f"line {node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and type(node.value) in (str, int, float)
+        and node.value in values
+    ]
     return found
 
 
@@ -136,18 +162,23 @@ def test_no_setting_is_declared_again_in_train():
 
 @pytest.mark.parametrize(
     "added",
-    ['@click.option("--epochs", type=int)', '@click.option("--lr-decay", "lr_decay")',
-     '@click.option("--figures/--no-figures")', '@click.option("--out", default=400)',
-     '@click.option("--out", type=click.Choice(["zeros", "mean"]))'],
-)  # fmt: skip
+    [
+        '@click.option("--epochs", type=int)',
+        '@click.option("--lr-decay", "lr_decay")',
+        '@click.option("--figures/--no-figures")',
+        '@click.option("--out", default=400)',
+        '@click.option("--out", type=click.Choice(["zeros", "mean"]))',
+    ],
+)
 def test_a_setting_declared_again_is_caught(added):
     source = (CLI / "train.py").read_text()
     assert declared_again(source.replace("@record_options\n", f"@record_options\n{added}\n"))
 
 
 def test_no_choice_list_is_typed_again_in_the_cli():
-    choices = [set(spec.metadata["choices"]) for spec, _ in declared_fields()
-               if spec.metadata["choices"]]  # fmt: skip
+    choices = [
+        set(spec.metadata["choices"]) for spec, _ in declared_fields() if spec.metadata["choices"]
+    ]
     found = set()
     for path in sorted(CLI.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -55,19 +55,41 @@ def test_train_config_reads_the_binarize_flags_of_earlier_runs():
         TrainConfig(binarize="sometimes")
 
 
-@pytest.mark.parametrize(("flags", "mode"), [([], "none"), (["--binarize"], "threshold"),
-                                             (["--binarize", "dynamic"], "dynamic")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flags", "mode"),
+    [([], "none"), (["--binarize"], "threshold"), (["--binarize", "dynamic"], "dynamic")],
+)
 def test_train_records_the_binarization(tmp_path, small_mnist_npz, flags, mode):
     out = tmp_path / "run"
-    args = ["train", *flags, "--epochs", "1", "--train-size", "50", "--batch-size", "50",
-            "--no-figures", "--data", str(small_mnist_npz), "--out", str(out),
-            "--quiet"]  # fmt: skip
+    args = [
+        "train",
+        *flags,
+        "--epochs",
+        "1",
+        "--train-size",
+        "50",
+        "--batch-size",
+        "50",
+        "--no-figures",
+        "--data",
+        str(small_mnist_npz),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["train"]["binarize"] == mode
     if mode == "dynamic":
-        evaluate = ["evaluate", str(out), "--no-quality", "--iw-samples", "2",
-                    "--data", str(small_mnist_npz)]  # fmt: skip
+        evaluate = [
+            "evaluate",
+            str(out),
+            "--no-quality",
+            "--iw-samples",
+            "2",
+            "--data",
+            str(small_mnist_npz),
+        ]
         assert CliRunner().invoke(cli, evaluate).exit_code == 0
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["evaluation_dynamic_binarized"]["binarized"] == "dynamic"
@@ -81,6 +103,7 @@ def test_an_epochs_order_and_draws_depend_on_the_epoch_alone():
     labels = np.arange(48) % 10
     fresh = make_dataset(images, labels, 16, shuffle=True, seed=5, resample_binary=True)
     second = _epochs(fresh, 2)[1]
-    resumed = make_dataset(images, labels, 16, shuffle=True, seed=5, resample_binary=True,
-                           clock=EpochClock(1))  # fmt: skip
+    resumed = make_dataset(
+        images, labels, 16, shuffle=True, seed=5, resample_binary=True, clock=EpochClock(1)
+    )
     np.testing.assert_array_equal(_epochs(resumed, 1)[0], second)

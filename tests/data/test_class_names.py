@@ -20,8 +20,18 @@ from mnist_vae.errors import DataFormatError, UsageError
 from tests.helpers import assert_one_line_error, idx_bytes, invoke
 from tests.helpers import one_line_message as one_line
 
-FRUITS = ("apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "kiwi", "lemon",
-          "mango")  # fmt: skip
+FRUITS = (
+    "apple",
+    "banana",
+    "cherry",
+    "date",
+    "elderberry",
+    "fig",
+    "grape",
+    "kiwi",
+    "lemon",
+    "mango",
+)
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte.gz",
     "y_train": "train-labels-idx1-ubyte.gz",
@@ -44,8 +54,12 @@ def fruit_arrays(mnist):
     """600 training and 200 test images of real MNIST, stratified: to be called fruit."""
     train = select_training_set(mnist.x_train, mnist.y_train, 600, seed=1)
     test = select_training_set(mnist.x_test, mnist.y_test, 200, seed=1)
-    return {"x_train": mnist.x_train[train], "y_train": mnist.y_train[train],
-            "x_test": mnist.x_test[test], "y_test": mnist.y_test[test]}  # fmt: skip
+    return {
+        "x_train": mnist.x_train[train],
+        "y_train": mnist.y_train[train],
+        "x_test": mnist.x_test[test],
+        "y_test": mnist.y_test[test],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +101,7 @@ def test_an_npz_names_its_classes_with_a_class_names_array(fruit_npz):
 
 def test_a_names_file_beside_an_npz_wins_and_a_plain_classes_txt_there_is_not_read(
     fruit_arrays, tmp_path
-):  # fmt: skip
+):
     path = tmp_path / "fruit.npz"
     np.savez(path, **fruit_arrays, class_names=np.array(FRUITS))
     write_names(tmp_path / "classes.txt", [f"other {name}" for name in FRUITS])
@@ -192,8 +206,7 @@ def test_known_datasets_are_looked_up_by_their_files_sha256():
     assert mnist.digits and mnist.names == classes.DIGITS
 
 
-def test_the_idx_reader_recognises_a_known_dataset_by_its_files(fruit_idx, tmp_path,
-                                                                 monkeypatch):  # fmt: skip
+def test_the_idx_reader_recognises_a_known_dataset_by_its_files(fruit_idx, tmp_path, monkeypatch):
     folder = tmp_path / "known"
     folder.mkdir()
     hashes = {}
@@ -245,13 +258,16 @@ def test_figure_words_follow_the_class_names(tmp_path):
     from mnist_vae.runs import figures
 
     assert figures.latent_legend() == (
-        "digit", list(classes.DIGITS), "test-set latent means by digit (outlined dots: each "
-        "digit's mean)")  # fmt: skip
+        "digit",
+        list(classes.DIGITS),
+        "test-set latent means by digit (outlined dots: each digit's mean)",
+    )
     title, labels, heading = figures.latent_legend(list(FRUITS), "class")
     assert title == "class" and labels == list(FRUITS) and "by class" in heading
     images = np.random.default_rng(0).random((20, 28, 28))
-    path = figures.save_image_grid(images, tmp_path / "grid.png", title="one class per column",
-                                   column_labels=list(FRUITS))  # fmt: skip
+    path = figures.save_image_grid(
+        images, tmp_path / "grid.png", title="one class per column", column_labels=list(FRUITS)
+    )
     assert path.stat().st_size > 1_000
 
 
@@ -273,8 +289,21 @@ def fruit_run(fruit_idx, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "fruit"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(figures, "save_latent_scatter", capture)
-        result = invoke("train", "--arch", "net1", "--epochs", 1, "--train-size", 300,
-                        "--batch-size", 100, "--data", fruit_idx, "--out", out)  # fmt: skip
+        result = invoke(
+            "train",
+            "--arch",
+            "net1",
+            "--epochs",
+            1,
+            "--train-size",
+            300,
+            "--batch-size",
+            100,
+            "--data",
+            fruit_idx,
+            "--out",
+            out,
+        )
     assert result.exit_code == 0, result.output
     return out, drawn
 
@@ -313,12 +342,32 @@ def test_sample_takes_a_class_by_name_and_digit_still_works(fruit_run, tmp_path)
     by_name = invoke("sample", out, "--class", "Banana", "--count", 6, "--npy", tmp_path / "b.npy")
     assert by_name.exit_code == 0, by_name.output
     assert (out / "samples" / "class1-s0.png").is_file()  # not "digit1": fruit are no digits
-    by_digit = invoke("sample", out, "--digit", 1, "--count", 6, "--out", tmp_path / "d.png",
-                      "--npy", tmp_path / "d.npy")  # fmt: skip
+    by_digit = invoke(
+        "sample",
+        out,
+        "--digit",
+        1,
+        "--count",
+        6,
+        "--out",
+        tmp_path / "d.png",
+        "--npy",
+        tmp_path / "d.npy",
+    )
     assert by_digit.exit_code == 0, by_digit.output
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "d.npy"))
-    by_label = invoke("sample", out, "--class", 1, "--count", 6, "--out", tmp_path / "l.png",
-                      "--npy", tmp_path / "l.npy")  # fmt: skip
+    by_label = invoke(
+        "sample",
+        out,
+        "--class",
+        1,
+        "--count",
+        6,
+        "--out",
+        tmp_path / "l.png",
+        "--npy",
+        tmp_path / "l.npy",
+    )
     assert by_label.exit_code == 0, by_label.output
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "l.npy"))
 
@@ -326,13 +375,22 @@ def test_sample_takes_a_class_by_name_and_digit_still_works(fruit_run, tmp_path)
 def test_sample_refuses_unknown_or_doubled_classes_in_one_line(fruit_run, tmp_path):
     out, _ = fruit_run
     png = tmp_path / "x.png"
-    assert_one_line_error(invoke("sample", out, "--class", "durian", "--out", png), 2,
-                          "--class 'durian'", "0 apple", "9 mango")  # fmt: skip
+    assert_one_line_error(
+        invoke("sample", out, "--class", "durian", "--out", png),
+        2,
+        "--class 'durian'",
+        "0 apple",
+        "9 mango",
+    )
     assert_one_line_error(invoke("sample", out, "--class", 10, "--out", png), 2, "0-9")
-    assert_one_line_error(invoke("sample", out, "--class", "fig", "--digit", 5, "--out", png),
-                          2, "--digit", "--class")  # fmt: skip
-    assert_one_line_error(invoke("sample", out, "--class", "fig", "--sampler", "gmm", "--out",
-                                 png), 2, "--sampler and --class")  # fmt: skip
+    assert_one_line_error(
+        invoke("sample", out, "--class", "fig", "--digit", 5, "--out", png), 2, "--digit", "--class"
+    )
+    assert_one_line_error(
+        invoke("sample", out, "--class", "fig", "--sampler", "gmm", "--out", png),
+        2,
+        "--sampler and --class",
+    )
     assert not png.exists()
 
 

@@ -41,17 +41,28 @@ def test_reference_classifier_is_cached_with_its_accuracy(quick_reference, small
 
 
 def test_evaluate_writes_every_number_into_metrics(tiny_run, quick_reference, small_mnist_npz):
-    args = ["evaluate", str(tiny_run.path), "--iw-samples", "20", "--samples", "200",
-            "--reference-classifier", str(quick_reference.path),
-            "--data", str(small_mnist_npz)]  # fmt: skip
+    args = [
+        "evaluate",
+        str(tiny_run.path),
+        "--iw-samples",
+        "20",
+        "--samples",
+        "200",
+        "--reference-classifier",
+        str(quick_reference.path),
+        "--data",
+        str(small_mnist_npz),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     # Its progress (CliRunner is no terminal): plain lines on stderr, none on stdout.
     # --quiet's silence is test_progress's.
     shown = result.stderr.splitlines()
-    for expected in ("judging the test images: started, 200 images",
-                     "IWAE bound, K=20: started, 200 images",
-                     "sample quality: started, 10,200 images"):  # fmt: skip
+    for expected in (
+        "judging the test images: started, 200 images",
+        "IWAE bound, K=20: started, 200 images",
+        "sample quality: started, 10,200 images",
+    ):
         assert expected in shown, result.stderr
     assert [line for line in shown if line.startswith("IWAE bound, K=20: done, 200 images in")]
     assert [line for line in shown if line.startswith("sample quality: done, 10,200 images in")]
@@ -67,8 +78,16 @@ def test_evaluate_writes_every_number_into_metrics(tiny_run, quick_reference, sm
 
 
 def test_binarized_evaluation_is_kept_apart(tiny_run, small_mnist_npz):
-    args = ["evaluate", str(tiny_run.path), "--binarize", "--no-quality", "--iw-samples", "5",
-            "--data", str(small_mnist_npz)]  # fmt: skip
+    args = [
+        "evaluate",
+        str(tiny_run.path),
+        "--binarize",
+        "--no-quality",
+        "--iw-samples",
+        "5",
+        "--data",
+        str(small_mnist_npz),
+    ]
     assert CliRunner().invoke(cli, args).exit_code == 0
     metrics = json.loads((tiny_run.path / "metrics.json").read_text())
     assert metrics["evaluation_binarized"]["binarized"] == "threshold"
@@ -92,8 +111,21 @@ def test_split_halves_are_disjoint_stratified_and_seeded(small):
 def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
     out = tmp_path / "augment"
     methods = "class-mean,cvae,filtered,encode-noise"
-    args = ["benchmark", "augment", "--quick", "--fractions", "0.1", "--methods", methods,
-            "--seeds", "0,1", "--data", str(small_mnist_npz), "--out", str(out)]  # fmt: skip
+    args = [
+        "benchmark",
+        "augment",
+        "--quick",
+        "--fractions",
+        "0.1",
+        "--methods",
+        methods,
+        "--seeds",
+        "0,1",
+        "--data",
+        str(small_mnist_npz),
+        "--out",
+        str(out),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
@@ -138,10 +170,19 @@ def test_augment_usage_errors(tmp_path, args, fragment, monkeypatch):
 def test_a_mistyped_or_unused_reference_classifier_is_refused_before_any_work(tiny_run, tmp_path):
     """A typo used to train a judge for minutes and save it at the typo."""
     typo = tmp_path / "refrence.keras"
-    result = CliRunner().invoke(cli, ["evaluate", str(tiny_run.path),
-                                      "--reference-classifier", str(typo)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["evaluate", str(tiny_run.path), "--reference-classifier", str(typo)]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output, result.output
     assert not typo.exists()
-    unused = CliRunner().invoke(cli, ["evaluate", str(tiny_run.path), "--no-quality",
-                                      "--reference-classifier", str(tiny_run.path / "config.json")])
+    unused = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            str(tiny_run.path),
+            "--no-quality",
+            "--reference-classifier",
+            str(tiny_run.path / "config.json"),
+        ],
+    )
     assert unused.exit_code == 2 and "drop --no-quality" in unused.output, unused.output

@@ -25,8 +25,9 @@ from tests.helpers import drawn_figures, figure_text, invoke
 @pytest.fixture(scope="module")
 def mirrored_npz(small, tmp_path_factory):
     """Other data of the same shape: the small slice, every image mirrored left-right."""
-    arrays = MnistArrays(small.x_train[:, :, ::-1], small.y_train,
-                         small.x_test[:, :, ::-1], small.y_test)  # fmt: skip
+    arrays = MnistArrays(
+        small.x_train[:, :, ::-1], small.y_train, small.x_test[:, :, ::-1], small.y_test
+    )
     return write_npz_atomic(tmp_path_factory.mktemp("other") / "mirrored.npz", arrays)
 
 
@@ -38,13 +39,15 @@ def judge(quick_reference):
 @pytest.fixture(scope="module")
 def run(small, small_mnist_npz, tmp_path_factory):
     """A run trained through MNIST_VAE_DATA, as CI and many users train (no --data)."""
-    config = RunConfig(model=model_config("net1"),  # evaluate draws its own figures
-                       train=TrainConfig(epochs=1, batch_size=50, train_size=200,
-                                         figures=False))  # fmt: skip
+    config = RunConfig(
+        model=model_config("net1"),  # evaluate draws its own figures
+        train=TrainConfig(epochs=1, batch_size=50, train_size=200, figures=False),
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ENV_VAR, str(small_mnist_npz))
-        return train(config, tmp_path_factory.mktemp("runs") / "net1", progress=False,
-                     report=lambda m: None)  # fmt: skip
+        return train(
+            config, tmp_path_factory.mktemp("runs") / "net1", progress=False, report=lambda m: None
+        )
 
 
 def _arrays(x_train, y_train, x_test, y_test, source="test", canonical=False) -> MnistData:
@@ -79,8 +82,9 @@ def test_a_run_trained_through_the_environment_records_its_data(run, small):
     assert run.config.train.data is None  # the config stays portable; the record says what ran
 
 
-def test_evaluating_on_whatever_the_variable_points_at_now_is_refused(run, mirrored_npz,
-                                                                      monkeypatch):  # fmt: skip
+def test_evaluating_on_whatever_the_variable_points_at_now_is_refused(
+    run, mirrored_npz, monkeypatch
+):
     before = (run.path / "metrics.json").read_text()
     monkeypatch.setenv(ENV_VAR, str(mirrored_npz))
     result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--no-quality"])
@@ -89,12 +93,22 @@ def test_evaluating_on_whatever_the_variable_points_at_now_is_refused(run, mirro
     assert (run.path / "metrics.json").read_text() == before
 
 
-def test_other_data_is_evaluated_beside_the_runs_own(run, judge, small, small_mnist_npz,
-                                                     mirrored_npz):  # fmt: skip
+def test_other_data_is_evaluated_beside_the_runs_own(
+    run, judge, small, small_mnist_npz, mirrored_npz
+):
     common = ["--iw-samples", "5", "--samples", "100"]
-    own = CliRunner().invoke(cli, ["evaluate", str(run.path), *common, "--data",
-                                   str(small_mnist_npz), "--reference-classifier",
-                                   str(judge.path)])  # fmt: skip
+    own = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            str(run.path),
+            *common,
+            "--data",
+            str(small_mnist_npz),
+            "--reference-classifier",
+            str(judge.path),
+        ],
+    )
     assert own.exit_code == 0, own.output
     metrics = json.loads((run.path / "metrics.json").read_text())
     evaluation = metrics["evaluation"]
@@ -111,8 +125,9 @@ def test_other_data_is_evaluated_beside_the_runs_own(run, judge, small, small_mn
     assert evaluation["reference_test_accuracy"] == recorded["test_accuracy"]
     assert (run.path / "figures" / "evaluation.png").stat().st_size > 0
 
-    other = CliRunner().invoke(cli, ["evaluate", str(run.path), *common, "--no-quality",
-                                     "--data", str(mirrored_npz)])  # fmt: skip
+    other = CliRunner().invoke(
+        cli, ["evaluate", str(run.path), *common, "--no-quality", "--data", str(mirrored_npz)]
+    )
     assert other.exit_code == 0, other.output
     assert "not the run's training data" in other.output
     after = json.loads((run.path / "metrics.json").read_text())
@@ -131,9 +146,17 @@ def test_a_judge_of_other_data_is_refused_before_any_work(run, judge, mirrored_n
     info["trained_on"] = {**info["trained_on"], "train_sha256": "0" * 64, "source": "fashion.npz"}
     foreign.with_suffix(".json").write_text(json.dumps(info))
     before = (run.path / "metrics.json").read_text()
-    result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--data",
-                                      str(run.record["data"]["source"].split("=", 1)[1]),
-                                      "--reference-classifier", str(foreign)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            str(run.path),
+            "--data",
+            str(run.record["data"]["source"].split("=", 1)[1]),
+            "--reference-classifier",
+            str(foreign),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "was trained on fashion.npz" in result.output
     assert "Traceback" not in result.output
@@ -168,11 +191,13 @@ def test_compare_names_each_rows_data_and_flags_a_mix(run, tmp_path):
     assert "different data" not in alone.output
 
 
-def test_a_sampler_is_never_fitted_to_other_data_than_the_runs(run, mirrored_npz, monkeypatch,
-                                                               tmp_path):  # fmt: skip
+def test_a_sampler_is_never_fitted_to_other_data_than_the_runs(
+    run, mirrored_npz, monkeypatch, tmp_path
+):
     monkeypatch.setenv(ENV_VAR, str(mirrored_npz))
-    result = CliRunner().invoke(cli, ["sample", str(run.path), "--sampler", "gmm",
-                                      "--out", str(tmp_path / "s.png")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["sample", str(run.path), "--sampler", "gmm", "--out", str(tmp_path / "s.png")]
+    )
     assert result.exit_code == 2, result.output
     assert "was trained on small.npz" in result.output
     assert not (run.path / "samplers").exists() and not (tmp_path / "s.png").exists()
@@ -188,8 +213,7 @@ def test_per_class_means_by_hand():
 
 def test_compare_draws_one_sheet_and_never_overwrites_it_unasked(run, tmp_path):
     sheet = tmp_path / "sheet.png"
-    result = CliRunner().invoke(cli, ["compare", str(run.path), str(run.path), "--out",
-                                      str(sheet)])  # fmt: skip
+    result = CliRunner().invoke(cli, ["compare", str(run.path), str(run.path), "--out", str(sheet)])
     assert result.exit_code == 0, result.output
     assert sheet.stat().st_size > 0 and "-ELBO" in result.stdout
     again = CliRunner().invoke(cli, ["compare", str(run.path), "--out", str(sheet)])
@@ -201,12 +225,33 @@ def test_compare_draws_one_sheet_and_never_overwrites_it_unasked(run, tmp_path):
 def test_which_classes_are_the_runs_by_hand(small):
     from mnist_vae.evaluation.provenance import class_agreement_note, same_classes
 
-    fashion = {**small.provenance, "train_sha256": "1" * 64, "test_sha256": "2" * 64,
-               "dataset": "Fashion-MNIST", "digits": False,
-               "class_names": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                               "Shirt", "Sneaker", "Bag", "Ankle boot"]}  # fmt: skip
-    mnist = {**small.provenance, "train_sha256": "3" * 64, "test_sha256": "4" * 64,
-             "canonical_mnist": True, "dataset": "MNIST", "digits": True}  # fmt: skip
+    fashion = {
+        **small.provenance,
+        "train_sha256": "1" * 64,
+        "test_sha256": "2" * 64,
+        "dataset": "Fashion-MNIST",
+        "digits": False,
+        "class_names": [
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ],
+    }
+    mnist = {
+        **small.provenance,
+        "train_sha256": "3" * 64,
+        "test_sha256": "4" * 64,
+        "canonical_mnist": True,
+        "dataset": "MNIST",
+        "digits": True,
+    }
     bare = {**small.provenance, "train_sha256": "5" * 64}  # labels 0-9, nothing more said
     assert same_classes(small.provenance, small.provenance) is True  # the same data
     assert same_classes(mnist, fashion) is False  # MNIST's 4 is no "Coat"
@@ -224,27 +269,54 @@ def test_which_classes_are_the_runs_by_hand(small):
 def other_classes(small, tmp_path_factory):
     """Other data with other classes, and a judge of it: the small slice's images under
     named classes, each image's label moved one on (its hashes differ from the slice's)."""
-    names = ("apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "kiwi",
-             "lemon", "mango")  # fmt: skip
+    names = (
+        "apple",
+        "banana",
+        "cherry",
+        "date",
+        "elderberry",
+        "fig",
+        "grape",
+        "kiwi",
+        "lemon",
+        "mango",
+    )
     path = tmp_path_factory.mktemp("fruit") / "fruit.npz"
-    np.savez(path, x_train=small.x_train, y_train=(small.y_train + 1) % 10,
-             x_test=small.x_test, y_test=(small.y_test + 1) % 10, class_names=np.array(names))
-    judge = reference_classifier(load_mnist(path), path=path.with_name("judge.keras"), epochs=1,
-                                 report=lambda m: None)  # fmt: skip
+    np.savez(
+        path,
+        x_train=small.x_train,
+        y_train=(small.y_train + 1) % 10,
+        x_test=small.x_test,
+        y_test=(small.y_test + 1) % 10,
+        class_names=np.array(names),
+    )
+    judge = reference_classifier(
+        load_mnist(path), path=path.with_name("judge.keras"), epochs=1, report=lambda m: None
+    )
     return path, judge
 
 
 def test_class_agreement_on_other_classes_says_so_in_its_numbers_and_figure(
     one_epoch_run, other_classes, tmp_path, monkeypatch
-):  # fmt: skip
+):
     from mnist_vae.evaluation import evaluation_figure
 
     run = tmp_path / "run"
     shutil.copytree(one_epoch_run("vae").path, run)  # evaluate writes into the run
     path, judge = other_classes
     figures = drawn_figures(monkeypatch, evaluation_figure)
-    result = invoke("evaluate", run, "--data", path, "--reference-classifier", judge.path,
-                    "--iw-samples", 2, "--samples", 100)  # fmt: skip
+    result = invoke(
+        "evaluate",
+        run,
+        "--data",
+        path,
+        "--reference-classifier",
+        judge.path,
+        "--iw-samples",
+        2,
+        "--samples",
+        100,
+    )
     assert result.exit_code == 0, result.output
     assert "warning: class agreement by label number only" in result.output
     assert "not the run's classes" in result.output  # the table's row
@@ -260,14 +332,14 @@ def test_class_agreement_on_other_classes_says_so_in_its_numbers_and_figure(
     assert (run / "figures" / f"{key}.png").stat().st_size > 0
 
 
-def test_compare_tells_data_by_its_arrays_and_marks_the_sheet(run, small, tmp_path,
-                                                              monkeypatch):  # fmt: skip
+def test_compare_tells_data_by_its_arrays_and_marks_the_sheet(run, small, tmp_path, monkeypatch):
     from mnist_vae.evaluation import compare_sheet
 
     # The same arrays, recompressed under another name: the same data.
     copy = tmp_path / "recompressed.npz"
-    np.savez_compressed(copy, x_train=small.x_train, y_train=small.y_train,
-                        x_test=small.x_test, y_test=small.y_test)  # fmt: skip
+    np.savez_compressed(
+        copy, x_train=small.x_train, y_train=small.y_train, x_test=small.x_test, y_test=small.y_test
+    )
     same = tmp_path / "same-data"
     shutil.copytree(run.path, same)
     record = json.loads((same / "config.json").read_text())
@@ -296,12 +368,28 @@ def test_compare_tells_data_by_its_arrays_and_marks_the_sheet(run, small, tmp_pa
 
 def test_a_relative_data_path_is_recorded_absolute_so_the_run_evaluates_anywhere(
     small_mnist_npz, tmp_path, monkeypatch
-):  # fmt: skip
+):
     monkeypatch.chdir(small_mnist_npz.parent)
     out = tmp_path / "run"
-    trained = invoke("train", "--arch", "net1", "--latent-dim", 2, "--epochs", 1,
-                     "--train-size", 100, "--batch-size", 50, "--data", small_mnist_npz.name,
-                     "--out", out, "--no-figures", "--quiet")  # fmt: skip
+    trained = invoke(
+        "train",
+        "--arch",
+        "net1",
+        "--latent-dim",
+        2,
+        "--epochs",
+        1,
+        "--train-size",
+        100,
+        "--batch-size",
+        50,
+        "--data",
+        small_mnist_npz.name,
+        "--out",
+        out,
+        "--no-figures",
+        "--quiet",
+    )
     assert trained.exit_code == 0, trained.output
     record = json.loads((out / "config.json").read_text())
     # Before: "small.npz", which names nothing (or other data) from any other folder.

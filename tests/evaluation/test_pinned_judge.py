@@ -32,8 +32,9 @@ def test_the_code_that_trained_it_still_builds_its_architecture(quick_reference)
     trained = quick_reference  # the small slice is not canonical MNIST: trained on first use
     pinned = pinned_reference().network.get_weights()
     assert [w.shape for w in trained.network.get_weights()] == [w.shape for w in pinned]
-    assert not all(np.array_equal(a, b) for a, b in zip(trained.network.get_weights(), pinned,
-                                                        strict=True))  # fmt: skip
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(trained.network.get_weights(), pinned, strict=True)
+    )
 
 
 def test_a_damaged_pinned_file_is_refused_in_one_line(tmp_path, monkeypatch):

@@ -54,10 +54,17 @@ def served(one_epoch_export, one_epoch_run, tmp_path_factory):
         conditional = one_epoch_run(strategy).load_model().conditional
         given = {"images": IMAGES, "z": Z, **({"labels": LABELS} if conditional else {})}
         np.savez(folder / f"{strategy}-in.npz", **given)
-        paths += [one_epoch_export(strategy), folder / f"{strategy}-in.npz",
-                  folder / f"{strategy}-out.npz"]  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", SERVE_EACH, str(SERVER), *map(str, paths)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+        paths += [
+            one_epoch_export(strategy),
+            folder / f"{strategy}-in.npz",
+            folder / f"{strategy}-out.npz",
+        ]
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_EACH, str(SERVER), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return {strategy: np.load(folder / f"{strategy}-out.npz") for strategy in STRATEGIES}
 
@@ -116,8 +123,7 @@ def test_export_errors_are_one_line_and_touch_nothing(one_epoch_run, tmp_path):
     assert [p.name for p in occupied.iterdir()] == ["keep.txt"]
     for result in (missing, not_run, clash):
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1
-    unrelated = runner.invoke(cli, ["export", str(run.path), "--out", str(occupied),
-                                    "--overwrite"])  # fmt: skip
+    unrelated = runner.invoke(cli, ["export", str(run.path), "--out", str(occupied), "--overwrite"])
     assert unrelated.exit_code == 2 and "not an mnist-vae result" in unrelated.output
     assert [p.name for p in occupied.iterdir()] == ["keep.txt"]  # --overwrite spared it
     earlier = tmp_path / "earlier"
@@ -137,9 +143,21 @@ def test_sample_from_a_saved_model(trained, tmp_path, one_epoch_export):
     export = one_epoch_export(run.config.model.strategy)
     npy = tmp_path / "s.npy"
     result = CliRunner().invoke(
-        cli, ["sample", "--saved-model", str(export), "--digit", "4", "--count", "6",
-              "--out", str(tmp_path / "s.png"), "--npy", str(npy)],
-    )  # fmt: skip
+        cli,
+        [
+            "sample",
+            "--saved-model",
+            str(export),
+            "--digit",
+            "4",
+            "--count",
+            "6",
+            "--out",
+            str(tmp_path / "s.png"),
+            "--npy",
+            str(npy),
+        ],
+    )
     assert result.exit_code == 0, result.output
     images = np.load(npy)
     assert images.shape == (6, 28, 28)
@@ -163,10 +181,19 @@ def test_one_library_call_draws_from_a_run_and_from_its_export_alike(
     assert isinstance(ExportedModel(export), GenerativeModel)
     notes = []
     results = [
-        draw_samples(SampleRequest(**source, count=6, digit=4, seed=2, out=tmp_path / f"{name}.png",
-                                   npy=tmp_path / f"{name}.npy"), report=notes.append)
+        draw_samples(
+            SampleRequest(
+                **source,
+                count=6,
+                digit=4,
+                seed=2,
+                out=tmp_path / f"{name}.png",
+                npy=tmp_path / f"{name}.npy",
+            ),
+            report=notes.append,
+        )
         for name, source in (("run", {"run": run.path}), ("export", {"saved_model": export}))
-    ]  # fmt: skip
+    ]
     for result, name in zip(results, ("run", "export"), strict=True):
         assert isinstance(result, SampleResult) and result.images.shape == (6, 28, 28)
         assert result.out == tmp_path / f"{name}.png" and result.out.exists()
@@ -188,11 +215,14 @@ def test_a_savedmodel_that_is_not_an_mnist_vae_export_is_refused_unopened(tmp_pa
             return {"config": tf.constant("{}")}
 
     crafted = Crafted()
-    tf.saved_model.save(crafted, str(tmp_path / "crafted"),
-                        signatures={"metadata": crafted.metadata})  # fmt: skip
+    tf.saved_model.save(
+        crafted, str(tmp_path / "crafted"), signatures={"metadata": crafted.metadata}
+    )
     assert not planted.exists()
-    result = CliRunner().invoke(cli, ["sample", "--saved-model", str(tmp_path / "crafted"),
-                                      "--out", str(tmp_path / "s.png")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["sample", "--saved-model", str(tmp_path / "crafted"), "--out", str(tmp_path / "s.png")],
+    )
     assert result.exit_code == 1, result.output
     assert "not an mnist-vae export" in result.output and "trust" in result.output
     assert not planted.exists() and not (tmp_path / "s.png").exists()
@@ -234,9 +264,20 @@ def test_a_crafted_graph_beside_genuine_assets_and_variables_never_runs(
         shutil.rmtree(folder / part, ignore_errors=True)
         shutil.copytree(genuine / part, folder / part)
     npy = tmp_path / "s.npy"
-    result = CliRunner().invoke(cli, ["sample", "--saved-model", str(folder), "--count", "4",
-                                      "--out", str(tmp_path / "s.png"),
-                                      "--npy", str(npy)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sample",
+            "--saved-model",
+            str(folder),
+            "--count",
+            "4",
+            "--out",
+            str(tmp_path / "s.png"),
+            "--npy",
+            str(npy),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert not planted.exists()  # the crafted graph never ran
     conditional = bool(model.conditional)
@@ -253,8 +294,9 @@ def test_an_export_whose_variables_do_not_fit_its_model_is_refused(one_epoch_exp
     cvae = one_epoch_export("cvae")
     shutil.rmtree(vae / "variables")
     shutil.copytree(cvae / "variables", vae / "variables")
-    result = CliRunner().invoke(cli, ["sample", "--saved-model", str(vae),
-                                      "--out", str(tmp_path / "s.png")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["sample", "--saved-model", str(vae), "--out", str(tmp_path / "s.png")]
+    )
     assert result.exit_code == 1, result.output
     assert "do not fit the model it describes" in result.output
     assert len(result.output.strip().splitlines()) == 1

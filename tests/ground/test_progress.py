@@ -148,14 +148,21 @@ def test_nested_tasks_are_indented_and_the_outer_one_reports_every_step(plain, c
 
 
 def test_a_failed_task_writes_no_end_line_and_the_next_starts_afresh(plain, clock):
-    with pytest.raises(KeyboardInterrupt), progress.task("outer", total=2), \
-            progress.task("inner", total=2) as advance:  # fmt: skip
+    with (
+        pytest.raises(KeyboardInterrupt),
+        progress.task("outer", total=2),
+        progress.task("inner", total=2) as advance,
+    ):
         advance()
         raise KeyboardInterrupt
     with progress.task("again", total=1) as advance:
         advance()
-    assert lines(plain) == ["outer: started, 2", "  inner: started, 2", "again: started, 1",
-                            "again: done, 1 in 0 s"]  # fmt: skip
+    assert lines(plain) == [
+        "outer: started, 2",
+        "  inner: started, 2",
+        "again: started, 1",
+        "again: done, 1 in 0 s",
+    ]
 
 
 def test_the_time_left_comes_from_the_work_done_here(clock):
@@ -176,9 +183,16 @@ def test_the_time_left_comes_from_the_work_done_here(clock):
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0 s"), (59.4, "59 s"), (59.6, "1 min 00 s"), (61, "1 min 01 s"), (3599, "59 min 59 s"),
-     (3600, "1 h 00 min"), (7500, "2 h 05 min")],
-)  # fmt: skip
+    [
+        (0, "0 s"),
+        (59.4, "59 s"),
+        (59.6, "1 min 00 s"),
+        (61, "1 min 01 s"),
+        (3599, "59 min 59 s"),
+        (3600, "1 h 00 min"),
+        (7500, "2 h 05 min"),
+    ],
+)
 def test_durations_read_as_a_person_would_say_them(seconds, text):
     assert progress.format_seconds(seconds) == text
 
@@ -203,8 +217,10 @@ def test_training_shows_its_steps_epochs_and_the_writing_of_the_run(plain_traini
     started = [line for line in shown if "started" in line]
     ended = [line.split(" in ")[0] for line in shown if "done" in line]
     epochs = [line[:12] for line in shown if line.startswith("epoch")]
-    assert started == ["training: started, 12 steps",
-                       "writing the run: metrics, figures: started, 3 parts"]  # fmt: skip
+    assert started == [
+        "training: started, 12 steps",
+        "writing the run: metrics, figures: started, 3 parts",
+    ]
     assert ended == ["training: done, 12 steps", "writing the run: metrics, figures: done, 3 parts"]
     assert epochs == ["epoch   1/2 ", "epoch   2/2 "]
     last_epoch = next(line for line in shown if line.startswith("epoch   2"))
@@ -218,8 +234,15 @@ def test_evaluate_shows_no_progress_when_quiet(plain_training, small_mnist_npz, 
 
     run = tmp_path / "run"
     shutil.copytree(plain_training[0].path, run)  # evaluate writes into the run
-    args = ["evaluate", str(run), "--iw-samples", "20", "--no-quality",
-            "--data", str(small_mnist_npz)]  # fmt: skip
+    args = [
+        "evaluate",
+        str(run),
+        "--iw-samples",
+        "20",
+        "--no-quality",
+        "--data",
+        str(small_mnist_npz),
+    ]
     quiet = CliRunner().invoke(cli, [*args, "--quiet"])
     assert quiet.exit_code == 0, quiet.output
     assert not [line for line in quiet.stderr.splitlines() if "started" in line or "done," in line]
@@ -230,15 +253,17 @@ def test_evaluate_shows_no_progress_when_quiet(plain_training, small_mnist_npz, 
 def test_a_large_sample_shows_its_decoding(plain_training, tmp_path):
     run, _ = plain_training
     out = tmp_path / "many.png"
-    result = CliRunner().invoke(cli, ["sample", str(run.path), "--count", "1500", "--cols", "50",
-                                      "--out", str(out)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["sample", str(run.path), "--count", "1500", "--cols", "50", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     shown = result.stderr.splitlines()
     assert "decoding 1,500 images: started, 1,500 images" in shown
     assert [line for line in shown if line.startswith("decoding 1,500 images: done, 1,500 images")]
     assert "drawing the grid of 1,500 images: started" in shown
-    small_request = CliRunner().invoke(cli, ["sample", str(run.path), "--count", "20",
-                                             "--out", str(tmp_path / "few.png")])  # fmt: skip
+    small_request = CliRunner().invoke(
+        cli, ["sample", str(run.path), "--count", "20", "--out", str(tmp_path / "few.png")]
+    )
     assert small_request.exit_code == 0 and small_request.stderr == ""
 
 
@@ -255,19 +280,30 @@ def test_several_classifiers_in_a_row_trace_once_and_raise_no_retracing_warning(
 
     # TensorFlow's warning counts the recent tracings of a function's code process-wide
     # (and warns twice at most): start from a clean count, untouched by other tests.
-    monkeypatch.setattr(polymorphic_function, "_frequent_tracing_detector_manager",
-                        polymorphic_function._FrequentTracingDetectorManager())  # fmt: skip
+    monkeypatch.setattr(
+        polymorphic_function,
+        "_frequent_tracing_detector_manager",
+        polymorphic_function._FrequentTracingDetectorManager(),
+    )
     weights = []
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
         for seed in range(6):
             keras.utils.set_random_seed(seed)
             network = classifiers.get("small")()
             chosen = slice(50 * seed, 50 * seed + 60)
-            train_classifier(network, small.x_train[chosen], small.y_train[chosen], epochs=1,
-                             seed=seed, augment=seed % 2 == 1)  # fmt: skip
+            train_classifier(
+                network,
+                small.x_train[chosen],
+                small.y_train[chosen],
+                epochs=1,
+                seed=seed,
+                augment=seed % 2 == 1,
+            )
             assert 0 <= accuracy(network, small.x_test, small.y_test) <= 1
             assert [o.shape for o in predict_outputs(network, small.x_test[: 7 + seed])][-1] == (
-                7 + seed, 10)  # fmt: skip
+                7 + seed,
+                10,
+            )
             weights.append(network.get_weights())
     retracing = [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
     assert retracing == []
@@ -284,8 +320,14 @@ def test_a_classifier_is_the_same_whatever_was_trained_before(small):
     def trained(seed: int, count: int, augment: bool) -> list:
         keras.utils.set_random_seed(seed)
         network = classifiers.get("small")()
-        train_classifier(network, small.x_train[:count], small.y_train[:count], epochs=2,
-                         seed=seed, augment=augment)  # fmt: skip
+        train_classifier(
+            network,
+            small.x_train[:count],
+            small.y_train[:count],
+            epochs=2,
+            seed=seed,
+            augment=augment,
+        )
         return network.get_weights()
 
     first = trained(0, 100, True)
@@ -304,23 +346,23 @@ def _retracing_warnings(caplog, monkeypatch, traced: bool, small) -> list[str]:
     from mnist_vae.models import build_model, model_config
     from mnist_vae.models.inference import evaluate_elbo
 
-    monkeypatch.setattr(polymorphic_function, "_frequent_tracing_detector_manager",
-                        polymorphic_function._FrequentTracingDetectorManager())  # fmt: skip
+    monkeypatch.setattr(
+        polymorphic_function,
+        "_frequent_tracing_detector_manager",
+        polymorphic_function._FrequentTracingDetectorManager(),
+    )
     images = to_float_images(small.x_test[:40])
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
         for seed in range(7):
             model = build_model(model_config("mlp", latent_dim=2), seed=seed)
             model.compile(optimizer="adam")
-            metrics = evaluate_elbo(model, images, small.y_test[:40], batch_size=20,
-                                    traced=traced)  # fmt: skip
+            metrics = evaluate_elbo(model, images, small.y_test[:40], batch_size=20, traced=traced)
             assert np.isfinite(metrics["loss"])
     return [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
 
 
-def test_models_measured_one_after_another_raise_no_retracing_warning(
-    small, caplog, monkeypatch
-):
+def test_models_measured_one_after_another_raise_no_retracing_warning(small, caplog, monkeypatch):
     """``benchmark nll`` loads each trained run and measures it once: tracing Keras's
     test function per model made TensorFlow warn of retracing. Measured eagerly, it
     does not, and the traced path (the check's control) still does."""

@@ -713,9 +713,14 @@ def test_import_and_cli_help_do_not_import_tensorflow(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["stages"] == {
-        "import": [], "cli --help": [], "train --help": [], "sample --help": [],
-        "evaluate --help": [], "benchmark nll --help": [], "completion": [],
-    }  # fmt: skip
+        "import": [],
+        "cli --help": [],
+        "train --help": [],
+        "sample --help": [],
+        "evaluate --help": [],
+        "benchmark nll --help": [],
+        "completion": [],
+    }
     assert not report["loaded_for_help"]
     strategies = mnist_vae.strategies.builtin_names()
     nets = [name for name in mnist_vae.architectures.builtin_names() if name.startswith("net")]

@@ -28,8 +28,9 @@ def in_terminal(args: list[str], env: dict[str, str], timeout: float = 240) -> t
     """Run ``mnist-vae ARGS`` with a pseudo-terminal as its stdin, stdout and stderr."""
     leader, follower = pty.openpty()
     command = [sys.executable, "-m", "mnist_vae.cli.main", *args]
-    process = subprocess.Popen(command, stdin=follower, stdout=follower, stderr=follower,
-                               env=env, close_fds=True)  # fmt: skip
+    process = subprocess.Popen(
+        command, stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -50,9 +51,16 @@ def in_terminal(args: list[str], env: dict[str, str], timeout: float = 240) -> t
 def terminal_env(small_mnist_npz, tmp_path_factory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("terminal-home")
     env = {key: value for key, value in os.environ.items() if key != "MNIST_VAE_DEBUG"}
-    env.update({ENV_VAR: str(small_mnist_npz), "KERAS_HOME": str(home / ".keras"),
-                "TFDS_DATA_DIR": str(home / "tfds"), "TERM": "xterm-256color",
-                "COLUMNS": "100", "LINES": "40"})  # fmt: skip
+    env.update(
+        {
+            ENV_VAR: str(small_mnist_npz),
+            "KERAS_HOME": str(home / ".keras"),
+            "TFDS_DATA_DIR": str(home / "tfds"),
+            "TERM": "xterm-256color",
+            "COLUMNS": "100",
+            "LINES": "40",
+        }
+    )
     return env
 
 
@@ -68,8 +76,22 @@ def assert_progress_without_noise(output: str, *expected: str) -> None:
 @pytest.fixture(scope="module")
 def trained(terminal_env, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("terminal") / "run"
-    code, output = in_terminal(["train", "--arch", "net1", "--epochs", "2", "--train-size", "600",
-                                "--seed", "0", "--out", str(out)], terminal_env)  # fmt: skip
+    code, output = in_terminal(
+        [
+            "train",
+            "--arch",
+            "net1",
+            "--epochs",
+            "2",
+            "--train-size",
+            "600",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ],
+        terminal_env,
+    )
     assert code == 0, ANSI.sub("", output)[-2000:]
     return out, output
 
@@ -82,18 +104,29 @@ def test_train_draws_a_live_bar_and_no_tensorflow_warning(trained):
 @pytest.mark.slow  # evaluate's progress: test_progress
 def test_evaluate_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_env):
     run, _ = trained
-    code, output = in_terminal(["evaluate", str(run), "--iw-samples", "20", "--samples",
-                                "200"], terminal_env)  # fmt: skip
+    code, output = in_terminal(
+        ["evaluate", str(run), "--iw-samples", "20", "--samples", "200"], terminal_env
+    )
     assert code == 0, ANSI.sub("", output)[-2000:]
     assert_progress_without_noise(output)
 
 
 @pytest.mark.slow  # the other live-bar tests cover the terminal path
-def test_a_large_sample_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_env,
-                                                                   tmp_path):  # fmt: skip
+def test_a_large_sample_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_env, tmp_path):
     run, _ = trained
-    code, output = in_terminal(["sample", str(run), "--count", "3000", "--cols", "60",
-                                "--out", str(tmp_path / "many.png")], terminal_env)  # fmt: skip
+    code, output = in_terminal(
+        [
+            "sample",
+            str(run),
+            "--count",
+            "3000",
+            "--cols",
+            "60",
+            "--out",
+            str(tmp_path / "many.png"),
+        ],
+        terminal_env,
+    )
     assert code == 0, ANSI.sub("", output)[-2000:]
     assert_progress_without_noise(output)
     assert (tmp_path / "many.png").is_file()
@@ -116,22 +149,28 @@ def full_data_env(terminal_env) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("benchmark", ["nll", "augment"])
-def test_quick_benchmarks_draw_a_live_bar_and_no_tensorflow_warning(benchmark, full_data_env,
-                                                                    tmp_path):  # fmt: skip
-    code, output = in_terminal(["benchmark", benchmark, "--quick", "--out",
-                                str(tmp_path / benchmark)], full_data_env)  # fmt: skip
+def test_quick_benchmarks_draw_a_live_bar_and_no_tensorflow_warning(
+    benchmark, full_data_env, tmp_path
+):
+    code, output = in_terminal(
+        ["benchmark", benchmark, "--quick", "--out", str(tmp_path / benchmark)], full_data_env
+    )
     assert code == 0, ANSI.sub("", output)[-2000:]
     assert_progress_without_noise(output, "left")  # the whole benchmark's time left
 
 
-def test_export_to_tflite_draws_a_live_bar_and_no_tensorflow_warning(trained, terminal_env,
-                                                                      tmp_path):  # fmt: skip
+def test_export_to_tflite_draws_a_live_bar_and_no_tensorflow_warning(
+    trained, terminal_env, tmp_path
+):
     run, _ = trained
-    code, output = in_terminal(["export", str(run), "--format", "tflite", "--out",
-                                str(tmp_path / "exported")], terminal_env)  # fmt: skip
+    code, output = in_terminal(
+        ["export", str(run), "--format", "tflite", "--out", str(tmp_path / "exported")],
+        terminal_env,
+    )
     assert code == 0, ANSI.sub("", output)[-2000:]
     assert (tmp_path / "exported" / "model.tflite").is_file()
     assert "exporting run (tflite)" in ANSI.sub("", output) or BAR in output
-    noise = [line for line in ANSI.sub("", output).splitlines()
-             if any(word in line for word in NOISE)]  # fmt: skip
+    noise = [
+        line for line in ANSI.sub("", output).splitlines() if any(word in line for word in NOISE)
+    ]
     assert noise == []

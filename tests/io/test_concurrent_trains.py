@@ -20,16 +20,37 @@ CLI = "from mnist_vae.cli.main import cli; cli()"
 ATTEMPTS = 20
 
 
-def test_twenty_races_of_two_trains_each_give_one_result_and_one_error(small_mnist_npz,
-                                                                       tmp_path):  # fmt: skip
+def test_twenty_races_of_two_trains_each_give_one_result_and_one_error(small_mnist_npz, tmp_path):
     for attempt in range(ATTEMPTS):
         out = tmp_path / f"run{attempt}"
-        args = ["train", "--arch", "net1", "--train-size", "100", "--batch-size", "50",
-                "--epochs", "1", "--seed", str(attempt), "--data", str(small_mnist_npz),
-                "--out", str(out), "--quiet", "--no-figures"]  # fmt: skip
-        processes = [subprocess.Popen([sys.executable, "-c", CLI, *args], text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                     for _ in range(2)]  # fmt: skip
+        args = [
+            "train",
+            "--arch",
+            "net1",
+            "--train-size",
+            "100",
+            "--batch-size",
+            "50",
+            "--epochs",
+            "1",
+            "--seed",
+            str(attempt),
+            "--data",
+            str(small_mnist_npz),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-figures",
+        ]
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", CLI, *args],
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
         results = [(p.wait(), *p.communicate()) for p in processes]
         assert sorted(code for code, _, _ in results) == [0, 1], (attempt, results)
         assert sum("test negative ELBO" in stdout for _, stdout, _ in results) == 1, results

@@ -411,8 +411,10 @@ def test_a_staged_folder_never_replaces_one_written_meanwhile(tmp_path):
     from mnist_vae.errors import RunError
 
     final = tmp_path / "export"
-    with pytest.raises(RunError, match=r"wrote .* meanwhile"), \
-            staged_dir(final, overwrite=False) as stage:  # fmt: skip
+    with (
+        pytest.raises(RunError, match=r"wrote .* meanwhile"),
+        staged_dir(final, overwrite=False) as stage,
+    ):
         (stage / "saved_model.pb").write_text("ours")
         final.mkdir()
         (final / "saved_model.pb").write_text("theirs")
@@ -428,10 +430,12 @@ def test_a_name_too_long_once_staged_is_a_usage_error(tmp_path):
     limit = os.pathconf(tmp_path, "PC_NAME_MAX") - mio.STAGING_EXTRA
     assert check_output_dir(tmp_path / ("r" * limit), overwrite=False)
     assert check_output_file(tmp_path / ("s" * (limit - 4) + ".png"), overwrite=False)
-    for check, name in ((check_output_dir, "r" * (limit + 1)),
-                        (check_output_file, "s" * (limit - 3) + ".png"),
-                        (check_output_dir, "r" * 300),
-                        (check_output_file, "s" * 300 + ".png")):  # fmt: skip
+    for check, name in (
+        (check_output_dir, "r" * (limit + 1)),
+        (check_output_file, "s" * (limit - 3) + ".png"),
+        (check_output_dir, "r" * 300),
+        (check_output_file, "s" * 300 + ".png"),
+    ):
         with pytest.raises(UsageError) as info:
             check(tmp_path / name, overwrite=False)
         message = one_line_message(info)
@@ -457,8 +461,9 @@ def test_check_writable_dir(tmp_path, monkeypatch):
     _deny_write(monkeypatch, run)
     with pytest.raises(UsageError) as info:
         mio.check_writable_dir(run, "evaluate adds its results to the run's metrics.json")
-    assert one_line_message(info) == (f"{run} is not writable, and evaluate adds its results "
-                                      "to the run's metrics.json")  # fmt: skip
+    assert one_line_message(info) == (
+        f"{run} is not writable, and evaluate adds its results to the run's metrics.json"
+    )
     with pytest.raises(UsageError, match="is not writable"):  # created in run: checked there
         mio.check_writable_dir(run / "samplers", "x", create=True)
     mio.check_writable_dir(tmp_path / "missing", "x")  # a missing folder is its reader's
@@ -485,9 +490,14 @@ def _leftovers(folder: Path) -> dict[str, str]:
     (folder / ".nll.training" / "benchmark.json").write_text("{}")
     # killed before it wrote its intent
     marked_stage(folder / ".early.training", marks.TRAINING, folder / "early")
-    return {".run.abcd1234.partial": mio.PARTIAL_FOLDER, DIGITS: mio.PARTIAL_FILE,
-            ".old.k0k0k0k0.old": mio.OLD_FOLDER, ".net1.training": mio.INTERRUPTED,
-            ".nll.training": mio.INTERRUPTED, ".early.training": mio.PARTIAL_FOLDER}  # fmt: skip
+    return {
+        ".run.abcd1234.partial": mio.PARTIAL_FOLDER,
+        DIGITS: mio.PARTIAL_FILE,
+        ".old.k0k0k0k0.old": mio.OLD_FOLDER,
+        ".net1.training": mio.INTERRUPTED,
+        ".nll.training": mio.INTERRUPTED,
+        ".early.training": mio.PARTIAL_FOLDER,
+    }
 
 
 def test_stale_stages_finds_each_kind_of_leftover(tmp_path):
@@ -499,13 +509,16 @@ def test_stale_stages_finds_each_kind_of_leftover(tmp_path):
     assert {name: stage.kind for name, stage in found.items()} == expected
     assert found[".run.abcd1234.partial"].target == tmp_path / "run"
     assert found[".run.abcd1234.partial"].size == 1000 + len(
-        (tmp_path / ".run.abcd1234.partial" / mio.STAGE_MARKER).read_bytes())  # fmt: skip
+        (tmp_path / ".run.abcd1234.partial" / mio.STAGE_MARKER).read_bytes()
+    )
     assert found[DIGITS].target == tmp_path / "digits.png"
     assert found[".net1.training"].work == "training" and found[".net1.training"].resumable
     assert "mnist-vae train --resume" in found[".net1.training"].describe()
     assert found[".nll.training"].work == "benchmark"
-    assert "old" in found[".old.k0k0k0k0.old"].describe() and "puts it back" in \
-        found[".old.k0k0k0k0.old"].describe()  # fmt: skip
+    assert (
+        "old" in found[".old.k0k0k0k0.old"].describe()
+        and "puts it back" in found[".old.k0k0k0k0.old"].describe()
+    )
     assert all(0 <= stage.age < 60 for stage in found.values())
     assert mio.stale_stages(tmp_path / "nowhere") == []
 
@@ -522,8 +535,9 @@ def test_a_locked_item_is_in_use_and_never_listed_or_removed(tmp_path):
     try:
         listed = {stage.path.name for stage in mio.stale_stages(tmp_path)}
         assert listed == {".old.k0k0k0k0.old", ".nll.training", ".early.training"}
-        stale = mio.StaleStage(tmp_path / ".run.abcd1234.partial", mio.PARTIAL_FOLDER,
-                               tmp_path / "run", 0, 0.0)  # fmt: skip
+        stale = mio.StaleStage(
+            tmp_path / ".run.abcd1234.partial", mio.PARTIAL_FOLDER, tmp_path / "run", 0, 0.0
+        )
         assert "alone" in mio.remove_stale(stale)
         assert (tmp_path / ".run.abcd1234.partial" / "model.keras").exists()
     finally:
@@ -532,8 +546,10 @@ def test_a_locked_item_is_in_use_and_never_listed_or_removed(tmp_path):
 
 
 def test_items_in_use_by_our_writers_are_locked(tmp_path):
-    with staged_dir(tmp_path / "export", overwrite=False) as stage, \
-            staged_file(tmp_path / "digits.png") as staging:  # fmt: skip
+    with (
+        staged_dir(tmp_path / "export", overwrite=False) as stage,
+        staged_file(tmp_path / "digits.png") as staging,
+    ):
         stage.joinpath("saved_model.pb").write_text("x")
         staging.write_text("y")
         assert mio.stale_stages(tmp_path) == []
@@ -573,9 +589,17 @@ def test_no_warning_without_leftovers(tmp_path, recwarn):
 
 def test_human_units():
     assert [mio.human_size(n) for n in (12, 1234, 1_234_567, 5e9)] == [
-        "12 B", "1.2 kB", "1.2 MB", "5.0 GB"]  # fmt: skip
+        "12 B",
+        "1.2 kB",
+        "1.2 MB",
+        "5.0 GB",
+    ]
     assert [mio.human_age(s) for s in (5, 600, 7200 * 3, 86400 * 9)] == [
-        "5 s", "10 min", "6 h", "9 days"]  # fmt: skip
+        "5 s",
+        "10 min",
+        "6 h",
+        "9 days",
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -603,13 +627,13 @@ def test_staging_look_alikes_without_proof_are_never_listed_nor_removed(tmp_path
     names = _look_alikes(tmp_path)
     assert mio.stale_stages(tmp_path) == []
     assert [path.name for path in mio.unrecognised_stages(tmp_path)] == names
-    forged = mio.StaleStage(tmp_path / ".photos.20241201.old", mio.OLD_FOLDER,
-                            tmp_path / "photos", 0, 0.0)  # fmt: skip
+    forged = mio.StaleStage(
+        tmp_path / ".photos.20241201.old", mio.OLD_FOLDER, tmp_path / "photos", 0, 0.0
+    )
     assert "not recognised" in mio.remove_stale(forged)  # checked again before removal
     assert _listing(tmp_path) == names
     assert (tmp_path / ".photos.20241201.old" / "beach.jpg").read_bytes() == b"jpeg"
-    with pytest.raises(UsageError) as info, \
-            mio.locked_stage(tmp_path / "notes", overwrite=False):  # fmt: skip
+    with pytest.raises(UsageError) as info, mio.locked_stage(tmp_path / "notes", overwrite=False):
         pytest.fail("a user's .notes.training was taken for a stage")
     assert "no staging marker" in one_line_message(info, tmp_path / ".notes.training")
     assert _listing(tmp_path / ".notes.training") == ["todo.txt"]
@@ -635,8 +659,10 @@ def test_a_marker_for_another_target_or_kind_is_no_proof(tmp_path):
 
 
 def test_our_staging_items_carry_their_proof_and_results_a_manifest(tmp_path):
-    with staged_dir(tmp_path / "export", overwrite=False) as stage, \
-            staged_file(tmp_path / "digits.png") as staging:  # fmt: skip
+    with (
+        staged_dir(tmp_path / "export", overwrite=False) as stage,
+        staged_file(tmp_path / "digits.png") as staging,
+    ):
         marker = json.loads((stage / mio.STAGE_MARKER).read_text())
         assert marker == {"mnist_vae": "staging", "kind": "partial", "target": "export"}
         assert marks.is_file_token("digits.png", staging.name.split(".")[2])
@@ -645,11 +671,16 @@ def test_our_staging_items_carry_their_proof_and_results_a_manifest(tmp_path):
         (stage / "variables" / "v.index").write_text("v")
         staging.write_text("y")
     manifest = json.loads((tmp_path / "export" / mio.RESULT_MANIFEST).read_text())
-    assert manifest == {"mnist_vae": "result", "kind": "export",
-                        "files": ["saved_model.pb", "variables/v.index"]}  # fmt: skip
+    assert manifest == {
+        "mnist_vae": "result",
+        "kind": "export",
+        "files": ["saved_model.pb", "variables/v.index"],
+    }
     assert not (tmp_path / "export" / mio.STAGE_MARKER).exists()
-    with pytest.raises(KeyboardInterrupt), \
-            mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):  # fmt: skip
+    with (
+        pytest.raises(KeyboardInterrupt),
+        mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed),
+    ):
         assert not existed and marks.has_stage_marker(stage, marks.TRAINING, tmp_path / "run")
         raise KeyboardInterrupt
     with mio.locked_stage(tmp_path / "run", overwrite=False) as (stage, existed):
@@ -685,8 +716,7 @@ def test_a_file_added_during_the_work_stops_the_overwrite(tmp_path):
     final = tmp_path / "export"
     with staged_dir(final, overwrite=False) as stage:
         (stage / "saved_model.pb").write_text("old")
-    with pytest.raises(RunError, match=r"notes\.txt"), \
-            staged_dir(final, overwrite=True) as stage:  # fmt: skip
+    with pytest.raises(RunError, match=r"notes\.txt"), staged_dir(final, overwrite=True) as stage:
         (stage / "saved_model.pb").write_text("new")
         (final / "notes.txt").write_text("written while the export ran")
     assert (final / "notes.txt").exists() and (final / "saved_model.pb").read_text() == "old"
@@ -711,13 +741,35 @@ def test_what_mnist_vae_adds_to_a_run_later_may_be_replaced(tmp_path):
     assert "samplers/gmm/mine.txt" in mio.overwrite_problem(run)
 
 
-@pytest.mark.parametrize("kind, files", [
-    ("run", ["config.json", "metrics.json", "latent.json", "history.csv", "model.keras",
-             "classifier.keras", "figures.json", "figures/samples.png"]),
-    ("export", ["saved_model.pb", "fingerprint.pb", "variables/variables.index",
-                "assets/config.json", "model.tflite"]),
-    ("benchmark", ["results.json", "results.csv", "nll.png", "runs/vae/config.json"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind, files",
+    [
+        (
+            "run",
+            [
+                "config.json",
+                "metrics.json",
+                "latent.json",
+                "history.csv",
+                "model.keras",
+                "classifier.keras",
+                "figures.json",
+                "figures/samples.png",
+            ],
+        ),
+        (
+            "export",
+            [
+                "saved_model.pb",
+                "fingerprint.pb",
+                "variables/variables.index",
+                "assets/config.json",
+                "model.tflite",
+            ],
+        ),
+        ("benchmark", ["results.json", "results.csv", "nll.png", "runs/vae/config.json"]),
+    ],
+)
 def test_results_of_earlier_versions_are_replaced_only_if_all_their_files_are_ours(
     tmp_path, kind, files
 ):

@@ -63,8 +63,9 @@ def test_grouped_bernoulli_gradient_is_sigmoid_minus_target():
         total = tf.reduce_sum(weights * bernoulli_negative_log_likelihood(targets, logits))
     expected = weights[:, None, None, None] * (tf.sigmoid(logits) - targets)
     np.testing.assert_allclose(tape.gradient(total, logits), expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(tape.gradient(total, targets),
-                               -weights[:, None, None, None] * logits, rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        tape.gradient(total, targets), -weights[:, None, None, None] * logits, rtol=1e-6
+    )
 
 
 def test_grouped_bernoulli_broadcasts_one_image_over_its_samples():
@@ -73,8 +74,9 @@ def test_grouped_bernoulli_broadcasts_one_image_over_its_samples():
     logits = (rng.normal(size=(4, 28, 28, 1)) * 3).astype("float32")
     image = (rng.random((1, 28, 28, 1)) < 0.3).astype("float32")
     tiled = np.repeat(image, 4, axis=0)
-    np.testing.assert_allclose(bernoulli_negative_log_likelihood(image, logits),
-                               _bce_float64(tiled, logits), rtol=2e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        bernoulli_negative_log_likelihood(image, logits), _bce_float64(tiled, logits), rtol=2e-6
+    )
 
 
 def _variables():
@@ -82,8 +84,10 @@ def _variables():
     return [keras.Variable(rng.normal(size=shape).astype("float32")) for shape in ((5, 3), (3,))]
 
 
-@pytest.mark.parametrize("learning_rate", [1e-3, keras.optimizers.schedules.InverseTimeDecay(
-    5e-3, decay_steps=2, decay_rate=0.5)])  # fmt: skip
+@pytest.mark.parametrize(
+    "learning_rate",
+    [1e-3, keras.optimizers.schedules.InverseTimeDecay(5e-3, decay_steps=2, decay_rate=0.5)],
+)
 def test_fused_adam_takes_kerass_adam_steps(learning_rate):
     rng = np.random.default_rng(3)
     ours, theirs = _variables(), _variables()
@@ -157,8 +161,9 @@ class CountingModel:
 @pytest.mark.parametrize("rows_per_block", [1, 3, 7, 1000])
 def test_the_bound_in_blocks_is_the_bound_over_all_samples(rows_per_block):
     model = CountingModel()
-    bound = iwae_negative_log_likelihood(model, np.zeros((1, 28, 28, 1), "float32"),
-                                         samples=7, rows_per_block=rows_per_block)  # fmt: skip
+    bound = iwae_negative_log_likelihood(
+        model, np.zeros((1, 28, 28, 1), "float32"), samples=7, rows_per_block=rows_per_block
+    )
     assert float(bound[0]) == pytest.approx(-math.log(4.0), rel=1e-6)
     assert float(model.drawn.numpy()) == 7  # every sample drawn once
 

@@ -30,8 +30,14 @@ def _python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess
             env.pop(name, None)
         else:
             env[name] = value
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +102,13 @@ print(json.dumps(report))
 def test_plain_keras_loads_every_strategy_after_import_mnist_vae(saved_models, imports):
     folder, saved = saved_models
     code = LOAD_CODE.format(imports=imports)
-    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
-                          text=True, timeout=300, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(report) == sorted(saved)
@@ -159,8 +170,18 @@ def test_the_same_seed_gives_the_same_images_on_all_three_sampling_paths(
     from_python = keras.ops.convert_to_numpy(model.sample(12, seed=5))[..., 0]
 
     npy = tmp_path / "cli.npy"
-    args = ["sample", str(run.path), "--count", "12", "--seed", "5",
-            "--out", str(tmp_path / "cli.png"), "--npy", str(npy)]  # fmt: skip
+    args = [
+        "sample",
+        str(run.path),
+        "--count",
+        "12",
+        "--seed",
+        "5",
+        "--out",
+        str(tmp_path / "cli.png"),
+        "--npy",
+        str(npy),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     from_cli = np.load(npy)

@@ -24,10 +24,22 @@ from tests.helpers import assert_one_line_error, invoke, one_line_message
 # Burda et al.'s stages by hand: stage i lasts 3^i epochs; the authors' code runs stage i
 # at 1e-4 * round(10^(1 - i/7), 1): 1e-3, 7.2e-4, 5.2e-4, 3.7e-4, 2.7e-4, 1.9e-4, 1.4e-4, 1e-4.
 BURDA_BY_HAND = [
-    (0, 0, 1e-3), (1, 1, 7.2e-4), (3, 1, 7.2e-4), (4, 2, 5.2e-4), (12, 2, 5.2e-4),
-    (13, 3, 3.7e-4), (39, 3, 3.7e-4), (40, 4, 2.7e-4), (120, 4, 2.7e-4), (121, 5, 1.9e-4),
-    (363, 5, 1.9e-4), (364, 6, 1.4e-4), (1092, 6, 1.4e-4), (1093, 7, 1e-4), (3279, 7, 1e-4),
-]  # fmt: skip
+    (0, 0, 1e-3),
+    (1, 1, 7.2e-4),
+    (3, 1, 7.2e-4),
+    (4, 2, 5.2e-4),
+    (12, 2, 5.2e-4),
+    (13, 3, 3.7e-4),
+    (39, 3, 3.7e-4),
+    (40, 4, 2.7e-4),
+    (120, 4, 2.7e-4),
+    (121, 5, 1.9e-4),
+    (363, 5, 1.9e-4),
+    (364, 6, 1.4e-4),
+    (1092, 6, 1.4e-4),
+    (1093, 7, 1e-4),
+    (3279, 7, 1e-4),
+]
 
 
 @pytest.mark.parametrize(("epoch", "stage", "rate"), BURDA_BY_HAND)
@@ -53,8 +65,9 @@ def test_exponential_and_cosine_by_hand():
         TrainConfig(learning_rate=1e-3, lr_decay=0.1, lr_schedule="exponential"), 10
     )
     assert float(exponential(25)) == pytest.approx(1e-3 * math.exp(-0.25), rel=1e-6)
-    cosine = learning_rate_schedule(TrainConfig(learning_rate=1e-3, epochs=4, lr_schedule="cosine"),
-                                    10)  # fmt: skip
+    cosine = learning_rate_schedule(
+        TrainConfig(learning_rate=1e-3, epochs=4, lr_schedule="cosine"), 10
+    )
     assert float(cosine(0)) == pytest.approx(1e-3)
     assert float(cosine(20)) == pytest.approx(0.5e-3, rel=1e-6)  # half way: cos(pi/2) = 0
     assert float(cosine(40)) == pytest.approx(0.0, abs=1e-12)
@@ -62,8 +75,9 @@ def test_exponential_and_cosine_by_hand():
 
 
 def test_the_optimizer_gets_the_schedule_alone_and_adams_epsilon_and_beta1():
-    adam = build_optimizer(TrainConfig(learning_rate=1e-3, lr_schedule="burda",
-                                       adam_epsilon=1e-4, adam_beta1=0.99), 50)  # fmt: skip
+    adam = build_optimizer(
+        TrainConfig(learning_rate=1e-3, lr_schedule="burda", adam_epsilon=1e-4, adam_beta1=0.99), 50
+    )
     assert isinstance(adam._learning_rate, BurdaStages)
     assert adam.epsilon == 1e-4 and adam.beta_1 == 0.99
     # sgdm's default decay of 0.05 would compound a schedule: the schedule is all of it.
@@ -100,8 +114,9 @@ def test_mean_pixel_logits_by_hand():
     # pixel 2: 3/4 (logit ln 3).
     images = np.array([[0, 255, 255], [0, 0, 255], [0, 255, 255], [0, 0, 0]], np.uint8)
     logits = mean_pixel_logits(images)
-    np.testing.assert_allclose(logits, [math.log(0.001 / 0.999), 0.0, math.log(3.0)], rtol=1e-6,
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        logits, [math.log(0.001 / 0.999), 0.0, math.log(3.0)], rtol=1e-6, atol=1e-6
+    )
     np.testing.assert_allclose(mean_pixel_logits(images / 255.0), logits, rtol=1e-6, atol=1e-6)
 
 
@@ -130,15 +145,43 @@ def test_a_decoder_without_a_bias_per_pixel_is_refused():
 
 def test_cli_trains_with_burdas_recipe_and_records_it(tmp_path, small_mnist_npz):
     out = tmp_path / "run"
-    result = invoke("train", "--arch", "mlp", "--latent-dim", 4, "--epochs", 2,
-                    "--train-size", 100, "--batch-size", 50, "--binarize", "dynamic",
-                    "--lr-schedule", "burda", "--adam-epsilon", "1e-4", "--adam-beta1", "0.99",
-                    "--output-bias", "mean", "--no-figures",
-                    "--data", small_mnist_npz, "--out", out, "--quiet")  # fmt: skip
+    result = invoke(
+        "train",
+        "--arch",
+        "mlp",
+        "--latent-dim",
+        4,
+        "--epochs",
+        2,
+        "--train-size",
+        100,
+        "--batch-size",
+        50,
+        "--binarize",
+        "dynamic",
+        "--lr-schedule",
+        "burda",
+        "--adam-epsilon",
+        "1e-4",
+        "--adam-beta1",
+        "0.99",
+        "--output-bias",
+        "mean",
+        "--no-figures",
+        "--data",
+        small_mnist_npz,
+        "--out",
+        out,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     train = json.loads((out / "config.json").read_text())["train"]
-    assert (train["lr_schedule"], train["adam_epsilon"], train["adam_beta1"],
-            train["output_bias"]) == ("burda", 1e-4, 0.99, "mean")  # fmt: skip
+    assert (
+        train["lr_schedule"],
+        train["adam_epsilon"],
+        train["adam_beta1"],
+        train["output_bias"],
+    ) == ("burda", 1e-4, 0.99, "mean")
     from mnist_vae.runs import load_run
 
     optimizer = load_run(out).load_model().optimizer  # saved with its schedule and epsilon
@@ -157,7 +200,18 @@ def test_cli_trains_with_burdas_recipe_and_records_it(tmp_path, small_mnist_npz)
 )
 def test_cli_refuses_a_recipe_that_cannot_apply(tmp_path, small_mnist_npz, args, fragment):
     out = tmp_path / "run"
-    result = invoke("train", *args, "--epochs", 1, "--train-size", 100, "--data", small_mnist_npz,
-                    "--out", out, "--quiet")  # fmt: skip
+    result = invoke(
+        "train",
+        *args,
+        "--epochs",
+        1,
+        "--train-size",
+        100,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        out,
+        "--quiet",
+    )
     assert_one_line_error(result, 2, fragment, alone=False)
     assert not out.exists()

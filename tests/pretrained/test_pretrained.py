@@ -26,8 +26,9 @@ def test_models_are_shipped_and_the_wheel_carries_them():
     from mnist_vae.runs.pretrained import SHIPPED as FOLDER
 
     # The wheel deflates each file as this does; the code adds about 1 MB.
-    packed = sum(len(zlib.compress(path.read_bytes(), 6)) for path in FOLDER.rglob("*")
-                 if path.is_file())  # fmt: skip
+    packed = sum(
+        len(zlib.compress(path.read_bytes(), 6)) for path in FOLDER.rglob("*") if path.is_file()
+    )
     assert packed < 36e6  # so the wheel stays under 40 MB
 
 
@@ -40,8 +41,10 @@ def test_every_shipped_model_matches_its_card(name, mnist):
         assert sha256(model.folder / file) == expected, file
     assert "model.keras" in card["sha256"]
     storage = card["storage"]  # rounded to float16 only where that moved the check < 0.01
-    assert storage["optimizer_state"] is False and storage["weights"] in ("float32",
-                                                                          "float16-rounded")
+    assert storage["optimizer_state"] is False and storage["weights"] in (
+        "float32",
+        "float16-rounded",
+    )
     shift = abs(storage["check_float16_rounded"] - storage["check_float32"])
     assert (shift < HALF_TOLERANCE) == (storage["weights"] == "float16-rounded")
     # No path of the machine that trained it: the command is a user's, the data named
@@ -106,8 +109,9 @@ def test_pretrained_goes_wherever_a_run_goes(shipped, tmp_path, small_mnist_npz)
     name = f"pretrained:{shipped}"
     png = tmp_path / "s.png"
     assert invoke("sample", name, "--count", 8, "--out", png).exit_code == 0 and png.is_file()
-    evaluated = invoke("evaluate", name, "--no-quality", "--iw-samples", 2, "--quiet",
-                       "--data", small_mnist_npz)  # fmt: skip
+    evaluated = invoke(
+        "evaluate", name, "--no-quality", "--iw-samples", 2, "--quiet", "--data", small_mnist_npz
+    )
     assert evaluated.exit_code == 0, evaluated.output
     assert "iwae" in evaluated.output.lower()
     exported = invoke("export", name, "--out", tmp_path / "export", "--quiet")
@@ -115,8 +119,21 @@ def test_pretrained_goes_wherever_a_run_goes(shipped, tmp_path, small_mnist_npz)
     compared = invoke("compare", name, "--json")
     assert compared.exit_code == 0, compared.output
     assert json.loads(compared.output)[0]["strategy"] == catalogue()[shipped].card["strategy"]
-    scored = invoke("benchmark", "nll", "--strategies", "", "--run", name, "--iw-samples", 2,
-                    "--data", small_mnist_npz, "--out", tmp_path / "nll", "--quiet")  # fmt: skip
+    scored = invoke(
+        "benchmark",
+        "nll",
+        "--strategies",
+        "",
+        "--run",
+        name,
+        "--iw-samples",
+        2,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        tmp_path / "nll",
+        "--quiet",
+    )
     assert scored.exit_code == 0, scored.output
     assert len(json.loads((tmp_path / "nll" / "results.json").read_text())["rows"]) == 1
 
@@ -124,10 +141,27 @@ def test_pretrained_goes_wherever_a_run_goes(shipped, tmp_path, small_mnist_npz)
 def test_a_shipped_vae_is_m1_for_m1_m2(tmp_path, small_mnist_npz):
     vae = next(name for name in SHIPPED if catalogue()[name].card["strategy"] == "vae")
     out = tmp_path / "m1m2"
-    trained = invoke("train", "--strategy", "m1_m2", "--m1-run", f"pretrained:{vae}",
-                     "--labels", 10, "--train-size", 100, "--epochs", 1, "--batch-size", 50,
-                     "--no-figures", "--quiet", "--data", small_mnist_npz,
-                     "--out", out)  # fmt: skip
+    trained = invoke(
+        "train",
+        "--strategy",
+        "m1_m2",
+        "--m1-run",
+        f"pretrained:{vae}",
+        "--labels",
+        10,
+        "--train-size",
+        100,
+        "--epochs",
+        1,
+        "--batch-size",
+        50,
+        "--no-figures",
+        "--quiet",
+        "--data",
+        small_mnist_npz,
+        "--out",
+        out,
+    )
     assert trained.exit_code == 0, trained.output
     assert json.loads((out / "config.json").read_text())["model"]["options"]["m1_run"] == (
         f"pretrained:{vae}"

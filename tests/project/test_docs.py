@@ -29,8 +29,15 @@ def test_the_cli_reference_is_the_commands_own():
 
     rendered, written = render(), read(DOCS / "cli.md")
     if written != rendered:
-        diff = "".join(difflib.unified_diff(written.splitlines(True), rendered.splitlines(True),
-                                            "docs/cli.md", "the commands", n=1))  # fmt: skip
+        diff = "".join(
+            difflib.unified_diff(
+                written.splitlines(True),
+                rendered.splitlines(True),
+                "docs/cli.md",
+                "the commands",
+                n=1,
+            )
+        )
         pytest.fail(f"docs/cli.md is not the commands' reference: run `make docs`\n{diff[:4000]}")
 
 
@@ -150,10 +157,15 @@ def layout_entries(text: str) -> set[str]:
 def test_the_architecture_layout_names_every_module():
     """Every module, and every package as its folder (``__init__.py`` is the folder's)."""
     listed = layout_entries(read(DOCS / "architecture.md"))
-    files = sorted(path.relative_to(ROOT) for folder in SOURCE_FOLDERS
-                   for path in (ROOT / folder).rglob("*.py"))  # fmt: skip
-    wanted = {f"{path.parent.as_posix()}/" if path.name == "__init__.py" else path.as_posix()
-              for path in files}  # fmt: skip
+    files = sorted(
+        path.relative_to(ROOT)
+        for folder in SOURCE_FOLDERS
+        for path in (ROOT / folder).rglob("*.py")
+    )
+    wanted = {
+        f"{path.parent.as_posix()}/" if path.name == "__init__.py" else path.as_posix()
+        for path in files
+    }
     missing = sorted(wanted - listed)
     assert not missing, f"docs/architecture.md's Layout does not name: {', '.join(missing)}"
     stale = sorted(entry for entry in listed if not (ROOT / entry).exists())
@@ -176,9 +188,18 @@ other/
 └── g.py
 ```
 """
-    assert layout_entries(tree) == {"pkg/", "pkg/a.py", "pkg/sub/", "pkg/sub/c.py",
-                                    "pkg/sub/d.py", "pkg/sub/deep/", "pkg/sub/deep/e.py",
-                                    "pkg/f.py", "other/", "other/g.py"}  # fmt: skip
+    assert layout_entries(tree) == {
+        "pkg/",
+        "pkg/a.py",
+        "pkg/sub/",
+        "pkg/sub/c.py",
+        "pkg/sub/d.py",
+        "pkg/sub/deep/",
+        "pkg/sub/deep/e.py",
+        "pkg/f.py",
+        "other/",
+        "other/g.py",
+    }
 
 
 # -- docs/plugins.md -----------------------------------------------------------------------
@@ -187,8 +208,7 @@ other/
 def documented_builtins() -> dict[str, set[str]]:
     """docs/plugins.md's table of built-in names: registry -> names."""
     text = read(DOCS / "plugins.md")
-    table = re.search(r"^\| registry \| built-in names \|\n\|---\|---\|\n((?:\|.*\n)+)", text,
-                      re.M)  # fmt: skip
+    table = re.search(r"^\| registry \| built-in names \|\n\|---\|---\|\n((?:\|.*\n)+)", text, re.M)
     assert table, "docs/plugins.md lost its table of built-in names"
     rows = {}
     for line in table.group(1).splitlines():
@@ -251,8 +271,9 @@ def test_the_reference_is_written_whole_or_not_at_all(tmp_path):
     from tests.helpers import assert_one_line_error
 
     missing = tmp_path / "no-such-folder" / "cli.md"
-    assert_one_line_error(CliRunner().invoke(main, ["--write", str(missing)]), 1,
-                          f"cannot write {missing}")  # fmt: skip
+    assert_one_line_error(
+        CliRunner().invoke(main, ["--write", str(missing)]), 1, f"cannot write {missing}"
+    )
     assert not missing.parent.exists()
     written = tmp_path / "cli.md"
     written.write_text("the old reference")

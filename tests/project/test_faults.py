@@ -47,8 +47,14 @@ def _drop_root_file_access() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-def run_cli(args, *, file_size: int | None = None, obey_modes: bool = False,
-            timeout: float = 300, script: str = CLI) -> subprocess.CompletedProcess:  # fmt: skip
+def run_cli(
+    args,
+    *,
+    file_size: int | None = None,
+    obey_modes: bool = False,
+    timeout: float = 300,
+    script: str = CLI,
+) -> subprocess.CompletedProcess:
     """``mnist-vae ARGS`` in a process of its own, optionally with a file-size limit
     (writes past it fail with EFBIG, as on a full disk) or, for root, obeying modes.
     ``script`` runs instead of the plain command line (it ends by calling it)."""
@@ -60,8 +66,13 @@ def run_cli(args, *, file_size: int | None = None, obey_modes: bool = False,
         if obey_modes and os.geteuid() == 0:
             _drop_root_file_access()
 
-    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
-                          text=True, preexec_fn=limit, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=timeout,
+    )
 
 
 # Several commands in one child process: each a CliRunner call, so the child pays
@@ -97,9 +108,10 @@ def modes_obeyed(tmp_path_factory) -> None:
     try:
         probe = subprocess.run(
             [sys.executable, "-c", f"import os; print(os.access({str(folder)!r}, os.W_OK))"],
-            capture_output=True, text=True, preexec_fn=_drop_root_file_access
-            if os.geteuid() == 0 else None,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            preexec_fn=_drop_root_file_access if os.geteuid() == 0 else None,
+        )
     finally:
         folder.chmod(0o755)
     if probe.stdout.strip() != "False":
@@ -120,9 +132,25 @@ def read_only(*folders: Path):
 
 
 def train_args(data: Path, out: Path) -> list:
-    return ["train", "--arch", "net1", "--train-size", "100", "--batch-size", "50",
-            "--epochs", "1", "--seed", "3", "--data", data, "--out", out, "--quiet",
-            "--no-figures"]  # fmt: skip
+    return [
+        "train",
+        "--arch",
+        "net1",
+        "--train-size",
+        "100",
+        "--batch-size",
+        "50",
+        "--epochs",
+        "1",
+        "--seed",
+        "3",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--quiet",
+        "--no-figures",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +206,9 @@ def _names(folder: Path) -> set[str]:
 
 def test_clean_lists_removes_with_yes_and_never_touches_a_live_process(tmp_path):
     _leftovers(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         live = _names(tmp_path) - {".net1.abcd1234.partial", DIGITS, ".net2.training"}
@@ -237,8 +266,12 @@ def test_clean_leaves_alone_what_mnist_vae_did_not_mark(tmp_path):
     (tmp_path / ".run.abcd1234.partial").mkdir()  # staging of a version before the markers
     (tmp_path / ".run.abcd1234.partial" / "model.keras").write_bytes(b"x")
     _leftovers(tmp_path)
-    theirs = {".photos.20241201.old", ".notes.training", ".thesis.draft_v2.partial.tex",
-              ".run.abcd1234.partial"}  # fmt: skip
+    theirs = {
+        ".photos.20241201.old",
+        ".notes.training",
+        ".thesis.draft_v2.partial.tex",
+        ".run.abcd1234.partial",
+    }
 
     listed = invoke("clean", tmp_path)
     assert listed.exit_code == 0, listed.output
@@ -255,20 +288,24 @@ def test_clean_leaves_alone_what_mnist_vae_did_not_mark(tmp_path):
     assert (tmp_path / ".notes.training" / "todo.txt").read_text() == "mine"
 
 
-def test_train_never_resumes_nor_deletes_a_training_folder_it_did_not_mark(small_mnist_npz,
-                                                                           tmp_path):  # fmt: skip
+def test_train_never_resumes_nor_deletes_a_training_folder_it_did_not_mark(
+    small_mnist_npz, tmp_path
+):
     (tmp_path / ".notes.training").mkdir()  # a user's
     (tmp_path / ".notes.training" / "todo.txt").write_text("mine")
     (tmp_path / ".net1.training").mkdir()  # an interrupted run of a version before markers
     (tmp_path / ".net1.training" / "training.json").write_text('{"config": {}}')
-    attempts = [train_args(small_mnist_npz, tmp_path / "notes"),
-                [*train_args(small_mnist_npz, tmp_path / "notes"), "--restart"],
-                train_args(small_mnist_npz, tmp_path / "net1"),
-                ["train", "--resume", tmp_path / "net1"]]  # fmt: skip
+    attempts = [
+        train_args(small_mnist_npz, tmp_path / "notes"),
+        [*train_args(small_mnist_npz, tmp_path / "notes"), "--restart"],
+        train_args(small_mnist_npz, tmp_path / "net1"),
+        ["train", "--resume", tmp_path / "net1"],
+    ]
     for args in attempts:
         result = invoke(*args)
-        assert_one_line_error(result, 2, ".training is in the way", "no staging marker",
-                              "move it away")  # fmt: skip
+        assert_one_line_error(
+            result, 2, ".training is in the way", "no staging marker", "move it away"
+        )
     assert _names(tmp_path) == {".notes.training", ".net1.training"}
     assert (tmp_path / ".notes.training" / "todo.txt").read_text() == "mine"
     assert _names(tmp_path / ".net1.training") == {"training.json"}
@@ -285,8 +322,10 @@ def test_an_earlier_versions_interrupted_run_is_still_resumed(small_mnist_npz, t
     record = json.loads((tmp_path / "a" / "config.json").read_text())
     stage = tmp_path / ".b.training"  # killed before its first checkpoint, by 0.3
     stage.mkdir()
-    intent = {"config": {"model": record["model"], "train": record["train"]},
-              "command": record["command"]}  # fmt: skip
+    intent = {
+        "config": {"model": record["model"], "train": record["train"]},
+        "command": record["command"],
+    }
     (stage / "training.json").write_text(json.dumps(intent))
     assert not foreign_stage(stage, "training", tmp_path / "b")
     again = invoke(*train_args(small_mnist_npz, tmp_path / "b"))
@@ -294,9 +333,7 @@ def test_an_earlier_versions_interrupted_run_is_still_resumed(small_mnist_npz, t
     assert (tmp_path / "b" / "model.keras").is_file() and not stage.exists()
 
 
-def test_overwrite_never_replaces_a_folder_with_files_mnist_vae_did_not_write(
-    tiny_run, tmp_path
-):
+def test_overwrite_never_replaces_a_folder_with_files_mnist_vae_did_not_write(tiny_run, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "config.json").write_text('{"my": "settings"}')  # looks like a result's marker
@@ -322,9 +359,11 @@ def test_writers_mention_leftovers_in_one_note(tmp_path, tiny_run):
     bad.write_bytes(b"not an archive")
     trained = invoke("train", "--data", bad, "--out", tmp_path / "new")  # fails after checks
     notes = [line for line in trained.output.splitlines() if line.startswith("note: ")]
-    assert notes == [f"note: 2 abandoned staging items in {tmp_path} (from killed processes, "
-                     f"2.0 kB), and 1 interrupted run to resume or remove; see 'mnist-vae "
-                     f"clean {tmp_path}'"], trained.output  # fmt: skip
+    assert notes == [
+        f"note: 2 abandoned staging items in {tmp_path} (from killed processes, "
+        f"2.0 kB), and 1 interrupted run to resume or remove; see 'mnist-vae "
+        f"clean {tmp_path}'"
+    ], trained.output
     sampled = invoke("sample", tiny_run, "--count", 4, "--out", tmp_path / "four.png")
     assert sampled.exit_code == 0 and sampled.output.count("note: ") == 1, sampled.output
     quiet = invoke("sample", tiny_run, "--count", 4, "--out", tmp_path / "sub" / "x.png")
@@ -334,8 +373,7 @@ def test_writers_mention_leftovers_in_one_note(tmp_path, tiny_run):
 # -- a full disk ------------------------------------------------------------------------
 
 
-def test_a_full_disk_stops_training_in_one_line_and_the_run_resumes(small_mnist_npz,
-                                                                      tmp_path):  # fmt: skip
+def test_a_full_disk_stops_training_in_one_line_and_the_run_resumes(small_mnist_npz, tmp_path):
     out = tmp_path / "run"
     full = run_cli(train_args(small_mnist_npz, out), file_size=20_000)  # the checkpoint fails
     assert full.returncode == 1, full.stderr
@@ -356,8 +394,10 @@ def test_a_full_disk_stops_training_in_one_line_and_the_run_resumes(small_mnist_
 def test_a_full_disk_leaves_no_partial_sample(tiny_run, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
-    full = run_cli(["sample", tiny_run, "--out", folder / "digits.png", "--npy",
-                    folder / "digits.npy"], file_size=5_000)  # fmt: skip
+    full = run_cli(
+        ["sample", tiny_run, "--out", folder / "digits.png", "--npy", folder / "digits.npy"],
+        file_size=5_000,
+    )
     assert full.returncode == 1, full.stderr
     assert "file-size limit was hit" in one_error_line(full.stderr)
     assert _names(folder) == set()  # no image, no array, no staging file
@@ -366,16 +406,20 @@ def test_a_full_disk_leaves_no_partial_sample(tiny_run, tmp_path):
 # -- read-only folders: exit 2 before any work -------------------------------------------
 
 
-def test_read_only_output_folders_fail_before_any_work(modes_obeyed, small_mnist_npz,
-                                                       tiny_run, tmp_path):  # fmt: skip
+def test_read_only_output_folders_fail_before_any_work(
+    modes_obeyed, small_mnist_npz, tiny_run, tmp_path
+):
     locked = tmp_path / "locked"
     locked.mkdir()
     commands = {
         "train": train_args(small_mnist_npz, locked / "run"),
         "sample": ["sample", tiny_run, "--out", locked / "digits.png"],
         "export": ["export", tiny_run, "--out", locked / "export"],
-        "train --tensorboard": [*train_args(small_mnist_npz, tmp_path / "run"),
-                                "--tensorboard", locked / "logs"],
+        "train --tensorboard": [
+            *train_args(small_mnist_npz, tmp_path / "run"),
+            "--tensorboard",
+            locked / "logs",
+        ],
     }
     with read_only(locked):
         results = run_cli_commands(commands, obey_modes=True)
@@ -414,9 +458,11 @@ def test_a_read_only_run_fails_before_any_work_where_the_run_is_written(
 
 def test_a_name_too_long_fails_before_any_work(tiny_run, small_mnist_npz, tmp_path):
     name = "n" * 250  # fits NAME_MAX (255), but not once staged
-    for args in (train_args(small_mnist_npz, tmp_path / name),
-                 ["sample", tiny_run, "--out", tmp_path / f"{name}.png"],
-                 ["export", tiny_run, "--out", tmp_path / name]):  # fmt: skip
+    for args in (
+        train_args(small_mnist_npz, tmp_path / name),
+        ["sample", tiny_run, "--out", tmp_path / f"{name}.png"],
+        ["export", tiny_run, "--out", tmp_path / name],
+    ):
         started = time.perf_counter()
         result = invoke(*args)
         assert result.exit_code == 2, result.output
@@ -434,13 +480,22 @@ def test_a_name_too_long_fails_before_any_work(tiny_run, small_mnist_npz, tmp_pa
         (["--classifier-weights", "WEIGHTS_TXT"], "not a .keras or .weights.h5 file"),
     ],
 )
-def test_classifier_weights_are_checked_before_the_data_loads(small_mnist_npz, tmp_path,
-                                                              value, fragment):  # fmt: skip
+def test_classifier_weights_are_checked_before_the_data_loads(
+    small_mnist_npz, tmp_path, value, fragment
+):
     text = tmp_path / "weights.txt"
     text.write_text("not weights")
     value = [str(text) if part == "WEIGHTS_TXT" else part for part in value]
-    result = invoke("train", "--strategy", "classifier", *value, "--data", small_mnist_npz,
-                    "--out", tmp_path / "run")  # fmt: skip
+    result = invoke(
+        "train",
+        "--strategy",
+        "classifier",
+        *value,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        tmp_path / "run",
+    )
     assert result.exit_code == 2, result.output
     assert fragment in one_error_line(result.output)
     assert "data:" not in result.output and not (tmp_path / "run").exists()
@@ -576,8 +631,9 @@ def assert_finished_like(out: Path, reference: Path, *, figures: bool) -> None:
     assert sorted(path.name for path in out.glob("*.keras")) == networks
     for network in networks:
         weights = keras.saving.load_model(out / network).get_weights()
-        for ours, theirs in zip(weights, keras.saving.load_model(reference / network)
-                                .get_weights(), strict=True):  # fmt: skip
+        for ours, theirs in zip(
+            weights, keras.saving.load_model(reference / network).get_weights(), strict=True
+        ):
             np.testing.assert_array_equal(ours, theirs)
     assert not (out / "checkpoint").exists() and not (out / "training.json").exists()
     hidden = [path for path in out.rglob(".*") if path.name != marks.RESULT_MANIFEST]
@@ -589,19 +645,28 @@ def assert_finished_like(out: Path, reference: Path, *, figures: bool) -> None:
 
 # The default suite stops a run at the steps that broke before (figures/ made twice, a
 # rename or a tidy cut short); ``make test-all`` at every step, with both faults.
-FINISHING_DEFAULT = {("figures", "kill"), ("rename", "kill"), ("rename", "full disk"),
-                     ("tidying", "kill"), ("run files", "kill")}  # fmt: skip
+FINISHING_DEFAULT = {
+    ("figures", "kill"),
+    ("rename", "kill"),
+    ("rename", "full disk"),
+    ("tidying", "kill"),
+    ("run files", "kill"),
+}
 
 
 @pytest.mark.parametrize(
     ("step", "fault"),
-    [(step, fault) if (step, fault) in FINISHING_DEFAULT
-     else pytest.param(step, fault, marks=pytest.mark.slow)
-     for step, (_, faults) in FINISHING.items() for fault in faults],
-)  # fmt: skip
-def test_a_run_stopped_while_it_is_finished_continues(small_mnist_npz, tiny_run, tmp_path,
-                                                      monkeypatch, request, step,
-                                                      fault):  # fmt: skip
+    [
+        (step, fault)
+        if (step, fault) in FINISHING_DEFAULT
+        else pytest.param(step, fault, marks=pytest.mark.slow)
+        for step, (_, faults) in FINISHING.items()
+        for fault in faults
+    ],
+)
+def test_a_run_stopped_while_it_is_finished_continues(
+    small_mnist_npz, tiny_run, tmp_path, monkeypatch, request, step, fault
+):
     """A kill continues with the command run again; a full disk with --resume."""
     out = tmp_path / "run"
     figures = step == "figures"
@@ -653,8 +718,7 @@ from mnist_vae.cli.main import cli; cli()
 
 
 @pytest.mark.parametrize("step", [pytest.param("figures", marks=pytest.mark.slow), "rename"])
-def test_a_run_killed_9_while_it_is_finished_resumes(small_mnist_npz, tiny_run, tmp_path,
-                                                     step):  # fmt: skip
+def test_a_run_killed_9_while_it_is_finished_resumes(small_mnist_npz, tiny_run, tmp_path, step):
     out = tmp_path / "run"
     args = train_args(small_mnist_npz, out)
     args = [arg for arg in args if arg != "--no-figures"] if step == "figures" else args
@@ -685,7 +749,6 @@ def test_an_unwritable_tensorboard_folder_fails_before_any_work(small_mnist_npz,
     assert f"{blocker} is not a folder" in error and "--tensorboard" in error
     assert "data:" not in result.output
     assert _names(tmp_path) == {"file"}  # no stage, nothing to resume or clean
-
 
 
 def test_a_failure_found_after_the_stage_was_made_leaves_no_interrupted_run(

@@ -70,8 +70,11 @@ def imported_modules(source: str, known: set[str]) -> list[tuple[int, str]]:
 
 def violations(root: Path) -> list[str]:
     """Every import in ``root``'s package that breaks the rules, as 'file:line: reason'."""
-    package_dirs = {"mnist_vae.zoo": root / "zoo", "mnist_vae.cli": root / "cli",
-                    "mnist_vae": root / "mnist_vae"}  # fmt: skip
+    package_dirs = {
+        "mnist_vae.zoo": root / "zoo",
+        "mnist_vae.cli": root / "cli",
+        "mnist_vae": root / "mnist_vae",
+    }
     files = sorted(p for folder in package_dirs.values() for p in folder.rglob("*.py"))
     names = {path: module_name(path, package_dirs) for path in files}
     known = set(names.values())
@@ -103,8 +106,12 @@ def test_every_core_folder_has_a_rule():
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
-    for name, text in {"mnist_vae/__init__.py": "", "zoo/__init__.py": "",
-                       "cli/__init__.py": "", **files}.items():  # fmt: skip
+    for name, text in {
+        "mnist_vae/__init__.py": "",
+        "zoo/__init__.py": "",
+        "cli/__init__.py": "",
+        **files,
+    }.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -115,24 +122,49 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     ("files", "fragment"),
     [
         # data reaching up into models, even inside a function
-        ({"mnist_vae/data/__init__.py": "def f():\n    from mnist_vae.models import VAE\n",
-          "mnist_vae/models/__init__.py": ""}, "data imports mnist_vae.models"),
+        (
+            {
+                "mnist_vae/data/__init__.py": "def f():\n    from mnist_vae.models import VAE\n",
+                "mnist_vae/models/__init__.py": "",
+            },
+            "data imports mnist_vae.models",
+        ),
         # the ground floor importing a floor above it
-        ({"mnist_vae/config.py": "import mnist_vae.runs.format\n",
-          "mnist_vae/runs/__init__.py": "", "mnist_vae/runs/format.py": ""},
-         "ground floor imports mnist_vae.runs.format"),
+        (
+            {
+                "mnist_vae/config.py": "import mnist_vae.runs.format\n",
+                "mnist_vae/runs/__init__.py": "",
+                "mnist_vae/runs/format.py": "",
+            },
+            "ground floor imports mnist_vae.runs.format",
+        ),
         # export reaching into training
-        ({"mnist_vae/export/writer.py": "from mnist_vae.training import train\n",
-          "mnist_vae/export/__init__.py": "", "mnist_vae/training/__init__.py": ""},
-         "export imports mnist_vae.training"),
+        (
+            {
+                "mnist_vae/export/writer.py": "from mnist_vae.training import train\n",
+                "mnist_vae/export/__init__.py": "",
+                "mnist_vae/training/__init__.py": "",
+            },
+            "export imports mnist_vae.training",
+        ),
         # a core module loading the zoo by name
-        ({"mnist_vae/models/__init__.py": "import importlib\n"
-          "importlib.import_module('mnist_vae.zoo')\n"}, "names mnist_vae.zoo"),
+        (
+            {
+                "mnist_vae/models/__init__.py": "import importlib\n"
+                "importlib.import_module('mnist_vae.zoo')\n"
+            },
+            "names mnist_vae.zoo",
+        ),
         # `from mnist_vae import runs` is an import of the runs package
-        ({"mnist_vae/models/__init__.py": "from mnist_vae import runs\n",
-          "mnist_vae/runs/__init__.py": ""}, "models imports mnist_vae.runs"),
+        (
+            {
+                "mnist_vae/models/__init__.py": "from mnist_vae import runs\n",
+                "mnist_vae/runs/__init__.py": "",
+            },
+            "models imports mnist_vae.runs",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_broken_rule_is_reported(tmp_path, files, fragment):
     found = violations(_tree(tmp_path, files))
     assert len(found) == 1 and fragment in found[0], found

@@ -79,11 +79,27 @@ def test_the_documented_strategy_defaults_and_checks_its_option(warmup_strategy)
 
 def test_the_documented_strategy_trains_from_the_cli(warmup_strategy, tmp_path, small_mnist_npz):
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, [
-        "train", "--strategy", "warmup", "--option", "warmup_steps=2", "--epochs", "1",
-        "--train-size", "100", "--batch-size", "50", "--data", str(small_mnist_npz),
-        "--out", str(out), "--quiet",
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--strategy",
+            "warmup",
+            "--option",
+            "warmup_steps=2",
+            "--epochs",
+            "1",
+            "--train-size",
+            "100",
+            "--batch-size",
+            "50",
+            "--data",
+            str(small_mnist_npz),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     run = load_run(out)
     assert run.config.model.options == {"warmup_steps": 2}

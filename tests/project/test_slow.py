@@ -25,8 +25,16 @@ def _headline_models() -> list[str]:
     return [name for name, model in catalogue().items() if model.card.get("nll") is not None]
 
 
-@pytest.mark.parametrize("name", _headline_models() or [pytest.param("none", marks=pytest.mark.skip(
-    reason="no shipped model has a K=5000 NLL on its card yet"))])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    _headline_models()
+    or [
+        pytest.param(
+            "none",
+            marks=pytest.mark.skip(reason="no shipped model has a K=5000 NLL on its card yet"),
+        )
+    ],
+)
 def test_shipped_headline_nll_again_on_all_test_images(name, mnist):
     """The card's NLL (the float32 model's, K=5000, 10,000 images, seed 0) from the shipped
     weights: the same draws, so only their float16 rounding (< 0.01 nats) may move it."""

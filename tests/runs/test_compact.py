@@ -48,8 +48,11 @@ def stored_dtypes(path) -> dict[str, str]:
         archive.open("model.weights.h5") as weights,
         h5py.File(weights, "r") as store,
     ):
-        store.visititems(lambda name, item: found.__setitem__(name, str(item.dtype))
-                         if isinstance(item, h5py.Dataset) else None)  # fmt: skip
+        store.visititems(
+            lambda name, item: (
+                found.__setitem__(name, str(item.dtype)) if isinstance(item, h5py.Dataset) else None
+            )
+        )
     return found
 
 
@@ -70,8 +73,10 @@ def test_a_compact_model_keeps_its_weights_and_drops_the_optimizer(one_epoch_run
     if half:
         expected = [round_to_half(w) for w in expected]
         assert rounded == sum(w.size for w in expected)
-        assert any(not np.array_equal(w, np.asarray(o)) for w, o in
-                   zip(expected, original.trainable_weights, strict=True))  # fmt: skip
+        assert any(
+            not np.array_equal(w, np.asarray(o))
+            for w, o in zip(expected, original.trainable_weights, strict=True)
+        )
     else:
         assert rounded == 0
     for got, want in zip(compact.trainable_weights, expected, strict=True):

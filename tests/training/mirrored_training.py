@@ -38,10 +38,18 @@ def main(data: str, out: str, result: str) -> None:
     for name, (strategy, options, distribute, epochs) in CASES.items():
         config = RunConfig(
             model=model_config("net1", strategy=strategy, options=options),
-            train=TrainConfig(epochs=epochs, batch_size=100, train_size=400, data=data,
-                              optimizer="sgdm", learning_rate=0.001, precision="float32",
-                              distribute=distribute, figures=False),
-        )  # fmt: skip
+            train=TrainConfig(
+                epochs=epochs,
+                batch_size=100,
+                train_size=400,
+                data=data,
+                optimizer="sgdm",
+                learning_rate=0.001,
+                precision="float32",
+                distribute=distribute,
+                figures=False,
+            ),
+        )
         run = train(config, Path(out) / name, progress=False, report=lambda message: None)
         histories[name] = {"loss": run.history()["loss"], "test": run.metrics["test"]}
     Path(result).write_text(json.dumps(histories))

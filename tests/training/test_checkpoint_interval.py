@@ -20,11 +20,21 @@ from mnist_vae.training.checkpoints import INDEX, EpochCheckpoint, Position, rea
 def config_for(data, checkpoint_steps=2, **train) -> RunConfig:
     """600 images in batches of 100: 6 steps per epoch. Schedules keyed on the optimizer's
     step (sgdm's decay, the KL warm-up) and dynamic binary draws keyed on the batch."""
-    settings = dict(epochs=3, batch_size=100, train_size=600, optimizer="sgdm",
-                    binarize="dynamic", seed=3, data=str(data), checkpoint_steps=checkpoint_steps,
-                    figures=False)
-    return RunConfig(model=model_config("net1", options={"kl_warmup_epochs": 2}),
-                     train=TrainConfig(**{**settings, **train}))  # fmt: skip
+    settings = dict(
+        epochs=3,
+        batch_size=100,
+        train_size=600,
+        optimizer="sgdm",
+        binarize="dynamic",
+        seed=3,
+        data=str(data),
+        checkpoint_steps=checkpoint_steps,
+        figures=False,
+    )
+    return RunConfig(
+        model=model_config("net1", options={"kl_warmup_epochs": 2}),
+        train=TrainConfig(**{**settings, **train}),
+    )
 
 
 def fitter_for(config: RunConfig, data) -> Fitter:
@@ -64,7 +74,9 @@ def test_a_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_weights_and_hi
         first.fit(3, [EpochCheckpoint(folder, steps=2), InterruptAt(1, 6)])
     assert read_index(folder) == [Position(1, 2), Position(1, 4)]
     assert sorted(p.name for p in folder.glob("*.weights.h5")) == [
-        "epoch-1-step-2.weights.h5", "epoch-1-step-4.weights.h5"]  # fmt: skip
+        "epoch-1-step-2.weights.h5",
+        "epoch-1-step-4.weights.h5",
+    ]
 
     resumed = fitter_for(config, small)  # a fresh process's model: other initial weights
     checkpoint = EpochCheckpoint(folder, steps=2)
@@ -76,8 +88,9 @@ def test_a_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_weights_and_hi
 
     for ours, theirs in zip(resumed.model.weights, whole.model.weights, strict=True):
         assert np.array_equal(ours.numpy(), theirs.numpy()), ours.path
-    for ours, theirs in zip(resumed.model.optimizer.variables, whole.model.optimizer.variables,
-                            strict=True):  # fmt: skip
+    for ours, theirs in zip(
+        resumed.model.optimizer.variables, whole.model.optimizer.variables, strict=True
+    ):
         assert np.array_equal(ours.numpy(), theirs.numpy()), ours.path
     # The resumed epoch's row too: its running metrics were checkpointed with it.
     assert history == {name: values[1:] for name, values in expected.items()}
@@ -116,8 +129,9 @@ def test_the_help_states_the_steps_per_call():
     assert STEPS_PER_CALL == STEPS_PER_EXECUTION
 
 
-def test_the_index_records_steps_keeps_two_and_reads_the_old_format(small, small_mnist_npz,
-                                                                    tmp_path):  # fmt: skip
+def test_the_index_records_steps_keeps_two_and_reads_the_old_format(
+    small, small_mnist_npz, tmp_path
+):
     fitter = fitter_for(config_for(small_mnist_npz), small)
     folder, messages = tmp_path / "checkpoint", []
     checkpoint = EpochCheckpoint(folder, steps=2, report=messages.append)
@@ -125,11 +139,17 @@ def test_the_index_records_steps_keeps_two_and_reads_the_old_format(small, small
     for position in [(0, 2), (0, 4), (1, 0), (1, 2)]:
         checkpoint.save(*position)
     index = json.loads((folder / INDEX).read_text())
-    assert index == {"checkpoints": [{"epoch": 1, "step": 0}, {"epoch": 1, "step": 2}],
-                     "epochs": [1]}  # fmt: skip
+    assert index == {
+        "checkpoints": [{"epoch": 1, "step": 0}, {"epoch": 1, "step": 2}],
+        "epochs": [1],
+    }
     assert sorted(p.name for p in folder.iterdir()) == [
-        INDEX, "epoch-1-step-2.seeds.npz", "epoch-1-step-2.weights.h5", "epoch-1.seeds.npz",
-        "epoch-1.weights.h5"]  # fmt: skip
+        INDEX,
+        "epoch-1-step-2.seeds.npz",
+        "epoch-1-step-2.weights.h5",
+        "epoch-1.seeds.npz",
+        "epoch-1.weights.h5",
+    ]
 
     # A corrupt newest mid-epoch checkpoint: reported in one line, the one before is used.
     (folder / "epoch-1-step-2.weights.h5").write_bytes(b"not an HDF5 file")
@@ -158,8 +178,9 @@ def test_the_interval_is_checked(tmp_path):
     del old["train"]["checkpoint_steps"]  # a config.json written before the option
     assert RunConfig.from_dict(old).train.checkpoint_steps is None
 
-    result = CliRunner().invoke(cli, ["train", "--checkpoint-every-steps", "-1",
-                                      "--out", str(tmp_path / "run")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["train", "--checkpoint-every-steps", "-1", "--out", str(tmp_path / "run")]
+    )
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--checkpoint-every-steps'" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()

@@ -37,14 +37,16 @@ def test_multiworker_needs_tf_config(monkeypatch):
 @pytest.mark.parametrize(
     ("task", "fragments"),
     [
-        ({"type": "worker", "index": 2}, ["task is worker 2", "lists 2 worker task(s)",
-                                          "indices 0 to 1"]),
+        (
+            {"type": "worker", "index": 2},
+            ["task is worker 2", "lists 2 worker task(s)", "indices 0 to 1"],
+        ),
         ({"type": "worker", "index": -1}, ["task is worker -1"]),
         ({"type": "worker", "index": "0"}, ["task is worker '0'"]),
         ({"type": "chief", "index": 0}, ["task type 'chief' is not in its cluster"]),
         (None, ["needs a 'task' entry"]),
     ],
-)  # fmt: skip
+)
 def test_a_task_outside_its_cluster_is_refused(monkeypatch, task, fragments):
     """A worker index beyond the cluster's list used to wait for peers that never came."""
     cluster = {"worker": ["localhost:12345", "localhost:12346"]}
@@ -59,9 +61,21 @@ def test_balanced_vaegan_refuses_to_distribute_in_one_line(tmp_path, small_mnist
 
     from mnist_vae.cli.main import cli
 
-    args = ["train", "--strategy", "vaegan", "--distribute", "mirrored", "--epochs", "1",
-            "--train-size", "100", "--data", str(small_mnist_npz),
-            "--out", str(tmp_path / "r")]  # fmt: skip
+    args = [
+        "train",
+        "--strategy",
+        "vaegan",
+        "--distribute",
+        "mirrored",
+        "--epochs",
+        "1",
+        "--train-size",
+        "100",
+        "--data",
+        str(small_mnist_npz),
+        "--out",
+        str(tmp_path / "r"),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "--no-balance" in result.output
     assert not (tmp_path / "r").exists()
@@ -71,10 +85,17 @@ def test_balanced_vaegan_refuses_to_distribute_in_one_line(tmp_path, small_mnist
 def test_mirrored_training_on_two_logical_cpus_matches_one_device(tmp_path, small_mnist_npz):
     result = tmp_path / "result.json"
     subprocess.run(
-        [sys.executable, str(HERE / "mirrored_training.py"), str(small_mnist_npz),
-         str(tmp_path / "runs"), str(result)],
-        check=True, timeout=600, env=os.environ.copy(),
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(HERE / "mirrored_training.py"),
+            str(small_mnist_npz),
+            str(tmp_path / "runs"),
+            str(result),
+        ],
+        check=True,
+        timeout=600,
+        env=os.environ.copy(),
+    )
     histories = json.loads(result.read_text())
     assert histories["replicas"] == 2
     single, mirrored = histories["vae-single"], histories["vae-mirrored"]
@@ -100,8 +121,18 @@ def test_cpu_devices_is_a_positive_count_for_mirrored_only(tmp_path, small_mnist
             TrainConfig(distribute="mirrored", cpu_devices=wrong)
     with pytest.raises(ConfigError, match="needs --distribute mirrored"):
         TrainConfig(distribute="multiworker", cpu_devices=2)
-    result = _train("--cpu-devices", 2, "--epochs", 1, "--train-size", 100,
-                    "--data", small_mnist_npz, "--out", tmp_path / "r")  # fmt: skip
+    result = _train(
+        "--cpu-devices",
+        2,
+        "--epochs",
+        1,
+        "--train-size",
+        100,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        tmp_path / "r",
+    )
     assert "--cpu-devices needs --distribute mirrored" in assert_one_line_error(result, 2)
     assert not (tmp_path / "r").exists()
 
@@ -110,8 +141,9 @@ def test_cpu_devices_once_tensorflow_set_up_its_devices_asks_for_a_fresh_process
     import tensorflow as tf
 
     devices = len(tf.config.list_logical_devices("CPU"))  # sets them up, if not yet
-    result = _train("--distribute", "mirrored", "--cpu-devices", devices + 1,
-                    "--out", tmp_path / "r")  # fmt: skip
+    result = _train(
+        "--distribute", "mirrored", "--cpu-devices", devices + 1, "--out", tmp_path / "r"
+    )
     assert "start training in a fresh process" in assert_one_line_error(result, 2)
     assert len(tf.config.list_logical_devices("CPU")) == devices
     assert make_distribution("mirrored", cpu_devices=devices).num_replicas_in_sync == devices
@@ -135,24 +167,50 @@ def test_the_replicas_are_named_and_the_global_batch_must_split_evenly():
     single = describe_distribution(_Distribution(1), 400)
     assert single[0] == "mirrored: 1 replica on /cpu:0 (global batch 400)"
     if not tf.config.list_physical_devices("GPU"):
-        assert single[1:] == ["one replica: this machine has no GPU; --cpu-devices N splits "
-                              "the CPU into N logical devices"]  # fmt: skip
-    with pytest.raises(UsageError, match=r"--batch-size 100 does not split evenly between 3 "
-                       r"replicas; use a multiple of 3 \(e.g. 99 or 102\)"):  # fmt: skip
+        assert single[1:] == [
+            "one replica: this machine has no GPU; --cpu-devices N splits "
+            "the CPU into N logical devices"
+        ]
+    with pytest.raises(
+        UsageError,
+        match=r"--batch-size 100 does not split evenly between 3 "
+        r"replicas; use a multiple of 3 \(e.g. 99 or 102\)",
+    ):
         describe_distribution(_Distribution(3), 100)
 
 
 @pytest.mark.slow  # a process of its own: make test-all
 def test_mirrored_on_a_cpu_split_by_cpu_devices_says_so_and_trains(tmp_path, small_mnist_npz):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "mnist_vae.cli.main", "train", "--distribute", "mirrored",
-               "--cpu-devices", "2", "--epochs", "1", "--train-size", "200", "--batch-size",
-               "100", "--data", str(small_mnist_npz), "--out", str(out), "--quiet"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env=os.environ.copy())  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "mnist_vae.cli.main",
+        "train",
+        "--distribute",
+        "mirrored",
+        "--cpu-devices",
+        "2",
+        "--epochs",
+        "1",
+        "--train-size",
+        "200",
+        "--batch-size",
+        "100",
+        "--data",
+        str(small_mnist_npz),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=os.environ.copy()
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "mirrored: 2 replicas on /cpu:0, /cpu:1 (global batch 100 = 50 per replica)" \
-        in done.stderr.splitlines()  # fmt: skip
+    assert (
+        "mirrored: 2 replicas on /cpu:0, /cpu:1 (global batch 100 = 50 per replica)"
+        in done.stderr.splitlines()
+    )
     assert "test negative ELBO" in done.stdout
     config = json.loads((out / "config.json").read_text())
     assert (config["train"]["distribute"], config["train"]["cpu_devices"]) == ("mirrored", 2)
@@ -178,9 +236,25 @@ def test_two_workers_on_loopback_train_and_the_chief_writes_the_run(tmp_path, sm
         env["TF_CONFIG"] = json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         )
-        command = [sys.executable, "-m", "mnist_vae.cli.main", "train", "--distribute",
-                   "multiworker", "--epochs", "1", "--train-size", "200", "--batch-size", "50",
-                   "--data", str(small_mnist_npz), "--out", str(out), "--quiet"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "mnist_vae.cli.main",
+            "train",
+            "--distribute",
+            "multiworker",
+            "--epochs",
+            "1",
+            "--train-size",
+            "200",
+            "--batch-size",
+            "50",
+            "--data",
+            str(small_mnist_npz),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
         processes.append(subprocess.Popen(command, env=env, **pipes))
     outputs = [p.communicate(timeout=600) for p in processes]
@@ -188,8 +262,10 @@ def test_two_workers_on_loopback_train_and_the_chief_writes_the_run(tmp_path, sm
         assert process.returncode == 0, stderr[-2000:]
     assert "test negative ELBO" in outputs[0][0]  # the chief (worker 0)
     for index, (_, stderr) in enumerate(outputs):
-        assert f"multiworker: 2 workers, 2 replicas in all; this task (worker {index}) on " \
-            "/cpu:0 (global batch 50 = 25 per replica)" in stderr.splitlines()  # fmt: skip
+        assert (
+            f"multiworker: 2 workers, 2 replicas in all; this task (worker {index}) on "
+            "/cpu:0 (global batch 50 = 25 per replica)" in stderr.splitlines()
+        )
     assert "the chief writes" in outputs[1][0]
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["distribute"] == "multiworker"

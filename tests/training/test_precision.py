@@ -53,12 +53,20 @@ def test_mixed_precision_run_is_saved_as_float32_and_close_to_float32_training(
     full, _ = plain_training  # conftest's float32 run: the same settings but the precision
     config = RunConfig(
         model=model_config("net1", latent_dim=2),
-        train=TrainConfig(epochs=2, batch_size=50, train_size=300, precision="mixed_bfloat16",
-                          data=str(small_mnist_npz), figures=False),
-    )  # fmt: skip
+        train=TrainConfig(
+            epochs=2,
+            batch_size=50,
+            train_size=300,
+            precision="mixed_bfloat16",
+            data=str(small_mnist_npz),
+            figures=False,
+        ),
+    )
     assert full.config.model == config.model and full.config.train.precision == "float32"
-    assert dataclasses.replace(full.config.train, precision="mixed_bfloat16",
-                               figures=False) == config.train  # fmt: skip
+    assert (
+        dataclasses.replace(full.config.train, precision="mixed_bfloat16", figures=False)
+        == config.train
+    )
     mixed = train(config, tmp_path / "mixed", progress=False, report=lambda m: None)
     assert mixed.config.train.precision == "mixed_bfloat16"
     model = mixed.load_model()

@@ -33,14 +33,34 @@ CLI = "from mnist_vae.cli.main import cli; cli()"
 
 
 def train_args(data: Path, out: Path, epochs: int = 4, seed: int = 3) -> list[str]:
-    return ["train", "--arch", "net1", "--train-size", "600", "--batch-size", "100",
-            "--epochs", str(epochs), "--seed", str(seed), "--data", str(data),
-            "--out", str(out), "--quiet", "--no-figures"]  # fmt: skip
+    return [
+        "train",
+        "--arch",
+        "net1",
+        "--train-size",
+        "600",
+        "--batch-size",
+        "100",
+        "--epochs",
+        str(epochs),
+        "--seed",
+        str(seed),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-figures",
+    ]
 
 
 def spawn(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", CLI, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def checkpointed_epochs(out: Path) -> list[int]:
@@ -73,8 +93,9 @@ def killed_after_epoch_2(small_mnist_npz, tmp_path_factory) -> Path:
     """
     killed = tmp_path_factory.mktemp("killed") / "run"
     process = spawn(train_args(small_mnist_npz, killed))
-    kill_when(process, lambda: 2 in checkpointed_epochs(killed), "no checkpoint after epoch 2",
-              poll=0.05)  # fmt: skip
+    kill_when(
+        process, lambda: 2 in checkpointed_epochs(killed), "no checkpoint after epoch 2", poll=0.05
+    )
     assert not killed.exists() and training_stage_path(killed).is_dir()
     return training_stage_path(killed)
 
@@ -152,8 +173,9 @@ def test_checkpoints_that_do_not_read_back_stop_the_run_and_are_kept(
         weights.write_bytes(b"not an HDF5 file")
     kept = sorted(path.name for path in folder.iterdir())
     resumed = invoke("train", "--resume", out, "--quiet")
-    assert_last_line_error(resumed, 1, "none of its checkpoints reads back",
-                           "epoch-2.weights.h5", "--restart")  # fmt: skip
+    assert_last_line_error(
+        resumed, 1, "none of its checkpoints reads back", "epoch-2.weights.h5", "--restart"
+    )
     assert sorted(path.name for path in folder.iterdir()) == kept
 
     for path in folder.iterdir():  # the files gone, and the index torn
@@ -276,8 +298,9 @@ def test_a_stage_left_by_another_failure_is_kept_only_with_work_in_it(tmp_path):
     assert (stage / "checkpoint" / "epoch-1.weights.h5").is_file() and not final.exists()
 
 
-def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz,
-                                                           killed_after_epoch_2, tmp_path):
+def test_interrupted_runs_are_reported_resumed_or_discarded(
+    small_mnist_npz, killed_after_epoch_2, tmp_path
+):
     out = interrupted_at(killed_after_epoch_2, tmp_path / "run")
     other = CliRunner().invoke(cli, train_args(small_mnist_npz, out, seed=4))
     assert other.exit_code == 2, other.output
@@ -292,8 +315,9 @@ def test_interrupted_runs_are_reported_resumed_or_discarded(small_mnist_npz,
     assert checkpointed_epochs(out) == [1, 2]
     (folder / "epoch-2.weights.h5").write_bytes(b"not an HDF5 file")
     # Another checkpoint interval is the same training: resumed, not refused.
-    same = CliRunner().invoke(cli, [*train_args(small_mnist_npz, out),
-                                    "--checkpoint-every-steps", "3"])  # fmt: skip
+    same = CliRunner().invoke(
+        cli, [*train_args(small_mnist_npz, out), "--checkpoint-every-steps", "3"]
+    )
     assert same.exit_code == 0, same.output
     assert "checkpoint after epoch 2 is unreadable" in same.output
     assert "resuming" in same.output and "after epoch 1 of 4" in same.output

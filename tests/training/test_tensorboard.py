@@ -74,8 +74,9 @@ def test_images_every_n_epochs_and_after_the_last(tmp_path):
     from mnist_vae.training.tensorboard import TensorBoardImages
 
     written = []
-    callback = TensorBoardImages(tmp_path, np.zeros((2, 28, 28, 1)), None, every=2, epochs=5,
-                                 seed=0)  # fmt: skip
+    callback = TensorBoardImages(
+        tmp_path, np.zeros((2, 28, 28, 1)), None, every=2, epochs=5, seed=0
+    )
     callback.write = written.append
     callback.set_model(keras.Sequential())
     for epoch in range(5):
@@ -95,9 +96,10 @@ def test_without_the_package_tensorboard_fails_in_one_line_before_any_work(tmp_p
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # import tensorboard -> ImportError
     result = invoke("train", "--tensorboard", tmp_path / "logs", "--out", tmp_path / "run")
     assert_one_line_error(
-        result, 2, "--tensorboard needs the tensorboard package: "
-        "pip install 'mnist-vae[tensorboard]'",
-    )  # fmt: skip
+        result,
+        2,
+        "--tensorboard needs the tensorboard package: pip install 'mnist-vae[tensorboard]'",
+    )
     assert not (tmp_path / "run").exists() and not (tmp_path / "logs").exists()
 
 

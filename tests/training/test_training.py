@@ -113,8 +113,9 @@ def test_divergence_advice_names_the_settings_in_play():
 
     plain = RunConfig(model=model_config("net1"))
     assert divergence_remedies(plain) == "a lower --lr than 0.005"
-    risky = RunConfig(model=model_config("net1", beta=8.0, likelihood="gaussian",
-                                         gaussian_variance=0.001))  # fmt: skip
+    risky = RunConfig(
+        model=model_config("net1", beta=8.0, likelihood="gaussian", gaussian_variance=0.001)
+    )
     advice = divergence_remedies(risky)
     assert "--beta nearer 1 than 8" in advice and "larger --gaussian-variance" in advice
 

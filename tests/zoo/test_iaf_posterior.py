@@ -14,8 +14,7 @@ from mnist_vae.zoo.posteriors import IAFStep, autoregressive_masks
 
 def iaf_model(latent: int, steps: int, hidden: int, strategy: str = "vae"):
     options = {"posterior": "iaf", "flow_steps": steps, "flow_hidden": hidden}
-    return build_model(model_config("net1", strategy=strategy, latent_dim=latent,
-                                    options=options))  # fmt: skip
+    return build_model(model_config("net1", strategy=strategy, latent_dim=latent, options=options))
 
 
 def gaussian_log_density(noise, log_variance):
@@ -78,8 +77,9 @@ def test_the_whole_flows_log_determinant_is_the_sum_the_model_uses():
     z0 = rng.normal(size=(1, 4)).astype("float32")
     jacobian = _jacobian(lambda t: model.transform_posterior_draws(t, mean, log_variance)[0], z0)
     _, log_gates = model.transform_posterior_draws(z0, mean, log_variance)
-    np.testing.assert_allclose(np.linalg.slogdet(jacobian.astype(np.float64))[1],
-                               float(log_gates[0]), rtol=1e-4, atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        np.linalg.slogdet(jacobian.astype(np.float64))[1], float(log_gates[0]), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_the_flowed_posterior_density_integrates_to_one_in_one_dimension():
@@ -160,5 +160,6 @@ def test_the_flow_trains_and_reloads_with_its_weights(tiny_images, tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert len(loaded.posterior_flow) == 2
-    np.testing.assert_array_equal(np.asarray(loaded.encode(tiny_images)),
-                                  np.asarray(model.encode(tiny_images)))  # fmt: skip
+    np.testing.assert_array_equal(
+        np.asarray(loaded.encode(tiny_images)), np.asarray(model.encode(tiny_images))
+    )

@@ -66,6 +66,7 @@ def test_condition_planes_enter_the_mlp_encoder_as_their_values(tmp_path):
     from mnist_vae.config import NUM_CLASSES
     from mnist_vae.registry import encoders, load_registrations
     from mnist_vae.zoo.layers import FlattenWithCondition
+
     load_registrations()
     rng = np.random.default_rng(0)
     images = rng.random((3, 28, 28, 1)).astype("float32")
@@ -78,5 +79,8 @@ def test_condition_planes_enter_the_mlp_encoder_as_their_values(tmp_path):
     assert encoder.layers[1].kernel.shape[0] == 784 + NUM_CLASSES
     encoder.save(tmp_path / "encoder.keras")
     again = keras.saving.load_model(tmp_path / "encoder.keras")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(again(inputs)),
-                               keras.ops.convert_to_numpy(encoder(inputs)), rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(again(inputs)),
+        keras.ops.convert_to_numpy(encoder(inputs)),
+        rtol=1e-6,
+    )

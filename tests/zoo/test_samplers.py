@@ -69,16 +69,18 @@ def test_second_stage_trains_on_tiny_codes_and_samples_their_shape():
     rng = np.random.default_rng(5)
     codes = rng.normal([4.0, -1.0, 0.0, 2.0], [1.0, 0.2, 3.0, 0.5], (256, 4)).astype("float32")
     codes[::2, 0] -= 8.0  # two clusters along the first axis: not one Gaussian
-    sampler = SecondStageSampler(hidden=32, depth=2, epochs=10, batch_size=32,
-                                 learning_rate=3e-3).fit(codes, seed=1)  # fmt: skip
+    sampler = SecondStageSampler(
+        hidden=32, depth=2, epochs=10, batch_size=32, learning_rate=3e-3
+    ).fit(codes, seed=1)
     info = sampler.describe()
     assert info["codes"] == 256 and info["latent_dim"] == 4
     assert info["final_loss"] < info["first_epoch_loss"]  # it learned something
     drawn = sample_codes(sampler, 500, 0)
     assert drawn.shape == (500, 4) and np.all(np.isfinite(drawn))
     # Decoded in the codes' own scale: the draws sit where the codes are.
-    np.testing.assert_allclose(drawn.mean(axis=0), codes.mean(axis=0),
-                               atol=0.5 * codes.std(axis=0).max())  # fmt: skip
+    np.testing.assert_allclose(
+        drawn.mean(axis=0), codes.mean(axis=0), atol=0.5 * codes.std(axis=0).max()
+    )
 
 
 def test_names_and_misuse():
@@ -101,23 +103,50 @@ def test_names_and_misuse():
 @pytest.fixture(scope="module")
 def run_path(tmp_path_factory, small_mnist_npz):
     out = tmp_path_factory.mktemp("runs") / "net1"
-    result = invoke("train", "--arch", "net1", "--latent-dim", "3", "--epochs", "1",
-                    "--train-size", "300", "--batch-size", "100", "--data", small_mnist_npz,
-                    "--no-figures", "--quiet", "--out", out)  # fmt: skip
+    result = invoke(
+        "train",
+        "--arch",
+        "net1",
+        "--latent-dim",
+        "3",
+        "--epochs",
+        "1",
+        "--train-size",
+        "300",
+        "--batch-size",
+        "100",
+        "--data",
+        small_mnist_npz,
+        "--no-figures",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     return out
 
 
 def test_sample_fits_a_gmm_once_then_reuses_it(run_path, tmp_path):
-    first = invoke("sample", run_path, "--sampler", "gmm", "--count", "12", "--npy",
-                   tmp_path / "a.npy")  # fmt: skip
+    first = invoke(
+        "sample", run_path, "--sampler", "gmm", "--count", "12", "--npy", tmp_path / "a.npy"
+    )
     assert first.exit_code == 0, first.output
     assert "fitting the gmm sampler to 300 training codes" in first.output
     assert (run_path / "samples" / "gmm-s0.png").exists()
     record = json.loads((run_path / "samplers" / "gmm" / "sampler.json").read_text())
     assert record["sampler"] == "gmm" and record["codes"] == 300 and record["seed"] == 0
-    again = invoke("sample", run_path, "--sampler", "gmm", "--count", "12", "--npy",
-                   tmp_path / "b.npy", "--out", tmp_path / "b.png")  # fmt: skip
+    again = invoke(
+        "sample",
+        run_path,
+        "--sampler",
+        "gmm",
+        "--count",
+        "12",
+        "--npy",
+        tmp_path / "b.npy",
+        "--out",
+        tmp_path / "b.png",
+    )
     assert again.exit_code == 0, again.output
     assert "using the gmm sampler" in again.output and "fitting" not in again.output
     images = np.load(tmp_path / "a.npy")
@@ -127,8 +156,17 @@ def test_sample_fits_a_gmm_once_then_reuses_it(run_path, tmp_path):
     run = load_run(run_path)
     want = sample_digits(run.load_model(), 12, 0, sampler=run.load_sampler("gmm"))
     np.testing.assert_allclose(images, want, atol=1e-6)
-    refit = invoke("sample", run_path, "--sampler", "gmm", "--refit", "--count", "12",
-                   "--out", tmp_path / "c.png")  # fmt: skip
+    refit = invoke(
+        "sample",
+        run_path,
+        "--sampler",
+        "gmm",
+        "--refit",
+        "--count",
+        "12",
+        "--out",
+        tmp_path / "c.png",
+    )
     assert refit.exit_code == 0 and "fitting the gmm sampler" in refit.output, refit.output
 
 
@@ -144,8 +182,18 @@ def test_sample_with_the_second_stage(run_path, tmp_path):
     from mnist_vae.registry import samplers
 
     with samplers.temporary(FewEpochsSecondStage, name="second_stage"):
-        result = invoke("sample", run_path, "--sampler", "second-stage", "--count", "8",
-                        "--npy", tmp_path / "s.npy", "--out", tmp_path / "s.png")  # fmt: skip
+        result = invoke(
+            "sample",
+            run_path,
+            "--sampler",
+            "second-stage",
+            "--count",
+            "8",
+            "--npy",
+            tmp_path / "s.npy",
+            "--out",
+            tmp_path / "s.png",
+        )
     assert result.exit_code == 0, result.output
     assert "fitting the second-stage sampler" in result.output
     assert "second_stage" in load_run(run_path).fitted_samplers()
@@ -156,8 +204,9 @@ def test_sample_with_the_second_stage(run_path, tmp_path):
 
 def test_sampler_usage_errors_are_one_line(run_path, tmp_path):
     assert_one_line_error(invoke("sample", run_path, "--sampler", "gmn"), 2, "did you mean 'gmm'")
-    assert_one_line_error(invoke("sample", run_path, "--sampler", "gmm", "--digit", "3"), 2,
-                          "--digit")  # fmt: skip
+    assert_one_line_error(
+        invoke("sample", run_path, "--sampler", "gmm", "--digit", "3"), 2, "--digit"
+    )
     assert_one_line_error(invoke("sample", run_path, "--refit"), 2, "not to the prior")
 
 
@@ -183,13 +232,25 @@ def test_exports_carry_the_fitted_samplers(run_path, tmp_path):
         np.testing.assert_allclose(served["images"].numpy()[..., 0], want, atol=1e-5)
     # mnist-vae sample --saved-model uses them, and agrees with the run.
     npy = tmp_path / "e.npy"
-    result = invoke("sample", "--saved-model", export, "--sampler", "gmm", "--count", "12",
-                    "--npy", npy, "--out", tmp_path / "e.png")  # fmt: skip
+    result = invoke(
+        "sample",
+        "--saved-model",
+        export,
+        "--sampler",
+        "gmm",
+        "--count",
+        "12",
+        "--npy",
+        npy,
+        "--out",
+        tmp_path / "e.png",
+    )
     assert result.exit_code == 0, result.output
     want = sample_digits(model, 12, 0, sampler=run.load_sampler("gmm"))
     np.testing.assert_allclose(np.load(npy), want, atol=1e-5)
-    missing = invoke("sample", "--saved-model", export, "--sampler", "flow", "--out",
-                     tmp_path / "f.png")  # fmt: skip
+    missing = invoke(
+        "sample", "--saved-model", export, "--sampler", "flow", "--out", tmp_path / "f.png"
+    )
     assert_one_line_error(missing, 2, "no 'flow' sampler")
     # TFLite carries them too, from builtin operations only.
     lite = invoke("export", run_path, "--out", tmp_path / "lite", "--format", "tflite")

@@ -44,9 +44,7 @@ class BtcvaeOptions(StrategyOptions):
 
     mi_weight: float = option(1.0, "Weight of the mutual information term.", minimum=0)
     tc_weight: float = option(6.0, "Weight of the total correlation term.", minimum=0)
-    dimension_kl_weight: float = option(
-        1.0, "Weight of the dimension-wise KL term.", minimum=0
-    )
+    dimension_kl_weight: float = option(1.0, "Weight of the dimension-wise KL term.", minimum=0)
 
 
 def kl_decomposition(z, mean, log_variance, dataset_size: int) -> dict:
@@ -77,8 +75,15 @@ class BetaTCVAE(VAE):
 
     options_class = BtcvaeOptions
 
-    def __init__(self, encoder, decoder, latent_dim: int, options=None,
-                 dataset_size: int = TrainingContext().train_images, **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        latent_dim: int,
+        options=None,
+        dataset_size: int = TrainingContext().train_images,
+        **kwargs,
+    ) -> None:
         super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
         self.dataset_size = int(dataset_size)  # N of the minibatch-weighted sampling
         names = ("mutual_information", "total_correlation", "dimension_kl")
@@ -123,6 +128,7 @@ def btcvae(
 
     Its KL weights are its own options, so --beta must stay 1.
     """
-    require_unit_beta(config, "btcvae weighs its KL with --mi-weight, --tc-weight and "
-                      "--dimension-kl-weight")  # fmt: skip
+    require_unit_beta(
+        config, "btcvae weighs its KL with --mi-weight, --tc-weight and --dimension-kl-weight"
+    )
     return build_vae(BetaTCVAE, config, options, seed, dataset_size=context.train_images)

@@ -126,8 +126,14 @@ class TaskVAE(VAE):
         # A pre-trained classifier (given weights) stays frozen; otherwise it learns too.
         self.train_classifier = self.options.classifier_weights is None
         self.classifier.trainable = self.train_classifier
-        names = ("task", "feature_distance", "classifier_loss", "classifier_accuracy",
-                 "reconstruction_accuracy", "accepted")  # fmt: skip
+        names = (
+            "task",
+            "feature_distance",
+            "classifier_loss",
+            "classifier_accuracy",
+            "reconstruction_accuracy",
+            "accepted",
+        )
         self.task_trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.classifier_optimizer = None
 
@@ -179,12 +185,17 @@ class TaskVAE(VAE):
         else:
             encoder_loss = decoder_loss = keras.ops.mean(pixel) + kl_mean + task_mean
         return {
-            "kl": kl, "pixel": pixel, "task": task, "features": features, "accepted": accepted,
-            "encoder_loss": encoder_loss, "decoder_loss": decoder_loss,
+            "kl": kl,
+            "pixel": pixel,
+            "task": task,
+            "features": features,
+            "accepted": accepted,
+            "encoder_loss": encoder_loss,
+            "decoder_loss": decoder_loss,
             "classifier_loss": classifier_loss,
             "classifier_correct": _correct(real[-1], labels),
             "reconstruction_correct": _correct(rebuilt[-1], labels),
-        }  # fmt: skip
+        }
 
     def train_step(self, data):
         images, labels = unpack(data)

@@ -44,7 +44,8 @@ class TopLayerOptions(StrategyOptions):
 
     top_latent_dim: int = option(32, "Size of the top stochastic layer z2.", minimum=1)
     top_hidden: int = option(
-        256, "Units of the two hidden layers in each top network (z2's encoder, p(z1|z2)).",
+        256,
+        "Units of the two hidden layers in each top network (z2's encoder, p(z1|z2)).",
         minimum=1,
     )
 
@@ -85,8 +86,9 @@ def gaussian_log_density(z, mean, log_variance):
     )
 
 
-def gaussian_head(inputs: int, hidden: int, outputs: int, name: str,
-                  activation: str = "elu") -> keras.Model:  # fmt: skip
+def gaussian_head(
+    inputs: int, hidden: int, outputs: int, name: str, activation: str = "elu"
+) -> keras.Model:
     """inputs -> two hidden layers -> (mean, log-variance) of ``outputs`` values, concatenated."""
     x = keras.Input((inputs,), name=f"{name}_input")
     h = keras.layers.Dense(hidden, activation=activation, name=f"{name}_hidden_1")(x)
@@ -95,12 +97,15 @@ def gaussian_head(inputs: int, hidden: int, outputs: int, name: str,
     return keras.Model(x, stats, name=name)
 
 
-def top_networks(config: ModelConfig, options: TopLayerOptions, inputs: int,
-                 activation: str = "elu") -> tuple[keras.Model, keras.Model]:  # fmt: skip
+def top_networks(
+    config: ModelConfig, options: TopLayerOptions, inputs: int, activation: str = "elu"
+) -> tuple[keras.Model, keras.Model]:
     """The two top networks: q(z2 | ``inputs`` values) and p(z1 | z2)."""
     dim, top, hidden = config.latent_dim, options.top_latent_dim, options.top_hidden
-    return (gaussian_head(inputs, hidden, top, name="top_encoder", activation=activation),
-            gaussian_head(top, hidden, dim, name="top_decoder", activation=activation))  # fmt: skip
+    return (
+        gaussian_head(inputs, hidden, top, name="top_encoder", activation=activation),
+        gaussian_head(top, hidden, dim, name="top_decoder", activation=activation),
+    )
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
@@ -113,8 +118,9 @@ class HierarchicalVAE(StepScheduled, VAE):
     options_class = HvaeOptions
     network_keys = ("encoder", "decoder", "top_encoder", "top_decoder")
 
-    def __init__(self, encoder, decoder, top_encoder, top_decoder, latent_dim: int,
-                 options=None, **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self, encoder, decoder, top_encoder, top_decoder, latent_dim: int, options=None, **kwargs
+    ) -> None:
         super().__init__(encoder, decoder, latent_dim, options=options, **kwargs)
         self.top_encoder = top_encoder  # q(z2|x) from the bottom-up statistics of z1
         self.top_decoder = top_decoder  # p(z1|z2)
@@ -132,8 +138,9 @@ class HierarchicalVAE(StepScheduled, VAE):
 
     def bottom_up(self, images, labels=None, training: bool = False):
         """(mu_b, log sigma_b^2) of z1 from the encoder, and (mean, log-variance) of q(z2|x)."""
-        stats = keras.ops.cast(self.encoder(self.encoder_inputs(images, labels),
-                                            training=training), "float32")  # fmt: skip
+        stats = keras.ops.cast(
+            self.encoder(self.encoder_inputs(images, labels), training=training), "float32"
+        )
         top = keras.ops.cast(self.top_encoder(stats, training=training), "float32")
         return self.split(stats), self.split(top)
 
@@ -156,8 +163,12 @@ class HierarchicalVAE(StepScheduled, VAE):
     def posterior_parameters(self, images, labels=None) -> dict:
         bottom, (top_mean, top_log_variance) = self.bottom_up(images, labels)
         mean, log_variance = self.z1_posterior(bottom, top_mean)[0]
-        return {"mean": mean, "log_variance": log_variance,
-                "top_mean": top_mean, "top_log_variance": top_log_variance}  # fmt: skip
+        return {
+            "mean": mean,
+            "log_variance": log_variance,
+            "top_mean": top_mean,
+            "top_log_variance": top_log_variance,
+        }
 
     def sample_prior(self, count, seed):
         """z2 ~ N(0, I), then z1 ~ p(z1 | z2), from two portable noise streams of ``seed``."""
@@ -179,9 +190,7 @@ class HierarchicalVAE(StepScheduled, VAE):
         top_noise = keras.random.normal((samples * batch, self.top_dim), seed=seed_generator)
         top_mean, top_log_variance = tiled(top_mean), tiled(top_log_variance)
         z2 = top_mean + ops.exp(0.5 * top_log_variance) * top_noise
-        (mean, log_variance), prior = self.z1_posterior(
-            (tiled(bottom[0]), tiled(bottom[1])), z2
-        )
+        (mean, log_variance), prior = self.z1_posterior((tiled(bottom[0]), tiled(bottom[1])), z2)
         noise = keras.random.normal((samples * batch, self.latent_dim), seed=seed_generator)
         z1 = mean + ops.exp(0.5 * log_variance) * noise
         tiled_labels = None if labels is None else ops.tile(labels, (samples,))
@@ -191,15 +200,18 @@ class HierarchicalVAE(StepScheduled, VAE):
         log_prior = gaussian_log_density(z2, 0.0, ops.zeros_like(z2)) + gaussian_log_density(
             z1, *prior
         )
-        log_posterior = gaussian_log_density(
-            z2, top_mean, top_log_variance
-        ) + gaussian_log_density(z1, mean, log_variance)
+        log_posterior = gaussian_log_density(z2, top_mean, top_log_variance) + gaussian_log_density(
+            z1, mean, log_variance
+        )
 
         def per_sample(values):
             return ops.reshape(values, (samples, batch))
 
-        return {"log_likelihood": -per_sample(nll), "log_prior": per_sample(log_prior),
-                "log_posterior": per_sample(log_posterior)}  # fmt: skip
+        return {
+            "log_likelihood": -per_sample(nll),
+            "log_prior": per_sample(log_prior),
+            "log_posterior": per_sample(log_posterior),
+        }
 
     def call(self, images, training: bool = False):
         mean, log_variance = self.encode_distribution(images, training=training)
@@ -216,9 +228,8 @@ class HierarchicalVAE(StepScheduled, VAE):
         z1 = self.sampler(mean, log_variance)
         logits = self.decode_logits(z1, labels, training=training)
         kl_dims = keras.ops.concatenate(
-            [kl_per_dimension(*top),
-             gaussian_kl_per_dimension(mean, log_variance, *prior)], axis=-1
-        )  # fmt: skip
+            [kl_per_dimension(*top), gaussian_kl_per_dimension(mean, log_variance, *prior)], axis=-1
+        )
         return self.reconstruction_terms(images, logits), kl_dims
 
     def elbo_terms(self, images, labels=None, training: bool = False):
@@ -226,8 +237,9 @@ class HierarchicalVAE(StepScheduled, VAE):
         return reconstruction, keras.ops.sum(kl_dims, axis=-1)
 
     def train_step(self, data):
-        schedule = VaeOptions(kl_warmup_epochs=self.options.kl_warmup_epochs,
-                              free_bits=self.options.free_bits)  # fmt: skip
+        schedule = VaeOptions(
+            kl_warmup_epochs=self.options.kl_warmup_epochs, free_bits=self.options.free_bits
+        )
         return self.scheduled_step(data, schedule)
 
 
@@ -237,6 +249,11 @@ def hvae(
     config: ModelConfig, options: HvaeOptions, context: TrainingContext, seed: int
 ) -> keras.Model:
     """Hierarchical (ladder) VAE, two stochastic layers (Sønderby et al. 2016)."""
-    return build_vae(HierarchicalVAE, config, options, seed,
-                     lambda: top_networks(config, options, inputs=2 * config.latent_dim),
-                     steps_per_epoch=context.steps_per_epoch)  # fmt: skip
+    return build_vae(
+        HierarchicalVAE,
+        config,
+        options,
+        seed,
+        lambda: top_networks(config, options, inputs=2 * config.latent_dim),
+        steps_per_epoch=context.steps_per_epoch,
+    )

@@ -27,9 +27,7 @@ from mnist_vae.zoo.posteriors import FlowPosterior, PosteriorOptions
 class ImportanceSampleOptions(StrategyOptions):
     """The number of importance samples in the training objective."""
 
-    iw_samples: int = option(
-        5, "Importance samples K per image in the training bound.", minimum=1
-    )
+    iw_samples: int = option(5, "Importance samples K per image in the training bound.", minimum=1)
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,9 @@ class ImportanceWeighted:
         return [*super().metrics, self.bound_tracker]
 
     def train_step(self, data):
-        return importance_weighted_step(self, data, self.options.iw_samples,
-                                        self.importance_seed, self.bound_tracker)  # fmt: skip
+        return importance_weighted_step(
+            self, data, self.options.iw_samples, self.importance_seed, self.bound_tracker
+        )
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")

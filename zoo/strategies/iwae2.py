@@ -55,8 +55,12 @@ class BottomUpTwoLayerVAE(ImportanceWeighted, HierarchicalVAE):
     def posterior_parameters(self, images, labels=None) -> dict:
         mean, log_variance = self.encode_distribution(images, labels)
         top_mean, top_log_variance = self.split(self.top_encoder(mean))
-        return {"mean": mean, "log_variance": log_variance,
-                "top_mean": top_mean, "top_log_variance": top_log_variance}  # fmt: skip
+        return {
+            "mean": mean,
+            "log_variance": log_variance,
+            "top_mean": top_mean,
+            "top_log_variance": top_log_variance,
+        }
 
     def log_density_terms(self, images, labels, samples: int, seed_generator) -> dict:
         """log p(x|z1), log p(z1|z2) p(z2) and log q(z1|x) q(z2|z1) for ``samples`` draws."""
@@ -64,8 +68,9 @@ class BottomUpTwoLayerVAE(ImportanceWeighted, HierarchicalVAE):
         mean, log_variance = self.encode_distribution(images, labels)
         batch = ops.shape(mean)[0]
         noise = keras.random.normal((samples, batch, self.latent_dim), seed=seed_generator)
-        z1 = ops.reshape(mean[None] + ops.exp(0.5 * log_variance)[None] * noise,
-                         (-1, self.latent_dim))  # fmt: skip
+        z1 = ops.reshape(
+            mean[None] + ops.exp(0.5 * log_variance)[None] * noise, (-1, self.latent_dim)
+        )
         # log q(z1|x) from the noise itself: (z1 - mean)^2 / variance is noise^2.
         log_q1 = -0.5 * ops.sum(ops.square(noise) + log_variance[None] + LOG_TWO_PI, axis=-1)
         top_mean, top_log_variance = self.split(self.top_encoder(z1))
@@ -83,8 +88,11 @@ class BottomUpTwoLayerVAE(ImportanceWeighted, HierarchicalVAE):
         def per_sample(values):
             return ops.reshape(values, (samples, batch))
 
-        return {"log_likelihood": -per_sample(nll), "log_prior": per_sample(log_prior),
-                "log_posterior": log_q1 + per_sample(log_q2)}  # fmt: skip
+        return {
+            "log_likelihood": -per_sample(nll),
+            "log_prior": per_sample(log_prior),
+            "log_posterior": log_q1 + per_sample(log_q2),
+        }
 
     def call(self, images, training: bool = False):
         mean, log_variance = self.encode_distribution(images, training=training)
@@ -107,7 +115,10 @@ def iwae2(
     """Burda et al. (2016)'s two-stochastic-layer model, bottom-up inference, trained on L_K."""
     require_unit_beta(config, "iwae2's bound has no KL weight")
     return build_vae(
-        BottomUpTwoLayerVAE, config, options, seed,
+        BottomUpTwoLayerVAE,
+        config,
+        options,
+        seed,
         lambda: top_networks(config, options, inputs=config.latent_dim, activation="tanh"),
         steps_per_epoch=context.steps_per_epoch,
-    )  # fmt: skip
+    )

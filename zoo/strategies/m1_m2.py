@@ -63,9 +63,13 @@ def gaussian_nll(values, stats):
 def dense_network(inputs: int, outputs: int, hidden: int, name: str) -> keras.Model:
     """One softplus hidden layer: the paper's MLPs for M2 on M1's codes."""
     return keras.Sequential(
-        [keras.Input((inputs,)), keras.layers.Dense(hidden, activation="softplus"),
-         keras.layers.Dense(outputs)], name=name,
-    )  # fmt: skip
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(hidden, activation="softplus"),
+            keras.layers.Dense(outputs),
+        ],
+        name=name,
+    )
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
@@ -82,9 +86,17 @@ class M1M2(M2):
     options_class = M1M2Options
     network_keys = ("encoder", "decoder", "classifier", "m1_encoder", "m1_decoder")
 
-    def __init__(self, encoder: keras.Model, decoder: keras.Model, classifier: keras.Model,
-                 m1_encoder: keras.Model, m1_decoder: keras.Model, latent_dim: int,
-                 options: M1M2Options | dict | None = None, **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        classifier: keras.Model,
+        m1_encoder: keras.Model,
+        m1_decoder: keras.Model,
+        latent_dim: int,
+        options: M1M2Options | dict | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(encoder, decoder, classifier, latent_dim, options=options, **kwargs)
         self.m1_encoder = m1_encoder
         self.m1_decoder = m1_decoder
@@ -94,12 +106,18 @@ class M1M2(M2):
             m1_decoder.trainable = False
 
     def optimized_variables(self) -> list:
-        return [*super().optimized_variables(), *self.m1_encoder.trainable_variables,
-                *self.m1_decoder.trainable_variables]  # fmt: skip
+        return [
+            *super().optimized_variables(),
+            *self.m1_encoder.trainable_variables,
+            *self.m1_decoder.trainable_variables,
+        ]
 
     def extra_networks(self) -> dict[str, keras.Model]:
-        return {**super().extra_networks(), "m1_encoder": self.m1_encoder,
-                "m1_decoder": self.m1_decoder}  # fmt: skip
+        return {
+            **super().extra_networks(),
+            "m1_encoder": self.m1_encoder,
+            "m1_decoder": self.m1_decoder,
+        }
 
     # -- M1 -------------------------------------------------------------------------------
 
@@ -120,8 +138,9 @@ class M1M2(M2):
 
     def code_posterior(self, z1, labels, training: bool = False):
         """(mean, log_variance) of q(z2 | z1, y)."""
-        stats = keras.ops.cast(self.encoder(self.encoder_inputs(z1, labels), training=training),
-                               "float32")  # fmt: skip
+        stats = keras.ops.cast(
+            self.encoder(self.encoder_inputs(z1, labels), training=training), "float32"
+        )
         return stats[:, : self.latent_dim], stats[:, self.latent_dim :]
 
     def elbo_terms(self, z1, labels=None, training: bool = False):
@@ -137,8 +156,10 @@ class M1M2(M2):
         mean, log_variance = self.encode_rows(z1, rows, classes, training=training)
         z2 = self.sampler(mean, log_variance)
         stats = self.decode_logits(z2, classes, training=training)
-        return (gaussian_nll(keras.ops.take(z1, rows, axis=0), stats),
-                kl_to_standard_normal(mean, log_variance))  # fmt: skip
+        return (
+            gaussian_nll(keras.ops.take(z1, rows, axis=0), stats),
+            kl_to_standard_normal(mean, log_variance),
+        )
 
     def bound_terms(self, images, labels=None, training: bool = False) -> dict:
         """m2's terms on a draw z1 ~ q(z1|x), with M1's part added to the bounds (the
@@ -153,7 +174,8 @@ class M1M2(M2):
         m1_cost = nll + log_q_z1
         labelled = terms["labelled"]
         terms["unlabelled_kl"] = (1.0 - labelled) * (
-            log_q_z1 + terms["unlabelled_reconstruction"] + terms["unlabelled_kl"])  # fmt: skip
+            log_q_z1 + terms["unlabelled_reconstruction"] + terms["unlabelled_kl"]
+        )
         terms["unlabelled_reconstruction"] = (1.0 - labelled) * nll
         terms["labelled_bound"] = terms["labelled_bound"] + labelled * m1_cost
         terms["m1_cost"] = m1_cost
@@ -226,22 +248,29 @@ def m1_networks(config: ModelConfig, options: M1M2Options) -> tuple[keras.Model,
 
     run = load_run(options.m1_run)
     if run.config.model.likelihood != config.likelihood:
-        raise ConfigError(f"--m1-run {options.m1_run} was trained with the "
-                          f"{run.config.model.likelihood} likelihood; train m1_m2 with "
-                          f"--likelihood {run.config.model.likelihood}")  # fmt: skip
+        raise ConfigError(
+            f"--m1-run {options.m1_run} was trained with the "
+            f"{run.config.model.likelihood} likelihood; train m1_m2 with "
+            f"--likelihood {run.config.model.likelihood}"
+        )
     m1 = run.load_model()
-    if getattr(m1, "conditional", False) or getattr(m1, "posterior_flow", None) or not all(
-        hasattr(m1, name) for name in ("encoder", "decoder")
-    ):  # fmt: skip
-        raise ConfigError(f"--m1-run {options.m1_run} is a {run.config.model.strategy!r} run; "
-                          f"M1 must be an unconditional Gaussian VAE (e.g. --strategy vae)")
+    if (
+        getattr(m1, "conditional", False)
+        or getattr(m1, "posterior_flow", None)
+        or not all(hasattr(m1, name) for name in ("encoder", "decoder"))
+    ):
+        raise ConfigError(
+            f"--m1-run {options.m1_run} is a {run.config.model.strategy!r} run; "
+            f"M1 must be an unconditional Gaussian VAE (e.g. --strategy vae)"
+        )
     return m1.encoder, m1.decoder
 
 
 @strategies.register
 @with_options(M1M2Options)
-def m1_m2(config: ModelConfig, options: M1M2Options, context: TrainingContext,
-          seed: int) -> keras.Model:  # fmt: skip
+def m1_m2(
+    config: ModelConfig, options: M1M2Options, context: TrainingContext, seed: int
+) -> keras.Model:
     """M1+M2 (Kingma et al. 2014): semi-supervised M2 on the codes of a VAE (M1)."""
     m1_encoder, m1_decoder = m1_networks(config, options)
     code_dim = int(tuple(m1_encoder.output_shape)[-1]) // 2
@@ -249,5 +278,12 @@ def m1_m2(config: ModelConfig, options: M1M2Options, context: TrainingContext,
     encoder = dense_network(code_dim + NUM_CLASSES, 2 * latent, hidden, "code_encoder")
     decoder = dense_network(latent + NUM_CLASSES, 2 * code_dim, hidden, "code_decoder")
     classifier = dense_network(code_dim, NUM_CLASSES, hidden, "code_classifier")
-    return M1M2(encoder, decoder, classifier, m1_encoder, m1_decoder, options=options,
-                **vae_arguments(config, seed))  # fmt: skip
+    return M1M2(
+        encoder,
+        decoder,
+        classifier,
+        m1_encoder,
+        m1_decoder,
+        options=options,
+        **vae_arguments(config, seed),
+    )

@@ -62,9 +62,11 @@ def classifier_network(config: ModelConfig) -> keras.Model:
     """
     network = encoders.get(config.encoder)(NUM_CLASSES // 2, input_shape=IMAGE_SHAPE)
     if tuple(network.output_shape)[1:] != (NUM_CLASSES,):
-        raise ConfigError(f"encoder {config.encoder!r} built for latent_dim "
-                          f"{NUM_CLASSES // 2} outputs {tuple(network.output_shape)[1:]}, not the "
-                          f"{NUM_CLASSES} class logits m2's classifier needs")  # fmt: skip
+        raise ConfigError(
+            f"encoder {config.encoder!r} built for latent_dim "
+            f"{NUM_CLASSES // 2} outputs {tuple(network.output_shape)[1:]}, not the "
+            f"{NUM_CLASSES} class logits m2's classifier needs"
+        )
     network.name = f"{config.encoder}_classifier"
     return network
 
@@ -141,10 +143,12 @@ class M2(CVAE):
 
     def extra_test_metrics(self, images, labels) -> dict[str, float]:
         """The classifier on the test set: accuracy and error of argmax q(y|x)."""
-        predicted = np.concatenate([
-            keras.ops.convert_to_numpy(self.classify(images[start : start + CLASSIFY_BATCH]))
-            for start in range(0, len(images), CLASSIFY_BATCH)
-        ])  # fmt: skip
+        predicted = np.concatenate(
+            [
+                keras.ops.convert_to_numpy(self.classify(images[start : start + CLASSIFY_BATCH]))
+                for start in range(0, len(images), CLASSIFY_BATCH)
+            ]
+        )
         accuracy = float(np.mean(predicted == np.asarray(labels).reshape(-1)))
         return {"classifier_accuracy": accuracy, "classifier_error": 1.0 - accuracy}
 
@@ -258,8 +262,12 @@ class M2(CVAE):
         """
         ops = keras.ops
         labelled = terms["labelled"]
-        per_image = (terms["expected_reconstruction"] + self.kl_weight() * terms["expected_kl"]
-                     + labelled * LOG_CLASSES + (1.0 - labelled) * terms["class_kl"])  # fmt: skip
+        per_image = (
+            terms["expected_reconstruction"]
+            + self.kl_weight() * terms["expected_kl"]
+            + labelled * LOG_CLASSES
+            + (1.0 - labelled) * terms["class_kl"]
+        )
         bound = ops.mean(per_image)
         labelled_count = cross_replica_mean(ops.sum(labelled))
         classification = ops.divide_no_nan(ops.sum(terms["cross_entropy"]), labelled_count)
@@ -271,9 +279,11 @@ class M2(CVAE):
         reconstruction = terms["expected_reconstruction"]
         kl = terms["expected_kl"] + labelled * LOG_CLASSES + (1.0 - labelled) * terms["class_kl"]
         self.update_elbo_metrics(reconstruction, kl)
-        for name, key in (("labelled_bound", "labelled_bound"),
-                          ("classification_loss", "cross_entropy"),
-                          ("labelled_accuracy", "correct")):  # fmt: skip
+        for name, key in (
+            ("labelled_bound", "labelled_bound"),
+            ("classification_loss", "cross_entropy"),
+            ("labelled_accuracy", "correct"),
+        ):
             self.labelled_trackers[name].update_state(terms[key], sample_weight=labelled)
 
     def train_step(self, data):
@@ -335,5 +345,6 @@ class M2(CVAE):
 @with_options(M2Options)
 def m2(config: ModelConfig, options: M2Options, context: TrainingContext, seed: int) -> keras.Model:
     """Semi-supervised M2 (Kingma et al. 2014): a classifier q(y|x) with a conditional VAE."""
-    return build_vae(M2, config, options, seed, lambda: (classifier_network(config),),
-                     condition_dim=NUM_CLASSES)  # fmt: skip
+    return build_vae(
+        M2, config, options, seed, lambda: (classifier_network(config),), condition_dim=NUM_CLASSES
+    )

@@ -35,14 +35,21 @@ from mnist_vae.zoo.posteriors import FlowPosterior, PosteriorOptions
 
 def kl_warmup_option(default: int):
     """The ``kl_warmup_epochs`` option, off by default or on for ``default`` epochs."""
-    return option(default, "Epochs over which the KL weight rises linearly from 0 to --beta "
-                  "(0: off).", minimum=0)  # fmt: skip
+    return option(
+        default,
+        "Epochs over which the KL weight rises linearly from 0 to --beta (0: off).",
+        minimum=0,
+    )
 
 
 def free_bits_option():
     """The ``free_bits`` option (Kingma et al. 2016), off by default."""
-    return option(0.0, "Nats of KL per latent dimension (batch mean) that are free: below it a "
-                  "dimension is not pushed towards the prior (0: off).", minimum=0)  # fmt: skip
+    return option(
+        0.0,
+        "Nats of KL per latent dimension (batch mean) that are free: below it a "
+        "dimension is not pushed towards the prior (0: off).",
+        minimum=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,9 @@ class VaeOptions(PosteriorOptions):
         minimum=0,
     )
     capacity_epochs: int = option(
-        20, "Epochs over which the capacity target rises to --capacity.", minimum=1,
+        20,
+        "Epochs over which the capacity target rises to --capacity.",
+        minimum=1,
         needs="capacity",
     )
     capacity_weight: float = option(
@@ -80,8 +89,10 @@ class VaeOptions(PosteriorOptions):
         super().check_given(given, settings)
         beta = settings.get("beta", ModelConfig.beta)
         if self.capacity and beta != ModelConfig.beta:
-            raise ConfigError(f"--beta {beta:g} does nothing under --capacity (capacity "
-                              "annealing replaces the KL weight); drop one of them")  # fmt: skip
+            raise ConfigError(
+                f"--beta {beta:g} does nothing under --capacity (capacity "
+                "annealing replaces the KL weight); drop one of them"
+            )
 
     @property
     def plain(self) -> bool:
@@ -117,8 +128,9 @@ class StepScheduled:
     the model keeps (and saves) ``steps_per_epoch``, and ``scheduled_step`` trains on
     reconstruction + ``kl_objective`` of the model's ``kl_dimensions``."""
 
-    def __init__(self, *args, steps_per_epoch: int = TrainingContext().steps_per_epoch,
-                 **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self, *args, steps_per_epoch: int = TrainingContext().steps_per_epoch, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.steps_per_epoch = int(steps_per_epoch)  # the schedules count optimizer steps
 

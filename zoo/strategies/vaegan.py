@@ -67,9 +67,7 @@ class VaeGanOptions(StrategyOptions):
     margin: float = option(
         0.35, "Gating margin around the equilibrium.", minimum=0, needs=("balance", True)
     )
-    pixel_warmup: int = option(
-        3, "Epochs of plain pixel-likelihood VAE training first.", minimum=0
-    )
+    pixel_warmup: int = option(3, "Epochs of plain pixel-likelihood VAE training first.", minimum=0)
 
     def validate(self) -> None:
         discriminators.check(self.discriminator)
@@ -112,9 +110,14 @@ class VAEGAN(VAE):
         self.pixel_phase = keras.Variable(0.0, trainable=False, name="pixel_phase")
         self.prior_seed = keras.random.SeedGenerator(None if self.seed is None else self.seed + 1)
         names = (
-            "feature_reconstruction", "decoder_gan", "discriminator", "real_accuracy",
-            "fake_accuracy", "discriminator_updates", "decoder_updates",
-        )  # fmt: skip
+            "feature_reconstruction",
+            "decoder_gan",
+            "discriminator",
+            "real_accuracy",
+            "fake_accuracy",
+            "discriminator_updates",
+            "decoder_updates",
+        )
         self.gan_trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.decoder_optimizer = None
         self.discriminator_optimizer = None

@@ -130,13 +130,12 @@ class VampVAE(StepScheduled, VAE):
         noise = portable_random.standard_normal(tf.stack([count, self.latent_dim]), seed)
         # The component choice from another stream of the same seed.
         uniform = portable_random.uniform(tf.reshape(count, [1]), seed + 104729)
-        components = tf.cast(
-            tf.floor(uniform * float(self.options.pseudo_inputs)), tf.int32
-        )
+        components = tf.cast(tf.floor(uniform * float(self.options.pseudo_inputs)), tf.int32)
         components = tf.minimum(components, self.options.pseudo_inputs - 1)
-        return tf.gather(means, components) + tf.exp(
-            0.5 * tf.gather(log_variances, components)
-        ) * noise
+        return (
+            tf.gather(means, components)
+            + tf.exp(0.5 * tf.gather(log_variances, components)) * noise
+        )
 
 
 @strategies.register
@@ -146,4 +145,3 @@ def vamp(
 ) -> keras.Model:
     """VampPrior VAE (Tomczak & Welling 2018): the prior mixes learned pseudo-inputs' posteriors."""
     return build_vae(VampVAE, config, options, seed, steps_per_epoch=context.steps_per_epoch)
-

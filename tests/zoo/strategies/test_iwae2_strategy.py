@@ -18,8 +18,9 @@ LATENT, TOP = 4, 3
 @pytest.fixture(scope="module")
 def model():
     options = {"top_latent_dim": TOP, "top_hidden": 8, "iw_samples": 3}
-    return build_model(model_config("mlp", strategy="iwae2", latent_dim=LATENT,
-                                    options=options), seed=0)  # fmt: skip
+    return build_model(
+        model_config("mlp", strategy="iwae2", latent_dim=LATENT, options=options), seed=0
+    )
 
 
 def numpy_of(network, values) -> np.ndarray:
@@ -47,9 +48,9 @@ def test_log_weights_match_a_direct_computation(model, tiny_images):
     pixels = np.tile(tiny_images.reshape(batch, -1), (samples, 1))
     log_likelihood = np.sum(pixels * logits - np.logaddexp(0.0, logits), axis=-1)
     log_prior = log_normal(z1, prior[:, :LATENT], prior[:, LATENT:]) + log_normal(z2, 0.0, 0.0)
-    log_posterior = log_normal(z1, np.tile(mean, (samples, 1)),
-                               np.tile(log_variance, (samples, 1))) + log_normal(
-        z2, top[:, :TOP], top[:, TOP:])  # fmt: skip
+    log_posterior = log_normal(
+        z1, np.tile(mean, (samples, 1)), np.tile(log_variance, (samples, 1))
+    ) + log_normal(z2, top[:, :TOP], top[:, TOP:])
 
     def shaped(values):
         return values.reshape(samples, batch)
@@ -66,11 +67,17 @@ def test_a_constant_model_has_the_hand_computed_elbo(tiny_images):
     = 0.443147 per dimension; q(z2|z1) = N(-1, 1) against N(0, 1): KL = 0.5 per
     dimension. The likelihood's logits are 0: log p(x|z1) = -784 ln 2 for any pixels.
     """
-    model = build_model(model_config("mlp", strategy="iwae2", latent_dim=2,
-                                     options={"top_latent_dim": 3, "top_hidden": 4}),
-                        seed=0)  # fmt: skip
-    biases = {model.encoder: [0.5, 0.5, math.log(0.25), math.log(0.25)],
-              model.top_encoder: [-1.0] * 3 + [0.0] * 3, model.top_decoder: [0.0] * 4}
+    model = build_model(
+        model_config(
+            "mlp", strategy="iwae2", latent_dim=2, options={"top_latent_dim": 3, "top_hidden": 4}
+        ),
+        seed=0,
+    )
+    biases = {
+        model.encoder: [0.5, 0.5, math.log(0.25), math.log(0.25)],
+        model.top_encoder: [-1.0] * 3 + [0.0] * 3,
+        model.top_decoder: [0.0] * 4,
+    }
     for network in (model.encoder, model.decoder, model.top_encoder, model.top_decoder):
         weights = [np.zeros_like(w) for w in network.get_weights()]
         weights[-1] = np.asarray(biases.get(network, weights[-1]), "float32")
@@ -86,14 +93,51 @@ def test_a_constant_model_has_the_hand_computed_elbo(tiny_images):
 
 def test_the_cli_trains_the_papers_shape_and_scores_it(tmp_path, small_mnist_npz):
     out = tmp_path / "two-layer"
-    trained = invoke("train", "--strategy", "iwae2", "--arch", "mlp", "--latent-dim", 6,
-                     "--top-latent-dim", 3, "--top-hidden", 10, "--iw-samples", 2,
-                     "--binarize", "dynamic", "--epochs", 1, "--train-size", 100,
-                     "--batch-size", 50, "--quiet", "--no-figures",
-                     "--data", small_mnist_npz, "--out", out)  # fmt: skip
+    trained = invoke(
+        "train",
+        "--strategy",
+        "iwae2",
+        "--arch",
+        "mlp",
+        "--latent-dim",
+        6,
+        "--top-latent-dim",
+        3,
+        "--top-hidden",
+        10,
+        "--iw-samples",
+        2,
+        "--binarize",
+        "dynamic",
+        "--epochs",
+        1,
+        "--train-size",
+        100,
+        "--batch-size",
+        50,
+        "--quiet",
+        "--no-figures",
+        "--data",
+        small_mnist_npz,
+        "--out",
+        out,
+    )
     assert trained.exit_code == 0, trained.output
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["options"] == {"top_latent_dim": 3, "top_hidden": 10, "iw_samples": 2}
-    scored = invoke("benchmark", "nll", "--strategies", "", "--run", out, "--iw-samples", 4,
-                    "--data", small_mnist_npz, "--out", tmp_path / "nll", "--quiet")  # fmt: skip
+    scored = invoke(
+        "benchmark",
+        "nll",
+        "--strategies",
+        "",
+        "--run",
+        out,
+        "--iw-samples",
+        4,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        tmp_path / "nll",
+        "--quiet",
+    )
     assert scored.exit_code == 0, scored.output

@@ -16,8 +16,9 @@ CODE, LATENT = 3, 2  # z1 (M1's code) and z2 (M2's latent) sizes: distinct on pu
 LOG_TWO_PI = np.log(2 * np.pi)
 
 
-def affine_network(input_shape: tuple, units: int, name: str, rng, scale: float,
-                   output_shape=None) -> keras.Model:  # fmt: skip
+def affine_network(
+    input_shape: tuple, units: int, name: str, rng, scale: float, output_shape=None
+) -> keras.Model:
     """[flatten ->] one dense layer of seeded weights [-> reshape]: easy to follow by hand."""
     layers = [keras.Input(input_shape)]
     if len(input_shape) > 1:
@@ -28,8 +29,12 @@ def affine_network(input_shape: tuple, units: int, name: str, rng, scale: float,
     network = keras.Sequential(layers, name=name)
     dense = next(layer for layer in network.layers if isinstance(layer, keras.layers.Dense))
     kernel, bias = dense.get_weights()
-    dense.set_weights([rng.normal(0.0, scale, kernel.shape).astype("float32"),
-                       rng.normal(0.0, 0.1, bias.shape).astype("float32")])  # fmt: skip
+    dense.set_weights(
+        [
+            rng.normal(0.0, scale, kernel.shape).astype("float32"),
+            rng.normal(0.0, 0.1, bias.shape).astype("float32"),
+        ]
+    )
     return network
 
 
@@ -67,8 +72,11 @@ def fix_noise(model, monkeypatch, noise1: np.ndarray, noise2: np.ndarray) -> Non
 def numpy_stacked_bounds(model, images, noise1, noise2):
     """Per image: -log p(x|z1) + log q(z1|x), L(z1, y) for each y, and q(y|z1), in float64."""
     (w1e, b1e), (w1d, b1d) = weights(model.m1_encoder), weights(model.m1_decoder)
-    (we, be), (wd, bd), (wc, bc) = (weights(model.encoder), weights(model.decoder),
-                                    weights(model.classifier))  # fmt: skip
+    (we, be), (wd, bd), (wc, bc) = (
+        weights(model.encoder),
+        weights(model.decoder),
+        weights(model.classifier),
+    )
     m1_costs, labelled, posteriors = [], np.zeros((len(images), NUM_CLASSES)), []
     for b, image in enumerate(images.astype(np.float64)):
         x = image.reshape(-1)
@@ -112,18 +120,21 @@ def test_stacked_bounds_equal_a_hand_computation(two_images, monkeypatch):
     np.testing.assert_allclose(got, unlabelled, rtol=1e-5)
     labels = np.array([4, 7], dtype="int32")
     terms = model.bound_terms(two_images, labels, training=False)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(terms["labelled_bound"]),
-                               m1_cost + labelled[[0, 1], labels], rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(terms["labelled_bound"]),
+        m1_cost + labelled[[0, 1], labels],
+        rtol=1e-5,
+    )
 
     # A mixed batch's objective: image 0 labelled 4, image 1 not; alpha times -log q(4|z1).
     terms = model.bound_terms(two_images, np.array([4, -1], dtype="int32"), training=False)
-    expected = (np.mean([m1_cost[0] + labelled[0, 4], unlabelled[1]])
-                + model.options.alpha * -np.log(q[0, 4]))  # fmt: skip
+    expected = np.mean(
+        [m1_cost[0] + labelled[0, 4], unlabelled[1]]
+    ) + model.options.alpha * -np.log(q[0, 4])
     np.testing.assert_allclose(float(model.objective(terms)), expected, rtol=1e-5)
 
 
-def test_split_code_encoder_gives_the_whole_encoders_loss_and_gradients(two_images,
-                                                                       monkeypatch):  # fmt: skip
+def test_split_code_encoder_gives_the_whole_encoders_loss_and_gradients(two_images, monkeypatch):
     """The code encoder's first layer split (z1's part once per code, the label's added)
     against the whole encoder on each (code, label) row: one objective, one gradient."""
     import tensorflow as tf
@@ -131,8 +142,12 @@ def test_split_code_encoder_gives_the_whole_encoders_loss_and_gradients(two_imag
     model = tiny_m1_m2()
     assert model.condition_split().part == "dense"
     rng = np.random.default_rng(2)
-    fix_noise(model, monkeypatch, rng.standard_normal((2, CODE)),
-              rng.standard_normal((2 * NUM_CLASSES, LATENT)))  # fmt: skip
+    fix_noise(
+        model,
+        monkeypatch,
+        rng.standard_normal((2, CODE)),
+        rng.standard_normal((2 * NUM_CLASSES, LATENT)),
+    )
     labels = np.array([4, -1], dtype="int32")
     variables = model.optimized_variables()
 
@@ -153,8 +168,9 @@ def test_gaussian_nll_of_a_hand_case():
     values = np.array([[1.0, -2.0]], dtype="float32")
     stats = np.array([[0.5, 0.0, np.log(4.0), 0.0]], dtype="float32")  # means, log-variances
     expected = 0.5 * (0.25 / 4 + np.log(4.0) + LOG_TWO_PI) + 0.5 * (4.0 + LOG_TWO_PI)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(gaussian_nll(values, stats)),
-                               [expected], rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(gaussian_nll(values, stats)), [expected], rtol=1e-6
+    )
 
 
 def test_public_protocol_takes_images(two_images):
@@ -167,18 +183,35 @@ def test_public_protocol_takes_images(two_images):
     assert tuple(model.sample(3, seed=0).shape) == (3, 28, 28, 1)
     terms = model.log_density_terms(two_images, None, 4, keras.random.SeedGenerator(0))
     assert {key: tuple(value.shape) for key, value in terms.items()} == {
-        "log_likelihood": (4, 2), "log_prior": (4, 2), "log_posterior": (4, 2)}  # fmt: skip
+        "log_likelihood": (4, 2),
+        "log_prior": (4, 2),
+        "log_posterior": (4, 2),
+    }
 
 
 def test_cli_trains_on_a_frozen_m1_run(tmp_path, small_mnist_npz, one_epoch_run):
-    common = ["--arch", "mlp", "--latent-dim", 4, "--epochs", 1, "--batch-size", 100,
-              "--train-size", 200, "--data", small_mnist_npz, "--quiet",
-              "--no-figures"]  # fmt: skip
+    common = [
+        "--arch",
+        "mlp",
+        "--latent-dim",
+        4,
+        "--epochs",
+        1,
+        "--batch-size",
+        100,
+        "--train-size",
+        200,
+        "--data",
+        small_mnist_npz,
+        "--quiet",
+        "--no-figures",
+    ]
     m1 = tmp_path / "m1"
     assert invoke("train", "--strategy", "vae", *common, "--out", m1).exit_code == 0
     stacked = tmp_path / "m1m2"
-    result = invoke("train", "--strategy", "m1_m2", "--m1-run", m1, "--labels", 100, *common,
-                    "--out", stacked)  # fmt: skip
+    result = invoke(
+        "train", "--strategy", "m1_m2", "--m1-run", m1, "--labels", 100, *common, "--out", stacked
+    )
     assert result.exit_code == 0, result.output
     run = load_run(stacked)
     model, trained_m1 = run.load_model(), load_run(m1).load_model()
@@ -195,11 +228,21 @@ def test_cli_trains_on_a_frozen_m1_run(tmp_path, small_mnist_npz, one_epoch_run)
     assert evaluated[0]["classifier_error"] == pytest.approx(test_error)
 
     cvae = one_epoch_run("cvae").path  # conftest's shared cvae run: only read here
-    for bad, fragment in ((cvae, "M1 must be an unconditional"),
-                          (m1, "likelihood")):  # fmt: skip
+    for bad, fragment in ((cvae, "M1 must be an unconditional"), (m1, "likelihood")):
         extra = ["--likelihood", "gaussian"] if bad == m1 else []
-        result = invoke("train", "--strategy", "m1_m2", "--m1-run", bad, "--labels", 100,
-                        *common, *extra, "--out", tmp_path / "bad")  # fmt: skip
+        result = invoke(
+            "train",
+            "--strategy",
+            "m1_m2",
+            "--m1-run",
+            bad,
+            "--labels",
+            100,
+            *common,
+            *extra,
+            "--out",
+            tmp_path / "bad",
+        )
         assert result.exit_code == 2, result.output
         assert fragment in result.output and "Traceback" not in result.output
         assert not (tmp_path / "bad").exists()

@@ -27,8 +27,9 @@ LATENT = 2
 # -- a model small enough to follow by hand -------------------------------------------------
 
 
-def dense_network(inputs: keras.KerasTensor, units: int, name: str, rng, scale: float,
-                  output_shape=None) -> keras.Model:  # fmt: skip
+def dense_network(
+    inputs: keras.KerasTensor, units: int, name: str, rng, scale: float, output_shape=None
+) -> keras.Model:
     """inputs -> flatten -> one dense layer (seeded weights) [-> reshape]: affine, by hand."""
     dense = keras.layers.Dense(units)
     outputs = dense(keras.layers.Flatten()(inputs))
@@ -36,18 +37,29 @@ def dense_network(inputs: keras.KerasTensor, units: int, name: str, rng, scale: 
         outputs = keras.layers.Reshape(output_shape)(outputs)
     network = keras.Model(inputs, outputs, name=name)
     kernel, bias = dense.get_weights()
-    dense.set_weights([rng.normal(0.0, scale, kernel.shape).astype("float32"),
-                       rng.normal(0.0, 0.1, bias.shape).astype("float32")])  # fmt: skip
+    dense.set_weights(
+        [
+            rng.normal(0.0, scale, kernel.shape).astype("float32"),
+            rng.normal(0.0, 0.1, bias.shape).astype("float32"),
+        ]
+    )
     return network
 
 
 def tiny_m2(alpha: float = 0.1) -> M2:
     """M2 with affine encoder, decoder and classifier of known weights."""
     rng = np.random.default_rng(0)
-    encoder = dense_network(keras.Input((28, 28, 1 + NUM_CLASSES)), 2 * LATENT, "tiny_encoder",
-                            rng, 0.01)  # fmt: skip
-    decoder = dense_network(keras.Input((LATENT + NUM_CLASSES,)), 784, "tiny_decoder", rng, 0.5,
-                            output_shape=(28, 28, 1))  # fmt: skip
+    encoder = dense_network(
+        keras.Input((28, 28, 1 + NUM_CLASSES)), 2 * LATENT, "tiny_encoder", rng, 0.01
+    )
+    decoder = dense_network(
+        keras.Input((LATENT + NUM_CLASSES,)),
+        784,
+        "tiny_decoder",
+        rng,
+        0.5,
+        output_shape=(28, 28, 1),
+    )
     classifier = dense_network(keras.Input((28, 28, 1)), NUM_CLASSES, "tiny_classifier", rng, 0.02)
     return M2(encoder, decoder, classifier, latent_dim=LATENT, seed=0, options={"alpha": alpha})
 
@@ -64,8 +76,9 @@ def fix_noise(model: M2, monkeypatch, noise: np.ndarray) -> None:
     chosen = record_bound_rows(model, monkeypatch)
 
     def draw(mean, log_variance):
-        return mean + keras.ops.exp(0.5 * log_variance) * keras.ops.take(fixed, chosen["index"],
-                                                                          axis=0)  # fmt: skip
+        return mean + keras.ops.exp(0.5 * log_variance) * keras.ops.take(
+            fixed, chosen["index"], axis=0
+        )
 
     monkeypatch.setattr(model, "sampler", draw)
 
@@ -78,7 +91,10 @@ def numpy_bounds(model: M2, images: np.ndarray, noise: np.ndarray):
     closed form, as the model estimates it.
     """
     (w_enc, b_enc), (w_dec, b_dec), (w_cls, b_cls) = (
-        affine(model.encoder), affine(model.decoder), affine(model.classifier))  # fmt: skip
+        affine(model.encoder),
+        affine(model.decoder),
+        affine(model.classifier),
+    )
     x = images.astype(np.float64)
     bound = np.zeros((len(x), NUM_CLASSES))
     for b in range(len(x)):
@@ -116,8 +132,9 @@ def test_marginalised_bound_equals_the_sum_over_labels_by_hand(two_images, monke
 
     labels = np.array([3, 8], dtype="int32")
     labelled = model.bound_terms(two_images, labels, training=False)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(labelled["labelled_bound"]),
-                               loss[[0, 1], labels], rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(labelled["labelled_bound"]), loss[[0, 1], labels], rtol=1e-5
+    )
 
     # The objective of a mixed batch: image 0 labelled 3, image 1 unlabelled.
     mixed = model.bound_terms(two_images, np.array([3, -1], dtype="int32"), training=False)
@@ -154,11 +171,13 @@ def test_importance_terms_marginalise_the_label_whatever_labels_are_given(two_im
     np.testing.assert_allclose(log_weights.mean(axis=0), exact, atol=0.1)
 
     for labels in (np.array([3, 8]), np.array([0, 0])):  # given labels are ignored
-        again = model.log_density_terms(two_images, labels.astype("int32"), samples,
-                                        keras.random.SeedGenerator(3))  # fmt: skip
+        again = model.log_density_terms(
+            two_images, labels.astype("int32"), samples, keras.random.SeedGenerator(3)
+        )
         for key, value in again.items():
-            np.testing.assert_array_equal(keras.ops.convert_to_numpy(value),
-                                          keras.ops.convert_to_numpy(density[key]))  # fmt: skip
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(value), keras.ops.convert_to_numpy(density[key])
+            )
 
 
 # -- the labelled / unlabelled split in a training step -------------------------------------
@@ -172,9 +191,16 @@ def gradients_of(model: M2, images, labels, *values):
         computed = [value(model, terms) for value in values]
     for_z = [*model.encoder.trainable_variables, *model.decoder.trainable_variables]
     networks = (model.classifier.trainable_variables, for_z)
-    found = [[[np.zeros(w.shape) if g is None else g.numpy()  # None: not connected
-               for g, w in zip(tape.gradient(v, variables), variables, strict=True)]
-              for variables in networks] for v in computed]  # fmt: skip
+    found = [
+        [
+            [
+                np.zeros(w.shape) if g is None else g.numpy()  # None: not connected
+                for g, w in zip(tape.gradient(v, variables), variables, strict=True)
+            ]
+            for variables in networks
+        ]
+        for v in computed
+    ]
     del tape
     return found
 
@@ -194,10 +220,13 @@ def test_labelled_images_train_the_classifier_only_through_alpha(two_images):
     model = tiny_m2(alpha=0.3)
     labels = np.array([3, 8], dtype="int32")
     (by_objective, by_cross_entropy, by_bound) = gradients_of(
-        model, two_images, labels, objective,
+        model,
+        two_images,
+        labels,
+        objective,
         lambda m, t: 0.3 * keras.ops.mean(t["cross_entropy"]),
         lambda m, t: keras.ops.mean(t["labelled_bound"]),
-    )  # fmt: skip
+    )
     assert_all_close(by_objective[0], by_cross_entropy[0], rtol=1e-4, atol=1e-7)
     assert any(np.abs(g).max() > 0 for g in by_objective[0])
     assert_all_close(by_objective[1], by_bound[1], rtol=1e-4, atol=1e-6)
@@ -209,16 +238,22 @@ def test_unlabelled_images_train_the_classifier_through_the_marginal_bound(two_i
     model = tiny_m2(alpha=0.3)
     labels = np.array([-1, -1], dtype="int32")
     by_objective, by_bound = gradients_of(
-        model, two_images, labels, objective,
+        model,
+        two_images,
+        labels,
+        objective,
         lambda m, t: keras.ops.mean(t["unlabelled_reconstruction"] + t["unlabelled_kl"]),
-    )  # fmt: skip
+    )
     for part in (0, 1):
         assert_all_close(by_objective[part], by_bound[part], rtol=1e-4, atol=1e-6)
     assert any(np.abs(g).max() > 0 for g in by_objective[0])
 
 
-@pytest.mark.parametrize("labels", [[3, 8, 1, 0], [-1, -1, -1, -1], [3, -1, -1, 0]],
-                         ids=["labelled", "unlabelled", "mixed"])  # fmt: skip
+@pytest.mark.parametrize(
+    "labels",
+    [[3, 8, 1, 0], [-1, -1, -1, -1], [3, -1, -1, 0]],
+    ids=["labelled", "unlabelled", "mixed"],
+)
 def test_train_step_splits_the_batch_on_the_label_mask(mnist, labels):
     """Finite losses; the labelled metrics over the labelled rows, U(x)'s over the others (a
     labelled row is bounded under its own label only, so it has no U(x))."""
@@ -295,18 +330,21 @@ def test_fast_step_gives_the_tiled_computations_loss_and_gradients(mnist, arch, 
     model = build_model(model_config(arch, strategy="m2", latent_dim=3), seed=0)
     noise = np.random.default_rng(5).standard_normal((6 * NUM_CLASSES, 3)).astype("float32")
     want_loss, want = loss_and_gradients(
-        model, lambda: tiled_objective(model, images, keras.ops.convert_to_tensor(labels), noise))
+        model, lambda: tiled_objective(model, images, keras.ops.convert_to_tensor(labels), noise)
+    )
 
     split = model.condition_split()
     assert (split is None) == (arch == "resconv")
     if split is not None:  # the fast path never builds the 28x28x10 label planes
+
         def no_planes(*args, **kwargs):
             raise AssertionError("label planes built")
 
         monkeypatch.setattr(model, "encoder_inputs", no_planes)
     fix_noise(model, monkeypatch, noise)
     got_loss, got = loss_and_gradients(
-        model, lambda: model.objective(model.bound_terms(images, labels, training=True)))
+        model, lambda: model.objective(model.bound_terms(images, labels, training=True))
+    )
     assert got_loss == pytest.approx(want_loss, rel=1e-5)
     # Float tolerance: rounding differs with the order of the sums (the classifier's
     # gradient, q(y|x) times differences of ~500-nat bounds, shows it most, ~1e-4 of its
@@ -334,8 +372,9 @@ def test_split_encoders_compute_the_whole_encoder():
     rng = np.random.default_rng(0)
     images = rng.random((3, 28, 28, 1)).astype("float32")
     rows, classes = np.array([0, 0, 1, 2, 2, 2]), np.array([3, 7, 0, 9, 1, 1])
-    planes = np.broadcast_to(np.eye(NUM_CLASSES, dtype="float32")[classes][:, None, None, :],
-                             (6, 28, 28, NUM_CLASSES))  # fmt: skip
+    planes = np.broadcast_to(
+        np.eye(NUM_CLASSES, dtype="float32")[classes][:, None, None, :], (6, 28, 28, NUM_CLASSES)
+    )
     parts = {}
     for name in encoders.names():
         encoder = encoders.get(name)(4, input_shape=(28, 28, 1 + NUM_CLASSES))
@@ -346,8 +385,12 @@ def test_split_encoders_compute_the_whole_encoder():
             continue
         want = encoder(np.concatenate([images[rows], planes], axis=-1), training=False)
         got = split(images, rows, classes, training=False)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(got),
-                                   keras.ops.convert_to_numpy(want), atol=2e-5, err_msg=name)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(got),
+            keras.ops.convert_to_numpy(want),
+            atol=2e-5,
+            err_msg=name,
+        )
         for a, b in zip(encoder.get_weights(), before, strict=True):
             np.testing.assert_array_equal(a, b)
     assert parts["mlp"] == "dense" and parts["net1"] == "conv" and parts["net4"] == "flatten"
@@ -378,8 +421,9 @@ def test_without_a_label_the_classifier_guesses_it(mnist):
     assert guessed.shape == (6,) and guessed.dtype == np.int32
     numpy = keras.ops.convert_to_numpy
     np.testing.assert_array_equal(numpy(model.encode(images)), numpy(model.encode(images, guessed)))
-    np.testing.assert_array_equal(numpy(model.reconstruct(images)),
-                                  numpy(model.reconstruct(images, guessed)))  # fmt: skip
+    np.testing.assert_array_equal(
+        numpy(model.reconstruct(images)), numpy(model.reconstruct(images, guessed))
+    )
     metrics = model.extra_test_metrics(images, mnist.y_test[:6])
     assert metrics["classifier_accuracy"] == pytest.approx(np.mean(guessed == mnist.y_test[:6]))
     assert metrics["classifier_error"] == pytest.approx(1 - metrics["classifier_accuracy"])
@@ -449,8 +493,9 @@ def test_training_arrays_follow_the_strategy_kind(some_training_images):
     config = RunConfig(ModelConfig("net1", "net1", strategy="m2"), TrainConfig(labels=100))
     chosen = select_labelled_set(images, labels, 100, seed=0)
 
-    semi = training_arrays(SimpleNamespace(semi_supervised=True, conditional=True), config,
-                           images, labels)  # fmt: skip
+    semi = training_arrays(
+        SimpleNamespace(semi_supervised=True, conditional=True), config, images, labels
+    )
     assert len(semi.images) == len(images) and semi.labels is labels
     assert np.count_nonzero(semi.seen_labels >= 0) == 100
     np.testing.assert_array_equal(np.flatnonzero(semi.seen_labels >= 0), np.sort(chosen))
@@ -464,8 +509,9 @@ def test_training_arrays_follow_the_strategy_kind(some_training_images):
     with pytest.raises(UsageError, match="uses no labels"):
         training_arrays(SimpleNamespace(conditional=False), config, images, labels)
     every = RunConfig(config.model, TrainConfig())
-    plain = training_arrays(SimpleNamespace(semi_supervised=True, conditional=True), every,
-                            images, labels)  # fmt: skip
+    plain = training_arrays(
+        SimpleNamespace(semi_supervised=True, conditional=True), every, images, labels
+    )
     assert plain.seen_labels is labels and plain.labelled is None  # m2 without --labels
 
 
@@ -485,9 +531,18 @@ def hidden_labels():
 
 
 def passes(images, labels, pool, *, seed=0, epoch=0, skip=0, binary=False, rows=5):
-    dataset = make_dataset(images, labels, 16, shuffle=True, seed=seed, clock=EpochClock(epoch),
-                           skip_batches=skip, resample_binary=binary, labelled=pool,
-                           labelled_per_batch=rows)  # fmt: skip
+    dataset = make_dataset(
+        images,
+        labels,
+        16,
+        shuffle=True,
+        seed=seed,
+        clock=EpochClock(epoch),
+        skip_batches=skip,
+        resample_binary=binary,
+        labelled=pool,
+        labelled_per_batch=rows,
+    )
     return [(x.numpy(), y.numpy()) for x, y in dataset]
 
 
@@ -541,9 +596,26 @@ def test_labelled_rows_need_a_shuffled_pipeline(hidden_labels):
 def m2_run(tmp_path_factory, small_mnist_npz):
     """m2 with 100 labels on 200 images of the real slice, one epoch, through the CLI."""
     out = tmp_path_factory.mktemp("runs") / "m2"
-    result = invoke("train", "--strategy", "m2", "--labels", 100, "--train-size", 200,
-                    "--epochs", 1, "--batch-size", 100, "--labelled-per-batch", 20,
-                    "--data", small_mnist_npz, "--out", out, "--quiet")  # fmt: skip
+    result = invoke(
+        "train",
+        "--strategy",
+        "m2",
+        "--labels",
+        100,
+        "--train-size",
+        200,
+        "--epochs",
+        1,
+        "--batch-size",
+        100,
+        "--labelled-per-batch",
+        20,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        out,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -570,8 +642,9 @@ def test_m2_trains_from_the_cli_and_reports_its_classifier(m2_run):
 def test_an_m2_run_samples_a_class(m2_run, tmp_path):
     out, _ = m2_run
     npy = tmp_path / "threes.npy"
-    result = invoke("sample", out, "--class", 3, "--count", 6, "--npy", npy,
-                    "--out", tmp_path / "threes.png")  # fmt: skip
+    result = invoke(
+        "sample", out, "--class", 3, "--count", 6, "--npy", npy, "--out", tmp_path / "threes.png"
+    )
     assert result.exit_code == 0, result.output
     assert np.load(npy).shape == (6, 28, 28)
 
@@ -587,8 +660,19 @@ def test_a_run_config_repeats_its_labels(m2_run, monkeypatch, tmp_path):
 
 
 def test_labels_for_a_strategy_without_labels_exit_2_before_training(tmp_path, small_mnist_npz):
-    result = invoke("train", "--strategy", "vae", "--labels", 100, "--train-size", 600,
-                    "--data", small_mnist_npz, "--out", tmp_path / "run")  # fmt: skip
+    result = invoke(
+        "train",
+        "--strategy",
+        "vae",
+        "--labels",
+        100,
+        "--train-size",
+        600,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        tmp_path / "run",
+    )
     assert_one_line_error(result, 2, "--labels 100", "'vae' uses no labels")
     assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))
 
@@ -607,9 +691,25 @@ def test_cvae_with_labels_trains_on_the_labelled_images_only(tmp_path, small_mni
     from mnist_vae.runs import load_run
 
     out = tmp_path / "cvae"
-    result = invoke("train", "--strategy", "cvae", "--labels", 50, "--train-size", 600,
-                    "--epochs", 1, "--batch-size", 25, "--data", small_mnist_npz, "--out", out,
-                    "--quiet", "--no-figures")  # fmt: skip
+    result = invoke(
+        "train",
+        "--strategy",
+        "cvae",
+        "--labels",
+        50,
+        "--train-size",
+        600,
+        "--epochs",
+        1,
+        "--batch-size",
+        25,
+        "--data",
+        small_mnist_npz,
+        "--out",
+        out,
+        "--quiet",
+        "--no-figures",
+    )
     assert result.exit_code == 0, result.output
     run = load_run(out)
     assert run.record["data"]["train_images"] == 50 and run.metrics["train_images"] == 50
@@ -626,10 +726,30 @@ def test_an_m2_run_killed_mid_epoch_resumes_bit_equal(small_mnist_npz, tmp_path)
     from mnist_vae.io import training_stage_path
 
     def args(out):
-        return ["train", "--strategy", "m2", "--labels", "50", "--labelled-per-batch", "10",
-                "--train-size", "600", "--batch-size", "100", "--epochs", "2", "--seed", "3",
-                "--checkpoint-every-steps", "2", "--data", str(small_mnist_npz),
-                "--out", str(out), "--quiet"]  # fmt: skip
+        return [
+            "train",
+            "--strategy",
+            "m2",
+            "--labels",
+            "50",
+            "--labelled-per-batch",
+            "10",
+            "--train-size",
+            "600",
+            "--batch-size",
+            "100",
+            "--epochs",
+            "2",
+            "--seed",
+            "3",
+            "--checkpoint-every-steps",
+            "2",
+            "--data",
+            str(small_mnist_npz),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
 
     def positions(out):
         index = training_stage_path(out) / "checkpoint" / "checkpoint.json"
@@ -640,11 +760,17 @@ def test_an_m2_run_killed_mid_epoch_resumes_bit_equal(small_mnist_npz, tmp_path)
 
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert invoke(*args(whole)).exit_code == 0
-    process = subprocess.Popen([sys.executable, "-c", "from mnist_vae.cli.main import cli; cli()",
-                                *args(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)  # fmt: skip
-    kill_when(process, lambda: [p for p in positions(killed)[-1:] if p[0] >= 1 and p[1] > 0],
-              "no mid-epoch checkpoint in epoch 2")  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from mnist_vae.cli.main import cli; cli()", *args(killed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    kill_when(
+        process,
+        lambda: [p for p in positions(killed)[-1:] if p[0] >= 1 and p[1] > 0],
+        "no mid-epoch checkpoint in epoch 2",
+    )
 
     resumed = invoke("train", "--resume", killed, "--quiet")
     assert resumed.exit_code == 0, resumed.output

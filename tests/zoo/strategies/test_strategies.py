@@ -111,8 +111,14 @@ def test_vaegan_step_follows_larsen_et_al_update_rules(batch):
         gan = tf.reduce_mean(terms()["fooled"])
     assert max(np.abs(g.numpy()).max() for g in tape.gradient(gan, encoder)) > 0
 
-    assert_trains_like_sgd(model, batch, states, (encoder, encoder_loss),
-                           (decoder, decoder_loss), (critic, critic_loss))  # fmt: skip
+    assert_trains_like_sgd(
+        model,
+        batch,
+        states,
+        (encoder, encoder_loss),
+        (decoder, decoder_loss),
+        (critic, critic_loss),
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,8 +165,15 @@ def test_vaegan_pixel_warmup_trains_a_plain_vae_first(batch):
 def test_vaegan_metrics_are_finite_and_named(batch):
     images, labels = batch
     logs = sgd_model("vaegan").train_on_batch(images, labels, return_dict=True)
-    for name in ("loss", "kl", "feature_reconstruction", "decoder_gan", "discriminator",
-                 "real_accuracy", "fake_accuracy"):  # fmt: skip
+    for name in (
+        "loss",
+        "kl",
+        "feature_reconstruction",
+        "decoder_gan",
+        "discriminator",
+        "real_accuracy",
+        "fake_accuracy",
+    ):
         assert np.isfinite(logs[name]), name
 
 
