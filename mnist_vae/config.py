@@ -75,24 +75,21 @@ def option(
 ) -> Any:
     """A setting: its default, help text, bounds and what it needs, in one place.
 
-    The field's type annotation is its type; the CLI builds its ``--flag`` from all
-    of this (``mnist_vae.cli.options``), and the record checks values against it.
-    ``needs`` (strategy options) names the setting without which the option does
-    nothing, so giving it alone is refused (``StrategyOptions.check_given``): a name
-    (another option of the strategy, or a ``ModelConfig``/``TrainConfig`` field) that
-    must be on (true, above 0, set), or a (name, value) pair that must hold.
-
-    For ``ModelConfig``/``TrainConfig`` fields: ``section`` is the title ``train
-    --help`` lists the flag under; ``flag`` the flag's name where it is not the
-    field's (the config-file key is always the field's); ``registry`` the registry
-    whose names it takes; ``none_as`` the value that stands for None (``all``
-    images, ``0`` steps); ``flag_value`` what the flag means given plain (its absence
-    is the default); ``shown_default`` the default as ``--help`` says it; ``path`` an
-    existing file or folder (``path="run"``: a run directory or pretrained:NAME);
-    ``legacy`` old recorded values and what they mean now. Other settings records (the
-    benchmarks' configs) use the same keywords; there a ``tuple[...]`` field is a
-    comma-separated flag, or with ``repeat`` a repeatable one, and a ``dict`` field a
-    repeatable NAME=VALUE flag (a dict default is copied for each record).
+    The field's type annotation is its type; the CLI builds its ``--flag`` from all of this
+    (``mnist_vae.cli.options``), and the record checks values against it. ``needs`` (strategy
+    options) names the setting without which the option does nothing, so giving it alone is
+    refused (``StrategyOptions.check_given``): a name (another option of the strategy, or a
+    ``ModelConfig``/``TrainConfig`` field) that must be on (true, above 0, set), or a (name,
+    value) pair that must hold. For ``ModelConfig``/``TrainConfig`` fields: ``section`` is the
+    title ``train --help`` lists the flag under; ``flag`` the flag's name where it is not the
+    field's (the config-file key is always the field's); ``registry`` the registry whose names
+    it takes; ``none_as`` the value that stands for None (``all`` images, ``0`` steps);
+    ``flag_value`` what the flag means given plain (its absence is the default);
+    ``shown_default`` the default as ``--help`` says it; ``path`` an existing file or folder
+    (``path="run"``: a run directory or pretrained:NAME); ``legacy`` old recorded values and
+    what they mean now. Other settings records (the benchmarks' configs) use the same keywords;
+    there a ``tuple[...]`` field is a comma-separated flag, or with ``repeat`` a repeatable
+    one, and a ``dict`` field a repeatable NAME=VALUE flag (a dict default is copied per record).
     """
     metadata = {
         "help": help,
@@ -113,7 +110,13 @@ def option(
         "repeat": repeat,
         "legacy": legacy,
     }
-    if isinstance(default, dict):  # mutable: each record gets its own copy
+    return _option_field(default, metadata, kw_only)
+
+
+def _option_field(default: Any, metadata: dict[str, Any], kw_only: bool) -> Any:
+    """The dataclass field for ``option``: a dict default is mutable, so each record gets
+    its own copy of it rather than one dict shared by every record."""
+    if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=metadata, kw_only=kw_only)
     return field(default=default, metadata=metadata, kw_only=kw_only)
 

@@ -609,24 +609,7 @@ def check_result(part: object, name: str) -> LabelBudgetConfig:
             f"{part.get('protocol')!r}); merge joins the results of "
             "'benchmark labels'"
         )
-    recorded = part.get("config")
-    if not isinstance(recorded, dict):
-        raise ConfigError(f"{name}: config is missing or not an object")
-    for key, kind in (("labels", int), ("methods", str), ("seeds", int)):
-        values = recorded.get(key)
-        if not isinstance(values, list) or not all(
-            isinstance(v, kind) and not isinstance(v, bool) for v in values
-        ):
-            raise ConfigError(
-                f"{name}: config.{key} is {values!r}, not a list of "
-                f"{'whole numbers' if kind is int else 'names'}"
-            )
-    try:
-        config = LabelBudgetConfig(**_config_fields(recorded))
-    except ConfigError as error:
-        raise ConfigError(f"{name}: config: {error}") from None
-    except (TypeError, ValueError, LookupError) as error:
-        raise ConfigError(f"{name}: config holds a value of the wrong type ({error})") from None
+    config = _recorded_config(part.get("config"), name)
     if not isinstance(part.get("data"), str):
         raise ConfigError(f"{name}: data (where the images came from) is missing or not text")
     identity = part.get("data_identity")
@@ -643,25 +626,51 @@ def check_result(part: object, name: str) -> LabelBudgetConfig:
         raise ConfigError(f"{name}: runs (the measured steps) is missing, empty or not a list")
     steps = {"seed": config.seeds, "labels": config.labels, "method": ("real", *config.methods)}
     for index, record in enumerate(runs):
-        where = f"{name}: runs[{index}]"
-        if not isinstance(record, dict):
-            raise ConfigError(f"{where} is not an object")
-        for key, allowed in steps.items():
-            value = record.get(key)
-            if key not in record:
-                raise ConfigError(f"{where}.{key} is missing")
-            if value not in allowed or isinstance(value, bool) or type(value) is float:
-                raise ConfigError(
-                    f"{where}.{key} is {value!r}, not one of the result's "
-                    f"config.{key}s {list(allowed)}"
-                )
-        accuracy = record.get("accuracy")
-        if not _finite_number(accuracy) or not 0.0 <= accuracy <= 1.0:
-            raise ConfigError(
-                f"{where}.accuracy is {accuracy!r}, not a finite number from "
-                "0 to 1; rerun that step rather than merge it"
-            )
+        _check_run_record(record, f"{name}: runs[{index}]", steps)
     return config
+
+
+def _recorded_config(recorded: object, name: str) -> LabelBudgetConfig:
+    """A result's ``config`` as a ``LabelBudgetConfig``: its lists are checked first, so a
+    wrong one is named by its key rather than surfacing as some later failure."""
+    if not isinstance(recorded, dict):
+        raise ConfigError(f"{name}: config is missing or not an object")
+    for key, kind in (("labels", int), ("methods", str), ("seeds", int)):
+        values = recorded.get(key)
+        if not isinstance(values, list) or not all(
+            isinstance(v, kind) and not isinstance(v, bool) for v in values
+        ):
+            raise ConfigError(
+                f"{name}: config.{key} is {values!r}, not a list of "
+                f"{'whole numbers' if kind is int else 'names'}"
+            )
+    try:
+        return LabelBudgetConfig(**_config_fields(recorded))
+    except ConfigError as error:
+        raise ConfigError(f"{name}: config: {error}") from None
+    except (TypeError, ValueError, LookupError) as error:
+        raise ConfigError(f"{name}: config holds a value of the wrong type ({error})") from None
+
+
+def _check_run_record(record: object, where: str, steps: dict[str, tuple]) -> None:
+    """One measured step of ``runs``: its seed, labels and method among the config's, and
+    an accuracy a merge can average (a NaN would poison every statistic it enters)."""
+    if not isinstance(record, dict):
+        raise ConfigError(f"{where} is not an object")
+    for key, allowed in steps.items():
+        value = record.get(key)
+        if key not in record:
+            raise ConfigError(f"{where}.{key} is missing")
+        if value not in allowed or isinstance(value, bool) or type(value) is float:
+            raise ConfigError(
+                f"{where}.{key} is {value!r}, not one of the result's config.{key}s {list(allowed)}"
+            )
+    accuracy = record.get("accuracy")
+    if not _finite_number(accuracy) or not 0.0 <= accuracy <= 1.0:
+        raise ConfigError(
+            f"{where}.accuracy is {accuracy!r}, not a finite number from "
+            "0 to 1; rerun that step rather than merge it"
+        )
 
 
 def _same_data(part: dict, first: dict) -> bool:

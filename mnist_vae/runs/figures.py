@@ -203,14 +203,33 @@ def save_latent_scatter(
     The legend (``latent_legend``) sits outside the axes, and the means' labels are
     spread apart (with a thin leader line to their mean) so that close means stay readable.
     """
-    from matplotlib import patheffects
-
     what, names, title = latent_legend(class_names, what)
     points, label, centre, components = project_2d(codes)
     marks = means if centre is None else (means - centre) @ components.T
     if marks.shape[1] == 1:
         marks = np.column_stack([marks[:, 0], np.zeros(len(marks))])
     figure, axis = new_figure(7.6, 6)
+    _scatter_classes(axis, points, labels, names)
+    _mark_class_means(axis, points, marks, names)
+    axis.legend(
+        title=what,
+        markerscale=5,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+    )
+    first, second = ("z1", "z2") if label == "z" else ("PC1", "PC2")
+    axis.set_xlabel(first)
+    axis.set_ylabel(second)
+    axis.set_title(title if label == "z" else f"{title}\n{label}", fontsize=10)
+    save_figure(figure, path)
+    return "identity (latent is 2-D)" if label == "z" else label
+
+
+def _scatter_classes(axis, points: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+    """Each class's codes in its own colour: small, translucent and rasterized dots, so
+    ten thousand of them stay readable where they overlap and the file stays small."""
     for digit in range(10):
         members = points[labels == digit]
         axis.scatter(
@@ -222,6 +241,13 @@ def save_latent_scatter(
             label=names[digit],
             rasterized=True,
         )
+
+
+def _mark_class_means(axis, points: np.ndarray, marks: np.ndarray, names: list[str]) -> None:
+    """Each class's (finite) mean as an outlined dot, named by a label spread apart from
+    the others (with a thin leader line when moved) so that close means stay readable."""
+    from matplotlib import patheffects
+
     finite = np.isfinite(marks).all(axis=1)
     low, high = np.percentile(points, [0.5, 99.5], axis=0)
     span = np.maximum(high - low, 1e-9)
@@ -244,20 +270,6 @@ def save_latent_scatter(
             path_effects=halo,
             arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.2"} if moved else None,
         )
-    axis.legend(
-        title=what,
-        markerscale=5,
-        fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-    )
-    first, second = ("z1", "z2") if label == "z" else ("PC1", "PC2")
-    axis.set_xlabel(first)
-    axis.set_ylabel(second)
-    axis.set_title(title if label == "z" else f"{title}\n{label}", fontsize=10)
-    save_figure(figure, path)
-    return "identity (latent is 2-D)" if label == "z" else label
 
 
 def latent_grid_codes(codes: np.ndarray, size: int = 20, coverage: float = 98.0) -> np.ndarray:

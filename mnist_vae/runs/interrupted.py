@@ -135,13 +135,7 @@ def check_interrupted(
     except FileNotFoundError:
         return False
     try:
-        if not take_lock(descriptor):  # held while deciding
-            raise RunError(
-                f"{out} is being written by another mnist-vae process (its work is in "
-                f"{stage.name}); wait for it to finish or choose another --out"
-            ) from None
-        if foreign_stage(stage, TRAINING_STAGE, out):
-            raise UsageError(unrecognised_stage(stage, out))
+        _claim_stage(descriptor, stage, out)
         stored = read_intent(out, kind)
         problem = damaged_intent(out, kind) if stored is None and not restart else None
         if problem is not None:
@@ -166,6 +160,19 @@ def check_interrupted(
         return True
     finally:
         os.close(descriptor)
+
+
+def _claim_stage(descriptor: int, stage: Path, out: Path) -> None:
+    """Lock the stage (``descriptor`` is open on it) for the decision, and make sure it is
+    mnist-vae's: another process's work, or a user's folder, must be neither continued nor
+    discarded."""
+    if not take_lock(descriptor):  # held while deciding
+        raise RunError(
+            f"{out} is being written by another mnist-vae process (its work is in "
+            f"{stage.name}); wait for it to finish or choose another --out"
+        ) from None
+    if foreign_stage(stage, TRAINING_STAGE, out):
+        raise UsageError(unrecognised_stage(stage, out))
 
 
 def _check_same_settings(

@@ -86,35 +86,11 @@ def train(
     """
     say = report or print
     config = with_absolute_data(config)
-    from mnist_vae.training.distribution import (
-        describe_distribution,
-        is_chief,
-        make_distribution,
-    )
+    from mnist_vae.training.distribution import is_chief
 
-    # The thread layout and the distribution before any other TensorFlow work: TensorFlow
-    # reads the first when it starts, and multi-worker setup and the CPU's split into
-    # logical devices (--cpu-devices) require the second.
-    choose_training_threads(config.model)
-    with quiet_tensorflow_startup():
-        distribution = make_distribution(config.train.distribute, config.train.cpu_devices)
-    if distribution is not None:  # before any work: a batch the replicas cannot share fails
-        for line in describe_distribution(distribution, config.train.batch_size):
-            say(line)
-    prepare_backend()
+    distribution = _start_tensorflow(config, say)
     if not is_chief(distribution):
-        with tempfile.TemporaryDirectory(prefix="mnist-vae-worker-") as scratch:
-            scratch_run = Path(scratch) / "run"
-            _train(
-                config,
-                distribution,
-                scratch_run,
-                data,
-                overwrite=False,
-                progress=False,
-                say=say,
-                command=command,
-            )
+        _train_as_worker(config, distribution, data, say=say, command=command)
         return None
     finished = finish_leftover(config, Path(out), resume=resume, say=say)
     if finished is not None:
@@ -134,6 +110,42 @@ def train(
         command=command,
         tensorboard=tensorboard,
     )
+
+
+def _start_tensorflow(config: RunConfig, say: Reporter):
+    """The thread layout and the distribution (None without one), set before any other
+    TensorFlow work: TensorFlow reads the first when it starts, and multi-worker setup and
+    the CPU's split into logical devices (--cpu-devices) require the second."""
+    from mnist_vae.training.distribution import describe_distribution, make_distribution
+
+    choose_training_threads(config.model)
+    with quiet_tensorflow_startup():
+        distribution = make_distribution(config.train.distribute, config.train.cpu_devices)
+    if distribution is not None:  # before any work: a batch the replicas cannot share fails
+        for line in describe_distribution(distribution, config.train.batch_size):
+            say(line)
+    prepare_backend()
+    return distribution
+
+
+def _train_as_worker(
+    config: RunConfig, distribution, data: MnistData | None, *, say: Reporter, command: str | None
+) -> None:
+    """A non-chief worker's share of a multi-worker training: it must run every step with
+    the chief, but only the chief writes the run, so it works in a temporary folder that
+    is deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mnist-vae-worker-") as scratch:
+        scratch_run = Path(scratch) / "run"
+        _train(
+            config,
+            distribution,
+            scratch_run,
+            data,
+            overwrite=False,
+            progress=False,
+            say=say,
+            command=command,
+        )
 
 
 def with_absolute_data(config: RunConfig) -> RunConfig:
