@@ -201,6 +201,14 @@ def benchmark_commands() -> list[tuple[click.Command, type, set[str]]]:
     ]
 
 
+def parsed(command: click.Command, args: list[str]) -> dict:
+    """``command``'s parameters from ``args``, its context closed after parsing: closing
+    runs what the options' callbacks left to do then (``--quiet`` restores the progress
+    settings it configured, which later tests in this process read)."""
+    with command.make_context(command.name, args) as ctx:
+        return ctx.params
+
+
 @pytest.mark.parametrize("index", range(3))
 def test_benchmark_flags_are_their_config_records_fields(index):
     command, record, extra = benchmark_commands()[index]
@@ -221,7 +229,7 @@ def test_benchmark_flags_are_their_config_records_fields(index):
             continue
         # The default the help shows, typed back, is the record's own.
         written = param.help.rpartition("[default: ")[2].removesuffix("]")
-        typed = command.make_context(command.name, [flag, written]).params[spec.name]
+        typed = parsed(command, [flag, written])[spec.name]
         assert typed == default, (spec.name, written)
 
 
@@ -230,9 +238,9 @@ def test_a_benchmark_without_flags_runs_its_records_defaults(index, monkeypatch)
     command, record, _ = benchmark_commands()[index]
     from mnist_vae.cli.options import given_settings
 
-    ctx = command.make_context(command.name, [])
-    assert given_settings(record, ctx.params) == {}
-    assert record(**given_settings(record, ctx.params)) == record()
+    params = parsed(command, [])
+    assert given_settings(record, params) == {}
+    assert record(**given_settings(record, params)) == record()
 
 
 def test_benchmark_flags_convert_to_the_records_values():
@@ -253,7 +261,7 @@ def test_benchmark_flags_convert_to_the_records_values():
         "iw_samples=7",
         "--quick",
     ]
-    given = given_settings(NllConfig, nll.make_context("nll", args).params)
+    given = given_settings(NllConfig, parsed(nll, args))
     assert given == {
         "strategies": ("vae", "iwae"),
         "runs": (".", "."),
