@@ -3,7 +3,7 @@
     python benchmarks/m2_step.py --json benchmarks/results/m2-step.json
     python benchmarks/m2_step.py --strategies m2 --repeats 7 --steps 40
 
-The label-budget setting (``mnist_vae.benchmarks.label_budget``): ``--arch mlp
+The label-budget setting (``mnist_vae.experiments.label_budget``): ``--arch mlp
 --latent-dim 50 --binarize dynamic --labels 100``, batch 100 plus m2's default 100
 labelled rows, so every batch has 200 rows, 100 with the label -1; Adam at 1e-3. The
 batches are fixed: real training images (MNIST_VAE_DATA or another source), one
@@ -72,7 +72,7 @@ class TreeFinder(importlib.abc.MetaPathFinder):
 def positive_int(text: str) -> int:
     """argparse type: a bad count is a usage error, not a traceback later.
 
-    Its own copy of ``mnist_vae.benchmarks.arguments.positive_int``: the workers run this
+    Its own copy of ``mnist_vae.experiments.arguments.positive_int``: the workers run this
     script against a baseline tree, which may predate that module.
     """
     try:

@@ -31,7 +31,7 @@ def median_seconds(call, repeats: int) -> float:
 
 
 def main() -> None:
-    from mnist_vae.benchmarks.arguments import positive_int
+    from mnist_vae.experiments.arguments import positive_int
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

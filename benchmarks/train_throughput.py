@@ -39,8 +39,8 @@ import time
 import numpy as np
 
 from mnist_vae.backend import import_backend, prepare_backend
-from mnist_vae.benchmarks.arguments import positive_int
 from mnist_vae.errors import MnistVaeError, UsageError
+from mnist_vae.experiments.arguments import positive_int
 
 import_backend()  # quiet import; TensorFlow starts in run(), with the setting's threads
 import keras  # noqa: E402

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import click
 
-from mnist_vae.benchmarks.augment import AugmentConfig
-from mnist_vae.benchmarks.nll import NllConfig
 from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_budget_table, run_labels
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
@@ -27,6 +25,8 @@ from mnist_vae.cli.options import (
     restart_option,
 )
 from mnist_vae.errors import first_line
+from mnist_vae.experiments.augment import AugmentConfig
+from mnist_vae.experiments.nll import NllConfig
 
 
 @click.group()
@@ -75,10 +75,10 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
     protocol, 'benchmark labels'. Progress shows every step with the time left for the
     whole benchmark.
     """
-    from mnist_vae.benchmarks import run_benchmark
-    from mnist_vae.benchmarks.augment import check_given_runs
     from mnist_vae.data import load_mnist
     from mnist_vae.errors import UsageError
+    from mnist_vae.experiments import run_benchmark
+    from mnist_vae.experiments.augment import check_given_runs
 
     if values["labels"] is not None:
         unused = [name for name in HALVES_ONLY if values.get(name) is not None]
@@ -140,8 +140,8 @@ def nll(out, overwrite, restart, data, quiet, **values) -> None:
     Trains each strategy with the same networks and budget (default: the IWAE paper's
     MLP, latent 50, on dynamically binarized MNIST), or measures given runs.
     """
-    from mnist_vae.benchmarks.nll import run_nll_benchmark
     from mnist_vae.data import load_mnist
+    from mnist_vae.experiments.nll import run_nll_benchmark
 
     config = NllConfig(**given_settings(NllConfig, values))
     for name in config.strategies:  # every option and value checked before any training
@@ -163,7 +163,7 @@ def _print_nll_table(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mnist_vae.benchmarks.nll import model_key
+    from mnist_vae.experiments.nll import model_key
 
     rows = results["rows"]
     k = rows[0]["iw_samples"] if rows else "?"
@@ -222,8 +222,8 @@ def merge(results, out, overwrite) -> None:
     """
     import json
 
-    from mnist_vae.benchmarks.label_budget import merge_results
     from mnist_vae.errors import UsageError
+    from mnist_vae.experiments.label_budget import merge_results
     from mnist_vae.io import check_output_dir
 
     paths = [_results_file(given) for given in results]

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from mnist_vae.benchmarks.label_budget import LabelBudgetConfig
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     benchmark_out,
@@ -24,6 +23,7 @@ from mnist_vae.cli.options import (
     quiet_option,
     restart_option,
 )
+from mnist_vae.experiments.label_budget import LabelBudgetConfig
 
 LABEL_FLAGS = config_flag_specs(LabelBudgetConfig)
 
@@ -58,8 +58,8 @@ def run_labels(
     note: str | None = None,
 ) -> None:
     """The benchmark of the flags' ``values``; ``note`` is said once they are checked."""
-    from mnist_vae.benchmarks.label_budget import run_label_budget
     from mnist_vae.data import load_mnist
+    from mnist_vae.experiments.label_budget import run_label_budget
 
     config = LabelBudgetConfig(**given_settings(LabelBudgetConfig, values))
     out = benchmark_out("labels", out, overwrite=overwrite)

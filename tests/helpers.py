@@ -187,9 +187,9 @@ def benchmarks_without_run_figures(monkeypatch) -> None:
     trains as it would."""
     import dataclasses
 
-    from mnist_vae.benchmarks.augment import AugmentConfig
-    from mnist_vae.benchmarks.label_budget import LabelBudgetConfig
-    from mnist_vae.benchmarks.nll import NllConfig
+    from mnist_vae.experiments.augment import AugmentConfig
+    from mnist_vae.experiments.label_budget import LabelBudgetConfig
+    from mnist_vae.experiments.nll import NllConfig
 
     generator_training, run_config = AugmentConfig.generator_training, NllConfig.run_config
     budget_training = LabelBudgetConfig.generator_training

@@ -1,6 +1,6 @@
 """Ways to make labelled synthetic digits for a classifier (``benchmark augment``).
 
-Each registered method takes a ``mnist_vae.benchmarks.synthesis.SynthesisContext``
+Each registered method takes a ``mnist_vae.experiments.synthesis.SynthesisContext``
 and returns ``count`` images (float, N x 28 x 28 in [0, 1]) with their labels.
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mnist_vae.benchmarks.synthesis import SynthesisContext
 from mnist_vae.data import to_float_images
+from mnist_vae.experiments.synthesis import SynthesisContext
 from mnist_vae.models.inference import encode_codes
 from mnist_vae.models.sampling import decode_batched, sample_digits
 from mnist_vae.registry import synthesis_methods

@@ -189,10 +189,10 @@ COMMON_BENCHMARK_FLAGS = {"out", "overwrite", "restart", "data", "quiet", "debug
 
 def benchmark_commands() -> list[tuple[click.Command, type, set[str]]]:
     """(command, its config record, the flags it has beyond the record and the common)."""
-    from mnist_vae.benchmarks.augment import AugmentConfig
-    from mnist_vae.benchmarks.label_budget import LabelBudgetConfig
-    from mnist_vae.benchmarks.nll import NllConfig
     from mnist_vae.cli.benchmark import ALIAS_HIDDEN, augment, labels, nll
+    from mnist_vae.experiments.augment import AugmentConfig
+    from mnist_vae.experiments.label_budget import LabelBudgetConfig
+    from mnist_vae.experiments.nll import NllConfig
 
     return [
         (augment, AugmentConfig, {"labels", *ALIAS_HIDDEN}),
@@ -244,9 +244,9 @@ def test_a_benchmark_without_flags_runs_its_records_defaults(index, monkeypatch)
 
 
 def test_benchmark_flags_convert_to_the_records_values():
-    from mnist_vae.benchmarks.nll import NllConfig
     from mnist_vae.cli.benchmark import nll
     from mnist_vae.cli.options import given_settings
+    from mnist_vae.experiments.nll import NllConfig
 
     args = [
         "--strategies",

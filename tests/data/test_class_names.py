@@ -398,7 +398,7 @@ def test_sample_refuses_unknown_or_doubled_classes_in_one_line(fruit_run, tmp_pa
 
 
 def test_the_augment_benchmark_has_the_reports_reference_on_mnist_only(mnist, fruit_npz):
-    from mnist_vae.benchmarks.augment import REPORT_RESULTS, report_reference
+    from mnist_vae.experiments.augment import REPORT_RESULTS, report_reference
 
     other = report_reference(load_mnist(fruit_npz))
     assert other["report"] is None

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mnist_vae.benchmarks.augment import split_halves
 from mnist_vae.cli.main import cli
 from mnist_vae.evaluation.reference import reference_classifier
+from mnist_vae.experiments.augment import split_halves
 from tests.helpers import never_called
 
 
@@ -157,10 +157,10 @@ def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
     ],
 )
 def test_augment_usage_errors(tmp_path, args, fragment, monkeypatch):
-    import mnist_vae.benchmarks
     import mnist_vae.data
+    import mnist_vae.experiments
 
-    for module, work in ((mnist_vae.benchmarks, "run_benchmark"), (mnist_vae.data, "load_mnist")):
+    for module, work in ((mnist_vae.experiments, "run_benchmark"), (mnist_vae.data, "load_mnist")):
         monkeypatch.setattr(module, work, never_called)  # refused before any of it
     result = CliRunner().invoke(cli, ["benchmark", "augment", *args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and fragment in result.output

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from mnist_vae.benchmarks.stats import mean_std, paired_t_test, t_two_sided_p
 from mnist_vae.evaluation import (
     frechet_distance,
     iwae_negative_log_likelihood,
     reconstruction_errors,
 )
+from mnist_vae.experiments.stats import mean_std, paired_t_test, t_two_sided_p
 from tests.helpers import fixed_vae
 
 

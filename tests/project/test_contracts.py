@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from mnist_vae import registry
-from mnist_vae.benchmarks.synthesis import SynthesisContext
 from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES
+from mnist_vae.experiments.synthesis import SynthesisContext
 from mnist_vae.models import GenerativeModel, build_model, model_config
 from mnist_vae.models.latent_samplers import LatentSampler, sample_codes
 from tests.helpers import numpy, real_batch

@@ -4,7 +4,7 @@ The ground floor (errors, config, registry, io, backend, progress and the packag
 imports nothing above it; data, models and runs import only the ground floor;
 export may add models and runs; training may add data, models, runs and export (to
 draw from an export as from a run); evaluation may add training too (the latent
-samplers it judges are fitted there); benchmarks may use the core below them; no core
+samplers it judges are fitted there); experiments may use the core below them; no core
 module imports the zoo, which only the registry's loader brings in, by its one module
 name. The zoo and the CLI may import anything.
 """
@@ -28,7 +28,7 @@ ALLOWED = {
     "training": {"data", "models", "runs", "export"},
     "evaluation": {"data", "models", "runs", "training"},
     "export": {"models", "runs"},
-    "benchmarks": {"data", "models", "runs", "training", "evaluation"},
+    "experiments": {"data", "models", "runs", "training", "evaluation"},
 }
 GROUND_MODULES = {"errors", "config", "registry", "io", "backend", "progress", "pixels"}
 ZOO = "mnist_vae.zoo"

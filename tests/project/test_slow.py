@@ -38,7 +38,7 @@ def _headline_models() -> list[str]:
 def test_shipped_headline_nll_again_on_all_test_images(name, mnist):
     """The card's NLL (the float32 model's, K=5000, 10,000 images, seed 0) from the shipped
     weights: the same draws, so only their float16 rounding (< 0.01 nats) may move it."""
-    from mnist_vae.benchmarks.nll import measure_run
+    from mnist_vae.experiments.nll import measure_run
     from mnist_vae.runs import load_run
     from mnist_vae.runs.pretrained import catalogue
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mnist_vae.benchmarks.nll import IWAE2_DEFAULT_SAMPLES, NllConfig, active_units, anchor_for
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import UsageError
+from mnist_vae.experiments.nll import IWAE2_DEFAULT_SAMPLES, NllConfig, active_units, anchor_for
 from tests.helpers import benchmarks_without_run_figures
 
 

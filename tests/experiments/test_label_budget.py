@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mnist_vae.benchmarks.label_budget import (
+from mnist_vae.cli.main import cli
+from mnist_vae.errors import UsageError
+from mnist_vae.experiments.label_budget import (
     METHODS,
     PAPER_ERRORS,
     LabelBudgetConfig,
@@ -17,8 +19,6 @@ from mnist_vae.benchmarks.label_budget import (
     merge_results,
     summarise,
 )
-from mnist_vae.cli.main import cli
-from mnist_vae.errors import UsageError
 from tests.helpers import assert_one_line_error, benchmarks_without_run_figures, invoke
 
 

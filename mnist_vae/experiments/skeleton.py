@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.benchmarks.resumable_steps import Steps, data_identity, resumable_stage
-from mnist_vae.benchmarks.stats import mean_std, paired_t_test
 from mnist_vae.config import option
 from mnist_vae.errors import ConfigError
+from mnist_vae.experiments.resumable_steps import Steps, data_identity, resumable_stage
+from mnist_vae.experiments.stats import mean_std, paired_t_test
 from mnist_vae.progress import task
 
 REAL = "real"  # the reference every method is compared with: real images alone
@@ -234,7 +234,7 @@ def trained_run(
     """The run in ``folder``, trained there (``run_config()``, which may train what it
     builds on first, then ``announce``, on ``data``) unless the benchmark did before an
     interruption; a training cut short resumes from its checkpoint, and says only that."""
-    from mnist_vae.benchmarks.resumable_steps import resuming_only
+    from mnist_vae.experiments.resumable_steps import resuming_only
     from mnist_vae.runs import load_run
     from mnist_vae.training import train
 

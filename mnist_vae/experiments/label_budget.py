@@ -34,7 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_vae.benchmarks.skeleton import (
+from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig, option
+from mnist_vae.data import MnistData, data_label, select_labelled_set, to_float_images
+from mnist_vae.errors import ConfigError
+from mnist_vae.experiments.skeleton import (
     REAL,
     Bench,
     arch_option,
@@ -53,9 +56,6 @@ from mnist_vae.benchmarks.skeleton import (
     trained_run,
     write_summary_csv,
 )
-from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig, option
-from mnist_vae.data import MnistData, data_label, select_labelled_set, to_float_images
-from mnist_vae.errors import ConfigError
 from mnist_vae.io import write_json_atomic
 
 # Kingma et al. 2014, Table 1: MNIST test error (%) by number of labels.
@@ -295,7 +295,7 @@ def run_label_budget(
     Resumes like ``benchmark augment``: every score is a step kept as soon as known, and
     every model trained is a run in the stage's ``generators/``.
     """
-    from mnist_vae.benchmarks.resumable_steps import data_identity
+    from mnist_vae.experiments.resumable_steps import data_identity
 
     names = [
         step_name(seed, count, method)

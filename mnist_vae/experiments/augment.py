@@ -18,7 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_vae.benchmarks.skeleton import (
+from mnist_vae.config import RunConfig, TrainConfig, option
+from mnist_vae.data import MnistData, data_label, select_training_set, to_float_images
+from mnist_vae.errors import ConfigError
+from mnist_vae.experiments.skeleton import (
     REAL,
     Bench,
     arch_option,
@@ -37,9 +40,6 @@ from mnist_vae.benchmarks.skeleton import (
     trained_run,
     write_summary_csv,
 )
-from mnist_vae.config import RunConfig, TrainConfig, option
-from mnist_vae.data import MnistData, data_label, select_training_set, to_float_images
-from mnist_vae.errors import ConfigError
 from mnist_vae.io import write_json_atomic
 from mnist_vae.registry import synthesis_methods
 
@@ -241,7 +241,7 @@ def step_name(seed: int, fraction: float, method: str) -> str:
 def _one_seed(config: AugmentConfig, data: MnistData, seed: int, bench: Bench) -> list[dict]:
     """Every step of one seed: its halves, its generators (trained once, on half A, and
     only if a step needs them) and each fraction of half B."""
-    from mnist_vae.benchmarks.synthesis import SynthesisContext
+    from mnist_vae.experiments.synthesis import SynthesisContext
 
     a, b = split_halves(data, seed)
     half_a = dataclasses.replace(data, x_train=data.x_train[a], y_train=data.y_train[a])

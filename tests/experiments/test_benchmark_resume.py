@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import mnist_vae.benchmarks.nll as nll_module
 import mnist_vae.evaluation.classifier_training as classifier_training
+import mnist_vae.experiments.nll as nll_module
 import mnist_vae.training
-from mnist_vae.benchmarks import AugmentConfig, run_benchmark
-from mnist_vae.benchmarks.nll import NllConfig, run_nll_benchmark
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import RunError, UsageError
+from mnist_vae.experiments import AugmentConfig, run_benchmark
+from mnist_vae.experiments.nll import NllConfig, run_nll_benchmark
 from mnist_vae.io import marks, training_stage_path, write_json_atomic
 from mnist_vae.runs.interrupted import BENCHMARK, TRAINING, check_interrupted
 from tests.helpers import benchmarks_without_run_figures, marked_stage

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.benchmarks.skeleton import Bench, bench_stage, trained_run
 from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig, option
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
 from mnist_vae.errors import ConfigError
+from mnist_vae.experiments.skeleton import Bench, bench_stage, trained_run
 from mnist_vae.io import write_json_atomic
 from mnist_vae.progress import task
 from mnist_vae.registry import strategies
