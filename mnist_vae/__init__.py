@@ -40,7 +40,7 @@ from mnist_vae.registry import (
     synthesis_methods,
 )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0.dev0"
 
 # Public names whose modules import TensorFlow: resolved on first access.
 _LAZY = {
