@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mnist_vae.benchmarks.nll import IWAE2_DEFAULT_SAMPLES, NllConfig, active_units, anchor_for
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import UsageError
-from tests.helpers import benchmarks_without_run_figures
+from tests.helpers import benchmarks_without_run_figures, data_out, nll_of_run
 
 
 def test_active_units_count_dimensions_whose_mean_varies():
@@ -51,21 +51,8 @@ def test_quick_benchmark_trains_measures_and_writes_its_table(
 ):
     benchmarks_without_run_figures(monkeypatch)  # the table's figure (nll.png) is drawn
     out = tmp_path / "nll"
-    args = [
-        "benchmark",
-        "nll",
-        "--quick",
-        "--strategies",
-        "vae,iwae",
-        "--iw-samples",
-        "20",
-        "--latent-dim",
-        "4",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(out),
-    ]
+    options = ["--quick", "--strategies", "vae,iwae", "--iw-samples", "20", "--latent-dim", "4"]
+    args = ["benchmark", "nll", *options, *data_out(small_mnist_npz, out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
@@ -81,21 +68,7 @@ def test_quick_benchmark_trains_measures_and_writes_its_table(
     assert "test NLL" in result.output
 
     again = tmp_path / "again"  # an existing run is measured without training
-    args = [
-        "benchmark",
-        "nll",
-        "--strategies",
-        "",
-        "--run",
-        rows["vae"]["run"],
-        "--iw-samples",
-        "20",
-        "--quick",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(again),
-    ]
+    args = nll_of_run(rows["vae"]["run"], 20, small_mnist_npz, again, "--quick")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     measured = json.loads((again / "results.json").read_text())["rows"]

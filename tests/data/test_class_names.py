@@ -17,21 +17,9 @@ import pytest
 from mnist_vae.data import classes, load_mnist, select_training_set
 from mnist_vae.data.sources.arrays import KEYS
 from mnist_vae.errors import DataFormatError, UsageError
-from tests.helpers import assert_one_line_error, idx_bytes, invoke
+from tests.helpers import FRUITS, assert_one_line_error, idx_bytes, invoke
 from tests.helpers import one_line_message as one_line
 
-FRUITS = (
-    "apple",
-    "banana",
-    "cherry",
-    "date",
-    "elderberry",
-    "fig",
-    "grape",
-    "kiwi",
-    "lemon",
-    "mango",
-)
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte.gz",
     "y_train": "train-labels-idx1-ubyte.gz",

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mnist_vae.benchmarks.augment import split_halves
 from mnist_vae.cli.main import cli
 from mnist_vae.evaluation.reference import reference_classifier
-from tests.helpers import never_called
+from tests.helpers import data_out, never_called
 
 
 @pytest.fixture(scope="module")
@@ -111,21 +111,8 @@ def test_split_halves_are_disjoint_stratified_and_seeded(small):
 def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
     out = tmp_path / "augment"
     methods = "class-mean,cvae,filtered,encode-noise"
-    args = [
-        "benchmark",
-        "augment",
-        "--quick",
-        "--fractions",
-        "0.1",
-        "--methods",
-        methods,
-        "--seeds",
-        "0,1",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(out),
-    ]
+    options = ["--quick", "--fractions", "0.1", "--methods", methods, "--seeds", "0,1"]
+    args = ["benchmark", "augment", *options, *data_out(small_mnist_npz, out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
