@@ -56,6 +56,18 @@ def nll_of_run(run, iw_samples, data, out, *extra) -> list[str]:
     return ["benchmark", "nll", *measured, *[str(a) for a in extra], *data_out(data, out)]
 
 
+def sampled(run, folder: Path, *options, count: int = 6):
+    """``sample RUN OPTIONS --count COUNT``, its PNG and .npy written into ``folder``:
+    checked to succeed, the images it drew (as the .npy holds them)."""
+    import numpy as np
+
+    npy = folder / "samples.npy"
+    args = ["sample", run, *options, "--count", count, "--npy", npy, "--out", folder / "s.png"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return np.load(npy)
+
+
 def invoke(*args, env: dict | None = None) -> Result:
     """``mnist-vae ARGS`` in this process (every argument passed as text)."""
     return CliRunner().invoke(cli, [str(a) for a in args], env=env)

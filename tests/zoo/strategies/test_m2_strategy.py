@@ -22,6 +22,7 @@ from tests.helpers import (
     invoke,
     kill_when,
     record_bound_rows,
+    sampled,
     stop_before_training,
 )
 
@@ -631,12 +632,7 @@ def test_m2_trains_from_the_cli_and_reports_its_classifier(m2_run):
 
 def test_an_m2_run_samples_a_class(m2_run, tmp_path):
     out, _ = m2_run
-    npy = tmp_path / "threes.npy"
-    result = invoke(
-        "sample", out, "--class", 3, "--count", 6, "--npy", npy, "--out", tmp_path / "threes.png"
-    )
-    assert result.exit_code == 0, result.output
-    assert np.load(npy).shape == (6, 28, 28)
+    assert sampled(out, tmp_path, "--class", 3).shape == (6, 28, 28)
 
 
 def test_a_run_config_repeats_its_labels(m2_run, monkeypatch, tmp_path):
