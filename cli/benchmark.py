@@ -71,6 +71,7 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
     """
     from mnist_vae.benchmarks import run_benchmark
     from mnist_vae.benchmarks.augment import check_given_runs
+    from mnist_vae.data import load_mnist
     from mnist_vae.errors import UsageError
 
     if values["labels"] is not None:
@@ -88,7 +89,7 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
     config = AugmentConfig(**given_settings(AugmentConfig, values))
     check_given_runs(config)
     given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}
-    results, out = run_benchmark_command("augment", run_benchmark, config, **given)
+    results, out = run_benchmark_command("augment", run_benchmark, config, load_mnist, **given)
     _print_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
 
@@ -119,12 +120,13 @@ def nll(out, overwrite, restart, data, quiet, **values) -> None:
     MLP, latent 50, on dynamically binarized MNIST), or measures given runs.
     """
     from mnist_vae.benchmarks.nll import run_nll_benchmark
+    from mnist_vae.data import load_mnist
 
     config = NllConfig(**given_settings(NllConfig, values))
     for name in config.strategies:  # every option and value checked before any training
         config.run_config(name)
     given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}
-    results, out = run_benchmark_command("nll", run_nll_benchmark, config, **given)
+    results, out = run_benchmark_command("nll", run_nll_benchmark, config, load_mnist, **given)
     _print_nll_table(results)
     click.echo(f"wrote {out}/results.json and nll.png")
 

@@ -51,10 +51,11 @@ def run_labels(
 ) -> None:
     """The benchmark of the flags' ``values``; ``note`` is said once they are checked."""
     from mnist_vae.benchmarks.label_budget import run_label_budget
+    from mnist_vae.data import load_mnist
 
     config = LabelBudgetConfig(**given_settings(LabelBudgetConfig, values))
     given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data, "note": note}
-    results, out = run_benchmark_command("labels", run_label_budget, config, **given)
+    results, out = run_benchmark_command("labels", run_label_budget, config, load_mnist, **given)
     print_budget_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
 

@@ -215,6 +215,7 @@ def run_benchmark_command(
     name: str,
     run: Callable[..., dict],
     config: Any,
+    load: Callable[..., Any],
     *,
     out: str | None,
     overwrite: bool,
@@ -223,10 +224,9 @@ def run_benchmark_command(
     note: str | None = None,
 ) -> tuple[dict, str]:
     """A benchmark command's work once its flags are checked: ``--out`` checked
-    (``benchmark_out``), ``note`` said, the data loaded, then ``run(config, data, out, ...)``
-    with its progress on stderr. Returns its results and the folder they are in."""
-    from mnist_vae.data import load_mnist
-
+    (``benchmark_out``), ``note`` said, the data loaded by ``load`` (``load_mnist``), then
+    ``run(config, data, out, ...)`` with its progress on stderr. Returns its results and
+    the folder they are in."""
     out = benchmark_out(name, out, overwrite=overwrite)
     if note:
         click.echo(note, err=True)
@@ -234,7 +234,7 @@ def run_benchmark_command(
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    mnist = load_mnist(data, report=say)
+    mnist = load(data, report=say)
     return run(config, mnist, out, overwrite=overwrite, restart=restart, report=say), out
 
 
