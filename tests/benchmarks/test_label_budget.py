@@ -19,12 +19,7 @@ from mnist_vae.benchmarks.label_budget import (
 )
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import UsageError
-from tests.helpers import (
-    assert_one_line_error,
-    benchmarks_without_run_figures,
-    data_out,
-    invoke,
-)
+from tests.helpers import assert_one_line_error, benchmarks_without_run_figures, invoke
 
 
 @pytest.mark.parametrize(
@@ -356,6 +351,8 @@ def test_benchmark_labels_runs_and_its_alias_gives_the_same(tmp_path, small_mnis
 
 @pytest.mark.slow  # every method end to end: make test-all
 def test_quick_label_budget_runs_every_method_and_repeats_exactly(tmp_path, small, small_mnist_npz):
+    from tests.helpers import data_out
+
     out = tmp_path / "budget"
     options = ["--labels", "100", "--quick", "--latent-dim", "4"]
     args = ["benchmark", "augment", *options, *data_out(small_mnist_npz, out)]

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mnist_vae.benchmarks.nll import IWAE2_DEFAULT_SAMPLES, NllConfig, active_units, anchor_for
 from mnist_vae.cli.main import cli
 from mnist_vae.errors import UsageError
-from tests.helpers import benchmarks_without_run_figures, data_out, nll_of_run
+from tests.helpers import benchmarks_without_run_figures
 
 
 def test_active_units_count_dimensions_whose_mean_varies():
@@ -49,6 +49,8 @@ def test_usage_errors_exit_2_before_any_work(tmp_path, args, fragment):
 def test_quick_benchmark_trains_measures_and_writes_its_table(
     tmp_path, small_mnist_npz, monkeypatch
 ):
+    from tests.helpers import data_out, nll_of_run
+
     benchmarks_without_run_figures(monkeypatch)  # the table's figure (nll.png) is drawn
     out = tmp_path / "nll"
     options = ["--quick", "--strategies", "vae,iwae", "--iw-samples", "20", "--latent-dim", "4"]

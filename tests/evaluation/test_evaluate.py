@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mnist_vae.benchmarks.augment import split_halves
 from mnist_vae.cli.main import cli
 from mnist_vae.evaluation.reference import reference_classifier
-from tests.helpers import data_out, never_called
+from tests.helpers import never_called
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,8 @@ def test_split_halves_are_disjoint_stratified_and_seeded(small):
 
 @pytest.mark.slow  # the default suite runs augment in test_augment_resumes_after_the_last_...
 def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
+    from tests.helpers import data_out
+
     out = tmp_path / "augment"
     methods = "class-mean,cvae,filtered,encode-noise"
     options = ["--quick", "--fractions", "0.1", "--methods", methods, "--seeds", "0,1"]
