@@ -13,16 +13,15 @@ import click
 from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_budget_table, run_labels
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
-    benchmark_out,
+    benchmark_options,
     config_flag_specs,
     config_options,
-    data_option,
     debug_option,
     given_settings,
-    out_option,
     overwrite_option,
-    quiet_option,
-    restart_option,
+    run_benchmark_command,
+    summary_table,
+    versus_real,
 )
 from mnist_vae.errors import first_line
 from mnist_vae.experiments.augment import AugmentConfig
@@ -60,12 +59,7 @@ ALIAS_NOTE = "note: 'benchmark augment --labels' is now 'benchmark labels' (the 
 
 @benchmark.command(context_settings={"show_default": True})
 @config_options([*AUGMENT_FLAGS, *ALIAS_FLAGS], hidden=ALIAS_HIDDEN)
-@out_option("augment", "results.json, results.csv, accuracy.png")
-@overwrite_option
-@restart_option
-@data_option
-@quiet_option
-@debug_option
+@benchmark_options("augment", "results.json, results.csv, accuracy.png")
 @handle_errors
 def augment(out, overwrite, restart, data, quiet, **values) -> None:
     """Train a classifier on real digits with and without VAE-made ones and compare.
@@ -94,31 +88,21 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
         return
     config = AugmentConfig(**given_settings(AugmentConfig, values))
     check_given_runs(config)
-    out = benchmark_out("augment", out, overwrite=overwrite)
-
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    results = run_benchmark(
-        config, load_mnist(data, report=say), out, overwrite=overwrite, restart=restart, report=say
-    )
+    given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}
+    results, out = run_benchmark_command("augment", run_benchmark, config, load_mnist, **given)
     _print_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
 
 
 def _print_table(results: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(
-        title="test accuracy (%), mean +- std over seeds; difference vs real only (paired t-test)"
+    table = summary_table(
+        "test accuracy (%), mean +- std over seeds; difference vs real only (paired t-test)",
+        ("fraction", "method", "accuracy", "difference", "p"),
     )
-    for column in ("fraction", "method", "accuracy", "difference", "p"):
-        table.add_column(column, justify="left" if column == "method" else "right")
     for row in results["summary"]:
-        test = row.get("vs_real")
-        difference = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
-        p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
+        difference, p = versus_real(row)
         accuracy = f"{100 * row['mean']:.2f} +- {100 * row['std']:.2f}"
         method = row["method"].replace("_", "-")
         table.add_row(f"{row['fraction']:g}", method, accuracy, difference, p)
@@ -127,12 +111,7 @@ def _print_table(results: dict) -> None:
 
 @benchmark.command(context_settings={"show_default": True})
 @config_options(config_flag_specs(NllConfig))
-@out_option("nll", "results.json, nll.png and the trained runs")
-@overwrite_option
-@restart_option
-@data_option
-@quiet_option
-@debug_option
+@benchmark_options("nll", "results.json, nll.png and the trained runs")
 @handle_errors
 def nll(out, overwrite, restart, data, quiet, **values) -> None:
     """Test-set negative log-likelihood by importance sampling, beside the papers' figures.
@@ -146,22 +125,14 @@ def nll(out, overwrite, restart, data, quiet, **values) -> None:
     config = NllConfig(**given_settings(NllConfig, values))
     for name in config.strategies:  # every option and value checked before any training
         config.run_config(name)
-    out = benchmark_out("nll", out, overwrite=overwrite)
-
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    mnist = load_mnist(data, report=say)
-    results = run_nll_benchmark(
-        config, mnist, out, overwrite=overwrite, restart=restart, report=say
-    )
+    given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}
+    results, out = run_benchmark_command("nll", run_nll_benchmark, config, load_mnist, **given)
     _print_nll_table(results)
     click.echo(f"wrote {out}/results.json and nll.png")
 
 
 def _print_nll_table(results: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     from mnist_vae.experiments.nll import model_key
 
@@ -175,10 +146,9 @@ def _print_nll_table(results: dict) -> None:
         if rows
         else ""
     )
-    table = Table(title=f"test NLL (nats), importance sampling with K = {k}; {setting}")
+    title = f"test NLL (nats), importance sampling with K = {k}; {setting}"
     columns = ("model", "NLL", "paper", "-ELBO", "KL", "active", "params", "epochs", "train s")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "model" else "right")
+    table = summary_table(title, columns, left="model")
     sources = []
     for row in rows:
         anchor = row["anchor"]

@@ -12,16 +12,13 @@ import click
 
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
-    benchmark_out,
+    benchmark_options,
     config_flag_specs,
     config_options,
-    data_option,
-    debug_option,
     given_settings,
-    out_option,
-    overwrite_option,
-    quiet_option,
-    restart_option,
+    run_benchmark_command,
+    summary_table,
+    versus_real,
 )
 from mnist_vae.experiments.label_budget import LabelBudgetConfig
 
@@ -30,12 +27,7 @@ LABEL_FLAGS = config_flag_specs(LabelBudgetConfig)
 
 @click.command(context_settings={"show_default": True})
 @config_options(LABEL_FLAGS)
-@out_option("labels", "results.json, results.csv, error.png and the trained models")
-@overwrite_option
-@restart_option
-@data_option
-@quiet_option
-@debug_option
+@benchmark_options("labels", "results.json, results.csv, error.png and the trained models")
 @handle_errors
 def labels(out, overwrite, restart, data, quiet, **values) -> None:
     """Every method gets the same N labelled images: does a VAE beat real only?
@@ -62,35 +54,23 @@ def run_labels(
     from mnist_vae.experiments.label_budget import run_label_budget
 
     config = LabelBudgetConfig(**given_settings(LabelBudgetConfig, values))
-    out = benchmark_out("labels", out, overwrite=overwrite)
-    if note:
-        click.echo(note, err=True)
-
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    results = run_label_budget(
-        config, load_mnist(data, report=say), out, overwrite=overwrite, restart=restart, report=say
-    )
+    given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data, "note": note}
+    results, out = run_benchmark_command("labels", run_label_budget, config, load_mnist, **given)
     print_budget_table(results)
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
 
 
 def print_budget_table(results: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     paper = results.get("paper") or {}
-    table = Table(
-        title="test error (%), mean +- std over seeds; accuracy gain vs real only "
-        "(paired t-test); the paper's M2 and M1+M2 beside"
+    table = summary_table(
+        "test error (%), mean +- std over seeds; accuracy gain vs real only "
+        "(paired t-test); the paper's M2 and M1+M2 beside",
+        ("labels", "method", "error", "gain", "p", "paper M2", "paper M1+M2"),
     )
-    for column in ("labels", "method", "error", "gain", "p", "paper M2", "paper M1+M2"):
-        table.add_column(column, justify="left" if column == "method" else "right")
     for row in results["summary"]:
-        test = row.get("vs_real")
-        gain = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
-        p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
+        gain, p = versus_real(row)
         error = f"{100 * row['error']:.2f} +- {100 * row['std']:.2f}"
         anchors = [
             f"{paper[name][row['labels']]:.2f}"

@@ -7,6 +7,7 @@ import click
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     RegisteredOption,
+    count_option,
     data_option,
     debug_option,
     quiet_option,
@@ -18,12 +19,7 @@ from mnist_vae.config import BINARIZATIONS
 
 @click.command(context_settings={"show_default": True})
 @run_argument
-@click.option(
-    "--iw-samples",
-    type=click.IntRange(min=1, max=100_000),
-    default=200,
-    help="K for the IWAE bound.",
-)
+@count_option("--iw-samples", 200, "K for the IWAE bound.")
 @click.option(
     "--binarize",
     type=click.Choice(BINARIZATIONS),
@@ -33,12 +29,7 @@ from mnist_vae.config import BINARIZATIONS
     help="Test on binary pixels: threshold (also plain --binarize) at 0.5, or dynamic (one "
     "fixed-seed draw from the grey levels); none for grey levels. [default: as the run trained]",
 )
-@click.option(
-    "--samples",
-    type=click.IntRange(min=100, max=100_000),
-    default=10_000,
-    help="Samples for the Fréchet distance and confidence.",
-)
+@count_option("--samples", 10_000, "Samples for the Fréchet distance and confidence.", minimum=100)
 @click.option(
     "--reference-classifier",
     type=click.Path(dir_okay=False, exists=True),

@@ -142,6 +142,15 @@ def seed_option(
     return declared_option(record_specs()["seed"], help=help, show_default=True)
 
 
+def count_option(
+    name: str, default: int, help: str, *, minimum: int = 1
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An option counting images, samples or draws: a whole number from ``minimum`` to 100,000."""
+    return click.option(
+        name, type=click.IntRange(min=minimum, max=100_000), default=default, help=help
+    )
+
+
 def data_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--data`` as ``TrainConfig`` declares it."""
     return declared_option(record_specs()["data"])(command)
@@ -185,6 +194,67 @@ def benchmark_out(name: str, out: str | None, *, overwrite: bool) -> str:
     out = out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     check_output_dir(out, overwrite=overwrite)
     return out
+
+
+def benchmark_options(name: str, files: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """What every benchmark command takes beside its config's flags, in this order:
+    ``--out`` (``out_option``), ``--overwrite``, ``--restart``, ``--data``, ``--quiet``
+    and ``--debug``."""
+    group = (out_option(name, files), overwrite_option, restart_option)
+    group += (data_option, quiet_option, debug_option)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for declare in reversed(group):
+            command = declare(command)
+        return command
+
+    return decorate
+
+
+def run_benchmark_command(
+    name: str,
+    run: Callable[..., dict],
+    config: Any,
+    load: Callable[..., Any],
+    *,
+    out: str | None,
+    overwrite: bool,
+    restart: bool,
+    data: str | None,
+    note: str | None = None,
+) -> tuple[dict, str]:
+    """A benchmark command's work once its flags are checked: ``--out`` checked
+    (``benchmark_out``), ``note`` said, the data loaded by ``load`` (``load_mnist``), then
+    ``run(config, data, out, ...)`` with its progress on stderr. Returns its results and
+    the folder they are in."""
+    out = benchmark_out(name, out, overwrite=overwrite)
+    if note:
+        click.echo(note, err=True)
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    mnist = load(data, report=say)
+    return run(config, mnist, out, overwrite=overwrite, restart=restart, report=say), out
+
+
+def summary_table(title: str, columns: tuple[str, ...], left: str = "method") -> Any:
+    """A rich table of a benchmark's results: its columns right-aligned but ``left``."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column == left else "right")
+    return table
+
+
+def versus_real(row: Mapping[str, Any]) -> tuple[str, str]:
+    """A summary row's mean difference from real only (in points, signed) and its paired
+    t-test's p, as text: empty where there is none (and p where it is not a number)."""
+    test = row.get("vs_real")
+    difference = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
+    p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
+    return difference, p
 
 
 class RunPath(click.ParamType):

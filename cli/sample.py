@@ -7,6 +7,7 @@ import click
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     RegisteredOption,
+    count_option,
     debug_option,
     overwrite_option,
     quiet_option,
@@ -23,9 +24,7 @@ from mnist_vae.cli.options import (
     help="Sample from an export (mnist-vae export) instead of a run, using TensorFlow only. "
     "A SavedModel is a program: open only exports you made or trust (docs/export.md).",
 )
-@click.option(
-    "--count", type=click.IntRange(min=1, max=100_000), default=100, help="How many images."
-)
+@count_option("--count", 100, "How many images.")
 @click.option(
     "--class",
     "class_",

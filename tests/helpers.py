@@ -16,6 +16,57 @@ ROOT = Path(__file__).resolve().parents[1]
 """The repository's root folder (docs/, benchmarks/, the package's sources), wherever in
 tests/ a test module lives."""
 
+FRUITS = (
+    "apple",
+    "banana",
+    "cherry",
+    "date",
+    "elderberry",
+    "fig",
+    "grape",
+    "kiwi",
+    "lemon",
+    "mango",
+)
+"""Ten class names of the tests' own, in label order: data named so is MNIST-format data
+that is not digits."""
+
+TINY_TRAINING = ["--epochs", "1", "--train-size", "100", "--batch-size", "50"]
+"""The shortest training the tests run: one epoch over 100 images in batches of 50."""
+
+QUIET = ["--quiet", "--no-figures"]
+"""No progress and no figures: a test's command prints and writes only what it checks."""
+
+
+def data_out(data, out) -> list[str]:
+    """``--data DATA --out OUT``, as text: where a command reads and where it writes."""
+    return ["--data", str(data), "--out", str(out)]
+
+
+def tiny_train_args(data, out, *extra) -> list[str]:
+    """``train EXTRA``, the shortest training (``TINY_TRAINING``) on ``data`` into ``out``,
+    quiet and without figures, every argument as text."""
+    return ["train", *[str(a) for a in extra], *TINY_TRAINING, *data_out(data, out), *QUIET]
+
+
+def nll_of_run(run, iw_samples, data, out, *extra) -> list[str]:
+    """``benchmark nll`` of one existing run with ``iw_samples`` samples (no strategy is
+    trained): the arguments as text, ``extra`` before ``--data`` and ``--out``."""
+    measured = ["--strategies", "", "--run", str(run), "--iw-samples", str(iw_samples)]
+    return ["benchmark", "nll", *measured, *[str(a) for a in extra], *data_out(data, out)]
+
+
+def sampled(run, folder: Path, *options, count: int = 6):
+    """``sample RUN OPTIONS --count COUNT``, its PNG and .npy written into ``folder``:
+    checked to succeed, the images it drew (as the .npy holds them)."""
+    import numpy as np
+
+    npy = folder / "samples.npy"
+    args = ["sample", run, *options, "--count", count, "--npy", npy, "--out", folder / "s.png"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return np.load(npy)
+
 
 def invoke(*args, env: dict | None = None) -> Result:
     """``mnist-vae ARGS`` in this process (every argument passed as text)."""

@@ -192,30 +192,16 @@ def run_benchmark(
     it stopped (every classifier score is a step, kept as soon as it is known); with
     another, it is a usage error unless ``restart`` (discard it).
     """
-    names = [
-        step_name(seed, fraction, method)
-        for seed in config.seeds
-        for fraction in config.fractions
-        for method in (REAL, *config.methods)
-    ]
+    names = Bench.seed_steps(config, config.fractions, step_name)
     with bench_stage(
         "augment", config, data, out, names, overwrite=overwrite, restart=restart, report=report
     ) as bench:
-        records = [
-            record for seed in config.seeds for record in _one_seed(config, data, seed, bench)
-        ]
+        records = bench.every_seed(_one_seed, config, data)
         summary = summarise(records, config)
         reference = report_reference(data)
         if reference["report"] is None:
             report(reference["report_note"])
-        results = {
-            "config": dataclasses.asdict(config),
-            "data": data.source,
-            "runs": records,
-            "summary": summary,
-            **reference,
-            "seconds": bench.steps.seconds(),
-        }
+        results = bench.results(config, data, runs=records, summary=summary, **reference)
         write_json_atomic(bench.stage / "results.json", results)
         write_summary_csv(
             bench.stage / "results.csv",

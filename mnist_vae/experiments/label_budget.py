@@ -297,12 +297,7 @@ def run_label_budget(
     """
     from mnist_vae.experiments.resumable_steps import data_identity
 
-    names = [
-        step_name(seed, count, method)
-        for seed in config.seeds
-        for count in config.labels
-        for method in (REAL, *config.methods)
-    ]
+    names = Bench.seed_steps(config, config.labels, step_name)
     with bench_stage(
         "label_budget",
         config,
@@ -314,24 +309,24 @@ def run_label_budget(
         report=report,
         title="benchmark labels",
     ) as bench:
-        records = [
-            record for seed in config.seeds for record in _one_seed(config, data, seed, bench)
-        ]
+        records = bench.every_seed(_one_seed, config, data)
         summary = summarise(records, config)
-        results = {
-            "protocol": "label_budget",
-            "config": dataclasses.asdict(config),
-            "data": data.source,
-            "data_identity": data_identity(data),
-            "runs": records,
-            "summary": summary,
-            "paper": PAPER_ERRORS if data.canonical else None,
-            "paper_note": PAPER
+        paper_note = (
+            PAPER
             if data.canonical
             else f"no reference: the paper measured canonical MNIST, this is "
-            f"{data_label(data.provenance)}",
-            "seconds": bench.steps.seconds(),
-        }
+            f"{data_label(data.provenance)}"
+        )
+        measured = bench.results(
+            config,
+            data,
+            data_identity=data_identity(data),
+            runs=records,
+            summary=summary,
+            paper=PAPER_ERRORS if data.canonical else None,
+            paper_note=paper_note,
+        )
+        results = {"protocol": "label_budget", **measured}
         _write(bench.stage, results, config)
     return results
 

@@ -282,12 +282,7 @@ def run_nll_benchmark(
             _measured(config, data, run, step, Path(out), bench)
             for run, step in zip(runs, measured, strict=True)
         ]
-        results = {
-            "config": dataclasses.asdict(config),
-            "data": data.source,
-            "rows": rows,
-            "seconds": bench.steps.seconds(),
-        }
+        results = bench.results(config, data, rows=rows)
         write_json_atomic(bench.stage / "results.json", results)
         plot_nll(rows, bench.stage / "nll.png")
     return results

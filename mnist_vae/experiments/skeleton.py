@@ -76,6 +76,27 @@ class Bench:
         self.overall(1 if new else 0)  # the time left, for the whole benchmark
         return result
 
+    @staticmethod
+    def seed_steps(
+        config: Any, levels: Sequence[Any], step_name: Callable[[int, Any, str], str]
+    ) -> list[str]:
+        """A classifier benchmark's steps, named by ``step_name(seed, level, method)``: for
+        each of ``config.seeds``, each level (a fraction, a label budget), real only and
+        each of ``config.methods``."""
+        methods = (REAL, *config.methods)
+        return [step_name(s, level, m) for s in config.seeds for level in levels for m in methods]
+
+    def every_seed(self, one_seed: Callable[..., list[dict]], config: Any, data: Any) -> list[dict]:
+        """The records of ``one_seed(config, data, seed, bench)`` for each of ``config.seeds``,
+        in order."""
+        return [record for seed in config.seeds for record in one_seed(config, data, seed, self)]
+
+    def results(self, config: Any, data: Any, **fields: Any) -> dict:
+        """The benchmark's results.json: its config, where its data came from, ``fields``
+        in their order, and the seconds its steps took."""
+        config_record = {"config": dataclasses.asdict(config), "data": data.source}
+        return {**config_record, **fields, "seconds": self.steps.seconds()}
+
 
 @contextmanager
 def bench_stage(

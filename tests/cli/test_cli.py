@@ -9,7 +9,15 @@ import pytest
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import (
+    QUIET,
+    TINY_TRAINING,
+    assert_one_line_error,
+    data_out,
+    invoke,
+    sampled,
+    tiny_train_args,
+)
 
 
 def test_help_lists_the_commands():
@@ -141,25 +149,9 @@ def test_data_command_says_where_the_data_came_from(small_mnist_npz):
 def trained_run(tmp_path_factory, small_mnist_npz):
     """One real (tiny) training run through the CLI, shared by the tests below."""
     out = tmp_path_factory.mktemp("runs") / "net1"
+    training = ["--arch", "net1", "--epochs", "2", "--train-size", "300", "--batch-size", "100"]
     result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--arch",
-            "net1",
-            "--epochs",
-            "2",
-            "--train-size",
-            "300",
-            "--batch-size",
-            "100",
-            "--data",
-            str(small_mnist_npz),
-            "--seed",
-            "3",
-            "--out",
-            str(out),
-        ],
+        cli, ["train", *training, "--seed", "3", *data_out(small_mnist_npz, out)]
     )
     assert result.exit_code == 0, result.output
     return out, result
@@ -265,21 +257,8 @@ def test_encoder_and_decoder_without_arch_record_no_architecture(tmp_path, small
     from mnist_vae.runs import load_run
 
     out = tmp_path / "mixed"
-    args = [
-        "train",
-        "--encoder",
-        "net4",
-        "--decoder",
-        "net2",
-        "--epochs",
-        "1",
-        "--train-size",
-        "100",
-        "--batch-size",
-        "50",
-        "--no-figures",
-    ]
-    result = invoke(*args, "--data", small_mnist_npz, "--out", out, "--quiet")
+    args = tiny_train_args(small_mnist_npz, out, "--encoder", "net4", "--decoder", "net2")
+    result = invoke(*args)
     assert result.exit_code == 0, result.output
     model = load_run(out).config.model
     assert (model.architecture, model.encoder, model.decoder) == (None, "net4", "net2")
@@ -309,12 +288,14 @@ def test_strategy_option_errors_exit_2(tmp_path, small_mnist_npz, args, fragment
 
 
 # Each strategy's options and length: vaegan's second epoch is its first adversarial one;
-# figures only where the test reads one (cvae's digits_by_style.png).
+# figures only where the test reads one (cvae's digits_by_style.png). EVERY_STRATEGY's
+# options are the same for all.
 STRATEGY_OPTIONS = {
     "vaegan": ["--pixel-warmup", "1", "--epochs", "2", "--no-figures"],
     "classifier": ["--task-mode", "features", "--epochs", "1", "--no-figures"],
     "cvae": ["--epochs", "1"],
 }
+EVERY_STRATEGY = ["--train-size", "100", "--batch-size", "50", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -326,24 +307,8 @@ def strategy_run(tmp_path_factory, small_mnist_npz):
     def trained(strategy: str):
         if strategy not in runs:
             out = folder / strategy
-            runs[strategy] = (
-                out,
-                invoke(
-                    "train",
-                    "--strategy",
-                    strategy,
-                    *STRATEGY_OPTIONS[strategy],
-                    "--train-size",
-                    "100",
-                    "--batch-size",
-                    "50",
-                    "--data",
-                    small_mnist_npz,
-                    "--out",
-                    out,
-                    "--quiet",
-                ),
-            )
+            options = ["--strategy", strategy, *STRATEGY_OPTIONS[strategy], *EVERY_STRATEGY]
+            runs[strategy] = (out, invoke("train", *options, *data_out(small_mnist_npz, out)))
         return runs[strategy]
 
     return trained
@@ -367,12 +332,7 @@ def test_each_strategy_trains_and_samples_from_the_cli(
     run = load_run(out)
     assert run.config.model.strategy == strategy and (out / extra_file).exists()
     assert np.isfinite(run.metrics["test"]["negative_elbo"])
-    npy = tmp_path / "sevens.npy"
-    sampled = invoke(
-        "sample", out, "--digit", 7, "--count", 6, "--npy", npy, "--out", tmp_path / "s.png"
-    )
-    assert sampled.exit_code == 0, sampled.output
-    assert np.load(npy).shape == (6, 28, 28)
+    assert sampled(out, tmp_path, "--digit", 7).shape == (6, 28, 28)
 
 
 def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz, strategy_run):
@@ -380,20 +340,7 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
 
     first_run, trained = strategy_run("classifier")  # the classifier run of the test above
     assert trained.exit_code == 0, trained.output
-    base = [
-        "--strategy",
-        "classifier",
-        "--epochs",
-        "1",
-        "--train-size",
-        "100",
-        "--batch-size",
-        "50",
-        "--data",
-        small_mnist_npz,
-        "--quiet",
-        "--no-figures",
-    ]
+    base = ["--strategy", "classifier", *TINY_TRAINING, "--data", small_mnist_npz, *QUIET]
     weights = first_run / "classifier.keras"
     result = invoke("train", *base, "--classifier-weights", weights, "--out", tmp_path / "second")
     assert result.exit_code == 0, result.output
@@ -404,23 +351,7 @@ def test_a_classifier_run_can_seed_a_frozen_classifier(tmp_path, small_mnist_npz
 
 
 def test_divergence_within_one_epoch_is_reported_and_nothing_written(tmp_path, small_mnist_npz):
-    args = [
-        "train",
-        "--lr",
-        "1e30",
-        "--epochs",
-        "1",
-        "--train-size",
-        "100",
-        "--batch-size",
-        "50",
-        "--data",
-        small_mnist_npz,
-        "--out",
-        tmp_path / "run",
-        "--quiet",
-        "--no-figures",
-    ]
+    args = tiny_train_args(small_mnist_npz, tmp_path / "run", "--lr", "1e30")
     assert_one_line_error(invoke(*args), 1, "training diverged", "lower --lr", alone=False)
     assert not (tmp_path / "run").exists()
 
@@ -491,23 +422,7 @@ def test_version_names_what_it_runs_on():
 
 def test_a_run_without_figures_is_complete_and_says_so(tmp_path, small_mnist_npz):
     out = tmp_path / "plain"
-    trained = invoke(
-        "train",
-        "--no-figures",
-        "--latent-dim",
-        3,
-        "--epochs",
-        1,
-        "--train-size",
-        100,
-        "--batch-size",
-        50,
-        "--quiet",
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-    )
+    trained = invoke(*tiny_train_args(small_mnist_npz, out, "--latent-dim", 3))
     assert trained.exit_code == 0, trained.output
     assert not (out / "figures").exists()
     config = json.loads((out / "config.json").read_text())

@@ -17,21 +17,9 @@ import pytest
 from mnist_vae.data import classes, load_mnist, select_training_set
 from mnist_vae.data.sources.arrays import KEYS
 from mnist_vae.errors import DataFormatError, UsageError
-from tests.helpers import assert_one_line_error, idx_bytes, invoke
+from tests.helpers import FRUITS, assert_one_line_error, idx_bytes, invoke
 from tests.helpers import one_line_message as one_line
 
-FRUITS = (
-    "apple",
-    "banana",
-    "cherry",
-    "date",
-    "elderberry",
-    "fig",
-    "grape",
-    "kiwi",
-    "lemon",
-    "mango",
-)
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte.gz",
     "y_train": "train-labels-idx1-ubyte.gz",
@@ -342,34 +330,12 @@ def test_sample_takes_a_class_by_name_and_digit_still_works(fruit_run, tmp_path)
     by_name = invoke("sample", out, "--class", "Banana", "--count", 6, "--npy", tmp_path / "b.npy")
     assert by_name.exit_code == 0, by_name.output
     assert (out / "samples" / "class1-s0.png").is_file()  # not "digit1": fruit are no digits
-    by_digit = invoke(
-        "sample",
-        out,
-        "--digit",
-        1,
-        "--count",
-        6,
-        "--out",
-        tmp_path / "d.png",
-        "--npy",
-        tmp_path / "d.npy",
-    )
-    assert by_digit.exit_code == 0, by_digit.output
-    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "d.npy"))
-    by_label = invoke(
-        "sample",
-        out,
-        "--class",
-        1,
-        "--count",
-        6,
-        "--out",
-        tmp_path / "l.png",
-        "--npy",
-        tmp_path / "l.npy",
-    )
-    assert by_label.exit_code == 0, by_label.output
-    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "l.npy"))
+    for option, name in (("--digit", "d"), ("--class", "l")):  # by digit, then by label
+        npy = tmp_path / f"{name}.npy"
+        png = tmp_path / f"{name}.png"
+        drawn = invoke("sample", out, option, 1, "--count", 6, "--out", png, "--npy", npy)
+        assert drawn.exit_code == 0, drawn.output
+        np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(npy))
 
 
 def test_sample_refuses_unknown_or_doubled_classes_in_one_line(fruit_run, tmp_path):

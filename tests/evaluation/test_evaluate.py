@@ -109,23 +109,12 @@ def test_split_halves_are_disjoint_stratified_and_seeded(small):
 
 @pytest.mark.slow  # the default suite runs augment in test_augment_resumes_after_the_last_...
 def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
+    from tests.helpers import data_out
+
     out = tmp_path / "augment"
     methods = "class-mean,cvae,filtered,encode-noise"
-    args = [
-        "benchmark",
-        "augment",
-        "--quick",
-        "--fractions",
-        "0.1",
-        "--methods",
-        methods,
-        "--seeds",
-        "0,1",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(out),
-    ]
+    options = ["--quick", "--fractions", "0.1", "--methods", methods, "--seeds", "0,1"]
+    args = ["benchmark", "augment", *options, *data_out(small_mnist_npz, out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())

@@ -19,7 +19,7 @@ from mnist_vae.data.sources.cache import write_npz_atomic
 from mnist_vae.evaluation.reference import reference_classifier
 from mnist_vae.models import model_config
 from mnist_vae.training import train
-from tests.helpers import drawn_figures, figure_text, invoke
+from tests.helpers import FRUITS, drawn_figures, figure_text, invoke
 
 
 @pytest.fixture(scope="module")
@@ -223,26 +223,17 @@ def test_compare_draws_one_sheet_and_never_overwrites_it_unasked(run, tmp_path):
 
 
 def test_which_classes_are_the_runs_by_hand(small):
+    from mnist_vae.data.classes import KNOWN_DATASETS
     from mnist_vae.evaluation.provenance import class_agreement_note, same_classes
 
+    fashion_mnist = next(known for known in KNOWN_DATASETS if known.name == "Fashion-MNIST")
     fashion = {
         **small.provenance,
         "train_sha256": "1" * 64,
         "test_sha256": "2" * 64,
         "dataset": "Fashion-MNIST",
         "digits": False,
-        "class_names": [
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
-        ],
+        "class_names": list(fashion_mnist.names),
     }
     mnist = {
         **small.provenance,
@@ -269,18 +260,7 @@ def test_which_classes_are_the_runs_by_hand(small):
 def other_classes(small, tmp_path_factory):
     """Other data with other classes, and a judge of it: the small slice's images under
     named classes, each image's label moved one on (its hashes differ from the slice's)."""
-    names = (
-        "apple",
-        "banana",
-        "cherry",
-        "date",
-        "elderberry",
-        "fig",
-        "grape",
-        "kiwi",
-        "lemon",
-        "mango",
-    )
+    names = FRUITS
     path = tmp_path_factory.mktemp("fruit") / "fruit.npz"
     np.savez(
         path,

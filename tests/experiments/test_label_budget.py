@@ -351,20 +351,11 @@ def test_benchmark_labels_runs_and_its_alias_gives_the_same(tmp_path, small_mnis
 
 @pytest.mark.slow  # every method end to end: make test-all
 def test_quick_label_budget_runs_every_method_and_repeats_exactly(tmp_path, small, small_mnist_npz):
+    from tests.helpers import data_out
+
     out = tmp_path / "budget"
-    args = [
-        "benchmark",
-        "augment",
-        "--labels",
-        "100",
-        "--quick",
-        "--latent-dim",
-        "4",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(out),
-    ]
+    options = ["--labels", "100", "--quick", "--latent-dim", "4"]
+    args = ["benchmark", "augment", *options, *data_out(small_mnist_npz, out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())

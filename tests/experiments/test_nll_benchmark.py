@@ -49,23 +49,12 @@ def test_usage_errors_exit_2_before_any_work(tmp_path, args, fragment):
 def test_quick_benchmark_trains_measures_and_writes_its_table(
     tmp_path, small_mnist_npz, monkeypatch
 ):
+    from tests.helpers import data_out, nll_of_run
+
     benchmarks_without_run_figures(monkeypatch)  # the table's figure (nll.png) is drawn
     out = tmp_path / "nll"
-    args = [
-        "benchmark",
-        "nll",
-        "--quick",
-        "--strategies",
-        "vae,iwae",
-        "--iw-samples",
-        "20",
-        "--latent-dim",
-        "4",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(out),
-    ]
+    options = ["--quick", "--strategies", "vae,iwae", "--iw-samples", "20", "--latent-dim", "4"]
+    args = ["benchmark", "nll", *options, *data_out(small_mnist_npz, out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
@@ -81,21 +70,7 @@ def test_quick_benchmark_trains_measures_and_writes_its_table(
     assert "test NLL" in result.output
 
     again = tmp_path / "again"  # an existing run is measured without training
-    args = [
-        "benchmark",
-        "nll",
-        "--strategies",
-        "",
-        "--run",
-        rows["vae"]["run"],
-        "--iw-samples",
-        "20",
-        "--quick",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(again),
-    ]
+    args = nll_of_run(rows["vae"]["run"], 20, small_mnist_npz, again, "--quick")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     measured = json.loads((again / "results.json").read_text())["rows"]

@@ -76,22 +76,8 @@ def assert_progress_without_noise(output: str, *expected: str) -> None:
 @pytest.fixture(scope="module")
 def trained(terminal_env, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("terminal") / "run"
-    code, output = in_terminal(
-        [
-            "train",
-            "--arch",
-            "net1",
-            "--epochs",
-            "2",
-            "--train-size",
-            "600",
-            "--seed",
-            "0",
-            "--out",
-            str(out),
-        ],
-        terminal_env,
-    )
+    training = ["--arch", "net1", "--epochs", "2", "--train-size", "600", "--seed", "0"]
+    code, output = in_terminal(["train", *training, "--out", str(out)], terminal_env)
     assert code == 0, ANSI.sub("", output)[-2000:]
     return out, output
 

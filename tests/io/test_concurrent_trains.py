@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from mnist_vae.io import training_stage_path
+from tests.helpers import tiny_train_args
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -23,25 +24,7 @@ ATTEMPTS = 20
 def test_twenty_races_of_two_trains_each_give_one_result_and_one_error(small_mnist_npz, tmp_path):
     for attempt in range(ATTEMPTS):
         out = tmp_path / f"run{attempt}"
-        args = [
-            "train",
-            "--arch",
-            "net1",
-            "--train-size",
-            "100",
-            "--batch-size",
-            "50",
-            "--epochs",
-            "1",
-            "--seed",
-            str(attempt),
-            "--data",
-            str(small_mnist_npz),
-            "--out",
-            str(out),
-            "--quiet",
-            "--no-figures",
-        ]
+        args = tiny_train_args(small_mnist_npz, out, "--arch", "net1", "--seed", attempt)
         processes = [
             subprocess.Popen(
                 [sys.executable, "-c", CLI, *args],

@@ -19,7 +19,7 @@ from mnist_vae.models.schedules import (
     burda_stage,
     learning_rate_schedule,
 )
-from tests.helpers import assert_one_line_error, invoke, one_line_message
+from tests.helpers import QUIET, assert_one_line_error, data_out, invoke, one_line_message
 
 # Burda et al.'s stages by hand: stage i lasts 3^i epochs; the authors' code runs stage i
 # at 1e-4 * round(10^(1 - i/7), 1): 1e-3, 7.2e-4, 5.2e-4, 3.7e-4, 2.7e-4, 1.9e-4, 1.4e-4, 1e-4.
@@ -145,35 +145,10 @@ def test_a_decoder_without_a_bias_per_pixel_is_refused():
 
 def test_cli_trains_with_burdas_recipe_and_records_it(tmp_path, small_mnist_npz):
     out = tmp_path / "run"
-    result = invoke(
-        "train",
-        "--arch",
-        "mlp",
-        "--latent-dim",
-        4,
-        "--epochs",
-        2,
-        "--train-size",
-        100,
-        "--batch-size",
-        50,
-        "--binarize",
-        "dynamic",
-        "--lr-schedule",
-        "burda",
-        "--adam-epsilon",
-        "1e-4",
-        "--adam-beta1",
-        "0.99",
-        "--output-bias",
-        "mean",
-        "--no-figures",
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-        "--quiet",
-    )
+    shape = ["--arch", "mlp", "--latent-dim", 4, "--epochs", 2, "--train-size", 100]
+    adam = ["--lr-schedule", "burda", "--adam-epsilon", "1e-4", "--adam-beta1", "0.99"]
+    recipe = [*adam, "--binarize", "dynamic", "--output-bias", "mean", "--batch-size", 50]
+    result = invoke("train", *shape, *recipe, *data_out(small_mnist_npz, out), *QUIET)
     assert result.exit_code == 0, result.output
     train = json.loads((out / "config.json").read_text())["train"]
     assert (
@@ -200,18 +175,7 @@ def test_cli_trains_with_burdas_recipe_and_records_it(tmp_path, small_mnist_npz)
 )
 def test_cli_refuses_a_recipe_that_cannot_apply(tmp_path, small_mnist_npz, args, fragment):
     out = tmp_path / "run"
-    result = invoke(
-        "train",
-        *args,
-        "--epochs",
-        1,
-        "--train-size",
-        100,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-        "--quiet",
-    )
+    tiny = ["--epochs", 1, "--train-size", 100, "--quiet"]
+    result = invoke("train", *args, *tiny, *data_out(small_mnist_npz, out))
     assert_one_line_error(result, 2, fragment, alone=False)
     assert not out.exists()

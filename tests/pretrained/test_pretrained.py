@@ -15,7 +15,7 @@ from mnist_vae.evaluation.cards import CARD_KEYS, check_score
 from mnist_vae.runs import load_pretrained, load_run
 from mnist_vae.runs.compact import HALF_TOLERANCE
 from mnist_vae.runs.pretrained import cache_root, catalogue, run_path, sha256
-from tests.helpers import ROOT, assert_one_line_error, invoke
+from tests.helpers import ROOT, assert_one_line_error, invoke, nll_of_run, tiny_train_args
 
 SHIPPED = sorted(catalogue())
 FIRST = "net1-report" if "net1-report" in SHIPPED else SHIPPED[0]  # the commands' example
@@ -119,21 +119,7 @@ def test_pretrained_goes_wherever_a_run_goes(shipped, tmp_path, small_mnist_npz)
     compared = invoke("compare", name, "--json")
     assert compared.exit_code == 0, compared.output
     assert json.loads(compared.output)[0]["strategy"] == catalogue()[shipped].card["strategy"]
-    scored = invoke(
-        "benchmark",
-        "nll",
-        "--strategies",
-        "",
-        "--run",
-        name,
-        "--iw-samples",
-        2,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        tmp_path / "nll",
-        "--quiet",
-    )
+    scored = invoke(*nll_of_run(name, 2, small_mnist_npz, tmp_path / "nll", "--quiet"))
     assert scored.exit_code == 0, scored.output
     assert len(json.loads((tmp_path / "nll" / "results.json").read_text())["rows"]) == 1
 
@@ -146,27 +132,8 @@ def test_a_shipped_vae_is_m1_for_m1_m2(tmp_path, small_mnist_npz):
         if card["strategy"] == "vae" and "--posterior" not in card["command"]
     )
     out = tmp_path / "m1m2"
-    trained = invoke(
-        "train",
-        "--strategy",
-        "m1_m2",
-        "--m1-run",
-        f"pretrained:{vae}",
-        "--labels",
-        10,
-        "--train-size",
-        100,
-        "--epochs",
-        1,
-        "--batch-size",
-        50,
-        "--no-figures",
-        "--quiet",
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-    )
+    m1_m2 = ["--strategy", "m1_m2", "--m1-run", f"pretrained:{vae}", "--labels", 10]
+    trained = invoke(*tiny_train_args(small_mnist_npz, out, *m1_m2))
     assert trained.exit_code == 0, trained.output
     assert json.loads((out / "config.json").read_text())["model"]["options"]["m1_run"] == (
         f"pretrained:{vae}"

@@ -28,10 +28,12 @@ from mnist_vae import io as mio
 from mnist_vae.io import marks
 from tests.helpers import (
     assert_one_line_error,
+    data_out,
     invoke,
     marked_stage,
     one_error_line,
     staged_file_name,
+    tiny_train_args,
 )
 
 pytestmark = pytest.mark.faults
@@ -132,25 +134,7 @@ def read_only(*folders: Path):
 
 
 def train_args(data: Path, out: Path) -> list:
-    return [
-        "train",
-        "--arch",
-        "net1",
-        "--train-size",
-        "100",
-        "--batch-size",
-        "50",
-        "--epochs",
-        "1",
-        "--seed",
-        "3",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--quiet",
-        "--no-figures",
-    ]
+    return tiny_train_args(data, out, "--arch", "net1", "--seed", 3)
 
 
 @pytest.fixture(scope="module")
@@ -487,14 +471,7 @@ def test_classifier_weights_are_checked_before_the_data_loads(
     text.write_text("not weights")
     value = [str(text) if part == "WEIGHTS_TXT" else part for part in value]
     result = invoke(
-        "train",
-        "--strategy",
-        "classifier",
-        *value,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        tmp_path / "run",
+        "train", "--strategy", "classifier", *value, *data_out(small_mnist_npz, tmp_path / "run")
     )
     assert result.exit_code == 2, result.output
     assert fragment in one_error_line(result.output)

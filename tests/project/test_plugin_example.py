@@ -15,7 +15,7 @@ from mnist_vae.cli.main import cli
 from mnist_vae.models import build_model, model_config
 from mnist_vae.registry import strategies
 from mnist_vae.runs import load_run
-from tests.helpers import ROOT
+from tests.helpers import ROOT, TINY_TRAINING, data_out
 
 DOC = ROOT / "docs" / "plugins.md"
 
@@ -79,26 +79,9 @@ def test_the_documented_strategy_defaults_and_checks_its_option(warmup_strategy)
 
 def test_the_documented_strategy_trains_from_the_cli(warmup_strategy, tmp_path, small_mnist_npz):
     out = tmp_path / "run"
+    options = ["--strategy", "warmup", "--option", "warmup_steps=2", *TINY_TRAINING]
     result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--strategy",
-            "warmup",
-            "--option",
-            "warmup_steps=2",
-            "--epochs",
-            "1",
-            "--train-size",
-            "100",
-            "--batch-size",
-            "50",
-            "--data",
-            str(small_mnist_npz),
-            "--out",
-            str(out),
-            "--quiet",
-        ],
+        cli, ["train", *options, *data_out(small_mnist_npz, out), "--quiet"]
     )
     assert result.exit_code == 0, result.output
     run = load_run(out)

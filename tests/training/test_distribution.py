@@ -14,7 +14,7 @@ import pytest
 from mnist_vae.config import TrainConfig
 from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.training.distribution import describe_distribution, is_chief, make_distribution
-from tests.helpers import assert_one_line_error, invoke, one_line_message
+from tests.helpers import assert_one_line_error, data_out, invoke, one_line_message
 
 HERE = Path(__file__).parent
 
@@ -113,6 +113,12 @@ def _train(*args):
     return invoke("train", *args)
 
 
+def _train_process(*args) -> list[str]:
+    """The command of a ``mnist-vae train`` process: one quiet epoch over 200 images."""
+    training = ["--epochs", "1", "--train-size", "200", "--quiet"]
+    return [sys.executable, "-m", "mnist_vae.cli.main", "train", *args, *training]
+
+
 def test_cpu_devices_is_a_positive_count_for_mirrored_only(tmp_path, small_mnist_npz):
     assert TrainConfig(distribute="mirrored", cpu_devices=2).cpu_devices == 2
     assert TrainConfig().cpu_devices is None
@@ -121,18 +127,8 @@ def test_cpu_devices_is_a_positive_count_for_mirrored_only(tmp_path, small_mnist
             TrainConfig(distribute="mirrored", cpu_devices=wrong)
     with pytest.raises(ConfigError, match="needs --distribute mirrored"):
         TrainConfig(distribute="multiworker", cpu_devices=2)
-    result = _train(
-        "--cpu-devices",
-        2,
-        "--epochs",
-        1,
-        "--train-size",
-        100,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        tmp_path / "r",
-    )
+    options = ["--cpu-devices", 2, "--epochs", 1, "--train-size", 100]
+    result = _train(*options, *data_out(small_mnist_npz, tmp_path / "r"))
     assert "--cpu-devices needs --distribute mirrored" in assert_one_line_error(result, 2)
     assert not (tmp_path / "r").exists()
 
@@ -182,27 +178,8 @@ def test_the_replicas_are_named_and_the_global_batch_must_split_evenly():
 @pytest.mark.slow  # a process of its own: make test-all
 def test_mirrored_on_a_cpu_split_by_cpu_devices_says_so_and_trains(tmp_path, small_mnist_npz):
     out = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "mnist_vae.cli.main",
-        "train",
-        "--distribute",
-        "mirrored",
-        "--cpu-devices",
-        "2",
-        "--epochs",
-        "1",
-        "--train-size",
-        "200",
-        "--batch-size",
-        "100",
-        "--data",
-        str(small_mnist_npz),
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    options = ["--distribute", "mirrored", "--cpu-devices", "2", "--batch-size", "100"]
+    command = _train_process(*options, *data_out(small_mnist_npz, out))
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=600, env=os.environ.copy()
     )
@@ -236,25 +213,8 @@ def test_two_workers_on_loopback_train_and_the_chief_writes_the_run(tmp_path, sm
         env["TF_CONFIG"] = json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         )
-        command = [
-            sys.executable,
-            "-m",
-            "mnist_vae.cli.main",
-            "train",
-            "--distribute",
-            "multiworker",
-            "--epochs",
-            "1",
-            "--train-size",
-            "200",
-            "--batch-size",
-            "50",
-            "--data",
-            str(small_mnist_npz),
-            "--out",
-            str(out),
-            "--quiet",
-        ]
+        options = ["--distribute", "multiworker", "--batch-size", "50"]
+        command = _train_process(*options, *data_out(small_mnist_npz, out))
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
         processes.append(subprocess.Popen(command, env=env, **pipes))
     outputs = [p.communicate(timeout=600) for p in processes]

@@ -14,7 +14,7 @@ from mnist_vae.models.latent_samplers import sample_codes, sampler_key
 from mnist_vae.models.sampling import sample_digits
 from mnist_vae.runs import load_run
 from mnist_vae.zoo.samplers import GaussianMixtureSampler, SecondStageSampler
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import QUIET, assert_one_line_error, data_out, invoke
 
 # -- the Gaussian mixture -------------------------------------------------------------------
 
@@ -103,25 +103,9 @@ def test_names_and_misuse():
 @pytest.fixture(scope="module")
 def run_path(tmp_path_factory, small_mnist_npz):
     out = tmp_path_factory.mktemp("runs") / "net1"
-    result = invoke(
-        "train",
-        "--arch",
-        "net1",
-        "--latent-dim",
-        "3",
-        "--epochs",
-        "1",
-        "--train-size",
-        "300",
-        "--batch-size",
-        "100",
-        "--data",
-        small_mnist_npz,
-        "--no-figures",
-        "--quiet",
-        "--out",
-        out,
-    )
+    options = ["--arch", "net1", "--latent-dim", "3", "--epochs", "1", *QUIET]
+    shape = ["--train-size", "300", "--batch-size", "100"]
+    result = invoke("train", *options, *shape, *data_out(small_mnist_npz, out))
     assert result.exit_code == 0, result.output
     return out
 

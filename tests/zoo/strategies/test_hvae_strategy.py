@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from mnist_vae.cli.main import cli
 from mnist_vae.models import build_model, model_config, portable_random
 from mnist_vae.zoo.strategies.hvae import gaussian_kl_per_dimension, precision_weighted
-from tests.helpers import log_normal
+from tests.helpers import QUIET, data_out, log_normal
 
 
 def numpy(value) -> np.ndarray:
@@ -109,38 +109,10 @@ def test_the_kl_is_warmed_up_and_the_top_layer_is_used(mnist, small_mnist_npz, t
     """A short CLI run: it trains, both layers carry information, the run samples."""
     runner = CliRunner()
     out = tmp_path / "hvae"
-    result = runner.invoke(
-        cli,
-        [
-            "train",
-            "--strategy",
-            "hvae",
-            "--arch",
-            "mlp",
-            "--latent-dim",
-            "8",
-            "--top-latent-dim",
-            "4",
-            "--top-hidden",
-            "32",
-            "--kl-warmup-epochs",
-            "1",
-            "--train-size",
-            "all",
-            "--batch-size",
-            "50",
-            "--epochs",
-            "3",
-            "--seed",
-            "0",
-            "--data",
-            str(small_mnist_npz),
-            "--out",
-            str(out),
-            "--quiet",
-            "--no-figures",
-        ],
-    )
+    model = ["--strategy", "hvae", "--arch", "mlp", "--latent-dim", "8", "--top-latent-dim", "4"]
+    training = ["--top-hidden", "32", "--kl-warmup-epochs", "1", "--train-size", "all"]
+    training += ["--batch-size", "50", "--epochs", "3", "--seed", "0", *QUIET]
+    result = runner.invoke(cli, ["train", *model, *training, *data_out(small_mnist_npz, out)])
     assert result.exit_code == 0, result.output
     model = keras.saving.load_model(out / "model.keras")
     images = (mnist.x_test[:64, ..., None] / 255.0).astype("float32")

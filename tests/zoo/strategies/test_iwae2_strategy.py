@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnist_vae.models import build_model, model_config
-from tests.helpers import invoke, log_normal
+from tests.helpers import invoke, log_normal, nll_of_run, tiny_train_args
 
 LATENT, TOP = 4, 3
 
@@ -93,51 +93,11 @@ def test_a_constant_model_has_the_hand_computed_elbo(tiny_images):
 
 def test_the_cli_trains_the_papers_shape_and_scores_it(tmp_path, small_mnist_npz):
     out = tmp_path / "two-layer"
-    trained = invoke(
-        "train",
-        "--strategy",
-        "iwae2",
-        "--arch",
-        "mlp",
-        "--latent-dim",
-        6,
-        "--top-latent-dim",
-        3,
-        "--top-hidden",
-        10,
-        "--iw-samples",
-        2,
-        "--binarize",
-        "dynamic",
-        "--epochs",
-        1,
-        "--train-size",
-        100,
-        "--batch-size",
-        50,
-        "--quiet",
-        "--no-figures",
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-    )
+    model = ["--strategy", "iwae2", "--arch", "mlp", "--latent-dim", 6, "--top-latent-dim", 3]
+    options = ["--top-hidden", 10, "--iw-samples", 2, "--binarize", "dynamic"]
+    trained = invoke(*tiny_train_args(small_mnist_npz, out, *model, *options))
     assert trained.exit_code == 0, trained.output
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["options"] == {"top_latent_dim": 3, "top_hidden": 10, "iw_samples": 2}
-    scored = invoke(
-        "benchmark",
-        "nll",
-        "--strategies",
-        "",
-        "--run",
-        out,
-        "--iw-samples",
-        4,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        tmp_path / "nll",
-        "--quiet",
-    )
+    scored = invoke(*nll_of_run(out, 4, small_mnist_npz, tmp_path / "nll", "--quiet"))
     assert scored.exit_code == 0, scored.output

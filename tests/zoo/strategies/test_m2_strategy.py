@@ -16,10 +16,18 @@ from mnist_vae.data import EpochClock, make_dataset, select_labelled_set, select
 from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.training.trainer import training_arrays
 from mnist_vae.zoo.strategies.m2 import M2
+from tests.helpers import (
+    QUIET,
+    data_out,
+    invoke,
+    kill_when,
+    record_bound_rows,
+    sampled,
+    stop_before_training,
+)
 
 # One error line, the last (progress lines such as 'data: ...' may come first).
 from tests.helpers import assert_last_line_error as assert_one_line_error
-from tests.helpers import invoke, kill_when, record_bound_rows, stop_before_training
 
 LATENT = 2
 
@@ -596,26 +604,9 @@ def test_labelled_rows_need_a_shuffled_pipeline(hidden_labels):
 def m2_run(tmp_path_factory, small_mnist_npz):
     """m2 with 100 labels on 200 images of the real slice, one epoch, through the CLI."""
     out = tmp_path_factory.mktemp("runs") / "m2"
-    result = invoke(
-        "train",
-        "--strategy",
-        "m2",
-        "--labels",
-        100,
-        "--train-size",
-        200,
-        "--epochs",
-        1,
-        "--batch-size",
-        100,
-        "--labelled-per-batch",
-        20,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-        "--quiet",
-    )
+    options = ["--strategy", "m2", "--labels", 100, "--labelled-per-batch", 20, "--quiet"]
+    shape = ["--train-size", 200, "--epochs", 1, "--batch-size", 100]
+    result = invoke("train", *options, *shape, *data_out(small_mnist_npz, out))
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -641,12 +632,7 @@ def test_m2_trains_from_the_cli_and_reports_its_classifier(m2_run):
 
 def test_an_m2_run_samples_a_class(m2_run, tmp_path):
     out, _ = m2_run
-    npy = tmp_path / "threes.npy"
-    result = invoke(
-        "sample", out, "--class", 3, "--count", 6, "--npy", npy, "--out", tmp_path / "threes.png"
-    )
-    assert result.exit_code == 0, result.output
-    assert np.load(npy).shape == (6, 28, 28)
+    assert sampled(out, tmp_path, "--class", 3).shape == (6, 28, 28)
 
 
 def test_a_run_config_repeats_its_labels(m2_run, monkeypatch, tmp_path):
@@ -660,19 +646,8 @@ def test_a_run_config_repeats_its_labels(m2_run, monkeypatch, tmp_path):
 
 
 def test_labels_for_a_strategy_without_labels_exit_2_before_training(tmp_path, small_mnist_npz):
-    result = invoke(
-        "train",
-        "--strategy",
-        "vae",
-        "--labels",
-        100,
-        "--train-size",
-        600,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        tmp_path / "run",
-    )
+    options = ["--strategy", "vae", "--labels", 100, "--train-size", 600]
+    result = invoke("train", *options, *data_out(small_mnist_npz, tmp_path / "run"))
     assert_one_line_error(result, 2, "--labels 100", "'vae' uses no labels")
     assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))
 
@@ -691,25 +666,8 @@ def test_cvae_with_labels_trains_on_the_labelled_images_only(tmp_path, small_mni
     from mnist_vae.runs import load_run
 
     out = tmp_path / "cvae"
-    result = invoke(
-        "train",
-        "--strategy",
-        "cvae",
-        "--labels",
-        50,
-        "--train-size",
-        600,
-        "--epochs",
-        1,
-        "--batch-size",
-        25,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-        "--quiet",
-        "--no-figures",
-    )
+    options = ["--strategy", "cvae", "--labels", 50, "--train-size", 600, "--batch-size", 25]
+    result = invoke("train", *options, "--epochs", 1, *data_out(small_mnist_npz, out), *QUIET)
     assert result.exit_code == 0, result.output
     run = load_run(out)
     assert run.record["data"]["train_images"] == 50 and run.metrics["train_images"] == 50

@@ -23,7 +23,7 @@ from mnist_vae.zoo.strategies.vqvae import (
     restart_dead_codes,
     straight_through,
 )
-from tests.helpers import invoke, numpy
+from tests.helpers import invoke, numpy, tiny_train_args
 
 # -- quantisation ---------------------------------------------------------------------
 
@@ -260,33 +260,9 @@ def test_train_sample_and_export_from_the_cli(tmp_path, small_mnist_npz):
         return result
 
     out = tmp_path / "vqvae"
-    succeed(
-        "train",
-        "--strategy",
-        "vqvae",
-        "--arch",
-        "net1",
-        "--latent-dim",
-        4,
-        "--codebook-size",
-        16,
-        "--prior-hidden",
-        32,
-        "--epochs",
-        1,
-        "--train-size",
-        100,
-        "--batch-size",
-        50,
-        "--lr",
-        0.002,
-        "--data",
-        small_mnist_npz,
-        "--out",
-        out,
-        "--quiet",
-        "--no-figures",
-    )
+    model = ["--strategy", "vqvae", "--arch", "net1", "--latent-dim", 4]
+    vq = ["--codebook-size", 16, "--prior-hidden", 32, "--lr", 0.002]
+    succeed(*tiny_train_args(small_mnist_npz, out, *model, *vq))
     run = load_run(out)
     assert run.config.model.options["codebook_size"] == 16
     test = run.metrics["test"]
