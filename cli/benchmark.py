@@ -86,6 +86,10 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
             values, out=out, overwrite=overwrite, restart=restart, data=data, note=ALIAS_NOTE
         )
         return
+    alias_only = [name for name in ALIAS_HIDDEN if values.get(name) is not None]
+    if alias_only:  # the label-budget protocol's flags do nothing without --labels
+        flag = "--" + alias_only[0].replace("_", "-")
+        raise UsageError(f"{flag} belongs to 'benchmark labels'; pass --labels N,... or drop it")
     config = AugmentConfig(**given_settings(AugmentConfig, values))
     check_given_runs(config)
     given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}

@@ -295,6 +295,8 @@ def test_the_papers_figures_are_table_1s():
         (["--labels", "100", "--fractions", "0.5"], "--fractions belongs to the report's protocol"),
         (["--labels", "100", "--synthetic-count", "50"], "--synthetic-count belongs"),
         (["--labels", "100", "--methods", "class-mean"], "unknown label-budget method"),
+        (["--generator-epochs", "3"], "--generator-epochs belongs to 'benchmark labels'"),
+        (["--m1-m2-epochs", "3"], "--m1-m2-epochs belongs to 'benchmark labels'"),
     ],
 )
 def test_usage_errors_exit_2_in_one_line_before_any_work(tmp_path, args, fragment):

@@ -15,7 +15,14 @@ from mnist_vae.evaluation.cards import CARD_KEYS, check_score
 from mnist_vae.runs import load_pretrained, load_run
 from mnist_vae.runs.compact import HALF_TOLERANCE
 from mnist_vae.runs.pretrained import cache_root, catalogue, run_path, sha256
-from tests.helpers import ROOT, assert_one_line_error, invoke, nll_of_run, tiny_train_args
+from tests.helpers import (
+    ROOT,
+    assert_last_line_error,
+    assert_one_line_error,
+    invoke,
+    nll_of_run,
+    tiny_train_args,
+)
 
 SHIPPED = sorted(catalogue())
 FIRST = "net1-report" if "net1-report" in SHIPPED else SHIPPED[0]  # the commands' example
@@ -138,6 +145,14 @@ def test_a_shipped_vae_is_m1_for_m1_m2(tmp_path, small_mnist_npz):
     assert json.loads((out / "config.json").read_text())["model"]["options"]["m1_run"] == (
         f"pretrained:{vae}"
     )
+
+
+def test_a_shipped_vae_with_a_flow_is_refused_as_m1_naming_the_flow(tmp_path, small_mnist_npz):
+    flowing = next(n for n in SHIPPED if "--posterior iaf" in catalogue()[n].card["command"])
+    m1_m2 = ["--strategy", "m1_m2", "--m1-run", f"pretrained:{flowing}", "--labels", 10]
+    result = invoke(*tiny_train_args(small_mnist_npz, tmp_path / "out", *m1_m2))
+    assert_last_line_error(result, 2, "with a flow posterior (--posterior)")
+    assert not (tmp_path / "out").exists()
 
 
 def test_reproduce_runs_the_cards_command_and_resumes(tmp_path, monkeypatch):

@@ -259,8 +259,11 @@ def m1_networks(config: ModelConfig, options: M1M2Options) -> tuple[keras.Model,
         or getattr(m1, "posterior_flow", None)
         or not all(hasattr(m1, name) for name in ("encoder", "decoder"))
     ):
+        what = f"a {run.config.model.strategy!r} run"
+        if getattr(m1, "posterior_flow", None):
+            what += " with a flow posterior (--posterior)"
         raise ConfigError(
-            f"--m1-run {options.m1_run} is a {run.config.model.strategy!r} run; "
+            f"--m1-run {options.m1_run} is {what}; "
             f"M1 must be an unconditional Gaussian VAE (e.g. --strategy vae)"
         )
     return m1.encoder, m1.decoder
