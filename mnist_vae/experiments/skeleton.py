@@ -9,6 +9,7 @@ which reads back a step kept before an interruption instead of measuring it agai
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -263,7 +264,34 @@ def trained_run(
         return load_run(folder)
     config = run_config()
     report(announce)
-    return train(config, folder, data=data, progress="bar", report=resuming_only(report))
+    with models_traced_anew():
+        return train(config, folder, data=data, progress="bar", report=resuming_only(report))
+
+
+RETRACING = "triggered tf.function retracing"
+
+
+class _NewModelTraces(logging.Filter):
+    """Drops TensorFlow's retracing warning, which a benchmark's later models trip: it
+    counts traces by code object, so each new model's own step functions (Keras makes
+    them from one function) count against the models trained before it in the process."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RETRACING not in record.getMessage()
+
+
+@contextmanager
+def models_traced_anew():
+    """While a benchmark trains one of its several models: no retracing warning for the
+    traces every new model makes (a single training still shows a real one)."""
+    import tensorflow as tf
+
+    logger, dropped = tf.get_logger(), _NewModelTraces()
+    logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropped)
 
 
 def fit_classifier(config: Any, images, labels, seed: int, what: str):

@@ -105,3 +105,26 @@ def test_an_option_no_strategy_declares_is_refused():
 def test_config_refuses_a_zero_sample_count():
     with pytest.raises(UsageError, match="iw_samples must be at least 1"):
         NllConfig(iw_samples=0)
+
+
+def test_a_benchmarks_later_models_show_no_retracing_warning_and_the_rest_stays():
+    """Several models trained in one process each trace their own steps, which TensorFlow
+    counts together: that warning is dropped while a benchmark trains, nothing else."""
+    import logging
+
+    import tensorflow as tf
+
+    from mnist_vae.experiments.skeleton import RETRACING, models_traced_anew
+
+    logger, seen = tf.get_logger(), []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        with models_traced_anew():
+            logger.warning("5 out of the last 11 calls to f %s.", RETRACING)
+            logger.warning("something else")
+        logger.warning("after: %s", RETRACING)
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["something else", f"after: {RETRACING}"]
