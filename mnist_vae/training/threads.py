@@ -25,4 +25,5 @@ def dense_networks(model: ModelConfig) -> bool:
 
 def choose_training_threads(model: ModelConfig) -> None:
     """Set the thread layout for ``model`` if TensorFlow has not started yet."""
-    set_default_threads(one_per_op=dense_networks(model))
+    one_per_op = dense_networks(model)
+    set_default_threads(one_per_op=one_per_op)
