@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from mnist_vae.experiments.arguments import positive_int
+
 GOALS = {"completion": 0.3, "help": 1.0}
 
 
@@ -78,7 +80,7 @@ def run_once(arguments: list[str], environment: dict, expected: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=9, help="runs of each case")
+    parser.add_argument("--repeats", type=positive_int, default=9, help="runs of each case")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     times: dict[str, list[float]] = {name: [] for name in CASES}

@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from mnist_vae.experiments.arguments import positive_int
+
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_SIZE = 50_000
 COMMON = [
@@ -108,14 +110,12 @@ def validation_error(folder: Path) -> dict:
     """The run's classifier on the 10,000 training images it never trained on."""
     import numpy as np
 
-    from mnist_vae.data import load_mnist, select_training_set, to_float_images
+    from mnist_vae.data import load_mnist, to_float_images
     from mnist_vae.runs import load_run
 
     run = load_run(folder)
-    seed = run.config.train.seed
     data = load_mnist()
-    chosen = select_training_set(data.x_train, data.y_train, TRAIN_SIZE, seed)
-    held_out = np.setdiff1d(np.arange(len(data.x_train)), chosen)
+    held_out = held_out_indices(data.x_train, data.y_train, TRAIN_SIZE, run.config.train.seed)
     model = run.load_model()
     images = to_float_images(data.x_train[held_out])
     predicted = np.concatenate(
@@ -132,6 +132,16 @@ def validation_error(folder: Path) -> dict:
     }
 
 
+def held_out_indices(images, labels, train_size: int, seed: int):
+    """The training images a ``--train-size train_size --seed seed`` run never saw."""
+    import numpy as np
+
+    from mnist_vae.data import select_training_set
+
+    chosen = select_training_set(images, labels, train_size, seed)
+    return np.setdiff1d(np.arange(len(images)), chosen)
+
+
 def write_json(path: Path, payload: dict) -> None:
     """Replace ``path`` whole, never leaving half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,11 +153,11 @@ def write_json(path: Path, payload: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--strategy", default="m2", choices=("m2", "m1_m2"))
-    parser.add_argument("--labels", type=int, default=100, help="labelled training images")
+    parser.add_argument("--labels", type=positive_int, default=100, help="labelled training images")
     parser.add_argument("--alpha", type=number_list(float), default=[0.1])
     parser.add_argument("--labelled-per-batch", type=number_list(int), default=[100])
     parser.add_argument("--seeds", type=number_list(int), default=[0])
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--epochs", type=positive_int, default=50)
     parser.add_argument(
         "--train-arg",
         action="append",

@@ -27,6 +27,8 @@ import statistics
 import time
 from pathlib import Path
 
+from mnist_vae.experiments.arguments import positive_int
+
 TEST_IMAGES, SAMPLES = 10_000, 5_000
 
 
@@ -90,8 +92,8 @@ def profile(repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=25, help="timed calls per part")
-    parser.add_argument("--cores", type=int, default=2, help="blocks scored side by side")
+    parser.add_argument("--repeats", type=positive_int, default=25, help="timed calls per part")
+    parser.add_argument("--cores", type=positive_int, default=2, help="blocks scored side by side")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     from mnist_vae.evaluation.iwae import ROWS_PER_BLOCK

@@ -90,3 +90,38 @@ def test_sample_throughput_missing_run_is_one_line(tmp_path, monkeypatch, capsys
     with pytest.raises(SystemExit) as stopped:
         sampler.main()
     assert "missing" in str(stopped.value.code) and "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("label_sweep", ["--epochs", "0", "--json", "x.json"]),
+        ("label_sweep", ["--alpha", "a,b", "--json", "x.json"]),
+        ("cli_latency", ["--repeats", "0"]),
+        ("nll_block_profile", ["--cores", "-1"]),
+    ],
+)
+def test_a_bad_count_is_a_usage_error_before_any_work(script, args, monkeypatch, capsys):
+    module = _load(script)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *args])
+    with pytest.raises(SystemExit) as stopped:
+        module.main()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"{script}.py: error:")
+
+
+def test_the_sweep_chooses_on_the_training_images_it_did_not_train_on():
+    """The validation split is the complement of --train-size's seeded subset: 10,000
+    images, disjoint from the 50,000 a point trains on (never the test set)."""
+    import numpy as np
+
+    from mnist_vae.data import select_training_set
+
+    sweep = _load("label_sweep")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (600, 28, 28), dtype=np.uint8)
+    labels = np.repeat(np.arange(10), 60)
+    chosen = select_training_set(images, labels, 500, seed=3)
+    held_out = sweep.held_out_indices(images, labels, 500, seed=3)
+    assert len(held_out) == 100 and not set(held_out) & set(chosen)
+    assert sorted([*held_out, *chosen]) == list(range(600))
