@@ -40,3 +40,9 @@ def resconv() -> Architecture:
 def mlp() -> Architecture:
     """The IWAE paper's one-stochastic-layer MLP (Burda et al. 2016): use --latent-dim 50."""
     return Architecture(encoder="mlp", decoder="mlp")
+
+
+@architectures.register
+def mlp600() -> Architecture:
+    """Kingma et al. (2014)'s M1 MLP (600, 600 softplus): use --latent-dim 50 for M1+M2."""
+    return Architecture(encoder="mlp600", decoder="mlp600")

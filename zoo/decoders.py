@@ -80,20 +80,32 @@ def resconv(input_dim: int) -> keras.Model:
     return keras.Model(codes, logits, name="resconv_decoder")
 
 
-@decoders.register
-def mlp(input_dim: int) -> keras.Model:
-    """Burda et al. (2016)'s one-layer MLP decoder: dense 200, 200 (tanh), dense 784."""
+def _dense_decoder(name: str, units: int, activation: str, input_dim: int) -> keras.Model:
+    """``<name>_decoder``: two dense layers of ``units``, then one logit per pixel."""
     layers = keras.layers
     return keras.Sequential(
         [
             keras.Input((input_dim,)),
-            layers.Dense(200, activation="tanh"),
-            layers.Dense(200, activation="tanh"),
+            layers.Dense(units, activation=activation),
+            layers.Dense(units, activation=activation),
             layers.Dense(28 * 28),
             layers.Reshape((28, 28, 1)),
         ],
-        name="mlp_decoder",
+        name=f"{name}_decoder",
     )
 
 
+@decoders.register
+def mlp(input_dim: int) -> keras.Model:
+    """Burda et al. (2016)'s one-layer MLP decoder: dense 200, 200 (tanh), dense 784."""
+    return _dense_decoder("mlp", 200, "tanh", input_dim)
+
+
+@decoders.register
+def mlp600(input_dim: int) -> keras.Model:
+    """Kingma et al. (2014)'s M1 decoder: dense 600, 600 (softplus), dense 784."""
+    return _dense_decoder("mlp600", 600, "softplus", input_dim)
+
+
 mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads
+mlp600.dense_only = True

@@ -81,9 +81,8 @@ def resconv(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) ->
     return keras.Model(images, layers.Dense(2 * latent_dim)(h), name="resconv_encoder")
 
 
-@encoders.register
-def mlp(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
-    """Burda et al. (2016)'s one-layer MLP: dense 200, 200 (tanh), dense 2*latent.
+def _dense_encoder(name: str, units: int, activation: str, latent_dim: int, input_shape):
+    """``<name>_encoder``: two dense layers of ``units`` on the flattened image.
 
     Condition planes beyond the image's channels enter as their values, not per pixel.
     """
@@ -93,15 +92,28 @@ def mlp(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> ker
         [
             keras.Input(input_shape),
             FlattenWithCondition(IMAGE_SHAPE[-1]) if conditioned else layers.Flatten(),
-            layers.Dense(200, activation="tanh"),
-            layers.Dense(200, activation="tanh"),
+            layers.Dense(units, activation=activation),
+            layers.Dense(units, activation=activation),
             layers.Dense(2 * latent_dim),
         ],
-        name="mlp_encoder",
+        name=f"{name}_encoder",
     )
 
 
+@encoders.register
+def mlp(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
+    """Burda et al. (2016)'s one-layer MLP: dense 200, 200 (tanh), dense 2*latent."""
+    return _dense_encoder("mlp", 200, "tanh", latent_dim, input_shape)
+
+
+@encoders.register
+def mlp600(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
+    """Kingma et al. (2014)'s M1: dense 600, 600 (softplus), dense 2*latent."""
+    return _dense_encoder("mlp600", 600, "softplus", latent_dim, input_shape)
+
+
 mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads
+mlp600.dense_only = True
 
 
 # -- conditional encoders split after their first layer ----------------------------------------
