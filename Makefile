@@ -35,7 +35,7 @@ lint: $(STAMP)
 ## docs: render docs/cli.md from the commands and mnist_vae/zoo/index.json, the built-in
 ## names --help and completion read, from the registries (tests check both are current)
 docs: $(STAMP)
-	$(BIN)/python -m mnist_vae.cli.builtin_index --write
+	$(BIN)/python -m mnist_vae.registry_index --write
 	$(BIN)/python docs/generate_cli_reference.py --write docs/cli.md
 
 ## demo: the report's protocol on net1 (about 2-3 minutes on 2 cores), then samples

@@ -70,7 +70,7 @@ class RegisteredName(click.ParamType):
 
     def names(self) -> list[str]:
         """The names to offer and list: the index's while nothing else may be registered."""
-        from mnist_vae.cli.builtin_index import registered_names
+        from mnist_vae.registry_index import registered_names
 
         return registered_names(self.registry)
 
@@ -562,7 +562,7 @@ def _shown(value: Any) -> str:
 
 def strategy_flag_names() -> list[str]:
     """The built-in strategies' option names, each a flag of ``train`` (from the index)."""
-    from mnist_vae.cli.builtin_index import load_index
+    from mnist_vae.registry_index import load_index
 
     return [spec["name"] for spec in load_index()["strategy_flags"]]
 
@@ -573,7 +573,7 @@ def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     The flags come from the index (``mnist_vae.cli.builtin_index``), so declaring them
     loads no Keras; the values are checked by the strategy's own options class.
     """
-    from mnist_vae.cli.builtin_index import load_index
+    from mnist_vae.registry_index import load_index
 
     command = click.option(
         "--option",

@@ -58,34 +58,12 @@ def test_help_lists_the_registered_choices(command, option, registry):
     assert f"Choices: {', '.join(registry.names())}." in line
 
 
-def test_the_index_is_what_the_zoo_registers():
-    """mnist_vae/zoo/index.json, which --help and completion read, regenerated and compared."""
-    from mnist_vae.cli.builtin_index import WRITE_COMMAND, index_path, live_index, render
-
-    assert index_path().read_text(encoding="utf-8") == render(live_index()), (
-        f"{index_path()} differs from the registries: run {WRITE_COMMAND}"
-    )
-
-
-def test_names_come_from_the_registry_once_loaded_or_with_plugins_installed(monkeypatch):
-    from mnist_vae import registry
-    from mnist_vae.cli.builtin_index import load_index, registered_names
-
-    index = load_index()["registries"]["strategies"]
-    with strategies.temporary(lambda *args: None, name="my_plugin_vae"):
-        monkeypatch.setattr(registry, "is_loaded", lambda: False)
-        monkeypatch.setattr(registry, "plugins_installed", lambda: False)
-        assert registered_names("strategies") == index  # what a fresh process offers
-        monkeypatch.setattr(registry, "plugins_installed", lambda: True)
-        assert "my_plugin_vae" in registered_names("strategies")
-
-
 def test_a_name_only_the_index_lists_is_offered_but_refused_when_run(monkeypatch):
-    from mnist_vae.cli import builtin_index
+    from mnist_vae import registry_index
 
-    stale = json.loads(json.dumps(builtin_index.load_index()))
+    stale = json.loads(json.dumps(registry_index.load_index()))
     stale["registries"]["strategies"].append("retired_vae")
-    monkeypatch.setattr(builtin_index, "load_index", lambda: stale)
+    monkeypatch.setattr(registry_index, "load_index", lambda: stale)
     monkeypatch.setattr(registry_module, "is_loaded", lambda: False)
     monkeypatch.setattr(registry_module, "plugins_installed", lambda: False)
     assert complete("train --strategy ret") == ["retired_vae"]

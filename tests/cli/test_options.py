@@ -160,8 +160,8 @@ def test_train_help_lists_every_built_in_option_with_its_help():
 
 def test_a_new_strategy_file_in_the_zoo_gets_its_flag_without_a_cli_edit(monkeypatch):
     # The flag comes from the index (mnist_vae/zoo/index.json), which `make docs` writes
-    # from the registries (test_completion.py fails until it is rewritten).
-    from mnist_vae.cli import builtin_index
+    # from the registries (tests/ground/test_registry_index.py fails until it is rewritten).
+    from mnist_vae import registry_index
 
     @dataclasses.dataclass(frozen=True)
     class RampOptions(StrategyOptions):
@@ -173,8 +173,8 @@ def test_a_new_strategy_file_in_the_zoo_gets_its_flag_without_a_cli_edit(monkeyp
 
     ramp.__module__ = "mnist_vae.zoo.strategies.ramp"  # as if it were zoo/strategies/ramp.py
     with strategies.temporary(ramp):
-        rewritten = builtin_index.live_index()
-    monkeypatch.setattr(builtin_index, "load_index", lambda: rewritten)
+        rewritten = registry_index.live_index()
+    monkeypatch.setattr(registry_index, "load_index", lambda: rewritten)
     command = strategy_options(click.command()(lambda **values: values))
     flags = {opt for param in command.params for opt in param.opts}
     assert "--ramp-steps" in flags
