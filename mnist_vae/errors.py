@@ -1,10 +1,14 @@
 """Exceptions that carry a one-line, user-facing message.
 
 The CLI turns ``UsageError`` subclasses into exit code 2 and every other
-``MnistVaeError`` into exit code 1, printing only the message.
+``MnistVaeError`` into exit code 1, printing only the message; a write the disk refused
+gets its one line here too (``full_disk_message``).
 """
 
 from __future__ import annotations
+
+import errno
+import re
 
 
 class MnistVaeError(Exception):
@@ -53,3 +57,30 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line if len(line) <= limit else line[:limit] + "..."
+
+
+# A write the disk refused: the cause in words, by errno.
+FULL_DISK = {
+    errno.ENOSPC: "the disk is full (no space left on the device)",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EFBIG: "the file-size limit was hit (a file grew past 'ulimit -f' or the file "
+    "system's largest file)",
+}
+
+
+def full_disk_message(error: OSError, command: str = "") -> str:
+    """``ENOSPC``/``EDQUOT``/``EFBIG`` as one line: the cause, the file, what to do."""
+    name = error.filename
+    if name is None:  # h5py puts the file in the text: "..., filename = 'x.h5', ..."
+        found = re.search(r"filename = '([^']+)'", str(error))
+        name = found.group(1) if found else None
+    where = f" while writing {name}" if name else ""
+    again = {
+        "train": " (it resumes from its last checkpoint)",
+        "augment": " (it resumes after its last finished step)",
+        "nll": " (it resumes after its last finished step)",
+    }.get(command, "")
+    return (
+        f"{FULL_DISK[error.errno]}{where}; nothing was published: free some space (or "
+        f"raise the limit) and run the command again{again}"
+    )

@@ -224,7 +224,7 @@ def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
 
 
 # Write errors that stop work without saying anything about it: the same work succeeds
-# once there is room (mnist_vae.cli.errors.FULL_DISK, and a failing device).
+# once there is room (mnist_vae.errors.FULL_DISK, and a failing device).
 INTERRUPTING_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 

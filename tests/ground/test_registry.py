@@ -749,7 +749,15 @@ def test_import_and_cli_help_do_not_import_tensorflow(tmp_path):
 
 
 def test_builtin_registry_contents():
-    assert mnist_vae.architectures.names() == ["mlp", "mlp600", "net1", "net2", "net3", "net4", "resconv"]
+    assert mnist_vae.architectures.names() == [
+        "mlp",
+        "mlp600",
+        "net1",
+        "net2",
+        "net3",
+        "net4",
+        "resconv",
+    ]
     assert "vae" in mnist_vae.strategies.names()
     assert mnist_vae.likelihoods.names() == ["bernoulli", "gaussian"]
     assert mnist_vae.optimizers.names() == ["adam", "sgdm"]

@@ -1,12 +1,12 @@
 """The package's import rules, read from the source (docs/architecture.md draws them).
 
-The ground floor (errors, config, registry, registry_index, io, backend, progress, pixels
-and the package root) imports nothing above it; data, models and runs import only the
-ground floor; export may add models and runs; training may add data, models, runs and export (to
-draw from an export as from a run); evaluation may add training too (the latent
-samplers it judges are fitted there); experiments may use the core below them; no core
-module imports the zoo, which only the registry's loader brings in, by its one module
-name. The zoo and the CLI may import anything.
+The ground floor (errors, config, registry, registry_index, notices, io, backend,
+progress, pixels and the package root) imports nothing above it; data, models and runs
+import only the ground floor; export may add models and runs; training may add data,
+models, runs and export (to draw from an export as from a run); evaluation may add
+training too (the latent samplers it judges are fitted there); experiments may use the
+core below them; no core module imports the zoo, which only the registry's loader brings
+in, by its one module name. The zoo and the CLI may import anything.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ GROUND_MODULES = {
     "config",
     "registry",
     "registry_index",
+    "notices",
     "io",
     "backend",
     "progress",
