@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_budget_table, run_labels
+from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_table, run_labels
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     benchmark_options,
@@ -20,12 +20,11 @@ from mnist_vae.cli.options import (
     given_settings,
     overwrite_option,
     run_benchmark_command,
-    summary_table,
-    versus_real,
 )
 from mnist_vae.errors import first_line
 from mnist_vae.experiments.augment import AugmentConfig
 from mnist_vae.experiments.nll import NllConfig
+from mnist_vae.experiments.tables import augment_table, label_budget_table, nll_sources, nll_table
 
 
 @click.group()
@@ -94,23 +93,8 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
     check_given_runs(config)
     given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}
     results, out = run_benchmark_command("augment", run_benchmark, config, load_mnist, **given)
-    _print_table(results)
+    print_table(augment_table(results))
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
-
-
-def _print_table(results: dict) -> None:
-    from rich.console import Console
-
-    table = summary_table(
-        "test accuracy (%), mean +- std over seeds; difference vs real only (paired t-test)",
-        ("fraction", "method", "accuracy", "difference", "p"),
-    )
-    for row in results["summary"]:
-        difference, p = versus_real(row)
-        accuracy = f"{100 * row['mean']:.2f} +- {100 * row['std']:.2f}"
-        method = row["method"].replace("_", "-")
-        table.add_row(f"{row['fraction']:g}", method, accuracy, difference, p)
-    Console().print(table)
 
 
 @benchmark.command(context_settings={"show_default": True})
@@ -136,42 +120,12 @@ def nll(out, overwrite, restart, data, quiet, **values) -> None:
 
 
 def _print_nll_table(results: dict) -> None:
+    """The table, then where its paper column's figures come from."""
     from rich.console import Console
 
-    from mnist_vae.experiments.nll import model_key
-
-    rows = results["rows"]
-    k = rows[0]["iw_samples"] if rows else "?"
-    setting = (
-        (
-            f"{rows[0]['architecture']}, latent {rows[0]['latent_dim']}, "
-            f"{rows[0]['binarize']} binarization"
-        )
-        if rows
-        else ""
-    )
-    title = f"test NLL (nats), importance sampling with K = {k}; {setting}"
-    columns = ("model", "NLL", "paper", "-ELBO", "KL", "active", "params", "epochs", "train s")
-    table = summary_table(title, columns, left="model")
-    sources = []
-    for row in rows:
-        anchor = row["anchor"]
-        if anchor:
-            sources.append(f"{model_key(row['strategy'], row.get('options'))}: {anchor[0]}")
-        table.add_row(
-            model_key(row["strategy"], row.get("options")),
-            f"{row['nll']:.2f}",
-            f"{anchor[1]:.2f}" if anchor else "-",
-            f"{row['negative_elbo']:.2f}",
-            f"{row['kl']:.2f}",
-            f"{row['active_units']}",
-            f"{row['parameters'] / 1000:.0f}k",
-            str(row["epochs"]),
-            f"{row['train_seconds']:.0f}",
-        )
     console = Console()
-    console.print(table)
-    for source in sources:
+    console.print(nll_table(results))
+    for source in nll_sources(results):
         console.print(f"  paper, {source}", highlight=False)
 
 
@@ -212,7 +166,7 @@ def merge(results, out, overwrite) -> None:
                 f"cannot read a results.json from {given}: {first_line(error)}"
             ) from None
     merged = merge_results(parts, out, overwrite=overwrite, names=[str(p) for p in paths])
-    print_budget_table(merged)
+    print_table(label_budget_table(merged))
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
 
 

@@ -17,10 +17,9 @@ from mnist_vae.cli.options import (
     config_options,
     given_settings,
     run_benchmark_command,
-    summary_table,
-    versus_real,
 )
 from mnist_vae.experiments.label_budget import LabelBudgetConfig
+from mnist_vae.experiments.tables import label_budget_table
 
 LABEL_FLAGS = config_flag_specs(LabelBudgetConfig)
 
@@ -56,27 +55,12 @@ def run_labels(
     config = LabelBudgetConfig(**given_settings(LabelBudgetConfig, values))
     given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data, "note": note}
     results, out = run_benchmark_command("labels", run_label_budget, config, load_mnist, **given)
-    print_budget_table(results)
+    print_table(label_budget_table(results))
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
 
 
-def print_budget_table(results: dict) -> None:
+def print_table(table: Any) -> None:
+    """A benchmark's summary table (``mnist_vae.experiments.tables``), on stdout."""
     from rich.console import Console
 
-    paper = results.get("paper") or {}
-    table = summary_table(
-        "test error (%), mean +- std over seeds; accuracy gain vs real only "
-        "(paired t-test); the paper's M2 and M1+M2 beside",
-        ("labels", "method", "error", "gain", "p", "paper M2", "paper M1+M2"),
-    )
-    for row in results["summary"]:
-        gain, p = versus_real(row)
-        error = f"{100 * row['error']:.2f} +- {100 * row['std']:.2f}"
-        anchors = [
-            f"{paper[name][row['labels']]:.2f}"
-            if row["labels"] in paper.get(name, {}) and row["method"] == "real"
-            else ""
-            for name in ("M2", "M1+M2")
-        ]
-        table.add_row(str(row["labels"]), row["method"].replace("_", "-"), error, gain, p, *anchors)
     Console().print(table)

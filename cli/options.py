@@ -238,25 +238,6 @@ def run_benchmark_command(
     return run(config, mnist, out, overwrite=overwrite, restart=restart, report=say), out
 
 
-def summary_table(title: str, columns: tuple[str, ...], left: str = "method") -> Any:
-    """A rich table of a benchmark's results: its columns right-aligned but ``left``."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column, justify="left" if column == left else "right")
-    return table
-
-
-def versus_real(row: Mapping[str, Any]) -> tuple[str, str]:
-    """A summary row's mean difference from real only (in points, signed) and its paired
-    t-test's p, as text: empty where there is none (and p where it is not a number)."""
-    test = row.get("vs_real")
-    difference = "" if test is None else f"{100 * test['mean_difference']:+.2f}"
-    p = "" if test is None or test["p"] != test["p"] else f"{test['p']:.3f}"
-    return difference, p
-
-
 class RunPath(click.ParamType):
     """A run directory that exists, or ``pretrained:NAME`` (a model shipped with mnist-vae)."""
 
