@@ -31,7 +31,7 @@ def compare(runs, as_json, out, overwrite) -> None:
     """
     import json
 
-    from mnist_vae.evaluation.comparison import SHOWN, CompareRequest, compare_runs
+    from mnist_vae.evaluation.comparison import CompareRequest, compare_runs, comparison_table
 
     comparison = compare_runs(CompareRequest(runs, out, overwrite))
     if out is not None:
@@ -39,28 +39,11 @@ def compare(runs, as_json, out, overwrite) -> None:
     if as_json:
         click.echo(json.dumps(comparison.rows, indent=2))
     else:
-        from pathlib import Path
-
         from rich.console import Console
-        from rich.table import Table
 
-        table = Table(title="runs (nats per image; FD, confidence, agreement: mnist-vae evaluate)")
-        for column in SHOWN:
-            table.add_column(column, justify="left" if column in ("run", "strategy") else "right")
-        for row in comparison.rows:
-            row = {**row, "run": Path(row["run"]).name}
-            table.add_row(*(_cell(row[column]) for column in SHOWN))
         console = Console()
         if not console.is_terminal:  # a log or a pipe: full numbers, not 80 squeezed columns
             console = Console(width=160)
-        console.print(table)
+        console.print(comparison_table(comparison))
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
-    return str(value)

@@ -65,16 +65,10 @@ def evaluate(quiet: bool, **options) -> None:
     classes are not the run's, the class agreement says so (it compares label numbers).
     """
     from rich.console import Console
-    from rich.table import Table
 
     from mnist_vae.evaluation import EvaluationRequest, evaluate_request
 
     done = evaluate_request(
         EvaluationRequest(**options), report=lambda message: click.echo(message, err=True)
     )
-    table = Table(title=done.title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in done.rows():
-        table.add_row(name, f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}")
-    Console().print(table)
+    Console().print(done.table())

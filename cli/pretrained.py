@@ -76,16 +76,10 @@ def run_mnist_vae(arguments: list[str]) -> None:
 
 def _table(cards: list[dict]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    from mnist_vae.runs.pretrained import COLUMNS, LEFT, card_row
+    from mnist_vae.runs.pretrained import cards_table
 
-    table = Table(title="pretrained models (nats per image; open one as pretrained:NAME)")
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column in LEFT else "right")
-    for card in cards:
-        table.add_row(*card_row(card))
     console = Console()
     if not console.is_terminal:
         console = Console(width=170)
-    console.print(table)
+    console.print(cards_table(cards))

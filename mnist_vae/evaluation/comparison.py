@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mnist_vae.errors import UsageError
 from mnist_vae.runs import Run
@@ -84,6 +85,28 @@ def compare_runs(request: CompareRequest) -> Comparison:
             mixed_data=len(set(identities)) > 1,
         )
     return Comparison(rows, warnings)
+
+
+def comparison_table(comparison: Comparison) -> Any:
+    """The rows as ``mnist-vae compare`` prints them: a rich table of the ``SHOWN`` columns,
+    each run by its folder's name."""
+    from rich.table import Table
+
+    table = Table(title="runs (nats per image; FD, confidence, agreement: mnist-vae evaluate)")
+    for column in SHOWN:
+        table.add_column(column, justify="left" if column in ("run", "strategy") else "right")
+    for row in comparison.rows:
+        row = {**row, "run": Path(row["run"]).name}
+        table.add_row(*(_cell(row[column]) for column in SHOWN))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
 
 
 def run_row(run: Run) -> dict:

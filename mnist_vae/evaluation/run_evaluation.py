@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,17 @@ class Evaluation:
     def title(self) -> str:
         """The run, and which binarization of the test set it was judged on."""
         return f"{self.run.path}{TEST_SET_SUFFIX[self.result['binarized']]}"
+
+    def table(self) -> Any:
+        """The numbers as ``mnist-vae evaluate`` prints them: a rich table under ``title``."""
+        from rich.table import Table
+
+        table = Table(title=self.title)
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in self.rows():
+            table.add_row(name, f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}")
+        return table
 
 
 def evaluate_request(request: EvaluationRequest, *, report=print) -> Evaluation:

@@ -74,3 +74,58 @@ def zoo_listing(latent_dim: int = 2) -> dict[str, Any]:
         listing[kind] = rows
     listing["plugin_failures"] = plugin_failures()
     return listing
+
+
+def zoo_tables(listing: dict[str, Any], latent_dim: int) -> list[Any]:
+    """``mnist-vae zoo``'s tables of a ``zoo_listing``: the architectures with their
+    networks' parameter counts, then every other registry's names and descriptions."""
+    from rich.table import Table
+
+    architectures_table = Table(title=f"architectures (parameters at latent_dim={latent_dim})")
+    for column in ("name", "encoder", "decoder", "enc. params", "dec. params"):
+        architectures_table.add_column(
+            column, justify="right" if "params" in column else "left", no_wrap=True
+        )
+    architectures_table.add_column("description", ratio=1)
+    for row in listing["architectures"]:
+        architectures_table.add_row(
+            row["name"],
+            row.get("encoder", "?"),
+            row.get("decoder", "?"),
+            _count(row.get("encoder_params")),
+            _count(row.get("decoder_params")),
+            _describe(row),
+        )
+    others = [_registry_table(listing, kind) for kind in ALL_REGISTRIES if kind != "architectures"]
+    return [architectures_table, *others]
+
+
+def _registry_table(listing: dict[str, Any], kind: str) -> Any:
+    """One registry's names (with parameter counts for networks) and descriptions."""
+    from rich.table import Table
+
+    table = Table(title=kind)
+    table.add_column("name", no_wrap=True)
+    if kind in ("encoders", "decoders"):
+        table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("description", ratio=1)
+    for row in listing[kind]:
+        cells = [row["name"]]
+        if "params" in row:
+            cells.append(_count(row["params"]))
+        table.add_row(*cells, _describe(row))
+    if not listing[kind]:
+        table.add_row(*(["(none registered yet)"] + [""] * (len(table.columns) - 1)))
+    return table
+
+
+def _count(value: int | None) -> str:
+    """A parameter count with thousands separators, ``?`` where it failed."""
+    return "?" if value is None else f"{value:,}"
+
+
+def _describe(row: dict) -> str:
+    """A row's description, or in red why its builder failed (a plugin's bug)."""
+    if "error" in row:
+        return f"[red]broken: {row['error']}[/red]"
+    return row["description"]

@@ -194,6 +194,18 @@ def markdown_table(cards: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cards_table(cards: list[dict]) -> Any:
+    """The table as ``mnist-vae pretrained`` prints it: a rich table, one card a row."""
+    from rich.table import Table
+
+    table = Table(title="pretrained models (nats per image; open one as pretrained:NAME)")
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in LEFT else "right")
+    for card in cards:
+        table.add_row(*card_row(card))
+    return table
+
+
 def _paper_value(paper: dict):
     """The paper's number: its NLL, else its test error (semi-supervised rows)."""
     return paper.get("nll") if paper.get("nll") is not None else paper.get("error")

@@ -186,3 +186,14 @@ def test_pretrained_bad_input_is_one_line(args, code, fragment):
 def test_a_missing_run_is_still_a_usage_error_for_benchmark_runs(tmp_path):
     result = invoke("benchmark", "nll", "--run", tmp_path / "nothing", "--out", tmp_path / "o")
     assert_one_line_error(result, 2, "is not a run directory", "pretrained:NAME")
+
+
+def test_the_cards_table_has_a_row_per_card_in_the_markdown_columns():
+    from mnist_vae.runs.pretrained import COLUMNS, card_row, cards_table
+
+    cards = [model.card for model in catalogue().values()]
+    table = cards_table(cards)
+    assert [column.header for column in table.columns] == list(COLUMNS)
+    assert [list(column.cells) for column in table.columns] == [
+        list(cells) for cells in zip(*(card_row(card) for card in cards), strict=True)
+    ]
