@@ -6,8 +6,6 @@ defaults, bounds and help are declared there once.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_table, run_labels
@@ -21,7 +19,6 @@ from mnist_vae.cli.options import (
     overwrite_option,
     run_benchmark_command,
 )
-from mnist_vae.errors import first_line
 from mnist_vae.experiments.augment import AugmentConfig
 from mnist_vae.experiments.nll import NllConfig
 from mnist_vae.experiments.tables import augment_table, label_budget_table, nll_sources, nll_table
@@ -148,50 +145,10 @@ def merge(results, out, overwrite) -> None:
     Each is checked before anything is written (one experiment: the same protocol, data
     and settings; finite accuracies), and --out may not hold any of them.
     """
-    import json
-
-    from mnist_vae.errors import UsageError
     from mnist_vae.experiments.label_budget import merge_results
-    from mnist_vae.io import check_output_dir
+    from mnist_vae.experiments.merge_inputs import read_merge_inputs
 
-    paths = [_results_file(given) for given in results]
-    _check_merge_paths(results, paths, out)
-    check_output_dir(out, overwrite=overwrite)
-    parts = []
-    for given, path in zip(results, paths, strict=True):
-        try:
-            parts.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as error:
-            raise UsageError(
-                f"cannot read a results.json from {given}: {first_line(error)}"
-            ) from None
+    parts, paths = read_merge_inputs(results, out, overwrite=overwrite)
     merged = merge_results(parts, out, overwrite=overwrite, names=[str(p) for p in paths])
     print_table(label_budget_table(merged))
     click.echo(f"wrote {out}/results.json, results.csv and error.png")
-
-
-def _results_file(given: str) -> Path:
-    """The results.json a RESULTS argument names: the file, or the one in the folder."""
-    path = Path(given)
-    return path / "results.json" if path.is_dir() else path
-
-
-def _check_merge_paths(results: tuple[str, ...], paths: list[Path], out: str) -> None:
-    """Before any work: no input twice, and none where the merge writes (--out's folder,
-    which --overwrite replaces whole), so a merge never destroys what it reads."""
-    from mnist_vae.errors import UsageError
-
-    target = Path(out).expanduser().resolve()
-    seen: dict[Path, str] = {}
-    for given, path in zip(results, paths, strict=True):
-        resolved = path.resolve()
-        if resolved == target or target in resolved.parents:
-            raise UsageError(
-                f"{given} is in --out {out}, where merge writes results.json, "
-                "results.csv and error.png; choose another --out"
-            )
-        if resolved in seen:
-            raise UsageError(
-                f"{given} is given twice (also as {seen[resolved]}); give each result once"
-            )
-        seen[resolved] = given
