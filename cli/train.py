@@ -17,19 +17,16 @@ from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.help_sections import SectionedCommand
 from mnist_vae.cli.options import (
     CountOrWord,
-    config_fields,
     debug_option,
-    given_strategy_options,
     overwrite_option,
     quiet_option,
     record_options,
-    record_sections,
-    record_specs,
     strategy_flag_names,
     strategy_options,
 )
 from mnist_vae.config import OUTPUT_SECTION
 from mnist_vae.errors import ConfigError
+from mnist_vae.settings import config_fields, given_strategy_options, record_sections, record_specs
 
 if TYPE_CHECKING:
     from mnist_vae.config import RunConfig
@@ -199,7 +196,7 @@ def resolve_settings(
     command line sets those afresh.
     """
     values = {name: ctx.params[name] for name in CONFIG_FIELDS}
-    options = given_strategy_options(ctx.params)
+    options = given_strategy_options(ctx.params, strategy_flag_names())
     if config_file is None:
         return values, options
     from mnist_vae.config import read_config_file

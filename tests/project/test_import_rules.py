@@ -1,7 +1,7 @@
 """The package's import rules, read from the source (docs/architecture.md draws them).
 
-The ground floor (errors, config, registry, io, backend, progress and the package root)
-imports nothing above it; data, models and runs import only the ground floor;
+The ground floor (errors, config, settings, registry, io, backend, progress and the
+package root) imports nothing above it; data, models and runs import only the ground floor;
 export may add models and runs; training may add data, models, runs and export (to
 draw from an export as from a run); evaluation may add training too (the latent
 samplers it judges are fitted there); experiments may use the core below them; no core
@@ -30,7 +30,16 @@ ALLOWED = {
     "export": {"models", "runs"},
     "experiments": {"data", "models", "runs", "training", "evaluation"},
 }
-GROUND_MODULES = {"errors", "config", "registry", "io", "backend", "progress", "pixels"}
+GROUND_MODULES = {
+    "errors",
+    "config",
+    "settings",
+    "registry",
+    "io",
+    "backend",
+    "progress",
+    "pixels",
+}
 ZOO = "mnist_vae.zoo"
 
 
