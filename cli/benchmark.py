@@ -12,16 +12,15 @@ from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_table, run
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     benchmark_options,
-    config_flag_specs,
     config_options,
     debug_option,
-    given_settings,
     overwrite_option,
     run_benchmark_command,
 )
 from mnist_vae.experiments.augment import AugmentConfig
 from mnist_vae.experiments.nll import NllConfig
 from mnist_vae.experiments.tables import augment_table, label_budget_table, nll_sources, nll_table
+from mnist_vae.settings import config_flag_specs, given_settings
 
 
 @click.group()

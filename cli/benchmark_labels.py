@@ -13,13 +13,12 @@ import click
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     benchmark_options,
-    config_flag_specs,
     config_options,
-    given_settings,
     run_benchmark_command,
 )
 from mnist_vae.experiments.label_budget import LabelBudgetConfig
 from mnist_vae.experiments.tables import label_budget_table
+from mnist_vae.settings import config_flag_specs, given_settings
 
 LABEL_FLAGS = config_flag_specs(LabelBudgetConfig)
 

@@ -1,36 +1,19 @@
 """Options shared by several commands, defined once; flags generated from the settings'
 declarations (``mnist_vae.config.option``): the run's records (``ModelConfig``,
-``TrainConfig``), the strategies' own options dataclasses and the benchmarks' configs,
-by one generator (``declared_spec`` -> ``declared_option``)."""
+``TrainConfig``), the strategies' own options dataclasses and the benchmarks' configs.
+``mnist_vae.settings`` makes each declaration a plain-data spec (``declared_spec``);
+``declared_option`` makes the spec a Click option."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import json
-import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mnist_vae.config import CONFIG_SECTIONS, option_type
-
-# What a record's declaration adds to a strategy option's (see mnist_vae.config.option).
-RECORD_KEYS = (
-    "maximum",
-    "exclusive_maximum",
-    "section",
-    "flag",
-    "registry",
-    "none_as",
-    "flag_value",
-    "shown_default",
-    "path",
-    "repeat",
-    "legacy",
-)
+from mnist_vae.errors import UsageError
+from mnist_vae.settings import parse_option_pairs, record_specs
 
 
 class CountOrWord(click.ParamType):
@@ -57,7 +40,7 @@ class RegisteredName(click.ParamType):
 
     The value is checked where it is used, against the live registry (one-line errors
     with close matches). The names offered come from the index of the built-in ones
-    (``mnist_vae.cli.builtin_index``) unless plugins are installed, so completing and
+    (``mnist_vae.registry_index``) unless plugins are installed, so completing and
     ``--help`` load no Keras.
     With ``separator`` the value is a list and its last item is completed.
     """
@@ -262,156 +245,9 @@ def run_argument(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("run", type=click.Path(file_okay=False, path_type=str))(command)
 
 
-def builtin_strategy_options() -> dict[str, list[tuple[str, dataclasses.Field, type]]]:
-    """Each option name of the built-in strategies -> [(strategy, field, options class)].
-
-    Read from the live registry (so the zoo, and Keras, load): the source of
-    ``strategy_flag_specs``, which the index keeps for ``--help`` and completion.
-    Plugins' strategies keep ``--option NAME=VALUE``.
-    """
-    from mnist_vae.registry import strategies
-
-    found: dict[str, list] = {}
-    for name in strategies.builtin_names():
-        options_type = getattr(strategies.get(name), "options", None)
-        if options_type is None:
-            continue
-        for spec in dataclasses.fields(options_type):
-            found.setdefault(spec.name, []).append((name, spec, options_type))
-    return found
-
-
-def strategy_flag_specs() -> list[dict[str, Any]]:
-    """The built-in strategies' flags as plain data (name, type, bounds, help), from their
-    options dataclasses, sorted by name: what ``mnist_vae/zoo/index.json`` keeps."""
-    return [
-        _strategy_flag_spec(name, owners)
-        for name, owners in sorted(builtin_strategy_options().items())
-    ]
-
-
-def _strategy_flag_spec(option_name: str, owners: list) -> dict[str, Any]:
-    """One flag for ``option_name``, shared by the strategies that declare it."""
-    from mnist_vae.config import needs_text
-
-    _, spec, options_type = owners[0]
-    annotation = typing.get_type_hints(options_type)[option_name]
-    flag = declared_spec(option_name, annotation, spec.metadata)
-    default, meta = spec.default, spec.metadata
-    tags = "/".join(owner for owner, _, _ in owners)
-    help_text = f"[{tags}] {flag['help']}"
-    if meta.get("needs") is not None:  # giving it without that is refused
-        help_text += f" Only with {needs_text(options_type, meta['needs'])}."
-    defaults = {owner: _shown(owner_spec.default) for owner, owner_spec, _ in owners}
-    if len(set(defaults.values())) > 1:  # strategies that share an option may differ here
-        help_text += " [default: " + ", ".join(f"{o} {d}" for o, d in defaults.items()) + "]"
-    else:
-        help_text += _default_note(default)
-    if annotation is bool:
-        no_flag = "no-" + option_name.replace("_", "-")
-        help_text += f" [default: {option_name.replace('_', '-') if default else no_flag}]"
-    return {**flag, "help": help_text}
-
-
-def declared_spec(name: str, annotation: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
-    """A setting declared with ``option`` as plain data: what its flag is made from (the
-    index keeps the strategies' this way, so ``--help`` loads no Keras). A field of
-    several values adds ``items``: ``list`` (comma-separated), ``repeat`` (a repeated
-    flag) or ``pairs`` (NAME=VALUE); a list's choices are its items', said in the help."""
-    kind, items = _flag_type(annotation)
-    help_text = meta.get("help", "")
-    if items and meta.get("choices"):  # a list's items are checked by its record
-        help_text += f" Choices: {', '.join(meta['choices'])}."
-    spec = {
-        "name": name,
-        "type": "flag" if annotation is bool else kind.__name__,
-        "choices": list(meta["choices"]) if meta.get("choices") and not items else None,
-        "minimum": meta.get("minimum"),
-        "exclusive_minimum": bool(meta.get("exclusive_minimum")),
-        "metavar": meta.get("metavar"),
-        "help": help_text,
-    }
-    if items:
-        spec["items"] = "repeat" if meta.get("repeat") else items
-    return spec
-
-
-def _flag_type(annotation: Any) -> tuple[type, str | None]:
-    """A flag's value type, and ``list`` or ``pairs`` when the field holds several:
-    ``tuple[int, ...]``, ``dict[str, Any]``."""
-    if typing.get_origin(annotation) is tuple:
-        return option_type(typing.get_args(annotation)[0])[0], "list"
-    if typing.get_origin(annotation) is dict:
-        return str, "pairs"
-    return option_type(annotation)[0], None
-
-
-def _declared_fields(kind: type) -> list[tuple[dataclasses.Field, dict[str, Any]]]:
-    """The fields of a settings record declared with ``option``, each with its flag's spec."""
-    hints = typing.get_type_hints(kind)
-    return [
-        (
-            spec,
-            {
-                **declared_spec(spec.name, hints[spec.name], spec.metadata),
-                **{key: spec.metadata.get(key) for key in RECORD_KEYS},
-            },
-        )
-        for spec in dataclasses.fields(kind)
-        if "help" in spec.metadata
-    ]
-
-
-def _field_default(spec: dataclasses.Field) -> Any:
-    """A field's default (a fresh one where it has a factory); None for a required field."""
-    if spec.default_factory is not dataclasses.MISSING:
-        return spec.default_factory()
-    return None if spec.default is dataclasses.MISSING else spec.default
-
-
-@functools.cache
-def record_specs() -> dict[str, dict[str, Any]]:
-    """Each ``ModelConfig``/``TrainConfig`` setting ``train`` sets, by field name: its
-    declaration as plain data, with its record (``model``/``train``) and default."""
-    specs = {}
-    for record, kind in CONFIG_SECTIONS.items():
-        for spec, flag in _declared_fields(kind):
-            specs[spec.name] = {**flag, "record": record, "default": _field_default(spec)}
-    return specs
-
-
-def record_sections() -> dict[str, list[str]]:
-    """The records' settings by ``--help`` section, in the records' order."""
-    sections: dict[str, list[str]] = {}
-    for name, spec in record_specs().items():
-        sections.setdefault(spec["section"], []).append(name)
-    return sections
-
-
-def config_fields() -> dict[str, tuple[str, str]]:
-    """Each record setting's option -> its place in a config file (``model``/``train``,
-    the field): the option is named as the field, its flag may differ (--lr)."""
-    return {name: (spec["record"], name) for name, spec in record_specs().items()}
-
-
 def record_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Every ``ModelConfig``/``TrainConfig`` setting as a flag, from its declaration."""
     return config_options(list(record_specs().values()))(command)
-
-
-def config_flag_specs(config_type: type) -> list[dict[str, Any]]:
-    """Another settings record's flags (the benchmarks' configs), one per field declared
-    with ``option``, in field order. As the strategies' flags, each defaults to None,
-    "not given", so the record's own default applies (``given_settings``), and the help
-    says that default; a bool field is a plain switch (``--quick``)."""
-    specs = []
-    for spec, flag in _declared_fields(config_type):
-        if flag["type"] == "flag":
-            flag["switch"] = True
-        else:
-            flag["help"] += _default_note(_field_default(spec))
-        specs.append(flag)
-    return specs
 
 
 def config_options(
@@ -427,12 +263,6 @@ def config_options(
         return command
 
     return decorate
-
-
-def given_settings(config_type: type, values: dict[str, Any]) -> dict[str, Any]:
-    """The fields of ``config_type`` the user set (not None) among a command's ``values``."""
-    names = {spec.name for spec in dataclasses.fields(config_type)}
-    return {name: value for name, value in values.items() if name in names and value is not None}
 
 
 def _click_type(spec: Mapping[str, Any]) -> Any:
@@ -510,7 +340,10 @@ def _collected(spec: Mapping[str, Any]) -> Callable[..., Any]:
 
     def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if items == "pairs":
-            return parse_option_pairs(value) if value else None
+            try:
+                return parse_option_pairs(value) if value else None
+            except UsageError as error:  # during parsing: shown as click shows a bad value
+                raise click.UsageError(str(error), ctx) from None
         if items == "repeat":
             return tuple(value) if value else None
         if value is None:
@@ -527,20 +360,6 @@ def _collected(spec: Mapping[str, Any]) -> Callable[..., Any]:
     return convert
 
 
-def _default_note(default: Any) -> str:
-    """`` [default: X]`` for a flag whose default None stands for the record's."""
-    if default in (None, (), {}) or isinstance(default, bool):
-        return ""
-    return f" [default: {_shown(default)}]"
-
-
-def _shown(value: Any) -> str:
-    """A default as typed: ``0.001``, ``0.2,0.5,1.0``."""
-    if isinstance(value, tuple):
-        return ",".join(_shown(item) for item in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def strategy_flag_names() -> list[str]:
     """The built-in strategies' option names, each a flag of ``train`` (from the index)."""
     from mnist_vae.registry_index import load_index
@@ -551,7 +370,7 @@ def strategy_flag_names() -> list[str]:
 def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The built-in strategies' options as flags; only the ones given reach ModelConfig.
 
-    The flags come from the index (``mnist_vae.cli.builtin_index``), so declaring them
+    The flags come from the index (``mnist_vae.registry_index``), so declaring them
     loads no Keras; the values are checked by the strategy's own options class.
     """
     from mnist_vae.registry_index import load_index
@@ -564,26 +383,3 @@ def strategy_options(command: Callable[..., Any]) -> Callable[..., Any]:
         'read as JSON when it parses (0.5, true, "text"). Repeatable.',
     )(command)
     return config_options(load_index()["strategy_flags"])(command)
-
-
-def parse_option_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``--option NAME=VALUE`` pairs; values are JSON literals when they parse, else text."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="'--option'")
-        try:
-            options[name.strip()] = json.loads(text)
-        except ValueError:
-            options[name.strip()] = text
-    return options
-
-
-def given_strategy_options(values: dict[str, Any]) -> dict[str, Any]:
-    """The strategy options the user set, from their own flags or from ``--option``."""
-    options = parse_option_pairs(values.get("option") or ())
-    options.update(
-        {name: values[name] for name in strategy_flag_names() if values.get(name) is not None}
-    )
-    return options

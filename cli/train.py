@@ -2,43 +2,31 @@
 
 Its settings' flags, help sections and config-file keys are generated from their one
 declaration each, the fields of ``ModelConfig`` and ``TrainConfig``
-(``mnist_vae.cli.options.record_options``); the options here say how to run.
+(``mnist_vae.cli.options.record_options``); the options here say how to run. The
+command collects which flags were given and calls
+``mnist_vae.training.run_settings.run_config_from_settings``.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.help_sections import SectionedCommand
 from mnist_vae.cli.options import (
-    CountOrWord,
-    config_fields,
     debug_option,
-    given_strategy_options,
     overwrite_option,
     quiet_option,
     record_options,
-    record_sections,
-    record_specs,
     strategy_flag_names,
     strategy_options,
 )
 from mnist_vae.config import OUTPUT_SECTION
-from mnist_vae.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mnist_vae.config import RunConfig
+from mnist_vae.settings import config_fields, given_strategy_options, record_sections
 
 TENSORBOARD_IMAGES_EVERY = 5  # mnist_vae.training.tensorboard.IMAGES_EVERY (a test checks)
-# Each option that sets a field of the RunConfig -> that field as RunConfig.to_dict() nests
-# it (and a --config file sets it). Strategy options (model.options) come from their own
-# flags and --option.
-CONFIG_FIELDS = config_fields()
 STRATEGY_SECTION = "Strategy options ([STRATEGY]: that --strategy only)"
 
 
@@ -125,10 +113,16 @@ def train(
     if resume is not None:
         _train_resumed(ctx, resume, quiet, log)
         return
-    run_config = build_run_config(*resolve_settings(ctx, config_file))
-    out = _default_out(run_config) if out is None else out
-    _check_out(out, overwrite, log)
     from mnist_vae.training import train as run_training
+    from mnist_vae.training.run_settings import default_out, result_line, run_config_from_settings
+
+    # The record settings by option name (strategy options: their flags and --option).
+    values = {name: settings[name] for name in config_fields()}
+    given = {name for name in values if _given(ctx, name)}
+    options = given_strategy_options(settings, strategy_flag_names())
+    run_config = run_config_from_settings(values, options, config_file, given)
+    out = default_out(run_config) if out is None else out
+    _check_out(out, overwrite, log)
 
     start = time.perf_counter()
     run = run_training(
@@ -146,20 +140,12 @@ def train(
         return
     if not quiet:
         _say(f"finished in {time.perf_counter() - start:.0f} s")
-    click.echo(_result_line(run))
+    click.echo(result_line(run))
 
 
 def _say(message: str) -> None:
     """Progress and notes go to stderr; stdout keeps the result line."""
     click.echo(message, err=True)
-
-
-def _default_out(config: RunConfig) -> str:
-    """``runs/ARCH-STRATEGY-zLATENT-sSEED-TIME``."""
-    model = config.model
-    name = model.architecture or f"{model.encoder}+{model.decoder}"
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"runs/{name}-{model.strategy}-z{model.latent_dim}-s{config.train.seed}-{stamp}"
 
 
 def _check_out(out: str, overwrite: bool, log) -> None:
@@ -186,118 +172,6 @@ def _flag(ctx: click.Context, name: str) -> str:
     """The option ``name`` as the user types it (``checkpoint_steps``: --checkpoint-every-steps)."""
     param = next((p for p in ctx.command.params if p.name == name), None)
     return max(param.opts, key=len) if param is not None else "--" + name.replace("_", "-")
-
-
-def resolve_settings(
-    ctx: click.Context, config_file: str | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The values of ``CONFIG_FIELDS``' options and the strategy options, as trained.
-
-    An option given on the command line wins; else the ``--config`` file's value; else
-    the option's default. A file's encoder and decoder belong to its architecture, and
-    its strategy options to its strategy: an --arch (or a different --strategy) on the
-    command line sets those afresh.
-    """
-    values = {name: ctx.params[name] for name in CONFIG_FIELDS}
-    options = given_strategy_options(ctx.params)
-    if config_file is None:
-        return values, options
-    from mnist_vae.config import read_config_file
-
-    settings = read_config_file(config_file)
-    given = {name for name in CONFIG_FIELDS if _given(ctx, name)}
-    if "architecture" in given:
-        given |= {"encoder", "decoder"}
-    for name, (section, field) in CONFIG_FIELDS.items():
-        if field in settings[section]:
-            value = _file_value(ctx, name, settings[section][field], config_file)
-            if name not in given:
-                values[name] = value
-    file_strategy = settings["model"].get("strategy", record_specs()["strategy"]["default"])
-    file_options = settings["model"].get("options", {})
-    if file_options:
-        from mnist_vae.models import check_option_values
-
-        try:
-            check_option_values(file_strategy, file_options)
-        except ConfigError as error:
-            raise ConfigError(f"model.options in {config_file}: {error}") from None
-    if values["strategy"] == file_strategy:
-        options = {**file_options, **options}
-    return values, options
-
-
-def _file_value(ctx: click.Context, name: str, value: Any, path: str) -> Any:
-    """A ``--config`` file's value for the option ``name``, checked as the flag's own value
-    is: the flag's click type (type, range, choices, existing path) converts it, so a bad
-    value exits 2 before any work, naming the key and the file."""
-    section, field = CONFIG_FIELDS[name]
-    key, flag, spec = f"{section}.{field}", _flag(ctx, name), record_specs()[name]
-    param = next(p for p in ctx.command.params if p.name == name)
-    if isinstance(value, bool) and value in (spec["legacy"] or {}):  # recorded by older runs
-        value = spec["legacy"][value]
-    if spec["flag_value"] and value in (None, spec["default"]):
-        return spec["default"]  # the flag left out, as a run's config.json records it
-
-    def refuse(problem: str) -> ConfigError:
-        return ConfigError(
-            f"{key} in {path}: {problem}; correct the file, or override it with {flag}"
-        )
-
-    if value is None:
-        if spec["default"] is None or spec["none_as"] is not None:
-            return None  # null: the flag left out, or --train-size all, as runs record them
-        raise refuse(f"needs a value, as {flag} does")
-    wanted = _file_kinds(param)
-    if not isinstance(value, wanted) or (bool not in wanted and isinstance(value, bool)):
-        kind = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}[
-            wanted[-1]
-        ]
-        raise refuse(f"must be {kind} (as {flag} takes), got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise refuse(f"must be a finite number, got {value!r}")
-    try:
-        return param.type_cast_value(ctx, value)
-    except click.BadParameter as error:
-        raise refuse(error.message.rstrip(".")) from None
-
-
-def _file_kinds(param: click.Parameter) -> tuple[type, ...]:
-    """The JSON/TOML types a file may give for the option ``param``, from its click type."""
-    kind = param.type
-    if isinstance(kind, click.types.BoolParamType):
-        return (bool,)
-    if isinstance(kind, (click.types.IntParamType, CountOrWord)):
-        return (int,)
-    if isinstance(kind, click.types.FloatParamType):
-        return (int, float)
-    return (str,)
-
-
-def build_run_config(values: dict[str, Any], options: dict[str, Any]) -> RunConfig:
-    """The RunConfig of the option values ``values`` (keys: ``CONFIG_FIELDS``), checked:
-    also that no strategy option given would do nothing beside the other settings."""
-    import dataclasses
-
-    from mnist_vae.config import RunConfig, TrainConfig
-    from mnist_vae.models import model_config, strategy_options
-    from mnist_vae.registry import optimizers
-
-    fields: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
-    for name, (section, field) in CONFIG_FIELDS.items():
-        fields[section][field] = values[name]
-    model, train = fields["model"], fields["train"]
-    networks = {key: model.pop(key) for key in ("architecture", "encoder", "decoder")}
-    if networks["architecture"] is None and not (networks["encoder"] and networks["decoder"]):
-        del networks["architecture"]  # model_config's default architecture
-    model_settings = model_config(**networks, options=options, **model)
-    optimizers.check(train["optimizer"])
-    run_config = RunConfig(model=model_settings, train=TrainConfig(**train))
-    chosen = strategy_options(model_settings)
-    if chosen is not None:
-        settings = {**dataclasses.asdict(model_settings), **dataclasses.asdict(run_config.train)}
-        chosen.check_given(model_settings.options, settings)
-    return run_config
 
 
 def _tensorboard_log(ctx: click.Context, log_dir: str | None, images_every: int):
@@ -329,18 +203,8 @@ def _train_resumed(ctx: click.Context, out: str, quiet: bool, log=None) -> None:
         raise UsageError(f"--resume continues with the run's own settings; drop {flags}")
     if log is not None:
         log.check_outside(out)
+    from mnist_vae.training.run_settings import result_line
+
     config = interrupted_config(out)
     run = run_training(config, out, progress=not quiet, report=_say, resume=True, tensorboard=log)
-    click.echo(_result_line(run))
-
-
-def _result_line(run) -> str:
-    """The line a finished training prints: the test negative ELBO (and classifier error)."""
-    test = run.metrics["test"]
-    line = (
-        f"{run.path}: test negative ELBO {test['negative_elbo']:.2f} nats "
-        f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f})"
-    )
-    if "classifier_error" in test:
-        line += f"; classifier error {100 * test['classifier_error']:.2f}%"
-    return line
+    click.echo(result_line(run))

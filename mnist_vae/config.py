@@ -76,7 +76,7 @@ def option(
     """A setting: its default, help text, bounds and what it needs, in one place.
 
     The field's type annotation is its type; the CLI builds its ``--flag`` from all of this
-    (``mnist_vae.cli.options``), and the record checks values against it. ``needs`` (strategy
+    (``mnist_vae.settings``), and the record checks values against it. ``needs`` (strategy
     options) names the setting without which the option does nothing, so giving it alone is
     refused (``StrategyOptions.check_given``): a name (another option of the strategy, or a
     ``ModelConfig``/``TrainConfig`` field) that must be on (true, above 0, set), or a (name,

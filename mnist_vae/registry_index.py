@@ -45,10 +45,8 @@ def load_index() -> dict[str, Any]:
 
 def live_index() -> dict[str, Any]:
     """The index as the live registries give it now (loads the zoo, and with it Keras)."""
-    # Until strategy_flag_specs moves down from the CLI (into the core's settings), the
-    # one import above the ground floor: test_import_rules.py names it as pending.
-    from mnist_vae.cli.options import strategy_flag_specs
     from mnist_vae.registry import ALL_REGISTRIES
+    from mnist_vae.settings import strategy_flag_specs
 
     return {
         "about": "Written by " + WRITE_COMMAND + " from the built-in registries; do not edit.",

@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-from mnist_vae.cli.options import builtin_strategy_options, strategy_options
+from mnist_vae.cli.options import strategy_options
 from mnist_vae.config import StrategyOptions, option
 from mnist_vae.errors import UsageError
 from mnist_vae.models import build_model, model_config, with_options
 from mnist_vae.registry import strategies
+from mnist_vae.settings import builtin_strategy_options
 from mnist_vae.zoo.strategies.vaegan import VAEGAN, VaeGanOptions
 from tests.helpers import assert_one_line_error, invoke, never_called
-
-
-def conflicts(owners_by_name: dict[str, list]) -> list[str]:
-    """Options that two strategies declare with a different type or help text."""
-    found = []
-    for name, owners in owners_by_name.items():
-        kinds = {str(typing.get_type_hints(kind)[name]) for _, _, kind in owners}
-        helps = {spec.metadata.get("help") for _, spec, _ in owners}
-        if len(kinds) > 1 or len(helps) > 1:
-            found.append(f"{name}: {', '.join(owner for owner, _, _ in owners)}")
-    return found
-
-
-def test_built_in_strategies_agree_on_every_shared_option_name():
-    assert conflicts(builtin_strategy_options()) == []
-
-
-def test_a_shared_option_with_another_type_is_a_conflict():
-    @dataclasses.dataclass(frozen=True)
-    class Whole(StrategyOptions):
-        gamma: int = option(1, "Weight of the feature reconstruction in the decoder's loss.")
-
-    owners = builtin_strategy_options()
-    owners["gamma"] = [*owners["gamma"], ("other", dataclasses.fields(Whole)[0], Whole)]
-    assert conflicts(owners) == ["gamma: vaegan, other"]
 
 
 @pytest.mark.parametrize(
@@ -236,7 +211,7 @@ def test_benchmark_flags_are_their_config_records_fields(index):
 @pytest.mark.parametrize("index", range(3))
 def test_a_benchmark_without_flags_runs_its_records_defaults(index, monkeypatch):
     command, record, _ = benchmark_commands()[index]
-    from mnist_vae.cli.options import given_settings
+    from mnist_vae.settings import given_settings
 
     params = parsed(command, [])
     assert given_settings(record, params) == {}
@@ -245,8 +220,8 @@ def test_a_benchmark_without_flags_runs_its_records_defaults(index, monkeypatch)
 
 def test_benchmark_flags_convert_to_the_records_values():
     from mnist_vae.cli.benchmark import nll
-    from mnist_vae.cli.options import given_settings
     from mnist_vae.experiments.nll import NllConfig
+    from mnist_vae.settings import given_settings
 
     args = [
         "--strategies",

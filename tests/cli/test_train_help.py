@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from mnist_vae.cli.help_sections import UNSECTIONED
 from mnist_vae.cli.main import cli
 from mnist_vae.cli.options import RegisteredOption
-from mnist_vae.cli.train import CONFIG_FIELDS, help_sections, train
+from mnist_vae.cli.train import help_sections, train
 from mnist_vae.config import ModelConfig, TrainConfig
+from mnist_vae.settings import config_fields
 from tests.helpers import ROOT
 
 
@@ -114,7 +115,7 @@ def test_trains_flags_are_the_records_declarations():
         spec.name: ("model" if spec.name in model else "train", spec.name)
         for spec, _ in declared_fields()
     }
-    assert places == CONFIG_FIELDS
+    assert places == config_fields()
 
 
 def calls(tree: ast.AST, name: str) -> list[ast.Call]:
