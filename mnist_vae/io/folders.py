@@ -131,14 +131,23 @@ def locked_stage(
                 shutil.rmtree(stage, ignore_errors=True)
             raise
         _publish_or_keep(stage, final, overwrite)
-        for name in scratch:  # after the rename: a kill before it keeps the work resumable
-            leftover = final / name
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
+        remove_scratch(final, scratch)  # after the rename: a kill before it keeps it resumable
     finally:
         os.close(descriptor)
+
+
+def remove_scratch(result: Path, scratch: tuple[str, ...]) -> None:
+    """Remove what only resuming needed from a committed ``result``, in the order given,
+    then list what is left in its manifest again (a kill in between leaves a manifest
+    naming files that are gone, which an ``--overwrite`` check never minds)."""
+    present = [Path(result) / name for name in scratch if (Path(result) / name).exists()]
+    for leftover in present:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    if present:
+        write_manifest(result)
 
 
 def _still_free(final: Path, overwrite: bool) -> Path:

@@ -171,9 +171,11 @@ def write_manifest(folder: Path) -> None:
     """List every file in ``folder`` (a result about to be committed) in its manifest."""
     folder = Path(folder)
     record = {"mnist_vae": "result", "kind": result_kind(folder), "files": _files(folder)}
-    with open(folder / RESULT_MANIFEST, "w") as handle:
+    partial = folder / f"{RESULT_MANIFEST}.partial"  # replaced whole: never half a list
+    with open(partial, "w") as handle:
         json.dump(record, handle, indent=1)
         handle.write("\n")
+    os.replace(partial, folder / RESULT_MANIFEST)
 
 
 def overwrite_problem(folder: Path) -> str | None:
@@ -243,7 +245,7 @@ def _files(folder: Path) -> list[str]:
         folders.sort()
         for name in files:
             relative = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
-            if relative not in (RESULT_MANIFEST, STAGE_MARKER):
+            if relative not in (RESULT_MANIFEST, f"{RESULT_MANIFEST}.partial", STAGE_MARKER):
                 names.append(relative)
     return sorted(names)
 

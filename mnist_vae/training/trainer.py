@@ -41,6 +41,7 @@ from mnist_vae.data import (
 )
 from mnist_vae.errors import RunError, UsageError
 from mnist_vae.io import check_output_dir, locked_stage, training_stage_path, write_json_atomic
+from mnist_vae.io.folders import remove_scratch
 from mnist_vae.runs import Run, load_run, write_run_files
 from mnist_vae.runs.interrupted import (
     TRAINING,
@@ -279,7 +280,7 @@ def finish_leftover(config: RunConfig, out: Path, *, resume: bool, say: Reporter
             return None
         if _comparable(trained.to_dict()) != _comparable(config.to_dict()):
             return None
-    _remove(out, SCRATCH)
+    remove_scratch(out, SCRATCH)
     say(f"{out} was complete but still held what only resuming needs; removed it")
     return load_run(out)
 

@@ -786,3 +786,17 @@ def test_results_of_earlier_versions_are_replaced_only_if_all_their_files_are_ou
         check_output_dir(final, overwrite=True)
     one_line_message(info, final, "thesis.tex", "--overwrite would delete them")
     assert (final / "thesis.tex").exists()
+
+
+def test_a_result_s_manifest_lists_what_is_left_once_its_scratch_is_gone(tmp_path):
+    final = tmp_path / "run"
+    scratch = ("checkpoint", "training.json")
+    with mio.locked_stage(final, overwrite=False, scratch=scratch) as (stage, _):
+        (stage / "checkpoint").mkdir()
+        (stage / "checkpoint" / "epoch-1.weights.h5").write_text("w")
+        (stage / "training.json").write_text("{}")
+        (stage / "config.json").write_text("{}")
+    manifest = json.loads((final / mio.RESULT_MANIFEST).read_text())
+    assert manifest["files"] == ["config.json"]
+    assert _listing(final) == [mio.RESULT_MANIFEST, "config.json"]
+    assert mio.overwrite_problem(final) is None
