@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import click
 
-from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, print_table, run_labels
+from mnist_vae.cli.benchmark_labels import LABEL_FLAGS, labels, run_labels, say
 from mnist_vae.cli.errors import handle_errors
 from mnist_vae.cli.options import (
     benchmark_options,
     config_options,
     debug_option,
-    overwrite_option,
-    run_benchmark_command,
+    print_table,
+    request_options,
 )
 from mnist_vae.experiments.augment import AugmentConfig
+from mnist_vae.experiments.merge_inputs import MergeRequest
 from mnist_vae.experiments.nll import NllConfig
+from mnist_vae.experiments.skeleton import BenchmarkControls, run_benchmark_command
 from mnist_vae.experiments.tables import augment_table, label_budget_table, nll_sources, nll_table
-from mnist_vae.settings import config_flag_specs, given_settings
+from mnist_vae.settings import config_flag_specs, given_settings, taken_record
 
 
 @click.group()
@@ -56,7 +58,7 @@ ALIAS_NOTE = "note: 'benchmark augment --labels' is now 'benchmark labels' (the 
 @config_options([*AUGMENT_FLAGS, *ALIAS_FLAGS], hidden=ALIAS_HIDDEN)
 @benchmark_options("augment", "results.json, results.csv, accuracy.png")
 @handle_errors
-def augment(out, overwrite, restart, data, quiet, **values) -> None:
+def augment(quiet: bool, **values) -> None:
     """Train a classifier on real digits with and without VAE-made ones and compare.
 
     The defaults are the report's protocol (class-mean synthesis, f = 0.2, 0.5, 1.0; its
@@ -69,6 +71,7 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
     from mnist_vae.experiments import run_benchmark
     from mnist_vae.experiments.augment import check_given_runs
 
+    controls = taken_record(BenchmarkControls, values)
     if values["labels"] is not None:
         unused = [name for name in HALVES_ONLY if values.get(name) is not None]
         if unused:
@@ -77,9 +80,7 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
                 f"{flag} belongs to the report's protocol; with --labels every "
                 "method gets the same labelled images (see docs/benchmarks.md)"
             )
-        run_labels(
-            values, out=out, overwrite=overwrite, restart=restart, data=data, note=ALIAS_NOTE
-        )
+        run_labels(values, controls, note=ALIAS_NOTE)
         return
     alias_only = [name for name in ALIAS_HIDDEN if values.get(name) is not None]
     if alias_only:  # the label-budget protocol's flags do nothing without --labels
@@ -87,8 +88,9 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
         raise UsageError(f"{flag} belongs to 'benchmark labels'; pass --labels N,... or drop it")
     config = AugmentConfig(**given_settings(AugmentConfig, values))
     check_given_runs(config)
-    given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}
-    results, out = run_benchmark_command("augment", run_benchmark, config, load_mnist, **given)
+    results, out = run_benchmark_command(
+        "augment", run_benchmark, config, load_mnist, controls, report=say
+    )
     print_table(augment_table(results))
     click.echo(f"wrote {out}/results.json, results.csv and accuracy.png")
 
@@ -97,7 +99,7 @@ def augment(out, overwrite, restart, data, quiet, **values) -> None:
 @config_options(config_flag_specs(NllConfig))
 @benchmark_options("nll", "results.json, nll.png and the trained runs")
 @handle_errors
-def nll(out, overwrite, restart, data, quiet, **values) -> None:
+def nll(quiet: bool, **values) -> None:
     """Test-set negative log-likelihood by importance sampling, beside the papers' figures.
 
     Trains each strategy with the same networks and budget (default: the IWAE paper's
@@ -106,11 +108,13 @@ def nll(out, overwrite, restart, data, quiet, **values) -> None:
     from mnist_vae.data import load_mnist
     from mnist_vae.experiments.nll import run_nll_benchmark
 
+    controls = taken_record(BenchmarkControls, values)
     config = NllConfig(**given_settings(NllConfig, values))
     for name in config.strategies:  # every option and value checked before any training
         config.run_config(name)
-    given = {"out": out, "overwrite": overwrite, "restart": restart, "data": data}
-    results, out = run_benchmark_command("nll", run_nll_benchmark, config, load_mnist, **given)
+    results, out = run_benchmark_command(
+        "nll", run_nll_benchmark, config, load_mnist, controls, report=say
+    )
     _print_nll_table(results)
     click.echo(f"wrote {out}/results.json and nll.png")
 
@@ -126,17 +130,10 @@ def _print_nll_table(results: dict) -> None:
 
 
 @benchmark.command()
-@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="Folder for the merged results.json, results.csv and error.png.",
-)
-@overwrite_option
+@request_options(MergeRequest)
 @debug_option
 @handle_errors
-def merge(results, out, overwrite) -> None:
+def merge(**options) -> None:
     """Merge label-budget results run apart (other seeds or methods) into one table.
 
     RESULTS are results.json files or the folders holding them, e.g. one per seed run
@@ -147,7 +144,9 @@ def merge(results, out, overwrite) -> None:
     from mnist_vae.experiments.label_budget import merge_results
     from mnist_vae.experiments.merge_inputs import read_merge_inputs
 
-    parts, paths = read_merge_inputs(results, out, overwrite=overwrite)
-    merged = merge_results(parts, out, overwrite=overwrite, names=[str(p) for p in paths])
+    request = MergeRequest(**options)
+    parts, paths = read_merge_inputs(request.results, request.out, overwrite=request.overwrite)
+    names = [str(path) for path in paths]
+    merged = merge_results(parts, request.out, overwrite=request.overwrite, names=names)
     print_table(label_budget_table(merged))
-    click.echo(f"wrote {out}/results.json, results.csv and error.png")
+    click.echo(f"wrote {request.out}/results.json, results.csv and error.png")

@@ -1,33 +1,21 @@
-"""``mnist-vae clean``: list, and remove, the staging items killed processes left behind."""
+"""``mnist-vae clean``: list, and remove, the staging items killed processes left behind.
+
+Its argument and flags are ``CleanRequest``'s fields, declared there once."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option
+from mnist_vae.cli.options import debug_option, request_options
+from mnist_vae.io import CleanRequest, clean_stages
 
 
 @click.command()
-@click.argument(
-    "folders",
-    nargs=-1,
-    metavar="[FOLDER]...",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-)
-@click.option("--yes", is_flag=True, help="Remove them; without it they are only listed.")
-@click.option(
-    "--include-interrupted",
-    is_flag=True,
-    help="With --yes, remove interrupted runs too. They are resumable work: 'mnist-vae "
-    "train --resume OUT' continues a training from its last checkpoint, and the same "
-    "'mnist-vae benchmark' command run again continues a benchmark.",
-)
+@request_options(CleanRequest)
 @debug_option
 @handle_errors
-def clean(folders, yes, include_interrupted) -> None:
+def clean(**options) -> None:
     """List what killed mnist-vae processes left in FOLDER (default: the current folder),
     and remove it with --yes.
 
@@ -46,10 +34,8 @@ def clean(folders, yes, include_interrupted) -> None:
     .notes.training/, say, or staging left by a version before the markers. Those
     are reported as not recognised and left alone.
     """
-    from mnist_vae.io import CleanRequest, clean_stages
-
     clean_stages(
-        CleanRequest(folders, yes, include_interrupted),
+        CleanRequest(**options),
         report=click.echo,
         failed=lambda message: click.echo(message, err=True),
     )

@@ -1,27 +1,21 @@
-"""``mnist-vae compare``: a table of runs' metrics side by side."""
+"""``mnist-vae compare``: a table of runs' metrics side by side.
+
+Its arguments and flags are ``CompareRequest``'s fields, declared there once."""
 
 from __future__ import annotations
 
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option, overwrite_option
+from mnist_vae.cli.options import debug_option, print_table, request_options
+from mnist_vae.evaluation.comparison import CompareRequest, compare_runs, comparison_table
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also draw one sheet (PNG): each run's prior samples side by side, their numbers "
-    "as bar charts beneath.",
-)
-@overwrite_option
+@request_options(CompareRequest)
 @debug_option
 @handle_errors
-def compare(runs, as_json, out, overwrite) -> None:
+def compare(**options) -> None:
     """Compare RUNS: config and metrics (run 'mnist-vae evaluate' first for the IWAE/FD columns).
 
     Each row names the data the run was trained and evaluated on and the judge of its
@@ -31,19 +25,13 @@ def compare(runs, as_json, out, overwrite) -> None:
     """
     import json
 
-    from mnist_vae.evaluation.comparison import CompareRequest, compare_runs, comparison_table
-
-    comparison = compare_runs(CompareRequest(runs, out, overwrite))
-    if out is not None:
-        click.echo(f"wrote {out}", err=True)
-    if as_json:
+    request = CompareRequest(**options)
+    comparison = compare_runs(request)
+    if request.out is not None:
+        click.echo(f"wrote {request.out}", err=True)
+    if request.as_json:
         click.echo(json.dumps(comparison.rows, indent=2))
     else:
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal:  # a log or a pipe: full numbers, not 80 squeezed columns
-            console = Console(width=160)
-        console.print(comparison_table(comparison))
+        print_table(comparison_table(comparison), width=160)
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -10,21 +10,12 @@ import click
 
 from mnist_vae import __version__
 from mnist_vae.errors import MnistVaeError, UsageError
+from mnist_vae.runs.versions import version_line
 
-# command name -> "module:attribute"; nothing heavy is imported until one runs.
+# command name -> its one line in --help. Each is the attribute of the same name of
+# the module of the same name (mnist_vae.cli.train:train), loaded only when the command
+# runs or shows its help.
 COMMANDS = {
-    "train": "mnist_vae.cli.train:train",
-    "sample": "mnist_vae.cli.sample:sample",
-    "zoo": "mnist_vae.cli.zoo:zoo",
-    "data": "mnist_vae.cli.data:data",
-    "export": "mnist_vae.cli.export:export",
-    "evaluate": "mnist_vae.cli.evaluate:evaluate",
-    "compare": "mnist_vae.cli.compare:compare",
-    "benchmark": "mnist_vae.cli.benchmark:benchmark",
-    "clean": "mnist_vae.cli.clean:clean",
-    "pretrained": "mnist_vae.cli.pretrained:pretrained",
-}
-SHORT_HELP = {
     "train": "Train a VAE and write a run directory.",
     "sample": "Draw digits from a trained run.",
     "zoo": "List registered architectures, strategies and more.",
@@ -47,12 +38,11 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        module, attribute = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(module), attribute)
+        return getattr(importlib.import_module(f"mnist_vae.cli.{name}"), name)
 
     def summaries(self, ctx: click.Context) -> list[tuple[str, str]]:
         """(name, one line) of each command, as ``--help`` and docs/cli.md list them."""
-        return [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]
+        return [(name, COMMANDS[name]) for name in self.list_commands(ctx)]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
@@ -103,26 +93,8 @@ class LazyGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-def version_message() -> str:
-    """mnist-vae's version and what it runs on, read from the installed packages' metadata
-    (nothing is imported, so ``--version`` stays instant)."""
-    from importlib import metadata
-
-    def version(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    python = ".".join(map(str, sys.version_info[:3]))
-    return (
-        f"mnist-vae {__version__} (TensorFlow {version('tensorflow')}, "
-        f"Keras {version('keras')}, Python {python})"
-    )
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mnist-vae", message=version_message())
+@click.version_option(__version__, prog_name="mnist-vae", message=version_line())
 def cli() -> None:
     """Variational autoencoders for MNIST: train, sample and inspect the model zoo.
 

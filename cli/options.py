@@ -1,8 +1,8 @@
-"""Options shared by several commands, defined once; flags generated from the settings'
-declarations (``mnist_vae.config.option``): the run's records (``ModelConfig``,
-``TrainConfig``), the strategies' own options dataclasses and the benchmarks' configs.
-``mnist_vae.settings`` makes each declaration a plain-data spec (``declared_spec``);
-``declared_option`` makes the spec a Click option."""
+"""Flags generated from the settings' declarations (``mnist_vae.config.option``): the
+run's records (``ModelConfig``, ``TrainConfig``), the strategies' options, the benchmarks'
+configs and every command's request record; ``mnist_vae.settings`` makes each a plain-data
+spec (``declared_spec``), ``declared_option`` a Click option or argument. Besides them,
+``--quiet`` and ``--debug``, and the tables commands print."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from mnist_vae.errors import UsageError
-from mnist_vae.settings import parse_option_pairs, record_specs
+from mnist_vae.settings import parse_option_pairs, record_specs, request_specs
 
 
 class CountOrWord(click.ParamType):
@@ -117,21 +117,15 @@ def quiet_option(command: Callable[..., Any] | None = None, *, help: str = QUIET
     return decorate if command is None else decorate(command)
 
 
-def seed_option(
-    help: str = "Random seed.",
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--seed`` as ``TrainConfig`` declares it, with a help text saying what the seed
-    controls in that command."""
-    return declared_option(record_specs()["seed"], help=help, show_default=True)
+def print_table(table: Any, *, width: int | None = None) -> None:
+    """A command's table (rich) on stdout; ``width`` where the output is not a terminal (a
+    log or a pipe): full numbers, not 80 squeezed columns."""
+    from rich.console import Console
 
-
-def count_option(
-    name: str, default: int, help: str, *, minimum: int = 1
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """An option counting images, samples or draws: a whole number from ``minimum`` to 100,000."""
-    return click.option(
-        name, type=click.IntRange(min=minimum, max=100_000), default=default, help=help
-    )
+    console = Console()
+    if width is not None and not console.is_terminal:
+        console = Console(width=width)
+    console.print(table)
 
 
 def data_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,52 +133,19 @@ def data_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return declared_option(record_specs()["data"])(command)
 
 
-def overwrite_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--overwrite",
-        is_flag=True,
-        help="Replace an earlier result (only once the new one is complete), and only if "
-        "every file in it is one mnist-vae wrote: a folder holding anything else is never "
-        "replaced.",
-    )(command)
-
-
-def restart_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--restart",
-        is_flag=True,
-        help="Discard an interrupted benchmark of --out and start afresh (by default the "
-        "same command continues it at the step it reached).",
-    )(command)
-
-
-def out_option(name: str, files: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A benchmark's ``--out``: the folder for ``files``, by default ``runs/NAME-TIME``."""
-    return click.option(
-        "--out",
-        type=click.Path(file_okay=False),
-        default=None,
-        help=f"Folder for {files}. [default: runs/{name}-TIME]",
-    )
-
-
-def benchmark_out(name: str, out: str | None, *, overwrite: bool) -> str:
-    """``out``, or ``runs/NAME-TIME``, checked writable before any work."""
-    import time
-
-    from mnist_vae.io import check_output_dir
-
-    out = out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    check_output_dir(out, overwrite=overwrite)
-    return out
-
-
 def benchmark_options(name: str, files: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """What every benchmark command takes beside its config's flags, in this order:
-    ``--out`` (``out_option``), ``--overwrite``, ``--restart``, ``--data``, ``--quiet``
+    ``BenchmarkControls``'s fields (``--out``, its help naming ``files`` and the default
+    folder ``runs/NAME-TIME``; ``--overwrite``, ``--restart``, ``--data``), ``--quiet``
     and ``--debug``."""
-    group = (out_option(name, files), overwrite_option, restart_option)
-    group += (data_option, quiet_option, debug_option)
+    from mnist_vae.experiments.skeleton import BenchmarkControls
+
+    out_help = f"Folder for {files}. [default: runs/{name}-TIME]"
+    specs = [
+        {**spec, "help": out_help} if spec["name"] == "out" else spec
+        for spec in request_specs(BenchmarkControls)
+    ]
+    group = (config_options(specs), quiet_option, debug_option)
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         for declare in reversed(group):
@@ -192,33 +153,6 @@ def benchmark_options(name: str, files: str) -> Callable[[Callable[..., Any]], C
         return command
 
     return decorate
-
-
-def run_benchmark_command(
-    name: str,
-    run: Callable[..., dict],
-    config: Any,
-    load: Callable[..., Any],
-    *,
-    out: str | None,
-    overwrite: bool,
-    restart: bool,
-    data: str | None,
-    note: str | None = None,
-) -> tuple[dict, str]:
-    """A benchmark command's work once its flags are checked: ``--out`` checked
-    (``benchmark_out``), ``note`` said, the data loaded by ``load`` (``load_mnist``), then
-    ``run(config, data, out, ...)`` with its progress on stderr. Returns its results and
-    the folder they are in."""
-    out = benchmark_out(name, out, overwrite=overwrite)
-    if note:
-        click.echo(note, err=True)
-
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    mnist = load(data, report=say)
-    return run(config, mnist, out, overwrite=overwrite, restart=restart, report=say), out
 
 
 class RunPath(click.ParamType):
@@ -240,11 +174,6 @@ class RunPath(click.ParamType):
         return text
 
 
-def run_argument(command: Callable[..., Any]) -> Callable[..., Any]:
-    """RUN, a run directory or pretrained:NAME (``load_run`` says what is wrong with it)."""
-    return click.argument("run", type=click.Path(file_okay=False, path_type=str))(command)
-
-
 def record_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Every ``ModelConfig``/``TrainConfig`` setting as a flag, from its declaration."""
     return config_options(list(record_specs().values()))(command)
@@ -259,10 +188,17 @@ def config_options(
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         for spec in reversed(specs):
-            command = declared_option(spec, hidden=spec["name"] in hidden)(command)
+            hide = {"hidden": True} if spec["name"] in hidden else {}
+            command = declared_option(spec, **hide)(command)
         return command
 
     return decorate
+
+
+def request_options(request_type: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command's arguments and flags: its request record's fields (``request_specs``),
+    each declared there once; the command builds the request from them."""
+    return config_options(request_specs(request_type))
 
 
 def _click_type(spec: Mapping[str, Any]) -> Any:
@@ -287,21 +223,50 @@ def _click_type(spec: Mapping[str, Any]) -> Any:
     if spec.get("path") == "run":
         return RunPath()
     if spec.get("path"):
-        return click.Path(exists=True, readable=True, dir_okay=True, file_okay=True)
+        return _path_type(spec["path"])
     if spec["metavar"] == "FILE":
         return click.Path(dir_okay=False)
     return kind
 
 
+def _path_type(kind: bool | str) -> click.Path:
+    """``option(path=...)``'s kind as Click checks it: True an existing file or folder; a
+    ``folder`` or ``file`` (to write), or an ``existing folder`` or ``existing file``."""
+    if kind is True:
+        return click.Path(exists=True, readable=True, dir_okay=True, file_okay=True)
+    return click.Path(
+        exists=kind.startswith("existing"),
+        file_okay=not kind.endswith("folder"),
+        dir_okay=not kind.endswith("file"),
+    )
+
+
+def _declared_argument(spec: Mapping[str, Any]) -> Callable[..., Any]:
+    """A command's positional argument (``option(argument=True)``): one value, or any
+    number for a field of several."""
+    return click.argument(
+        spec["name"],
+        type=_click_type(spec),
+        nargs=-1 if spec.get("items") else 1,
+        required=bool(spec.get("required")),
+        metavar=spec["metavar"],
+    )
+
+
 def declared_option(spec: Mapping[str, Any], **overrides: Any) -> Callable[..., Any]:
     """The click option of a declared setting (``declared_spec``, ``record_specs``,
-    ``config_flag_specs``): a strategy's or a benchmark's flag (default None: only the
-    ones given count) or a record's."""
+    ``config_flag_specs``, ``request_specs``): a strategy's or a benchmark's flag (default
+    None: only the ones given count), a record's or a request's (or its argument)."""
     name = spec["name"]
+    if spec.get("argument"):
+        return _declared_argument(spec)
     flag = "--" + (spec.get("flag") or name).replace("_", "-")
     settings: dict[str, Any] = {"default": spec.get("default"), "help": spec["help"]}
     if spec.get("shown_default"):
         settings["show_default"] = spec["shown_default"]
+    if spec.get("required"):  # no default: Click says it is missing
+        settings.update(required=True)
+        del settings["default"]
     settings.update(overrides)
     if spec.get("switch"):
         return click.option(flag, name, is_flag=True, **settings)
@@ -344,8 +309,8 @@ def _collected(spec: Mapping[str, Any]) -> Callable[..., Any]:
                 return parse_option_pairs(value) if value else None
             except UsageError as error:  # during parsing: shown as click shows a bad value
                 raise click.UsageError(str(error), ctx) from None
-        if items == "repeat":
-            return tuple(value) if value else None
+        if items == "repeat":  # not given: a request's default, a config's None
+            return tuple(value) if value else spec.get("default")
         if value is None:
             return None
         parts = [part.strip() for part in value.split(",") if part.strip()]

@@ -1,36 +1,21 @@
-"""``mnist-vae pretrained``: the trained models shipped with the package, and their cards."""
+"""``mnist-vae pretrained``: the trained models shipped with the package, and their cards.
+
+Its flags are ``PretrainedRequest``'s fields, declared there once."""
 
 from __future__ import annotations
 
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option
+from mnist_vae.cli.options import debug_option, print_table, request_options
+from mnist_vae.runs.pretrained import PretrainedRequest
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the cards as a JSON list.")
-@click.option(
-    "--markdown",
-    is_flag=True,
-    help="Print the table as Markdown (docs/zoo.md carries it; a test compares).",
-)
-@click.option(
-    "--reproduce",
-    metavar="NAME",
-    default=None,
-    help="Train NAME again from its card's command into --out (run it again to "
-    "resume after an interruption).",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="With --reproduce: the run folder. [default: runs/NAME]",
-)
+@request_options(PretrainedRequest)
 @debug_option
 @handle_errors
-def pretrained(as_json, markdown, reproduce, out) -> None:
+def pretrained(**options) -> None:
     """List the trained models that ship with mnist-vae.
 
     Each opens offline as pretrained:NAME wherever a run directory goes (sample,
@@ -38,33 +23,31 @@ def pretrained(as_json, markdown, reproduce, out) -> None:
     mnist_vae.load_pretrained(NAME). Its card says how it was trained (the command,
     data hashes, epochs and updates, the mnist-vae version) and what it scores.
     """
-    from mnist_vae.errors import UsageError
-    from mnist_vae.runs.pretrained import catalogue, lookup, markdown_table, reproduce_arguments
+    from mnist_vae.runs.pretrained import (
+        cards_table,
+        catalogue,
+        lookup,
+        markdown_table,
+        reproduce_arguments,
+    )
 
-    if out is not None and reproduce is None:
-        raise UsageError("--out goes with --reproduce NAME")
-    if reproduce is not None:
-        if as_json or markdown:
-            raise UsageError(
-                "--json and --markdown list the cards; --reproduce trains: give one of them"
-            )
+    request = PretrainedRequest(**options)
+    if request.reproduce is not None:
         import shlex
 
-        arguments = reproduce_arguments(lookup(reproduce), out)
+        arguments = reproduce_arguments(lookup(request.reproduce), request.out)
         click.echo(f"mnist-vae {shlex.join(arguments)}", err=True)
         run_mnist_vae(arguments)
         return
     cards = [model.card for model in catalogue().values()]
-    if as_json and markdown:
-        raise UsageError("--json or --markdown: give one of them")
-    if as_json:
+    if request.as_json:
         import json
 
         click.echo(json.dumps(cards, indent=2))
-    elif markdown:
+    elif request.markdown:
         click.echo(markdown_table(cards))
     else:
-        _table(cards)
+        print_table(cards_table(cards), width=170)
 
 
 def run_mnist_vae(arguments: list[str]) -> None:
@@ -72,14 +55,3 @@ def run_mnist_vae(arguments: list[str]) -> None:
     from mnist_vae.cli.main import cli
 
     cli.main(arguments, prog_name="mnist-vae")
-
-
-def _table(cards: list[dict]) -> None:
-    from rich.console import Console
-
-    from mnist_vae.runs.pretrained import cards_table
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=170)
-    console.print(cards_table(cards))

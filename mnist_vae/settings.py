@@ -35,6 +35,8 @@ RECORD_KEYS = (
     "path",
     "repeat",
     "legacy",
+    "switch",
+    "argument",
 )
 
 
@@ -103,6 +105,28 @@ def record_specs() -> dict[str, dict[str, Any]]:
         for spec, flag in _declared_fields(kind):
             specs[spec.name] = {**flag, "record": record, "default": _field_default(spec)}
     return specs
+
+
+def request_specs(request_type: type) -> list[dict[str, Any]]:
+    """A command's flags and arguments from its request record (``SampleRequest``,
+    ``EvaluationRequest``, ...), in field order: each with the record's default (``--help``
+    shows it), and required where the field has none."""
+    return [
+        {
+            **flag,
+            "default": _field_default(spec),
+            "required": spec.default is dataclasses.MISSING
+            and spec.default_factory is dataclasses.MISSING,
+        }
+        for spec, flag in _declared_fields(request_type)
+    ]
+
+
+def taken_record(record_type: type, values: dict[str, Any]) -> Any:
+    """The ``record_type`` of its fields among a command's ``values``, which lose them
+    (the rest is the command's other settings)."""
+    names = [spec.name for spec in dataclasses.fields(record_type)]
+    return record_type(**{name: values.pop(name) for name in names})
 
 
 def record_sections() -> dict[str, list[str]]:

@@ -3,12 +3,11 @@ whether those numbers compare at all (the same data, the same judge)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mnist_vae.config import REQUIRED, option, overwrite_setting
 from mnist_vae.errors import UsageError
 from mnist_vae.runs import Run
 
@@ -37,11 +36,20 @@ SHOWN = (
 @dataclass(frozen=True)
 class CompareRequest:
     """The runs to compare (directories or ``pretrained:NAME``), and the sheet to draw
-    (``out``, a PNG; replaced only with ``overwrite``)."""
+    (``out``, a PNG; replaced only with ``overwrite``); ``as_json``: the rows printed as
+    JSON. ``mnist-vae compare``'s arguments and flags are these fields, declared here once."""
 
-    runs: Sequence[str | os.PathLike]
-    out: str | os.PathLike | None = None
-    overwrite: bool = False
+    runs: tuple[str, ...] = option(REQUIRED, "The runs to compare.", path="folder", argument=True)
+    as_json: bool = option(
+        False, "Print JSON instead of a table.", flag="json", switch=True, kw_only=True
+    )
+    out: str | None = option(
+        None,
+        "Also draw one sheet (PNG): each run's prior samples side by side, their numbers "
+        "as bar charts beneath.",
+        path="file",
+    )
+    overwrite: bool = overwrite_setting()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ latent samplers fitted to the run (``samplers``).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from mnist_vae import progress
-from mnist_vae.config import NUM_CLASSES
+from mnist_vae.config import (
+    BINARIZATIONS,
+    NUM_CLASSES,
+    REQUIRED,
+    data_setting,
+    option,
+    seed_setting,
+)
 from mnist_vae.data import MnistData, binarize_test_set, same_data, to_float_images
 from mnist_vae.evaluation.provenance import (
     class_agreement_note,
@@ -44,17 +50,48 @@ TEST_SET_SUFFIX = {
 class EvaluationRequest:
     """What ``mnist-vae evaluate`` is asked: the run, the bound's K, the test pixels,
     the sample-quality settings (``samples`` per set, the judge, latent samplers) and
-    the data (left out: the run's own)."""
+    the data (left out: the run's own). The command's argument and flags are these
+    fields, declared here once."""
 
-    run: str | os.PathLike
-    iw_samples: int = DEFAULT_IW_SAMPLES
-    binarize: str | None = None
-    samples: int = DEFAULT_QUALITY_SAMPLES
-    reference_classifier: str | os.PathLike | None = None
-    no_quality: bool = False
-    sampler_names: tuple[str, ...] = ()
-    seed: int = 0
-    data: str | None = None
+    run: str = option(REQUIRED, "The run to evaluate.", path="folder", argument=True)
+    iw_samples: int = option(
+        DEFAULT_IW_SAMPLES, "K for the IWAE bound.", minimum=1, maximum=100_000
+    )
+    binarize: str | None = option(
+        None,
+        "Test on binary pixels: threshold (also plain --binarize) at 0.5, or dynamic (one "
+        "fixed-seed draw from the grey levels); none for grey levels. [default: as the run "
+        "trained]",
+        choices=BINARIZATIONS,
+        flag_value="threshold",
+    )
+    samples: int = option(
+        DEFAULT_QUALITY_SAMPLES,
+        "Samples for the Fréchet distance and confidence.",
+        minimum=100,
+        maximum=100_000,
+    )
+    reference_classifier: str | None = option(
+        None,
+        "A saved reference classifier (.keras with its .json) instead of the cached one "
+        "(left out, one is trained on first use and cached).",
+        path="existing file",
+    )
+    no_quality: bool = option(
+        False,
+        "Skip the sample-quality numbers (no reference classifier needed).",
+        switch=True,
+    )
+    sampler_names: tuple[str, ...] = option(
+        (),
+        "Also judge samples from this latent sampler (gmm, second-stage, ...), fitted "
+        "first if the run has none saved. Repeatable.",
+        registry="samplers",
+        repeat=True,
+        flag="sampler",
+    )
+    seed: int = seed_setting("Random seed for the IWAE noise and the samples.")
+    data: str | None = data_setting()
 
 
 @dataclass(frozen=True)

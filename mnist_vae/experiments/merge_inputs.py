@@ -5,9 +5,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_vae.config import REQUIRED, option, overwrite_setting
 from mnist_vae.errors import UsageError, first_line
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """What ``mnist-vae benchmark merge`` is asked: the results to merge (results.json
+    files or the folders holding them) and the folder of the merged ones. The command's
+    arguments and flags are these fields, declared here once."""
+
+    results: tuple[str, ...] = option(REQUIRED, "The results to merge.", path=True, argument=True)
+    out: str = option(
+        REQUIRED, "Folder for the merged results.json, results.csv and error.png.", path="folder"
+    )
+    overwrite: bool = overwrite_setting()
 
 
 def read_merge_inputs(

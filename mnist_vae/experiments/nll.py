@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig, option
+from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig, option, seed_setting
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
 from mnist_vae.errors import ConfigError
 from mnist_vae.experiments.skeleton import Bench, bench_stage, trained_run
@@ -112,11 +112,8 @@ class NllConfig:
         minimum=1,
         maximum=100_000,
     )
-    seed: int = option(
-        0,
-        "Random seed: initial weights, shuffling, binary draws and importance samples.",
-        minimum=0,
-        maximum=2**32 - 1,
+    seed: int = seed_setting(
+        "Random seed: initial weights, shuffling, binary draws and importance samples."
     )
     options: dict[str, Any] = option(  # noqa: RUF009 (option gives each record its own dict)
         {},

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.config import option
+from mnist_vae.config import data_setting, option, overwrite_setting
 from mnist_vae.errors import ConfigError
 from mnist_vae.experiments.resumable_steps import Steps, data_identity, resumable_stage
 from mnist_vae.experiments.stats import mean_std, paired_t_test
@@ -52,6 +52,48 @@ def classifier_epochs_option() -> Any:
 
 def quick_option() -> Any:
     return option(False, "Tiny generators and classifiers: checks the pipeline, not the answer.")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkControls:
+    """How a benchmark command runs, beside its config: the folder of its results (left
+    out: ``runs/NAME-TIME``), replacing an earlier one, restarting an interrupted one,
+    and the data. Every benchmark command's flags for these are these fields."""
+
+    out: str | None = option(None, "Folder for the results.", path="folder")
+    overwrite: bool = overwrite_setting()
+    restart: bool = option(
+        False,
+        "Discard an interrupted benchmark of --out and start afresh (by default the same "
+        "command continues it at the step it reached).",
+        switch=True,
+    )
+    data: str | None = data_setting()
+
+
+def run_benchmark_command(
+    name: str,
+    run: Callable[..., dict],
+    config: Any,
+    load: Callable[..., Any],
+    controls: BenchmarkControls,
+    *,
+    report: Callable[[str], None] = print,
+    note: str | None = None,
+) -> tuple[dict, str]:
+    """A benchmark command's work once its flags are checked: ``controls.out`` (or
+    ``runs/NAME-TIME``) checked writable before any work, ``note`` said, the data loaded
+    by ``load`` (``load_mnist``), then ``run(config, data, out, ...)`` with its progress
+    to ``report``. Returns its results and the folder they are in."""
+    from mnist_vae.io import check_output_dir
+
+    out = controls.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output_dir(out, overwrite=controls.overwrite)
+    if note:
+        report(note)
+    mnist = load(controls.data, report=report)
+    given = {"overwrite": controls.overwrite, "restart": controls.restart, "report": report}
+    return run(config, mnist, out, **given), out
 
 
 @dataclasses.dataclass

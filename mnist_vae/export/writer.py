@@ -31,9 +31,10 @@ import json
 import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_vae.config import EXPORT_FORMATS, IMAGE_SHAPE
+from mnist_vae.config import EXPORT_FORMATS, IMAGE_SHAPE, REQUIRED, option, overwrite_setting
 from mnist_vae.errors import RunError, UsageError, first_line
 from mnist_vae.io import staged_dir
 from mnist_vae.progress import task
@@ -44,6 +45,36 @@ TFLITE_SIGNATURES = ("decode", "sample")
 SAMPLER_SIGNATURE = "sample_{}"
 MODEL_CONFIG = "model.json"  # in assets/: the model's Keras configuration
 SAMPLERS = "samplers"  # in assets/: the fitted samplers, as the run keeps them
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What ``mnist-vae export`` is asked: the run, the folder and the format. The
+    command's argument and flags are these fields, declared here once."""
+
+    run: str = option(REQUIRED, "The run to export.", path="folder", argument=True)
+    out: str = option(REQUIRED, "Folder to create.", path="folder")
+    export_format: str = option(
+        EXPORT_FORMATS[0],
+        "savedmodel: every signature; tflite: model.tflite with decode, sample and each "
+        "sample_NAME.",
+        choices=EXPORT_FORMATS,
+        flag="format",
+    )
+    overwrite: bool = overwrite_setting()
+
+
+def export_request(request: ExportRequest) -> Path:
+    """``mnist-vae export`` as one call: the run loaded and ``out`` checked before any
+    work, then ``export_run``. Returns the folder written."""
+    from mnist_vae.io import check_output_dir
+    from mnist_vae.runs import load_run
+
+    loaded = load_run(request.run)
+    check_output_dir(request.out, overwrite=request.overwrite)
+    return export_run(
+        loaded, request.out, format=request.export_format, overwrite=request.overwrite
+    )
 
 
 def export_run(

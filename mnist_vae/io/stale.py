@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_vae.config import option
 from mnist_vae.io.locks import path_exists, still_names, take_lock
 from mnist_vae.io.marks import OLD, PARTIAL, TRAINING, has_stage_marker, is_file_token
 
@@ -325,11 +326,24 @@ def human_age(seconds: float) -> str:
 @dataclass(frozen=True)
 class CleanRequest:
     """What ``mnist-vae clean`` is asked: the folders to look in (none: the current
-    one), whether to remove (``yes``), and whether interrupted runs go too."""
+    one), whether to remove (``yes``), and whether interrupted runs go too. The
+    command's argument and flags are these fields, declared here once."""
 
-    folders: tuple[Path, ...] = ()
-    yes: bool = False
-    include_interrupted: bool = False
+    folders: tuple[str | Path, ...] = option(
+        (),
+        "The folders to look in.",
+        path="existing folder",
+        metavar="[FOLDER]...",
+        argument=True,
+    )
+    yes: bool = option(False, "Remove them; without it they are only listed.", switch=True)
+    include_interrupted: bool = option(
+        False,
+        "With --yes, remove interrupted runs too. They are resumable work: 'mnist-vae "
+        "train --resume OUT' continues a training from its last checkpoint, and the same "
+        "'mnist-vae benchmark' command run again continues a benchmark.",
+        switch=True,
+    )
 
 
 def clean_stages(request: CleanRequest, *, report=print, failed=print) -> list[StaleStage]:
@@ -345,7 +359,7 @@ def clean_stages(request: CleanRequest, *, report=print, failed=print) -> list[S
     """
     from mnist_vae.errors import RunError
 
-    searched = request.folders or (Path("."),)
+    searched = tuple(map(Path, request.folders)) or (Path("."),)
     found = [stage for folder in searched for stage in stale_stages(folder)]
     for path in (path for folder in searched for path in unrecognised_stages(folder)):
         report(f"{path}: not recognised as mnist-vae's (no staging marker), left alone")

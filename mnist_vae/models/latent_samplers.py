@@ -21,9 +21,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from mnist_vae.config import PRIOR
 from mnist_vae.errors import UnknownNameError, UsageError
 
-PRIOR = "prior"
 # The seed offset of a sampler's second noise stream (component choices), as vamp's.
 CHOICE_STREAM = 104729
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_vae.config import NUM_CLASSES
+# The report's labelled synthesis: z = mean_z(digit) + N(0, 0.1 I) (DIGIT_NOISE_VARIANCE).
+from mnist_vae.config import DIGIT_NOISE_VARIANCE, NUM_CLASSES
 from mnist_vae.errors import UsageError
 
-# The report's labelled synthesis: z = mean_z(digit) + N(0, 0.1 I).
-DIGIT_NOISE_VARIANCE = 0.1
 DECODE_BATCH = 1000
 
 

@@ -21,7 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.errors import RunError, UnknownNameError
+from mnist_vae.config import option
+from mnist_vae.errors import RunError, UnknownNameError, UsageError
 
 PREFIX = "pretrained:"
 CARD = "card.json"
@@ -126,6 +127,39 @@ def _matches(folder: Path, model: Pretrained) -> bool:
         (folder / name).is_file() and sha256(folder / name) == expected
         for name, expected in model.card["sha256"].items()
     )
+
+
+@dataclass(frozen=True)
+class PretrainedRequest:
+    """What ``mnist-vae pretrained`` is asked: list the cards (a table, ``as_json`` or
+    ``markdown``) or train one model again (``reproduce``, into ``out``). The command's
+    flags are these fields, declared here once; a request that mixes the two is refused."""
+
+    as_json: bool = option(False, "Print the cards as a JSON list.", flag="json", switch=True)
+    markdown: bool = option(
+        False,
+        "Print the table as Markdown (docs/zoo.md carries it; a test compares).",
+        switch=True,
+    )
+    reproduce: str | None = option(
+        None,
+        "Train NAME again from its card's command into --out (run it again to "
+        "resume after an interruption).",
+        metavar="NAME",
+    )
+    out: str | None = option(
+        None, "With --reproduce: the run folder. [default: runs/NAME]", path="folder"
+    )
+
+    def __post_init__(self) -> None:
+        if self.out is not None and self.reproduce is None:
+            raise UsageError("--out goes with --reproduce NAME")
+        if self.reproduce is not None and (self.as_json or self.markdown):
+            raise UsageError(
+                "--json and --markdown list the cards; --reproduce trains: give one of them"
+            )
+        if self.as_json and self.markdown:
+            raise UsageError("--json or --markdown: give one of them")
 
 
 def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None) -> list[str]:

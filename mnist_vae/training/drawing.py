@@ -8,7 +8,6 @@ Only loading differs, and where the default output goes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from mnist_vae.config import (
+    DIGIT_NOISE_VARIANCE,
+    PRIOR,
+    option,
+    overwrite_setting,
+    seed_setting,
+)
 from mnist_vae.errors import UsageError
-from mnist_vae.models.latent_samplers import PRIOR
-from mnist_vae.models.sampling import DIGIT_NOISE_VARIANCE
 
 # What the grid can be saved as (matplotlib chooses the format by the suffix).
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
@@ -28,7 +32,8 @@ Reporter = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SampleRequest:
-    """What to draw, from where, and where to write it: ``mnist-vae sample``'s flags.
+    """What to draw, from where, and where to write it: ``mnist-vae sample``'s argument and
+    flags, each declared here once (the command's are made from these fields).
 
     Give ``run`` (a run directory or ``pretrained:NAME``) or ``saved_model`` (an export).
     ``class_`` is a label 0-9 or a class name of the run's data; ``digit`` is its older
@@ -36,19 +41,54 @@ class SampleRequest:
     ``NAME-STEM-sSEED.png`` in the current folder.
     """
 
-    run: str | os.PathLike | None = None
-    saved_model: str | os.PathLike | None = None
-    count: int = 100
-    class_: str | int | None = None
-    digit: int | None = None
-    noise_variance: float = DIGIT_NOISE_VARIANCE
-    sampler: str = PRIOR
-    refit: bool = False
-    seed: int = 0
-    out: str | os.PathLike | None = None
-    npy: str | os.PathLike | None = None
-    cols: int = 10
-    overwrite: bool = False
+    run: str | None = option(None, "The run to draw from.", path="folder", argument=True)
+    saved_model: str | None = option(
+        None,
+        "Sample from an export (mnist-vae export) instead of a run, using TensorFlow only. "
+        "A SavedModel is a program: open only exports you made or trust (docs/export.md).",
+        path="folder",
+    )
+    count: int = option(100, "How many images.", minimum=1, maximum=100_000)
+    class_: str | int | None = option(
+        None,
+        "Draw this class, given by its label 0-9 or its name in the run's data (e.g. 3, or "
+        "sneaker for Fashion-MNIST): around its mean code (the report's labelled synthesis), or "
+        "from p(x | z, y=class) for a conditional (cvae) model.",
+        metavar="CLASS",
+        flag="class",
+    )
+    digit: int | None = option(
+        None, "The same as --class with a label 0-9 (its older name).", minimum=0, maximum=9
+    )
+    noise_variance: float = option(
+        DIGIT_NOISE_VARIANCE,
+        "With --class on unconditional models: z = mean_z(class) + N(0, variance * I).",
+        minimum=0,
+        exclusive_minimum=True,
+    )
+    sampler: str = option(
+        PRIOR,
+        "Where the codes come from: prior (the model's own), gmm (a Gaussian mixture "
+        "fitted to the training codes) or second-stage (a second VAE on the codes), or a "
+        "plugin's. A sampler is fitted on first use and saved in RUN/samplers/.",
+        registry="samplers",
+    )
+    refit: bool = option(
+        False, "Fit the --sampler again and replace the saved one (a RUN only).", switch=True
+    )
+    seed: int = seed_setting("Random seed for the latent draws.")
+    out: str | None = option(
+        None,
+        "PNG to write. [default: RUN/samples/prior-sSEED.png, SAMPLER-sSEED.png or "
+        "digitD-sSEED.png (classC-sSEED.png for --class on data that is not digits); for "
+        "--saved-model, NAME-prior-sSEED.png (or NAME-SAMPLER-...) here]",
+        path="file",
+    )
+    npy: str | None = option(
+        None, "Also save the images as a float32 (N, 28, 28) .npy array.", path="file"
+    )
+    cols: int = option(10, "Images per row.", minimum=1, maximum=100)
+    overwrite: bool = overwrite_setting()
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,169 @@
 line's flags, a Python caller's keywords), a config file laid out as a run's
 config.json (``--config``), and the declared defaults, in that order.
 
-``mnist-vae train`` is a thin adapter over ``run_config_from_settings``; a Python user
-gets the same merge, the same checks of a file's values (each as its flag checks what is
-typed, with the same one-line errors) and the same run folder name and result line.
+``mnist-vae train`` is a thin adapter over ``train_from_settings`` (its run controls,
+``RunControls``, then ``run_config_from_settings``); a Python user gets the same merge,
+the same checks of a file's values (each as its flag checks what is typed, with the same
+one-line errors) and the same run folder name and result line.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mnist_vae.config import TENSORBOARD_IMAGES_EVERY, option, overwrite_setting
 from mnist_vae.errors import ConfigError, UsageError
-from mnist_vae.settings import checked_value, config_fields, flag_of, record_specs, value_kinds
+from mnist_vae.settings import (
+    checked_value,
+    config_fields,
+    flag_of,
+    given_strategy_options,
+    record_specs,
+    value_kinds,
+)
 
 if TYPE_CHECKING:
     from mnist_vae.config import RunConfig
     from mnist_vae.runs import Run
+
+
+@dataclass(frozen=True)
+class RunControls:
+    """How ``mnist-vae train`` runs, beside what it trains (``ModelConfig``,
+    ``TrainConfig``): the config file, the run folder, resuming and TensorBoard. The
+    command's flags are these fields, declared here once."""
+
+    config_file: str | None = option(
+        None,
+        "Settings from a TOML or JSON file laid out as a run's config.json ([model] and "
+        "[train] tables; a run's own config.json repeats that run). Options given on the "
+        "command line override it; defaults do not. See docs/usage.md.",
+        path="existing file",
+        metavar="FILE",
+        flag="config",
+    )
+    out: str | None = option(
+        None,
+        "Run directory to create. [default: runs/ARCH-STRATEGY-zLATENT-sSEED-TIME]",
+        path="folder",
+    )
+    overwrite: bool = overwrite_setting()
+    resume: str | None = option(
+        None,
+        "Continue the interrupted run OUT (killed, crashed or Ctrl-C'd) from its last "
+        "checkpoint, with its own settings. Running the same command again does the same.",
+        path="folder",
+        metavar="OUT",
+    )
+    restart: bool = option(
+        False, "Discard an interrupted run of --out and start afresh.", switch=True
+    )
+    tensorboard: str | None = option(
+        None,
+        "Also log the training for TensorBoard into DIR: every loss per epoch (training "
+        "and test), the learning rate, and test reconstructions and prior samples as images. "
+        "View with 'tensorboard --logdir DIR'. Needs pip install 'mnist-vae[tensorboard]'.",
+        path="folder",
+        metavar="DIR",
+    )
+    tensorboard_images_every: int = option(
+        TENSORBOARD_IMAGES_EVERY,
+        "With --tensorboard: log the images every N epochs, and after the last.",
+        minimum=1,
+        metavar="N",
+    )
+
+
+# Settings that only say how to run, not what to train: allowed beside --resume.
+RESUME_COMPATIBLE = {"resume", "quiet", "debug", "tensorboard", "tensorboard_images_every"}
+
+
+def train_from_settings(
+    controls: RunControls,
+    settings: Mapping[str, Any],
+    given: Mapping[str, str],
+    *,
+    progress: bool = True,
+    report: Callable[[str], None] = print,
+) -> tuple[Run | None, str]:
+    """``mnist-vae train`` as one call: ``settings`` (the records' values by option name,
+    the strategies' flags and ``option`` pairs) merged by ``run_config_from_settings``,
+    or with ``controls.resume`` the interrupted run's own. ``given``: the settings given
+    (not defaulted), each with its flag as typed, for the errors. Everything is checked
+    before any work. Returns the run (None on a multi-worker task other than the chief)
+    and its folder."""
+    from mnist_vae.registry_index import load_index
+    from mnist_vae.training import train  # the package's name: the seam tests replace
+
+    log = _tensorboard_log(controls, given)
+    if controls.resume is not None:
+        return _train_resumed(controls, given, progress, report, log), controls.resume
+    values = {name: settings[name] for name in config_fields()}
+    flags = [spec["name"] for spec in load_index()["strategy_flags"]]
+    options = given_strategy_options(settings, flags)
+    given_values = {name for name in given if name in values}
+    run_config = run_config_from_settings(values, options, controls.config_file, given_values)
+    out = default_out(run_config) if controls.out is None else controls.out
+    _check_out(out, controls.overwrite, log)
+    run = train(
+        run_config,
+        out,
+        overwrite=controls.overwrite,
+        progress=progress,
+        report=report,
+        restart=controls.restart,
+        tensorboard=log,
+    )
+    return run, out
+
+
+def _tensorboard_log(controls: RunControls, given: Mapping[str, str]) -> Any:
+    """``--tensorboard DIR``'s log, checked before any work (the package must be there)."""
+    if controls.tensorboard is None:
+        if "tensorboard_images_every" in given:
+            raise UsageError("--tensorboard-images-every needs --tensorboard DIR")
+        return None
+    from mnist_vae.training.tensorboard import TensorBoardLog
+
+    return TensorBoardLog(controls.tensorboard, images_every=controls.tensorboard_images_every)
+
+
+def _check_out(out: str, overwrite: bool, log: Any) -> None:
+    """Fail on an unusable run directory before loading data or training."""
+    from mnist_vae.io import check_output_dir
+    from mnist_vae.runs.interrupted import TRAINING, leftover_intent
+
+    if log is not None:
+        log.check_outside(out)
+    if leftover_intent(out, TRAINING) is None:  # else a finished run to tidy, if the same
+        check_output_dir(out, overwrite=overwrite)
+
+
+def _train_resumed(
+    controls: RunControls,
+    given: Mapping[str, str],
+    progress: bool,
+    report: Callable[[str], None],
+    log: Any,
+) -> Run | None:
+    """``--resume OUT``: the interrupted run's own config, nothing else given."""
+    from mnist_vae.training import train
+    from mnist_vae.training.trainer import interrupted_config
+
+    refused = [flag for name, flag in given.items() if name not in RESUME_COMPATIBLE]
+    if refused:
+        flags = ", ".join(sorted(refused))
+        raise UsageError(f"--resume continues with the run's own settings; drop {flags}")
+    if log is not None:
+        log.check_outside(controls.resume)
+    config = interrupted_config(controls.resume)
+    return train(
+        config, controls.resume, progress=progress, report=report, resume=True, tensorboard=log
+    )
 
 
 def run_config_from_settings(

@@ -20,10 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from mnist_vae.config import TENSORBOARD_IMAGES_EVERY as IMAGES_EVERY
 from mnist_vae.errors import UsageError
 
 INSTALL = "pip install 'mnist-vae[tensorboard]'"
-IMAGES_EVERY = 5
 RECONSTRUCTED = 32  # test images shown beside their reconstructions, 8 pairs a row
 PAIRS_PER_ROW = 8
 SAMPLES = 100  # prior samples, 10 x 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 
 import click
@@ -16,7 +17,9 @@ from mnist_vae.models import build_model, model_config, with_options
 from mnist_vae.registry import strategies
 from mnist_vae.settings import builtin_strategy_options
 from mnist_vae.zoo.strategies.vaegan import VAEGAN, VaeGanOptions
-from tests.helpers import assert_one_line_error, invoke, never_called
+from tests.helpers import ROOT, assert_one_line_error, invoke, never_called
+
+CLI = ROOT / "cli"
 
 
 @pytest.mark.parametrize(
@@ -244,3 +247,121 @@ def test_benchmark_flags_convert_to_the_records_values():
         "options": {"iw_samples": 7},
         "quick": True,
     }
+
+
+# -- the other commands' flags: generated from their request records -----------------
+
+# cli module -> the records whose fields are its arguments and flags.
+REQUESTS = {
+    "sample.py": ["mnist_vae.training.drawing:SampleRequest"],
+    "evaluate.py": ["mnist_vae.evaluation.run_evaluation:EvaluationRequest"],
+    "export.py": ["mnist_vae.export.writer:ExportRequest"],
+    "compare.py": ["mnist_vae.evaluation.comparison:CompareRequest"],
+    "clean.py": ["mnist_vae.io.stale:CleanRequest"],
+    "pretrained.py": ["mnist_vae.runs.pretrained:PretrainedRequest"],
+    "train.py": ["mnist_vae.training.run_settings:RunControls"],
+    "benchmark.py": [
+        "mnist_vae.experiments.merge_inputs:MergeRequest",
+        "mnist_vae.experiments.skeleton:BenchmarkControls",
+    ],
+    "benchmark_labels.py": ["mnist_vae.experiments.skeleton:BenchmarkControls"],
+}
+# (command, its request record), each record with the command made from it.
+REQUEST_COMMANDS = [
+    ("sample", "mnist_vae.training.drawing:SampleRequest"),
+    ("evaluate", "mnist_vae.evaluation.run_evaluation:EvaluationRequest"),
+    ("export", "mnist_vae.export.writer:ExportRequest"),
+    ("compare", "mnist_vae.evaluation.comparison:CompareRequest"),
+    ("clean", "mnist_vae.io.stale:CleanRequest"),
+    ("pretrained", "mnist_vae.runs.pretrained:PretrainedRequest"),
+    ("train", "mnist_vae.training.run_settings:RunControls"),
+    ("benchmark merge", "mnist_vae.experiments.merge_inputs:MergeRequest"),
+    ("benchmark labels", "mnist_vae.experiments.skeleton:BenchmarkControls"),
+]
+
+
+def record_named(path: str) -> type:
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def command_named(path: str) -> click.Command:
+    command = cli
+    for name in path.split():
+        command = command.get_command(click.Context(command), name)
+    return command
+
+
+def request_flag(spec: dataclasses.Field) -> str:
+    return "--" + (spec.metadata["flag"] or spec.name).replace("_", "-")
+
+
+@pytest.mark.parametrize(("name", "record"), REQUEST_COMMANDS)
+def test_a_commands_flags_are_its_request_records_fields(name, record):
+    command = command_named(name)
+    params = {param.name: param for param in command.params}
+    for spec in dataclasses.fields(record_named(record)):
+        meta, param = spec.metadata, params[spec.name]
+        required = spec.default is dataclasses.MISSING
+        assert param.required == required, spec.name
+        if meta["argument"]:
+            assert isinstance(param, click.Argument), spec.name
+            continue
+        assert param.opts == [request_flag(spec)], spec.name
+        if spec.name != "out" or "benchmark" not in name:  # --out names each one's files
+            assert param.help == meta["help"], spec.name
+        assert param.is_flag == meta["switch"], spec.name
+        if meta["flag_value"]:  # given plain: flag_value; left out: the default
+            assert (param.default, param.flag_value) == (None, meta["flag_value"])
+            assert param.process_value(click.Context(command), None) == spec.default
+        elif not required:
+            assert param.default == spec.default, spec.name
+
+
+def hand_written(source: str, records: list[type]) -> list[str]:
+    """Where ``source`` declares a field of ``records`` again: a click option or argument
+    of its flag or name."""
+    words = {request_flag(spec) for kind in records for spec in dataclasses.fields(kind)}
+    words |= {spec.name for kind in records for spec in dataclasses.fields(kind)}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in ("option", "argument"):
+            continue
+        given = {arg.value for arg in node.args if isinstance(arg, ast.Constant)}
+        found += [f"line {node.lineno}: {word}" for word in sorted(given & words)]
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(REQUESTS))
+def test_no_request_field_is_declared_again_in_its_command(module):
+    """The setting would have two declarations to keep in step."""
+    records = [record_named(path) for path in REQUESTS[module]]
+    assert hand_written((CLI / module).read_text(), records) == []
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        '@click.option("--count", type=int, default=100)',
+        '@click.option("--noise-variance", "noise_variance", default=0.1)',
+        '@click.argument("run", required=False)',
+    ],
+)
+def test_a_request_field_declared_again_is_caught(added):
+    source = (CLI / "sample.py").read_text()
+    assert "@request_options(SampleRequest)\n" in source
+    source = source.replace(
+        "@request_options(SampleRequest)\n", f"@request_options(SampleRequest)\n{added}\n"
+    )
+    assert hand_written(source, [record_named(REQUESTS["sample.py"][0])])
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"), [(["export", "some-run"], "--out"), (["benchmark", "merge", "."], "--out")]
+)
+def test_a_required_request_flag_left_out_is_a_usage_error(args, flag):
+    assert_one_line_error(invoke(*args), 2, f"Missing option '{flag}'")

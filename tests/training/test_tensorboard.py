@@ -86,10 +86,10 @@ def test_images_every_n_epochs_and_after_the_last(tmp_path):
 
 def test_the_cli_default_is_the_librarys():
     pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
-    from mnist_vae.cli.train import TENSORBOARD_IMAGES_EVERY
+    from mnist_vae.training.run_settings import RunControls
     from mnist_vae.training.tensorboard import IMAGES_EVERY
 
-    assert TENSORBOARD_IMAGES_EVERY == IMAGES_EVERY
+    assert RunControls().tensorboard_images_every == IMAGES_EVERY
 
 
 def test_without_the_package_tensorboard_fails_in_one_line_before_any_work(tmp_path, monkeypatch):
