@@ -94,7 +94,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mnist-vae", message=version_line())
+@click.version_option(__version__, prog_name="mnist-vae", message=version_line(__version__))
 def cli() -> None:
     """Variational autoencoders for MNIST: train, sample and inspect the model zoo.
 

@@ -24,13 +24,11 @@ def installed_version(package: str) -> str:
         return "not installed"
 
 
-def version_line() -> str:
-    """mnist-vae's version and what it runs on (``mnist-vae --version``), read from the
-    installed packages' metadata, so it stays instant."""
-    from mnist_vae import __version__
-
+def version_line(version: str) -> str:
+    """mnist-vae's ``version`` and what it runs on (``mnist-vae --version``), read from
+    the installed packages' metadata, so it stays instant."""
     python = ".".join(map(str, sys.version_info[:3]))
     return (
-        f"mnist-vae {__version__} (TensorFlow {installed_version('tensorflow')}, "
+        f"mnist-vae {version} (TensorFlow {installed_version('tensorflow')}, "
         f"Keras {installed_version('keras')}, Python {python})"
     )
