@@ -1,4 +1,4 @@
-"""Flags generated from the settings' declarations (``mnist_vae.config.option``): the
+"""Flags generated from the settings' declarations (``mnist_vae.declarations.option``): the
 run's records (``ModelConfig``, ``TrainConfig``), the strategies' options, the benchmarks'
 configs and every command's request record; ``mnist_vae.settings`` makes each a plain-data
 spec (``declared_spec``), ``declared_option`` a Click option or argument. Besides them,

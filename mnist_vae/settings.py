@@ -1,4 +1,4 @@
-"""The settings' declarations (``mnist_vae.config.option``) as plain data, for any front
+"""The settings' declarations (``mnist_vae.declarations.option``) as plain data, for any front
 end: the CLI's flags, the index of the built-in strategies' flags, the docs.
 
 Each setting is declared once, on its record (``ModelConfig``, ``TrainConfig``, a
@@ -22,7 +22,7 @@ from typing import Any
 from mnist_vae.config import CONFIG_SECTIONS, option_type
 from mnist_vae.errors import ConfigError, UsageError
 
-# What a record's declaration adds to a strategy option's (see mnist_vae.config.option).
+# What a record's declaration adds to a strategy option's (see mnist_vae.declarations.option).
 RECORD_KEYS = (
     "maximum",
     "exclusive_maximum",

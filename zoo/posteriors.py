@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from mnist_vae.config import StrategyOptions, option
+from mnist_vae.config import StrategyOptions
+from mnist_vae.declarations import option
 
 POSTERIORS = ("gaussian", "iaf")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.config import REQUIRED, option, overwrite_setting
+from mnist_vae.declarations import REQUIRED, option, overwrite_setting
 from mnist_vae.errors import UsageError
 from mnist_vae.runs import Run
 

@@ -18,15 +18,9 @@ from typing import Any
 import numpy as np
 
 from mnist_vae import progress
-from mnist_vae.config import (
-    BINARIZATIONS,
-    NUM_CLASSES,
-    REQUIRED,
-    data_setting,
-    option,
-    seed_setting,
-)
+from mnist_vae.config import BINARIZATIONS, NUM_CLASSES
 from mnist_vae.data import MnistData, binarize_test_set, same_data, to_float_images
+from mnist_vae.declarations import REQUIRED, data_setting, option, seed_setting
 from mnist_vae.evaluation.provenance import (
     class_agreement_note,
     data_for_run,

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_vae.config import RunConfig, TrainConfig, option
+from mnist_vae.config import RunConfig, TrainConfig
 from mnist_vae.data import MnistData, data_label, select_training_set, to_float_images
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError
 from mnist_vae.experiments.skeleton import (
     REAL,

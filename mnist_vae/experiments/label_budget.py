@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig, option
+from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig
 from mnist_vae.data import MnistData, data_label, select_labelled_set, to_float_images
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError
 from mnist_vae.experiments.skeleton import (
     REAL,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_vae.config import REQUIRED, option, overwrite_setting
+from mnist_vae.declarations import REQUIRED, option, overwrite_setting
 from mnist_vae.errors import UsageError, first_line
 
 

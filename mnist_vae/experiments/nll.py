@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig, option, seed_setting
+from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
+from mnist_vae.declarations import option, seed_setting
 from mnist_vae.errors import ConfigError
 from mnist_vae.experiments.skeleton import Bench, bench_stage, trained_run
 from mnist_vae.io import write_json_atomic

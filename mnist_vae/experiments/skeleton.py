@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.config import data_setting, option, overwrite_setting
+from mnist_vae.declarations import data_setting, option, overwrite_setting
 from mnist_vae.errors import ConfigError
 from mnist_vae.experiments.resumable_steps import Steps, data_identity, resumable_stage
 from mnist_vae.experiments.stats import mean_std, paired_t_test

@@ -34,7 +34,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_vae.config import EXPORT_FORMATS, IMAGE_SHAPE, REQUIRED, option, overwrite_setting
+from mnist_vae.config import EXPORT_FORMATS, IMAGE_SHAPE
+from mnist_vae.declarations import REQUIRED, option, overwrite_setting
 from mnist_vae.errors import RunError, UsageError, first_line
 from mnist_vae.io import staged_dir
 from mnist_vae.progress import task

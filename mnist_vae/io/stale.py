@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_vae.config import option
+from mnist_vae.declarations import option
 from mnist_vae.io.locks import path_exists, still_names, take_lock
 from mnist_vae.io.marks import OLD, PARTIAL, TRAINING, has_stage_marker, is_file_token
 

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.config import option
+from mnist_vae.declarations import option
 from mnist_vae.errors import RunError, UnknownNameError, UsageError
 
 PREFIX = "pretrained:"

@@ -15,13 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.config import (
-    DIGIT_NOISE_VARIANCE,
-    PRIOR,
-    option,
-    overwrite_setting,
-    seed_setting,
-)
+from mnist_vae.config import DIGIT_NOISE_VARIANCE, PRIOR
+from mnist_vae.declarations import option, overwrite_setting, seed_setting
 from mnist_vae.errors import UsageError
 
 # What the grid can be saved as (matplotlib chooses the format by the suffix).

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mnist_vae.config import TENSORBOARD_IMAGES_EVERY, option, overwrite_setting
+from mnist_vae.config import TENSORBOARD_IMAGES_EVERY
+from mnist_vae.declarations import option, overwrite_setting
 from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.settings import (
     checked_value,

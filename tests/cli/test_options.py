@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
 from mnist_vae.cli.options import strategy_options
-from mnist_vae.config import StrategyOptions, option
+from mnist_vae.config import StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.errors import UsageError
 from mnist_vae.models import build_model, model_config, with_options
 from mnist_vae.registry import strategies

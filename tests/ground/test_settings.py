@@ -9,7 +9,8 @@ import typing
 
 import pytest
 
-from mnist_vae.config import ModelConfig, StrategyOptions, TrainConfig, option
+from mnist_vae.config import ModelConfig, StrategyOptions, TrainConfig
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.settings import (
     builtin_strategy_options,

@@ -1,7 +1,7 @@
 """The package's import rules, read from the source (docs/architecture.md draws them).
 
-The ground floor (errors, config, settings, registry, registry_index, notices, io,
-backend, progress, pixels and the package root) imports nothing above it; data, models and
+The ground floor (errors, declarations, config, settings, registry, registry_index,
+notices, io, backend, progress, pixels and the package root) imports nothing above it; data, models and
 runs import only the ground floor; export may add models and runs; training may add data,
 models, runs and export (to draw from an export as from a run); evaluation may add
 training too (the latent samplers it judges are fitted there); experiments may use the
@@ -32,6 +32,7 @@ ALLOWED = {
 }
 GROUND_MODULES = {
     "errors",
+    "declarations",
     "config",
     "settings",
     "registry",

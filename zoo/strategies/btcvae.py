@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.config import ModelConfig, StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.models import VAE, TrainingContext, build_vae, require_unit_beta, with_options
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.models.steps import replica_scaled, unpack

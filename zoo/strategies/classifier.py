@@ -21,7 +21,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.config import ModelConfig, StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.errors import UsageError, first_line
 from mnist_vae.models import VAE, TrainingContext, build_vae, with_options
 from mnist_vae.models.losses import half_squared_distance, kl_to_standard_normal

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.config import ModelConfig, StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.models import VAE, TrainingContext, build_vae, portable_random, with_options
 from mnist_vae.models.losses import LOG_TWO_PI, kl_per_dimension
 from mnist_vae.registry import strategies

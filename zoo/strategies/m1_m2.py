@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import keras
 
-from mnist_vae.config import NUM_CLASSES, ModelConfig, option
+from mnist_vae.config import NUM_CLASSES, ModelConfig
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import TrainingContext, build_networks, vae_arguments, with_options
 from mnist_vae.models.losses import LOG_TWO_PI, kl_to_standard_normal, standard_normal_log_density

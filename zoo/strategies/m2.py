@@ -18,7 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES, ModelConfig, StrategyOptions, option
+from mnist_vae.config import IMAGE_SHAPE, NUM_CLASSES, ModelConfig, StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import TrainingContext, build_vae, with_options
 from mnist_vae.models.losses import LOG_TWO_PI, standard_normal_log_density

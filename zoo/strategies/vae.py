@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, option
+from mnist_vae.config import ModelConfig
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import VAE, TrainingContext, build_vae, require_unit_beta, with_options
 from mnist_vae.models.losses import kl_per_dimension

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.config import ModelConfig, StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import VAE, TrainingContext, build_vae, with_options
 from mnist_vae.models.losses import (

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from mnist_vae.config import IMAGE_SHAPE, ModelConfig, StrategyOptions, option
+from mnist_vae.config import IMAGE_SHAPE, ModelConfig, StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.models import VAE, TrainingContext, build_vae, portable_random, with_options
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.registry import strategies

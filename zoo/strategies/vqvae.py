@@ -31,7 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_vae.config import ModelConfig, StrategyOptions, option
+from mnist_vae.config import ModelConfig, StrategyOptions
+from mnist_vae.declarations import option
 from mnist_vae.errors import ConfigError
 from mnist_vae.models import (
     VAE,
