@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from mnist_vae.io import training_stage_path, write_json_atomic
-from mnist_vae.runs.versions import package_versions
+from mnist_vae.versions import package_versions
 
 CLI = "from mnist_vae.cli.main import cli; cli()"
 FLAGS = ["--arch", "net1", "--latent-dim", "2", "--epochs", "6", "--seed", "0", "--quiet"]

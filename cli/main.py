@@ -10,7 +10,7 @@ import click
 
 from mnist_vae import __version__
 from mnist_vae.errors import MnistVaeError, UsageError
-from mnist_vae.runs.versions import version_line
+from mnist_vae.versions import version_line
 
 # command name -> its one line in --help. Each is the attribute of the same name of
 # the module of the same name (mnist_vae.cli.train:train), loaded only when the command

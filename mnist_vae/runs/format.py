@@ -27,7 +27,7 @@ import numpy as np
 from mnist_vae.config import NUM_CLASSES, RunConfig
 from mnist_vae.errors import ConfigError, RunError, first_line
 from mnist_vae.io import staged_dir, write_json_atomic
-from mnist_vae.runs.versions import package_versions
+from mnist_vae.versions import package_versions
 
 RUN_FORMAT = 1
 REQUIRED_FILES = ("config.json", "model.keras", "metrics.json", "latent.json")

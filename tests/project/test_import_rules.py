@@ -1,12 +1,13 @@
 """The package's import rules, read from the source (docs/architecture.md draws them).
 
-The ground floor (errors, declarations, config, settings, registry, registry_index,
-notices, io, backend, progress, pixels and the package root) imports nothing above it; data, models and
-runs import only the ground floor; export may add models and runs; training may add data,
-models, runs and export (to draw from an export as from a run); evaluation may add
-training too (the latent samplers it judges are fitted there); experiments may use the
-core below them; no core module imports the zoo, which only the registry's loader brings
-in, by its one module name. The zoo and the CLI may import anything.
+The ground floor (errors, versions, declarations, config, settings, registry,
+registry_index, notices, io, backend, progress, pixels and the package root) imports
+nothing above it; data, models and runs import only the ground floor; export may add
+models and runs; training may add data, models, runs and export (to draw from an export
+as from a run); evaluation may add training too (the latent samplers it judges are
+fitted there); experiments may use the core below them; no core module imports the zoo,
+which only the registry's loader brings in, by its one module name. The zoo and the CLI
+may import anything.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ ALLOWED = {
 }
 GROUND_MODULES = {
     "errors",
+    "versions",
     "declarations",
     "config",
     "settings",
