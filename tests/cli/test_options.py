@@ -87,6 +87,18 @@ def test_an_option_that_would_do_nothing_is_a_usage_error(tmp_path, args, fragme
     assert not (tmp_path / "run").exists()
 
 
+def test_a_threshold_beside_a_frozen_classifier_is_a_usage_error(tmp_path, monkeypatch):
+    import mnist_vae.training
+
+    monkeypatch.setattr(mnist_vae.training, "train", never_called)
+    weights = tmp_path / "lenet.weights.h5"
+    weights.write_bytes(b"")
+    args = ("--strategy", "classifier", "--classifier-weights", weights)
+    result = invoke("train", *args, "--recon-threshold", "0.05", "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, "--recon-threshold takes effect only", "--classifier-weights")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_config_files_option_that_would_do_nothing_is_refused(tmp_path, monkeypatch):
     import mnist_vae.training
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from mnist_vae.config import ModelConfig, StrategyOptions
 from mnist_vae.declarations import option
-from mnist_vae.errors import UsageError, first_line
+from mnist_vae.errors import ConfigError, UsageError, first_line
 from mnist_vae.models import VAE, TrainingContext, build_vae, with_options
 from mnist_vae.models.losses import half_squared_distance, kl_to_standard_normal
 from mnist_vae.models.steps import clone_optimizer, replica_scaled, unpack
@@ -52,12 +52,23 @@ class TaskOptions(StrategyOptions):
     )
     recon_threshold: float = option(
         0.02,
-        "A joint classifier also learns from reconstructions whose per-pixel MSE is below this.",
+        "A joint classifier also learns from reconstructions whose per-pixel MSE is below "
+        "this. Only without --classifier-weights (a given classifier is frozen).",
         minimum=0,
     )
 
     def validate(self) -> None:
         classifiers.check(self.classifier)
+
+    def check_given(self, given, settings) -> None:
+        """Also refuse --recon-threshold beside --classifier-weights: a frozen classifier
+        learns from nothing, so the threshold would be recorded and do nothing."""
+        super().check_given(given, settings)
+        if "recon_threshold" in given and self.classifier_weights is not None:
+            raise ConfigError(
+                "--recon-threshold takes effect only with a jointly trained classifier; "
+                "drop it, or drop --classifier-weights"
+            )
 
     def check_files(self) -> None:
         """The weights file, when a model is first configured (``model_config``).
