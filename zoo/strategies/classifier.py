@@ -52,8 +52,7 @@ class TaskOptions(StrategyOptions):
     )
     recon_threshold: float = option(
         0.02,
-        "A joint classifier also learns from reconstructions whose per-pixel MSE is below "
-        "this. Only without --classifier-weights (a given classifier is frozen).",
+        "Joint classifier only: it also learns from reconstructions of per-pixel MSE below this.",
         minimum=0,
     )
 
