@@ -125,3 +125,16 @@ def test_the_sweep_chooses_on_the_training_images_it_did_not_train_on():
     held_out = sweep.held_out_indices(images, labels, 500, seed=3)
     assert len(held_out) == 100 and not set(held_out) & set(chosen)
     assert sorted([*held_out, *chosen]) == list(range(600))
+
+
+def test_label_results_reads_methods_and_keeps_no_machine_path():
+    results = _load("label_results")
+    name, runs = results.method_runs("M1+M2=runs/a, runs/b")
+    assert name == "M1+M2" and [str(run) for run in runs] == ["runs/a", "runs/b"]
+    with pytest.raises(Exception, match="NAME=RUN"):
+        results.method_runs("runs/a")
+    typed = results.typed_command("/some/venv/bin/mnist-vae train --seed 1 --out 'a b'")
+    assert typed == "mnist-vae train --seed 1 --out 'a b'"
+    summary = results.summary("M2", [{"test_error": 0.05}, {"test_error": 0.07}])
+    assert summary["mean_error_percent"] == 6.0 and summary["std_error_percent"] == 1.41
+    assert summary["paper_error_percent"] == 11.97
