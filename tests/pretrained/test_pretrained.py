@@ -71,6 +71,37 @@ def test_every_shipped_model_matches_its_card(name, mnist):
     assert images.shape == (4, 28, 28, 1) and np.isfinite(images).all()
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_cards_numbers_are_its_shipped_runs(name, mnist):
+    """The card's figures are the run's own (metrics.json, config.json), and a shipped
+    semi-supervised classifier's test error is measured again on the 10,000 test images."""
+    import math
+
+    from mnist_vae.data import to_float_images
+
+    model = catalogue()[name]
+    card = model.card
+    metrics = json.loads((model.folder / "metrics.json").read_text())
+    record = json.loads((model.folder / "config.json").read_text())
+    assert card["negative_elbo"] == metrics["test"]["negative_elbo"]
+    assert card["classifier_error"] == metrics["test"].get("classifier_error")
+    assert card["train_seconds"] == metrics["train_seconds"]
+    assert (card["epochs"], card["batch_size"]) == (
+        record["train"]["epochs"],
+        record["train"]["batch_size"],
+    )
+    steps = math.ceil(record["data"]["train_images"] / card["batch_size"])
+    assert card["updates"] == steps * card["epochs"]
+    if card["strategy"] in ("m2", "m1_m2"):
+        loaded = load_pretrained(name)
+        images = to_float_images(mnist.x_test)
+        predicted = np.concatenate(
+            [np.asarray(loaded.classify(images[i : i + 2500])) for i in range(0, 10_000, 2500)]
+        )
+        error = float(np.mean(predicted != mnist.y_test))
+        assert error == pytest.approx(card["classifier_error"], abs=2e-4)
+
+
 def test_pretrained_opens_a_checked_copy_and_replaces_a_changed_one():
     folder = run_path(f"pretrained:{FIRST}")
     assert folder == cache_root() / FIRST and (folder / "card.json").is_file()
