@@ -23,7 +23,8 @@ import shlex
 import statistics
 from pathlib import Path
 
-# Kingma et al. 2014, Table 1, 100 labels (test error %), as docs/benchmarks.md quotes it.
+# Kingma et al. 2014, Table 1, 100 labels (test error %), as docs/benchmarks.md quotes it
+# (unconfirmed: the table could not be opened here).
 PAPER = {"M2": 11.97, "M1+M2": 3.33}
 GOALS = {"M2": 8.0, "M1+M2": 5.0}
 
