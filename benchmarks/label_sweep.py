@@ -108,8 +108,6 @@ def train_point(args, folder: Path, alpha: float, rows: int, seed: int) -> None:
 
 def validation_error(folder: Path) -> dict:
     """The run's classifier on the 10,000 training images it never trained on."""
-    import numpy as np
-
     from mnist_vae.data import load_mnist, to_float_images
     from mnist_vae.runs import load_run
 
@@ -118,13 +116,7 @@ def validation_error(folder: Path) -> dict:
     held_out = held_out_indices(data.x_train, data.y_train, TRAIN_SIZE, run.config.train.seed)
     model = run.load_model()
     images = to_float_images(data.x_train[held_out])
-    predicted = np.concatenate(
-        [
-            np.asarray(model.classify(images[start : start + 2000]))
-            for start in range(0, len(images), 2000)
-        ]
-    )
-    error = float(np.mean(predicted != data.y_train[held_out]))
+    error = model.extra_test_metrics(images, data.y_train[held_out])["classifier_error"]
     return {
         "validation_images": len(held_out),
         "validation_error": error,
