@@ -31,8 +31,9 @@ def round_to_half(values: np.ndarray) -> np.ndarray:
 def compact_model_file(source: Path, target: Path, *, half: bool) -> int:
     """Write ``source``'s model to ``target`` without optimizer state (``half``: rounded).
 
-    Returns how many weights were rounded. Only trainable floating weights are rounded:
-    counters, seeds and running statistics keep their exact values.
+    Returns how many weights were rounded. Only floating weights that training can
+    change are rounded, a frozen network's too (m1_m2's M1): counters, seeds and running
+    statistics keep their exact values.
     """
     from mnist_vae.backend import prepare_backend
     from mnist_vae.registry import load_registrations
@@ -44,14 +45,36 @@ def compact_model_file(source: Path, target: Path, *, half: bool) -> int:
     model = keras.saving.load_model(source, compile=False)
     rounded = 0
     if half:
-        for variable in model.trainable_weights:
-            if "float" in str(variable.dtype):
+        learnable = learnable_weight_positions(source)
+        for position, variable in enumerate(model.weights):
+            if position in learnable and "float" in str(variable.dtype):
                 variable.assign(round_to_half(keras.ops.convert_to_numpy(variable)))
                 rounded += int(np.prod(variable.shape))
     model.save(target)
     if half:
         store_exact_halves(Path(target))
     return rounded
+
+
+def learnable_weight_positions(source: Path) -> set[int]:
+    """Where, in ``model.weights`` of the model in ``source``, the weights that training
+    could change are, frozen or not.
+
+    Freezing a network (m1_m2's given M1) hides its weights from ``trainable_weights``
+    exactly as running statistics are hidden, so a second copy, all unfrozen, tells them
+    apart. Positions, not paths: two networks of one model may name their layers alike.
+    """
+    import keras
+
+    def unfreeze(layer) -> None:
+        layer.trainable = True
+        for inner in getattr(layer, "layers", []):
+            unfreeze(inner)
+
+    unfrozen = keras.saving.load_model(source, compile=False)
+    unfreeze(unfrozen)
+    learnable = {id(variable) for variable in unfrozen.trainable_weights}
+    return {i for i, variable in enumerate(unfrozen.weights) if id(variable) in learnable}
 
 
 def store_exact_halves(path: Path) -> int:

@@ -83,3 +83,28 @@ def test_a_compact_model_keeps_its_weights_and_drops_the_optimizer(one_epoch_run
         np.testing.assert_array_equal(np.asarray(got), want)
     images = np.asarray(compact.sample(2, seed=0))
     assert images.shape == (2, 28, 28, 1) and np.isfinite(images).all()
+
+
+def test_rounding_reaches_a_frozen_network_but_not_running_statistics(tmp_path):
+    """m1_m2 keeps its given M1 frozen: its weights round (and halve) like the rest."""
+    import keras
+
+    frozen = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)], name="frozen")
+    frozen.trainable = False
+    model = keras.Sequential([keras.Input((3,)), frozen, keras.layers.BatchNormalization()])
+    third = np.float32(1 / 3)
+    for variable in model.weights:
+        variable.assign(np.full(variable.shape, third, dtype=np.float32))
+    model.save(tmp_path / "source.keras")
+
+    rounded = compact_model_file(tmp_path / "source.keras", tmp_path / "small.keras", half=True)
+
+    assert rounded == 3 * 4 + 4 + 4 + 4  # the frozen kernel and bias, gamma and beta
+    compact = keras.saving.load_model(tmp_path / "small.keras", compile=False)
+    kernel, bias = compact.layers[0].get_weights()
+    np.testing.assert_array_equal(kernel, round_to_half(np.full((3, 4), third)))
+    np.testing.assert_array_equal(bias, round_to_half(np.full(4, third)))
+    assert kernel[0, 0] != third
+    moving_mean = compact.layers[1].moving_mean
+    assert np.asarray(moving_mean)[0] == third  # a running statistic keeps its value
+    assert len(compact.trainable_weights) == 2  # still frozen: only gamma and beta train

@@ -113,13 +113,6 @@ class M1M2(M2):
             *self.m1_decoder.trainable_variables,
         ]
 
-    def extra_networks(self) -> dict[str, keras.Model]:
-        return {
-            **super().extra_networks(),
-            "m1_encoder": self.m1_encoder,
-            "m1_decoder": self.m1_decoder,
-        }
-
     # -- M1 -------------------------------------------------------------------------------
 
     def m1_posterior(self, images, training: bool = False):
