@@ -2,7 +2,7 @@
 
     python benchmarks/label_results.py \
         --method "M2=runs/m2-a1-r10-e50-s0,runs/m2-a1-r10-e50-s1,runs/m2-a1-r10-e50-s2" \
-        --method "M1+M2=runs/m1m2-a1-r10-e50-s0,..." \
+        --method "M1+M2, 150 epochs=runs/m1m2-a0.1-r10-e150-s0,..." \
         --json benchmarks/results/label-100-long.json --figure docs/figures/label-100-epochs.png
 
 Each run's classifier q(y|x) is scored on all 10,000 test images (the test set is read
@@ -72,6 +72,11 @@ def error_curve(folder: Path) -> list[float]:
         return [float(row["val_classifier_error"]) for row in csv.DictReader(rows)]
 
 
+def family(name: str) -> str:
+    """The method a name is a variant of: ``"M1+M2, 150 epochs"`` is ``"M1+M2"``."""
+    return name.split(",")[0].strip()
+
+
 def summary(name: str, runs: list[dict]) -> dict:
     errors = [100 * run["test_error"] for run in runs]
     return {
@@ -79,8 +84,8 @@ def summary(name: str, runs: list[dict]) -> dict:
         "runs": runs,
         "mean_error_percent": round(statistics.mean(errors), 2),
         "std_error_percent": round(statistics.stdev(errors), 2) if len(errors) > 1 else None,
-        "paper_error_percent": PAPER.get(name),
-        "goal_percent": GOALS.get(name),
+        "paper_error_percent": PAPER.get(family(name)),
+        "goal_percent": GOALS.get(family(name)),
     }
 
 
@@ -92,17 +97,20 @@ def plot(methods: dict[str, list[Path]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.2))
+    drawn = set()
     for index, (name, folders) in enumerate(methods.items()):
         colour = f"C{index}"
         for number, folder in enumerate(folders):
             curve = [100 * value for value in error_curve(folder)]
             label = name if number == 0 else None
             axes.plot(range(1, len(curve) + 1), curve, color=colour, alpha=0.8, label=label)
-        if name in PAPER:
-            axes.axhline(PAPER[name], color=colour, linestyle=":", linewidth=1)
+        paper = family(name)
+        if paper in PAPER and paper not in drawn:
+            drawn.add(paper)
+            axes.axhline(PAPER[paper], color=colour, linestyle=":", linewidth=1)
             axes.annotate(
-                f"paper {name} {PAPER[name]}%",
-                (1, PAPER[name]),
+                f"paper {paper} {PAPER[paper]}%",
+                (1, PAPER[paper]),
                 color=colour,
                 fontsize=8,
                 va="bottom",

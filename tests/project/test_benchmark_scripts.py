@@ -138,3 +138,5 @@ def test_label_results_reads_methods_and_keeps_no_machine_path():
     summary = results.summary("M2", [{"test_error": 0.05}, {"test_error": 0.07}])
     assert summary["mean_error_percent"] == 6.0 and summary["std_error_percent"] == 1.41
     assert summary["paper_error_percent"] == 11.97
+    longer = results.summary("M1+M2, 150 epochs", [{"test_error": 0.04}])
+    assert longer["paper_error_percent"] == 3.33 and longer["goal_percent"] == 5.0
