@@ -154,21 +154,6 @@ class HierarchicalVAE(StepScheduled, VAE):
         prior = self.top_down(z2, training=training)
         return precision_weighted(*bottom, *prior), prior
 
-    # -- the top layer's prior p(z2): N(0, I) here (``hvamp`` learns it) -------------
-
-    def top_prior_log_density(self, z2):
-        """log p(z2) per row."""
-        return gaussian_log_density(z2, 0.0, keras.ops.zeros_like(z2))
-
-    def top_kl(self, top, z2):
-        """KL(q(z2|x) || p(z2)) for the ELBO, per image and dimension [batch, D2]; ``top``
-        is q(z2|x)'s (mean, log-variance), ``z2`` its draw (unused by the closed form)."""
-        return kl_per_dimension(*top)
-
-    def sample_top_prior(self, count, seed):
-        """``count`` draws of z2 ~ p(z2) from the portable noise stream of ``seed``."""
-        return portable_random.standard_normal(tf.stack([count, self.top_dim]), seed)
-
     # -- the generative-model protocol ---------------------------------------------
 
     def encode_distribution(self, images, labels=None, training: bool = False):
@@ -189,7 +174,8 @@ class HierarchicalVAE(StepScheduled, VAE):
     def sample_prior(self, count, seed):
         """z2 ~ N(0, I), then z1 ~ p(z1 | z2), from two portable noise streams of ``seed``."""
         count, seed = tf.cast(count, tf.int32), tf.cast(seed, tf.int32)
-        mean, log_variance = self.top_down(self.sample_top_prior(count, seed))
+        z2 = portable_random.standard_normal(tf.stack([count, self.top_dim]), seed)
+        mean, log_variance = self.top_down(z2)
         noise = portable_random.standard_normal(tf.stack([count, self.latent_dim]), seed + 7919)
         return mean + tf.exp(0.5 * log_variance) * noise
 
@@ -212,7 +198,9 @@ class HierarchicalVAE(StepScheduled, VAE):
         nll = self.reconstruction_terms(
             ops.tile(images, (samples, 1, 1, 1)), self.decode_logits(z1, tiled_labels)
         )
-        log_prior = self.top_prior_log_density(z2) + gaussian_log_density(z1, *prior)
+        log_prior = gaussian_log_density(z2, 0.0, ops.zeros_like(z2)) + gaussian_log_density(
+            z1, *prior
+        )
         log_posterior = gaussian_log_density(z2, top_mean, top_log_variance) + gaussian_log_density(
             z1, mean, log_variance
         )
@@ -241,7 +229,7 @@ class HierarchicalVAE(StepScheduled, VAE):
         z1 = self.sampler(mean, log_variance)
         logits = self.decode_logits(z1, labels, training=training)
         kl_dims = keras.ops.concatenate(
-            [self.top_kl(top, z2), gaussian_kl_per_dimension(mean, log_variance, *prior)], axis=-1
+            [kl_per_dimension(*top), gaussian_kl_per_dimension(mean, log_variance, *prior)], axis=-1
         )
         return self.reconstruction_terms(images, logits), kl_dims
 

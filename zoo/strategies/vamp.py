@@ -88,21 +88,6 @@ def mixture_log_density(z, means, log_variances):
     return ops.reshape(log_density, shape[:-1])
 
 
-def sample_mixture(means, log_variances, count, seed):
-    """``count`` draws from the equal-weight mixture of the Gaussians (``means``,
-    ``log_variances``) [K, D]: a uniformly chosen component per draw, then a draw from it,
-    both from portable noise streams of ``seed``."""
-    count = tf.cast(count, tf.int32)
-    seed = tf.cast(seed, tf.int32)
-    components_count = tf.shape(means)[0]
-    noise = portable_random.standard_normal(tf.stack([count, tf.shape(means)[1]]), seed)
-    # The component choice from another stream of the same seed.
-    uniform = portable_random.uniform(tf.reshape(count, [1]), seed + 104729)
-    components = tf.cast(tf.floor(uniform * tf.cast(components_count, tf.float32)), tf.int32)
-    components = tf.minimum(components, components_count - 1)
-    return tf.gather(means, components) + tf.exp(0.5 * tf.gather(log_variances, components)) * noise
-
-
 @keras.saving.register_keras_serializable(package="mnist_vae")
 class VampVAE(StepScheduled, VAE):
     """A VAE whose prior is the mixture of its posteriors at learned pseudo-inputs.
@@ -139,7 +124,19 @@ class VampVAE(StepScheduled, VAE):
         return False  # the mixture prior has no closed-form KL: the base estimates it
 
     def sample_prior(self, count, seed):
-        return sample_mixture(*self.prior_components(), count, seed)
+        """A uniformly chosen component per draw, then a draw from it; portable noise."""
+        means, log_variances = self.prior_components()
+        count = tf.cast(count, tf.int32)
+        seed = tf.cast(seed, tf.int32)
+        noise = portable_random.standard_normal(tf.stack([count, self.latent_dim]), seed)
+        # The component choice from another stream of the same seed.
+        uniform = portable_random.uniform(tf.reshape(count, [1]), seed + 104729)
+        components = tf.cast(tf.floor(uniform * float(self.options.pseudo_inputs)), tf.int32)
+        components = tf.minimum(components, self.options.pseudo_inputs - 1)
+        return (
+            tf.gather(means, components)
+            + tf.exp(0.5 * tf.gather(log_variances, components)) * noise
+        )
 
 
 @strategies.register
