@@ -46,3 +46,9 @@ def mlp() -> Architecture:
 def mlp600() -> Architecture:
     """Kingma et al. (2014)'s M1 MLP (600, 600 softplus): use --latent-dim 50 for M1+M2."""
     return Architecture(encoder="mlp600", decoder="mlp600")
+
+
+@architectures.register
+def mlp500() -> Architecture:
+    """One hidden layer of 500 softplus units each way, M2's networks in Pyro's SS-VAE example."""
+    return Architecture(encoder="mlp500", decoder="mlp500")

@@ -80,14 +80,15 @@ def resconv(input_dim: int) -> keras.Model:
     return keras.Model(codes, logits, name="resconv_decoder")
 
 
-def _dense_decoder(name: str, units: int, activation: str, input_dim: int) -> keras.Model:
-    """``<name>_decoder``: two dense layers of ``units``, then one logit per pixel."""
+def _dense_decoder(
+    name: str, units: int, activation: str, input_dim: int, depth: int = 2
+) -> keras.Model:
+    """``<name>_decoder``: ``depth`` dense layers of ``units``, then one logit per pixel."""
     layers = keras.layers
     return keras.Sequential(
         [
             keras.Input((input_dim,)),
-            layers.Dense(units, activation=activation),
-            layers.Dense(units, activation=activation),
+            *(layers.Dense(units, activation=activation) for _ in range(depth)),
             layers.Dense(28 * 28),
             layers.Reshape((28, 28, 1)),
         ],
@@ -107,5 +108,12 @@ def mlp600(input_dim: int) -> keras.Model:
     return _dense_decoder("mlp600", 600, "softplus", input_dim)
 
 
+@decoders.register
+def mlp500(input_dim: int) -> keras.Model:
+    """M2's decoder as Pyro's SS-VAE example has it: dense 500 (softplus), dense 784."""
+    return _dense_decoder("mlp500", 500, "softplus", input_dim, depth=1)
+
+
 mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads
 mlp600.dense_only = True
+mlp500.dense_only = True

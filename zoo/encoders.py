@@ -81,8 +81,10 @@ def resconv(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) ->
     return keras.Model(images, layers.Dense(2 * latent_dim)(h), name="resconv_encoder")
 
 
-def _dense_encoder(name: str, units: int, activation: str, latent_dim: int, input_shape):
-    """``<name>_encoder``: two dense layers of ``units`` on the flattened image.
+def _dense_encoder(
+    name: str, units: int, activation: str, latent_dim: int, input_shape, depth: int = 2
+):
+    """``<name>_encoder``: ``depth`` dense layers of ``units`` on the flattened image.
 
     Condition planes beyond the image's channels enter as their values, not per pixel.
     """
@@ -92,8 +94,7 @@ def _dense_encoder(name: str, units: int, activation: str, latent_dim: int, inpu
         [
             keras.Input(input_shape),
             FlattenWithCondition(IMAGE_SHAPE[-1]) if conditioned else layers.Flatten(),
-            layers.Dense(units, activation=activation),
-            layers.Dense(units, activation=activation),
+            *(layers.Dense(units, activation=activation) for _ in range(depth)),
             layers.Dense(2 * latent_dim),
         ],
         name=f"{name}_encoder",
@@ -112,8 +113,18 @@ def mlp600(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> 
     return _dense_encoder("mlp600", 600, "softplus", latent_dim, input_shape)
 
 
+@encoders.register
+def mlp500(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
+    """M2's networks as Pyro's SS-VAE example has them: dense 500 (softplus), dense 2*latent.
+
+    With ``--strategy m2`` this is also the classifier q(y|x) (784-500-10).
+    """
+    return _dense_encoder("mlp500", 500, "softplus", latent_dim, input_shape, depth=1)
+
+
 mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads
 mlp600.dense_only = True
+mlp500.dense_only = True
 
 
 # -- conditional encoders split after their first layer ----------------------------------------
