@@ -140,3 +140,29 @@ def test_label_results_reads_methods_and_keeps_no_machine_path():
     assert summary["paper_error_percent"] == 11.97
     longer = results.summary("M1+M2, 150 epochs", [{"test_error": 0.04}])
     assert longer["paper_error_percent"] == 3.33 and longer["goal_percent"] == 5.0
+
+
+def test_m2_agreement_reads_the_bounds_image_major_by_hand():
+    """Three images whose lowest bound is under labels 2, 0, 1 (image-major rows, as
+    m2's ``bound_rows``), a classifier saying 2, 0, 0 and true labels 2, 1, 1."""
+    import numpy as np
+
+    agreement = _load("m2_agreement")
+    bounds = np.full((3, 10), 50.0, dtype="float32")
+    bounds[0, 2], bounds[1, 0], bounds[2, 1] = 10.0, 20.0, 30.0
+    bounds[0, 5] = 14.0  # image 0's runner-up: a gap of 4 nats; the others' gaps 30 and 20
+
+    class Model:
+        def bound_terms(self, images):
+            rows = bounds[: len(images)].reshape(-1)
+            return {"row_reconstruction": rows - 1.0, "row_kl": np.ones_like(rows)}
+
+        def classify(self, images):
+            return np.array([2, 0, 0])[: len(images)]
+
+    result = agreement.agreement(Model(), np.zeros((3, 28, 28, 1)), np.array([2, 1, 1]))
+    assert result["classifier_error"] == pytest.approx(2 / 3)
+    assert result["generative_error"] == pytest.approx(1 / 3)  # image 1: label 0, not 1
+    assert result["agreement"] == pytest.approx(2 / 3)  # images 0 and 1
+    assert result["median_gap_nats"] == pytest.approx(20.0)
+    assert result["top_confusions"] == [{"true": 1, "predicted": 0, "count": 2}]
