@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_vae.config import NUM_CLASSES
+
 BATCH = 500
-NUM_CLASSES = 10
 
 
 def per_label_bounds(model, images: np.ndarray) -> np.ndarray:
@@ -61,18 +62,36 @@ def agreement(model, images: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def run_agreement(folder: Path, images: np.ndarray, labels: np.ndarray) -> dict:
-    """``agreement`` of the run in ``folder``."""
+    """``agreement`` of the semi-supervised run in ``folder``."""
+    from mnist_vae.errors import UsageError
     from mnist_vae.runs import load_run
 
-    return {"run": folder.name, **agreement(load_run(folder).load_model(), images, labels)}
+    model = load_run(folder).load_model()
+    if not getattr(model, "semi_supervised", False):
+        raise UsageError(f"{folder} is not an m2 or m1_m2 run: it has no classifier q(y|x)")
+    return {"run": folder.name, **agreement(model, images, labels)}
 
 
 def main() -> None:
+    from mnist_vae.experiments.arguments import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--images", type=int, default=2000, help="first test images read")
+    parser.add_argument("--images", type=positive_int, default=2000, help="first test images")
     parser.add_argument("--json", type=Path, help="write the results here as well")
     args = parser.parse_args()
+    from mnist_vae.errors import MnistVaeError, UsageError
+
+    try:
+        report(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except MnistVaeError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def report(args: argparse.Namespace) -> None:
+    """Score every run, print one line each and write the JSON."""
     from mnist_vae.data import load_mnist, to_float_images
 
     data = load_mnist()

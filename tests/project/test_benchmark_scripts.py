@@ -99,6 +99,7 @@ def test_sample_throughput_missing_run_is_one_line(tmp_path, monkeypatch, capsys
         ("label_sweep", ["--alpha", "a,b", "--json", "x.json"]),
         ("cli_latency", ["--repeats", "0"]),
         ("nll_block_profile", ["--cores", "-1"]),
+        ("m2_agreement", ["RUN", "--images", "0"]),
     ],
 )
 def test_a_bad_count_is_a_usage_error_before_any_work(script, args, monkeypatch, capsys):
@@ -140,6 +141,14 @@ def test_label_results_reads_methods_and_keeps_no_machine_path():
     assert summary["paper_error_percent"] == 11.97
     longer = results.summary("M1+M2, 150 epochs", [{"test_error": 0.04}])
     assert longer["paper_error_percent"] == 3.33 and longer["goal_percent"] == 5.0
+
+
+def test_m2_agreement_missing_run_is_one_line(tmp_path, monkeypatch, capsys):
+    agreement = _load("m2_agreement")
+    monkeypatch.setattr(sys, "argv", ["m2_agreement.py", str(tmp_path / "missing")])
+    with pytest.raises(SystemExit) as stopped:
+        agreement.main()
+    assert "missing" in str(stopped.value.code) and "Traceback" not in capsys.readouterr().err
 
 
 def test_m2_agreement_reads_the_bounds_image_major_by_hand():
