@@ -61,12 +61,11 @@ def agreement(model, images: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
-def run_agreement(folder: Path, images: np.ndarray, labels: np.ndarray) -> dict:
-    """``agreement`` of the semi-supervised run in ``folder``."""
+def run_agreement(folder: Path, run, images: np.ndarray, labels: np.ndarray) -> dict:
+    """``agreement`` of the semi-supervised ``run`` read from ``folder``."""
     from mnist_vae.errors import UsageError
-    from mnist_vae.runs import load_run
 
-    model = load_run(folder).load_model()
+    model = run.load_model()
     if not getattr(model, "semi_supervised", False):
         raise UsageError(f"{folder} is not an m2 or m1_m2 run: it has no classifier q(y|x)")
     return {"run": folder.name, **agreement(model, images, labels)}
@@ -92,12 +91,15 @@ def main() -> None:
 
 def report(args: argparse.Namespace) -> None:
     """Score every run, print one line each and write the JSON."""
+    from mnist_vae.runs import load_run
+
+    runs = [(folder, load_run(folder)) for folder in args.runs]  # a missing run: before the data
     from mnist_vae.data import load_mnist, to_float_images
 
     data = load_mnist()
     images = to_float_images(data.x_test[: args.images])
     labels = np.asarray(data.y_test[: args.images]).reshape(-1)
-    results = [run_agreement(folder, images, labels) for folder in args.runs]
+    results = [run_agreement(folder, run, images, labels) for folder, run in runs]
     for row in results:
         pairs = ", ".join(
             f"{c['true']}->{c['predicted']} {c['count']}" for c in row["top_confusions"]
