@@ -5,6 +5,9 @@
         --method "M1+M2, 150 epochs=runs/m1m2-a0.1-r10-e150-s0,..." \
         --json benchmarks/results/label-100-long.json --figure docs/figures/label-100-epochs.png
 
+A method's runs share one number of labels (``--labels`` of their training); the paper's
+row is looked up for it (Kingma et al. 2014, Table 1, at 100, 600, 1,000 and 3,000).
+
 Each run's classifier q(y|x) is scored on all 10,000 test images (the test set is read
 here, after the settings were chosen on a validation split by ``label_sweep.py``). The
 figure draws each run's ``val_classifier_error`` from its history.csv: the error on the
@@ -23,10 +26,13 @@ import shlex
 import statistics
 from pathlib import Path
 
-# Kingma et al. 2014, Table 1, 100 labels (test error %), as docs/benchmarks.md quotes it
-# (unconfirmed: the table could not be opened here).
-PAPER = {"M2": 11.97, "M1+M2": 3.33}
-GOALS = {"M2": 8.0, "M1+M2": 5.0}
+# Kingma et al. 2014, Table 1 (test error %) by number of labels, as docs/benchmarks.md
+# quotes it (unconfirmed: the table could not be opened here).
+PAPER = {
+    "M2": {100: 11.97, 600: 4.94, 1000: 3.60, 3000: 3.92},
+    "M1+M2": {100: 3.33, 600: 2.59, 1000: 2.40, 3000: 2.18},
+}
+GOALS = {"M2": {100: 8.0}, "M1+M2": {100: 5.0}}
 
 
 def method_runs(text: str) -> tuple[str, list[Path]]:
@@ -50,6 +56,7 @@ def test_error(folder: Path) -> dict:
     return {
         "run": folder.name,
         "seed": run.config.train.seed,
+        "labels": run.config.train.labels,
         "test_images": len(data.y_test),
         "test_error": scores["classifier_error"],
         "epochs": run.config.train.epochs,
@@ -77,20 +84,31 @@ def family(name: str) -> str:
     return name.split(",")[0].strip()
 
 
+def budget(runs: list[dict]) -> int:
+    """The one number of labels a method's runs share."""
+    labels = {run["labels"] for run in runs}
+    if len(labels) != 1:
+        raise SystemExit(f"one method's runs must share their labels, got {sorted(labels)}")
+    return labels.pop()
+
+
 def summary(name: str, runs: list[dict]) -> dict:
     errors = [100 * run["test_error"] for run in runs]
+    labels = budget(runs)
     return {
         "method": name,
+        "labels": labels,
         "runs": runs,
         "mean_error_percent": round(statistics.mean(errors), 2),
         "std_error_percent": round(statistics.stdev(errors), 2) if len(errors) > 1 else None,
-        "paper_error_percent": PAPER.get(family(name)),
-        "goal_percent": GOALS.get(family(name)),
+        "paper_error_percent": PAPER.get(family(name), {}).get(labels),
+        "goal_percent": GOALS.get(family(name), {}).get(labels),
     }
 
 
-def plot(methods: dict[str, list[Path]], path: Path) -> None:
-    """Error against epochs, one colour per method, one line per seed."""
+def plot(methods: dict[str, list[Path]], labels: list[int], path: Path) -> None:
+    """Error against epochs, one colour per method, one line per seed; the paper's line
+    where all methods share one budget."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,13 +122,13 @@ def plot(methods: dict[str, list[Path]], path: Path) -> None:
             curve = [100 * value for value in error_curve(folder)]
             label = name if number == 0 else None
             axes.plot(range(1, len(curve) + 1), curve, color=colour, alpha=0.8, label=label)
-        paper = family(name)
-        if paper in PAPER and paper not in drawn:
-            drawn.add(paper)
-            axes.axhline(PAPER[paper], color=colour, linestyle=":", linewidth=1)
+        paper = PAPER.get(family(name), {}).get(labels[0]) if len(set(labels)) == 1 else None
+        if paper is not None and family(name) not in drawn:
+            drawn.add(family(name))
+            axes.axhline(paper, color=colour, linestyle=":", linewidth=1)
             axes.annotate(
-                f"paper {paper} {PAPER[paper]}%",
-                (1, PAPER[paper]),
+                f"paper {family(name)} {paper}%",
+                (1, paper),
                 color=colour,
                 fontsize=8,
                 va="bottom",
@@ -118,7 +136,8 @@ def plot(methods: dict[str, list[Path]], path: Path) -> None:
     axes.set_xlabel("epoch")
     axes.set_ylabel("test error on 2,000 watched images (%)")
     axes.set_ylim(0, 30)
-    axes.set_title("100 labels: classifier error during training (one line per seed)")
+    budgets = ", ".join(str(count) for count in sorted(set(labels)))
+    axes.set_title(f"{budgets} labels: classifier error during training (one line per seed)")
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
@@ -134,8 +153,9 @@ def main() -> None:
     args = parser.parse_args()
     methods = dict(args.method)
     results = [summary(name, [test_error(run) for run in runs]) for name, runs in methods.items()]
+    budgets = sorted({result["labels"] for result in results})
     payload = {
-        "labels": 100,
+        "labels": budgets[0] if len(budgets) == 1 else budgets,
         "methods": results,
         "machine": platform.processor() or platform.machine(),
     }
@@ -145,9 +165,12 @@ def main() -> None:
     os.replace(partial, args.json)
     for result in results:
         spread = result["std_error_percent"]
-        print(f"{result['method']}: {result['mean_error_percent']:.2f} ± {spread} % test error")
+        print(
+            f"{result['method']} ({result['labels']} labels): "
+            f"{result['mean_error_percent']:.2f} ± {spread} % test error"
+        )
     if args.figure:
-        plot(methods, args.figure)
+        plot(methods, [result["labels"] for result in results], args.figure)
 
 
 if __name__ == "__main__":

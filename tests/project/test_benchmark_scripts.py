@@ -136,11 +136,18 @@ def test_label_results_reads_methods_and_keeps_no_machine_path():
         results.method_runs("runs/a")
     typed = results.typed_command("/some/venv/bin/mnist-vae train --seed 1 --out 'a b'")
     assert typed == "mnist-vae train --seed 1 --out 'a b'"
-    summary = results.summary("M2", [{"test_error": 0.05}, {"test_error": 0.07}])
+    runs = [{"test_error": 0.05, "labels": 100}, {"test_error": 0.07, "labels": 100}]
+    summary = results.summary("M2", runs)
     assert summary["mean_error_percent"] == 6.0 and summary["std_error_percent"] == 1.41
-    assert summary["paper_error_percent"] == 11.97
-    longer = results.summary("M1+M2, 150 epochs", [{"test_error": 0.04}])
+    assert summary["paper_error_percent"] == 11.97 and summary["labels"] == 100
+    longer = results.summary("M1+M2, 150 epochs", [{"test_error": 0.04, "labels": 100}])
     assert longer["paper_error_percent"] == 3.33 and longer["goal_percent"] == 5.0
+    more = results.summary("M1+M2, 50 epochs", [{"test_error": 0.03, "labels": 3000}])
+    assert more["paper_error_percent"] == 2.18 and more["goal_percent"] is None
+    with pytest.raises(SystemExit, match="share their labels"):
+        results.summary(
+            "M2", [{"test_error": 0.1, "labels": 100}, {"test_error": 0.1, "labels": 600}]
+        )
 
 
 def test_m2_agreement_missing_run_is_one_line(tmp_path, monkeypatch, capsys):
