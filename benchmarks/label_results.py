@@ -152,6 +152,12 @@ def main() -> None:
     parser.add_argument("--figure", type=Path)
     args = parser.parse_args()
     methods = dict(args.method)
+    from mnist_vae.runs import load_run
+
+    for name, folders in methods.items():  # before any scoring: a usage error, exit 2
+        labels = {load_run(folder).config.train.labels for folder in folders}
+        if len(labels) != 1 or None in labels:
+            parser.error(f"{name}: the runs must share one --labels budget, got {labels}")
     results = [summary(name, [test_error(run) for run in runs]) for name, runs in methods.items()]
     budgets = sorted({result["labels"] for result in results})
     payload = {

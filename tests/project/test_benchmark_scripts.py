@@ -150,6 +150,28 @@ def test_label_results_reads_methods_and_keeps_no_machine_path():
         )
 
 
+def test_label_results_mixed_budgets_are_a_usage_error_before_scoring(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    import mnist_vae.runs
+
+    results = _load("label_results")
+    budgets = {"a": 100, "b": 600}
+    monkeypatch.setattr(
+        mnist_vae.runs,
+        "load_run",
+        lambda folder: SimpleNamespace(
+            config=SimpleNamespace(train=SimpleNamespace(labels=budgets[folder.name]))
+        ),
+    )
+    monkeypatch.setattr(results, "test_error", lambda folder: pytest.fail("scored"))
+    monkeypatch.setattr(sys, "argv", ["label_results.py", "--method", "M2=a,b", "--json", "x"])
+    with pytest.raises(SystemExit) as stopped:
+        results.main()
+    assert stopped.value.code == 2
+    assert "share one --labels budget" in capsys.readouterr().err
+
+
 def test_m2_agreement_missing_run_is_one_line(tmp_path, monkeypatch, capsys):
     agreement = _load("m2_agreement")
     monkeypatch.setattr(sys, "argv", ["m2_agreement.py", str(tmp_path / "missing")])
