@@ -52,3 +52,9 @@ def mlp600() -> Architecture:
 def mlp500() -> Architecture:
     """One hidden layer of 500 softplus units each way, M2's networks in Pyro's SS-VAE example."""
     return Architecture(encoder="mlp500", decoder="mlp500")
+
+
+@architectures.register
+def gated() -> Architecture:
+    """Tomczak & Welling (2018)'s gated MLPs (300, 300): VampPrior's networks; vamp2's."""
+    return Architecture(encoder="gated", decoder="gated")

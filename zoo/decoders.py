@@ -10,6 +10,7 @@ from mnist_vae.backend import keras
 from mnist_vae.registry import decoders
 from mnist_vae.zoo.blocks import residual_block
 from mnist_vae.zoo.encoders import NET3_DROPOUT
+from mnist_vae.zoo.layers import GatedDense
 
 
 def _report_decoder(name: str, input_dim: int, *layers) -> keras.Model:
@@ -81,14 +82,18 @@ def resconv(input_dim: int) -> keras.Model:
 
 
 def _dense_decoder(
-    name: str, units: int, activation: str, input_dim: int, depth: int = 2
+    name: str, units: int, activation: str | None, input_dim: int, depth: int = 2, hidden=None
 ) -> keras.Model:
-    """``<name>_decoder``: ``depth`` dense layers of ``units``, then one logit per pixel."""
+    """``<name>_decoder``: ``depth`` dense layers of ``units``, then one logit per pixel.
+
+    ``hidden(units)`` makes a hidden layer (default: ``Dense`` with ``activation``).
+    """
     layers = keras.layers
+    hidden = hidden or (lambda size: layers.Dense(size, activation=activation))
     return keras.Sequential(
         [
             keras.Input((input_dim,)),
-            *(layers.Dense(units, activation=activation) for _ in range(depth)),
+            *(hidden(units) for _ in range(depth)),
             layers.Dense(28 * 28),
             layers.Reshape((28, 28, 1)),
         ],
@@ -114,6 +119,13 @@ def mlp500(input_dim: int) -> keras.Model:
     return _dense_decoder("mlp500", 500, "softplus", input_dim, depth=1)
 
 
+@decoders.register
+def gated(input_dim: int) -> keras.Model:
+    """Tomczak & Welling (2018)'s MLP decoder: gated dense 300, 300, dense 784."""
+    return _dense_decoder("gated", 300, None, input_dim, hidden=GatedDense)
+
+
 mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads
 mlp600.dense_only = True
 mlp500.dense_only = True
+gated.dense_only = True

@@ -11,7 +11,7 @@ from mnist_vae.backend import keras
 from mnist_vae.config import IMAGE_SHAPE
 from mnist_vae.registry import encoders
 from mnist_vae.zoo.blocks import residual_block
-from mnist_vae.zoo.layers import FlattenWithCondition
+from mnist_vae.zoo.layers import ClippedLogVariance, FlattenWithCondition, GatedDense
 
 # MATLAB's dropoutLayer takes the *drop* probability, and the report passed it a
 # "keep_prob"; we use a drop rate of 0.1 (keep 90%), see docs/zoo.md.
@@ -82,20 +82,31 @@ def resconv(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) ->
 
 
 def _dense_encoder(
-    name: str, units: int, activation: str, latent_dim: int, input_shape, depth: int = 2
+    name: str,
+    units: int,
+    activation: str | None,
+    latent_dim: int,
+    input_shape,
+    depth: int = 2,
+    hidden=None,
+    head: tuple = (),
 ):
     """``<name>_encoder``: ``depth`` dense layers of ``units`` on the flattened image.
 
-    Condition planes beyond the image's channels enter as their values, not per pixel.
+    ``hidden(units)`` makes a hidden layer (default: ``Dense`` with ``activation``);
+    ``head`` are layers after the output's. Condition planes beyond the image's
+    channels enter as their values, not per pixel.
     """
     layers = keras.layers
     conditioned = input_shape[-1] > IMAGE_SHAPE[-1]
+    hidden = hidden or (lambda size: layers.Dense(size, activation=activation))
     return keras.Sequential(
         [
             keras.Input(input_shape),
             FlattenWithCondition(IMAGE_SHAPE[-1]) if conditioned else layers.Flatten(),
-            *(layers.Dense(units, activation=activation) for _ in range(depth)),
+            *(hidden(units) for _ in range(depth)),
             layers.Dense(2 * latent_dim),
+            *head,
         ],
         name=f"{name}_encoder",
     )
@@ -122,9 +133,21 @@ def mlp500(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> 
     return _dense_encoder("mlp500", 500, "softplus", latent_dim, input_shape, depth=1)
 
 
+@encoders.register
+def gated(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
+    """Tomczak & Welling (2018)'s MLP: gated dense 300, 300, dense 2*latent.
+
+    The log-variance is held in [-6, 2], as theirs is.
+    """
+    return _dense_encoder(
+        "gated", 300, None, latent_dim, input_shape, hidden=GatedDense, head=(ClippedLogVariance(),)
+    )
+
+
 mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads
 mlp600.dense_only = True
 mlp500.dense_only = True
+gated.dense_only = True
 
 
 # -- conditional encoders split after their first layer ----------------------------------------

@@ -40,3 +40,55 @@ class FlattenWithCondition(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "image_channels": self.image_channels}
+
+
+@keras.saving.register_keras_serializable(package="mnist_vae")
+class GatedDense(keras.layers.Layer):
+    """A gated dense unit, (W x + b) * sigmoid(V x + c) (Dauphin et al. 2017).
+
+    The unit of Tomczak & Welling's (2018) MLPs. Both products come from one matrix
+    multiply into ``2 * units`` values, so a gated layer costs one kernel call.
+    """
+
+    def __init__(self, units: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.projection = keras.layers.Dense(2 * self.units, name="projection")
+
+    def build(self, input_shape) -> None:
+        self.projection.build(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        values = self.projection(inputs)
+        return values[..., : self.units] * keras.ops.sigmoid(values[..., self.units :])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="mnist_vae")
+class ClippedLogVariance(keras.layers.Layer):
+    """Gaussian statistics (mean, log-variance) with the log-variance held in [low, high].
+
+    Tomczak & Welling bound every log-variance with a hard tanh on [-6, 2]: a variance
+    cannot collapse to zero or blow up while a learned prior is still moving.
+    """
+
+    def __init__(self, low: float = -6.0, high: float = 2.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.low, self.high = float(low), float(high)
+
+    def call(self, stats):
+        half = keras.ops.shape(stats)[-1] // 2
+        log_variance = keras.ops.clip(stats[..., half:], self.low, self.high)
+        return keras.ops.concatenate([stats[..., :half], log_variance], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "low": self.low, "high": self.high}

@@ -225,6 +225,9 @@ def test_strategy_model_satisfies_the_generative_protocol(name, arch, latent, re
     model = build(name, arch, latent)
     assert isinstance(model, GenerativeModel)
     assert isinstance(model.conditional, bool)
+    # The code is --latent-dim values; a two-layer model whose decoder reads both layers
+    # (vamp2) also carries the top layer's in it.
+    latent += model.top_dim if getattr(model, "decoder_reads_top", False) else 0
     assert tuple(model.latent_shape) == (latent,)
     condition = labels if model.conditional else None
 

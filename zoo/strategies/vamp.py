@@ -88,6 +88,22 @@ def mixture_log_density(z, means, log_variances):
     return ops.reshape(log_density, shape[:-1])
 
 
+def mixture_sample(means, log_variances, count, seed):
+    """``count`` draws from the equal-weight mixture of diagonal Gaussians [K, D].
+
+    A uniformly chosen component per draw, then a draw from it, both from portable
+    noise of ``seed``: the same draws in TensorFlow, a SavedModel or TFLite.
+    """
+    count, seed = tf.cast(count, tf.int32), tf.cast(seed, tf.int32)
+    components_count = tf.shape(means)[0]
+    noise = portable_random.standard_normal(tf.stack([count, tf.shape(means)[1]]), seed)
+    # The component choice from another stream of the same seed.
+    uniform = portable_random.uniform(tf.reshape(count, [1]), seed + 104729)
+    components = tf.cast(tf.floor(uniform * tf.cast(components_count, tf.float32)), tf.int32)
+    components = tf.minimum(components, components_count - 1)
+    return tf.gather(means, components) + tf.exp(0.5 * tf.gather(log_variances, components)) * noise
+
+
 @keras.saving.register_keras_serializable(package="mnist_vae")
 class VampVAE(StepScheduled, VAE):
     """A VAE whose prior is the mixture of its posteriors at learned pseudo-inputs.
@@ -125,18 +141,7 @@ class VampVAE(StepScheduled, VAE):
 
     def sample_prior(self, count, seed):
         """A uniformly chosen component per draw, then a draw from it; portable noise."""
-        means, log_variances = self.prior_components()
-        count = tf.cast(count, tf.int32)
-        seed = tf.cast(seed, tf.int32)
-        noise = portable_random.standard_normal(tf.stack([count, self.latent_dim]), seed)
-        # The component choice from another stream of the same seed.
-        uniform = portable_random.uniform(tf.reshape(count, [1]), seed + 104729)
-        components = tf.cast(tf.floor(uniform * float(self.options.pseudo_inputs)), tf.int32)
-        components = tf.minimum(components, self.options.pseudo_inputs - 1)
-        return (
-            tf.gather(means, components)
-            + tf.exp(0.5 * tf.gather(log_variances, components)) * noise
-        )
+        return mixture_sample(*self.prior_components(), count, seed)
 
 
 @strategies.register
