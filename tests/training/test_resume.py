@@ -203,6 +203,7 @@ def test_a_damaged_training_json_beside_checkpoints_is_named_not_taken_for_nothi
     assert fresh.exit_code == 0 and "resuming" not in fresh.output, fresh.output
 
 
+@pytest.mark.slow  # the in-process mid-epoch resume (test_checkpoint_interval) stays in make test
 def test_a_run_killed_mid_epoch_loses_at_most_the_interval_and_resumes_bit_equal(
     small_mnist_npz, tmp_path
 ):

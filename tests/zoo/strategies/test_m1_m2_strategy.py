@@ -206,8 +206,7 @@ def test_cli_trains_on_a_frozen_m1_run(tmp_path, small_mnist_npz, one_epoch_run)
         "--quiet",
         "--no-figures",
     ]
-    m1 = tmp_path / "m1"
-    assert invoke("train", "--strategy", "vae", *common, "--out", m1).exit_code == 0
+    m1 = one_epoch_run("vae").path  # conftest's shared vae run: only read here
     stacked = tmp_path / "m1m2"
     result = invoke(
         "train", "--strategy", "m1_m2", "--m1-run", m1, "--labels", 100, *common, "--out", stacked
