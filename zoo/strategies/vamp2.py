@@ -123,21 +123,22 @@ class TwoLayerVampVAE(StepScheduled, VAE):
 
     # -- the two layers ------------------------------------------------------------
 
-    def split(self, stats, size: int):
-        stats = keras.ops.cast(stats, "float32")
-        return stats[..., :size], stats[..., size:]
+    def split(self, stats):
+        """(mean, log-variance), the two halves; a split's gradient is cheaper than two
+        slices' (``GatedDense``)."""
+        return keras.ops.split(keras.ops.cast(stats, "float32"), 2, axis=-1)
 
     def top_posterior(self, images, training: bool = False):
         """(mean, log-variance) of q(z2 | x): the architecture's encoder."""
-        return self.split(self.encoder(images, training=training), self.top_dim)
+        return self.split(self.encoder(images, training=training))
 
     def z1_posterior(self, features, z2, training: bool = False):
         """(mean, log-variance) of q(z1 | x, z2), from the image's features and z2."""
-        return self.split(self.z1_net([features, z2], training=training), self.latent_dim)
+        return self.split(self.z1_net([features, z2], training=training))
 
     def top_down(self, z2, training: bool = False):
         """(mean, log-variance) of p(z1 | z2)."""
-        return self.split(self.top_decoder(z2, training=training), self.latent_dim)
+        return self.split(self.top_decoder(z2, training=training))
 
     def prior_components(self):
         """(means, log-variances) [K, D2] of the VampPrior: q(z2 | u_k)."""
