@@ -57,7 +57,8 @@ class RunControls:
     resume: str | None = option(
         None,
         "Continue the interrupted run OUT (killed, crashed or Ctrl-C'd) from its last "
-        "checkpoint, with its own settings. Running the same command again does the same.",
+        "checkpoint, with its own settings (--epochs N beside it moves where it ends). "
+        "Running the same command again does the same.",
         path="folder",
         metavar="OUT",
     )
@@ -82,6 +83,8 @@ class RunControls:
 
 # Settings that only say how to run, not what to train: allowed beside --resume.
 RESUME_COMPATIBLE = {"resume", "quiet", "debug", "tensorboard", "tensorboard_images_every"}
+# What --resume may change of the run itself: how long it goes on (replan_epochs).
+RESUME_REPLANNED = {"epochs"}
 
 
 def train_from_settings(
@@ -103,7 +106,8 @@ def train_from_settings(
 
     log = _tensorboard_log(controls, given)
     if controls.resume is not None:
-        return _train_resumed(controls, given, progress, report, log), controls.resume
+        replanned = {name: settings[name] for name in RESUME_REPLANNED if name in given}
+        return _train_resumed(controls, given, replanned, progress, report, log), controls.resume
     values = {name: settings[name] for name in config_fields()}
     flags = [spec["name"] for spec in load_index()["strategy_flags"]]
     options = given_strategy_options(settings, flags)
@@ -148,21 +152,27 @@ def _check_out(out: str, overwrite: bool, log: Any) -> None:
 def _train_resumed(
     controls: RunControls,
     given: Mapping[str, str],
+    replanned: Mapping[str, Any],
     progress: bool,
     report: Callable[[str], None],
     log: Any,
 ) -> Run | None:
-    """``--resume OUT``: the interrupted run's own config, nothing else given."""
+    """``--resume OUT``: the interrupted run's own config; ``--epochs`` may change its end."""
     from mnist_vae.training import train
-    from mnist_vae.training.trainer import interrupted_config
+    from mnist_vae.training.trainer import interrupted_config, replan_epochs
 
-    refused = [flag for name, flag in given.items() if name not in RESUME_COMPATIBLE]
+    allowed = RESUME_COMPATIBLE | RESUME_REPLANNED
+    refused = [flag for name, flag in given.items() if name not in allowed]
     if refused:
         flags = ", ".join(sorted(refused))
-        raise UsageError(f"--resume continues with the run's own settings; drop {flags}")
+        raise UsageError(
+            f"--resume continues with the run's own settings (--epochs aside); drop {flags}"
+        )
     if log is not None:
         log.check_outside(controls.resume)
     config = interrupted_config(controls.resume)
+    if "epochs" in replanned:
+        config = replan_epochs(config, controls.resume, replanned["epochs"])
     return train(
         config, controls.resume, progress=progress, report=report, resume=True, tensorboard=log
     )

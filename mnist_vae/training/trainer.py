@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -244,6 +245,48 @@ def interrupted_config(out: str | Path) -> RunConfig:
     return RunConfig.from_dict(stored["config"])
 
 
+def replan_epochs(config: RunConfig, out: str | Path, epochs: int) -> RunConfig:
+    """The interrupted run of ``out`` set to end after ``epochs`` epochs instead of its own.
+
+    ``mnist-vae train --resume OUT --epochs N``: a long training planned across sessions
+    can be cut short or carried on. Everything else stays the run's own, so its epochs
+    so far are unchanged; that is only true when nothing trained so far depended on the
+    planned length, so a cosine schedule (which spans it) and a newest checkpoint inside
+    an epoch (whose compiled calls were sized by it) are refused, and ``N`` must leave at
+    least one epoch to train. Only checks: ``train`` records ``N`` in the stage's intent
+    once it holds the stage's lock, so a later interruption resumes with it.
+    """
+    from mnist_vae.training.checkpoints import read_index
+
+    if epochs == config.train.epochs:
+        return config
+    if config.train.lr_schedule == "cosine":
+        raise UsageError(
+            "--epochs cannot change on --resume under --lr-schedule cosine: its decay spans "
+            f"the planned {config.train.epochs} epochs; resume without --epochs"
+        )
+    stage = training_stage_path(Path(out))
+    try:
+        positions = read_index(stage / CHECKPOINTS)
+    except ValueError as error:
+        raise UsageError(f"--epochs cannot change on --resume: {error}") from None
+    done = positions[-1] if positions else None
+    if done is not None and done.step:
+        raise UsageError(
+            f"--epochs cannot change on --resume from a checkpoint inside an epoch "
+            f"({done.describe()}): resume without --epochs, or from an epoch's end"
+        )
+    trained = done.epoch if done is not None else 0
+    if epochs <= trained:
+        raise UsageError(
+            f"--epochs {epochs}: {out} has already trained {trained} epochs; "
+            f"give more than {trained}"
+        )
+    if read_intent(out, TRAINING) is None:  # a finished run still holding its intent
+        raise UsageError(f"--epochs cannot change on --resume: {out} has finished training")
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
+
+
 def check_interrupted(config: RunConfig, out: Path, *, resume: bool, restart: bool) -> None:
     """Before any work: decide what to do with an interrupted run of ``out``, if any."""
     if resume and not training_stage_path(out).exists():
@@ -335,6 +378,8 @@ def _train(
         if not (stage / INTENT).exists():
             started = command or " ".join(sys.argv)
             write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": started})
+        else:
+            _record_replanned_epochs(stage / INTENT, config)
         command = started_by(stage / INTENT) or command  # after a resume too: how to repeat it
         with _scope(distribution):  # the optimizer's variables: under the distribution too
             fitter = Fitter(
@@ -365,6 +410,17 @@ def _train(
         _clear_unfinished(stage)
         _write_run(stage, ready, config, history, fit_seconds, progress=progress, command=command)
     return load_run(out)
+
+
+def _record_replanned_epochs(intent: Path, config: RunConfig) -> None:
+    """A resumed run given another ``--epochs`` (``replan_epochs``): its intent says so from
+    now on, so a later interruption resumes with it. Only the epochs are rewritten."""
+    stored = json.loads(intent.read_text())
+    planned = stored["config"]["train"].get("epochs")
+    if planned is None or planned == config.train.epochs:
+        return
+    train = {**stored["config"]["train"], "epochs": config.train.epochs}
+    write_json_atomic(intent, {**stored, "config": {**stored["config"], "train": train}})
 
 
 def _prepare(config: RunConfig, distribution, data: MnistData | None, say: Reporter) -> Prepared:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from mnist_vae.cli.main import cli
-from mnist_vae.errors import RunError, WorkKeptError
+from mnist_vae.errors import RunError, UsageError, WorkKeptError
 from mnist_vae.io import locked_stage, training_stage_path
 from tests.helpers import (
     assert_last_line_error,
@@ -145,6 +145,67 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
     # Its training time is the whole training's: the 1000 s before the kill, and this part.
     seconds = json.loads((killed / "metrics.json").read_text())["train_seconds"]
     assert 1000 < seconds < 1300, seconds
+
+
+def test_a_resumed_run_may_end_at_other_epochs_and_trains_the_same_epochs(
+    killed_after_epoch_2, uninterrupted, tmp_path
+):
+    """--resume OUT --epochs N: killed after 2 of 4 epochs, resumed to end after 3."""
+    killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
+    intent = training_stage_path(killed) / "training.json"
+    before = intent.read_text()
+    for epochs, fragment in ((2, "already trained 2 epochs"), (1, "give more than 2")):
+        refused = invoke("train", "--resume", killed, "--epochs", epochs, "--quiet")
+        assert_one_line_error(refused, 2, f"--epochs {epochs}", fragment)
+    assert intent.read_text() == before  # a refusal changes nothing
+    other = invoke("train", "--resume", killed, "--epochs", 3, "--seed", 4, "--quiet")
+    assert_one_line_error(other, 2, "(--epochs aside); drop --seed")
+
+    resumed = invoke("train", "--resume", killed, "--epochs", 3, "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((killed / "config.json").read_text())["train"]["epochs"] == 3
+    lines = (killed / "history.csv").read_text().splitlines()
+    assert lines == (uninterrupted / "history.csv").read_text().splitlines()[:4]  # 3 epochs
+
+
+def test_replanned_epochs_are_recorded_for_the_next_resume_and_cosine_is_refused(
+    killed_after_epoch_2, tmp_path
+):
+    from mnist_vae.config import RunConfig
+    from mnist_vae.training.trainer import _record_replanned_epochs, replan_epochs
+
+    killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
+    intent = training_stage_path(killed) / "training.json"
+    stored = json.loads(intent.read_text())
+    config = RunConfig.from_dict(stored["config"])
+    longer = replan_epochs(config, killed, 7)
+    assert longer.train.epochs == 7 and longer.model == config.model
+    assert json.loads(intent.read_text()) == stored  # checks only: train records it
+    _record_replanned_epochs(intent, longer)  # what train does once it holds the lock
+    recorded = json.loads(intent.read_text())
+    assert recorded["config"]["train"] == {**stored["config"]["train"], "epochs": 7}
+    assert (
+        recorded["command"] == stored["command"]
+        and recorded["config"]["model"] == (stored["config"]["model"])
+    )
+    cosine = RunConfig.from_dict(
+        {**stored["config"], "train": {**stored["config"]["train"], "lr_schedule": "cosine"}}
+    )
+    with pytest.raises(UsageError, match="cosine: its decay spans"):
+        replan_epochs(cosine, killed, 7)
+
+
+def test_replanned_epochs_need_an_epochs_end(killed_after_epoch_2, tmp_path, monkeypatch):
+    """A checkpoint inside an epoch: its compiled calls were sized by the planned length."""
+    from mnist_vae.config import RunConfig
+    from mnist_vae.training import checkpoints
+    from mnist_vae.training.trainer import replan_epochs
+
+    killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
+    stored = json.loads((training_stage_path(killed) / "training.json").read_text())
+    monkeypatch.setattr(checkpoints, "read_index", lambda folder: [checkpoints.Position(2, 3)])
+    with pytest.raises(UsageError, match=r"inside an epoch \(epoch 2 and 3 steps\)"):
+        replan_epochs(RunConfig.from_dict(stored["config"]), killed, 7)
 
 
 @pytest.mark.parametrize("index", ["missing", "damaged"])
