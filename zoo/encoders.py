@@ -11,7 +11,7 @@ from mnist_vae.backend import keras
 from mnist_vae.config import IMAGE_SHAPE
 from mnist_vae.registry import encoders
 from mnist_vae.zoo.blocks import residual_block
-from mnist_vae.zoo.layers import ClippedLogVariance, FlattenWithCondition, GatedDense
+from mnist_vae.zoo.layers import FlattenWithCondition, GatedDense
 
 # MATLAB's dropoutLayer takes the *drop* probability, and the report passed it a
 # "keep_prob"; we use a drop rate of 0.1 (keep 90%), see docs/zoo.md.
@@ -89,13 +89,11 @@ def _dense_encoder(
     input_shape,
     depth: int = 2,
     hidden=None,
-    head: tuple = (),
 ):
     """``<name>_encoder``: ``depth`` dense layers of ``units`` on the flattened image.
 
-    ``hidden(units)`` makes a hidden layer (default: ``Dense`` with ``activation``);
-    ``head`` are layers after the output's. Condition planes beyond the image's
-    channels enter as their values, not per pixel.
+    ``hidden(units)`` makes a hidden layer (default: ``Dense`` with ``activation``).
+    Condition planes beyond the image's channels enter as their values, not per pixel.
     """
     layers = keras.layers
     conditioned = input_shape[-1] > IMAGE_SHAPE[-1]
@@ -106,7 +104,6 @@ def _dense_encoder(
             FlattenWithCondition(IMAGE_SHAPE[-1]) if conditioned else layers.Flatten(),
             *(hidden(units) for _ in range(depth)),
             layers.Dense(2 * latent_dim),
-            *head,
         ],
         name=f"{name}_encoder",
     )
@@ -137,11 +134,10 @@ def mlp500(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> 
 def gated(latent_dim: int, input_shape: tuple[int, int, int] = IMAGE_SHAPE) -> keras.Model:
     """Tomczak & Welling (2018)'s MLP: gated dense 300, 300, dense 2*latent.
 
-    The log-variance is held in [-6, 2], as theirs is.
+    Its outputs are left unbounded, as every encoder's are (m2 reads them as class
+    logits); vamp2 holds its log-variances in [-6, 2], as their code does.
     """
-    return _dense_encoder(
-        "gated", 300, None, latent_dim, input_shape, hidden=GatedDense, head=(ClippedLogVariance(),)
-    )
+    return _dense_encoder("gated", 300, None, latent_dim, input_shape, hidden=GatedDense)
 
 
 mlp.dense_only = True  # small matrix multiplies: mnist_vae.training.threads

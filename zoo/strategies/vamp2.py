@@ -42,6 +42,10 @@ from mnist_vae.zoo.strategies.vamp import (
     mixture_sample,
 )
 
+# Tomczak & Welling's hard tanh on every log-variance: no variance collapses to zero or
+# blows up while the learned prior is still moving.
+LOG_VARIANCE_LOW, LOG_VARIANCE_HIGH = -6.0, 2.0
+
 
 @dataclass(frozen=True)
 class Vamp2Options(TopLayerOptions, VampOptions):
@@ -64,11 +68,16 @@ def z1_networks(
     top = keras.Input((top_dim,), name="z1_top_input")
     joint = keras.layers.Concatenate()([features, GatedDense(hidden)(top)])
     stats = keras.layers.Dense(2 * latent_dim)(GatedDense(hidden)(joint))
-    joint_net = keras.Model([features, top], ClippedLogVariance()(stats), name="z1_net")
+    bounded = ClippedLogVariance(LOG_VARIANCE_LOW, LOG_VARIANCE_HIGH)
+    joint_net = keras.Model([features, top], bounded(stats), name="z1_net")
     z2 = keras.Input((top_dim,), name="top_decoder_input")
     h = GatedDense(hidden)(GatedDense(hidden)(z2))
     top_decoder = keras.Model(
-        z2, ClippedLogVariance()(keras.layers.Dense(2 * latent_dim)(h)), name="top_decoder"
+        z2,
+        ClippedLogVariance(LOG_VARIANCE_LOW, LOG_VARIANCE_HIGH)(
+            keras.layers.Dense(2 * latent_dim)(h)
+        ),
+        name="top_decoder",
     )
     return image_net, joint_net, top_decoder
 
@@ -129,8 +138,10 @@ class TwoLayerVampVAE(StepScheduled, VAE):
         return keras.ops.split(keras.ops.cast(stats, "float32"), 2, axis=-1)
 
     def top_posterior(self, images, training: bool = False):
-        """(mean, log-variance) of q(z2 | x): the architecture's encoder."""
-        return self.split(self.encoder(images, training=training))
+        """(mean, log-variance) of q(z2 | x): the architecture's encoder, its log-variance
+        held in [-6, 2] as the z1 networks' are."""
+        mean, log_variance = self.split(self.encoder(images, training=training))
+        return mean, keras.ops.clip(log_variance, LOG_VARIANCE_LOW, LOG_VARIANCE_HIGH)
 
     def z1_posterior(self, features, z2, training: bool = False):
         """(mean, log-variance) of q(z1 | x, z2), from the image's features and z2."""

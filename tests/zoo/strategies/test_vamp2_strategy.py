@@ -120,3 +120,23 @@ def test_the_cli_trains_the_papers_shape_and_samples_it(tmp_path, small_mnist_np
     }
     sampled = invoke("sample", out, "--count", 4, "--out", tmp_path / "samples.png", "--quiet")
     assert sampled.exit_code == 0, sampled.output
+
+
+def test_the_gated_encoder_leaves_its_outputs_unbounded_for_m2s_classifier():
+    """m2 reads an encoder's outputs as class logits: only vamp2 bounds log-variances."""
+    from mnist_vae.registry import encoders
+
+    encoder = encoders.get("gated")(5)
+    weights = [np.zeros_like(w) for w in encoder.get_weights()]
+    weights[-1] = np.full_like(weights[-1], 9.0)  # far outside [-6, 2]
+    encoder.set_weights(weights)
+    np.testing.assert_array_equal(numpy(encoder(np.zeros((1, 28, 28, 1), "float32"))), 9.0)
+    model = vamp2_model()
+    weights = [np.zeros_like(w) for w in model.encoder.get_weights()]
+    weights[-1] = np.full_like(weights[-1], 9.0)
+    model.encoder.set_weights(weights)
+    mean, log_variance = (
+        numpy(v) for v in model.top_posterior(np.zeros((1, 28, 28, 1), "float32"))
+    )
+    np.testing.assert_array_equal(mean, 9.0)
+    np.testing.assert_array_equal(log_variance, 2.0)
