@@ -367,8 +367,8 @@ def test_interrupted_runs_are_reported_resumed_or_discarded(
     other = CliRunner().invoke(cli, train_args(small_mnist_npz, out, seed=4))
     assert other.exit_code == 2, other.output
     assert "interrupted run" in other.output and "--resume" in other.output
-    extra = CliRunner().invoke(cli, ["train", "--resume", str(out), "--epochs", "9"])
-    assert extra.exit_code == 2 and "drop --epochs" in extra.output, extra.output
+    extra = CliRunner().invoke(cli, ["train", "--resume", str(out), "--batch-size", "9"])
+    assert extra.exit_code == 2 and "drop --batch-size" in extra.output, extra.output
     nothing = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "nowhere")])
     assert nothing.exit_code == 2 and "nothing to resume" in nothing.output, nothing.output
 
