@@ -225,10 +225,12 @@ def test_strategy_model_satisfies_the_generative_protocol(name, arch, latent, re
     model = build(name, arch, latent)
     assert isinstance(model, GenerativeModel)
     assert isinstance(model.conditional, bool)
-    # The code is --latent-dim values; a two-layer model whose decoder reads both layers
-    # (vamp2) also carries the top layer's in it.
-    latent += model.top_dim if getattr(model, "decoder_reads_top", False) else 0
-    assert tuple(model.latent_shape) == (latent,)
+    # A model declares its code's shape: --latent-dim values, or more where the code holds
+    # more than one layer (vamp2's [z1, z2]). Every code it makes has that shape.
+    assert model.latent_dim == latent
+    shape = tuple(model.latent_shape)
+    assert len(shape) == 1 and shape[0] >= latent, shape
+    latent = shape[0]
     condition = labels if model.conditional else None
 
     assert tuple(model.encode(images, condition).shape) == (4, latent)

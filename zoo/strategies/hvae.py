@@ -87,6 +87,12 @@ def gaussian_log_density(z, mean, log_variance):
     )
 
 
+def halves(stats):
+    """(mean, log-variance), float32: a Gaussian layer's statistics [..., 2 * d] in two. A
+    split, not two slices: a slice's gradient scatters into zeros of the whole tensor."""
+    return keras.ops.split(keras.ops.cast(stats, "float32"), 2, axis=-1)
+
+
 def gaussian_head(
     inputs: int, hidden: int, outputs: int, name: str, activation: str = "elu"
 ) -> keras.Model:
@@ -134,8 +140,7 @@ class HierarchicalVAE(StepScheduled, VAE):
     # -- the two layers ------------------------------------------------------------
 
     def split(self, stats):
-        half = keras.ops.shape(stats)[-1] // 2
-        return stats[..., :half], stats[..., half:]
+        return halves(stats)
 
     def bottom_up(self, images, labels=None, training: bool = False):
         """(mu_b, log sigma_b^2) of z1 from the encoder, and (mean, log-variance) of q(z2|x)."""

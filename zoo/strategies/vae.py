@@ -142,6 +142,14 @@ class StepScheduled:
         """The optimizer updates so far, a float tensor: what the schedules count."""
         return keras.ops.cast(self.optimizer.iterations, "float32")
 
+    def kl_weight(self):
+        """beta, reached linearly over the first ``kl_warmup_epochs`` epochs (where the
+        strategy has that option): the weight of the KL in ``VAE``'s own step."""
+        epochs = getattr(self.options, "kl_warmup_epochs", 0)
+        if not epochs:
+            return self.beta
+        return self.beta * ramp(self.optimizer_step(), epochs, self.steps_per_epoch)
+
     def scheduled_step(self, data, schedule: VaeOptions):
         """One training step on reconstruction + ``kl_objective`` under ``schedule``."""
         images, labels = unpack(data)

@@ -24,7 +24,7 @@ from mnist_vae.declarations import option
 from mnist_vae.models import VAE, TrainingContext, build_vae, portable_random, with_options
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.registry import strategies
-from mnist_vae.zoo.strategies.vae import StepScheduled, kl_warmup_option, ramp
+from mnist_vae.zoo.strategies.vae import StepScheduled, kl_warmup_option
 
 
 @dataclass(frozen=True)
@@ -121,13 +121,6 @@ class VampVAE(StepScheduled, VAE):
 
     def optimized_variables(self) -> list:
         return [*super().optimized_variables(), *self.pseudo_inputs.trainable_variables]
-
-    def kl_weight(self):
-        """beta, reached linearly over the first ``kl_warmup_epochs`` epochs."""
-        epochs = self.options.kl_warmup_epochs
-        if not epochs:
-            return self.beta
-        return self.beta * ramp(self.optimizer_step(), epochs, self.steps_per_epoch)  # vae's
 
     def prior_components(self):
         """(means, log_variances) [K, D] of the mixture: the posteriors of the pseudo-inputs."""

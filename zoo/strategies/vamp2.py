@@ -33,8 +33,8 @@ from mnist_vae.models.factory import vae_arguments
 from mnist_vae.models.losses import LOG_TWO_PI
 from mnist_vae.registry import decoders, encoders, strategies
 from mnist_vae.zoo.layers import ClippedLogVariance, GatedDense
-from mnist_vae.zoo.strategies.hvae import TopLayerOptions, gaussian_log_density
-from mnist_vae.zoo.strategies.vae import StepScheduled, ramp
+from mnist_vae.zoo.strategies.hvae import TopLayerOptions, gaussian_log_density, halves
+from mnist_vae.zoo.strategies.vae import StepScheduled
 from mnist_vae.zoo.strategies.vamp import (
     PseudoInputs,
     VampOptions,
@@ -91,7 +91,6 @@ class TwoLayerVampVAE(StepScheduled, VAE):
     """
 
     options_class = Vamp2Options
-    decoder_reads_top = True  # the code is [z1, z2]: --latent-dim + --top-latent-dim values
     network_keys = ("encoder", "decoder", "z1_image_net", "z1_net", "top_decoder")
 
     def __init__(
@@ -123,33 +122,21 @@ class TwoLayerVampVAE(StepScheduled, VAE):
         own = [variable for network in networks for variable in network.trainable_variables]
         return [*super().optimized_variables(), *own]
 
-    def kl_weight(self):
-        """beta, reached linearly over the first ``kl_warmup_epochs`` epochs."""
-        epochs = self.options.kl_warmup_epochs
-        if not epochs:
-            return self.beta
-        return self.beta * ramp(self.optimizer_step(), epochs, self.steps_per_epoch)
-
     # -- the two layers ------------------------------------------------------------
-
-    def split(self, stats):
-        """(mean, log-variance), the two halves; a split's gradient is cheaper than two
-        slices' (``GatedDense``)."""
-        return keras.ops.split(keras.ops.cast(stats, "float32"), 2, axis=-1)
 
     def top_posterior(self, images, training: bool = False):
         """(mean, log-variance) of q(z2 | x): the architecture's encoder, its log-variance
         held in [-6, 2] as the z1 networks' are."""
-        mean, log_variance = self.split(self.encoder(images, training=training))
+        mean, log_variance = halves(self.encoder(images, training=training))
         return mean, keras.ops.clip(log_variance, LOG_VARIANCE_LOW, LOG_VARIANCE_HIGH)
 
     def z1_posterior(self, features, z2, training: bool = False):
         """(mean, log-variance) of q(z1 | x, z2), from the image's features and z2."""
-        return self.split(self.z1_net([features, z2], training=training))
+        return halves(self.z1_net([features, z2], training=training))
 
     def top_down(self, z2, training: bool = False):
         """(mean, log-variance) of p(z1 | z2)."""
-        return self.split(self.top_decoder(z2, training=training))
+        return halves(self.top_decoder(z2, training=training))
 
     def prior_components(self):
         """(means, log-variances) [K, D2] of the VampPrior: q(z2 | u_k)."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnist_vae.models import build_model, model_config
-from tests.helpers import invoke, log_normal, numpy, tiny_train_args
+from tests.helpers import invoke, log_normal, numpy, one_line_message, tiny_train_args
 
 LATENT, TOP, PSEUDO = 4, 3, 5
 
@@ -140,3 +140,43 @@ def test_the_gated_encoder_leaves_its_outputs_unbounded_for_m2s_classifier():
     )
     np.testing.assert_array_equal(mean, 9.0)
     np.testing.assert_array_equal(log_variance, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("network", "message"),
+    [
+        ("encoder", "must output 2 \\* --top-latent-dim values"),
+        ("decoder", "must read --latent-dim \\+ --top-latent-dim values"),
+    ],
+)
+def test_a_plugin_network_of_the_wrong_size_is_refused_in_one_line(network, message):
+    """vamp2's encoder is q(z2|x) and its decoder reads [z1, z2]: a plugin network built
+    for --latent-dim alone is named, before any training."""
+    from mnist_vae.errors import ConfigError
+    from mnist_vae.registry import decoders, encoders
+
+    def latent_only_encoder(latent_dim):
+        images = keras.Input((28, 28, 1))
+        stats = keras.layers.Dense(2 * LATENT)(keras.layers.Flatten()(images))
+        return keras.Model(images, stats, name="latent_only")
+
+    def latent_only_decoder(latent_dim):
+        codes = keras.Input((LATENT,))
+        logits = keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784)(codes))
+        return keras.Model(codes, logits, name="latent_only")
+
+    registry, builder = {
+        "encoder": (encoders, latent_only_encoder),
+        "decoder": (decoders, latent_only_decoder),
+    }[network]
+    with registry.temporary(builder, name="latent_only"):
+        config = model_config(
+            "gated",
+            **{network: "latent_only"},
+            strategy="vamp2",
+            latent_dim=LATENT,
+            options={"top_latent_dim": TOP, "top_hidden": 8, "pseudo_inputs": PSEUDO},
+        )
+        with pytest.raises(ConfigError, match=message) as error:
+            build_model(config, seed=0)
+    one_line_message(error, "'latent_only'")
