@@ -37,6 +37,12 @@ _USER_THREADS = {name for name in (INTRA_OP, INTER_OP) if name in os.environ}
 
 REQUIRED_BACKEND = "tensorflow"
 
+GRAPH_OPTIMIZER = "MNIST_VAE_GRAPH_OPTIMIZER"
+"""Set to ``0``, TensorFlow runs each compiled function as traced, without its graph
+optimizer's rewrite (grappler). The rewrite of every new graph costs about a second: it
+pays back over a long training and not over many tiny ones (the test suite sets it).
+Results can differ from the optimized graph's in the last bits."""
+
 
 def require_tensorflow_backend() -> None:
     """Fail in one line when Keras is (or is about to be) on another backend.
@@ -121,7 +127,10 @@ def prepare_backend() -> None:
     _default_threads()
     if not _started["tensorflow"]:
         with quiet_tensorflow_startup():
-            importlib.import_module("tensorflow").constant(0.0)
+            tf = importlib.import_module("tensorflow")
+            tf.constant(0.0)
+        if os.environ.get(GRAPH_OPTIMIZER, "1") == "0":
+            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
         _started["tensorflow"] = True
 
 

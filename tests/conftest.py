@@ -22,6 +22,11 @@ import pytest
 # layout defaults are tested in test_fast_paths.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+# TensorFlow's graph optimizer rewrites every new graph before its first run: a third of
+# a tiny training's time, and the point of no test here. Off in every test process and
+# the processes they start (mnist_vae.backend.GRAPH_OPTIMIZER), so runs they compare
+# bit for bit agree; users and the benchmarks keep it.
+os.environ.setdefault("MNIST_VAE_GRAPH_OPTIMIZER", "0")
 
 from mnist_vae.data import ENV_VAR, load_mnist, select_training_set
 from mnist_vae.data.sources.arrays import MnistArrays

@@ -185,6 +185,27 @@ def test_thread_layout_is_set_before_tensorflow_starts_and_yields_to_the_user(mo
     assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
 
 
+def test_the_graph_optimizer_is_switched_off_only_when_asked(monkeypatch):
+    import tensorflow as tf
+
+    from mnist_vae import backend
+
+    before = tf.config.optimizer.get_experimental_options()
+    try:
+        for value, off in ((None, False), ("1", False), ("0", True)):
+            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False})
+            monkeypatch.setitem(backend._started, "tensorflow", False)
+            if value is None:
+                monkeypatch.delenv(backend.GRAPH_OPTIMIZER, raising=False)
+            else:
+                monkeypatch.setenv(backend.GRAPH_OPTIMIZER, value)
+            backend.prepare_backend()
+            options = tf.config.optimizer.get_experimental_options()
+            assert bool(options.get("disable_meta_optimizer")) is off, (value, options)
+    finally:
+        tf.config.optimizer.set_experimental_options(before)
+
+
 def test_dense_networks_train_one_thread_per_op():
     from mnist_vae.models import model_config
     from mnist_vae.training.threads import dense_networks
