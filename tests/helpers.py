@@ -31,6 +31,10 @@ FRUITS = (
 """Ten class names of the tests' own, in label order: data named so is MNIST-format data
 that is not digits."""
 
+CLI_SCRIPT = "from mnist_vae.cli.main import cli; cli()"
+"""``python -c CLI_SCRIPT ARGS`` is ``mnist-vae ARGS`` in a process of its own, from the
+interpreter running the tests (``sys.executable``), whatever is on the PATH."""
+
 TINY_TRAINING = ["--epochs", "1", "--train-size", "100", "--batch-size", "50"]
 """The shortest training the tests run: one epoch over 100 images in batches of 50."""
 

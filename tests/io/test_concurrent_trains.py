@@ -13,11 +13,10 @@ import sys
 import pytest
 
 from mnist_vae.io import training_stage_path
-from tests.helpers import tiny_train_args
+from tests.helpers import CLI_SCRIPT, tiny_train_args
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-CLI = "from mnist_vae.cli.main import cli; cli()"
 ATTEMPTS = 20
 
 
@@ -27,7 +26,7 @@ def test_twenty_races_of_two_trains_each_give_one_result_and_one_error(small_mni
         args = tiny_train_args(small_mnist_npz, out, "--arch", "net1", "--seed", attempt)
         processes = [
             subprocess.Popen(
-                [sys.executable, "-c", CLI, *args],
+                [sys.executable, "-c", CLI_SCRIPT, *args],
                 text=True,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -27,6 +27,7 @@ import pytest
 from mnist_vae import io as mio
 from mnist_vae.io import marks
 from tests.helpers import (
+    CLI_SCRIPT,
     assert_one_line_error,
     data_out,
     invoke,
@@ -37,8 +38,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.faults
-
-CLI = "from mnist_vae.cli.main import cli; cli()"
 
 
 def _drop_root_file_access() -> None:
@@ -55,7 +54,7 @@ def run_cli(
     file_size: int | None = None,
     obey_modes: bool = False,
     timeout: float = 300,
-    script: str = CLI,
+    script: str = CLI_SCRIPT,
 ) -> subprocess.CompletedProcess:
     """``mnist-vae ARGS`` in a process of its own, optionally with a file-size limit
     (writes past it fail with EFBIG, as on a full disk) or, for root, obeying modes.

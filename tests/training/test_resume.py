@@ -20,6 +20,7 @@ from mnist_vae.cli.main import cli
 from mnist_vae.errors import RunError, UsageError, WorkKeptError
 from mnist_vae.io import locked_stage, training_stage_path
 from tests.helpers import (
+    CLI_SCRIPT,
     assert_last_line_error,
     assert_one_line_error,
     invoke,
@@ -28,8 +29,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.faults
-
-CLI = "from mnist_vae.cli.main import cli; cli()"
 
 
 def train_args(data: Path, out: Path, epochs: int = 4, seed: int = 3) -> list[str]:
@@ -56,7 +55,7 @@ def train_args(data: Path, out: Path, epochs: int = 4, seed: int = 3) -> list[st
 
 def spawn(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", CLI, *args],
+        [sys.executable, "-c", CLI_SCRIPT, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

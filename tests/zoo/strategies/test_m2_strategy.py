@@ -17,6 +17,7 @@ from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.training.trainer import training_arrays
 from mnist_vae.zoo.strategies.m2 import M2
 from tests.helpers import (
+    CLI_SCRIPT,
     QUIET,
     data_out,
     invoke,
@@ -719,7 +720,7 @@ def test_an_m2_run_killed_mid_epoch_resumes_bit_equal(small_mnist_npz, tmp_path)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert invoke(*args(whole)).exit_code == 0
     process = subprocess.Popen(
-        [sys.executable, "-c", "from mnist_vae.cli.main import cli; cli()", *args(killed)],
+        [sys.executable, "-c", CLI_SCRIPT, *args(killed)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
