@@ -7,13 +7,12 @@ spec (``declared_spec``), ``declared_option`` a Click option or argument. Beside
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import click
 
 from mnist_vae.errors import UsageError
-from mnist_vae.settings import parse_option_pairs, record_specs, request_specs
+from mnist_vae.settings import parse_option_pairs, record_specs, request_specs, run_path_problem
 
 
 class CountOrWord(click.ParamType):
@@ -156,21 +155,16 @@ def benchmark_options(name: str, files: str) -> Callable[[Callable[..., Any]], C
 
 
 class RunPath(click.ParamType):
-    """A run directory that exists, or ``pretrained:NAME`` (a model shipped with mnist-vae)."""
+    """A run directory that exists, a run still in training, or ``pretrained:NAME`` (a
+    model shipped with mnist-vae)."""
 
     name = "RUN"
 
     def convert(self, value, param, ctx):
         text = str(value)
-        if text.startswith("pretrained:"):
-            return text  # the name is checked where it is opened, with close matches
-        if not Path(text).expanduser().is_dir():
-            self.fail(
-                f"{text!r} is not a run directory (nor pretrained:NAME; "
-                "'mnist-vae pretrained' lists those)",
-                param,
-                ctx,
-            )
+        problem = run_path_problem(text)
+        if problem is not None:
+            self.fail(problem, param, ctx)
         return text
 
 

@@ -326,14 +326,26 @@ def _range(minimum: Any, maximum: Any, spec: Mapping[str, Any]) -> str:
     return f"{minimum}{low}x{high}{maximum}"
 
 
+def run_path_problem(text: str) -> str | None:
+    """Why ``text`` names no run, or None: a run directory, a run still in training (its
+    stage is there; what reads it says how far it is), or ``pretrained:NAME`` (the name
+    is checked where it is opened, with close matches)."""
+    from mnist_vae.io import training_stage_path
+
+    path = Path(text).expanduser()
+    if text.startswith("pretrained:") or path.is_dir() or training_stage_path(path).is_dir():
+        return None
+    return (
+        f"{text!r} is not a run directory (nor pretrained:NAME; 'mnist-vae pretrained' lists those)"
+    )
+
+
 def _check_path(spec: Mapping[str, Any], text: str) -> None:
-    """An existing, readable file or folder; ``path="run"``: a run or ``pretrained:NAME``."""
+    """An existing, readable file or folder; ``path="run"``: ``run_path_problem``'s."""
     if spec["path"] == "run":
-        if not text.startswith("pretrained:") and not Path(text).expanduser().is_dir():
-            raise ConfigError(
-                f"{text!r} is not a run directory (nor pretrained:NAME; "
-                "'mnist-vae pretrained' lists those)"
-            )
+        problem = run_path_problem(text)
+        if problem is not None:
+            raise ConfigError(problem)
         return
     if not os.path.exists(text):
         raise ConfigError(f"Path {text!r} does not exist.")

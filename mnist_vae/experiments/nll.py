@@ -12,6 +12,7 @@ paper's one-stochastic-layer MLP with 50 latent dimensions.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ class NllConfig:
     )
     runs: tuple[str, ...] = option(
         (),
-        "Also measure this existing run (repeatable).",
+        "Also measure this run (repeatable); a run still in training at its newest whole epoch.",
         flag="run",
         repeat=True,
         path="run",
@@ -234,6 +235,11 @@ def _row(run, measured: dict, seconds: float) -> dict:
         "binarize": mode,
         **measured,
         "epochs": run.metrics.get("epochs"),
+        **(
+            {"in_progress": True, "planned_epochs": run.config.train.epochs}
+            if run.metrics.get("in_progress")
+            else {}
+        ),
         "train_seconds": run.metrics.get("train_seconds"),
         "nll_seconds": round(seconds, 1),
         "nll_decoder_passes_per_second": round(
@@ -264,8 +270,6 @@ def run_nll_benchmark(
     steps, with the time left for the whole benchmark, and each step's own task
     (``mnist_vae.progress``).
     """
-    from mnist_vae.runs import load_run
-
     measured = [
         *(f"measure-run{index}" for index in range(len(config.runs))),
         *(f"measure-{strategy}" for strategy in config.strategies),
@@ -274,16 +278,33 @@ def run_nll_benchmark(
     with bench_stage(
         "nll", config, data, out, names, overwrite=overwrite, restart=restart, report=report
     ) as bench:
-        runs = [load_run(path) for path in config.runs]
-        runs += [_trained(config, data, strategy, bench) for strategy in config.strategies]
-        rows = [
-            _measured(config, data, run, step, Path(out), bench)
-            for run, step in zip(runs, measured, strict=True)
-        ]
+        with tempfile.TemporaryDirectory(prefix="mnist-vae-nll-") as scratch:
+            runs = [_opened(path, Path(scratch), report) for path in config.runs]
+            runs += [_trained(config, data, strategy, bench) for strategy in config.strategies]
+            rows = [
+                _measured(config, data, run, step, Path(out), bench)
+                for run, step in zip(runs, measured, strict=True)
+            ]
         results = bench.results(config, data, rows=rows)
         write_json_atomic(bench.stage / "results.json", results)
         plot_nll(rows, bench.stage / "nll.png")
     return results
+
+
+def _opened(path: str, scratch: Path, report):
+    """The run at ``path``; a run still in training at its newest epoch-end checkpoint
+    (its weights copied into ``scratch``), said so in a line."""
+    from mnist_vae.runs import load_run
+    from mnist_vae.training.in_progress import in_progress, open_in_progress
+
+    if not in_progress(path):
+        return load_run(path)
+    run = open_in_progress(path, scratch)
+    report(
+        f"{path} is not finished: measuring its newest checkpoint, after epoch "
+        f"{run.metrics['epochs']} of {run.config.train.epochs}"
+    )
+    return run
 
 
 def _trained(config: NllConfig, data: MnistData, strategy: str, bench: Bench):

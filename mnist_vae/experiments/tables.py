@@ -91,8 +91,11 @@ def nll_table(results: Mapping[str, Any]) -> Any:
             f"{row['kl']:.2f}",
             f"{row['active_units']}",
             f"{row['parameters'] / 1000:.0f}k",
-            str(row["epochs"]),
-            f"{row['train_seconds']:.0f}",
+            # a run still in training: the epochs of its checkpoint, of those planned
+            f"{row['epochs']} of {row['planned_epochs']}"
+            if row.get("in_progress")
+            else str(row["epochs"]),
+            f"{row['train_seconds']:.0f}" if row["train_seconds"] is not None else "-",
         )
     return table
 

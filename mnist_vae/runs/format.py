@@ -233,6 +233,14 @@ def load_run(path: str | Path) -> Run:
 
     path = run_path(path) if is_pretrained(path) else Path(path).expanduser()
     if not path.is_dir():
+        from mnist_vae.io import training_stage_path
+
+        if training_stage_path(path).is_dir():
+            raise RunError(
+                f"{path} is not finished: its training is under way or was interrupted; "
+                f"'mnist-vae train --resume {path}' finishes it, and 'mnist-vae benchmark nll "
+                f"--run {path}' scores its newest checkpoint meanwhile"
+            )
         raise RunError(f"{path}: no such run directory")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:

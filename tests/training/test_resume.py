@@ -25,6 +25,7 @@ from tests.helpers import (
     assert_one_line_error,
     invoke,
     kill_when,
+    nll_of_run,
     race_two_processes,
 )
 
@@ -119,6 +120,46 @@ def interrupted_at(stage: Path, out: Path) -> Path:
     """``out`` as the killed run: a copy of ``stage`` where ``out``'s stage goes."""
     shutil.copytree(stage, training_stage_path(out))
     return out
+
+
+def test_a_run_in_training_is_measured_at_its_newest_epoch_end_and_left_as_it_is(
+    killed_after_epoch_2, small, small_mnist_npz, tmp_path
+):
+    """benchmark nll --run OUT while OUT trains: its epoch-2 weights, scored; the stage,
+    which training may be writing meanwhile, byte for byte as it was."""
+    from mnist_vae.config import RunConfig
+    from mnist_vae.data import binarize_test_set, to_float_images
+    from mnist_vae.evaluation.iwae import iwae_negative_log_likelihood
+    from mnist_vae.models import build_model
+    from mnist_vae.models.factory import build_optimizer
+
+    killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
+    stage = training_stage_path(killed)
+    before = {path: path.read_bytes() for path in stage.rglob("*") if path.is_file()}
+    result = invoke(*nll_of_run(killed, 3, small_mnist_npz, tmp_path / "nll"))
+    assert result.exit_code == 0, result.output
+    assert "is not finished: measuring its newest checkpoint, after epoch 2 of 4" in result.output
+    assert "2 of 4" in result.output  # the table's epochs
+    row = json.loads((tmp_path / "nll" / "results.json").read_text())["rows"][0]
+    assert (row["epochs"], row["in_progress"], row["planned_epochs"]) == (2, True, 4)
+    assert {path: path.read_bytes() for path in stage.rglob("*") if path.is_file()} == before
+
+    # The same number from the checkpoint loaded by hand into the model its config builds.
+    config = RunConfig.from_dict(json.loads((stage / "training.json").read_text())["config"])
+    model = build_model(config.model, seed=config.train.seed)
+    model.compile(optimizer=build_optimizer(config.train, 6))
+    model.load_weights(stage / "checkpoint" / "epoch-2.weights.h5")
+    images = to_float_images(binarize_test_set(small.x_test, config.train.binarize))
+    nll = iwae_negative_log_likelihood(model, images, samples=3, seed=0)
+    assert row["nll"] == pytest.approx(float(np.mean(nll)), abs=1e-4)
+
+    # What reads only finished runs says what this one is, and what to do.
+    sample = invoke("sample", killed, "--out", tmp_path / "s.png")
+    assert_one_line_error(sample, 1, "is not finished", "train --resume", "benchmark nll --run")
+    shutil.rmtree(stage / "checkpoint")  # no whole epoch yet
+    early = invoke(*nll_of_run(killed, 3, small_mnist_npz, tmp_path / "early"))
+    assert_last_line_error(early, 1, "no checkpoint after a whole epoch yet")
+    assert not (tmp_path / "early").exists()
 
 
 def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
