@@ -99,6 +99,7 @@ def test_sample_throughput_missing_run_is_one_line(tmp_path, monkeypatch, capsys
         ("label_sweep", ["--alpha", "a,b", "--json", "x.json"]),
         ("cli_latency", ["--repeats", "0"]),
         ("nll_block_profile", ["--cores", "-1"]),
+        ("vamp2_step", ["--repeats", "0"]),
         ("m2_agreement", ["RUN", "--images", "0"]),
     ],
 )
@@ -204,3 +205,16 @@ def test_m2_agreement_reads_the_bounds_image_major_by_hand():
     assert result["agreement"] == pytest.approx(2 / 3)  # images 0 and 1
     assert result["median_gap_nats"] == pytest.approx(20.0)
     assert result["top_confusions"] == [{"true": 1, "predicted": 0, "count": 2}]
+
+
+def test_vamp2_steps_sliced_gated_layer_computes_what_the_split_one_does():
+    """The slices the benchmark times against are the same layer, not another one."""
+    import numpy as np
+
+    from mnist_vae.zoo.layers import GatedDense
+
+    layer = GatedDense(5)
+    inputs = np.random.default_rng(0).normal(size=(3, 7)).astype("float32")
+    split = np.asarray(layer(inputs))
+    sliced = np.asarray(_load("vamp2_step").sliced_call(layer, inputs))
+    np.testing.assert_allclose(sliced, split, rtol=1e-6, atol=1e-7)
