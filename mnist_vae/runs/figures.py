@@ -369,18 +369,18 @@ def save_latent_traversals(
     return save_figure(figure, path)
 
 
-def focus_limits(values: list[np.ndarray]) -> tuple[float, float] | None:
-    """y-limits for curves whose first epoch would flatten the rest, or None.
+def focus_limits(values: list[np.ndarray], skip: int = 1) -> tuple[float, float] | None:
+    """y-limits for curves whose first ``skip`` epochs would flatten the rest, or None.
 
-    From the third epoch on, when the first epoch lies further beyond the others than
-    they spread, the scale is set by epochs 2 onwards (plus a margin), so the first
+    From epoch ``skip + 2`` on, when the first epochs lie further beyond the others than
+    they spread, the scale is set by the later epochs (plus a margin), so the first
     epoch's spike, often many times the final loss, leaves the rest readable; the first
-    point is then cut at the edge and its value written in the panel.
+    points are then cut at the edge and said in the panel.
     """
-    later = np.concatenate([np.asarray(v, dtype=float)[1:] for v in values])
-    first = np.array([np.asarray(v, dtype=float)[0] for v in values])
+    later = np.concatenate([np.asarray(v, dtype=float)[skip:] for v in values])
+    first = np.concatenate([np.asarray(v, dtype=float)[:skip] for v in values])
     later, first = later[np.isfinite(later)], first[np.isfinite(first)]
-    if len(values[0]) < 3 or not len(later) or not len(first):
+    if len(values[0]) < skip + 2 or not len(later) or not len(first):
         return None
     low, high = float(later.min()), float(later.max())
     margin = max(high - low, 1e-6 * max(abs(high), 1.0)) * 0.08
@@ -425,11 +425,18 @@ def save_interpolations(
     return save_figure(figure, path)
 
 
+LONG_RUN_EPOCHS = 100
+"""Above this many epochs a loss figure reads its epochs on a log scale, and its y-scale
+is set from epoch ``LONG_RUN_SKIP + 1`` on: a long run's slow late progress (and a
+staged learning rate's steps) would otherwise be a flat line under its first epochs."""
+LONG_RUN_SKIP = 10
+
+
 def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     """One panel per ELBO term, training and test curves by epoch.
 
-    Readable after one epoch (markers, whole-number epochs) and after many (the first
-    epoch does not set the scale: ``focus_limits``).
+    Readable after one epoch (markers, whole-number epochs), after many (the first
+    epoch does not set the scale: ``focus_limits``) and after thousands (``LONG_RUN_EPOCHS``).
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -438,18 +445,20 @@ def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
     axes = figure.subplots(1, len(terms), squeeze=False)
     for axis, name in zip(axes[0], terms, strict=True):
         epochs = np.arange(1, len(history[name]) + 1)
+        long = len(epochs) > LONG_RUN_EPOCHS
+        skip = LONG_RUN_SKIP if long else 1
         curves = [("train", history[name])]
         if f"val_{name}" in history:
             curves.append(("test", history[f"val_{name}"]))
         marker = "o" if len(epochs) <= 40 else None
         for label, values in curves:
             axis.plot(epochs, values, label=label, marker=marker, markersize=3.5)
-        limits = focus_limits([np.asarray(v) for _, v in curves])
+        limits = focus_limits([np.asarray(v) for _, v in curves], skip=skip)
         if limits is not None:
             axis.set_ylim(*limits)
             firsts = ", ".join(f"{label} {values[0]:.4g}" for label, values in curves)
             axis.annotate(
-                f"epoch 1 off scale: {firsts}",
+                f"epoch 1 off scale: {firsts}" if skip == 1 else f"epochs 1-{skip} off scale",
                 (0.98, 0.97),
                 xycoords="axes fraction",
                 ha="right",
@@ -457,10 +466,14 @@ def save_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
                 fontsize=7,
                 color="0.35",
             )
-        axis.set_xlim(0.5, max(len(epochs), 1) + 0.5)
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+        if long:
+            axis.set_xscale("log")
+            axis.set_xlim(1, len(epochs))
+        else:
+            axis.set_xlim(0.5, max(len(epochs), 1) + 0.5)
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
         axis.set_title({"loss": "negative ELBO"}.get(name, name) + " (nats / image)", fontsize=10)
-        axis.set_xlabel("epoch")
+        axis.set_xlabel("epoch (log scale)" if long else "epoch")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8, loc="center right" if limits is not None else "best")
     return save_figure(figure, path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnist_vae.runs import figures
+from tests.helpers import drawn_figures, figure_text
 
 
 def test_tile_places_images_in_row_major_order_with_gutters():
@@ -116,3 +117,28 @@ def test_traversal_figure_is_written(tmp_path):
     images = np.random.default_rng(0).random((2 * 5, 28, 28)).astype("float32")
     path = figures.save_latent_traversals(images, np.array([4, 0]), 5, tmp_path / "t.png")
     assert path.stat().st_size > 1000
+
+
+def test_a_long_runs_loss_figure_reads_its_epochs_on_a_log_scale(tmp_path, monkeypatch):
+    """Thousands of epochs: the late progress is readable, not a flat line under epoch 1's."""
+    epochs = np.arange(1, figures.LONG_RUN_EPOCHS + 200)
+    history = {"loss": list(90.0 + 300.0 / epochs), "val_loss": list(91.0 + 300.0 / epochs)}
+    drawn = drawn_figures(monkeypatch, figures)
+    figures.save_loss_curves(history, tmp_path / "loss.png")
+    axis = drawn[0].axes[0]
+    assert axis.get_xscale() == "log" and axis.get_xlabel() == "epoch (log scale)"
+    low, high = axis.get_ylim()
+    skip = figures.LONG_RUN_SKIP
+    assert low < 90.0 + 300.0 / epochs[-1] and 91.0 + 300.0 / (skip + 1) < high < 125.0
+    assert f"epochs 1-{skip} off scale" in figure_text(drawn[0])
+
+    short = {"loss": history["loss"][:20], "val_loss": history["val_loss"][:20]}
+    figures.save_loss_curves(short, tmp_path / "short.png")
+    assert drawn[1].axes[0].get_xscale() == "linear"
+    assert "epoch 1 off scale" in figure_text(drawn[1])
+
+
+def test_the_first_epochs_set_no_scale_when_skipped():
+    low, high = figures.focus_limits([np.array([340.0, 212.0, 207.0, 200.0])], skip=2)
+    assert low < 200.0 and 207.0 < high < 212.0
+    assert figures.focus_limits([np.array([340.0, 212.0, 207.0])], skip=2) is None
