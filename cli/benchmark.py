@@ -21,7 +21,13 @@ from mnist_vae.experiments.augment import AugmentConfig
 from mnist_vae.experiments.merge_inputs import MergeRequest
 from mnist_vae.experiments.nll import NllConfig
 from mnist_vae.experiments.skeleton import BenchmarkControls, run_benchmark_command
-from mnist_vae.experiments.tables import augment_table, label_budget_table, nll_sources, nll_table
+from mnist_vae.experiments.tables import (
+    augment_table,
+    label_budget_table,
+    nll_sources,
+    nll_spread_lines,
+    nll_table,
+)
 from mnist_vae.settings import config_flag_specs, given_settings, taken_record
 
 
@@ -125,6 +131,8 @@ def _print_nll_table(results: dict) -> None:
 
     console = Console()
     console.print(nll_table(results))
+    for line in nll_spread_lines(results):
+        console.print(f"  spread, {line}", highlight=False)
     for source in nll_sources(results):
         console.print(f"  paper, {source}", highlight=False)
 

@@ -234,6 +234,8 @@ def _row(run, measured: dict, seconds: float) -> dict:
         "latent_dim": model.latent_dim,
         "binarize": mode,
         **measured,
+        "seed": run.config.train.seed,
+        "recipe": recipe_of(run.config),
         "epochs": run.metrics.get("epochs"),
         **(
             {"in_progress": True, "planned_epochs": run.config.train.epochs}
@@ -285,10 +287,55 @@ def run_nll_benchmark(
                 _measured(config, data, run, step, Path(out), bench)
                 for run, step in zip(runs, measured, strict=True)
             ]
-        results = bench.results(config, data, rows=rows)
+        results = bench.results(config, data, rows=rows, spread=seed_spread(rows))
         write_json_atomic(bench.stage / "results.json", results)
         plot_nll(rows, bench.stage / "nll.png")
     return results
+
+
+# Settings that change how a run was made, not what was made: left out of its recipe.
+NOT_RECIPE = ("seed", "data", "figures", "checkpoint_steps", "distribute", "cpu_devices")
+
+
+def recipe_of(config) -> str:
+    """A run's recipe: its config but for the seed (and where and how it ran), as a short
+    hash. Runs with one recipe and other seeds are one model's spread."""
+    import hashlib
+    import json
+
+    made = config.to_dict()
+    train = {k: v for k, v in made["train"].items() if k not in NOT_RECIPE}
+    text = json.dumps({**made, "train": train}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def seed_spread(rows: list[dict]) -> list[dict]:
+    """Per recipe measured with two seeds or more: the NLL's mean and sample standard
+    deviation over the seeds (each seed's first row), and the seeds and values."""
+    by_recipe: dict[str, dict[int, dict]] = {}
+    for row in rows:
+        if row.get("recipe") is not None and not row.get("in_progress"):
+            by_recipe.setdefault(row["recipe"], {}).setdefault(row["seed"], row)
+    spread = []
+    for recipe, by_seed in by_recipe.items():
+        if len(by_seed) < 2:
+            continue
+        seeds = sorted(by_seed)
+        values = np.array([by_seed[seed]["nll"] for seed in seeds], dtype=float)
+        first = by_seed[seeds[0]]
+        spread.append(
+            {
+                "model": model_key(first["strategy"], first.get("options")),
+                "recipe": recipe,
+                "seeds": seeds,
+                "nll": values.tolist(),
+                "nll_mean": float(values.mean()),
+                "nll_std": float(values.std(ddof=1)),
+                "iw_samples": first["iw_samples"],
+                "test_images": first["test_images"],
+            }
+        )
+    return spread
 
 
 def _opened(path: str, scratch: Path, report):

@@ -100,6 +100,15 @@ def nll_table(results: Mapping[str, Any]) -> Any:
     return table
 
 
+def nll_spread_lines(results: Mapping[str, Any]) -> list[str]:
+    """One line per model measured with several seeds of one recipe: mean ± sample std."""
+    return [
+        f"{entry['model']}: {entry['nll_mean']:.2f} ± {entry['nll_std']:.2f} nats over seeds "
+        f"{', '.join(map(str, entry['seeds']))} ({', '.join(f'{v:.2f}' for v in entry['nll'])})"
+        for entry in results.get("spread", [])
+    ]
+
+
 def nll_sources(results: Mapping[str, Any]) -> list[str]:
     """Where the ``paper`` column's figures come from: ``MODEL: SOURCE``, one per model."""
     from mnist_vae.experiments.nll import model_key

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,12 +71,24 @@ def test_quick_benchmark_trains_measures_and_writes_its_table(
     assert (out / "nll.png").stat().st_size > 0
     assert "test NLL" in result.output
 
-    again = tmp_path / "again"  # an existing run is measured without training
-    args = nll_of_run(rows["vae"]["run"], 20, small_mnist_npz, again, "--quick")
+    # An existing run is measured without training; beside a copy recorded with another
+    # seed (the same weights: the same NLL), the two are one recipe's spread.
+    trained = Path(rows["vae"]["run"])
+    other = tmp_path / "other-seed"
+    shutil.copytree(trained, other)
+    record = json.loads((other / "config.json").read_text())
+    record["train"]["seed"] += 1
+    (other / "config.json").write_text(json.dumps(record))
+    again = tmp_path / "again"
+    args = nll_of_run(trained, 20, small_mnist_npz, again, "--quick", "--run", other)
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    measured = json.loads((again / "results.json").read_text())["rows"]
-    assert [row["strategy"] for row in measured] == ["vae"]
+    measured = json.loads((again / "results.json").read_text())
+    assert [row["strategy"] for row in measured["rows"]] == ["vae", "vae"]
+    (spread,) = measured["spread"]
+    assert spread["seeds"] == [record["train"]["seed"] - 1, record["train"]["seed"]]
+    assert spread["nll_std"] == pytest.approx(0.0, abs=1e-6)
+    assert f"spread, vae: {spread['nll_mean']:.2f} ± 0.00 nats over seeds" in result.output
 
 
 def test_paper_figures_stand_only_beside_models_of_the_papers_setting():
@@ -128,3 +142,43 @@ def test_a_benchmarks_later_models_show_no_retracing_warning_and_the_rest_stays(
     finally:
         logger.removeHandler(handler)
     assert seen == ["something else", f"after: {RETRACING}"]
+
+
+def test_the_spread_over_seeds_is_the_mean_and_sample_std_of_one_recipes_runs():
+    from mnist_vae.experiments.nll import seed_spread
+
+    def row(recipe, seed, nll, **extra):
+        fields = {"strategy": "vae", "options": {}, "iw_samples": 5000, "test_images": 10_000}
+        return {**fields, "recipe": recipe, "seed": seed, "nll": nll, **extra}
+
+    rows = [
+        row("a", 0, 86.0),
+        row("a", 1, 86.5),
+        row("a", 1, 99.0),  # the same seed again: its first row counts
+        row("a", 2, 87.0),
+        row("a", 3, 80.0, in_progress=True),  # not finished: not part of the spread
+        row("b", 0, 85.0),  # one seed: no spread
+    ]
+    (spread,) = seed_spread(rows)
+    # By hand: deviations -0.5, 0, +0.5 from 86.5; sample variance 0.5 / 2 = 0.25.
+    assert spread["seeds"] == [0, 1, 2] and spread["nll"] == [86.0, 86.5, 87.0]
+    assert spread["nll_mean"] == pytest.approx(86.5) and spread["nll_std"] == pytest.approx(0.5)
+    assert spread["model"] == "vae" and spread["recipe"] == "a"
+
+
+def test_a_recipe_leaves_out_the_seed_and_where_a_run_ran_but_not_its_settings():
+    import dataclasses
+
+    from mnist_vae.config import RunConfig, TrainConfig
+    from mnist_vae.experiments.nll import recipe_of
+    from mnist_vae.models import model_config
+
+    base = RunConfig(model=model_config("mlp", latent_dim=50), train=TrainConfig(seed=0))
+
+    def changed(**train):
+        return dataclasses.replace(base, train=dataclasses.replace(base.train, **train))
+
+    same = changed(seed=1, data="other.npz", figures=False)
+    assert recipe_of(same) == recipe_of(base)
+    assert recipe_of(changed(learning_rate=0.01)) != recipe_of(base)
+    assert recipe_of(changed(epochs=3)) != recipe_of(base)
