@@ -13,7 +13,6 @@ idle machine. The completions' answers are checked, so a fast wrong answer fails
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 from mnist_vae.experiments.arguments import positive_int
+from mnist_vae.io import write_json_atomic
 
 GOALS = {"completion": 0.3, "help": 1.0}
 
@@ -108,7 +108,7 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
     }
     if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        write_json_atomic(args.json, result)  # whole or not at all
 
 
 if __name__ == "__main__":

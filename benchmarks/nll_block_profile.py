@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from mnist_vae.experiments.arguments import positive_int
+from mnist_vae.io import write_json_atomic
 
 TEST_IMAGES, SAMPLES = 10_000, 5_000
 
@@ -116,7 +117,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=1))
     if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        write_json_atomic(args.json, result)  # whole or not at all
 
 
 if __name__ == "__main__":
