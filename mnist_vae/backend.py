@@ -44,6 +44,20 @@ pays back over a long training and not over many tiny ones (the test suite sets 
 Results can differ from the optimized graph's in the last bits."""
 
 
+def graph_optimizer_off() -> bool:
+    """``GRAPH_OPTIMIZER``'s value: ``0`` off, ``1`` or unset on; anything else is a usage
+    error (a misspelt value would otherwise leave the optimizer on without a word)."""
+    from mnist_vae.errors import UsageError
+
+    value = os.environ.get(GRAPH_OPTIMIZER, "").strip()
+    if value not in ("", "0", "1"):
+        raise UsageError(
+            f"{GRAPH_OPTIMIZER}={value!r}: set it to 0 (TensorFlow's graph optimizer off) "
+            "or 1 (on, the default), or unset it"
+        )
+    return value == "0"
+
+
 def require_tensorflow_backend() -> None:
     """Fail in one line when Keras is (or is about to be) on another backend.
 
@@ -122,6 +136,7 @@ def prepare_backend() -> None:
     themselves; a plugin may already have done the import.
     """
     require_tensorflow_backend()
+    optimizer_off = graph_optimizer_off()
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _default_threads()
@@ -129,7 +144,7 @@ def prepare_backend() -> None:
         with quiet_tensorflow_startup():
             tf = importlib.import_module("tensorflow")
             tf.constant(0.0)
-        if os.environ.get(GRAPH_OPTIMIZER, "1") == "0":
+        if optimizer_off:
             tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
         _started["tensorflow"] = True
 

@@ -206,6 +206,18 @@ def test_the_graph_optimizer_is_switched_off_only_when_asked(monkeypatch):
         tf.config.optimizer.set_experimental_options(before)
 
 
+def test_a_nonsense_graph_optimizer_value_is_a_usage_error_before_any_work(
+    tmp_path, small_mnist_npz
+):
+    from mnist_vae.backend import GRAPH_OPTIMIZER
+    from tests.helpers import assert_one_line_error, invoke, tiny_train_args
+
+    out = tmp_path / "run"
+    result = invoke(*tiny_train_args(small_mnist_npz, out), env={GRAPH_OPTIMIZER: "off"})
+    assert_one_line_error(result, 2, f"{GRAPH_OPTIMIZER}='off'", "set it to 0")
+    assert not out.exists()
+
+
 def test_dense_networks_train_one_thread_per_op():
     from mnist_vae.models import model_config
     from mnist_vae.training.threads import dense_networks

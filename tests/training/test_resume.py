@@ -160,6 +160,10 @@ def test_a_run_in_training_is_measured_at_its_newest_epoch_end_and_left_as_it_is
     early = invoke(*nll_of_run(killed, 3, small_mnist_npz, tmp_path / "early"))
     assert_last_line_error(early, 1, "no checkpoint after a whole epoch yet")
     assert not (tmp_path / "early").exists()
+    (stage / "training.json").write_text("{not json")  # a damaged intent
+    damaged = invoke(*nll_of_run(killed, 3, small_mnist_npz, tmp_path / "damaged"))
+    assert_last_line_error(damaged, 1, "holds no readable training.json", "train --resume")
+    assert not (tmp_path / "damaged").exists()
 
 
 def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
