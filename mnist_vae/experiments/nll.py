@@ -311,13 +311,16 @@ def recipe_of(config) -> str:
 
 def seed_spread(rows: list[dict]) -> list[dict]:
     """Per recipe measured with two seeds or more: the NLL's mean and sample standard
-    deviation over the seeds (each seed's first row), and the seeds and values."""
-    by_recipe: dict[str, dict[int, dict]] = {}
+    deviation over the seeds (each seed's first row), and the seeds and values.
+
+    Only rows measured alike pool: the same K on the same number of test images."""
+    by_recipe: dict[tuple, dict[int, dict]] = {}
     for row in rows:
         if row.get("recipe") is not None and not row.get("in_progress"):
-            by_recipe.setdefault(row["recipe"], {}).setdefault(row["seed"], row)
+            key = (row["recipe"], row["iw_samples"], row["test_images"])
+            by_recipe.setdefault(key, {}).setdefault(row["seed"], row)
     spread = []
-    for recipe, by_seed in by_recipe.items():
+    for (recipe, _, _), by_seed in by_recipe.items():
         if len(by_seed) < 2:
             continue
         seeds = sorted(by_seed)

@@ -158,6 +158,7 @@ def test_the_spread_over_seeds_is_the_mean_and_sample_std_of_one_recipes_runs():
         row("a", 2, 87.0),
         row("a", 3, 80.0, in_progress=True),  # not finished: not part of the spread
         row("b", 0, 85.0),  # one seed: no spread
+        row("b", 1, 85.4, iw_samples=100),  # measured otherwise: does not pool with seed 0
     ]
     (spread,) = seed_spread(rows)
     # By hand: deviations -0.5, 0, +0.5 from 86.5; sample variance 0.5 / 2 = 0.25.

@@ -218,3 +218,38 @@ def test_vamp2_steps_sliced_gated_layer_computes_what_the_split_one_does():
     split = np.asarray(layer(inputs))
     sliced = np.asarray(_load("vamp2_step").sliced_call(layer, inputs))
     np.testing.assert_allclose(sliced, split, rtol=1e-6, atol=1e-7)
+
+
+def test_nll_spread_pools_seeds_scored_in_separate_results(tmp_path, one_epoch_run, capsys):
+    from mnist_vae.experiments.nll import recipe_of
+
+    spread_script = _load("nll_spread")
+    run = one_epoch_run("vae")
+    recipe = recipe_of(run.config)
+    fields = {"strategy": "vae", "options": {}, "iw_samples": 5000, "test_images": 10_000}
+    canonical = "MNIST_VAE_DATA={} (canonical MNIST, hashes verified)"
+
+    def results(name, rows, data="a.npz"):
+        path = tmp_path / name
+        path.write_text(json.dumps({"data": canonical.format(data), "rows": rows}))
+        return path
+
+    files = [
+        # written before rows carried seed and recipe: both come from the run's config (seed 0)
+        results("s0.json", [{**fields, "run": str(run.path), "nll": 86.0}]),
+        results("s1.json", [{**fields, "run": "a", "recipe": recipe, "seed": 1, "nll": 86.5}]),
+        # the same data from another file: pools
+        results("s2.json", [{**fields, "run": "b", "recipe": recipe, "seed": 2, "nll": 87.0}], "c"),
+    ]
+    out = tmp_path / "spread.json"
+    spread_script.main([*map(str, files), "--json", str(out)])
+    (spread,) = json.loads(out.read_text())["spread"]
+    assert spread["seeds"] == [0, 1, 2] and spread["nll_std"] == pytest.approx(0.5)
+    assert "vae: 86.50 ± 0.50 nats over seeds 0, 1, 2" in capsys.readouterr().out
+
+    other = results("other.json", [{**fields, "run": "y", "recipe": "r", "seed": 3, "nll": 1.0}])
+    other.write_text(other.read_text().replace("canonical MNIST", "not canonical MNIST"))
+    with pytest.raises(SystemExit, match="different test data"):
+        spread_script.main([str(files[1]), str(other)])
+    with pytest.raises(SystemExit, match="no seed and recipe"):
+        spread_script.main([str(results("gone.json", [{**fields, "run": "gone", "nll": 1.0}]))])

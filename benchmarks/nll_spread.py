@@ -1,0 +1,79 @@
+"""The spread over seeds of runs scored in separate ``benchmark nll`` results.
+
+    python benchmarks/nll_spread.py runs/nll-vae-b100-burda-s*/results.json \\
+        --json benchmarks/results/nll-spread-vae-b100-burda.json
+
+``benchmark nll --run A --run B --run C`` gives the spread of the runs it scores together.
+Long runs are scored one by one as each finishes (a K=5000 pass of a two-layer model
+takes most of an hour on one core), so this pools the rows of several results files
+instead of scoring them again, with the package's own ``seed_spread``: rows pool when
+they share a recipe (the config but for the seed) and were measured alike (the same K
+on the same number of test images). Rows written before rows carried their seed and
+recipe get both from their run's config, while the run is still there. Every file must
+have scored the same test data (its ``data``, the path of the file aside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def data_kind(label: str) -> str:
+    """A results file's ``data`` without where the file was: ``(canonical MNIST, ...)``."""
+    return label[label.find(" (") :] if " (" in label else label
+
+
+def completed_row(row: dict) -> dict:
+    """``row`` with its ``seed`` and ``recipe``, read from its run where the row lacks them."""
+    if row.get("recipe") is not None and row.get("seed") is not None:
+        return row
+    from mnist_vae.errors import MnistVaeError
+    from mnist_vae.experiments.nll import recipe_of
+    from mnist_vae.runs import load_run
+
+    try:
+        run = load_run(row["run"])
+    except MnistVaeError as error:
+        raise SystemExit(
+            f"a row of {row['run']} has no seed and recipe, and its run cannot tell them: {error}"
+        ) from None
+    return {**row, "seed": run.config.train.seed, "recipe": recipe_of(run.config)}
+
+
+def pooled(paths: list[Path]) -> dict:
+    """The rows of every results file, completed, and their spread over seeds."""
+    from mnist_vae.experiments.nll import seed_spread
+
+    rows, kinds = [], {}
+    for path in paths:
+        results = json.loads(path.read_text())
+        kinds.setdefault(data_kind(results["data"]), str(path))
+        rows += [{**completed_row(row), "results": str(path)} for row in results["rows"]]
+    if len(kinds) > 1:
+        raise SystemExit(f"the files scored different test data: {', '.join(kinds.values())}")
+    return {"data": next(iter(kinds)), "rows": rows, "spread": seed_spread(rows)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", nargs="+", type=Path, help="benchmark nll results.json files")
+    parser.add_argument("--json", type=Path, help="also write the pooled rows and spread here")
+    args = parser.parse_args(argv)
+    from mnist_vae.experiments.tables import nll_spread_lines
+    from mnist_vae.io import write_json_atomic
+
+    missing = [str(path) for path in args.results if not path.is_file()]
+    if missing:
+        parser.error(f"no such results file: {', '.join(missing)}")
+    result = pooled(args.results)
+    lines = nll_spread_lines(result)
+    print("\n".join(lines) if lines else "no recipe was scored with two seeds or more")
+    if args.json:
+        write_json_atomic(args.json, result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
