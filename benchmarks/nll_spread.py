@@ -10,7 +10,8 @@ instead of scoring them again, with the package's own ``seed_spread``: rows pool
 they share a recipe (the config but for the seed) and were measured alike (the same K
 on the same number of test images). Rows written before rows carried their seed and
 recipe get both from their run's config, while the run is still there. Every file must
-have scored the same test data (its ``data``, the path of the file aside).
+have scored the same data: the same hashes (``data_identity``), or for files written
+before results carried them, the same ``data``, any canonical MNIST being one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ import sys
 from pathlib import Path
 
 
-def data_kind(label: str) -> str:
-    """A results file's ``data`` without where the file was: ``(canonical MNIST, ...)``."""
-    return label[label.find(" (") :] if " (" in label else label
+def data_kind(results: dict) -> str:
+    """What identifies a results file's data: canonical MNIST by name (verified when it
+    was read), other data by its hashes, or by its source in files without them."""
+    label = results["data"]
+    if "canonical" in label and "hashes verified" in label and "not canonical" not in label:
+        return "canonical MNIST"
+    identity = results.get("data_identity")
+    return f"{identity['train_sha256']}/{identity['test_sha256']}" if identity else label
 
 
 def completed_row(row: dict) -> dict:
@@ -50,11 +56,11 @@ def pooled(paths: list[Path]) -> dict:
     rows, kinds = [], {}
     for path in paths:
         results = json.loads(path.read_text())
-        kinds.setdefault(data_kind(results["data"]), str(path))
+        kinds.setdefault(data_kind(results), str(path))
         rows += [{**completed_row(row), "results": str(path)} for row in results["rows"]]
     if len(kinds) > 1:
         raise SystemExit(f"the files scored different test data: {', '.join(kinds.values())}")
-    return {"data": next(iter(kinds)), "rows": rows, "spread": seed_spread(rows)}
+    return {"data": results["data"], "rows": rows, "spread": seed_spread(rows)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
 
+    from mnist_vae.data.loading import CANONICAL_NAME
     from mnist_vae.evaluation.cards import check_score, make_card
     from mnist_vae.runs import load_run
     from mnist_vae.runs.compact import HALF_TOLERANCE, compact_model_file
@@ -76,7 +77,7 @@ def main() -> None:
     data = dict(record.get("data", {}))
     if run.config.train.data is not None or not data.get("canonical_mnist"):
         sys.exit(f"{args.run} was not trained on canonical MNIST without --data: not shipped")
-    data["source"] = "MNIST (canonical, hashes verified)"
+    data["source"] = CANONICAL_NAME
     record["data"] = data
     record["command"] = shipped_command(record.get("command", ""), args.name)
     # The machine's kernel string says nothing about the model: not shipped.

@@ -23,6 +23,8 @@ from mnist_vae.data.sources.arrays import MnistArrays
 from mnist_vae.errors import DataError
 
 ENV_VAR = "MNIST_VAE_DATA"
+# What results and shipped cards call canonical MNIST: its hashes, not a path, identify it.
+CANONICAL_NAME = "MNIST (canonical, hashes verified)"
 Reporter = Callable[[str], None]
 
 
@@ -82,6 +84,12 @@ class MnistData:
         info = self.class_info
         names = "" if info.plain else f"; class names from {info.origin}: {', '.join(info.names)}"
         return f"data: {self.source} ({kind}; {sizes}{names})"
+
+    @property
+    def results_name(self) -> str:
+        """How benchmark results name this data: canonical MNIST by its verified name (a
+        path would tie a result to the machine that made it), other data by its source."""
+        return CANONICAL_NAME if self.canonical else self.source
 
     @cached_property
     def provenance(self) -> dict:

@@ -296,8 +296,6 @@ def run_label_budget(
     Resumes like ``benchmark augment``: every score is a step kept as soon as known, and
     every model trained is a run in the stage's ``generators/``.
     """
-    from mnist_vae.experiments.resumable_steps import data_identity
-
     names = Bench.seed_steps(config, config.labels, step_name)
     with bench_stage(
         "label_budget",
@@ -321,7 +319,6 @@ def run_label_budget(
         measured = bench.results(
             config,
             data,
-            data_identity=data_identity(data),
             runs=records,
             summary=summary,
             paper=PAPER_ERRORS if data.canonical else None,

@@ -135,10 +135,15 @@ class Bench:
         return [record for seed in config.seeds for record in one_seed(config, data, seed, self)]
 
     def results(self, config: Any, data: Any, **fields: Any) -> dict:
-        """The benchmark's results.json: its config, where its data came from, ``fields``
-        in their order, and the seconds its steps took."""
-        config_record = {"config": dataclasses.asdict(config), "data": data.source}
-        return {**config_record, **fields, "seconds": self.steps.seconds()}
+        """The benchmark's results.json: its config, its data (named, and identified by
+        its hashes), ``fields`` in their order, and the seconds its steps took."""
+        recorded = {"data": data.results_name, "data_identity": data_identity(data)}
+        return {
+            "config": dataclasses.asdict(config),
+            **recorded,
+            **fields,
+            "seconds": self.steps.seconds(),
+        }
 
 
 @contextmanager

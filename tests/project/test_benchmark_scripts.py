@@ -227,29 +227,37 @@ def test_nll_spread_pools_seeds_scored_in_separate_results(tmp_path, one_epoch_r
     run = one_epoch_run("vae")
     recipe = recipe_of(run.config)
     fields = {"strategy": "vae", "options": {}, "iw_samples": 5000, "test_images": 10_000}
-    canonical = "MNIST_VAE_DATA={} (canonical MNIST, hashes verified)"
+    # A results file written before results named canonical MNIST without its path.
+    by_path = {"data": "MNIST_VAE_DATA=mnist.npz (canonical MNIST, hashes verified)"}
+    hashes = {"train_sha256": "a" * 64, "test_sha256": "b" * 64}
+    canonical = {"data": "MNIST (canonical, hashes verified)", "data_identity": hashes}
 
-    def results(name, rows, data="a.npz"):
+    def results(name, data, **row):
         path = tmp_path / name
-        path.write_text(json.dumps({"data": canonical.format(data), "rows": rows}))
-        return path
+        path.write_text(json.dumps({**data, "rows": [{**fields, **row}]}))
+        return str(path)
 
     files = [
         # written before rows carried seed and recipe: both come from the run's config (seed 0)
-        results("s0.json", [{**fields, "run": str(run.path), "nll": 86.0}]),
-        results("s1.json", [{**fields, "run": "a", "recipe": recipe, "seed": 1, "nll": 86.5}]),
-        # the same data from another file: pools
-        results("s2.json", [{**fields, "run": "b", "recipe": recipe, "seed": 2, "nll": 87.0}], "c"),
+        results("s0.json", by_path, run=str(run.path), nll=86.0),
+        results("s1.json", by_path, run="a", recipe=recipe, seed=1, nll=86.5),
+        results("s2.json", canonical, run="b", recipe=recipe, seed=2, nll=87.0),
     ]
     out = tmp_path / "spread.json"
-    spread_script.main([*map(str, files), "--json", str(out)])
+    spread_script.main([*files, "--json", str(out)])
     (spread,) = json.loads(out.read_text())["spread"]
     assert spread["seeds"] == [0, 1, 2] and spread["nll_std"] == pytest.approx(0.5)
     assert "vae: 86.50 ± 0.50 nats over seeds 0, 1, 2" in capsys.readouterr().out
 
-    other = results("other.json", [{**fields, "run": "y", "recipe": "r", "seed": 3, "nll": 1.0}])
-    other.write_text(other.read_text().replace("canonical MNIST", "not canonical MNIST"))
-    with pytest.raises(SystemExit, match="different test data"):
-        spread_script.main([str(files[1]), str(other)])
+    def fashion(name, test_hash):
+        data = {"data": "f.npz", "data_identity": {**hashes, "test_sha256": test_hash * 64}}
+        return results(name, data, run="f", recipe="r", seed=3, nll=1.0)
+
+    for pair in (
+        [files[2], fashion("f1.json", "b")],
+        [fashion("f1.json", "b"), fashion("f2.json", "c")],
+    ):
+        with pytest.raises(SystemExit, match="different test data"):
+            spread_script.main(pair)
     with pytest.raises(SystemExit, match="no seed and recipe"):
-        spread_script.main([str(results("gone.json", [{**fields, "run": "gone", "nll": 1.0}]))])
+        spread_script.main([results("gone.json", by_path, run="gone", nll=1.0)])
