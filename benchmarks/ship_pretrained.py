@@ -71,6 +71,7 @@ def main() -> None:
     from mnist_vae.evaluation.cards import check_score, make_card
     from mnist_vae.runs import load_run
     from mnist_vae.runs.compact import HALF_TOLERANCE, compact_model_file
+    from mnist_vae.training.trainer import with_epochs
 
     run = load_run(args.run)
     record = dict(run.record)
@@ -79,7 +80,9 @@ def main() -> None:
         sys.exit(f"{args.run} was not trained on canonical MNIST without --data: not shipped")
     data["source"] = CANONICAL_NAME
     record["data"] = data
-    record["command"] = shipped_command(record.get("command", ""), args.name)
+    # A run cut short or carried on (train --resume --epochs N) before its command said so.
+    command = with_epochs(record.get("command", ""), run.config.train.epochs)
+    record["command"] = shipped_command(command, args.name)
     # The machine's kernel string says nothing about the model: not shipped.
     record["versions"] = {k: v for k, v in record.get("versions", {}).items() if k != "platform"}
     nll = iw_samples = None

@@ -414,13 +414,35 @@ def _train(
 
 def _record_replanned_epochs(intent: Path, config: RunConfig) -> None:
     """A resumed run given another ``--epochs`` (``replan_epochs``): its intent says so from
-    now on, so a later interruption resumes with it. Only the epochs are rewritten."""
+    now on, so a later interruption resumes with it, and so does its command, which the
+    run records as how to train it again. Only the epochs are rewritten."""
     stored = json.loads(intent.read_text())
     planned = stored["config"]["train"].get("epochs")
     if planned is None or planned == config.train.epochs:
         return
     train = {**stored["config"]["train"], "epochs": config.train.epochs}
-    write_json_atomic(intent, {**stored, "config": {**stored["config"], "train": train}})
+    replanned = {**stored, "config": {**stored["config"], "train": train}}
+    if isinstance(stored.get("command"), str) and stored["command"]:
+        replanned["command"] = with_epochs(stored["command"], config.train.epochs)
+    write_json_atomic(intent, replanned)
+
+
+def with_epochs(command: str, epochs: int) -> str:
+    """``command`` (a ``train`` command line) made to train ``epochs`` epochs: its
+    ``--epochs`` value replaced, or the option added."""
+    import shlex
+
+    tokens = shlex.split(command)
+    for index, token in enumerate(tokens):
+        if token == "--epochs" and index + 1 < len(tokens):
+            tokens[index + 1] = str(epochs)
+            break
+        if token.startswith("--epochs="):
+            tokens[index] = f"--epochs={epochs}"
+            break
+    else:
+        tokens += ["--epochs", str(epochs)]
+    return shlex.join(tokens)
 
 
 def _prepare(config: RunConfig, distribution, data: MnistData | None, say: Reporter) -> Prepared:

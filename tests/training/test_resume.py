@@ -207,7 +207,9 @@ def test_a_resumed_run_may_end_at_other_epochs_and_trains_the_same_epochs(
 
     resumed = invoke("train", "--resume", killed, "--epochs", 3, "--quiet")
     assert resumed.exit_code == 0, resumed.output
-    assert json.loads((killed / "config.json").read_text())["train"]["epochs"] == 3
+    record = json.loads((killed / "config.json").read_text())
+    assert record["train"]["epochs"] == 3
+    assert "--epochs 3" in record["command"] and "--epochs 4" not in record["command"]
     lines = (killed / "history.csv").read_text().splitlines()
     assert lines == (uninterrupted / "history.csv").read_text().splitlines()[:4]  # 3 epochs
 
@@ -216,7 +218,7 @@ def test_replanned_epochs_are_recorded_for_the_next_resume_and_cosine_is_refused
     killed_after_epoch_2, tmp_path
 ):
     from mnist_vae.config import RunConfig
-    from mnist_vae.training.trainer import _record_replanned_epochs, replan_epochs
+    from mnist_vae.training.trainer import _record_replanned_epochs, replan_epochs, with_epochs
 
     killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
     intent = training_stage_path(killed) / "training.json"
@@ -228,10 +230,9 @@ def test_replanned_epochs_are_recorded_for_the_next_resume_and_cosine_is_refused
     _record_replanned_epochs(intent, longer)  # what train does once it holds the lock
     recorded = json.loads(intent.read_text())
     assert recorded["config"]["train"] == {**stored["config"]["train"], "epochs": 7}
-    assert (
-        recorded["command"] == stored["command"]
-        and recorded["config"]["model"] == (stored["config"]["model"])
-    )
+    # The command says so too: it is how the run is trained again (a shipped card's).
+    assert recorded["command"] == with_epochs(stored["command"], 7) != stored["command"]
+    assert recorded["config"]["model"] == stored["config"]["model"]
     cosine = RunConfig.from_dict(
         {**stored["config"], "train": {**stored["config"]["train"], "lr_schedule": "cosine"}}
     )
@@ -434,3 +435,15 @@ def test_interrupted_runs_are_reported_resumed_or_discarded(
     again = interrupted_at(killed_after_epoch_2, tmp_path / "again")
     fresh = CliRunner().invoke(cli, [*train_args(small_mnist_npz, again, seed=5), "--restart"])
     assert fresh.exit_code == 0 and "resuming" not in fresh.output, fresh.output
+
+
+def test_a_command_made_to_train_other_epochs():
+    from mnist_vae.training.trainer import with_epochs
+
+    assert with_epochs("mnist-vae train --epochs 1000 --seed 0", 600) == (
+        "mnist-vae train --epochs 600 --seed 0"
+    )
+    assert with_epochs("mnist-vae train --epochs=5 --out 'my runs/a'", 7) == (
+        "mnist-vae train --epochs=7 --out 'my runs/a'"
+    )
+    assert with_epochs("mnist-vae train --arch mlp", 3) == "mnist-vae train --arch mlp --epochs 3"
