@@ -261,3 +261,17 @@ def test_nll_spread_pools_seeds_scored_in_separate_results(tmp_path, one_epoch_r
             spread_script.main(pair)
     with pytest.raises(SystemExit, match="no seed and recipe"):
         spread_script.main([results("gone.json", by_path, run="gone", nll=1.0)])
+
+
+def test_a_shipped_command_is_typed_as_a_user_would_and_names_no_path():
+    ship = _load("ship_pretrained")
+    recorded = ".venv/bin/mnist-vae train --strategy vamp2 --epochs 1000 --out runs/vamp2-s0"
+    assert ship.shipped_command(recorded, "mlp-vamp2") == (
+        "mnist-vae train --strategy vamp2 --epochs 1000 --out runs/mlp-vamp2"
+    )
+    assert ship.shipped_command("mnist-vae train --seed 1", "a") == (
+        "mnist-vae train --seed 1 --out runs/a"
+    )
+    for named in ("--data /data/mnist.npz", "--m1-run /runs/m1"):
+        with pytest.raises(SystemExit, match="names a path"):
+            ship.shipped_command(f"mnist-vae train {named}", "a")
