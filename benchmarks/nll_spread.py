@@ -55,7 +55,11 @@ def pooled(paths: list[Path]) -> dict:
 
     rows, kinds = [], {}
     for path in paths:
-        results = json.loads(path.read_text())
+        try:
+            results = json.loads(path.read_text())
+            results["data"], results["rows"]  # a results file has both
+        except (ValueError, TypeError, KeyError) as error:
+            raise SystemExit(f"{path}: not a benchmark nll results.json ({error})") from None
         kinds.setdefault(data_kind(results), str(path))
         rows += [{**completed_row(row), "results": str(path)} for row in results["rows"]]
     if len(kinds) > 1:
