@@ -261,9 +261,9 @@ def test_nll_spread_pools_seeds_scored_in_separate_results(tmp_path, one_epoch_r
             spread_script.main(pair)
     (tmp_path / "bad.json").write_text("[1, 2")
     (tmp_path / "plain.json").write_text("{}")
-    with pytest.raises(SystemExit, match="not a benchmark nll results.json"):
+    with pytest.raises(SystemExit, match=r"not a benchmark nll results\.json"):
         spread_script.main([str(tmp_path / "bad.json")])
-    with pytest.raises(SystemExit, match="not a benchmark nll results.json"):
+    with pytest.raises(SystemExit, match=r"not a benchmark nll results\.json"):
         spread_script.main([str(tmp_path / "plain.json")])
     with pytest.raises(SystemExit, match="no seed and recipe"):
         spread_script.main([results("gone.json", by_path, run="gone", nll=1.0)])
