@@ -83,6 +83,8 @@ def make_card(
         "strategy": run.config.model.strategy,
         "architecture": run.config.model.architecture,
         "latent_dim": run.config.model.latent_dim,
+        # a second stochastic layer's size (hvae, iwae2, vamp2): the table shows "z1+z2"
+        "top_latent_dim": run.config.model.options.get("top_latent_dim"),
         "data": record.get("data", {}).get("source", "MNIST"),
         "data_provenance": record.get("data", {}),
         "binarize": train.binarize,

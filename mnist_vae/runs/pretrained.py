@@ -197,6 +197,12 @@ LEFT = ("name", "strategy", "arch", "data", "paper")
 PIXELS = {"none": "grey levels", "dynamic": "dynamic binary", "threshold": "thresholded"}
 
 
+def latent_sizes(card: dict) -> str:
+    """The code's size: ``latent_dim``, or "z1+z2" for two stochastic layers."""
+    sizes = [card.get("latent_dim"), card.get("top_latent_dim")]
+    return "+".join(str(size) for size in sizes if size is not None) or "-"
+
+
 def card_row(card: dict) -> list[str]:
     """One card as the table's cells (nats per image)."""
     paper = card.get("paper") or {}
@@ -206,7 +212,7 @@ def card_row(card: dict) -> list[str]:
         card["name"],
         card["strategy"],
         str(card.get("architecture") or "-"),
-        str(card.get("latent_dim", "-")),
+        latent_sizes(card),
         f"MNIST, {pixels}",
         _number(card.get("nll")),
         str(card.get("iw_samples") or "-"),
@@ -214,8 +220,16 @@ def card_row(card: dict) -> list[str]:
         _number(card.get("fd")),
         "-" if updates is None else f"{updates:,}",
         _duration(card.get("train_seconds")),
-        f"{paper.get('row', '')} {_number(_paper_value(paper))}".strip() if paper else "-",
+        paper_cell(paper),
     ]
+
+
+def paper_cell(paper: dict | None) -> str:
+    """The paper row the card is compared with, and its number when it has one."""
+    if not paper:
+        return "-"
+    value = _paper_value(paper)
+    return " ".join([paper.get("row", ""), *([] if value is None else [_number(value)])]).strip()
 
 
 def markdown_table(cards: list[dict]) -> str:

@@ -92,6 +92,11 @@ def test_every_cards_numbers_are_its_shipped_runs(name, mnist):
     )
     steps = math.ceil(record["data"]["train_images"] / card["batch_size"])
     assert card["updates"] == steps * card["epochs"]
+    model_record = record["model"]
+    assert (card["latent_dim"], card["top_latent_dim"]) == (
+        model_record["latent_dim"],
+        model_record["options"].get("top_latent_dim"),
+    )
     if card["strategy"] in ("m2", "m1_m2"):
         loaded = load_pretrained(name)
         scores = loaded.extra_test_metrics(to_float_images(mnist.x_test), mnist.y_test)
@@ -214,6 +219,25 @@ def test_pretrained_bad_input_is_one_line(args, code, fragment):
 def test_a_missing_run_is_still_a_usage_error_for_benchmark_runs(tmp_path):
     result = invoke("benchmark", "nll", "--run", tmp_path / "nothing", "--out", tmp_path / "o")
     assert_one_line_error(result, 2, "is not a run directory", "pretrained:NAME")
+
+
+def test_the_tables_z_is_both_layers_sizes_for_two_stochastic_layers():
+    from mnist_vae.runs.pretrained import latent_sizes
+
+    assert latent_sizes({"latent_dim": 100, "top_latent_dim": 50}) == "100+50"
+    assert latent_sizes({"latent_dim": 16, "top_latent_dim": None}) == "16"
+    assert latent_sizes({"latent_dim": 50}) == "50"  # a card from before the field
+
+
+def test_the_tables_paper_cell_gives_a_number_only_where_the_paper_has_one():
+    from mnist_vae.runs.pretrained import paper_cell
+
+    assert paper_cell({"row": "Burda et al. 2016, IWAE k=5", "nll": 85.54}) == (
+        "Burda et al. 2016, IWAE k=5 85.54"
+    )
+    assert paper_cell({"row": "M2, 100 labels (test error %)", "error": 11.97}).endswith("11.97")
+    assert paper_cell({"row": "none: a ladder VAE", "nll": None}) == "none: a ladder VAE"
+    assert paper_cell(None) == "-"
 
 
 def test_the_cards_table_has_a_row_per_card_in_the_markdown_columns():
