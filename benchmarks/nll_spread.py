@@ -24,9 +24,13 @@ from pathlib import Path
 
 def data_kind(results: dict) -> str:
     """What identifies a results file's data: canonical MNIST by name (verified when it
-    was read), other data by its hashes, or by its source in files without them."""
+    was read; the first results files, from before the hashes were named, say
+    "canonical MNIST (...)"), other data by its hashes, or by its source in files without."""
     label = results["data"]
-    if "canonical" in label and "hashes verified" in label and "not canonical" not in label:
+    named = ("canonical" in label and "hashes verified" in label) or label.startswith(
+        "canonical MNIST"
+    )
+    if named and "not canonical" not in label:
         return "canonical MNIST"
     identity = results.get("data_identity")
     return f"{identity['train_sha256']}/{identity['test_sha256']}" if identity else label
@@ -53,7 +57,19 @@ def pooled(paths: list[Path]) -> dict:
     """The rows of every results file, completed, and their spread over seeds."""
     from mnist_vae.experiments.nll import seed_spread
 
-    rows, kinds = [], {}
+    files = read_results(paths)
+    rows = [
+        {**completed_row(row), "results": str(path)}
+        for path, results in files.items()
+        for row in results["rows"]
+    ]
+    return {"data": next(iter(files.values()))["data"], "rows": rows, "spread": seed_spread(rows)}
+
+
+def read_results(paths: list[Path]) -> dict[Path, dict]:
+    """Each ``benchmark nll`` results.json by its path; a one-line error for a file that is
+    not one, or for files that scored different test data."""
+    files, kinds = {}, {}
     for path in paths:
         try:
             results = json.loads(path.read_text())
@@ -61,10 +77,10 @@ def pooled(paths: list[Path]) -> dict:
         except (ValueError, TypeError, KeyError) as error:
             raise SystemExit(f"{path}: not a benchmark nll results.json ({error})") from None
         kinds.setdefault(data_kind(results), str(path))
-        rows += [{**completed_row(row), "results": str(path)} for row in results["rows"]]
+        files[path] = results
     if len(kinds) > 1:
         raise SystemExit(f"the files scored different test data: {', '.join(kinds.values())}")
-    return {"data": results["data"], "rows": rows, "spread": seed_spread(rows)}
+    return files
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -269,6 +269,39 @@ def test_nll_spread_pools_seeds_scored_in_separate_results(tmp_path, one_epoch_r
         spread_script.main([results("gone.json", by_path, run="gone", nll=1.0)])
 
 
+def test_nll_figure_quotes_todays_anchors_not_the_ones_rows_were_scored_with(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    figure_script = _load("nll_figure")
+    mlp = {"architecture": "mlp", "latent_dim": 50, "binarize": "dynamic", "options": {}}
+    first = {
+        "data": "canonical MNIST (MNIST_VAE_DATA); test set binarized once with seed 0",
+        "rows": [
+            # scored when the VampPrior row quoted a static-MNIST figure
+            {**mlp, "strategy": "vamp", "iw_samples": 5000, "nll": 86.4, "anchor": ["x", 85.6]},
+            {**mlp, "strategy": "vae", "iw_samples": 5000, "nll": 90.0, "anchor": None},
+        ],
+    }
+    later = {
+        "data": "MNIST (canonical, hashes verified)",
+        "rows": [{**mlp, "strategy": "iwae", "iw_samples": 5000, "nll": 85.6, "epochs": 3280}],
+    }
+    paths = []
+    for name, results in (("first.json", first), ("later.json", later)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(results))
+    rows = figure_script.rows_with_todays_anchors(paths)
+    assert [row["anchor"] and row["anchor"][1] for row in rows] == [None, 86.76, 85.54]
+    figure_script.main([*map(str, paths), "--out", str(tmp_path / "nll.png")])
+    assert (tmp_path / "nll.png").stat().st_size > 0
+    assert "3 models, 2 with a paper figure" in capsys.readouterr().out
+    later["rows"][0]["iw_samples"] = 100
+    paths[1].write_text(json.dumps(later))
+    with pytest.raises(SystemExit, match=r"different K \(\[100, 5000\]\)"):
+        figure_script.main([*map(str, paths), "--out", str(tmp_path / "nll.png")])
+
+
 def test_a_shipped_command_is_typed_as_a_user_would_and_names_no_path():
     ship = _load("ship_pretrained")
     recorded = ".venv/bin/mnist-vae train --strategy vamp2 --epochs 1000 --out runs/vamp2-s0"
