@@ -202,6 +202,14 @@ class ModelConfig:
         _require(isinstance(self.options, dict), "options must be a dict of strategy settings")
 
 
+def code_size(latent_dim: int | None, top_latent_dim: int | None = None) -> str:
+    """How tables name a model's code: its latent size, "z1+z2" for two stochastic layers
+    (the bottom one first; ``top_latent_dim`` is the strategy option of hvae, iwae2 and
+    vamp2)."""
+    sizes = [size for size in (latent_dim, top_latent_dim) if size is not None]
+    return "+".join(str(size) for size in sizes) or "-"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train: the report's protocol is the default (declared as ``ModelConfig``)."""

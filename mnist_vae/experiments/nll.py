@@ -410,13 +410,15 @@ def _measured(config: NllConfig, data: MnistData, run, step: str, out: Path, ben
 
 def plot_nll(rows: list[dict], path: Path) -> None:
     """Our NLL per model as bars, each paper's figure as a marker beside it."""
+    from mnist_vae.config import code_size
     from mnist_vae.runs.figures import new_figure, save_figure
 
     figure, axis = new_figure(7, 0.6 * len(rows) + 1.6)
     budgets = {r.get("epochs") for r in rows}  # the epochs go in the label when they differ
     names = [
         f"{model_key(r['strategy'], r.get('options'))} ({r['architecture'] or '?'}, "
-        f"z{r['latent_dim']}" + (f", {r.get('epochs')} ep)" if len(budgets) > 1 else ")")
+        f"z{code_size(r['latent_dim'], (r.get('options') or {}).get('top_latent_dim'))}"
+        + (f", {r.get('epochs')} ep)" if len(budgets) > 1 else ")")
         for r in rows
     ]
     positions = np.arange(len(rows))

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mnist_vae.config import code_size
 from mnist_vae.declarations import option
 from mnist_vae.errors import RunError, UnknownNameError, UsageError
 
@@ -197,12 +198,6 @@ LEFT = ("name", "strategy", "arch", "data", "paper")
 PIXELS = {"none": "grey levels", "dynamic": "dynamic binary", "threshold": "thresholded"}
 
 
-def latent_sizes(card: dict) -> str:
-    """The code's size: ``latent_dim``, or "z1+z2" for two stochastic layers."""
-    sizes = [card.get("latent_dim"), card.get("top_latent_dim")]
-    return "+".join(str(size) for size in sizes if size is not None) or "-"
-
-
 def card_row(card: dict) -> list[str]:
     """One card as the table's cells (nats per image)."""
     paper = card.get("paper") or {}
@@ -212,7 +207,7 @@ def card_row(card: dict) -> list[str]:
         card["name"],
         card["strategy"],
         str(card.get("architecture") or "-"),
-        latent_sizes(card),
+        code_size(card.get("latent_dim"), card.get("top_latent_dim")),
         f"MNIST, {pixels}",
         _number(card.get("nll")),
         str(card.get("iw_samples") or "-"),
