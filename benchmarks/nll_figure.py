@@ -19,6 +19,8 @@ from pathlib import Path
 
 from nll_spread import read_results
 
+from mnist_vae.experiments.arguments import existing_file
+
 
 def rows_with_todays_anchors(paths: list[Path]) -> list[dict]:
     """Every file's rows in order, each with the paper figure quoted for it today."""
@@ -46,12 +48,11 @@ def rows_with_todays_anchors(paths: list[Path]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="+", type=Path, help="benchmark nll results.json files")
+    parser.add_argument(
+        "results", nargs="+", type=existing_file, help="benchmark nll results.json files"
+    )
     parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
     args = parser.parse_args(argv)
-    missing = [str(path) for path in args.results if not path.is_file()]
-    if missing:
-        parser.error(f"no such results file: {', '.join(missing)}")
     from mnist_vae.experiments.nll import plot_nll
 
     rows = rows_with_todays_anchors(args.results)

@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+from mnist_vae.experiments.arguments import existing_file
+
 
 def data_kind(results: dict) -> str:
     """What identifies a results file's data: canonical MNIST by name (verified when it
@@ -85,15 +87,14 @@ def read_results(paths: list[Path]) -> dict[Path, dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="+", type=Path, help="benchmark nll results.json files")
+    parser.add_argument(
+        "results", nargs="+", type=existing_file, help="benchmark nll results.json files"
+    )
     parser.add_argument("--json", type=Path, help="also write the pooled rows and spread here")
     args = parser.parse_args(argv)
     from mnist_vae.experiments.tables import nll_spread_lines
     from mnist_vae.io import write_json_atomic
 
-    missing = [str(path) for path in args.results if not path.is_file()]
-    if missing:
-        parser.error(f"no such results file: {', '.join(missing)}")
     result = pooled(args.results)
     lines = nll_spread_lines(result)
     print("\n".join(lines) if lines else "no recipe was scored with two seeds or more")

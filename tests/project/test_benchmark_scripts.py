@@ -102,9 +102,12 @@ def test_sample_throughput_missing_run_is_one_line(tmp_path, monkeypatch, capsys
         ("vamp2_step", ["--repeats", "0"]),
         ("m2_agreement", ["RUN", "--images", "0"]),
         ("bf16_matmul", ["--repeats", "0"]),
+        ("nll_spread", ["no-such-results.json"]),
+        ("nll_figure", ["no-such-results.json", "--out", "nll.png"]),
     ],
 )
-def test_a_bad_count_is_a_usage_error_before_any_work(script, args, monkeypatch, capsys):
+def test_a_bad_argument_is_a_usage_error_before_any_work(script, args, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # as when run: scripts import their neighbours
     module = _load(script)
     monkeypatch.setattr(sys, "argv", [f"{script}.py", *args])
     with pytest.raises(SystemExit) as stopped:
