@@ -131,6 +131,13 @@ def numpy(value):
     return keras.ops.convert_to_numpy(value)
 
 
+def tflite_interpreter(folder: Path):
+    """``folder/model.tflite`` loaded by LiteRT, the runtime users run TFLite exports with."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(Path(folder) / "model.tflite"))
+
+
 def log_normal(values, mean, log_variance):
     """log N(values; mean, exp(log_variance)) summed over the last axis, written out in numpy."""
     import math

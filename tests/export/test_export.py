@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from mnist_vae.cli.main import cli
 from mnist_vae.export import export_run
 from mnist_vae.models.sampling import sample_digits
+from tests.helpers import tflite_interpreter
 
 SERVER = Path(__file__).with_name("serve_export.py")
 
@@ -88,11 +89,10 @@ def test_savedmodel_serves_identically_without_mnist_vae(trained, served, one_ep
 
 
 def test_tflite_decode_matches_the_keras_decoder(trained, tmp_path):
-    import tensorflow as tf
 
     run, model = trained
     export_run(run, tmp_path / "lite", format="tflite")
-    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "model.tflite"))
+    interpreter = tflite_interpreter(tmp_path / "lite")
     assert set(interpreter.get_signature_list()) == {"decode", "sample"}
     z = np.random.default_rng(1).standard_normal((4, 3)).astype("float32")
     labels = {"labels": np.array([1, 2, 3, 4], "int32")} if model.conditional else {}

@@ -14,7 +14,7 @@ from mnist_vae.models.latent_samplers import sample_codes, sampler_key
 from mnist_vae.models.sampling import sample_digits
 from mnist_vae.runs import load_run
 from mnist_vae.zoo.samplers import GaussianMixtureSampler, SecondStageSampler
-from tests.helpers import QUIET, assert_one_line_error, data_out, invoke
+from tests.helpers import QUIET, assert_one_line_error, data_out, invoke, tflite_interpreter
 
 # -- the Gaussian mixture -------------------------------------------------------------------
 
@@ -239,7 +239,7 @@ def test_exports_carry_the_fitted_samplers(run_path, tmp_path):
     # TFLite carries them too, from builtin operations only.
     lite = invoke("export", run_path, "--out", tmp_path / "lite", "--format", "tflite")
     assert lite.exit_code == 0, lite.output
-    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "model.tflite"))
+    interpreter = tflite_interpreter(tmp_path / "lite")
     assert {f"sample_{n}" for n in run.fitted_samplers()} <= set(interpreter.get_signature_list())
     drawn = interpreter.get_signature_runner("sample_gmm")(
         count=np.array(5, "int32"), seed=np.array(2, "int32")

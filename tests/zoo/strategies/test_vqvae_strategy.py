@@ -23,7 +23,7 @@ from mnist_vae.zoo.strategies.vqvae import (
     restart_dead_codes,
     straight_through,
 )
-from tests.helpers import invoke, numpy, tiny_train_args
+from tests.helpers import invoke, numpy, tflite_interpreter, tiny_train_args
 
 # -- quantisation ---------------------------------------------------------------------
 
@@ -287,7 +287,7 @@ def test_train_sample_and_export_from_the_cli(tmp_path, small_mnist_npz):
     )
 
     succeed("export", out, "--format", "tflite", "--out", tmp_path / "lite")
-    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "lite" / "model.tflite"))
+    interpreter = tflite_interpreter(tmp_path / "lite")
     lite = interpreter.get_signature_runner("sample")
     drawn = lite(count=np.array(6, "int32"), seed=np.array(4, "int32"))["images"]
     np.testing.assert_allclose(drawn, numpy(model.sample(6, seed=4)), atol=1e-4)
