@@ -17,15 +17,12 @@ error of each (largest |error| / largest |exact|, exact in float64).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
-from mnist_vae.experiments.arguments import positive_int
-from mnist_vae.io import write_json_atomic
+from mnist_vae.experiments.arguments import machine_name, positive_int, report_json
 
 ROWS, HIDDEN, PIXELS = 5_000, 200, 784
 # Which parts of a and b each split product pairs, by how many parts each is cut into.
@@ -115,11 +112,9 @@ def main() -> None:
         "shape": f"{ROWS}x{HIDDEN} @ {HIDDEN}x{PIXELS}",
         "threads": 1,
         "ways": measure(args.repeats),
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine_name(),
     }
-    print(json.dumps(result, indent=1))
-    if args.json is not None:
-        write_json_atomic(args.json, result)  # whole or not at all
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from mnist_vae.experiments.arguments import positive_int
+from mnist_vae.experiments.arguments import machine_name, positive_int
 from mnist_vae.io import write_json_atomic
 
 GOALS = {"completion": 0.3, "help": 1.0}
@@ -105,7 +104,7 @@ def main() -> None:
         "repeats": args.repeats,
         "rows": rows,
         "load_average": os.getloadavg(),
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine_name(),
     }
     if args.json is not None:
         write_json_atomic(args.json, result)  # whole or not at all

@@ -21,10 +21,11 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shlex
 import statistics
 from pathlib import Path
+
+from mnist_vae.experiments.arguments import machine_name
 
 # Kingma et al. 2014, Table 1 (test error %) by number of labels, as docs/benchmarks.md
 # quotes it (unconfirmed: the table could not be opened here).
@@ -163,7 +164,7 @@ def main() -> None:
     payload = {
         "labels": budgets[0] if len(budgets) == 1 else budgets,
         "methods": results,
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine_name(),
     }
     partial = args.json.with_name(f".{args.json.name}.partial")
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -26,13 +26,12 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from mnist_vae.experiments.arguments import positive_int
+from mnist_vae.experiments.arguments import machine_name, positive_int
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_SIZE = 50_000
@@ -193,7 +192,7 @@ def main() -> None:
                 "selection": "validation error on the 10,000 training images outside --train-size",
                 "points": points,
                 "seconds": round(time.time() - started, 1),
-                "machine": platform.processor() or platform.machine(),
+                "machine": machine_name(),
             },
         )
 

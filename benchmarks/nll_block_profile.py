@@ -20,15 +20,12 @@ weights.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
-from mnist_vae.experiments.arguments import positive_int
-from mnist_vae.io import write_json_atomic
+from mnist_vae.experiments.arguments import machine_name, positive_int, report_json
 
 TEST_IMAGES, SAMPLES = 10_000, 5_000
 
@@ -113,11 +110,9 @@ def main() -> None:
             decoder_flop / milliseconds["decoder"] / 1e6, 1
         ),
         "cores": args.cores,
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine_name(),
     }
-    print(json.dumps(result, indent=1))
-    if args.json is not None:
-        write_json_atomic(args.json, result)  # whole or not at all
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,12 @@ paired ratio holds on a busy machine too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
-from mnist_vae.experiments.arguments import positive_int
-from mnist_vae.io import write_json_atomic
+from mnist_vae.experiments.arguments import machine_name, positive_int, report_json
 
 BATCH, LATENT, TOP, HIDDEN, PSEUDO_INPUTS = 100, 40, 40, 300, 500
 
@@ -136,11 +133,9 @@ def main() -> None:
         },
         **measure(args.repeats),
         "repeats": args.repeats,
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine_name(),
     }
-    print(json.dumps(result, indent=1))
-    if args.json is not None:
-        write_json_atomic(args.json, result)  # whole or not at all
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":
