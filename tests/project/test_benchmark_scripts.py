@@ -104,6 +104,7 @@ def test_sample_throughput_missing_run_is_one_line(tmp_path, monkeypatch, capsys
         ("bf16_matmul", ["--repeats", "0"]),
         ("nll_spread", ["no-such-results.json"]),
         ("nll_figure", ["no-such-results.json", "--out", "nll.png"]),
+        ("nll_torch", ["--run", "no-such-run", "--images", "0"]),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_before_any_work(script, args, monkeypatch, capsys):
