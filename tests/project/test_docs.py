@@ -292,3 +292,36 @@ def test_the_reference_is_written_whole_or_not_at_all(tmp_path):
     assert written.read_text().startswith("# ") and sorted(p.name for p in tmp_path.iterdir()) == [
         "cli.md"
     ]  # renamed into place: no staging file left beside it
+
+
+def test_the_zoo_md_architecture_table_is_the_registrys():
+    """Each built-in architecture, its networks and their parameter counts at z=2 and z=16,
+    as `mnist-vae zoo --json` gives them: a new architecture needs its row."""
+    from mnist_vae.models.registry_listing import zoo_listing
+    from mnist_vae.registry import architectures
+
+    builtin = set(architectures.builtin_names())
+    by_latent = {
+        latent: {row["name"]: row for row in zoo_listing(latent)["architectures"]}
+        for latent in (2, 16)
+    }
+    expected = {
+        f"`{name}`": [
+            f"`{by_latent[2][name]['encoder']}`",
+            f"`{by_latent[2][name]['decoder']}`",
+            *(
+                f"{by_latent[latent][name][key]:,}"
+                for latent in (2, 16)
+                for key in ("encoder_params", "decoder_params")
+            ),
+        ]
+        for name in sorted(builtin)
+    }
+    table = (ROOT / "docs" / "zoo.md").read_text().split("| architecture |", 1)[1]
+    shown = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        shown[cells[0]] = cells[1:]
+    assert shown == expected, "docs/zoo.md: the architecture table is not `mnist-vae zoo`'s"
