@@ -234,6 +234,16 @@ def test_plugins_md_names_every_builtin_strategy():
     assert not missing, f"docs/plugins.md does not name the built-in strategies {sorted(missing)}"
 
 
+def test_strategies_md_has_a_section_and_a_file_entry_for_every_builtin_strategy():
+    from mnist_vae.registry import strategies
+
+    text = (ROOT / "docs" / "strategies.md").read_text()
+    intro = text.split("\n## ", 1)[0]
+    for name in strategies.builtin_names():
+        assert f"\n## `{name}`\n" in text, f"docs/strategies.md has no section for {name}"
+        assert f"`{name}.py`" in intro, f"docs/strategies.md's file list omits {name}.py"
+
+
 def test_plugins_md_lists_each_registrys_builtins():
     from mnist_vae.registry import ALL_REGISTRIES
 
