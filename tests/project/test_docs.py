@@ -5,7 +5,9 @@ links between the docs land on a heading."""
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
+import io
 import re
 from pathlib import Path
 
@@ -304,15 +306,22 @@ def test_the_reference_is_written_whole_or_not_at_all(tmp_path):
     ]  # renamed into place: no staging file left beside it
 
 
+@functools.cache
+def zoo_listing_at(latent_dim: int) -> dict:
+    """``mnist-vae zoo --json``'s listing at ``latent_dim``, built once for the tests here."""
+    from mnist_vae.models.registry_listing import zoo_listing
+
+    return zoo_listing(latent_dim)
+
+
 def test_the_zoo_md_architecture_table_is_the_registrys():
     """Each built-in architecture, its networks and their parameter counts at z=2 and z=16,
     as `mnist-vae zoo --json` gives them: a new architecture needs its row."""
-    from mnist_vae.models.registry_listing import zoo_listing
     from mnist_vae.registry import architectures
 
     builtin = set(architectures.builtin_names())
     by_latent = {
-        latent: {row["name"]: row for row in zoo_listing(latent)["architectures"]}
+        latent: {row["name"]: row for row in zoo_listing_at(latent)["architectures"]}
         for latent in (2, 16)
     }
     expected = {
@@ -335,3 +344,26 @@ def test_the_zoo_md_architecture_table_is_the_registrys():
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         shown[cells[0]] = cells[1:]
     assert shown == expected, "docs/zoo.md: the architecture table is not `mnist-vae zoo`'s"
+
+
+def test_usage_md_shows_the_architecture_table_zoo_prints():
+    """docs/usage.md's `mnist-vae zoo` example is the table the command prints (150
+    columns, built-in names only), so a new architecture or description shows there."""
+    from rich.console import Console
+
+    from mnist_vae.models.registry_listing import zoo_tables
+    from mnist_vae.registry import architectures
+
+    listing = dict(zoo_listing_at(2))
+    builtin = set(architectures.builtin_names())
+    listing["architectures"] = [r for r in listing["architectures"] if r["name"] in builtin]
+    console = Console(width=150, record=True, file=io.StringIO())
+    console.print(zoo_tables(listing, 2)[0])
+    printed = "\n".join(line.rstrip() for line in console.export_text().splitlines())
+    text = (ROOT / "docs" / "usage.md").read_text()
+    shown = text.split("architectures (parameters at latent_dim=2)", 1)[1].split("```", 1)[0]
+    title = printed.splitlines()[0].strip()
+    assert title == "architectures (parameters at latent_dim=2)"
+    assert shown.strip("\n").rstrip() == printed.split(title, 1)[1].strip("\n").rstrip(), (
+        "docs/usage.md: paste `COLUMNS=150 mnist-vae zoo`'s architecture table"
+    )
