@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import shlex
 import statistics
 from pathlib import Path
 
 from mnist_vae.experiments.arguments import machine_name
+from mnist_vae.io import write_json_atomic
 
 # Kingma et al. 2014, Table 1 (test error %) by number of labels, as docs/benchmarks.md
 # quotes it (unconfirmed: the table could not be opened here).
@@ -166,10 +165,8 @@ def main() -> None:
         "methods": results,
         "machine": machine_name(),
     }
-    partial = args.json.with_name(f".{args.json.name}.partial")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    partial.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(partial, args.json)
+    write_json_atomic(args.json, payload)  # whole or not at all
     for result in results:
         spread = result["std_error_percent"]
         print(
