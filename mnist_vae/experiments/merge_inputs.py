@@ -37,7 +37,7 @@ def read_merge_inputs(
 
     paths = [_results_file(given) for given in results]
     _check_merge_paths(results, paths, out)
-    check_output_dir(out, overwrite=overwrite)
+    check_output_dir(out, overwrite=overwrite, kind="benchmark")
     parts = []
     for given, path in zip(results, paths, strict=True):
         try:

@@ -88,7 +88,7 @@ def run_benchmark_command(
     from mnist_vae.io import check_output_dir
 
     out = controls.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    check_output_dir(out, overwrite=controls.overwrite)
+    check_output_dir(out, overwrite=controls.overwrite, kind="benchmark")
     if note:
         report(note)
     mnist = load(controls.data, report=report)

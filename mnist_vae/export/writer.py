@@ -72,10 +72,21 @@ def export_request(request: ExportRequest) -> Path:
     from mnist_vae.runs import load_run
 
     loaded = load_run(request.run)
-    check_output_dir(request.out, overwrite=request.overwrite)
+    refuse_the_run_itself(loaded, request.out)  # the sharper message, before the kind's
+    check_output_dir(request.out, overwrite=request.overwrite, kind="export")
     return export_run(
         loaded, request.out, format=request.export_format, overwrite=request.overwrite
     )
+
+
+def refuse_the_run_itself(run: Run, out: str | Path) -> None:
+    """A usage error when ``out`` is the run, or a folder holding it."""
+    target, source = Path(out).expanduser().resolve(), Path(run.path).resolve()
+    if target == source or target in source.parents:
+        raise UsageError(
+            f"--out {out} would replace the run {run.path} itself; export it to "
+            "a folder outside the run"
+        )
 
 
 def export_run(
@@ -85,18 +96,13 @@ def export_run(
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}; choose {' or '.join(FORMATS)}")
     out = Path(out).expanduser()
-    target, source = out.resolve(), Path(run.path).resolve()
-    if target == source or target in source.parents:
-        raise UsageError(
-            f"--out {out} would replace the run {run.path} itself; export it to "
-            "a folder outside the run"
-        )
+    refuse_the_run_itself(run, out)
     # Parts: loading the model, tracing and writing the SavedModel, converting to TFLite.
     parts = 2 if format == "savedmodel" else 3
     with task(f"exporting {run.path.name} ({format})", total=parts, unit="parts") as advance:
         model = run.load_model()
         advance(1)
-        with staged_dir(out, overwrite=overwrite) as stage:
+        with staged_dir(out, overwrite=overwrite, kind="export") as stage:
             if format == "savedmodel":
                 write_savedmodel(model, run, stage)
                 advance(1)

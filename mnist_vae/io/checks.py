@@ -93,12 +93,14 @@ def check_name_length(path: Path) -> None:
 RESULT_MARKERS = ("config.json", "results.json", "saved_model.pb", "model.tflite", "sampler.json")
 
 
-def check_output_dir(path: Path, *, overwrite: bool) -> Path:
+def check_output_dir(path: Path, *, overwrite: bool, kind: str | None = None) -> Path:
     """A directory we may create (or, with ``overwrite``, replace) once work is done.
 
     ``overwrite`` replaces an earlier mnist-vae result only, and only when every file
     in it is one mnist-vae wrote (listed in its manifest; see ``marks.overwrite_problem``):
-    never a user's folder that merely holds a ``config.json``.
+    never a user's folder that merely holds a ``config.json``; given the ``kind`` of
+    result to be written (``run``, ``export``, ``benchmark``, ``sampler``), only a result
+    of that kind.
     """
     path = Path(path).expanduser()
     check_name_length(path)
@@ -109,7 +111,7 @@ def check_output_dir(path: Path, *, overwrite: bool) -> Path:
             raise UsageError(
                 f"{path} exists and is not empty; choose another --out or pass --overwrite"
             )
-        problem = overwrite_problem(path) if any(path.iterdir()) else None
+        problem = overwrite_problem(path, kind) if any(path.iterdir()) else None
         if problem is not None:
             raise UsageError(problem)
     parent = path.parent

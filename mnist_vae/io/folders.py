@@ -22,20 +22,22 @@ from mnist_vae.io.marks import (
     has_stage_marker,
     overwrite_problem,
     remove_stage_marker,
+    result_kind,
     write_manifest,
     write_stage_marker,
 )
 
 
 @contextmanager
-def staged_dir(final: Path, *, overwrite: bool) -> Iterator[Path]:
+def staged_dir(final: Path, *, overwrite: bool, kind: str | None = None) -> Iterator[Path]:
     """Yield a temporary sibling of ``final``; rename it to ``final`` only on success.
 
     A crash or Ctrl-C leaves ``final`` as it was (the staging folder is removed).
     With ``overwrite`` an existing ``final`` is replaced only after the new one is
-    complete. The staging folder is locked while in use (see ``stale_stages``).
+    complete, and only if it is a result of the same ``kind``. The staging folder is
+    locked while in use (see ``stale_stages``).
     """
-    final = check_output_dir(final, overwrite=overwrite)
+    final = check_output_dir(final, overwrite=overwrite, kind=kind)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging, descriptor = claim(
         lambda: tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
@@ -224,7 +226,7 @@ def _publish(stage: Path, final: Path, *, overwrite: bool) -> None:
     if final.exists() and any(final.iterdir()):
         if not overwrite:
             raise RunError(f"another process wrote {final} meanwhile; it was left as it is")
-        problem = overwrite_problem(final)
+        problem = overwrite_problem(final, result_kind(stage))
         if problem is not None:
             raise RunError(f"{final} changed while this ran: {problem}")
     write_manifest(stage)

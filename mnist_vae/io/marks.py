@@ -178,14 +178,22 @@ def write_manifest(folder: Path) -> None:
     os.replace(partial, folder / RESULT_MANIFEST)
 
 
-def overwrite_problem(folder: Path) -> str | None:
+def overwrite_problem(folder: Path, kind: str | None = None) -> str | None:
     """Why ``--overwrite`` must not replace ``folder``, in words; None when it may.
 
     It may when every file in it was written by mnist-vae: listed in its manifest (or
     added later by mnist-vae to that kind of result), or, for a result written before
-    manifests, one mnist-vae writes for its kind (``LEGACY_FILES``).
+    manifests, one mnist-vae writes for its kind (``LEGACY_FILES``). Given the ``kind``
+    of result about to be written, it may also only when ``folder`` is a result of that
+    kind: an export or a benchmark aimed by mistake at a trained run must not replace it.
     """
     folder = Path(folder)
+    existing = existing_kind(folder)
+    if kind is not None and existing is not None and existing != kind:
+        return (
+            f"{folder} is an mnist-vae {existing}, not {_article(kind)} {kind}: --overwrite "
+            f"replaces only an earlier {kind}; choose another --out"
+        )
     unlisted = _unlisted(folder)
     if unlisted is None:
         return (
@@ -202,6 +210,18 @@ def overwrite_problem(folder: Path) -> str | None:
         f"{folder} holds files mnist-vae did not write ({shown}); --overwrite would "
         "delete them: move them out, or choose another --out"
     )
+
+
+def existing_kind(folder: Path) -> str | None:
+    """The kind of result ``folder`` is: its manifest's, else by the file that marks it."""
+    manifest = _read(Path(folder) / RESULT_MANIFEST)
+    if manifest.get("mnist_vae") == "result" and isinstance(manifest.get("kind"), str):
+        return manifest["kind"]
+    return result_kind(folder)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _unlisted(folder: Path) -> list[str] | None:
@@ -229,8 +249,15 @@ def _unlisted(folder: Path) -> list[str] | None:
 
 
 def _matches(name: str, pattern: str) -> bool:
-    """``fnmatch``, but a pattern without a / matches files at the top only."""
-    return ("/" in pattern or "/" not in name) and fnmatch.fnmatch(name, pattern)
+    """``fnmatch`` segment by segment, so that ``*`` never crosses a ``/``: ``figures/*.png``
+    is a figure, not a user's ``figures/paper/plot.png``. A last segment ``*`` alone
+    (``checkpoint/*``) stands for everything below its folder."""
+    names, patterns = name.split("/"), pattern.split("/")
+    if len(patterns) > 1 and patterns[-1] == "*":
+        patterns = patterns[:-1]
+        deep_enough = len(names) > len(patterns)
+        return deep_enough and all(map(fnmatch.fnmatchcase, names, patterns))
+    return len(names) == len(patterns) and all(map(fnmatch.fnmatchcase, names, patterns))
 
 
 def _sampler_ok(folder: Path) -> bool:

@@ -163,7 +163,7 @@ class Run:
         ``sampler.json`` (written last) records what it is and what it was fitted on.
         """
         folder = self.sampler_path(name)
-        with staged_dir(folder, overwrite=overwrite) as stage:
+        with staged_dir(folder, overwrite=overwrite, kind="sampler") as stage:
             sampler.save(stage)
             write_json_atomic(
                 stage / SAMPLER_RECORD,

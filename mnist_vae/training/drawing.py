@@ -226,10 +226,14 @@ def _output_files(
         raise UsageError(
             f"--out {out}: an image file is needed, ending in {', '.join(IMAGE_SUFFIXES)}"
         )
-    npy = request.npy and check_output_file(Path(request.npy), overwrite=request.overwrite)
-    if npy and npy.resolve() == out.resolve():
+    if not request.npy:
+        return out, None
+    npy = Path(request.npy).expanduser()
+    if npy.resolve() == out.resolve():
         raise UsageError(f"--out and --npy are both {out}; give the array its own file")
-    return out, npy or None
+    if npy.suffix.lower() != ".npy":  # never a run's own file by a slip of the keyboard
+        raise UsageError(f"--npy {npy}: the array's file must end in .npy")
+    return out, check_output_file(npy, overwrite=request.overwrite)
 
 
 def _draw(

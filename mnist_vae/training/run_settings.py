@@ -146,7 +146,7 @@ def _check_out(out: str, overwrite: bool, log: Any) -> None:
     if log is not None:
         log.check_outside(out)
     if leftover_intent(out, TRAINING) is None:  # else a finished run to tidy, if the same
-        check_output_dir(out, overwrite=overwrite)
+        check_output_dir(out, overwrite=overwrite, kind="run")
 
 
 def _train_resumed(

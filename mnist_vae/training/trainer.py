@@ -97,7 +97,7 @@ def train(
     finished = finish_leftover(config, Path(out), resume=resume, say=say)
     if finished is not None:
         return finished
-    out = check_output_dir(Path(out), overwrite=overwrite)
+    out = check_output_dir(Path(out), overwrite=overwrite, kind="run")
     if tensorboard is not None:
         tensorboard.check_outside(out)
     check_interrupted(config, out, resume=resume, restart=restart)

@@ -405,6 +405,15 @@ def test_sample_refuses_one_file_for_both_the_png_and_the_array(trained_run, tmp
     assert not target.exists()
 
 
+def test_sample_npy_must_be_an_npy_file_not_a_runs_own(trained_run, tmp_path):
+    latent = trained_run[0] / "latent.json"
+    before = latent.read_bytes()
+    out = tmp_path / "z.png"
+    result = invoke("sample", trained_run[0], "--npy", latent, "--out", out, "--overwrite")
+    assert_one_line_error(result, 2, "--npy", "must end in .npy")
+    assert latent.read_bytes() == before and not out.exists()
+
+
 def test_sample_refuses_a_non_image_out_before_any_work(trained_run, tmp_path):
     result = invoke("sample", trained_run[0], "--out", tmp_path / "samples.txt")
     assert_one_line_error(result, 2, "an image file is needed", ".png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,12 @@ def test_export_errors_are_one_line_and_touch_nothing(one_epoch_run, tmp_path):
     replaced = runner.invoke(cli, ["export", str(run.path), "--out", str(earlier), "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
     assert (earlier / "saved_model.pb").exists()
+    other_run = tmp_path / "other-run"  # a trained run is not an earlier export
+    shutil.copytree(run.path, other_run)
+    before = sorted(p.name for p in other_run.iterdir())
+    aimed = runner.invoke(cli, ["export", str(run.path), "--out", str(other_run), "--overwrite"])
+    assert aimed.exit_code == 2 and "is an mnist-vae run, not an export" in aimed.output
+    assert sorted(p.name for p in other_run.iterdir()) == before
 
 
 def test_sample_from_a_saved_model(trained, tmp_path, one_epoch_export):

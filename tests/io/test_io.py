@@ -739,6 +739,41 @@ def test_what_mnist_vae_adds_to_a_run_later_may_be_replaced(tmp_path):
     assert mio.overwrite_problem(run) is None
     (run / "samplers" / "gmm" / "mine.txt").write_text("mine")
     assert "samplers/gmm/mine.txt" in mio.overwrite_problem(run)
+    (run / "samplers" / "gmm" / "mine.txt").unlink()
+    # What mnist-vae adds sits at the top of figures/ and samples/: a user's folder
+    # inside them is the user's, whatever its files are called.
+    for mine in ("samples/thesis/final.npy", "figures/paper/figure1.png"):
+        (run / mine).parent.mkdir()
+        (run / mine).write_text("mine")
+        assert mine in mio.overwrite_problem(run)
+        (run / mine).unlink()
+    assert mio.overwrite_problem(run) is None
+
+
+def test_overwrite_replaces_only_a_result_of_the_kind_being_written(tmp_path):
+    """One wrong --out must not turn a trained run into an export or a benchmark."""
+    run = tmp_path / "run"
+    with staged_dir(run, overwrite=False, kind="run") as stage:
+        (stage / "config.json").write_text("{}")
+        (stage / "model.keras").write_text("m")
+    for kind in ("export", "benchmark"):
+        with pytest.raises(UsageError) as info:
+            check_output_dir(run, overwrite=True, kind=kind)
+        one_line_message(info, run, "is an mnist-vae run", f"replaces only an earlier {kind}")
+    assert check_output_dir(run, overwrite=True, kind="run") == run
+    # Checked again when the new result is committed: a stage of another kind stops there.
+    from mnist_vae.errors import RunError
+
+    with (
+        pytest.raises(RunError, match="is an mnist-vae run"),
+        staged_dir(run, overwrite=True) as stage,
+    ):
+        (stage / "saved_model.pb").write_text("an export")
+    assert sorted(p.name for p in run.iterdir()) == [
+        mio.RESULT_MANIFEST,
+        "config.json",
+        "model.keras",
+    ]
 
 
 @pytest.mark.parametrize(
