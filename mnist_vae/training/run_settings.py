@@ -82,7 +82,16 @@ class RunControls:
 
 
 # Settings that only say how to run, not what to train: allowed beside --resume.
-RESUME_COMPATIBLE = {"resume", "quiet", "debug", "tensorboard", "tensorboard_images_every"}
+# --overwrite beside --resume: the resumed run may replace a finished run of OUT (the
+# interrupted one was started to replace it; a resume knows that by itself if it was).
+RESUME_COMPATIBLE = {
+    "resume",
+    "overwrite",
+    "quiet",
+    "debug",
+    "tensorboard",
+    "tensorboard_images_every",
+}
 # What --resume may change of the run itself: how long it goes on (replan_epochs).
 RESUME_REPLANNED = {"epochs"}
 
@@ -174,7 +183,13 @@ def _train_resumed(
     if "epochs" in replanned:
         config = replan_epochs(config, controls.resume, replanned["epochs"])
     return train(
-        config, controls.resume, progress=progress, report=report, resume=True, tensorboard=log
+        config,
+        controls.resume,
+        overwrite=controls.overwrite,
+        progress=progress,
+        report=report,
+        resume=True,
+        tensorboard=log,
     )
 
 

@@ -97,6 +97,8 @@ def train(
     finished = finish_leftover(config, Path(out), resume=resume, say=say)
     if finished is not None:
         return finished
+    if resume and not overwrite:  # a killed train --overwrite goes on replacing OUT
+        overwrite = bool((read_intent(out, TRAINING) or {}).get("overwrite"))
     out = check_output_dir(Path(out), overwrite=overwrite, kind="run")
     if tensorboard is not None:
         tensorboard.check_outside(out)
@@ -377,7 +379,8 @@ def _train(
     ):
         if not (stage / INTENT).exists():
             started = command or " ".join(sys.argv)
-            write_json_atomic(stage / INTENT, {"config": config.to_dict(), "command": started})
+            intent = {"config": config.to_dict(), "command": started, "overwrite": overwrite}
+            write_json_atomic(stage / INTENT, intent)
         else:
             _record_replanned_epochs(stage / INTENT, config)
         command = started_by(stage / INTENT) or command  # after a resume too: how to repeat it

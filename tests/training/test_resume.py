@@ -191,6 +191,34 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_weights(
     assert 1000 < seconds < 1300, seconds
 
 
+def test_a_killed_overwrite_resumes_to_replace_the_earlier_run(
+    killed_after_epoch_2, uninterrupted, tmp_path
+):
+    """train --overwrite killed beside OUT's finished run: --resume OUT finishes it and
+    replaces that run, as the killed command would have; a stage that does not record
+    --overwrite (an earlier version's) needs it given beside --resume."""
+    for recorded in (True, False):
+        out = tmp_path / f"recorded-{recorded}"
+        shutil.copytree(uninterrupted, out)  # the earlier run, told apart by its history
+        (out / "history.csv").write_text("the earlier run\n")
+        interrupted_at(killed_after_epoch_2, out)
+        intent = training_stage_path(out) / "training.json"
+        started = json.loads(intent.read_text())
+        assert started["overwrite"] is False  # the killed command had no --overwrite
+        record = {**started, "overwrite": recorded}
+        intent.write_text(json.dumps(record))
+        extra = []
+        if not recorded:
+            refused = invoke("train", "--resume", out, "--quiet")
+            assert_one_line_error(refused, 2, "pass --overwrite")
+            assert (out / "history.csv").read_text() == "the earlier run\n"
+            extra = ["--overwrite"]
+        resumed = invoke("train", "--resume", out, *extra, "--quiet")
+        assert resumed.exit_code == 0, resumed.output
+        assert not training_stage_path(out).exists()
+        assert_same_training(out, uninterrupted)
+
+
 def test_a_resumed_run_may_end_at_other_epochs_and_trains_the_same_epochs(
     killed_after_epoch_2, uninterrupted, tmp_path
 ):
