@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,19 @@ class Run:
     config: RunConfig
     record: dict[str, Any]
     metrics: dict[str, Any]
+    # The folder and model file as loaded (``run_identity``): told apart from a run that
+    # replaced them since (``check_unchanged``).
+    identity: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+
+    def check_unchanged(self) -> None:
+        """A RunError when the run was replaced since it was loaded (a ``train --overwrite``
+        meanwhile): what was measured of the old model must not land in the new run."""
+        if self.identity is not None and run_identity(self.path) != self.identity:
+            raise RunError(
+                f"{self.path} was replaced while this ran (a 'train --overwrite'?); the "
+                "result is of the run as it was, so nothing was written into the new one: "
+                "run the command again"
+            )
 
     @property
     def versions(self) -> dict[str, str]:
@@ -136,6 +150,7 @@ class Run:
 
     def add_metrics(self, key: str, values: dict[str, Any]) -> None:
         """Record ``values`` under ``key`` in metrics.json (e.g. an evaluation)."""
+        self.check_unchanged()
         metrics = _read_json(self.path / "metrics.json")
         metrics[key] = values
         write_json_atomic(self.path / "metrics.json", metrics)
@@ -162,6 +177,7 @@ class Run:
 
         ``sampler.json`` (written last) records what it is and what it was fitted on.
         """
+        self.check_unchanged()
         folder = self.sampler_path(name)
         with staged_dir(folder, overwrite=overwrite, kind="sampler") as stage:
             sampler.save(stage)
@@ -257,7 +273,20 @@ def load_run(path: str | Path) -> Run:
         config = RunConfig.from_dict(record)
     except ConfigError as exc:
         raise RunError(f"{path / 'config.json'}: {exc}") from None
-    return Run(path=path, config=config, record=record, metrics=_read_json(path / "metrics.json"))
+    metrics = _read_json(path / "metrics.json")
+    return Run(
+        path=path, config=config, record=record, metrics=metrics, identity=run_identity(path)
+    )
+
+
+def run_identity(path: Path) -> tuple[int, ...] | None:
+    """The run folder's and its model file's identity: a run written in its place (renamed
+    in whole, as every run is) has another."""
+    try:
+        folder, model = os.stat(path), os.stat(Path(path) / "model.keras")
+    except OSError:
+        return None
+    return (folder.st_dev, folder.st_ino, model.st_ino, model.st_mtime_ns, model.st_size)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
