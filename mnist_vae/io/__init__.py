@@ -28,7 +28,7 @@ from mnist_vae.io.files import (
     write_npy_atomic,
 )
 from mnist_vae.io.folders import locked_stage, staged_dir, training_stage_path
-from mnist_vae.io.locks import LOCK_PATIENCE
+from mnist_vae.io.locks import LOCK_PATIENCE, in_use
 from mnist_vae.io.marks import RESULT_MANIFEST, STAGE_MARKER, overwrite_problem
 from mnist_vae.io.stale import (
     INTERRUPTED,
@@ -69,6 +69,7 @@ __all__ = [
     "clean_stages",
     "human_age",
     "human_size",
+    "in_use",
     "locked_stage",
     "overwrite_problem",
     "remove_stale",

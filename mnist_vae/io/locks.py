@@ -71,3 +71,15 @@ def path_exists(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def in_use(path: str | Path) -> bool:
+    """Whether another process holds the lock of the staging item ``path`` (is writing it)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return not take_lock(descriptor, patience=0)
+    finally:
+        os.close(descriptor)  # and with it the lock, if this process took it

@@ -249,11 +249,18 @@ def load_run(path: str | Path) -> Run:
 
     path = run_path(path) if is_pretrained(path) else Path(path).expanduser()
     if not path.is_dir():
-        from mnist_vae.io import training_stage_path
+        from mnist_vae.io import in_use, training_stage_path
 
-        if training_stage_path(path).is_dir():
+        stage = training_stage_path(path)
+        if stage.is_dir() and in_use(stage):
             raise RunError(
-                f"{path} is not finished: its training is under way or was interrupted; "
+                f"{path} is not finished: it is training now (another mnist-vae process is "
+                f"writing {stage.name}); wait for it, or score its newest checkpoint "
+                f"meanwhile with 'mnist-vae benchmark nll --run {path}'"
+            )
+        if stage.is_dir():
+            raise RunError(
+                f"{path} is not finished: its training was interrupted; "
                 f"'mnist-vae train --resume {path}' finishes it, and 'mnist-vae benchmark nll "
                 f"--run {path}' scores its newest checkpoint meanwhile"
             )

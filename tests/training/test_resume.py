@@ -156,6 +156,16 @@ def test_a_run_in_training_is_measured_at_its_newest_epoch_end_and_left_as_it_is
     # What reads only finished runs says what this one is, and what to do.
     sample = invoke("sample", killed, "--out", tmp_path / "s.png")
     assert_one_line_error(sample, 1, "is not finished", "train --resume", "benchmark nll --run")
+    import fcntl
+
+    held = os.open(stage, os.O_RDONLY)  # a training under way holds its stage's lock
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        training = invoke("evaluate", killed)
+        assert_one_line_error(training, 1, "it is training now", "benchmark nll --run")
+        assert "--resume" not in training.output  # it would only collide with the training
+    finally:
+        os.close(held)
     shutil.rmtree(stage / "checkpoint")  # no whole epoch yet
     early = invoke(*nll_of_run(killed, 3, small_mnist_npz, tmp_path / "early"))
     assert_last_line_error(early, 1, "no checkpoint after a whole epoch yet")
