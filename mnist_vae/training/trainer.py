@@ -258,7 +258,8 @@ def replan_epochs(config: RunConfig, out: str | Path, epochs: int) -> RunConfig:
     least one epoch to train. Only checks: ``train`` records ``N`` in the stage's intent
     once it holds the stage's lock, so a later interruption resumes with it.
     """
-    from mnist_vae.training.checkpoints import read_index
+    with quiet_tensorflow_startup():  # its module imports Keras: no start-up notices
+        from mnist_vae.training.checkpoints import read_index
 
     if epochs == config.train.epochs:
         return config

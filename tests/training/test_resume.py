@@ -26,6 +26,7 @@ from tests.helpers import (
     invoke,
     kill_when,
     nll_of_run,
+    one_error_line,
     race_two_processes,
 )
 
@@ -250,6 +251,16 @@ def test_a_resumed_run_may_end_at_other_epochs_and_trains_the_same_epochs(
     assert "--epochs 3" in record["command"] and "--epochs 4" not in record["command"]
     lines = (killed / "history.csv").read_text().splitlines()
     assert lines == (uninterrupted / "history.csv").read_text().splitlines()[:4]  # 3 epochs
+
+
+def test_a_refused_replan_is_one_line_in_a_real_process(killed_after_epoch_2, tmp_path):
+    """Checking --epochs loads the checkpoint module (and with it TensorFlow): its
+    start-up notices must not come before the one-line error."""
+    killed = interrupted_at(killed_after_epoch_2, tmp_path / "killed")
+    command = [sys.executable, "-m", "mnist_vae.cli.main", "train", "--resume", str(killed)]
+    done = subprocess.run([*command, "--epochs", "1"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [one_error_line(done.stderr)], done.stderr
 
 
 def test_replanned_epochs_are_recorded_for_the_next_resume_and_cosine_is_refused(
