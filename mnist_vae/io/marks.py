@@ -188,18 +188,18 @@ def overwrite_problem(folder: Path, kind: str | None = None) -> str | None:
     kind: an export or a benchmark aimed by mistake at a trained run must not replace it.
     """
     folder = Path(folder)
-    existing = existing_kind(folder)
-    if kind is not None and existing is not None and existing != kind:
-        return (
-            f"{folder} is an mnist-vae {existing}, not {_article(kind)} {kind}: --overwrite "
-            f"replaces only an earlier {kind}; choose another --out"
-        )
     unlisted = _unlisted(folder)
     if unlisted is None:
         return (
             f"{folder} is not an mnist-vae result (no {RESULT_MANIFEST}, config.json, "
             "results.json or saved_model.pb); --overwrite replaces only earlier results: "
             "choose another --out"
+        )
+    existing = existing_kind(folder)
+    if not unlisted and kind is not None and existing is not None and existing != kind:
+        return (
+            f"{folder} is an mnist-vae {existing}, not {_article(kind)} {kind}: --overwrite "
+            f"replaces only an earlier {kind}; choose another --out"
         )
     if not unlisted:
         return None
