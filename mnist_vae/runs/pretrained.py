@@ -173,10 +173,39 @@ def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None)
 
     out = Path(out or f"runs/{model.name}")
     if training_stage_path(out).is_dir():
+        other = other_training(model, training_stage_path(out))
+        if other:
+            raise UsageError(
+                f"{out} holds an interrupted training of another model ({other}), not of "
+                f"{model.name}; choose another --out, or finish that one with "
+                f"'mnist-vae train --resume {out}'"
+            )
         return ["train", "--resume", str(out)]
     tokens = shlex.split(model.card["command"])[1:]  # without "mnist-vae"
     tokens[tokens.index("--out") + 1] = str(out)
     return tokens
+
+
+# Settings that may differ between a card's run and its reproduction: where the data was
+# read from, and the precision "auto" resolved to on the machine that trained it.
+MACHINE_SETTINGS = ("data", "precision")
+
+
+def other_training(model: Pretrained, stage: Path) -> str:
+    """How the training interrupted in ``stage`` differs from ``model``'s card ("" when it
+    is a reproduction of it, or its intent does not read: ``train --resume`` says so)."""
+    try:
+        intent = json.loads((stage / "training.json").read_text())["config"]
+        card = json.loads((model.folder / "config.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    differences = []
+    for section in ("model", "train"):
+        ours, theirs = intent.get(section) or {}, card.get(section) or {}
+        for key in sorted(set(ours) & set(theirs) - set(MACHINE_SETTINGS)):
+            if ours[key] != theirs[key]:
+                differences.append(f"{section}.{key} {ours[key]!r}, the card's {theirs[key]!r}")
+    return "; ".join(differences[:3])
 
 
 # The table of shipped models: ``mnist-vae pretrained`` and docs/zoo.md (``--markdown``).

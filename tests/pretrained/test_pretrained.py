@@ -199,9 +199,21 @@ def test_reproduce_runs_the_cards_command_and_resumes(tmp_path, monkeypatch):
     command = shlex.split(catalogue()[FIRST].card["command"])[1:]
     command[command.index("--out") + 1] = str(out)
     assert calls[-1] == command
-    training_stage_path(out).mkdir(parents=True)  # an interrupted reproduction
+    stage = training_stage_path(out)
+    stage.mkdir(parents=True)  # an interrupted reproduction
+    card_config = json.loads((catalogue()[FIRST].folder / "config.json").read_text())
+    intent = {"config": {"model": card_config["model"], "train": card_config["train"]}}
+    intent["config"]["train"] = {**intent["config"]["train"], "data": "/elsewhere/mnist.npz"}
+    (stage / "training.json").write_text(json.dumps(intent))
     assert invoke("pretrained", "--reproduce", FIRST, "--out", out).exit_code == 0
     assert calls[-1] == ["train", "--resume", str(out)]
+    # Another model's interrupted training there is not finished as a reproduction.
+    intent["config"]["model"] = {**card_config["model"], "latent_dim": 8}
+    (stage / "training.json").write_text(json.dumps(intent))
+    calls.clear()
+    other = invoke("pretrained", "--reproduce", FIRST, "--out", out)
+    assert_one_line_error(other, 2, "another model", "model.latent_dim 8", "train --resume")
+    assert calls == []
 
 
 @pytest.mark.parametrize(
