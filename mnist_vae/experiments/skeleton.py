@@ -377,8 +377,10 @@ def check_names(kind: str, names: Sequence[Any], example: str) -> None:
 
 
 def check_seeds(seeds: Sequence[int]) -> None:
-    """Seeds: at least one, each once, none negative."""
+    """Seeds: at least one, each once, each one a seed ``--seed`` takes (0 to 2**32 - 1)."""
+    from mnist_vae.declarations import SEED_MAXIMUM
+
     check_names("seed", seeds, "--seeds 0,1,2")
-    negative = [seed for seed in seeds if seed < 0]
-    if negative:
-        raise ConfigError(f"seeds must be 0 or more, got {negative[0]}")
+    outside = [seed for seed in seeds if not 0 <= seed <= SEED_MAXIMUM]
+    if outside:
+        raise ConfigError(f"seeds must be 0 to {SEED_MAXIMUM}, got {outside[0]}")
