@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 from mnist_vae.config import code_size
 from mnist_vae.declarations import option
 from mnist_vae.errors import RunError, UnknownNameError, UsageError
+from mnist_vae.io import StaleStagesWarning
 
 PREFIX = "pretrained:"
 CARD = "card.json"
@@ -113,12 +116,36 @@ def run_path(text: str | os.PathLike) -> Path:
             if item.is_file():
                 shutil.copy2(item, staging / item.name)
         if target.exists():
-            shutil.rmtree(target)
+            _put_aside_or_remove(target, model)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+class PretrainedCopyWarning(StaleStagesWarning):
+    """A note: a changed copy of a shipped model, holding more than the shipped files,
+    was moved aside rather than deleted."""
+
+
+def _put_aside_or_remove(copy: Path, model: Pretrained) -> None:
+    """A copy that no longer matches its card goes; what was added to it (evaluations,
+    samples, fitted samplers, a user's notes) is never deleted: such a copy is moved to
+    ``NAME.replaced-TIME`` beside it, with a note."""
+    shipped = {item.name for item in model.folder.iterdir() if item.is_file()}
+    added = [item for item in copy.rglob("*") if item.is_file() and item.name not in shipped]
+    if not added:
+        shutil.rmtree(copy)
+        return
+    aside = copy.with_name(f"{copy.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(copy, aside)
+    warnings.warn(
+        f"the copy of pretrained:{model.name} no longer matched its card and held files "
+        f"added since; it was moved to {aside} and a fresh copy made",
+        PretrainedCopyWarning,
+        stacklevel=3,
+    )
 
 
 def _matches(folder: Path, model: Pretrained) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import zlib
 
 import numpy as np
@@ -14,7 +15,13 @@ from mnist_vae.errors import UnknownNameError
 from mnist_vae.evaluation.cards import CARD_KEYS, check_score
 from mnist_vae.runs import load_pretrained, load_run
 from mnist_vae.runs.compact import HALF_TOLERANCE
-from mnist_vae.runs.pretrained import cache_root, catalogue, run_path, sha256
+from mnist_vae.runs.pretrained import (
+    PretrainedCopyWarning,
+    cache_root,
+    catalogue,
+    run_path,
+    sha256,
+)
 from tests.helpers import (
     ROOT,
     assert_last_line_error,
@@ -112,8 +119,19 @@ def test_pretrained_opens_a_checked_copy_and_replaces_a_changed_one():
     assert run_path(f"pretrained:{FIRST}") == folder  # reused, not copied again
     assert (folder / "model.keras").stat().st_mtime_ns == stamp
     (folder / "model.keras").write_bytes(b"changed by hand")
-    run_path(f"pretrained:{FIRST}")
+    run_path(f"pretrained:{FIRST}")  # only shipped files in it: replaced, no note
     assert sha256(folder / "model.keras") == catalogue()[FIRST].card["sha256"]["model.keras"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == [FIRST]
+    # Changed again, now holding what was added to it: moved aside, never deleted.
+    (folder / "samples").mkdir()
+    (folder / "samples" / "mine.png").write_bytes(b"png")
+    (folder / "model.keras").write_bytes(b"changed by hand")
+    with pytest.warns(PretrainedCopyWarning, match="moved to"):
+        run_path(f"pretrained:{FIRST}")
+    aside = [p for p in folder.parent.iterdir() if p.name.startswith(f"{FIRST}.replaced-")]
+    assert len(aside) == 1 and (aside[0] / "samples" / "mine.png").read_bytes() == b"png"
+    assert sha256(folder / "model.keras") == catalogue()[FIRST].card["sha256"]["model.keras"]
+    shutil.rmtree(aside[0])
 
 
 def test_an_unknown_name_lists_close_matches():
