@@ -100,8 +100,9 @@ def check_shipped(model: Pretrained) -> None:
 def run_path(text: str | os.PathLike) -> Path:
     """The folder ``pretrained:NAME`` opens as a run: a checked copy, made on first use.
 
-    A copy whose hashed files no longer match the card (changed by hand, or left by an
-    older release of the same name) is replaced; anything a command added beside them
+    A copy whose weights no longer match the card, or whose records (card, config,
+    latent codes, history) differ from the shipped ones (changed by hand, or left by an
+    older release of the same name), is replaced; anything a command added beside them
     (evaluations in metrics.json, samples, fitted samplers) stays while it matches.
     """
     model = lookup(str(text)[len(PREFIX) :])
@@ -148,12 +149,25 @@ def _put_aside_or_remove(copy: Path, model: Pretrained) -> None:
     )
 
 
+# A copy's files that no command changes after it is made: each must stay the shipped one
+# (metrics.json is not among them: evaluate adds its results there).
+FIXED_RECORDS = (CARD, "config.json", "latent.json", "history.csv")
+
+
 def _matches(folder: Path, model: Pretrained) -> bool:
+    """Whether the copy in ``folder`` is still ``model``'s: its weights hash as the card
+    says, and its records (``FIXED_RECORDS``) are the shipped ones, byte for byte."""
+    import filecmp
+
     if not (folder / CARD).is_file():
         return False
+    records = [name for name in FIXED_RECORDS if (model.folder / name).is_file()]
     return all(
         (folder / name).is_file() and sha256(folder / name) == expected
         for name, expected in model.card["sha256"].items()
+    ) and all(
+        (folder / name).is_file() and filecmp.cmp(model.folder / name, folder / name, False)
+        for name in records
     )
 
 

@@ -122,6 +122,11 @@ def test_pretrained_opens_a_checked_copy_and_replaces_a_changed_one():
     run_path(f"pretrained:{FIRST}")  # only shipped files in it: replaced, no note
     assert sha256(folder / "model.keras") == catalogue()[FIRST].card["sha256"]["model.keras"]
     assert sorted(p.name for p in folder.parent.iterdir()) == [FIRST]
+    shipped = catalogue()[FIRST].folder
+    for record in ("latent.json", "config.json"):  # records are checked too, not only weights
+        (folder / record).write_text('{"edited": "by hand"}')
+        run_path(f"pretrained:{FIRST}")
+        assert (folder / record).read_bytes() == (shipped / record).read_bytes()
     # Changed again, now holding what was added to it: moved aside, never deleted.
     (folder / "samples").mkdir()
     (folder / "samples" / "mine.png").write_bytes(b"png")
