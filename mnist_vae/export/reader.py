@@ -59,14 +59,23 @@ class ExportedModel:
             raise RunError(f"{self.path} is not a SavedModel export (no saved_model.pb)")
         self.record, self.metrics, latent = read_export_record(self.path)
         self.model = rebuild_exported_model(self.path)
-        self.latent_shape = tuple(
-            self.record.get("latent_shape") or [self.record["model"]["latent_dim"]]
-        )
         self.conditional = bool(self.model.conditional)
-        size = int(np.prod(self.latent_shape))
-        self.digit_means = np.array(
-            [np.full(size, np.nan) if m is None else m for m in latent["digit_means"]]
-        )
+        try:
+            self.latent_shape = tuple(
+                self.record.get("latent_shape") or [self.record["model"]["latent_dim"]]
+            )
+            size = int(np.prod(self.latent_shape))
+            self.digit_means = np.array(
+                [np.full(size, np.nan) if m is None else m for m in latent["digit_means"]],
+                dtype=float,
+            )
+            if self.digit_means.ndim != 2 or self.digit_means.shape[1] != size:
+                raise ValueError(f"digit_means of shape {self.digit_means.shape}, codes {size}")
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise RunError(
+                f"{self.path / 'assets'}: config.json or latent.json is damaged "
+                f"({type(error).__name__}: {first_line(error)}); export the run again"
+            ) from None
         folder = self.path / "assets" / SAMPLERS
         self.samplers = (
             []

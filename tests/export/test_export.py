@@ -308,3 +308,27 @@ def test_an_export_whose_variables_do_not_fit_its_model_is_refused(one_epoch_exp
     assert "do not fit the model it describes" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"latent.json": "[]"},
+        {"latent.json": '{"digit_means": [[0.0, 1.0], [1.0]]}'},
+        {"config.json": '{"mnist_vae_run": 1}'},
+    ],
+)
+def test_an_export_with_damaged_run_files_is_one_line_naming_them(
+    one_epoch_export, tmp_path, damage
+):
+    export = tmp_path / "export"
+    shutil.copytree(one_epoch_export("vae"), export)
+    for name, text in damage.items():
+        (export / "assets" / name).write_text(text)
+    result = CliRunner().invoke(
+        cli, ["sample", "--saved-model", str(export), "--out", str(tmp_path / "s.png")]
+    )
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is damaged" in lines[0] and "export the run again" in lines[0]
+    assert "unexpected" not in lines[0] and not (tmp_path / "s.png").exists()
