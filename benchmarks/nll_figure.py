@@ -13,13 +13,10 @@ figure the docs no longer stand behind. Rows must share the test data and the K.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from nll_spread import read_results
-
-from mnist_vae.experiments.arguments import existing_file
+from nll_spread import read_results, results_parser
 
 
 def rows_with_todays_anchors(paths: list[Path]) -> list[dict]:
@@ -47,10 +44,7 @@ def rows_with_todays_anchors(paths: list[Path]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "results", nargs="+", type=existing_file, help="benchmark nll results.json files"
-    )
+    parser = results_parser(__doc__)
     parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
     args = parser.parse_args(argv)
     from mnist_vae.experiments.nll import plot_nll

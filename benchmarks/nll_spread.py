@@ -85,11 +85,17 @@ def read_results(paths: list[Path]) -> dict[Path, dict]:
     return files
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def results_parser(doc: str) -> argparse.ArgumentParser:
+    """A script's parser, taking the ``benchmark nll`` results files it reads (each must exist)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument(
         "results", nargs="+", type=existing_file, help="benchmark nll results.json files"
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = results_parser(__doc__)
     parser.add_argument("--json", type=Path, help="also write the pooled rows and spread here")
     args = parser.parse_args(argv)
     from mnist_vae.experiments.tables import nll_spread_lines

@@ -11,6 +11,11 @@ import errno
 import re
 
 
+class MnistVaeNote(UserWarning):
+    """Something a command says beside its result (one ``note: ...`` line on the CLI,
+    ``mnist_vae.notices.notes``): leftovers of killed writers, a replaced cached copy."""
+
+
 class MnistVaeError(Exception):
     """Base class: a failure the user can act on, described in one line."""
 

@@ -1,6 +1,7 @@
 """What a command shows on stderr besides its result and its one-line error.
 
-The library's notes (``StaleStagesWarning``: leftovers of killed writers) become one
+The library's notes (``MnistVaeNote``s: leftovers of killed writers, a replaced
+cached copy of a pretrained model) become one
 ``note: ...`` line each, once; and the exceptions Python can only print ("Exception
 ignored in ...", e.g. from h5py objects of a file whose writes failed) are held back, so
 they cannot bury a one-line error. ``say`` is how a line reaches the user (the CLI's
@@ -22,16 +23,16 @@ def to_stderr(text: str) -> None:
 
 @contextlib.contextmanager
 def notes(say: Callable[[str], None] = to_stderr) -> Iterator[None]:
-    """Show the library's notes (``StaleStagesWarning``) as ``note: ...``, each once."""
-    from mnist_vae.io import StaleStagesWarning
+    """Show the library's notes (``MnistVaeNote``) as ``note: ...``, each once."""
+    from mnist_vae.errors import MnistVaeNote
 
     shown: set[str] = set()
     with warnings.catch_warnings():
-        warnings.simplefilter("always", StaleStagesWarning)
+        warnings.simplefilter("always", MnistVaeNote)
         original = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if not issubclass(category, StaleStagesWarning):
+            if not issubclass(category, MnistVaeNote):
                 return original(message, category, filename, lineno, file, line)
             text = str(message)
             if text not in shown:

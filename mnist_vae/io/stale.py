@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_vae.declarations import option
+from mnist_vae.errors import MnistVaeNote
 from mnist_vae.io.locks import path_exists, still_names, take_lock
 from mnist_vae.io.marks import OLD, PARTIAL, TRAINING, has_stage_marker, is_file_token
 
@@ -239,7 +240,7 @@ def remove_stale(stage: StaleStage) -> str:
         os.close(descriptor)
 
 
-class StaleStagesWarning(UserWarning):
+class StaleStagesWarning(MnistVaeNote):
     """A folder being written to holds staging items that killed processes left."""
 
 

@@ -25,8 +25,7 @@ from typing import Any
 
 from mnist_vae.config import code_size
 from mnist_vae.declarations import option
-from mnist_vae.errors import RunError, UnknownNameError, UsageError
-from mnist_vae.io import StaleStagesWarning
+from mnist_vae.errors import MnistVaeNote, RunError, UnknownNameError, UsageError
 
 PREFIX = "pretrained:"
 CARD = "card.json"
@@ -125,7 +124,7 @@ def run_path(text: str | os.PathLike) -> Path:
     return target
 
 
-class PretrainedCopyWarning(StaleStagesWarning):
+class PretrainedCopyWarning(MnistVaeNote):
     """A note: a changed copy of a shipped model, holding more than the shipped files,
     was moved aside rather than deleted."""
 
@@ -214,7 +213,7 @@ def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None)
 
     out = Path(out or f"runs/{model.name}")
     if training_stage_path(out).is_dir():
-        other = other_training(model, training_stage_path(out))
+        other = other_training(model, out)
         if other:
             raise UsageError(
                 f"{out} holds an interrupted training of another model ({other}), not of "
@@ -232,14 +231,16 @@ def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None)
 MACHINE_SETTINGS = ("data", "precision")
 
 
-def other_training(model: Pretrained, stage: Path) -> str:
-    """How the training interrupted in ``stage`` differs from ``model``'s card ("" when it
-    is a reproduction of it, or its intent does not read: ``train --resume`` says so)."""
-    try:
-        intent = json.loads((stage / "training.json").read_text())["config"]
-        card = json.loads((model.folder / "config.json").read_text())
-    except (OSError, ValueError, KeyError, TypeError):
+def other_training(model: Pretrained, out: Path) -> str:
+    """How the training interrupted in ``out``'s stage differs from ``model``'s card (""
+    when it is a reproduction of it, or its intent does not read: ``train --resume``
+    says so)."""
+    from mnist_vae.runs.interrupted import TRAINING, read_intent
+
+    intent = (read_intent(out, TRAINING) or {}).get("config")
+    if not isinstance(intent, dict):
         return ""
+    card = json.loads((model.folder / "config.json").read_text())
     differences = []
     for section in ("model", "train"):
         ours, theirs = intent.get(section) or {}, card.get(section) or {}
