@@ -105,6 +105,8 @@ def test_sample_throughput_missing_run_is_one_line(tmp_path, monkeypatch, capsys
         ("nll_spread", ["no-such-results.json"]),
         ("nll_figure", ["no-such-results.json", "--out", "nll.png"]),
         ("nll_torch", ["--run", "no-such-run", "--images", "0"]),
+        ("seed_runs", ["mlp-vae-z5"]),
+        ("seed_runs", ["mlp-vae-z50", "--seeds", "1,,2"]),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_before_any_work(script, args, monkeypatch, capsys):
@@ -115,6 +117,29 @@ def test_a_bad_argument_is_a_usage_error_before_any_work(script, args, monkeypat
         module.main()
     assert stopped.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"{script}.py: error:")
+
+
+def test_seed_runs_plans_only_what_is_left_with_the_cards_own_command(tmp_path, monkeypatch):
+    from mnist_vae.runs.pretrained import lookup
+
+    seed_runs = _load("seed_runs")
+    monkeypatch.setattr(seed_runs, "RESULTS", tmp_path / "results")
+    card = lookup("mlp-vae-z50").card
+    trained = tmp_path / "runs" / "vae-b100-burda-s1"  # seed 1 trained, not scored
+    trained.mkdir(parents=True)
+    (trained / seed_runs.RESULT_MANIFEST).write_text("{}")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "nll-vae-b100-burda-s3.json").write_text("{}")  # seed 3 kept
+    steps = seed_runs.plan(card, [1, 2, 3], tmp_path / "runs")
+    assert [what for what, _, _ in steps] == [
+        "score seed 1", "keep seed 1", "train seed 2", "score seed 2", "keep seed 2",
+    ]  # fmt: skip
+    train = steps[2][1][len(seed_runs.CLI) :]
+    card_words = card["command"].split()[1:]
+    assert len(train) == len(card_words)
+    changed = [i for i, (a, b) in enumerate(zip(train, card_words, strict=True)) if a != b]
+    assert [card_words[i - 1] for i in changed] == ["--seed", "--out"]
+    assert train[changed[0]] == "2" and train[changed[1]].endswith("vae-b100-burda-s2")
 
 
 def test_the_sweep_chooses_on_the_training_images_it_did_not_train_on():
