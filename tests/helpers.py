@@ -31,7 +31,7 @@ FRUITS = (
 """Ten class names of the tests' own, in label order: data named so is MNIST-format data
 that is not digits."""
 
-CLI_SCRIPT = "from mnist_vae.cli.main import cli; cli()"
+CLI_SCRIPT = "from mnist_vae.cli.main import cli; cli(prog_name=\"mnist-vae\")"
 """``python -c CLI_SCRIPT ARGS`` is ``mnist-vae ARGS`` in a process of its own, from the
 interpreter running the tests (``sys.executable``), whatever is on the PATH."""
 
@@ -73,8 +73,9 @@ def sampled(run, folder: Path, *options, count: int = 6):
 
 
 def invoke(*args, env: dict | None = None) -> Result:
-    """``mnist-vae ARGS`` in this process (every argument passed as text)."""
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+    """``mnist-vae ARGS`` in this process (every argument passed as text), named as a
+    user's shell names it in usage lines and hints."""
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="mnist-vae")
 
 
 def never_called(*args, **kwargs):

@@ -8,7 +8,13 @@ import difflib
 import functools
 import importlib.util
 import io
+import itertools
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -367,3 +373,57 @@ def test_usage_md_shows_the_architecture_table_zoo_prints():
     assert shown.strip("\n").rstrip() == printed.split(title, 1)[1].strip("\n").rstrip(), (
         "docs/usage.md: paste `COLUMNS=150 mnist-vae zoo`'s architecture table"
     )
+
+
+def documented_errors(text: str) -> list[tuple[dict[str, str], list[str], str]]:
+    """Each ``$ [NAME=VALUE ...] mnist-vae ARGS`` line followed by the ``Error:`` line
+    it prints: (environment, arguments, error)."""
+    lines = text.splitlines()
+    examples = []
+    for command, output in itertools.pairwise(lines):
+        if command.startswith("$ ") and output.startswith("Error: "):
+            words = shlex.split(command[2:])
+            settings = list(itertools.takewhile(lambda word: "=" in word, words))
+            assert words[len(settings)] == "mnist-vae", command
+            env = dict(setting.split("=", 1) for setting in settings)
+            examples.append((env, words[len(settings) + 1 :], output))
+    return examples
+
+
+def test_usage_md_error_examples_are_what_the_commands_print(tmp_path, monkeypatch, one_epoch_run):
+    """Every error docs/usage.md shows under its command is the line that command
+    prints today, run where the example's folders exist (a trained run at runs/net1 and
+    runs/net2, an export at exports/net1 holding a user's notes.txt)."""
+    from mnist_vae.io.marks import write_manifest
+    from tests.helpers import CLI_SCRIPT, invoke, one_error_line
+
+    examples = documented_errors(read(DOCS / "usage.md"))
+    assert len(examples) >= 10, "docs/usage.md: the error examples were not found"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_VAE_DATA", str(tmp_path / "no-data.npz"))  # never a training
+    for name in ("net1", "net2"):
+        shutil.copytree(one_epoch_run("vae").path, tmp_path / "runs" / name)
+    export = tmp_path / "exports" / "net1"
+    export.mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    write_manifest(export)
+    (export / "notes.txt").write_text("mine\n")
+    drifted = []
+    for env, args, documented in examples:
+        if env:  # read when the process starts (KERAS_BACKEND): a process of its own
+            done = subprocess.run(
+                [sys.executable, "-c", CLI_SCRIPT, *args],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            code, output = done.returncode, done.stderr
+        else:
+            result = invoke(*args)
+            code, output = result.exit_code, result.output
+        shown = " ".join([*(f"{k}={v}" for k, v in env.items()), "mnist-vae", *args])
+        assert code in (1, 2), f"`{shown}` no longer fails: {output}"
+        if one_error_line(output) != documented:
+            drifted.append(f"$ {shown}\n{one_error_line(output)}")
+    assert not drifted, "docs/usage.md: these commands now print\n" + "\n".join(drifted)
