@@ -140,6 +140,8 @@ def test_quick_augment_benchmark_end_to_end(tmp_path, small_mnist_npz):
         (["--seeds", "-1"], "seeds must be 0 to 4294967295, got -1"),
         (["--seeds", "4294967296"], "seeds must be 0 to 4294967295, got 4294967296"),
         (["--seeds", ""], "give at least one seed"),
+        (["--seeds", "0,,1"], "'0,,1' has an empty item between its commas"),
+        (["--fractions", "0.5,"], "'0.5,' has an empty item"),
         (["--arch", "net9"], "unknown architecture 'net9'"),
         (["--synthetic-count", "0"], "0 is not in the range x>=1"),
         (["--classifier", "lenett"], "did you mean 'lenet'"),
