@@ -31,7 +31,7 @@ FRUITS = (
 """Ten class names of the tests' own, in label order: data named so is MNIST-format data
 that is not digits."""
 
-CLI_SCRIPT = "from mnist_vae.cli.main import cli; cli(prog_name=\"mnist-vae\")"
+CLI_SCRIPT = 'from mnist_vae.cli.main import cli; cli(prog_name="mnist-vae")'
 """``python -c CLI_SCRIPT ARGS`` is ``mnist-vae ARGS`` in a process of its own, from the
 interpreter running the tests (``sys.executable``), whatever is on the PATH."""
 

@@ -70,7 +70,7 @@ def make_card(
     data=None,
 ) -> dict[str, Any]:
     """The card of ``run`` shipped as ``name``; ``nll`` at ``iw_samples`` from ``benchmark nll``."""
-    from mnist_vae.runs.pretrained import sha256
+    from mnist_vae.io import sha256
 
     test = run.metrics.get("test", {})
     train = run.config.train

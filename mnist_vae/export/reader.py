@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from mnist_vae.errors import RunError, UsageError, first_line
-from mnist_vae.export.writer import MODEL_CONFIG, SAMPLERS
+from mnist_vae.export.writer import CHECKSUMS, MODEL_CONFIG, SAMPLERS, checked_files
 from mnist_vae.runs.format import SAMPLER_RECORD
 
 
@@ -58,6 +58,7 @@ class ExportedModel:
         if not (self.path / "saved_model.pb").is_file():
             raise RunError(f"{self.path} is not a SavedModel export (no saved_model.pb)")
         self.record, self.metrics, latent = read_export_record(self.path)
+        check_export_files(self.path)
         self.model = rebuild_exported_model(self.path)
         self.conditional = bool(self.model.conditional)
         try:
@@ -128,6 +129,38 @@ class ExportedModel:
         self, images: Any, labels: Any, samples: int, seed_generator: Any
     ) -> dict[str, Any]:
         return self.model.log_density_terms(images, labels, samples, seed_generator)
+
+
+def check_export_files(path: Path) -> None:
+    """Refuse an export whose files changed since it was written: each file the reader
+    reads must have the SHA-256 ``assets/checksums.json`` records, and none may have been
+    added (a sampler folder would be loaded). Exports written before the record existed
+    are read as they are."""
+    from mnist_vae.io import sha256
+
+    record_file = Path(path) / "assets" / CHECKSUMS
+    if not record_file.is_file():
+        return
+    try:
+        recorded = json.loads(record_file.read_text())["sha256"]
+        recorded = {str(name): str(digest) for name, digest in recorded.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise RunError(
+            f"{record_file} is damaged ({type(error).__name__}); export the run again"
+        ) from None
+    present = checked_files(path)
+    changed = [
+        name
+        for name, digest in recorded.items()
+        if name not in present or sha256(present[name]) != digest
+    ]
+    added = sorted(set(present) - set(recorded))
+    if changed or added:
+        problems = [f"changed or missing: {', '.join(changed[:3])}"] if changed else []
+        problems += [f"added: {', '.join(added[:3])}"] if added else []
+        raise RunError(
+            f"{path} is not as it was exported ({'; '.join(problems)}); export the run again"
+        )
 
 
 def rebuild_exported_model(path: Path):

@@ -46,6 +46,8 @@ TFLITE_SIGNATURES = ("decode", "sample")
 SAMPLER_SIGNATURE = "sample_{}"
 MODEL_CONFIG = "model.json"  # in assets/: the model's Keras configuration
 SAMPLERS = "samplers"  # in assets/: the fitted samplers, as the run keeps them
+CHECKSUMS = "checksums.json"  # in assets/: the SHA-256 of each file the reader reads
+CHECKED_FOLDERS = ("assets", "variables")  # what the reader rebuilds the model from
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,30 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
     )
     archive.write_out(str(path), verbose=False)
     _copy_run_files(run, path / "assets", rebuildable=True)
+    write_checksums(path)
     return path
+
+
+def checked_files(path: Path) -> dict[str, Path]:
+    """The files of an export the reader rebuilds the model from, by their path in it."""
+    return {
+        file.relative_to(path).as_posix(): file
+        for folder in CHECKED_FOLDERS
+        for file in sorted((Path(path) / folder).rglob("*"))
+        if file.is_file() and file.name != CHECKSUMS
+    }
+
+
+def write_checksums(path: Path) -> None:
+    """Record the SHA-256 of every file the reader reads (``assets/checksums.json``): a
+    file changed after the export (an edited activation in ``model.json``, a truncated
+    variables file) is then refused instead of silently drawing other images. Damage,
+    not tampering: whoever edits a file can edit this record too."""
+    from mnist_vae.io import sha256
+
+    digests = {name: sha256(file) for name, file in checked_files(path).items()}
+    text = json.dumps({"sha256": digests}, indent=1) + "\n"
+    (Path(path) / "assets" / CHECKSUMS).write_text(text)
 
 
 def _model_endpoints(model) -> dict:

@@ -23,6 +23,7 @@ from mnist_vae.io.checks import (
 )
 from mnist_vae.io.files import (
     atomic_file,
+    sha256,
     staged_file,
     write_json_atomic,
     write_npy_atomic,
@@ -73,6 +74,7 @@ __all__ = [
     "locked_stage",
     "overwrite_problem",
     "remove_stale",
+    "sha256",
     "staged_dir",
     "staged_file",
     "stale_note",

@@ -3,6 +3,7 @@ into place when done."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -95,3 +96,12 @@ def write_npy_atomic(path: Path, array, *, replace: bool = True) -> Path:
     with atomic_file(path, "wb", replace=replace) as handle:
         np.save(handle, array)
     return Path(path)
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (weights files run to megabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -11,7 +11,6 @@ use, offline, from the shipped files after checking their sha256 against the car
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 from mnist_vae.config import code_size
 from mnist_vae.declarations import option
 from mnist_vae.errors import MnistVaeNote, RunError, UnknownNameError, UsageError
+from mnist_vae.io import sha256
 
 PREFIX = "pretrained:"
 CARD = "card.json"
@@ -75,14 +75,6 @@ def cache_root() -> Path:
     """Where ``pretrained:NAME`` copies live: KERAS_HOME/mnist_vae/pretrained."""
     home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
     return home / "mnist_vae" / "pretrained"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_shipped(model: Pretrained) -> None:

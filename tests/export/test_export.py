@@ -301,6 +301,7 @@ def test_an_export_whose_variables_do_not_fit_its_model_is_refused(one_epoch_exp
     cvae = one_epoch_export("cvae")
     shutil.rmtree(vae / "variables")
     shutil.copytree(cvae / "variables", vae / "variables")
+    (vae / "assets" / "checksums.json").unlink()  # as an export made before the record
     result = CliRunner().invoke(
         cli, ["sample", "--saved-model", str(vae), "--out", str(tmp_path / "s.png")]
     )
@@ -325,6 +326,7 @@ def test_an_export_with_damaged_run_files_is_one_line_naming_them(
     shutil.copytree(one_epoch_export("vae"), export)
     for name, text in damage.items():
         (export / "assets" / name).write_text(text)
+    (export / "assets" / "checksums.json").unlink()  # as an export made before the record
     result = CliRunner().invoke(
         cli, ["sample", "--saved-model", str(export), "--out", str(tmp_path / "s.png")]
     )
@@ -332,3 +334,36 @@ def test_an_export_with_damaged_run_files_is_one_line_naming_them(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "is damaged" in lines[0] and "export the run again" in lines[0]
     assert "unexpected" not in lines[0] and not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("change", ["edited", "added", "record"])
+def test_an_export_changed_after_it_was_written_is_refused_in_one_line(
+    one_epoch_export, tmp_path, change
+):
+    """The reader rebuilds the model from the export's files: an edited model.json (here
+    tanh made relu, same shapes, other images) or an added sampler folder would be used
+    silently, so each file's SHA-256 is recorded at export and checked before reading."""
+    export = shutil.copytree(one_epoch_export("vae"), tmp_path / "export")
+    recorded = json.loads((export / "assets" / "checksums.json").read_text())["sha256"]
+    assert {"assets/model.json", "assets/latent.json"} <= set(recorded)
+    assert any(name.startswith("variables/") for name in recorded)
+    model_json = export / "assets" / "model.json"
+    if change == "edited":
+        assert '"tanh"' in model_json.read_text() or '"relu"' in model_json.read_text()
+        text = model_json.read_text()
+        model_json.write_text(text.replace('"tanh"', '"sigmoid"').replace('"relu"', '"elu"'))
+        expected = "changed or missing: assets/model.json"
+    elif change == "added":
+        (export / "assets" / "samplers" / "gmm").mkdir(parents=True)
+        (export / "assets" / "samplers" / "gmm" / "sampler.json").write_text("{}")
+        expected = "added: assets/samplers/gmm/sampler.json"
+    else:
+        (export / "assets" / "checksums.json").write_text("[1]")
+        expected = "checksums.json is damaged"
+    result = CliRunner().invoke(
+        cli, ["sample", "--saved-model", str(export), "--out", str(tmp_path / "s.png")]
+    )
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0] and "export the run again" in lines[0]
+    assert not (tmp_path / "s.png").exists()
