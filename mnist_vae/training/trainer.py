@@ -103,6 +103,7 @@ def train(
     if tensorboard is not None:
         tensorboard.check_outside(out)
     check_interrupted(config, out, resume=resume, restart=restart)
+    check_labels_before_data(config)
     return _train(
         config,
         distribution,
@@ -187,13 +188,8 @@ def training_arrays(
     count = config.train.labels
     if count is None:
         return TrainingArrays(images, labels, labels)
+    check_labels_are_used(model, config)
     semi_supervised = bool(getattr(model, "semi_supervised", False))
-    if not (semi_supervised or model.conditional):
-        raise UsageError(
-            f"--labels {count}: strategy {config.model.strategy!r} uses no labels; "
-            "give it to a semi-supervised (m2) or conditional (cvae) "
-            "strategy"
-        )
     chosen = select_labelled_set(images, labels, count, config.train.seed)
     if not semi_supervised:
         return TrainingArrays(images[chosen], labels[chosen], labels[chosen])
@@ -202,6 +198,26 @@ def training_arrays(
     seen = np.full_like(labels, -1, dtype=np.int64)
     seen[chosen] = labels[chosen]
     return TrainingArrays(images, labels, seen, (images[chosen], labels[chosen]))
+
+
+def check_labels_are_used(model, config: RunConfig) -> None:
+    """``--labels N`` needs a model that uses labels: semi-supervised (m2) or conditional."""
+    if config.train.labels is not None and not (
+        getattr(model, "semi_supervised", False) or model.conditional
+    ):
+        raise UsageError(
+            f"--labels {config.train.labels}: strategy {config.model.strategy!r} uses no "
+            "labels; give it to a semi-supervised (m2) or conditional (cvae) strategy"
+        )
+
+
+def check_labels_before_data(config: RunConfig) -> None:
+    """``check_labels_are_used`` before the data is read (a download on a new machine):
+    only the model can tell, so one is built for the check and dropped."""
+    if config.train.labels is not None:
+        from mnist_vae.models import build_model
+
+        check_labels_are_used(build_model(config.model, seed=config.train.seed), config)
 
 
 INTENT = TRAINING.file  # in the stage: the config being trained, to resume with

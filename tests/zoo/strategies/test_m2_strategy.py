@@ -22,6 +22,7 @@ from tests.helpers import (
     data_out,
     invoke,
     kill_when,
+    never_called,
     record_bound_rows,
     sampled,
     stop_before_training,
@@ -646,8 +647,19 @@ def test_a_run_config_repeats_its_labels(m2_run, monkeypatch, tmp_path):
     assert seen["config"].to_dict() == RunConfig.from_dict(recorded).to_dict()
 
 
-def test_labels_for_a_strategy_without_labels_exit_2_before_training(tmp_path, small_mnist_npz):
-    options = ["--strategy", "vae", "--labels", 100, "--train-size", 600]
+@pytest.mark.parametrize("given", ["flags", "config file"])
+def test_labels_for_a_strategy_without_labels_exit_2_before_the_data(
+    tmp_path, small_mnist_npz, monkeypatch, given
+):
+    import mnist_vae.training.trainer
+
+    monkeypatch.setattr(mnist_vae.training.trainer, "load_mnist", never_called)  # a download
+    if given == "flags":
+        options = ["--strategy", "vae", "--labels", 100, "--train-size", 600]
+    else:
+        config = tmp_path / "config.toml"
+        config.write_text('[model]\nstrategy = "vae"\n[train]\nlabels = 100\n')
+        options = ["--config", config]
     result = invoke("train", *options, *data_out(small_mnist_npz, tmp_path / "run"))
     assert_one_line_error(result, 2, "--labels 100", "'vae' uses no labels")
     assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))
