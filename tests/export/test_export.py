@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -367,3 +368,65 @@ def test_an_export_changed_after_it_was_written_is_refused_in_one_line(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and expected in lines[0] and "export the run again" in lines[0]
     assert not (tmp_path / "s.png").exists()
+
+
+def signature_listing(signatures: dict) -> dict:
+    """{signature: {"inputs"/"outputs": {name: "DT_X (shape)"}}} with the latent size as L."""
+    return {
+        name: {side: dict(sorted(tensors.items())) for side, tensors in sides.items()}
+        for name, sides in sorted(signatures.items())
+    }
+
+
+def documented_signatures(text: str, latent: int) -> dict:
+    """The signatures docs/export.md's `saved_model_cli show --all` listing shows."""
+    listing = text.split("$ saved_model_cli show", 1)[1].split("```", 1)[0]
+    found, side, tensor = {}, None, None
+    for line in listing.splitlines():
+        line = line.strip()
+        if match := re.fullmatch(r"signature_def\['(\w+)'\]:", line):
+            current = found.setdefault(match[1], {"inputs": {}, "outputs": {}})
+        elif match := re.fullmatch(r"(inputs|outputs)\['(\w+)'\] tensor_info:", line):
+            side, tensor = match[1], match[2]
+        elif line.startswith("dtype: "):
+            current[side][tensor] = line.removeprefix("dtype: ")
+        elif line.startswith("shape: "):
+            shape = line.removeprefix("shape: ").replace(f"(-1, {latent})", "(-1, L)")
+            current[side][tensor] += f" {shape}"
+    return signature_listing(found)
+
+
+def test_export_md_lists_the_signatures_an_export_has(one_epoch_export, one_epoch_run):
+    """docs/export.md's `saved_model_cli show` listing (net1, latent 2) names the
+    signatures, tensors, dtypes and shapes a vae export has, read from its
+    saved_model.pb as data (the latent size aside; TensorFlow's node names are not
+    compared)."""
+    from tensorflow.core.framework import types_pb2
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from tests.helpers import ROOT
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((one_epoch_export("vae") / "saved_model.pb").read_bytes())
+    latent = one_epoch_run("vae").config.model.latent_dim
+
+    def described(info) -> str:
+        dims = [d.size for d in info.tensor_shape.dim]
+        shape = "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
+        shape = shape.replace(f"(-1, {latent})", "(-1, L)")
+        return f"{types_pb2.DataType.Name(info.dtype)} {shape}"
+
+    signatures = {
+        name: {
+            "inputs": {key: described(info) for key, info in definition.inputs.items()},
+            "outputs": {key: described(info) for key, info in definition.outputs.items()},
+        }
+        for name, definition in saved.meta_graphs[0].signature_def.items()
+        if name != "__saved_model_init_op"
+    }
+    documented = documented_signatures((ROOT / "docs" / "export.md").read_text(), 2)
+    assert len(documented) >= 6, "docs/export.md: the saved_model_cli listing was not found"
+    assert documented == signature_listing(signatures), (
+        "docs/export.md: paste `saved_model_cli show --dir EXPORT --all` of a net1 latent-2 "
+        "vae export"
+    )
