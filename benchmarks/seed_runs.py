@@ -8,7 +8,8 @@ Each seed trains with its card's own command (``mnist-vae pretrained --json``), 
 else. The long recipes take several sessions: running the same command again resumes an
 interrupted training (``train`` does so by itself) and skips what is finished. A
 finished training is scored at K = 5000 by ``benchmark nll`` and its results are kept as
-``benchmarks/results/nll-STEM-sSEED.json``, which ``nll_spread.py`` pools with seed 0's.
+``benchmarks/results/nll-STEM-sSEED.json``, and ``nll_spread.py`` pools every seed kept
+so far into ``nll-spread-STEM.json`` (mean ± standard deviation).
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ def plan(card: dict, seeds: list[int], runs: Path) -> list[tuple[str, list[str],
     return steps
 
 
+def pool_command(stem: str) -> list[str] | None:
+    """``nll_spread.py`` over every seed kept so far, into ``nll-spread-STEM.json``; None
+    while fewer than two are kept."""
+    kept = sorted(RESULTS.glob(f"nll-{stem}-s[0-9]*.json"))
+    if len(kept) < 2:
+        return None
+    spread = RESULTS / f"nll-spread-{stem}.json"
+    script = Path(__file__).parent / "nll_spread.py"
+    return [sys.executable, str(script), *map(str, kept), "--json", str(spread)]
+
+
 def seed_list(text: str) -> list[int]:
     """argparse type: comma-separated seeds, each a whole number of 0 or more."""
     try:
@@ -105,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         elif subprocess.run(command).returncode != 0:
             print(f"{what} failed; run the same command again to resume", file=sys.stderr)
             return 1
+    pooling = pool_command(RESULT_STEMS.get(card["name"], card["name"]))
+    if pooling is not None:
+        print(f"pool the seeds: {shlex.join(pooling)}", flush=True)
+        if not args.dry_run:
+            return subprocess.run(pooling).returncode
     return 0
 
 

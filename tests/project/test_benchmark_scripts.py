@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -140,6 +141,38 @@ def test_seed_runs_plans_only_what_is_left_with_the_cards_own_command(tmp_path, 
     changed = [i for i, (a, b) in enumerate(zip(train, card_words, strict=True)) if a != b]
     assert [card_words[i - 1] for i in changed] == ["--seed", "--out"]
     assert train[changed[0]] == "2" and train[changed[1]].endswith("vae-b100-burda-s2")
+
+
+def test_seed_runs_pools_once_two_seeds_are_kept(tmp_path, monkeypatch):
+    seed_runs = _load("seed_runs")
+    monkeypatch.setattr(seed_runs, "RESULTS", tmp_path)
+    (tmp_path / "nll-vae-b100-burda-s0.json").write_text("{}")
+    assert seed_runs.pool_command("vae-b100-burda") is None
+    (tmp_path / "nll-vae-b100-burda-s2.json").write_text("{}")
+    (tmp_path / "nll-spread-vae-b100-burda.json").write_text("{}")  # never an input
+    command = seed_runs.pool_command("vae-b100-burda")
+    assert [Path(word).name for word in command[2:]] == [
+        "nll-vae-b100-burda-s0.json", "nll-vae-b100-burda-s2.json", "--json",
+        "nll-spread-vae-b100-burda.json",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["mlp-vae-z50", "mlp-iwae-k5-z50", "gated-vamp2-z40-40"])
+def test_seed_zeros_results_pool_without_their_runs(name):
+    """The seed-0 rows that seed_runs.py pools new seeds with carry their seed and recipe
+    (nll_spread.py would otherwise need the run, long gone), and the recipe is the
+    shipped model's: the same training as the seeds the script trains."""
+    from mnist_vae.config import RunConfig
+    from mnist_vae.experiments.nll import recipe_of
+    from mnist_vae.runs.pretrained import lookup
+
+    seed_runs = _load("seed_runs")
+    stem = seed_runs.RESULT_STEMS[name]
+    rows = json.loads((seed_runs.RESULTS / f"nll-{stem}-s0.json").read_text())["rows"]
+    record = json.loads((lookup(name).folder / "config.json").read_text())
+    assert [(row["seed"], row["recipe"]) for row in rows] == [
+        (0, recipe_of(RunConfig.from_dict(record)))
+    ]
 
 
 def test_the_sweep_chooses_on_the_training_images_it_did_not_train_on():
