@@ -309,7 +309,9 @@ def _collected(spec: Mapping[str, Any]) -> Callable[..., Any]:
             return None
         parts = [part.strip() for part in value.split(",")] if value.strip() else []
         if "" in parts:  # '0,,1' is a typo for 0,1 or for 0,N,1: ask, never guess
-            raise click.BadParameter(f"{value!r} has an empty item between its commas")
+            raise click.BadParameter(
+                f"{value!r} has an empty item: separate values by single commas"
+            )
         if kind == "str":
             return tuple(part.replace("-", "_") for part in parts)  # class-mean: class_mean
         try:

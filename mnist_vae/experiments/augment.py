@@ -108,9 +108,9 @@ class AugmentConfig:
     quick: bool = quick_option()
 
     def __post_init__(self) -> None:
-        if not self.fractions or not all(0 < f <= 1 for f in self.fractions):
-            raise ConfigError(f"fractions must be in (0, 1], got {self.fractions}")
         check_names("fraction", self.fractions, "--fractions 0.5")  # a repeat trains twice
+        if not all(0 < f <= 1 for f in self.fractions):
+            raise ConfigError(f"fractions must be in (0, 1], got {self.fractions}")
         check_names("method", self.methods, "--methods class-mean")
         for method in self.methods:
             synthesis_methods.check(method)

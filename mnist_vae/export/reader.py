@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,8 @@ class ExportedModel:
         self.path = Path(path).expanduser()
         if not (self.path / "saved_model.pb").is_file():
             raise RunError(f"{self.path} is not a SavedModel export (no saved_model.pb)")
+        check_export_files(self.path)  # first: a changed run file is named as such
         self.record, self.metrics, latent = read_export_record(self.path)
-        check_export_files(self.path)
         self.model = rebuild_exported_model(self.path)
         self.conditional = bool(self.model.conditional)
         try:
@@ -134,12 +135,12 @@ class ExportedModel:
 def check_export_files(path: Path) -> None:
     """Refuse an export whose files changed since it was written: each file the reader
     reads must have the SHA-256 ``assets/checksums.json`` records, and none may have been
-    added (a sampler folder would be loaded). Exports written before the record existed
-    are read as they are."""
+    added (a sampler folder would be loaded). Exports written before the record existed,
+    with no ``assets/checksums.json`` at all, are read as they are."""
     from mnist_vae.io import sha256
 
     record_file = Path(path) / "assets" / CHECKSUMS
-    if not record_file.is_file():
+    if not os.path.lexists(record_file):
         return
     try:
         recorded = json.loads(record_file.read_text())["sha256"]
@@ -152,15 +153,21 @@ def check_export_files(path: Path) -> None:
     changed = [
         name
         for name, digest in recorded.items()
-        if name not in present or sha256(present[name]) != digest
+        if name not in present or not present[name].is_file() or sha256(present[name]) != digest
     ]
     added = sorted(set(present) - set(recorded))
     if changed or added:
-        problems = [f"changed or missing: {', '.join(changed[:3])}"] if changed else []
-        problems += [f"added: {', '.join(added[:3])}"] if added else []
+        problems = [f"changed or missing: {listed(changed)}"] if changed else []
+        problems += [f"added: {listed(added)}"] if added else []
         raise RunError(
             f"{path} is not as it was exported ({'; '.join(problems)}); export the run again"
         )
+
+
+def listed(names: list[str], shown: int = 3) -> str:
+    """The first ``shown`` names, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def rebuild_exported_model(path: Path):

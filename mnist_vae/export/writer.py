@@ -28,6 +28,7 @@ never running the export's graph (``mnist_vae.export.reader``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import zipfile
@@ -163,13 +164,19 @@ def write_savedmodel(model, run: Run, path: Path) -> Path:
 
 
 def checked_files(path: Path) -> dict[str, Path]:
-    """The files of an export the reader rebuilds the model from, by their path in it."""
-    return {
-        file.relative_to(path).as_posix(): file
-        for folder in CHECKED_FOLDERS
-        for file in sorted((Path(path) / folder).rglob("*"))
-        if file.is_file() and file.name != CHECKSUMS
-    }
+    """What the reader rebuilds the model from, by its path in the export: every file in
+    ``assets/`` and ``variables/`` but the checksum record itself, and every link to a
+    folder there (an export has none; the reader would follow one, so it must count)."""
+    path = Path(path)
+    found = {}
+    for folder in CHECKED_FOLDERS:
+        for root, folders, files in os.walk(path / folder):  # links to folders not entered
+            here = Path(root)
+            entries = files + [name for name in folders if (here / name).is_symlink()]
+            for name in entries:
+                found[(here / name).relative_to(path).as_posix()] = here / name
+    found.pop(f"assets/{CHECKSUMS}", None)
+    return dict(sorted(found.items()))
 
 
 def write_checksums(path: Path) -> None:

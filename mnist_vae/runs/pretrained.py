@@ -215,6 +215,16 @@ def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None)
         return ["train", "--resume", str(out)]
     tokens = shlex.split(model.card["command"])[1:]  # without "mnist-vae"
     tokens[tokens.index("--out") + 1] = str(out)
+    if "--m1-run" in tokens:  # M1+M2 trains on an M1 run that must be trained first
+        from mnist_vae.settings import run_path_problem
+
+        m1 = tokens[tokens.index("--m1-run") + 1]
+        if run_path_problem(m1) is not None:
+            raise UsageError(
+                f"{model.name} trains M2 on the M1 run {m1} (--m1-run), which is not there: "
+                "train that M1 first with the command its card's note gives "
+                "('mnist-vae pretrained --json'), then run this again"
+            )
     return tokens
 
 

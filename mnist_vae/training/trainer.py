@@ -183,7 +183,7 @@ def training_arrays(
     ``select_labelled_set``'s (balanced, seeded, by content): a semi-supervised model
     (``semi_supervised``) trains on every image, the others' labels hidden as -1, and
     each batch also draws labelled rows from the N; a conditional (supervised) model
-    trains on the N alone; a model that uses no labels is a usage error.
+    trains on the N alone; any other model (no labels, or every image's) is a usage error.
     """
     count = config.train.labels
     if count is None:
@@ -206,8 +206,9 @@ def check_labels_are_used(model, config: RunConfig) -> None:
         getattr(model, "semi_supervised", False) or model.conditional
     ):
         raise UsageError(
-            f"--labels {config.train.labels}: strategy {config.model.strategy!r} uses no "
-            "labels; give it to a semi-supervised (m2) or conditional (cvae) strategy"
+            f"--labels {config.train.labels}: strategy {config.model.strategy!r} does not "
+            "train on a labelled subset; give --labels to a semi-supervised (m2, m1_m2) or "
+            "conditional (cvae) strategy"
         )
 
 

@@ -337,7 +337,9 @@ def test_an_export_with_damaged_run_files_is_one_line_naming_them(
     assert "unexpected" not in lines[0] and not (tmp_path / "s.png").exists()
 
 
-@pytest.mark.parametrize("change", ["edited", "added", "record"])
+@pytest.mark.parametrize(
+    "change", ["edited", "added", "linked", "nested record", "deleted", "record", "record folder"]
+)
 def test_an_export_changed_after_it_was_written_is_refused_in_one_line(
     one_epoch_export, tmp_path, change
 ):
@@ -356,10 +358,28 @@ def test_an_export_changed_after_it_was_written_is_refused_in_one_line(
         expected = "changed or missing: assets/model.json"
     elif change == "added":
         (export / "assets" / "samplers" / "gmm").mkdir(parents=True)
-        (export / "assets" / "samplers" / "gmm" / "sampler.json").write_text("{}")
-        expected = "added: assets/samplers/gmm/sampler.json"
-    else:
+        for name in ("sampler.json", "a.npy", "b.npy", "c.npy"):
+            (export / "assets" / "samplers" / "gmm" / name).write_text("{}")
+        expected = "added: assets/samplers/gmm/a.npy, assets/samplers/gmm/b.npy, "
+        expected += "assets/samplers/gmm/c.npy and 1 more"
+    elif change == "linked":  # a folder linked in is read through: it counts as added
+        (tmp_path / "elsewhere" / "gmm").mkdir(parents=True)
+        (tmp_path / "elsewhere" / "gmm" / "sampler.json").write_text("{}")
+        (export / "assets" / "samplers").symlink_to(tmp_path / "elsewhere")
+        expected = "added: assets/samplers"
+    elif change == "nested record":  # only assets/checksums.json is the record
+        (export / "variables" / "checksums.json").write_text("{}")
+        expected = "added: variables/checksums.json"
+    elif change == "deleted":  # named as changed, not as "not an export"
+        (export / "assets" / "metrics.json").unlink()
+        expected = "changed or missing: assets/metrics.json"
+    elif change == "record":
         (export / "assets" / "checksums.json").write_text("[1]")
+        expected = "checksums.json is damaged"
+    else:  # a record that is not a file is damaged, not absent (an older export)
+        (export / "assets" / "checksums.json").unlink()
+        (export / "assets" / "checksums.json").mkdir()
+        model_json.write_text(model_json.read_text() + " ")
         expected = "checksums.json is damaged"
     result = CliRunner().invoke(
         cli, ["sample", "--saved-model", str(export), "--out", str(tmp_path / "s.png")]

@@ -27,6 +27,7 @@ from tests.helpers import (
     assert_last_line_error,
     assert_one_line_error,
     invoke,
+    never_called,
     nll_of_run,
     tiny_train_args,
 )
@@ -237,6 +238,24 @@ def test_reproduce_runs_the_cards_command_and_resumes(tmp_path, monkeypatch):
     other = invoke("pretrained", "--reproduce", FIRST, "--out", out)
     assert_one_line_error(other, 2, "another model", "model.latent_dim 8", "train --resume")
     assert calls == []
+
+
+def test_reproducing_m1_m2_without_its_m1_says_to_train_that_first(
+    tmp_path, monkeypatch, small_mnist_npz
+):
+    """The M1+M2 card trains on an M1 run of its own: missing, both the reproduction and
+    a plain training refuse before any work, saying what to do."""
+    from mnist_vae.cli import pretrained
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pretrained, "run_mnist_vae", never_called)
+    name = next(n for n in SHIPPED if "--m1-run" in catalogue()[n].card["command"])
+    result = invoke("pretrained", "--reproduce", name)
+    assert_one_line_error(result, 2, "train that M1 first", "mnist-vae pretrained --json")
+    m1_m2 = ["--strategy", "m1_m2", "--m1-run", "runs/no-m1", "--labels", 10]
+    result = invoke(*tiny_train_args(small_mnist_npz, tmp_path / "out", *m1_m2))
+    assert_last_line_error(result, 2, "--m1-run: 'runs/no-m1' is not a run", "train M1 first")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

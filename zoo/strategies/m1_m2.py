@@ -22,7 +22,7 @@ import keras
 
 from mnist_vae.config import NUM_CLASSES, ModelConfig
 from mnist_vae.declarations import option
-from mnist_vae.errors import ConfigError
+from mnist_vae.errors import ConfigError, UsageError
 from mnist_vae.models import TrainingContext, build_networks, vae_arguments, with_options
 from mnist_vae.models.losses import LOG_TWO_PI, kl_to_standard_normal, standard_normal_log_density
 from mnist_vae.registry import strategies
@@ -48,6 +48,21 @@ class M1M2Options(M2Options):
         "paper's 500).",
         minimum=1,
     )
+
+    def check_files(self) -> None:
+        """The M1 run, when a model is first configured (``model_config``): missing, it is a
+        usage error before any data is read. Not in ``validate``: a saved run keeps the
+        path, and its frozen M1 networks travel inside it."""
+        if self.m1_run:
+            from mnist_vae.settings import run_path_problem
+
+            problem = run_path_problem(self.m1_run)
+            if problem is not None:
+                raise UsageError(
+                    f"--m1-run: {problem}; train M1 first (an unconditional run, e.g. "
+                    "'mnist-vae train --strategy vae'), or leave --m1-run out to train M1 "
+                    "jointly"
+                )
 
 
 def gaussian_nll(values, stats):

@@ -516,7 +516,7 @@ def test_training_arrays_follow_the_strategy_kind(some_training_images):
     np.testing.assert_array_equal(supervised.images, images[chosen])
     assert supervised.labelled is None
 
-    with pytest.raises(UsageError, match="uses no labels"):
+    with pytest.raises(UsageError, match="does not train on a labelled subset"):
         training_arrays(SimpleNamespace(conditional=False), config, images, labels)
     every = RunConfig(config.model, TrainConfig())
     plain = training_arrays(
@@ -661,7 +661,7 @@ def test_labels_for_a_strategy_without_labels_exit_2_before_the_data(
         config.write_text('[model]\nstrategy = "vae"\n[train]\nlabels = 100\n')
         options = ["--config", config]
     result = invoke("train", *options, *data_out(small_mnist_npz, tmp_path / "run"))
-    assert_one_line_error(result, 2, "--labels 100", "'vae' uses no labels")
+    assert_one_line_error(result, 2, "--labels 100", "'vae' does not train on a labelled subset")
     assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))
 
 
