@@ -112,12 +112,6 @@ class AugmentConfig:
         if not all(0 < f <= 1 for f in self.fractions):
             raise ConfigError(f"fractions must be in (0, 1], got {self.fractions}")
         check_names("method", self.methods, "--methods class-mean")
-        for method in self.methods:
-            synthesis_methods.check(method)
-        from mnist_vae.registry import architectures, classifiers
-
-        architectures.check(self.arch)
-        classifiers.check(self.classifier)
         if self.latent_dim < 1:
             raise ConfigError(f"latent dim must be >= 1, got {self.latent_dim}")
         if not (math.isfinite(self.synthetic_ratio) and self.synthetic_ratio > 0):
@@ -129,6 +123,14 @@ class AugmentConfig:
             raise ConfigError(
                 "a given --generator was trained on one split: use it with a single seed"
             )
+        # The names last: checking them loads the registries (Keras), seconds the plain
+        # checks above need not wait for.
+        for method in self.methods:
+            synthesis_methods.check(method)
+        from mnist_vae.registry import architectures, classifiers
+
+        architectures.check(self.arch)
+        classifiers.check(self.classifier)
 
     def generator_training(self, seed: int) -> TrainConfig:
         """The report's protocol for the generators; tiny in quick mode."""
