@@ -21,8 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mnist_vae.io import RESULT_MANIFEST  # what a committed run or result holds
+
 RESULTS = Path(__file__).parent / "results"
-RESULT_MANIFEST = ".mnist-vae-result.json"  # a finished run or result (mnist_vae.io.marks)
 # The names seed 0's results files were kept under; other cards use their own name.
 RESULT_STEMS = {
     "mlp-vae-z50": "vae-b100-burda",
