@@ -25,7 +25,12 @@ from mnist_vae.cli.options import (
 )
 from mnist_vae.config import OUTPUT_SECTION
 from mnist_vae.settings import record_sections, taken_record
-from mnist_vae.training.run_settings import RunControls, result_line, train_from_settings
+from mnist_vae.training.run_settings import (
+    RunControls,
+    planned_config,
+    result_line,
+    train_from_settings,
+)
 
 STRATEGY_SECTION = "Strategy options ([STRATEGY]: that --strategy only)"
 
@@ -70,6 +75,19 @@ def train(ctx, quiet, **settings) -> None:
     if not quiet and controls.resume is None:
         _say(f"finished in {time.perf_counter() - start:.0f} s")
     click.echo(result_line(run))
+
+
+def config_of(arguments: list[str]) -> dict:
+    """The config (``model`` and ``train`` sections, as a run's config.json holds them)
+    that ``mnist-vae ARGUMENTS`` (``train ...``) would train, read without training."""
+    if arguments[:1] != ["train"]:
+        raise ValueError(f"not a training: {arguments}")
+    with train.make_context("train", list(arguments[1:])) as ctx:
+        settings = dict(ctx.params)
+        given = {name: _flag(ctx, name) for name in ctx.params if _given(ctx, name)}
+    settings.pop("quiet"), settings.pop("debug")
+    controls = taken_record(RunControls, settings)
+    return planned_config(controls, settings, given).to_dict()
 
 
 def _say(message: str) -> None:

@@ -210,6 +210,12 @@ def code_size(latent_dim: int | None, top_latent_dim: int | None = None) -> str:
     return "+".join(str(size) for size in sizes) or "-"
 
 
+# TrainConfig's settings that say how a training ran, not what it trained: where the data
+# was read from, figures, checkpoints, devices. A run's recipe (benchmark nll's seed
+# spread) and a pretrained model's reproduction leave them out.
+HOW_IT_RAN = ("data", "figures", "checkpoint_steps", "distribute", "cpu_devices")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train: the report's protocol is the default (declared as ``ModelConfig``)."""

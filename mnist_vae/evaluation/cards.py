@@ -59,6 +59,30 @@ def check_score(run: Run, data=None, model=None) -> float:
     return float(np.mean(bounds))
 
 
+def required_runs(run: Run) -> list[dict[str, str]]:
+    """The runs ``run`` was trained on (M1+M2's M1: a strategy option naming a run
+    folder), each as the flag that names it and the command that trained it, which that
+    run records: what ``pretrained --reproduce`` trains first. A shipped model
+    (``pretrained:NAME``) needs no training, and a file (a classifier's weights) no run."""
+    import json
+
+    from mnist_vae.registry_index import load_index
+    from mnist_vae.runs.pretrained import is_pretrained
+    from mnist_vae.settings import flag_of
+
+    flags = {spec["name"]: spec for spec in load_index()["strategy_flags"]}
+    needs = []
+    for name, value in sorted(run.config.model.options.items()):
+        if name not in flags or not isinstance(value, str) or is_pretrained(value):
+            continue
+        record = Path(value) / "config.json"
+        if record.is_file():
+            command = json.loads(record.read_text()).get("command")
+            if command:
+                needs.append({"flag": flag_of(flags[name]), "command": command})
+    return needs
+
+
 def make_card(
     run: Run,
     name: str,
@@ -95,6 +119,7 @@ def make_card(
         "classifier_error": test.get("classifier_error"),
         "paper": paper,
         "command": record.get("command"),
+        "requires": required_runs(run),
         "train_seconds": run.metrics.get("train_seconds", test.get("train_seconds")),
         "epochs": train.epochs,
         "batch_size": train.batch_size,

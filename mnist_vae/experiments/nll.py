@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_vae.config import BINARIZATIONS, RunConfig, TrainConfig
+from mnist_vae.config import BINARIZATIONS, HOW_IT_RAN, RunConfig, TrainConfig
 from mnist_vae.data import MnistData, binarize_test_set, to_float_images
 from mnist_vae.declarations import option, seed_setting
 from mnist_vae.errors import ConfigError
@@ -295,8 +295,8 @@ def run_nll_benchmark(
     return results
 
 
-# Settings that change how a run was made, not what was made: left out of its recipe.
-NOT_RECIPE = ("seed", "data", "figures", "checkpoint_steps", "distribute", "cpu_devices")
+# A recipe is what was made: the seed and how the run ran are left out.
+NOT_RECIPE = ("seed", *HOW_IT_RAN)
 
 
 def recipe_of(config) -> str:

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mnist_vae.config import code_size
+from mnist_vae.config import HOW_IT_RAN, code_size
 from mnist_vae.declarations import option
 from mnist_vae.errors import MnistVaeNote, RunError, UnknownNameError, UsageError
 from mnist_vae.io import sha256
@@ -195,57 +197,93 @@ class PretrainedRequest:
             raise UsageError("--json or --markdown: give one of them")
 
 
-def reproduce_arguments(model: Pretrained, out: str | os.PathLike | None = None) -> list[str]:
-    """The ``mnist-vae`` arguments that train ``model`` again into ``out`` (default
-    ``runs/NAME``): its card's command, or ``train --resume OUT`` when OUT's training
-    was interrupted."""
-    import shlex
+def reproduction_steps(
+    model: Pretrained,
+    out: str | os.PathLike | None = None,
+    config_of: Callable[[list[str]], dict] | None = None,
+) -> list[list[str]]:
+    """The ``mnist-vae`` commands, in order, that train ``model`` again into ``out``
+    (default ``runs/NAME``).
 
-    from mnist_vae.io import training_stage_path
-
+    First each run the card ``requires`` (M1+M2's M1), beside ``out`` in the folder its
+    own command names, unless that run is there already; then the card's command, with
+    those folders in place of the card's. A training interrupted in any of these folders
+    resumes (``train --resume``) when it is that same training; anything else in their
+    way is refused before any work. ``config_of``: the config a ``train`` command's
+    arguments would write (``model`` and ``train`` sections), to recognise a required run.
+    """
     out = Path(out or f"runs/{model.name}")
-    if training_stage_path(out).is_dir():
-        other = other_training(model, out)
-        if other:
-            raise UsageError(
-                f"{out} holds an interrupted training of another model ({other}), not of "
-                f"{model.name}; choose another --out, or finish that one with "
-                f"'mnist-vae train --resume {out}'"
-            )
-        return ["train", "--resume", str(out)]
-    tokens = shlex.split(model.card["command"])[1:]  # without "mnist-vae"
-    tokens[tokens.index("--out") + 1] = str(out)
-    if "--m1-run" in tokens:  # M1+M2 trains on an M1 run that must be trained first
-        from mnist_vae.settings import run_path_problem
-
-        m1 = tokens[tokens.index("--m1-run") + 1]
-        if run_path_problem(m1) is not None:
-            raise UsageError(
-                f"{model.name} trains M2 on the M1 run {m1} (--m1-run), which is not there: "
-                "train that M1 first with the command its card's note gives "
-                "('mnist-vae pretrained --json'), then run this again"
-            )
-    return tokens
+    tokens = _with_value(shlex.split(model.card["command"])[1:], "--out", out)
+    card_config = json.loads((model.folder / "config.json").read_text())
+    steps: list[list[str]] = []
+    for need in model.card.get("requires") or ():
+        words = shlex.split(need["command"])[1:]
+        folder = out.parent / Path(words[words.index("--out") + 1]).name
+        words = _with_value(words, "--out", folder)
+        tokens = _with_value(tokens, need["flag"], folder)
+        option_name = need["flag"].removeprefix("--").replace("-", "_")
+        card_config["model"]["options"][option_name] = str(folder)
+        what = f"{model.name}'s {need['flag']} run"
+        if config_of is None:
+            raise TypeError("reproducing a model that requires a run needs config_of")
+        steps += _training_steps(folder, words, lambda words=words: config_of(words), what, True)
+    return steps + _training_steps(out, tokens, lambda: card_config, model.name, False)
 
 
-# Settings that may differ between a card's run and its reproduction: where the data was
-# read from, and the precision "auto" resolved to on the machine that trained it.
-MACHINE_SETTINGS = ("data", "precision")
+def _with_value(words: list[str], flag: str, value: str | os.PathLike) -> list[str]:
+    """``words`` with ``flag``'s value replaced by ``value``."""
+    words = list(words)
+    words[words.index(flag) + 1] = str(value)
+    return words
 
 
-def other_training(model: Pretrained, out: Path) -> str:
-    """How the training interrupted in ``out``'s stage differs from ``model``'s card (""
-    when it is a reproduction of it, or its intent does not read: ``train --resume``
-    says so)."""
+def _training_steps(
+    folder: Path, words: list[str], expected: Callable[[], dict], what: str, required: bool
+) -> list[list[str]]:
+    """How to get ``what`` trained in ``folder`` by the ``train`` arguments ``words``:
+    resume its interrupted training, nothing when a ``required`` run is there already,
+    else train it. A training or run of another model there is refused."""
+    from mnist_vae.io import training_stage_path
     from mnist_vae.runs.interrupted import TRAINING, read_intent
 
-    intent = (read_intent(out, TRAINING) or {}).get("config")
-    if not isinstance(intent, dict):
-        return ""
-    card = json.loads((model.folder / "config.json").read_text())
+    if training_stage_path(folder).is_dir():
+        intent = (read_intent(folder, TRAINING) or {}).get("config")
+        other = config_differences(intent, expected()) if isinstance(intent, dict) else ""
+        if other:
+            raise UsageError(
+                f"{folder} holds an interrupted training of another model ({other}), not of "
+                f"{what}; choose another --out, or finish that one with "
+                f"'mnist-vae train --resume {folder}'"
+            )
+        return [["train", "--resume", str(folder)]]
+    if folder.is_dir() and any(folder.iterdir()):
+        if not required:
+            raise UsageError(f"{folder} is not empty; choose another --out for {what}")
+        run_config = folder / "config.json"
+        found = json.loads(run_config.read_text()) if run_config.is_file() else None
+        if not isinstance(found, dict):
+            raise UsageError(f"{folder} holds files but not {what}; choose another --out")
+        other = config_differences(found, expected())
+        if other:
+            raise UsageError(
+                f"{folder} holds a run of another model ({other}), not {what}; choose "
+                "another --out"
+            )
+        return []  # the required run, trained already
+    return [words]
+
+
+# Settings that may differ between a card's run and its reproduction: how each ran, and
+# the precision "auto" resolved to on the machine that trained it.
+MACHINE_SETTINGS = (*HOW_IT_RAN, "precision")
+
+
+def config_differences(found: dict, expected: dict) -> str:
+    """How the config ``found`` (a run's, or an interrupted training's) differs from
+    ``expected`` in what it trains: the first three differences, "" when none."""
     differences = []
     for section in ("model", "train"):
-        ours, theirs = intent.get(section) or {}, card.get(section) or {}
+        ours, theirs = found.get(section) or {}, expected.get(section) or {}
         for key in sorted(set(ours) & set(theirs) - set(MACHINE_SETTINGS)):
             if ours[key] != theirs[key]:
                 differences.append(f"{section}.{key} {ours[key]!r}, the card's {theirs[key]!r}")

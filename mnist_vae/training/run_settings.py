@@ -110,18 +110,13 @@ def train_from_settings(
     (not defaulted), each with its flag as typed, for the errors. Everything is checked
     before any work. Returns the run (None on a multi-worker task other than the chief)
     and its folder."""
-    from mnist_vae.registry_index import load_index
     from mnist_vae.training import train  # the package's name: the seam tests replace
 
     log = _tensorboard_log(controls, given)
     if controls.resume is not None:
         replanned = {name: settings[name] for name in RESUME_REPLANNED if name in given}
         return _train_resumed(controls, given, replanned, progress, report, log), controls.resume
-    values = {name: settings[name] for name in config_fields()}
-    flags = [spec["name"] for spec in load_index()["strategy_flags"]]
-    options = given_strategy_options(settings, flags)
-    given_values = {name for name in given if name in values}
-    run_config = run_config_from_settings(values, options, controls.config_file, given_values)
+    run_config = planned_config(controls, settings, given)
     out = default_out(run_config) if controls.out is None else controls.out
     _check_out(out, controls.overwrite, log)
     run = train(
@@ -134,6 +129,20 @@ def train_from_settings(
         tensorboard=log,
     )
     return run, out
+
+
+def planned_config(
+    controls: RunControls, settings: Mapping[str, Any], given: Mapping[str, str]
+) -> RunConfig:
+    """The checked ``RunConfig`` a new training of ``settings`` would train (arguments as
+    ``train_from_settings`` takes them), without training."""
+    from mnist_vae.registry_index import load_index
+
+    values = {name: settings[name] for name in config_fields()}
+    flags = [spec["name"] for spec in load_index()["strategy_flags"]]
+    options = given_strategy_options(settings, flags)
+    given_values = {name for name in given if name in values}
+    return run_config_from_settings(values, options, controls.config_file, given_values)
 
 
 def _tensorboard_log(controls: RunControls, given: Mapping[str, str]) -> Any:

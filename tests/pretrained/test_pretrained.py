@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +28,6 @@ from tests.helpers import (
     assert_last_line_error,
     assert_one_line_error,
     invoke,
-    never_called,
     nll_of_run,
     tiny_train_args,
 )
@@ -240,18 +240,136 @@ def test_reproduce_runs_the_cards_command_and_resumes(tmp_path, monkeypatch):
     assert calls == []
 
 
-def test_reproducing_m1_m2_without_its_m1_says_to_train_that_first(
-    tmp_path, monkeypatch, small_mnist_npz
-):
-    """The M1+M2 card trains on an M1 run of its own: missing, both the reproduction and
-    a plain training refuse before any work, saying what to do."""
+M1_M2 = next((n for n in SHIPPED if catalogue()[n].card.get("requires")), None)
+needs_m1_m2 = pytest.mark.skipif(M1_M2 is None, reason="no shipped model requires a run")
+
+
+def _required_and_main(out):
+    """The M1 command and the M1+M2 card's command as ``--reproduce`` should run them for
+    ``out``: the M1 beside ``out``, the card's --m1-run pointing at it."""
+    card = catalogue()[M1_M2].card
+    need = card["requires"][0]
+    m1_words = shlex.split(need["command"])[1:]
+    m1 = out.parent / os.path.basename(m1_words[m1_words.index("--out") + 1])
+    m1_words[m1_words.index("--out") + 1] = str(m1)
+    main = shlex.split(card["command"])[1:]
+    main[main.index("--out") + 1] = str(out)
+    main[main.index(need["flag"]) + 1] = str(m1)
+    return m1, m1_words, main
+
+
+@needs_m1_m2
+def test_every_required_run_is_the_one_the_cards_command_names():
+    for name in SHIPPED:
+        card = catalogue()[name].card
+        command = shlex.split(card["command"])
+        for need in card.get("requires") or ():
+            required = shlex.split(need["command"])
+            assert required[:2] == ["mnist-vae", "train"]
+            assert command[command.index(need["flag"]) + 1] == required[required.index("--out") + 1]
+
+
+@needs_m1_m2
+@pytest.mark.parametrize("out", [None, "elsewhere/again"])
+def test_reproducing_m1_m2_trains_its_m1_first_beside_out(tmp_path, monkeypatch, out):
     from mnist_vae.cli import pretrained
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pretrained, "run_mnist_vae", never_called)
-    name = next(n for n in SHIPPED if "--m1-run" in catalogue()[n].card["command"])
-    result = invoke("pretrained", "--reproduce", name)
-    assert_one_line_error(result, 2, "train that M1 first", "mnist-vae pretrained --json")
+    calls = []
+    monkeypatch.setattr(pretrained, "run_mnist_vae", calls.append)
+    given = ["--out", out] if out else []
+    result = invoke("pretrained", "--reproduce", M1_M2, *given)
+    assert result.exit_code == 0, result.output
+    m1, m1_words, main = _required_and_main(Path(out or f"runs/{M1_M2}"))
+    assert calls == [m1_words, main]
+    card = shlex.split(catalogue()[M1_M2].card["command"])
+    assert out or str(m1) == card[card.index("--m1-run") + 1]  # by default the card's own
+    assert f"mnist-vae {shlex.join(m1_words)}" in result.output  # each command is shown
+
+
+@needs_m1_m2
+def test_a_required_run_found_is_used_resumed_or_refused(tmp_path, monkeypatch):
+    """Its M1 trained already is used; interrupted, resumed; another model's run there is
+    refused before any work, naming the difference (how a run ran may differ)."""
+    from mnist_vae.cli import pretrained
+    from mnist_vae.cli.train import config_of
+    from mnist_vae.io import training_stage_path
+
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(pretrained, "run_mnist_vae", calls.append)
+    out = tmp_path / "again"
+    m1, m1_words, main = _required_and_main(out)
+    trained = config_of(m1_words)
+    trained["train"] = {**trained["train"], "figures": False, "data": "/elsewhere/mnist.npz"}
+    m1.mkdir()
+    (m1 / "config.json").write_text(json.dumps(trained))
+    assert invoke("pretrained", "--reproduce", M1_M2, "--out", out).exit_code == 0
+    assert calls == [main]
+    trained["model"] = {**trained["model"], "latent_dim": 8}
+    (m1 / "config.json").write_text(json.dumps(trained))
+    calls.clear()
+    other = invoke("pretrained", "--reproduce", M1_M2, "--out", out)
+    assert_one_line_error(other, 2, f"{m1} holds a run of another model", "model.latent_dim 8")
+    (m1 / "config.json").unlink()
+    (m1 / "notes.txt").write_text("mine")
+    assert_one_line_error(
+        invoke("pretrained", "--reproduce", M1_M2, "--out", out), 2, "holds files but not"
+    )
+    shutil.rmtree(m1)
+    training_stage_path(m1).mkdir(parents=True)
+    intent = {"config": config_of(m1_words)}
+    (training_stage_path(m1) / "training.json").write_text(json.dumps(intent))
+    assert invoke("pretrained", "--reproduce", M1_M2, "--out", out).exit_code == 0
+    assert calls == [["train", "--resume", str(m1)], main]
+    out.mkdir()
+    (out / "results.txt").write_text("a user's")
+    calls.clear()
+    busy = invoke("pretrained", "--reproduce", M1_M2, "--out", out)
+    assert_one_line_error(busy, 2, f"{out} is not empty; choose another --out")
+    assert calls == [] and (out / "results.txt").read_text() == "a user's"
+
+
+def test_reproduce_runs_its_commands_in_turn_and_stops_at_a_failure(monkeypatch):
+    """The commands run in this process one after another; the first that fails ends the
+    reproduction with its exit code."""
+    from mnist_vae.runs import pretrained
+
+    def steps(commands):
+        monkeypatch.setattr(pretrained, "reproduction_steps", lambda *args: commands)
+        return invoke("pretrained", "--reproduce", FIRST)
+
+    both = steps([["data", "--help"], ["zoo", "--help"]])
+    assert both.exit_code == 0, both.output
+    assert "Usage: mnist-vae data" in both.output and "Usage: mnist-vae zoo" in both.output
+    failed = steps([["zoo", "--no-such-flag"], ["data", "--help"]])
+    assert failed.exit_code == 2 and "No such option" in failed.output
+    assert "Usage: mnist-vae data" not in failed.output
+
+
+def test_a_card_requires_the_run_its_m1_was_trained_from(tmp_path):
+    """make_card's ``requires``: an option naming a run folder, with the command that run
+    records; a shipped model, a missing folder and a plain option need nothing."""
+    from types import SimpleNamespace
+
+    from mnist_vae.evaluation.cards import required_runs
+
+    m1 = tmp_path / "m1"
+    m1.mkdir()
+    (m1 / "config.json").write_text(json.dumps({"command": "mnist-vae train --out m1"}))
+
+    def needs(options):
+        model = SimpleNamespace(options=options)
+        return required_runs(SimpleNamespace(config=SimpleNamespace(model=model)))
+
+    assert needs({"m1_run": str(m1), "alpha": 0.1}) == [
+        {"flag": "--m1-run", "command": "mnist-vae train --out m1"}
+    ]
+    assert needs({"m1_run": "pretrained:mlp-vae-z50"}) == []
+    assert needs({"m1_run": str(tmp_path / "gone")}) == []
+
+
+def test_m1_m2_without_its_m1_run_is_refused_before_any_work(tmp_path, small_mnist_npz):
     m1_m2 = ["--strategy", "m1_m2", "--m1-run", "runs/no-m1", "--labels", 10]
     result = invoke(*tiny_train_args(small_mnist_npz, tmp_path / "out", *m1_m2))
     assert_last_line_error(result, 2, "--m1-run: 'runs/no-m1' is not a run", "train M1 first")
