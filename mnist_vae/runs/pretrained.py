@@ -266,8 +266,7 @@ def _training_steps(
         other = config_differences(found, expected())
         if other:
             raise UsageError(
-                f"{folder} holds a run of another model ({other}), not {what}; choose "
-                "another --out"
+                f"{folder} holds a run of another model ({other}), not {what}; choose another --out"
             )
         return []  # the required run, trained already
     return [words]

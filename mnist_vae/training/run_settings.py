@@ -111,6 +111,7 @@ def train_from_settings(
     before any work. Returns the run (None on a multi-worker task other than the chief)
     and its folder."""
     from mnist_vae.training import train  # the package's name: the seam tests replace
+    from mnist_vae.training.trainer import UnusedLabelsError
 
     log = _tensorboard_log(controls, given)
     if controls.resume is not None:
@@ -119,15 +120,24 @@ def train_from_settings(
     run_config = planned_config(controls, settings, given)
     out = default_out(run_config) if controls.out is None else controls.out
     _check_out(out, controls.overwrite, log)
-    run = train(
-        run_config,
-        out,
-        overwrite=controls.overwrite,
-        progress=progress,
-        report=report,
-        restart=controls.restart,
-        tensorboard=log,
-    )
+    try:
+        run = train(
+            run_config,
+            out,
+            overwrite=controls.overwrite,
+            progress=progress,
+            report=report,
+            restart=controls.restart,
+            tensorboard=log,
+        )
+    except UnusedLabelsError as error:
+        if controls.config_file is None or "labels" in given:
+            raise
+        raise ConfigError(  # the labels came from the file: say so, and what to change
+            f"train.labels {error.labels} in {controls.config_file}: {error.problem}; remove "
+            "it from the file, or give a semi-supervised (m2, m1_m2) or conditional (cvae) "
+            "--strategy"
+        ) from None
     return run, out
 
 

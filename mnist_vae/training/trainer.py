@@ -200,16 +200,24 @@ def training_arrays(
     return TrainingArrays(images, labels, seen, (images[chosen], labels[chosen]))
 
 
+class UnusedLabelsError(UsageError):
+    """Labels given to a strategy that does not train on a labelled subset (a front end
+    that knows they came from a config file says so)."""
+
+    fix = "give --labels to a semi-supervised (m2, m1_m2) or conditional (cvae) strategy"
+
+    def __init__(self, labels: int, strategy: str) -> None:
+        self.labels, self.strategy = labels, strategy
+        self.problem = f"strategy {strategy!r} does not train on a labelled subset"
+        super().__init__(f"--labels {labels}: {self.problem}; {self.fix}")
+
+
 def check_labels_are_used(model, config: RunConfig) -> None:
     """``--labels N`` needs a model that uses labels: semi-supervised (m2) or conditional."""
     if config.train.labels is not None and not (
         getattr(model, "semi_supervised", False) or model.conditional
     ):
-        raise UsageError(
-            f"--labels {config.train.labels}: strategy {config.model.strategy!r} does not "
-            "train on a labelled subset; give --labels to a semi-supervised (m2, m1_m2) or "
-            "conditional (cvae) strategy"
-        )
+        raise UnusedLabelsError(config.train.labels, config.model.strategy)
 
 
 def check_labels_before_data(config: RunConfig) -> None:

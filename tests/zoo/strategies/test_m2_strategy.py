@@ -647,21 +647,24 @@ def test_a_run_config_repeats_its_labels(m2_run, monkeypatch, tmp_path):
     assert seen["config"].to_dict() == RunConfig.from_dict(recorded).to_dict()
 
 
-@pytest.mark.parametrize("given", ["flags", "config file"])
+@pytest.mark.parametrize("given", ["flags", "config file", "both"])
 def test_labels_for_a_strategy_without_labels_exit_2_before_the_data(
     tmp_path, small_mnist_npz, monkeypatch, given
 ):
     import mnist_vae.training.trainer
 
     monkeypatch.setattr(mnist_vae.training.trainer, "load_mnist", never_called)  # a download
-    if given == "flags":
-        options = ["--strategy", "vae", "--labels", 100, "--train-size", 600]
-    else:
-        config = tmp_path / "config.toml"
-        config.write_text('[model]\nstrategy = "vae"\n[train]\nlabels = 100\n')
-        options = ["--config", config]
+    config = tmp_path / "config.toml"
+    config.write_text('[model]\nstrategy = "m2"\n[train]\nlabels = 100\n')
+    options, said = {
+        "flags": (["--strategy", "vae", "--labels", 100, "--train-size", 600], "--labels 100"),
+        # the file's labels, for a strategy given over the file's: the error names the file
+        "config file": (["--config", config, "--strategy", "vae"], f"labels 100 in {config}"),
+        "both": (["--config", config, "--strategy", "vae", "--labels", 50], "--labels 50"),
+    }[given]
     result = invoke("train", *options, *data_out(small_mnist_npz, tmp_path / "run"))
-    assert_one_line_error(result, 2, "--labels 100", "'vae' does not train on a labelled subset")
+    assert_one_line_error(result, 2, said, "'vae' does not train on a labelled subset")
+    assert ("remove it from the file" in result.output) == (given == "config file")
     assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))
 
 
