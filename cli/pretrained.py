@@ -40,9 +40,10 @@ def pretrained(**options) -> None:
         from mnist_vae.cli.train import config_of
 
         model = lookup(request.reproduce)
+        debug = click.get_current_context().params.get("debug")  # passed on to each command
         for arguments in reproduction_steps(model, request.out, config_of):
             click.echo(f"mnist-vae {shlex.join(arguments)}", err=True)
-            run_mnist_vae(arguments)
+            run_mnist_vae([*arguments, "--debug"] if debug else arguments)
         return
     cards = [model.card for model in catalogue().values()]
     if request.as_json:

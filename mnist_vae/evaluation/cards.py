@@ -65,7 +65,9 @@ def required_runs(run: Run) -> list[dict[str, str]]:
     run records: what ``pretrained --reproduce`` trains first. A shipped model
     (``pretrained:NAME``) needs no training, and a file (a classifier's weights) no run."""
     import json
+    import shlex
 
+    from mnist_vae.errors import RunError
     from mnist_vae.registry_index import load_index
     from mnist_vae.runs.pretrained import is_pretrained
     from mnist_vae.settings import flag_of
@@ -77,9 +79,19 @@ def required_runs(run: Run) -> list[dict[str, str]]:
             continue
         record = Path(value) / "config.json"
         if record.is_file():
-            command = json.loads(record.read_text()).get("command")
-            if command:
-                needs.append({"flag": flag_of(flags[name]), "command": command})
+            command = json.loads(record.read_text()).get("command") or ""
+            words = shlex.split(command)
+            if (
+                words[:2] != ["mnist-vae", "train"]
+                or "--out" not in words[:-1]
+                or ("--config" in words)
+            ):
+                raise RunError(
+                    f"{value} (the model's {flag_of(flags[name])}) records no command "
+                    f"that trains it again ({command!r}); train it with 'mnist-vae train "
+                    "... --out FOLDER' (no --config) before shipping a model made on it"
+                )
+            needs.append({"flag": flag_of(flags[name]), "command": command})
     return needs
 
 

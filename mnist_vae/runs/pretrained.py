@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -215,19 +215,49 @@ def reproduction_steps(
     out = Path(out or f"runs/{model.name}")
     tokens = _with_value(shlex.split(model.card["command"])[1:], "--out", out)
     card_config = json.loads((model.folder / "config.json").read_text())
+    paths: dict[str, str] = {}  # the required runs' options, as this reproduction sets them
     steps: list[list[str]] = []
     for need in model.card.get("requires") or ():
-        words = shlex.split(need["command"])[1:]
+        words, option_name = _required_command(model, need)
         folder = out.parent / Path(words[words.index("--out") + 1]).name
+        if folder.resolve() == out.resolve() or out.resolve() in folder.resolve().parents:
+            raise UsageError(
+                f"{model.name} trains on a run in {folder} ({need['flag']}), which --out "
+                f"{out} would hold; choose an --out named otherwise"
+            )
         words = _with_value(words, "--out", folder)
         tokens = _with_value(tokens, need["flag"], folder)
-        option_name = need["flag"].removeprefix("--").replace("-", "_")
-        card_config["model"]["options"][option_name] = str(folder)
-        what = f"{model.name}'s {need['flag']} run"
+        card_config["model"]["options"][option_name] = paths[option_name] = str(folder)
         if config_of is None:
             raise TypeError("reproducing a model that requires a run needs config_of")
-        steps += _training_steps(folder, words, lambda words=words: config_of(words), what, True)
-    return steps + _training_steps(out, tokens, lambda: card_config, model.name, False)
+        what = f"{model.name}'s {need['flag']} run"
+        expected = partial(config_of, words)  # read only when a run is there
+        steps += _training_steps(folder, words, expected, what, required=True, paths={})
+    return steps + _training_steps(
+        out, tokens, lambda: card_config, model.name, required=False, paths=paths
+    )
+
+
+def _required_command(model: Pretrained, need: dict) -> tuple[list[str], str]:
+    """A card's required run: the ``train`` arguments that make it (with ``--out``), and
+    the name of the model's option that names it. RunError for a card that says neither."""
+    from mnist_vae.registry_index import load_index
+    from mnist_vae.settings import flag_of
+
+    options = {flag_of(spec): spec["name"] for spec in load_index()["strategy_flags"]}
+    words = shlex.split(need.get("command") or "")[1:]
+    command = shlex.split(model.card["command"])
+    if (
+        words[:1] != ["train"]
+        or "--out" not in words[:-1]
+        or need.get("flag") not in options
+        or need["flag"] not in command[:-1]
+    ):
+        raise RunError(
+            f"pretrained model {model.name}: its card's requires entry {need!r} is not a "
+            "strategy flag of its command and a training with --out: reinstall mnist-vae"
+        )
+    return words, options[need["flag"]]
 
 
 def _with_value(words: list[str], flag: str, value: str | os.PathLike) -> list[str]:
@@ -238,17 +268,28 @@ def _with_value(words: list[str], flag: str, value: str | os.PathLike) -> list[s
 
 
 def _training_steps(
-    folder: Path, words: list[str], expected: Callable[[], dict], what: str, required: bool
+    folder: Path,
+    words: list[str],
+    expected: Callable[[], dict],
+    what: str,
+    *,
+    required: bool,
+    paths: dict[str, str],
 ) -> list[list[str]]:
     """How to get ``what`` trained in ``folder`` by the ``train`` arguments ``words``:
     resume its interrupted training, nothing when a ``required`` run is there already,
-    else train it. A training or run of another model there is refused."""
-    from mnist_vae.io import training_stage_path
-    from mnist_vae.runs.interrupted import TRAINING, read_intent
+    else train it. A training or run of another model there is refused; ``paths``: the
+    model options naming runs, compared as the folders they name."""
+    from mnist_vae.io import check_output_dir, training_stage_path
+    from mnist_vae.runs.interrupted import TRAINING, leftover_intent, read_intent
+
+    def differences(found: Any) -> str:  # "" also when found does not read: train says
+        if not _readable(found):
+            return ""
+        return config_differences(_absolute(found, paths), _absolute(expected(), paths))
 
     if training_stage_path(folder).is_dir():
-        intent = (read_intent(folder, TRAINING) or {}).get("config")
-        other = config_differences(intent, expected()) if isinstance(intent, dict) else ""
+        other = differences((read_intent(folder, TRAINING) or {}).get("config"))
         if other:
             raise UsageError(
                 f"{folder} holds an interrupted training of another model ({other}), not of "
@@ -256,20 +297,61 @@ def _training_steps(
                 f"'mnist-vae train --resume {folder}'"
             )
         return [["train", "--resume", str(folder)]]
-    if folder.is_dir() and any(folder.iterdir()):
-        if not required:
-            raise UsageError(f"{folder} is not empty; choose another --out for {what}")
-        run_config = folder / "config.json"
-        found = json.loads(run_config.read_text()) if run_config.is_file() else None
-        if not isinstance(found, dict):
-            raise UsageError(f"{folder} holds files but not {what}; choose another --out")
-        other = config_differences(found, expected())
+    leftover = leftover_intent(folder, TRAINING) if folder.is_dir() else None
+    if leftover is not None:  # finished, but stopped before it was tidied: train tidies it
+        other = differences(leftover.get("config"))
         if other:
             raise UsageError(
                 f"{folder} holds a run of another model ({other}), not {what}; choose another --out"
             )
-        return []  # the required run, trained already
+        return [words]
+    if folder.is_dir() and any(folder.iterdir()):
+        if not required:
+            raise UsageError(f"{folder} is not empty; choose another --out for {what}")
+        return _required_run_there(folder, differences, what)
+    check_output_dir(folder, overwrite=False, kind="run")  # a name too long, a parent not writable
     return [words]
+
+
+def _required_run_there(folder: Path, differences: Callable[[Any], str], what: str) -> list:
+    """Nothing to train when ``folder`` holds ``what`` finished; a usage error otherwise."""
+    from mnist_vae.runs.format import REQUIRED_FILES
+
+    try:
+        found = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        found = None
+    complete = all((folder / name).is_file() for name in REQUIRED_FILES)
+    if not complete or not _readable(found):
+        raise UsageError(
+            f"{folder} holds files but not a finished run of {what}; choose another --out"
+        )
+    other = differences(found)
+    if other:
+        raise UsageError(
+            f"{folder} holds a run of another model ({other}), not {what}; choose another --out"
+        )
+    return []  # the required run, trained already
+
+
+def _readable(config: Any) -> bool:
+    """Whether ``config`` reads as a run's settings: ``model`` and ``train`` sections."""
+    return isinstance(config, dict) and all(
+        isinstance(config.get(section), dict) for section in ("model", "train")
+    )
+
+
+def _absolute(config: dict, paths: dict[str, str]) -> dict:
+    """``config`` with its options among ``paths`` (run folders) made absolute, so that
+    one folder spelled two ways compares equal."""
+    options = config["model"].get("options")
+    if not paths or not isinstance(options, dict):
+        return config
+    absolute = {
+        k: os.path.abspath(v) if k in paths and isinstance(v, str) else v
+        for k, v in options.items()
+    }
+    return {**config, "model": {**config["model"], "options": absolute}}
 
 
 # Settings that may differ between a card's run and its reproduction: how each ran, and

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_vae.errors import UnknownNameError
+from mnist_vae.errors import RunError, UnknownNameError
 from mnist_vae.evaluation.cards import CARD_KEYS, check_score
 from mnist_vae.runs import load_pretrained, load_run
+from mnist_vae.runs import pretrained as pretrained_runs
 from mnist_vae.runs.compact import HALF_TOLERANCE
+from mnist_vae.runs.format import REQUIRED_FILES
 from mnist_vae.runs.pretrained import (
     PretrainedCopyWarning,
     cache_root,
@@ -28,6 +30,7 @@ from tests.helpers import (
     assert_last_line_error,
     assert_one_line_error,
     invoke,
+    never_called,
     nll_of_run,
     tiny_train_args,
 )
@@ -303,6 +306,11 @@ def test_a_required_run_found_is_used_resumed_or_refused(tmp_path, monkeypatch):
     trained = config_of(m1_words)
     trained["train"] = {**trained["train"], "figures": False, "data": "/elsewhere/mnist.npz"}
     m1.mkdir()
+    (m1 / "config.json").write_text("{not json")
+    for name in REQUIRED_FILES[1:]:
+        (m1 / name).write_text("{}")
+    unread = invoke("pretrained", "--reproduce", M1_M2, "--out", out)
+    assert_one_line_error(unread, 2, f"{m1} holds files but not a finished run")
     (m1 / "config.json").write_text(json.dumps(trained))
     assert invoke("pretrained", "--reproduce", M1_M2, "--out", out).exit_code == 0
     assert calls == [main]
@@ -328,6 +336,76 @@ def test_a_required_run_found_is_used_resumed_or_refused(tmp_path, monkeypatch):
     busy = invoke("pretrained", "--reproduce", M1_M2, "--out", out)
     assert_one_line_error(busy, 2, f"{out} is not empty; choose another --out")
     assert calls == [] and (out / "results.txt").read_text() == "a user's"
+
+
+@needs_m1_m2
+def test_m1_m2s_interrupted_reproduction_resumes_however_out_is_spelled(tmp_path, monkeypatch):
+    """Its --m1-run is the folder this reproduction chose: compared as a folder, not text."""
+    from mnist_vae.cli import pretrained
+    from mnist_vae.io import training_stage_path
+
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(pretrained, "run_mnist_vae", calls.append)
+    card_config = json.loads((catalogue()[M1_M2].folder / "config.json").read_text())
+    options = {**card_config["model"]["options"], "m1_run": "m1-mlp600-e200"}  # as --out again
+    intent = {"config": {**card_config, "model": {**card_config["model"], "options": options}}}
+    (tmp_path / "m1-mlp600-e200").mkdir()  # its M1, finished (as the stand-in says)
+    (tmp_path / "m1-mlp600-e200" / "config.json").write_text("{}")
+    monkeypatch.setattr(pretrained_runs, "_required_run_there", lambda *args: [])
+    training_stage_path(tmp_path / "again").mkdir()
+    (training_stage_path(tmp_path / "again") / "training.json").write_text(json.dumps(intent))
+    for out in ("again", "./again", str(tmp_path / "again")):
+        calls.clear()
+        result = invoke("pretrained", "--reproduce", M1_M2, "--out", out)
+        assert result.exit_code == 0, result.output
+        assert calls == [["train", "--resume", str(Path(out))]]
+
+
+@needs_m1_m2
+@pytest.mark.parametrize("out", [".", "x/m1-mlp600-e200", "x/" + "a" * 240])
+def test_an_out_the_required_run_cannot_sit_beside_is_refused_before_any_work(
+    tmp_path, monkeypatch, out
+):
+    from mnist_vae.cli import pretrained
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pretrained, "run_mnist_vae", never_called)
+    result = invoke("pretrained", "--reproduce", M1_M2, "--out", out)
+    fragment = "bytes long" if len(out) > 200 else "choose an --out named otherwise"
+    assert_one_line_error(result, 2, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_finished_reproduction_not_yet_tidied_is_finished_by_its_command(tmp_path, monkeypatch):
+    """Killed after it became --out but before its checkpoints went: the card's command
+    again tidies it (train does), as a rerun of any training does."""
+    from mnist_vae.cli import pretrained
+
+    calls = []
+    monkeypatch.setattr(pretrained, "run_mnist_vae", calls.append)
+    out = tmp_path / "again"
+    shutil.copytree(catalogue()[FIRST].folder, out)
+    intent = {"config": json.loads((out / "config.json").read_text())}
+    (out / "training.json").write_text(json.dumps(intent))
+    assert invoke("pretrained", "--reproduce", FIRST, "--out", out).exit_code == 0
+    command = shlex.split(catalogue()[FIRST].card["command"])[1:]
+    command[command.index("--out") + 1] = str(out)
+    assert calls == [command]
+    intent["config"]["model"]["latent_dim"] = 8
+    (out / "training.json").write_text(json.dumps(intent))
+    other = invoke("pretrained", "--reproduce", FIRST, "--out", out)
+    assert_one_line_error(other, 2, "holds a run of another model", "model.latent_dim 8")
+
+
+def test_reproduce_debug_passes_debug_on(tmp_path, monkeypatch):
+    from mnist_vae.cli import pretrained
+
+    calls = []
+    monkeypatch.setattr(pretrained, "run_mnist_vae", calls.append)
+    out = tmp_path / "again"
+    assert invoke("pretrained", "--reproduce", FIRST, "--out", out, "--debug").exit_code == 0
+    assert calls[-1][-1] == "--debug" and calls[-1][0] == "train"
 
 
 def test_reproduce_runs_its_commands_in_turn_and_stops_at_a_failure(monkeypatch):
@@ -367,6 +445,10 @@ def test_a_card_requires_the_run_its_m1_was_trained_from(tmp_path):
     ]
     assert needs({"m1_run": "pretrained:mlp-vae-z50"}) == []
     assert needs({"m1_run": str(tmp_path / "gone")}) == []
+    for command in ("python my_script.py", "mnist-vae train --out=m1", "mnist-vae train"):
+        (m1 / "config.json").write_text(json.dumps({"command": command}))
+        with pytest.raises(RunError, match="records no command that trains it again"):
+            needs({"m1_run": str(m1)})
 
 
 def test_m1_m2_without_its_m1_run_is_refused_before_any_work(tmp_path, small_mnist_npz):
