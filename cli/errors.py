@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from collections.abc import Callable
@@ -52,6 +53,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             except KeyboardInterrupt:
                 raise click.exceptions.Abort() from None
             except OSError as error:
+                if error.errno == errno.ENAMETOOLONG and not debug:  # a path the user gave
+                    raise click.UsageError(too_long_message(error)) from None
                 if debug or error.errno not in FULL_DISK:
                     raise_unexpected(error, debug)
                 raise WriteFailed(full_disk_message(error, command.__name__)) from None
@@ -84,6 +87,16 @@ def raise_unexpected(error: Exception, debug: bool) -> None:
     raise click.ClickException(
         f"unexpected {type(error).__name__}: {message} (rerun with --debug for the traceback)"
     ) from None
+
+
+def too_long_message(error: OSError) -> str:
+    """ENAMETOOLONG in one line: the path shortened, and what to do."""
+    path = str(error.filename or "")
+    shown = path if len(path) <= 60 else f"{path[:40]}...{path[-15:]}"
+    return (
+        f"the path {shown!r} ({len(os.fsencode(path))} bytes) is longer than this file "
+        "system allows; choose a shorter one"
+    )
 
 
 def say(text: str) -> None:

@@ -67,6 +67,9 @@ class LazyGroup(click.Group):
             result = super().main(*args, **kwargs)
         except click.exceptions.Exit as done:
             sys.exit(done.exit_code)
+        except click.exceptions.NoArgsIsHelpError as error:  # a bare group: its help, as is
+            error.show()
+            sys.exit(error.exit_code)
         except click.ClickException as error:
             hint = ""
             if isinstance(error, click.UsageError) and error.ctx is not None:

@@ -34,6 +34,22 @@ class CountOrWord(click.ParamType):
         return number
 
 
+class FiniteNumber(click.FloatRange):
+    """A number in the flag's range that a float32 model can use: not NaN, not infinite,
+    at most ``FLOAT32_MAX`` in size (``--beta 1e300`` would overflow to inf in the
+    model, and its run diverge)."""
+
+    FLOAT32_MAX = 3.4028234663852886e38
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number) or abs(number) > self.FLOAT32_MAX:
+            self.fail(f"{value!r} is not a finite number of float32 size (to 3.4e38)", param, ctx)
+        return number
+
+
 class RegisteredName(click.ParamType):
     """A name from one of the registries, completed in the shell from what is registered.
 
@@ -204,10 +220,10 @@ def _click_type(spec: Mapping[str, Any]) -> Any:
         absent = spec.get("default") if spec.get("flag_value") else None
         return click.Choice([choice for choice in spec["choices"] if choice != absent])
     minimum, maximum = spec["minimum"], spec.get("maximum")
-    if kind in (int, float) and (minimum is not None or maximum is not None):
+    if kind is float or (kind is int and (minimum is not None or maximum is not None)):
         if none_as is not None and minimum is not None:
             minimum = min(minimum, none_as)  # the value standing for None is accepted too
-        range_type = click.IntRange if kind is int else click.FloatRange
+        range_type = click.IntRange if kind is int else FiniteNumber
         return range_type(
             min=minimum,
             max=maximum,

@@ -656,7 +656,7 @@ def _check_run_record(record: object, where: str, steps: dict[str, tuple]) -> No
             raise ConfigError(f"{where}.{key} is missing")
         if value not in allowed or isinstance(value, bool) or type(value) is float:
             raise ConfigError(
-                f"{where}.{key} is {value!r}, not one of the result's config.{key}s {list(allowed)}"
+                f"{where}.{key} is {value!r}, not one of {list(allowed)} (the result's config)"
             )
     accuracy = record.get("accuracy")
     if not _finite_number(accuracy) or not 0.0 <= accuracy <= 1.0:

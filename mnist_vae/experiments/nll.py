@@ -12,6 +12,7 @@ paper's one-stochastic-layer MLP with 50 latent dimensions.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -131,6 +132,13 @@ class NllConfig:
     def __post_init__(self) -> None:
         if not self.runs and not self.strategies:
             raise ConfigError("give strategies to train or runs to measure")
+        if len(set(self.strategies)) != len(self.strategies):  # each would train twice
+            raise ConfigError(f"strategies must be distinct, got {','.join(self.strategies)}")
+        where = [r if r.startswith("pretrained:") else os.path.realpath(r) for r in self.runs]
+        if len(set(where)) != len(where):
+            raise ConfigError(
+                f"--run gives one run twice ({' '.join(self.runs)}): each is measured once"
+            )
         for name in self.strategies:
             strategies.check(name)
         from mnist_vae.registry import architectures

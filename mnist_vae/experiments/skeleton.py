@@ -87,7 +87,7 @@ def run_benchmark_command(
     to ``report``. Returns its results and the folder they are in."""
     from mnist_vae.io import check_output_dir
 
-    out = controls.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}" if controls.out is None else controls.out
     check_output_dir(out, overwrite=controls.overwrite, kind="benchmark")
     if note:
         report(note)

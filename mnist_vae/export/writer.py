@@ -83,12 +83,17 @@ def export_request(request: ExportRequest) -> Path:
 
 
 def refuse_the_run_itself(run: Run, out: str | Path) -> None:
-    """A usage error when ``out`` is the run, or a folder holding it."""
+    """A usage error when ``out`` is the run, a folder holding it, or a folder inside it
+    (a run holding an export is no longer a run ``--overwrite`` may replace)."""
     target, source = Path(out).expanduser().resolve(), Path(run.path).resolve()
     if target == source or target in source.parents:
         raise UsageError(
             f"--out {out} would replace the run {run.path} itself; export it to "
             "a folder outside the run"
+        )
+    if source in target.parents:
+        raise UsageError(
+            f"--out {out} is inside the run {run.path}; export it to a folder outside the run"
         )
 
 

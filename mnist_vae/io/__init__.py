@@ -16,9 +16,9 @@ replaced (``unrecognised_stages``, ``overwrite_problem``).
 from mnist_vae.io.checks import (
     RESULT_MARKERS,
     STAGING_EXTRA,
-    check_name_length,
     check_output_dir,
     check_output_file,
+    check_output_path,
     check_writable_dir,
 )
 from mnist_vae.io.files import (
@@ -63,9 +63,9 @@ __all__ = [
     "StaleStage",
     "StaleStagesWarning",
     "atomic_file",
-    "check_name_length",
     "check_output_dir",
     "check_output_file",
+    "check_output_path",
     "check_writable_dir",
     "clean_stages",
     "human_age",

@@ -15,7 +15,7 @@ from mnist_vae.io.stale import warn_stale_stages
 def check_output_file(path: Path, *, overwrite: bool) -> Path:
     """Refuse to clobber a file, and check its folder can be written, before any work."""
     path = Path(path).expanduser()
-    check_name_length(path)
+    check_output_path(path)
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a file name")
     if path.exists() and not overwrite:
@@ -56,22 +56,37 @@ def check_writable_dir(path: Path, what: str, *, create: bool = False) -> Path:
 STAGING_EXTRA = len("..XXXXXXXXXXXXXXXX.partial")
 
 
-def check_name_length(path: Path) -> None:
-    """Refuse a name the file system would reject (ENAMETOOLONG) once work is done.
+def check_output_path(path: Path) -> None:
+    """Refuse an output path that cannot become a result once work is done: no name of
+    its own (``""``, ``.``, ``..``), a link to nothing, or a name or whole path the file
+    system would reject (ENAMETOOLONG).
 
     The result's own name must leave room for ``STAGING_EXTRA`` bytes (it is first
     written under a longer hidden name), the folders to be created on the way must
-    fit too; the limit is the file system's NAME_MAX (255 when it does not say).
+    fit too; the limits are the file system's NAME_MAX and PATH_MAX (``LIMITS``).
     """
     path = Path(path)
+    if path.name in ("", ".", ".."):  # "" and "." are the working folder itself
+        raise UsageError(
+            f"{str(path)!r} names no new file or folder; give the output a name of its own"
+        )
+    if os.path.islink(path) and not path.exists():
+        raise UsageError(
+            f"{path} is a link to {os.readlink(path)}, which does not exist; give another "
+            "name, or remove the link"
+        )
     existing = path.parent
     while not path_exists(existing) and existing != existing.parent:
         existing = existing.parent
-    try:
-        name_max = os.pathconf(existing if existing.is_dir() else ".", "PC_NAME_MAX")
-    except (OSError, ValueError):
-        name_max = None
-    name_max = name_max if name_max and name_max > 0 else 255
+    folder = existing if existing.is_dir() else "."
+    name_max, path_max = (_path_limit(folder, name, default) for name, default in LIMITS)
+    whole = len(os.fsencode(os.path.abspath(path))) + STAGING_EXTRA
+    if whole > path_max:
+        raise UsageError(
+            f"the path {str(path)[:30]!r}... is {whole - STAGING_EXTRA} bytes long; this file "
+            f"system takes paths of up to {path_max} bytes, {path_max - STAGING_EXTRA} for an "
+            "output (mnist-vae writes it under a longer hidden name first): choose a shorter one"
+        )
     try:
         to_create = path.relative_to(existing).parts
     except ValueError:  # unusual paths (a drive, ..): check only the result's name
@@ -86,6 +101,20 @@ def check_name_length(path: Path) -> None:
                 f"up to {name_max} bytes, and {limit} for an output (mnist-vae writes it "
                 f"under a longer hidden name first): choose a shorter name"
             )
+
+
+# The file system's limits on a name and a whole path, and what to assume when it does not
+# say (POSIX's usual NAME_MAX and PATH_MAX).
+LIMITS = (("PC_NAME_MAX", 255), ("PC_PATH_MAX", 4096))
+
+
+def _path_limit(folder, name: str, default: int) -> int:
+    """``os.pathconf(folder, name)``, or ``default`` where the file system does not say."""
+    try:
+        limit = os.pathconf(folder, name)
+    except (OSError, ValueError):
+        limit = None
+    return limit if limit and limit > 0 else default
 
 
 # Files that mark a folder as an earlier mnist-vae result: a run, an export, a
@@ -103,7 +132,7 @@ def check_output_dir(path: Path, *, overwrite: bool, kind: str | None = None) ->
     of that kind.
     """
     path = Path(path).expanduser()
-    check_name_length(path)
+    check_output_path(path)
     if path.exists():
         if not path.is_dir():
             raise UsageError(f"{path} exists and is not a directory; choose another --out")

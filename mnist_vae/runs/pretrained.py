@@ -103,8 +103,14 @@ def run_path(text: str | os.PathLike) -> Path:
     if _matches(target, model):
         return target
     check_shipped(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{model.name}.", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{model.name}.", dir=target.parent))
+    except OSError as error:
+        raise UsageError(
+            f"cannot make the local copy of pretrained:{model.name} in {target.parent} "
+            f"({error.strerror or error}); set KERAS_HOME to a folder you can write in"
+        ) from None
     try:
         for item in model.folder.iterdir():
             if item.is_file():
@@ -212,7 +218,7 @@ def reproduction_steps(
     way is refused before any work. ``config_of``: the config a ``train`` command's
     arguments would write (``model`` and ``train`` sections), to recognise a required run.
     """
-    out = Path(out or f"runs/{model.name}")
+    out = Path(f"runs/{model.name}" if out is None else out)
     tokens = _with_value(shlex.split(model.card["command"])[1:], "--out", out)
     card_config = json.loads((model.folder / "config.json").read_text())
     paths: dict[str, str] = {}  # the required runs' options, as this reproduction sets them

@@ -204,7 +204,7 @@ def _output_files(
 
     out, run = request.out, source.run
     if run is None:
-        out = out or f"{source.name}-{stem}-s{request.seed}.png"
+        out = f"{source.name}-{stem}-s{request.seed}.png" if out is None else out
     else:
         if key != PRIOR and (request.refit or key not in run.fitted_samplers()):
             check_writable_dir(
@@ -226,8 +226,10 @@ def _output_files(
         raise UsageError(
             f"--out {out}: an image file is needed, ending in {', '.join(IMAGE_SUFFIXES)}"
         )
-    if not request.npy:
+    if request.npy is None:
         return out, None
+    if not str(request.npy).strip():
+        raise UsageError("--npy is empty; give the array's file name, ending in .npy")
     npy = Path(request.npy).expanduser()
     if npy.resolve() == out.resolve():
         raise UsageError(f"--out and --npy are both {out}; give the array its own file")

@@ -120,6 +120,7 @@ def train_from_settings(
     run_config = planned_config(controls, settings, given)
     out = default_out(run_config) if controls.out is None else controls.out
     _check_out(out, controls.overwrite, log)
+    _check_inputs_outside(out, run_config)
     try:
         run = train(
             run_config,
@@ -175,6 +176,24 @@ def _check_out(out: str, overwrite: bool, log: Any) -> None:
         log.check_outside(out)
     if leftover_intent(out, TRAINING) is None:  # else a finished run to tidy, if the same
         check_output_dir(out, overwrite=overwrite, kind="run")
+
+
+def _check_inputs_outside(out: str, run_config: RunConfig) -> None:
+    """Refuse an ``out`` that holds a file or run the training reads (``--m1-run``,
+    ``--classifier-weights``): ``--overwrite`` would replace it with the new run."""
+    import os
+
+    folder = os.path.realpath(os.path.expanduser(out))
+    for name, value in run_config.model.options.items():
+        if not isinstance(value, str) or value.startswith("pretrained:"):
+            continue
+        read = os.path.realpath(os.path.expanduser(value))
+        if os.path.exists(read) and (read == folder or read.startswith(folder + os.sep)):
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(
+                f"--out {out} holds {value}, which this training reads ({flag}); "
+                "choose another --out"
+            )
 
 
 def _train_resumed(
