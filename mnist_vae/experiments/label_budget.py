@@ -37,7 +37,7 @@ import numpy as np
 from mnist_vae.config import NUM_CLASSES, RunConfig, TrainConfig
 from mnist_vae.data import MnistData, data_label, select_labelled_set, to_float_images
 from mnist_vae.declarations import option
-from mnist_vae.errors import ConfigError
+from mnist_vae.errors import BackendError, ConfigError
 from mnist_vae.experiments.skeleton import (
     REAL,
     Bench,
@@ -639,6 +639,8 @@ def _recorded_config(recorded: object, name: str) -> LabelBudgetConfig:
             )
     try:
         return LabelBudgetConfig(**_config_fields(recorded))
+    except BackendError:  # Keras on another backend: not the file's fault
+        raise
     except ConfigError as error:
         raise ConfigError(f"{name}: config: {error}") from None
     except (TypeError, ValueError, LookupError) as error:

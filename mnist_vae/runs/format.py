@@ -297,7 +297,14 @@ def run_identity(path: Path) -> tuple[int, ...] | None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A run's JSON record, which is always an object: anything else is a damaged run."""
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: unreadable JSON ({first_line(exc)})") from None
+    if not isinstance(record, dict):
+        raise RunError(
+            f"{path} holds {type(record).__name__ if record is not None else 'null'}, not the "
+            "JSON object mnist-vae wrote: the run is damaged; train or copy it again"
+        )
+    return record

@@ -33,10 +33,12 @@ IMAGES_FOLDER = "images"
 def require_tensorboard() -> None:
     """Fail in one line if the ``tensorboard`` package is missing (TensorFlow 2.21 no
     longer installs it, and ``tf.summary`` writes nothing useful without it)."""
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        raise UsageError(f"--tensorboard needs the tensorboard package: {INSTALL}") from None
+    import importlib.util
+
+    # Found, not imported: importing it imports TensorFlow, before its start-up notices
+    # are silenced (mnist_vae.backend).
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UsageError(f"--tensorboard needs the tensorboard package: {INSTALL}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class TensorBoardLog:
         every = self.images_every
         if not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
             raise UsageError(f"images_every must be a positive integer, got {every!r}")
+        if not str(self.log_dir).strip():  # "" would log into the working folder itself
+            raise UsageError("--tensorboard is empty; give the folder for its log")
         require_tensorboard()
         from mnist_vae.io import check_writable_dir
 

@@ -113,3 +113,24 @@ def test_a_group_without_a_command_prints_its_help_not_an_error(group):
     assert result.exit_code == 2
     assert result.output.startswith(f"Usage: mnist-vae {' '.join(group)}".rstrip())
     assert "Error" not in result.output and "--help')" not in result.output
+
+
+@pytest.mark.parametrize(("record", "content"), [("metrics.json", "[1]"), ("config.json", "null")])
+def test_a_run_whose_records_are_not_objects_is_called_damaged_before_any_work(
+    tmp_path, monkeypatch, one_epoch_run, record, content
+):
+    """Once an "unexpected" error, for evaluate after its whole importance-sampled pass."""
+    monkeypatch.setattr("mnist_vae.evaluation.iwae.iwae_negative_log_likelihood", never_called)
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch_run("vae").path, run)
+    (run / record).write_text(content)
+    for command in (["evaluate", run], ["compare", run]):
+        assert_one_line_error(invoke(*command), 1, f"{run / record} holds", "the run is damaged")
+
+
+def test_an_empty_tensorboard_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("mnist_vae.training.train", never_called)
+    result = invoke("train", "--tensorboard", "", "--out", tmp_path / "run")
+    assert_one_line_error(result, 2, "--tensorboard is empty")
+    assert list(tmp_path.iterdir()) == []
