@@ -34,6 +34,19 @@ class CountOrWord(click.ParamType):
         return number
 
 
+class WholeNumber(click.IntRange):
+    """A whole number in the flag's range, refused in plain words ("'abc' is not a whole
+    number", not Click's "is not a valid integer range")."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            try:
+                int(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a whole number", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class FiniteNumber(click.FloatRange):
     """A number in the flag's range that a float32 model can use: not NaN, not infinite,
     at most ``FLOAT32_MAX`` in size (``--beta 1e300`` would overflow to inf in the
@@ -44,6 +57,11 @@ class FiniteNumber(click.FloatRange):
     def convert(self, value, param, ctx):
         import math
 
+        if isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
         number = super().convert(value, param, ctx)
         if not math.isfinite(number) or abs(number) > self.FLOAT32_MAX:
             self.fail(f"{value!r} is not a finite number of float32 size (to 3.4e38)", param, ctx)
@@ -223,7 +241,7 @@ def _click_type(spec: Mapping[str, Any]) -> Any:
     if kind is float or (kind is int and (minimum is not None or maximum is not None)):
         if none_as is not None and minimum is not None:
             minimum = min(minimum, none_as)  # the value standing for None is accepted too
-        range_type = click.IntRange if kind is int else FiniteNumber
+        range_type = WholeNumber if kind is int else FiniteNumber
         return range_type(
             min=minimum,
             max=maximum,

@@ -237,6 +237,11 @@ def parse_option_pairs(pairs: Iterable[str], flag: str = "--option") -> dict[str
     options: dict[str, Any] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
+        if sep and name.strip().replace("-", "_").isidentifier() and "-" in name:
+            raise UsageError(
+                f"Invalid value for '{flag}': {pair!r}: option names are written with "
+                f"underscores ({name.strip().replace('-', '_')}={text})"
+            )
         if not sep or not name.strip().isidentifier():
             raise UsageError(f"Invalid value for '{flag}': {pair!r} is not NAME=VALUE")
         try:

@@ -21,6 +21,8 @@ def check_output_file(path: Path, *, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise UsageError(f"{path} already exists; pass --overwrite to replace it")
     parent = path.parent if str(path.parent) else Path(".")
+    if path_exists(parent) and not parent.is_dir():
+        raise UsageError(f"cannot write {path}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise UsageError(f"cannot write {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):

@@ -134,3 +134,19 @@ def test_an_empty_tensorboard_folder_is_refused(tmp_path, monkeypatch):
     result = invoke("train", "--tensorboard", "", "--out", tmp_path / "run")
     assert_one_line_error(result, 2, "--tensorboard is empty")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["train", "--epochs", "abc"], "'abc' is not a whole number"),
+        (["train", "--lr", "abc"], "'abc' is not a number"),
+        (["train", "--option", "kl-warmup-epochs=1"], "written with underscores (kl_warmup"),
+        (["sample", "pretrained:net1-report", "--out", "a.png/x.png"], "a.png is a file, not"),
+    ],
+)
+def test_bad_values_are_named_in_plain_words(tmp_path, monkeypatch, command, said):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.png").write_text("")
+    monkeypatch.setattr("mnist_vae.training.train", never_called)
+    assert_one_line_error(invoke(*command), 2, said)
