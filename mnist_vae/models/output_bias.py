@@ -42,11 +42,16 @@ def set_output_bias_to_mean(model, images: np.ndarray) -> None:
     e.g. a convolutional decoder, whose last bias is one per channel.
     """
     logits = mean_pixel_logits(images)
-    bias = per_pixel_output_bias(model.decoder, logits.size)
+    bias = checked_output_bias(model.decoder, logits.size)
+    bias.assign(np.reshape(logits, bias.shape))
+
+
+def checked_output_bias(decoder, pixels: int):
+    """``per_pixel_output_bias``, or the ``ConfigError`` that says a decoder has none."""
+    bias = per_pixel_output_bias(decoder, pixels)
     if bias is None:
         raise ConfigError(
             f"--output-bias mean needs a decoder whose last layer has one bias per pixel "
-            f"({logits.size}), as mlp's has; {model.decoder.name} has none: use --output-bias "
-            "zeros"
+            f"({pixels}), as mlp's has; {decoder.name} has none: use --output-bias zeros"
         )
-    bias.assign(np.reshape(logits, bias.shape))
+    return bias

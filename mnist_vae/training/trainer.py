@@ -103,7 +103,7 @@ def train(
     if tensorboard is not None:
         tensorboard.check_outside(out)
     check_interrupted(config, out, resume=resume, restart=restart)
-    check_labels_before_data(config)
+    check_model_before_data(config)
     return _train(
         config,
         distribution,
@@ -220,13 +220,20 @@ def check_labels_are_used(model, config: RunConfig) -> None:
         raise UnusedLabelsError(config.train.labels, config.model.strategy)
 
 
-def check_labels_before_data(config: RunConfig) -> None:
-    """``check_labels_are_used`` before the data is read (a download on a new machine):
-    only the model can tell, so one is built for the check and dropped."""
-    if config.train.labels is not None:
-        from mnist_vae.models import build_model
+def check_model_before_data(config: RunConfig) -> None:
+    """What only the model can tell, checked before the data is read (a download on a
+    new machine), on a model built for the check and dropped: ``--labels`` used
+    (``check_labels_are_used``), and a per-pixel output bias for ``--output-bias mean``
+    (MNIST's 28x28 pixels)."""
+    if config.train.labels is None and config.train.output_bias != "mean":
+        return
+    from mnist_vae.models import build_model
+    from mnist_vae.models.output_bias import checked_output_bias
 
-        check_labels_are_used(build_model(config.model, seed=config.train.seed), config)
+    model = build_model(config.model, seed=config.train.seed)
+    check_labels_are_used(model, config)
+    if config.train.output_bias == "mean":
+        checked_output_bias(model.decoder, 28 * 28)
 
 
 INTENT = TRAINING.file  # in the stage: the config being trained, to resume with

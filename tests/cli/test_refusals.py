@@ -150,3 +150,13 @@ def test_bad_values_are_named_in_plain_words(tmp_path, monkeypatch, command, sai
     (tmp_path / "a.png").write_text("")
     monkeypatch.setattr("mnist_vae.training.train", never_called)
     assert_one_line_error(invoke(*command), 2, said)
+
+
+def test_output_bias_mean_on_a_decoder_without_one_is_refused_before_the_data(
+    tmp_path, monkeypatch, small_mnist_npz
+):
+    monkeypatch.setattr("mnist_vae.training.trainer.load_mnist", never_called)  # a download
+    options = ["--output-bias", "mean", "--arch", "net1"]
+    result = invoke(*tiny_train_args(small_mnist_npz, tmp_path / "run", *options))
+    assert_one_line_error(result, 2, "needs a decoder whose last layer has one bias per pixel")
+    assert list(tmp_path.iterdir()) == []
