@@ -34,34 +34,39 @@ class CountOrWord(click.ParamType):
         return number
 
 
-class WholeNumber(click.IntRange):
-    """A whole number in the flag's range, refused in plain words ("'abc' is not a whole
-    number", not Click's "is not a valid integer range")."""
+class PlainWords:
+    """A number type that refuses text that is no number in plain words (Click says "is
+    not a valid integer range"): mixed into Click's range types."""
+
+    parse: Callable[[str], Any]
+    what: str
 
     def convert(self, value, param, ctx):
         if isinstance(value, str):
             try:
-                int(value)
+                self.parse(value)
             except ValueError:
-                self.fail(f"{value!r} is not a whole number", param, ctx)
+                self.fail(f"{value!r} is not {self.what}", param, ctx)
         return super().convert(value, param, ctx)
 
 
-class FiniteNumber(click.FloatRange):
+class WholeNumber(PlainWords, click.IntRange):
+    """A whole number in the flag's range."""
+
+    parse, what = int, "a whole number"
+
+
+class FiniteNumber(PlainWords, click.FloatRange):
     """A number in the flag's range that a float32 model can use: not NaN, not infinite,
     at most ``FLOAT32_MAX`` in size (``--beta 1e300`` would overflow to inf in the
     model, and its run diverge)."""
 
+    parse, what = float, "a number"
     FLOAT32_MAX = 3.4028234663852886e38
 
     def convert(self, value, param, ctx):
         import math
 
-        if isinstance(value, str):
-            try:
-                float(value)
-            except ValueError:
-                self.fail(f"{value!r} is not a number", param, ctx)
         number = super().convert(value, param, ctx)
         if not math.isfinite(number) or abs(number) > self.FLOAT32_MAX:
             self.fail(f"{value!r} is not a finite number of float32 size (to 3.4e38)", param, ctx)
